@@ -1,0 +1,93 @@
+# stsguard - MTA-STS and TLS-RPT service.
+#
+#   make run     install missing packages, build, start the demo
+#   make test    install missing packages, build, run every test
+#   make test SANITIZE=address,undefined   the same under ASan/UBSan
+#   make fuzz    build libFuzzer targets (clang) into build-fuzz/
+#   make lint    refuse banned functions (sprintf, strcpy, ...)
+
+SANITIZE ?=
+BUILD := build$(if $(SANITIZE),-san)
+
+PKGS := openssl libevent libevent_pthreads libevent_openssl libcurl \
+	jansson sqlite3 libidn2 zlib gmime-3.0
+CC ?= cc
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wpointer-arith -Wformat=2 -Wno-unused-parameter
+CFLAGS ?= -O2 -g
+CFLAGS += -std=c17 -D_GNU_SOURCE $(WARN) -Isrc \
+	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+ifneq ($(SANITIZE),)
+CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+
+MODULES := lib policy tlsrpt store tls acme http daemon
+LIB_SRC := $(foreach m,$(MODULES),$(wildcard src/$(m)/*.c))
+CLI_SRC := $(wildcard src/cli/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
+FUZZ_REPLAY := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
+
+.PHONY: all run test check deps lint fuzz clean
+all: $(BUILD)/stsguard
+
+deps:
+	@sh scripts/deps.sh
+
+# run and test install first, then build in a fresh make so that
+# pkg-config sees the libraries just installed.
+run: deps
+	@$(MAKE) --no-print-directory all
+	@sh scripts/demo.sh $(BUILD)/stsguard
+
+test: deps
+	@$(MAKE) --no-print-directory -j2 all $(UNIT_BIN) $(FUZZ_REPLAY)
+	@$(MAKE) --no-print-directory check
+
+check:
+	@bash tests/run.sh $(BUILD)
+
+$(BUILD)/stsguard: $(CLI_OBJ) $(BUILD)/libstsguard.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/libstsguard.a: $(LIB_OBJ)
+	rm -f $@; ar rcs $@ $^
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libstsguard.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+# Fuzz targets built with a replay main: make test feeds them their corpus.
+$(BUILD)/fuzz/%: fuzz/%.c fuzz/replay.c $(BUILD)/libstsguard.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+fuzz:
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang \
+	    CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" \
+	    build-fuzz/libstsguard.a
+	@for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
+	    echo "clang $$n"; \
+	    clang -std=c17 -D_GNU_SOURCE -Isrc -g -O1 \
+	    -fsanitize=fuzzer,address,undefined -o build-fuzz/$$n $$f \
+	    build-fuzz/libstsguard.a $(LDLIBS) || exit 1; done
+	@echo "run e.g.: build-fuzz/fuzz_policy fuzz/corpus/policy"
+
+lint:
+	@! grep -nE '\b(sprintf|vsprintf|strcpy|strcat|atoi|atol|strtok|gets)\s*\(' \
+	    $$(find src tests/unit fuzz -name '*.c' -o -name '*.h') \
+	    || (echo "lint: banned function above" >&2; exit 1)
+
+clean:
+	rm -rf build build-san build-fuzz
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

@@ -1,0 +1,37 @@
+#!/bin/sh
+# deps.sh - install the Debian packages stsguard needs to build, test and
+# run, when they are missing. Called by `make run` and `make test`; safe to
+# run again (it only asks apt-get for what dpkg says is not installed).
+# Uses sudo when not root.
+set -eu
+
+# Build: compiler, libraries (DESIGN.md), unit tests.
+BUILD="build-essential pkg-config clang libssl-dev libevent-dev
+libcurl4-openssl-dev libjansson-dev libsqlite3-dev libidn2-dev zlib1g-dev
+libgmime-3.0-dev libunbound-dev libldns-dev libsodium-dev libcmocka-dev"
+# Tests with real peers and the tools the test scripts call.
+PEERS="curl openssl sqlite3 iproute2 procps psmisc dnsutils nsd pebble
+postfix-mta-sts-resolver swaks libnet-ssleay-perl"
+
+want="$BUILD $PEERS"
+[ "${1:-}" = "--build-only" ] && want="$BUILD"
+
+missing=
+for p in $want; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+	    grep -q 'install ok installed'; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "deps: installing:$missing" >&2
+SUDO=
+[ "$(id -u)" -ne 0 ] && SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+# postfix (pulled in by some peers) asks a question unless told.
+echo "postfix postfix/main_mailer_type select No configuration" |
+    $SUDO debconf-set-selections 2>/dev/null || true
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

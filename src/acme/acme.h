@@ -1,0 +1,93 @@
+/*
+ * acme.h - the ACME client (RFC 8555) that gets and renews certificates
+ * for `mta-sts.<domain>` and for the service's own name, answering
+ * TLS-ALPN-01 (RFC 8737) or HTTP-01 challenges through the daemon's own
+ * listeners.
+ *
+ * Contract between the daemon and this module:
+ *  - Certificates live under <data_dir>/certs/: NAME.pem (leaf then
+ *    chain) and NAME.key (ECDSA P-256, PEM, mode 0600), each replaced
+ *    atomically (write to a temporary file, fsync, rename). The daemon's
+ *    certificate cache loads them from there and reloads a name when
+ *    told through on_issued.
+ *  - The account key is <data_dir>/acme/account.key (ECDSA P-256, 0600),
+ *    created on first use; the account URL is kept beside it.
+ *  - Challenges in progress sit in a registry inside this module; the
+ *    daemon's HTTP listener asks acme_http01_lookup() for
+ *    /.well-known/acme-challenge/TOKEN, and its TLS listener asks
+ *    acme_alpn01_lookup() when a ClientHello offers ALPN "acme-tls/1".
+ *    Both are safe to call from any thread and cheap; they are off the
+ *    policy hot path (only challenge traffic calls them).
+ *  - The manager runs in its own thread: it never blocks a worker.
+ */
+#ifndef STSGUARD_ACME_H
+#define STSGUARD_ACME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "../lib/err.h"
+#include "../lib/strv.h"
+
+enum acme_challenge {
+	ACME_TLS_ALPN_01,
+	ACME_HTTP_01,
+};
+
+struct acme_config {
+	const char *directory_url;	/* "https://.../dir" */
+	const char *email;		/* account contact, may be NULL */
+	const char *ca_bundle;		/* trust for the ACME server, or NULL
+					 * for the system store */
+	const char *data_dir;
+	enum acme_challenge challenge;
+	const char *service_host;	/* CNAME target customers point at */
+	/* Addresses this service answers on, to check before ordering that
+	 * mta-sts.<domain> resolves here (A/AAAA equal, or a CNAME chain
+	 * reaching service_host). NULL: check the CNAME only. */
+	const struct strv *service_addrs;
+	bool	    skip_dns_check;	/* tests without DNS */
+};
+
+/* Called by the manager (from its thread) to learn the names that need a
+ * certificate now; fill out (strv_push), return 0. */
+typedef int (*acme_names_cb)(void *arg, struct strv *out);
+/* Called by the manager (from its thread) after NAME.pem/NAME.key were
+ * replaced, so that the daemon serves the new certificate. */
+typedef void (*acme_issued_cb)(void *arg, const char *name);
+
+struct acme_manager;
+
+/* Starts the manager thread: every interval seconds (and at once) it asks
+ * names() and, for each name whose certificate is missing or has a third
+ * or less of its lifetime left, orders one; after a failure it backs off
+ * exponentially for that name only (1 min doubling to 1 day), so one
+ * broken domain never delays another. Returns 0 and *m, or -1. */
+int	acme_manager_start(const struct acme_config *cfg, acme_names_cb names,
+	    acme_issued_cb issued, void *arg, unsigned interval,
+	    struct acme_manager **m, struct err *e);
+/* Wakes the manager at once (a domain was added). */
+void	acme_manager_kick(struct acme_manager *m);
+/* Stops the thread (waits for it) and frees m. */
+void	acme_manager_stop(struct acme_manager *m);
+
+/* One order, blocking, for tools and tests: obtains a certificate for name
+ * and writes it as described above. Returns 0 or -1 with the reason
+ * (including the CA's problem document detail). */
+int	acme_obtain(const struct acme_config *cfg, const char *name,
+	    struct err *e);
+
+/* HTTP-01: the key authorization for token, copied into buf. Returns 0,
+ * or -1 when no challenge with that token is pending. */
+int	acme_http01_lookup(const char *token, char *buf, size_t len);
+
+/* TLS-ALPN-01: a new reference to the self-signed challenge certificate
+ * and key for name (with the acmeIdentifier extension), or -1 when no
+ * challenge for name is pending. Caller frees both. */
+int	acme_alpn01_lookup(const char *name, X509 **cert, EVP_PKEY **key);
+
+#endif

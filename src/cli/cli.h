@@ -1,0 +1,103 @@
+/*
+ * cli.h - the stsguard command line: shared state of one invocation and
+ * the helpers every subcommand uses. Subcommands are thin: they parse
+ * flags, call the modules, and print.
+ *
+ * Exit codes, everywhere: CLI_OK (0) ok or valid, CLI_INVALID (1) invalid
+ * input or a failed check, CLI_USAGE (2) usage or I/O error.
+ */
+#ifndef STSGUARD_CLI_H
+#define STSGUARD_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "lib/conf.h"
+#include "lib/strv.h"
+#include "store/store.h"
+
+enum { CLI_OK = 0, CLI_INVALID = 1, CLI_USAGE = 2 };
+
+/* Flags a subcommand may accept besides the settings of conf.h. */
+enum cli_flag_id {
+	CLI_F_JSON, CLI_F_MODE, CLI_F_MX, CLI_F_MAX_AGE, CLI_F_LIMIT,
+	CLI_F_DOMAIN, CLI_F_FROM, CLI_F_TO, CLI_F_STDIN, CLI_F_RAW,
+	CLI_F_PROGRESS,
+};
+
+struct cli_flag {
+	enum cli_flag_id id;
+	const char *name;	/* "max-age" */
+	const char *arg;	/* "SECONDS", or NULL for a switch */
+	const char *help;
+};
+
+/* One invocation. */
+struct cli {
+	struct conf conf;
+	const char *config_path;	/* --config, or NULL */
+	bool	    config_loaded;
+	struct store *store;		/* opened on first cli_store() */
+	/* Parsed flags of the subcommand. */
+	bool	    json, stdin_flag, raw, progress;
+	const char *mode, *max_age, *domain, *from, *to;
+	long	    limit;
+	struct strv mx;			/* --mx, repeatable */
+	struct strv args;		/* positional arguments */
+};
+
+/* A subcommand: name, one-line help, usage line, its flags, and the
+ * function that runs it after flags are parsed. */
+struct cli_cmd {
+	const char *name;		/* "policy lint" */
+	const char *usage;		/* "FILE|-" */
+	const char *help;
+	const struct cli_flag *flags;	/* terminated by a NULL name */
+	bool	    settings;		/* accepts --<setting> flags */
+	int	  (*run)(struct cli *c);
+	size_t	    min_args, max_args;	/* positional arguments */
+};
+
+/* Subcommand tables, one per file. */
+extern const struct cli_cmd cli_policy_cmds[], cli_record_cmds[],
+    cli_report_cmds[], cli_domain_cmds[], cli_dns_cmds[], cli_stats_cmds[],
+    cli_serve_cmds[];
+
+/* Prints "stsguard: <message>" on stderr. Returns code. */
+int	cli_fail(int code, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Opens the store under the data dir (created 0700 when missing) once.
+ * Returns it, or NULL after printing why. */
+struct store *cli_store(struct cli *c);
+
+/* Reads a whole file ("-" is stdin) of at most max bytes into a new
+ * NUL-terminated buffer (caller frees). Returns 0, or -1 with the reason
+ * (too large, I/O). */
+int	cli_read_file(const char *path, size_t max, uint8_t **buf, size_t *len,
+	    struct err *e);
+
+/* Prints a JSON value with 2-space indent and a final newline on stdout,
+ * and drops the reference. */
+void	cli_print_json(json_t *v);
+
+/* json_string(s), or json_null() for NULL; never fails silently. */
+json_t	*cli_json_str(const char *s);
+
+/* "2026-05-11T00:00:00Z" for t (0 prints as null in JSON, "-" in text). */
+json_t	*cli_json_time(time_t t);
+const char *cli_time(time_t t, char buf[21]);
+
+/* Normalizes a domain name given on the command line (U-labels to
+ * A-labels, lower case) into out. Returns 0, or CLI_INVALID after
+ * printing why. */
+int	cli_domain_arg(const char *in, char out[LIMIT_DNAME_LEN + 1]);
+
+/* Parses "YYYY-MM-DD" as midnight UTC. Returns 0 or -1. */
+int	cli_parse_day(const char *s, time_t *t);
+
+#endif

@@ -1,0 +1,382 @@
+/*
+ * cli_domain.c - `stsguard domain add|list|show|set|remove`: the hosted
+ * domains and the policies served for them.
+ *
+ * Names and mx patterns typed as U-labels are stored as A-labels. The
+ * store gives a domain a new policy id whenever what would be served
+ * changes, and keeps a removed domain served as mode none for its last
+ * max_age (RFC 8461 §8.3).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "lib/dname.h"
+
+/* A new domain starts in testing mode with a one-week max_age: long
+ * enough to be useful, short enough to move to enforce soon. */
+#define CLI_DEFAULT_MODE POLICY_MODE_TESTING
+#define CLI_DEFAULT_MAX_AGE 604800u
+
+/* Applies --mode, --mx and --max-age to p (which holds the current policy
+ * for `set`, defaults for `add`) and validates the result. */
+static int
+cli_domain_policy(struct cli *c, struct policy *p)
+{
+	char name[LIMIT_DNAME_LEN + 1], *end;
+	unsigned long n;
+	struct err e;
+
+	if (c->mode != NULL && policy_mode_parse(c->mode, &p->mode) == -1)
+		return cli_fail(CLI_INVALID, "--mode: '%s' is not one of "
+		    "testing, enforce, none", c->mode);
+	if (c->max_age != NULL) {
+		errno = 0;
+		n = strtoul(c->max_age, &end, 10);
+		if (errno != 0 || *end != '\0' || c->max_age[0] < '0' ||
+		    c->max_age[0] > '9' || n > LIMIT_POLICY_MAX_AGE)
+			return cli_fail(CLI_INVALID, "--max-age: '%s' is not "
+			    "a number of seconds in 0..%u", c->max_age,
+			    LIMIT_POLICY_MAX_AGE);
+		p->max_age = (uint32_t)n;
+	}
+	if (c->mx.n > 0) {
+		strv_free(&p->mx);
+		for (size_t i = 0; i < c->mx.n; i++) {
+			if (dname_normalize(c->mx.v[i], strlen(c->mx.v[i]),
+			    true, name, &e) == -1)
+				return cli_fail(CLI_INVALID, "--mx '%s': %s",
+				    c->mx.v[i], e.msg);
+			if (strv_push(&p->mx, name) == -1)
+				return cli_fail(CLI_USAGE, "out of memory");
+		}
+	}
+	if (policy_validate(p, &e) == -1)
+		return cli_fail(CLI_INVALID, "policy: %s", e.msg);
+	return 0;
+}
+
+static json_t *
+cli_domain_json(const struct store_domain *d)
+{
+	json_t *o = json_object(), *mx = json_array();
+	char *body;
+	size_t len;
+
+	for (size_t i = 0; i < d->policy.mx.n; i++)
+		json_array_append_new(mx, json_string(d->policy.mx.v[i]));
+	json_object_set_new(o, "name", json_string(d->name));
+	json_object_set_new(o, "tenant", json_string(d->tenant));
+	json_object_set_new(o, "status", json_string(d->removed ?
+	    "removed" : "active"));
+	json_object_set_new(o, "mode",
+	    json_string(policy_mode_name(d->policy.mode)));
+	json_object_set_new(o, "mx", mx);
+	json_object_set_new(o, "max_age", json_integer(d->policy.max_age));
+	json_object_set_new(o, "policy_id", json_string(d->policy_id));
+	json_object_set_new(o, "token", json_string(d->token));
+	json_object_set_new(o, "created", cli_json_time(d->created));
+	json_object_set_new(o, "updated", cli_json_time(d->updated));
+	json_object_set_new(o, "removed", cli_json_time(d->removed));
+	json_object_set_new(o, "serve_until", cli_json_time(d->serve_until));
+	body = policy_render(&d->policy, &len);
+	json_object_set_new(o, "policy", cli_json_str(body));
+	free(body);
+	return o;
+}
+
+static int
+cli_domain_history_json(void *arg, const char *id, time_t since,
+    const char *body)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "id", json_string(id));
+	json_object_set_new(o, "since", cli_json_time(since));
+	json_array_append_new(arg, o);
+	return 0;
+}
+
+static int
+cli_domain_history_text(void *arg, const char *id, time_t since,
+    const char *body)
+{
+	char t[21];
+
+	printf("  %-26s since %s\n", id, cli_time(since, t));
+	return 0;
+}
+
+static void
+cli_domain_print(const struct store_domain *d)
+{
+	char t[21];
+
+	printf("domain:      %s\n", d->name);
+	printf("tenant:      %s\n", d->tenant);
+	if (d->removed) {
+		printf("status:      removed %s, ", cli_time(d->removed, t));
+		printf("serving mode none until %s\n",
+		    cli_time(d->serve_until, t));
+	} else {
+		printf("status:      active\n");
+	}
+	printf("mode:        %s\n", policy_mode_name(d->policy.mode));
+	for (size_t i = 0; i < d->policy.mx.n; i++)
+		printf("mx:          %s\n", d->policy.mx.v[i]);
+	printf("max_age:     %u\n", d->policy.max_age);
+	printf("policy id:   %s\n", d->policy_id);
+	printf("created:     %s\n", cli_time(d->created, t));
+	printf("updated:     %s\n", cli_time(d->updated, t));
+}
+
+/* Prints d after a change, as text or JSON. */
+static int
+cli_domain_done(struct cli *c, const struct store_domain *d)
+{
+	if (c->json)
+		cli_print_json(cli_domain_json(d));
+	else
+		cli_domain_print(d);
+	return CLI_OK;
+}
+
+static int
+cli_domain_add(struct cli *c)
+{
+	struct store_domain d = { 0 };
+	struct policy p = { 0 };
+	char name[LIMIT_DNAME_LEN + 1];
+	struct store *s;
+	struct err e;
+	int rc;
+
+	p.mode = CLI_DEFAULT_MODE;
+	p.max_age = CLI_DEFAULT_MAX_AGE;
+	if ((rc = cli_domain_arg(c->args.v[0], name)) != 0 ||
+	    (rc = cli_domain_policy(c, &p)) != 0)
+		goto out;
+	if ((s = cli_store(c)) == NULL) {
+		rc = CLI_USAGE;
+		goto out;
+	}
+	if (s->ops->domain_add(s, conf_get(&c->conf, CONF_TENANT), name, &p,
+	    &d, &e) == -1) {
+		rc = cli_fail(CLI_INVALID, "domain add %s: %s", name, e.msg);
+		goto out;
+	}
+	rc = cli_domain_done(c, &d);
+out:
+	store_domain_free(&d);
+	policy_free(&p);
+	return rc;
+}
+
+/* Loads the domain named by the first argument. Returns 0, or an exit
+ * code after printing why. */
+static int
+cli_domain_load(struct cli *c, struct store **s, struct store_domain *d)
+{
+	char name[LIMIT_DNAME_LEN + 1];
+	struct err e;
+	int r;
+
+	if ((r = cli_domain_arg(c->args.v[0], name)) != 0)
+		return r;
+	if ((*s = cli_store(c)) == NULL)
+		return CLI_USAGE;
+	r = (*s)->ops->domain_get(*s, name, d, &e);
+	if (r == -1)
+		return cli_fail(CLI_USAGE, "%s", e.msg);
+	if (r == 1)
+		return cli_fail(CLI_INVALID, "%s is not a hosted domain",
+		    name);
+	return 0;
+}
+
+static int
+cli_domain_show(struct cli *c)
+{
+	struct store_domain d = { 0 };
+	struct store *s;
+	struct err e;
+	json_t *o, *h;
+	int rc;
+
+	if ((rc = cli_domain_load(c, &s, &d)) != 0)
+		goto out;
+	if (c->json) {
+		o = cli_domain_json(&d);
+		h = json_array();
+		if (s->ops->domain_history(s, d.name, cli_domain_history_json,
+		    h, &e) == -1) {
+			json_decref(o);
+			json_decref(h);
+			rc = cli_fail(CLI_USAGE, "%s", e.msg);
+			goto out;
+		}
+		json_object_set_new(o, "history", h);
+		cli_print_json(o);
+		goto out;
+	}
+	cli_domain_print(&d);
+	printf("policy ids:\n");
+	if (s->ops->domain_history(s, d.name, cli_domain_history_text, NULL,
+	    &e) == -1) {
+		rc = cli_fail(CLI_USAGE, "%s", e.msg);
+		goto out;
+	}
+out:
+	store_domain_free(&d);
+	return rc;
+}
+
+static int
+cli_domain_set(struct cli *c)
+{
+	struct store_domain d = { 0 }, nd = { 0 };
+	struct policy p = { 0 };
+	struct store *s;
+	struct err e;
+	int rc, r;
+
+	if ((rc = cli_domain_load(c, &s, &d)) != 0)
+		goto out;
+	if (d.removed) {
+		rc = cli_fail(CLI_INVALID, "%s was removed; `domain add` "
+		    "brings it back", d.name);
+		goto out;
+	}
+	if (policy_copy(&p, &d.policy) == -1) {
+		rc = cli_fail(CLI_USAGE, "out of memory");
+		goto out;
+	}
+	if ((rc = cli_domain_policy(c, &p)) != 0)
+		goto out;
+	r = s->ops->domain_set(s, d.name, &p, &nd, &e);
+	if (r != 0) {
+		rc = cli_fail(r == 1 ? CLI_INVALID : CLI_USAGE, "%s",
+		    r == 1 ? "no such domain" : e.msg);
+		goto out;
+	}
+	rc = cli_domain_done(c, &nd);
+out:
+	store_domain_free(&d);
+	store_domain_free(&nd);
+	policy_free(&p);
+	return rc;
+}
+
+static int
+cli_domain_remove(struct cli *c)
+{
+	struct store_domain d = { 0 }, nd = { 0 };
+	struct store *s;
+	struct err e;
+	char t[21];
+	int rc, r;
+
+	if ((rc = cli_domain_load(c, &s, &d)) != 0)
+		goto out;
+	r = s->ops->domain_remove(s, d.name, time(NULL), &nd, &e);
+	if (r != 0) {
+		rc = cli_fail(r == 1 ? CLI_INVALID : CLI_USAGE, "%s: %s",
+		    d.name, r == 1 ? "already removed" : e.msg);
+		goto out;
+	}
+	if (c->json) {
+		cli_print_json(cli_domain_json(&nd));
+		goto out;
+	}
+	printf("%s removed: serving mode none (policy id %s) until %s, "
+	    "then nothing.\n", nd.name, nd.policy_id,
+	    cli_time(nd.serve_until, t));
+	printf("Remove the _mta-sts and mta-sts records after that time.\n");
+out:
+	store_domain_free(&d);
+	store_domain_free(&nd);
+	return rc;
+}
+
+static int
+cli_domain_list_row(void *arg, const struct store_domain *d)
+{
+	char mx[256] = "";
+	size_t off = 0;
+
+	for (size_t i = 0; i < d->policy.mx.n && off < sizeof(mx); i++)
+		off += (size_t)snprintf(mx + off, sizeof(mx) - off, "%s%s",
+		    i ? "," : "", d->policy.mx.v[i]);
+	printf("%-30s %-8s %-8s %-26s %s\n", d->name,
+	    d->removed ? "removed" : "active",
+	    policy_mode_name(d->policy.mode), d->policy_id,
+	    d->policy.mx.n ? mx : "-");
+	return 0;
+}
+
+static int
+cli_domain_list_json(void *arg, const struct store_domain *d)
+{
+	json_array_append_new(arg, cli_domain_json(d));
+	return 0;
+}
+
+static int
+cli_domain_list(struct cli *c)
+{
+	struct store *s;
+	struct err e;
+	json_t *a;
+
+	if ((s = cli_store(c)) == NULL)
+		return CLI_USAGE;
+	if (c->json) {
+		a = json_array();
+		if (s->ops->domain_list(s, cli_domain_list_json, a, &e) == -1) {
+			json_decref(a);
+			return cli_fail(CLI_USAGE, "%s", e.msg);
+		}
+		cli_print_json(a);
+		return CLI_OK;
+	}
+	printf("%-30s %-8s %-8s %-26s %s\n", "DOMAIN", "STATUS", "MODE",
+	    "POLICY ID", "MX");
+	if (s->ops->domain_list(s, cli_domain_list_row, c, &e) == -1)
+		return cli_fail(CLI_USAGE, "%s", e.msg);
+	return CLI_OK;
+}
+
+static const struct cli_flag cli_domain_policy_flags[] = {
+	{ CLI_F_JSON, "json", NULL, "print JSON" },
+	{ CLI_F_MODE, "mode", "testing|enforce|none", "policy mode "
+	    "[testing for a new domain]" },
+	{ CLI_F_MX, "mx", "PATTERN", "an mx host or *.domain pattern "
+	    "(repeat for several)" },
+	{ CLI_F_MAX_AGE, "max-age", "SECONDS", "policy max_age [604800]" },
+	{ 0, NULL, NULL, NULL },
+};
+
+static const struct cli_flag cli_domain_flags[] = {
+	{ CLI_F_JSON, "json", NULL, "print JSON" },
+	{ 0, NULL, NULL, NULL },
+};
+
+const struct cli_cmd cli_domain_cmds[] = {
+	{ "domain add", "DOMAIN [--mode M] [--mx PATTERN]... "
+	    "[--max-age SECONDS]", "host a domain's MTA-STS policy",
+	    cli_domain_policy_flags, true, cli_domain_add, 1, 1 },
+	{ "domain list", "", "list hosted domains", cli_domain_flags, true,
+	    cli_domain_list, 0, 0 },
+	{ "domain show", "DOMAIN", "show a domain, its policy and its policy "
+	    "ids", cli_domain_flags, true, cli_domain_show, 1, 1 },
+	{ "domain set", "DOMAIN [--mode M] [--mx PATTERN]... "
+	    "[--max-age SECONDS]", "change a domain's policy (a new policy "
+	    "id when it changes)", cli_domain_policy_flags, true,
+	    cli_domain_set, 1, 1 },
+	{ "domain remove", "DOMAIN", "stop hosting a domain safely (RFC "
+	    "8461 §8.3)", cli_domain_flags, true, cli_domain_remove, 1, 1 },
+	{ NULL, NULL, NULL, NULL, false, NULL, 0, 0 },
+};

@@ -1,0 +1,237 @@
+/*
+ * cli_stats.c - `stsguard stats DOMAIN [--from DATE] [--to DATE]`:
+ * sessions that succeeded and failed, per day, per reporting organization
+ * and per result type, read from the daily roll-ups (never from raw
+ * reports). DATEs are YYYY-MM-DD, UTC, both inclusive.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+struct cli_stat_key {
+	char	*key;
+	uint64_t successful, failed;
+};
+
+struct cli_stat_table {
+	struct cli_stat_key *v;
+	size_t	 n, cap;
+};
+
+struct cli_stats {
+	struct cli_stat_table days, orgs, results;
+	int	 oom;
+};
+
+/* The entry for key, added when new (rows come in day order, so the day
+ * table stays sorted; the others are few). NULL when out of memory. */
+static struct cli_stat_key *
+cli_stat_get(struct cli_stat_table *t, const char *key)
+{
+	struct cli_stat_key *nv;
+
+	for (size_t i = t->n; i > 0; i--)
+		if (strcmp(t->v[i - 1].key, key) == 0)
+			return &t->v[i - 1];
+	if (t->n == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 16;
+		if ((nv = realloc(t->v, t->cap * sizeof(*nv))) == NULL)
+			return NULL;
+		t->v = nv;
+	}
+	nv = &t->v[t->n];
+	if ((nv->key = strdup(key)) == NULL)
+		return NULL;
+	nv->successful = nv->failed = 0;
+	t->n++;
+	return nv;
+}
+
+static void
+cli_stat_free(struct cli_stat_table *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		free(t->v[i].key);
+	free(t->v);
+}
+
+static int
+cli_stats_row(void *arg, const struct store_stat_row *r)
+{
+	struct cli_stats *st = arg;
+	bool ok = strcmp(r->result_type, "successful") == 0;
+	struct cli_stat_key *d, *o, *x = NULL;
+
+	d = cli_stat_get(&st->days, r->day);
+	o = cli_stat_get(&st->orgs, r->organization_name);
+	if (!ok)
+		x = cli_stat_get(&st->results, r->result_type);
+	if (d == NULL || o == NULL || (!ok && x == NULL)) {
+		st->oom = 1;
+		return -1;
+	}
+	if (ok) {
+		d->successful += r->sessions;
+		o->successful += r->sessions;
+	} else {
+		d->failed += r->sessions;
+		o->failed += r->sessions;
+		x->failed += r->sessions;
+	}
+	return 0;
+}
+
+static int
+cli_stat_cmp_failed(const void *a, const void *b)
+{
+	const struct cli_stat_key *x = a, *y = b;
+
+	if (x->failed != y->failed)
+		return x->failed < y->failed ? 1 : -1;
+	return strcmp(x->key, y->key);
+}
+
+static int
+cli_stat_cmp_total(const void *a, const void *b)
+{
+	const struct cli_stat_key *x = a, *y = b;
+	uint64_t tx = x->successful + x->failed, ty = y->successful + y->failed;
+
+	if (tx != ty)
+		return tx < ty ? 1 : -1;
+	return strcmp(x->key, y->key);
+}
+
+static json_t *
+cli_stats_json_table(const struct cli_stat_table *t, const char *keyname,
+    bool both)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < t->n; i++) {
+		json_t *o = json_object();
+
+		json_object_set_new(o, keyname, json_string(t->v[i].key));
+		if (both) {
+			json_object_set_new(o, "successful",
+			    json_integer((json_int_t)t->v[i].successful));
+			json_object_set_new(o, "failed",
+			    json_integer((json_int_t)t->v[i].failed));
+		} else {
+			json_object_set_new(o, "sessions",
+			    json_integer((json_int_t)t->v[i].failed));
+		}
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
+static void
+cli_stats_print_table(const char *title, const char *head,
+    const struct cli_stat_table *t, bool both)
+{
+	uint64_t sum_ok = 0, sum_failed = 0;
+
+	printf("%s\n", title);
+	if (both)
+		printf("  %-32s %12s %10s %8s\n", head, "SUCCESSFUL", "FAILED",
+		    "FAILED%");
+	else
+		printf("  %-32s %12s\n", head, "SESSIONS");
+	for (size_t i = 0; i < t->n; i++) {
+		const struct cli_stat_key *k = &t->v[i];
+		uint64_t all = k->successful + k->failed;
+
+		sum_ok += k->successful;
+		sum_failed += k->failed;
+		if (both)
+			printf("  %-32s %12llu %10llu %7.1f%%\n", k->key,
+			    (unsigned long long)k->successful,
+			    (unsigned long long)k->failed,
+			    all ? 100.0 * (double)k->failed / (double)all : 0);
+		else
+			printf("  %-32s %12llu\n", k->key,
+			    (unsigned long long)k->failed);
+	}
+	if (t->n == 0)
+		printf("  (none)\n");
+	else if (both)
+		printf("  %-32s %12llu %10llu\n", "total",
+		    (unsigned long long)sum_ok,
+		    (unsigned long long)sum_failed);
+	printf("\n");
+}
+
+static int
+cli_stats(struct cli *c)
+{
+	char name[LIMIT_DNAME_LEN + 1];
+	struct cli_stats st = { 0 };
+	time_t from = 0, to = 0;
+	struct store *s;
+	struct err e;
+	int rc;
+
+	if (cli_domain_arg(c->args.v[0], name) != 0)
+		return CLI_INVALID;
+	if (c->from != NULL && cli_parse_day(c->from, &from) == -1)
+		return cli_fail(CLI_USAGE, "--from: '%s' is not YYYY-MM-DD",
+		    c->from);
+	if (c->to != NULL) {
+		if (cli_parse_day(c->to, &to) == -1)
+			return cli_fail(CLI_USAGE, "--to: '%s' is not "
+			    "YYYY-MM-DD", c->to);
+		to += 86400;	/* inclusive */
+	}
+	if ((s = cli_store(c)) == NULL)
+		return CLI_USAGE;
+	if (s->ops->stats(s, name, from, to, cli_stats_row, &st, &e) == -1) {
+		rc = st.oom ? cli_fail(CLI_USAGE, "out of memory") :
+		    cli_fail(CLI_USAGE, "%s", e.msg);
+		goto out;
+	}
+	qsort(st.orgs.v, st.orgs.n, sizeof(*st.orgs.v), cli_stat_cmp_total);
+	qsort(st.results.v, st.results.n, sizeof(*st.results.v),
+	    cli_stat_cmp_failed);
+	if (c->json) {
+		json_t *o = json_object();
+
+		json_object_set_new(o, "domain", json_string(name));
+		json_object_set_new(o, "days",
+		    cli_stats_json_table(&st.days, "day", true));
+		json_object_set_new(o, "organizations",
+		    cli_stats_json_table(&st.orgs, "organization-name", true));
+		json_object_set_new(o, "result-types",
+		    cli_stats_json_table(&st.results, "result-type", false));
+		cli_print_json(o);
+	} else {
+		printf("TLS sessions reported for %s\n\n", name);
+		cli_stats_print_table("Per day (UTC)", "DAY", &st.days, true);
+		cli_stats_print_table("Per reporting organization",
+		    "ORGANIZATION", &st.orgs, true);
+		cli_stats_print_table("Failures per result type",
+		    "RESULT TYPE", &st.results, false);
+	}
+	rc = CLI_OK;
+out:
+	cli_stat_free(&st.days);
+	cli_stat_free(&st.orgs);
+	cli_stat_free(&st.results);
+	return rc;
+}
+
+static const struct cli_flag cli_stats_flags[] = {
+	{ CLI_F_JSON, "json", NULL, "print JSON" },
+	{ CLI_F_FROM, "from", "YYYY-MM-DD", "first day (UTC)" },
+	{ CLI_F_TO, "to", "YYYY-MM-DD", "last day (UTC), inclusive" },
+	{ 0, NULL, NULL, NULL },
+};
+
+const struct cli_cmd cli_stats_cmds[] = {
+	{ "stats", "DOMAIN [--from DATE] [--to DATE]", "sessions succeeded "
+	    "and failed per day, organization and result type",
+	    cli_stats_flags, true, cli_stats, 1, 1 },
+	{ NULL, NULL, NULL, NULL, false, NULL, 0, 0 },
+};

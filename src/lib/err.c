@@ -1,0 +1,45 @@
+/*
+ * err.c - formatting of error messages for users. See err.h.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "err.h"
+
+int
+err_set(struct err *e, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (e == NULL)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+void
+err_prefix(struct err *e, const char *fmt, ...)
+{
+	char old[ERR_MSG_LEN];
+	size_t n, rest;
+	va_list ap;
+	int r;
+
+	if (e == NULL)
+		return;
+	memcpy(old, e->msg, sizeof(old));
+	va_start(ap, fmt);
+	r = vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+	n = r < 0 ? 0 : (size_t)r;
+	if (n >= sizeof(e->msg) - 1)
+		return;
+	rest = strnlen(old, sizeof(old) - 1);
+	if (rest > sizeof(e->msg) - 1 - n)
+		rest = sizeof(e->msg) - 1 - n;
+	memcpy(e->msg + n, old, rest);
+	e->msg[n + rest] = '\0';
+}

@@ -1,0 +1,30 @@
+/*
+ * err.h - the error a parser or store call hands back to its caller.
+ *
+ * Every fallible function in stsguard takes a `struct err *` last and, on
+ * failure, writes one line of text into it that says what was wrong and
+ * where ("line 3: max_age 40000000 exceeds 31557600"). The text reaches
+ * users, so it is written for them. Never allocates.
+ */
+#ifndef STSGUARD_ERR_H
+#define STSGUARD_ERR_H
+
+#include <stddef.h>
+
+#define ERR_MSG_LEN 256
+
+struct err {
+	char msg[ERR_MSG_LEN];
+};
+
+/* Formats the message into e (truncated to fit). e may be NULL: the call
+ * is then a no-op, so callers that don't care pass NULL. Always returns
+ * -1, so that `return err_set(e, "...")` reads naturally. */
+int err_set(struct err *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Prefixes e's message with the given text ("line 3: ..."). */
+void err_prefix(struct err *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,95 @@
+/*
+ * policy.h - MTA-STS (RFC 8461): the policy file, the _mta-sts TXT record
+ * and MX pattern matching.
+ *
+ * Pure functions: bytes in, struct or error out. No I/O, no globals.
+ */
+#ifndef STSGUARD_POLICY_H
+#define STSGUARD_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../lib/err.h"
+#include "../lib/limits.h"
+#include "../lib/strv.h"
+
+enum policy_mode {
+	POLICY_MODE_NONE = 0,
+	POLICY_MODE_TESTING,
+	POLICY_MODE_ENFORCE,
+};
+
+struct policy {
+	enum policy_mode mode;
+	uint32_t	 max_age;	/* seconds, 0..LIMIT_POLICY_MAX_AGE */
+	struct strv	 mx;		/* patterns, lower-case A-labels,
+					 * "*.example.net" allowed; in the
+					 * order of the source, duplicates
+					 * removed */
+};
+
+/* Parses a policy body (RFC 8461 §3.2) of len bytes. Tolerates CRLF, LF
+ * and mixed line ends (and, with a warning, CR alone), a missing final
+ * line end, whitespace after ':' and at the end of a value, and unknown
+ * keys (ignored with a warning). For every key but mx the first instance
+ * wins (later ones warned about). Requires version STSv1, a mode, a
+ * max_age, and at least one mx unless mode is none. Refuses bodies over
+ * LIMIT_POLICY_BYTES. Warnings (may be NULL) receive one line each.
+ * On success fills *p (caller calls policy_free) and returns 0; on error
+ * returns -1 with "line N: ..." in e and *p empty. */
+int	policy_parse(const char *buf, size_t len, struct policy *p,
+	    struct strv *warnings, struct err *e);
+
+/* Renders the canonical body: CRLF lines "version: STSv1", "mode: M",
+ * one "mx: P" per pattern, "max_age: N". Returns a new NUL-terminated
+ * string (caller frees) with its length in *len, or NULL when out of
+ * memory. */
+char	*policy_render(const struct policy *p, size_t *len);
+
+/* Checks a policy built by hand (the CLI's --mode/--mx/--max-age) by the
+ * same rules policy_parse applies. Returns 0 or -1 with the reason. */
+int	policy_validate(const struct policy *p, struct err *e);
+
+/* Deep copy. Returns 0 or -1 (out of memory; dst left empty). */
+int	policy_copy(struct policy *dst, const struct policy *src);
+
+/* Frees what p owns and leaves it empty (mode none, no mx). */
+void	policy_free(struct policy *p);
+
+/* "none", "testing", "enforce"; and back (returns -1 for anything else). */
+const char *policy_mode_name(enum policy_mode m);
+int	policy_mode_parse(const char *s, enum policy_mode *m);
+
+/* RFC 8461 §4.1: true when host matches pattern. Case-insensitive, one
+ * trailing dot on either side ignored; "*.example.com" matches exactly one
+ * extra leftmost label ("a.example.com", not "example.com" nor
+ * "a.b.example.com"). */
+bool	policy_mx_match(const char *pattern, const char *host);
+
+/* True when host matches any mx pattern of p. */
+bool	policy_match(const struct policy *p, const char *host);
+
+/* The _mta-sts TXT record (RFC 8461 §3.1). */
+struct sts_record {
+	char	id[LIMIT_STS_ID_LEN + 1];	/* 1..32 letters and digits */
+};
+
+/* Parses one TXT record (its strings already concatenated): "v=STSv1"
+ * first, then fields "name=value" separated by ';' with optional
+ * whitespace around it; an "id" of 1-32 ALPHA/DIGIT is required;
+ * extension fields are allowed (warned about when unknown, if warnings is
+ * not NULL). Returns 0, or -1 with the reason. */
+int	sts_record_parse(const char *txt, size_t len, struct sts_record *r,
+	    struct strv *warnings, struct err *e);
+
+/* Given every TXT record at _mta-sts.<domain>, picks the STSv1 one.
+ * Records not starting with "v=STSv1" are ignored (RFC 8461 §3.1).
+ * Returns 0 with *r filled, 1 when there is no STSv1 record, -1 when there
+ * is more than one (the caller must treat the domain as having no policy)
+ * or the one there is invalid; the reason is in e. */
+int	sts_record_select(const char *const *txts, const size_t *lens,
+	    size_t n, struct sts_record *r, struct err *e);
+
+#endif

@@ -1,0 +1,174 @@
+/*
+ * store.h - the one interface to persistence.
+ *
+ * Callers see `struct store` and the store_* functions below; a backend
+ * (store_sqlite.c now, store_pg.c later) fills a `struct store_ops` table
+ * and embeds `struct store` as the first member of its own handle.
+ * (OpenSMTPD's struct table_backend.)
+ *
+ * Every function returns 0 on success and -1 on error with the reason in
+ * e, unless its comment says otherwise. Strings in rows handed to
+ * callbacks are borrowed until the callback returns.
+ */
+#ifndef STSGUARD_STORE_H
+#define STSGUARD_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "../lib/err.h"
+#include "../lib/limits.h"
+#include "../policy/policy.h"
+#include "../tlsrpt/tlsrpt.h"
+
+#define STORE_TOKEN_LEN 32	/* intake token: 32 lower-case hex digits,
+				 * 128 random bits */
+#define STORE_TENANT_LEN 64
+
+struct store_domain {
+	int64_t	 id;
+	char	 name[LIMIT_DNAME_LEN + 1];	/* A-label, lower case */
+	char	 tenant[STORE_TENANT_LEN + 1];
+	struct policy policy;			/* what is served (owned) */
+	char	 policy_id[LIMIT_STS_ID_LEN + 1]; /* the _mta-sts id */
+	char	 token[STORE_TOKEN_LEN + 1];	/* report intake token */
+	time_t	 created;
+	time_t	 updated;			/* last change of the policy */
+	time_t	 removed;			/* 0, or when it was removed */
+	time_t	 serve_until;			/* removed: serve mode none
+						 * until then (RFC 8461 §8.3) */
+};
+
+/* Frees what d owns (its policy). */
+void	store_domain_free(struct store_domain *d);
+
+/* How a report arrived. Any pointer may be NULL. */
+struct store_origin {
+	const char *route;		/* "import", "stdin", "https", "smtp" */
+	const char *client;		/* peer address, file name, ... */
+	const char *mail_from;		/* SMTP envelope */
+	const char *rcpt_to;
+	bool	    dkim_present;	/* a DKIM-Signature of the reporter's
+					 * domain was present (not verified) */
+};
+
+enum store_add_result {
+	STORE_ADDED = 0,	/* a new report, stored and rolled up */
+	STORE_DUPLICATE = 1,	/* same organization-name and report-id as
+				 * a stored one: counted as a duplicate */
+};
+
+/* One stored report, as listed. */
+struct store_report_row {
+	int64_t	    id;
+	const char *organization_name;
+	const char *report_id;
+	const char *contact_info;	/* may be NULL */
+	const char *policy_domains;	/* distinct, comma-separated */
+	time_t	    start, end;
+	uint64_t    successful, failed;
+	time_t	    received;
+	const char *route;
+	int64_t	    duplicates;		/* times it arrived again */
+};
+
+/* One row of daily statistics. Successful sessions have result_type
+ * "successful"; failed sessions are split by result-type, and failures
+ * a report counts in its total but not in its details (or the other way
+ * round) are not invented: see store_sqlite.c. */
+struct store_stat_row {
+	const char *day;		/* "YYYY-MM-DD", UTC, of the report's
+					 * start-datetime */
+	const char *organization_name;
+	const char *policy_type;
+	const char *result_type;
+	uint64_t    sessions;
+};
+
+struct store_report_filter {
+	const char *domain;		/* policy-domain, or NULL for all */
+	long	    limit;		/* 0: no limit */
+};
+
+typedef int (*store_domain_cb)(void *arg, const struct store_domain *d);
+typedef int (*store_report_cb)(void *arg, const struct store_report_row *r);
+typedef int (*store_stat_cb)(void *arg, const struct store_stat_row *r);
+typedef int (*store_history_cb)(void *arg, const char *policy_id,
+    time_t since, const char *body);
+
+struct store;
+
+struct store_ops {
+	const char *name;
+	void	(*close)(struct store *s);
+
+	/* Adds a domain (name already normalized) to tenant (created when
+	 * new) with policy p; generates its policy id and intake token.
+	 * A domain removed earlier is brought back. Fails if it exists. */
+	int	(*domain_add)(struct store *s, const char *tenant,
+		    const char *name, const struct policy *p,
+		    struct store_domain *out, struct err *e);
+	/* Returns 0 and fills out, 1 when there is no such domain, -1. */
+	int	(*domain_get)(struct store *s, const char *name,
+		    struct store_domain *out, struct err *e);
+	/* Replaces the policy. A new policy id is made only when the
+	 * rendered policy changes. Returns 0, 1 (no such domain) or -1. */
+	int	(*domain_set)(struct store *s, const char *name,
+		    const struct policy *p, struct store_domain *out,
+		    struct err *e);
+	/* RFC 8461 §8.3: switches the domain to mode none with a new id and
+	 * a max_age of at most a day, marks it removed at now and to be
+	 * served until now + the old max_age. Returns 0, 1 (no such
+	 * domain, or already removed) or -1. */
+	int	(*domain_remove)(struct store *s, const char *name, time_t now,
+		    struct store_domain *out, struct err *e);
+	/* Calls cb for every domain, removed ones too, in name order; stops
+	 * when cb returns non-zero (and returns that). */
+	int	(*domain_list)(struct store *s, store_domain_cb cb, void *arg,
+		    struct err *e);
+	/* Every policy id the domain has served, oldest first. */
+	int	(*domain_history)(struct store *s, const char *name,
+		    store_history_cb cb, void *arg, struct err *e);
+
+	/* Stores a parsed report with its raw bytes (compressed if they are
+	 * not gzip already), its policies and failure details, and adds it
+	 * to the daily roll-ups, in one transaction committed durably before
+	 * returning. Returns STORE_ADDED or STORE_DUPLICATE with the report's
+	 * row id in *id, or -1. */
+	int	(*report_add)(struct store *s, const struct tlsrpt_report *r,
+		    const uint8_t *raw, size_t rawlen,
+		    const struct store_origin *o, int64_t *id, struct err *e);
+	/* Newest first. */
+	int	(*report_list)(struct store *s,
+		    const struct store_report_filter *f, store_report_cb cb,
+		    void *arg, struct err *e);
+	/* Returns 0 with the row passed to cb and the raw bytes as
+	 * received, uncompressed if they were stored compressed by us
+	 * (*raw: caller frees), 1 when there is no such report, or -1. */
+	int	(*report_get)(struct store *s, int64_t id, store_report_cb cb,
+		    void *arg, uint8_t **raw, size_t *rawlen, struct err *e);
+	/* Daily roll-up rows for one policy-domain, from <= day < to
+	 * (either may be 0 for unbounded), ordered by day, organization,
+	 * policy type, result type. */
+	int	(*stats)(struct store *s, const char *domain, time_t from,
+		    time_t to, store_stat_cb cb, void *arg, struct err *e);
+};
+
+struct store {
+	const struct store_ops *ops;
+};
+
+/* Opens (creating and migrating when needed) the SQLite store at path.
+ * Returns 0 and *s, or -1 with the reason. */
+int	store_sqlite_open(const char *path, struct store **s, struct err *e);
+
+static inline void
+store_close(struct store *s)
+{
+	if (s != NULL)
+		s->ops->close(s);
+}
+
+#endif

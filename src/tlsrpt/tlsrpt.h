@@ -1,0 +1,127 @@
+/*
+ * tlsrpt.h - SMTP TLS Reporting (RFC 8460): the report JSON (§4) and the
+ * _smtp._tls TXT record (§3).
+ *
+ * Pure functions: bytes in, struct or error out. No I/O, no globals.
+ * Lenient where real reporters deviate from the RFC, and every leniency is
+ * recorded as a named quirk on the parsed report; strict where the data
+ * would be wrong.
+ */
+#ifndef STSGUARD_TLSRPT_H
+#define STSGUARD_TLSRPT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "../lib/err.h"
+#include "../lib/limits.h"
+#include "../lib/strv.h"
+
+/* Quirks: deviations from RFC 8460 that we accept and record. Bit flags on
+ * struct tlsrpt_report.quirks; names from tlsrpt_quirk_name(). */
+enum tlsrpt_quirk {
+	TLSRPT_Q_MX_HOST_STRING		= 1u << 0,  /* "mx-host-string" */
+	TLSRPT_Q_MX_HOST_EMPTY		= 1u << 1,  /* "mx-host-empty": [] or "" */
+	TLSRPT_Q_MX_HOST_ABSENT		= 1u << 2,  /* "mx-host-absent" */
+	TLSRPT_Q_POLICY_STRING_ABSENT	= 1u << 3,  /* "policy-string-absent" */
+	TLSRPT_Q_POLICY_STRING_EMPTY	= 1u << 4,  /* "policy-string-empty" */
+	TLSRPT_Q_POLICY_STRING_NESTED	= 1u << 5,  /* "policy-string-nested-json" */
+	TLSRPT_Q_DATETIME_NO_TZ		= 1u << 6,  /* "datetime-no-timezone" */
+	TLSRPT_Q_CONTACT_INFO_NULL	= 1u << 7,  /* "contact-info-null" */
+	TLSRPT_Q_CONTACT_INFO_ABSENT	= 1u << 8,  /* "contact-info-absent" */
+	TLSRPT_Q_POLICY_DOMAIN_ABSENT	= 1u << 9,  /* "policy-domain-absent" */
+	TLSRPT_Q_SENDING_IP_ABSENT	= 1u << 10, /* "sending-mta-ip-absent" */
+	TLSRPT_Q_RECEIVING_ABSENT	= 1u << 11, /* "receiving-fields-absent" */
+	TLSRPT_Q_FAILURE_DETAILS_ABSENT	= 1u << 12, /* "failure-details-absent" */
+	TLSRPT_Q_FAILURE_DETAILS_EMPTY	= 1u << 13, /* "failure-details-empty" */
+	TLSRPT_Q_RECEIVING_MX_HOST_NAME	= 1u << 14, /* "receiving-mx-host-name" */
+	TLSRPT_Q_FAILURE_SUM_MISMATCH	= 1u << 15, /* "failure-count-mismatch" */
+	TLSRPT_Q_DUPLICATE_POLICY	= 1u << 16, /* "duplicate-policy-domain" */
+	TLSRPT_Q_FAILURE_TOTAL_ABSENT	= 1u << 17, /* "failure-total-absent" */
+	TLSRPT_Q_UNKNOWN_RESULT_TYPE	= 1u << 18, /* "unknown-result-type" */
+	TLSRPT_Q_END_BEFORE_START	= 1u << 19, /* "end-before-start" */
+	TLSRPT_Q_NULL_FIELD		= 1u << 20, /* "null-optional-field" */
+};
+#define TLSRPT_Q_COUNT 21
+
+/* The name of one quirk bit ("mx-host-string"), or NULL. */
+const char *tlsrpt_quirk_name(unsigned bit);
+
+struct tlsrpt_failure {
+	char	 *result_type;		/* as sent, e.g. "certificate-expired" */
+	char	 *sending_mta_ip;	/* NULL when absent */
+	char	 *receiving_mx_hostname;/* NULL when absent */
+	char	 *receiving_mx_helo;	/* NULL when absent */
+	char	 *receiving_ip;		/* NULL when absent */
+	char	 *additional_information;/* NULL when absent */
+	char	 *failure_reason_code;	/* NULL when absent */
+	uint64_t  failed_session_count;
+};
+
+struct tlsrpt_policy {
+	char	 *policy_type;		/* "sts", "tlsa", "no-policy-found" */
+	struct strv policy_string;	/* one line or TLSA record each */
+	char	 *policy_domain;	/* as sent, lower-cased; "" if absent */
+	struct strv mx_host;		/* always a list, maybe empty */
+	uint64_t  total_successful;
+	uint64_t  total_failure;
+	struct tlsrpt_failure *failures;
+	size_t	  nfailures;
+};
+
+struct tlsrpt_report {
+	char	 *organization_name;
+	char	 *contact_info;		/* NULL when null or absent */
+	char	 *report_id;
+	time_t	  start;		/* date-range start-datetime, UTC */
+	time_t	  end;			/* date-range end-datetime, UTC */
+	struct tlsrpt_policy *policies;
+	size_t	  npolicies;
+	unsigned  quirks;		/* TLSRPT_Q_* bits */
+};
+
+/* Parses a report of len bytes: gzip (told by its magic bytes) or plain
+ * JSON. Limits from limits.h are enforced before and while parsing:
+ * LIMIT_REPORT_BYTES, decompressed size and ratio, JSON depth (checked by a
+ * scan before the JSON library sees the text), array lengths and string
+ * sizes. Strict on organization-name, report-id, date-range and policies
+ * (and on types: a count that is not a non-negative integer is an error).
+ * On success returns 0 and *out (caller calls tlsrpt_report_free); on
+ * error returns -1, *out NULL, and the reason in e, naming the field
+ * ("policies[0].summary.total-successful-session-count: not an integer"). */
+int	tlsrpt_parse(const uint8_t *buf, size_t len,
+	    struct tlsrpt_report **out, struct err *e);
+
+void	tlsrpt_report_free(struct tlsrpt_report *r);
+
+/* Sums of total-successful and total-failure over all policies. */
+void	tlsrpt_totals(const struct tlsrpt_report *r, uint64_t *successful,
+	    uint64_t *failed);
+
+/* The report in RFC 8460's own JSON schema, normalized: mx-host always an
+ * array, datetimes "YYYY-MM-DDThh:mm:ssZ", absent optional fields left out.
+ * Returns a UTF-8 JSON text (compact if indent is 0, else pretty with that
+ * many spaces; caller frees) or NULL when out of memory. */
+char	*tlsrpt_report_json(const struct tlsrpt_report *r, int indent);
+
+/* The _smtp._tls TXT record (RFC 8460 §3). */
+struct tlsrpt_record {
+	struct strv rua;	/* mailto: and https: URIs, in record order */
+};
+
+/* Parses one TXT record (strings concatenated): "v=TLSRPTv1" first, then
+ * ';'-separated fields with optional whitespace; "rua=" holds one or more
+ * comma-separated URIs, each "mailto:addr@domain" or "https://host/...";
+ * anything else (an address without mailto:, say) is an error naming the
+ * URI. Unknown extension fields are allowed (warned about). Returns 0 (fill
+ * *r; caller calls tlsrpt_record_free) or -1 with the reason. */
+int	tlsrpt_record_parse(const char *txt, size_t len,
+	    struct tlsrpt_record *r, struct strv *warnings, struct err *e);
+void	tlsrpt_record_free(struct tlsrpt_record *r);
+
+/* Formats t as "YYYY-MM-DDThh:mm:ssZ" into buf (at least 21 bytes). */
+void	tlsrpt_format_time(time_t t, char buf[21]);
+
+#endif

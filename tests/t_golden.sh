@@ -1,0 +1,58 @@
+#!/bin/bash
+# t_golden.sh - golden tests of the command line.
+#
+# Each tests/data/cli/NNN-name.in is a small script of stsguard commands
+# (one per line; '#' lines are comments; $TD is tests/data) run in a fresh
+# empty directory, so the default data dir ./data starts empty. Its
+# transcript - each command, its stdout, its stderr prefixed "! ", and its
+# exit code - must equal NNN-name.out byte for byte, after values that
+# change from run to run (policy ids, tokens, times of now) are replaced
+# by placeholders. UPDATE=1 rewrites the .out files (review the diff!).
+set -u
+TOP=${TOP:-$(cd "$(dirname "$0")/.." && pwd)}
+STSGUARD=${STSGUARD:-$TOP/build/stsguard}
+export TD="$TOP/tests/data"
+pass=0 fail=0
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+stsguard() { "$STSGUARD" "$@"; }
+
+# Policy ids are YYYYMMDDhhmmss + r + revision; tokens 32 hex digits.
+normalize() {
+	sed -E -e 's/[0-9]{14}r[0-9]+/<POLICY-ID>/g' \
+	    -e 's/[0-9a-f]{32}/<TOKEN>/g' \
+	    -e "s/$(date -u +%Y-%m-%d)T[0-9:]{8}Z/<NOW>/g" \
+	    -e "s/$(date -u -d yesterday +%Y-%m-%d)T[0-9:]{8}Z/<NOW>/g"
+}
+
+transcript() {
+	local line
+	while IFS= read -r line; do
+		case $line in ''|'#'*) continue ;; esac
+		printf '$ %s\n' "$line"
+		eval "$line" > "$work/out" 2> "$work/err" < /dev/null
+		printf '[exit %d]\n' $?
+		cat "$work/out"
+		sed 's/^/! /' "$work/err"
+	done
+}
+
+for in in "$TD"/cli/*.in; do
+	name=$(basename "$in" .in)
+	exp="${in%.in}.out"
+	rm -rf "$work/run" && mkdir "$work/run"
+	(cd "$work/run" && transcript < "$in") | normalize > "$work/got"
+	if [ "${UPDATE:-0}" = 1 ]; then
+		cp "$work/got" "$exp"
+	fi
+	if cmp -s "$work/got" "$exp"; then
+		pass=$((pass + 1))
+	else
+		fail=$((fail + 1))
+		echo "FAIL $name:"
+		diff -u "$exp" "$work/got" | head -40
+	fi
+done
+echo "golden: $pass passed, $fail failed"
+[ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]
