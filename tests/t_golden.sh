@@ -7,7 +7,7 @@
 # transcript - each command, its stdout, its stderr prefixed "! ", and its
 # exit code - must equal NNN-name.out byte for byte, after values that
 # change from run to run (policy ids, tokens, times of now) are replaced
-# by placeholders. UPDATE=1 rewrites the .out files (review the diff!).
+# by placeholders (times from yesterday to a week ahead become <NOW>). UPDATE=1 rewrites the .out files (review the diff!).
 set -u
 TOP=${TOP:-$(cd "$(dirname "$0")/.." && pwd)}
 STSGUARD=${STSGUARD:-$TOP/build/stsguard}
@@ -20,11 +20,14 @@ stsguard() { "$STSGUARD" "$@"; }
 
 # Policy ids are YYYYMMDDhhmmss + r + revision; tokens 32 hex digits.
 normalize() {
-	sed -E -e 's/[0-9]{14}r[0-9]+/<POLICY-ID>/g' \
-	    -e 's/[0-9a-f]{32}/<TOKEN>/g' \
-	    -e "s/$(date -u +%Y-%m-%d)T[0-9:]{8}Z/<NOW>/g" \
-	    -e "s/$(date -u -d yesterday +%Y-%m-%d)T[0-9:]{8}Z/<NOW>/g"
+	sed -E -e "s|$TD|\$TD|g" \
+	    -e 's/[0-9]{14}r[0-9]+/<POLICY-ID>/g' \
+	    -e 's/\b[0-9a-f]{32}\b/<TOKEN>/g' \
+	    -e "s/($near)T[0-9:]{8}Z/<NOW>/g"
 }
+# Times of now, and up to 8 days ahead (a removed domain's serve_until).
+near=$(for d in -1 0 1 2 3 4 5 6 7 8; do
+	date -u -d "$d days" +%Y-%m-%d; done | paste -sd'|')
 
 transcript() {
 	local line

@@ -165,7 +165,7 @@ cli_domain_add(struct cli *c)
 	}
 	if (s->ops->domain_add(s, conf_get(&c->conf, CONF_TENANT), name, &p,
 	    &d, &e) == -1) {
-		rc = cli_fail(CLI_INVALID, "domain add %s: %s", name, e.msg);
+		rc = cli_fail(CLI_INVALID, "%s", e.msg);
 		goto out;
 	}
 	rc = cli_domain_done(c, &d);

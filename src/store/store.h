@@ -8,7 +8,10 @@
  *
  * Every function returns 0 on success and -1 on error with the reason in
  * e, unless its comment says otherwise. Strings in rows handed to
- * callbacks are borrowed until the callback returns.
+ * callbacks are borrowed until the callback returns. A struct
+ * store_domain *out is overwritten (pass it empty: it is not freed
+ * first) and filled only on success; the caller then frees it with
+ * store_domain_free. On failure it is left empty.
  */
 #ifndef STSGUARD_STORE_H
 #define STSGUARD_STORE_H
@@ -72,6 +75,8 @@ struct store_report_row {
 	time_t	    received;
 	const char *route;
 	int64_t	    duplicates;		/* times it arrived again */
+	time_t	    last_duplicate;	/* 0, or when it last arrived again */
+	unsigned    quirks;		/* TLSRPT_Q_* bits of the report */
 };
 
 /* One row of daily statistics. Successful sessions have result_type
@@ -106,7 +111,9 @@ struct store_ops {
 
 	/* Adds a domain (name already normalized) to tenant (created when
 	 * new) with policy p; generates its policy id and intake token.
-	 * A domain removed earlier is brought back. Fails if it exists. */
+	 * A domain removed earlier is brought back (new id; it keeps its
+	 * row id, token and created time). Fails if it is hosted (active),
+	 * and refuses a policy that policy_validate refuses. */
 	int	(*domain_add)(struct store *s, const char *tenant,
 		    const char *name, const struct policy *p,
 		    struct store_domain *out, struct err *e);
@@ -114,7 +121,8 @@ struct store_ops {
 	int	(*domain_get)(struct store *s, const char *name,
 		    struct store_domain *out, struct err *e);
 	/* Replaces the policy. A new policy id is made only when the
-	 * rendered policy changes. Returns 0, 1 (no such domain) or -1. */
+	 * rendered policy changes. Returns 0, 1 (no such domain, or a
+	 * removed one: domain_add brings it back) or -1. */
 	int	(*domain_set)(struct store *s, const char *name,
 		    const struct policy *p, struct store_domain *out,
 		    struct err *e);
@@ -128,7 +136,9 @@ struct store_ops {
 	 * when cb returns non-zero (and returns that). */
 	int	(*domain_list)(struct store *s, store_domain_cb cb, void *arg,
 		    struct err *e);
-	/* Every policy id the domain has served, oldest first. */
+	/* Every policy id the domain has served, oldest first, with the
+	 * body served and since when; stops when cb returns non-zero (and
+	 * returns that). No such domain is an error (-1). */
 	int	(*domain_history)(struct store *s, const char *name,
 		    store_history_cb cb, void *arg, struct err *e);
 
@@ -140,18 +150,24 @@ struct store_ops {
 	int	(*report_add)(struct store *s, const struct tlsrpt_report *r,
 		    const uint8_t *raw, size_t rawlen,
 		    const struct store_origin *o, int64_t *id, struct err *e);
-	/* Newest first. */
+	/* Newest first (by received, then id); with f->domain, only
+	 * reports with a policy entry for that policy-domain. Stops when
+	 * cb returns non-zero (and returns that). */
 	int	(*report_list)(struct store *s,
 		    const struct store_report_filter *f, store_report_cb cb,
 		    void *arg, struct err *e);
 	/* Returns 0 with the row passed to cb and the raw bytes as
 	 * received, uncompressed if they were stored compressed by us
-	 * (*raw: caller frees), 1 when there is no such report, or -1. */
+	 * (*raw: caller frees), 1 when there is no such report, or -1.
+	 * cb may be NULL (its return value is ignored); so may raw and
+	 * rawlen, to read the row only. */
 	int	(*report_get)(struct store *s, int64_t id, store_report_cb cb,
 		    void *arg, uint8_t **raw, size_t *rawlen, struct err *e);
 	/* Daily roll-up rows for one policy-domain, from <= day < to
 	 * (either may be 0 for unbounded), ordered by day, organization,
-	 * policy type, result type. */
+	 * policy type, result type. Days are taken as their first second:
+	 * from 12:00 excludes from's own day. Stops when cb returns
+	 * non-zero (and returns that). */
 	int	(*stats)(struct store *s, const char *domain, time_t from,
 		    time_t to, store_stat_cb cb, void *arg, struct err *e);
 };
@@ -161,7 +177,9 @@ struct store {
 };
 
 /* Opens (creating and migrating when needed) the SQLite store at path.
- * Returns 0 and *s, or -1 with the reason. */
+ * Returns 0 and *s (release with store_close), or -1 with the reason.
+ * A handle is for one thread at a time: the daemon opens one per worker.
+ * Callbacks must not call back into the function that called them. */
 int	store_sqlite_open(const char *path, struct store **s, struct err *e);
 
 static inline void

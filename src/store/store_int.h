@@ -1,0 +1,61 @@
+/*
+ * store_int.h - helpers shared by the store backends (store_sqlite.c now,
+ * store_pg.c later). Not for callers outside src/store/ and its tests.
+ *
+ * Pure functions apart from store_token_new, which reads getrandom(2).
+ */
+#ifndef STSGUARD_STORE_INT_H
+#define STSGUARD_STORE_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "../lib/err.h"
+#include "../lib/strv.h"
+#include "store.h"
+
+/* The schema version store_sqlite_open migrates to (PRAGMA user_version).
+ * Tests compare an opened database against it. */
+#define STORE_SQLITE_VERSION 1
+
+/* "YYYY-MM-DD": the roll-up day key. */
+#define STORE_DAY_LEN 10
+
+/* A removed domain serves mode none with a max_age of at most this many
+ * seconds (RFC 8461 §8.3 suggests "e.g., 1 day"). */
+#define STORE_REMOVED_MAX_AGE 86400u
+
+/* Writes a new intake token, STORE_TOKEN_LEN lower-case hex digits (128
+ * bits from getrandom(2)) and a NUL, into out. Returns 0, or -1 with the
+ * reason when the kernel gives no randomness. */
+int	store_token_new(char out[STORE_TOKEN_LEN + 1], struct err *e);
+
+/* Writes the policy id for a domain's revision-th policy, made at now:
+ * UTC "YYYYMMDDhhmmss" 'r' revision, e.g. "20260512093000r7" (at most
+ * 14 + 1 + 17 = 32 characters, all ALPHA/DIGIT as RFC 8461 §3.1 wants).
+ * The revision, which the backend bumps on every change of a domain's
+ * policy, keeps ids unique per domain even for several changes in one
+ * second or a clock that steps back. Returns 0, or -1 when now is not
+ * representable or revision is not in 1..INT64_MAX. */
+int	store_policy_id(time_t now, int64_t revision,
+	    char out[LIMIT_STS_ID_LEN + 1], struct err *e);
+
+/* Writes the UTC day of t as "YYYY-MM-DD" into out. Returns 0, or -1 when
+ * t is out of the range gmtime_r handles (out is then ""). */
+int	store_day_key(time_t t, char out[STORE_DAY_LEN + 1]);
+
+/* Joins the strings of sv with sep between them into a new string (caller
+ * frees); "" for an empty vector. Returns NULL when out of memory. */
+char	*store_strv_join(const struct strv *sv, char sep);
+
+/* Appends to sv the pieces of s split at sep; "" yields no pieces, so that
+ * join and split round-trip an empty vector. Returns 0 or -1 (out of
+ * memory; sv then holds what was appended so far, caller frees). */
+int	store_strv_split(struct strv *sv, const char *s, char sep);
+
+/* Adds b to *a, saturating at UINT64_MAX instead of wrapping: report
+ * counts are untrusted and a wrapped sum would invent a small number. */
+void	store_add_sat(uint64_t *a, uint64_t b);
+
+#endif

@@ -1,0 +1,1519 @@
+/*
+ * store_sqlite.c - the store (store.h) in one SQLite 3 file.
+ *
+ * The file is opened in WAL mode with synchronous=FULL, so that a commit
+ * is on disk when sqlite3_step returns: a report is acknowledged only
+ * after that. Foreign keys are on; writers wait up to SQ_BUSY_MS for each
+ * other. The schema is built and upgraded at open by numbered migrations
+ * (PRAGMA user_version), each in its own transaction.
+ *
+ *   tenant ---< domain ---< policy_history	(every id a domain served)
+ *   report ---< report_policy ---< failure_detail
+ *   rollup (policy_domain, day, organization_name, policy_type,
+ *	     result_type) -> sessions		(what charts read)
+ *
+ *   domain	  name UNIQUE, mode, max_age, mx ("\n"-joined), policy_id,
+ *		  token UNIQUE, created, updated, removed, serve_until and
+ *		  revision (bumped with every new policy id; see store.c)
+ *   report	  UNIQUE (organization_name, report_id); the raw bytes as a
+ *		  gzip blob: kept as received when they were gzip, else
+ *		  gzipped by us (raw_plain = 1, raw_len = bytes received)
+ *   rollup	  WITHOUT ROWID, its primary key led by policy_domain and
+ *		  day: that key is the index stats reads, in order, so
+ *		  charts never scan reports.
+ *
+ * Roll-up arithmetic, per policy entry of a report, on the UTC day of the
+ * report's start-datetime:
+ *   - total-successful-session-count goes under result_type "successful"
+ *     (also when it is 0, so that every reporter shows on its day);
+ *   - each failure-detail's failed-session-count goes under its own
+ *     result-type (details of one type add up; a detail claiming the
+ *     reserved name "successful", or none at all, goes under
+ *     "unspecified");
+ *   - when the details sum to less than total-failure-session-count, the
+ *     remainder goes under "unspecified": failures the reporter counted
+ *     but did not explain;
+ *   - when they sum to more (Mail.ru does this), the details are counted
+ *     as given and the total is not: the details are the more specific
+ *     data, and trimming them would mean choosing which to drop. The
+ *     failed sessions in stats then exceed report.failed for that report.
+ * A duplicate report is counted (duplicates, last_duplicate) and never
+ * rolled up again.
+ *
+ * Never builds SQL from data (everything is bound), never keeps a
+ * statement running after a call returns (which would pin the WAL), and
+ * never shares a handle between threads: open one per thread.
+ */
+#include <assert.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "../lib/gzip.h"
+#include "store_int.h"
+
+/* How long a writer waits for another one (another process, say the CLI
+ * next to the daemon) before giving up with "database is locked". */
+#define SQ_BUSY_MS 5000
+/* Fresh tokens tried when one collides (2^-128 per try: never, but the
+ * UNIQUE constraint would otherwise turn it into a failed add). */
+#define SQ_TOKEN_TRIES 4
+/* The last second store_day_key can name: 9999-12-31T23:59:59Z. */
+#define SQ_TIME_MAX ((time_t)253402300799LL)
+
+/* --- Schema --- */
+
+/* Migration N (1-based) takes user_version N-1 to N. Append, never edit:
+ * databases out there have run the old steps. */
+static const char *const sq_migrations[] = {
+	/* 1: the first schema. */
+	"CREATE TABLE tenant (\n"
+	"  id INTEGER PRIMARY KEY,\n"
+	"  name TEXT NOT NULL UNIQUE,\n"
+	"  created INTEGER NOT NULL,\n"
+	"  domains INTEGER NOT NULL DEFAULT 0  -- not removed\n"
+	");\n"
+	"CREATE TABLE domain (\n"
+	"  id INTEGER PRIMARY KEY,\n"
+	"  name TEXT NOT NULL UNIQUE,\n"
+	"  tenant_id INTEGER NOT NULL REFERENCES tenant (id),\n"
+	"  mode TEXT NOT NULL CHECK (mode IN ('none', 'testing', 'enforce')),\n"
+	"  max_age INTEGER NOT NULL,\n"
+	"  mx TEXT NOT NULL,             -- patterns joined by \\n\n"
+	"  policy_id TEXT NOT NULL,\n"
+	"  token TEXT NOT NULL UNIQUE,\n"
+	"  created INTEGER NOT NULL,\n"
+	"  updated INTEGER NOT NULL,\n"
+	"  removed INTEGER NOT NULL DEFAULT 0,\n"
+	"  serve_until INTEGER NOT NULL DEFAULT 0,\n"
+	"  revision INTEGER NOT NULL\n"
+	");\n"
+	"CREATE INDEX domain_tenant ON domain (tenant_id, name);\n"
+	"CREATE TABLE policy_history (\n"
+	"  id INTEGER PRIMARY KEY,\n"
+	"  domain_id INTEGER NOT NULL REFERENCES domain (id),\n"
+	"  policy_id TEXT NOT NULL,\n"
+	"  since INTEGER NOT NULL,\n"
+	"  body TEXT NOT NULL,            -- as rendered, CRLF lines\n"
+	"  UNIQUE (domain_id, policy_id)\n"
+	");\n"
+	"CREATE TABLE report (\n"
+	"  id INTEGER PRIMARY KEY,\n"
+	"  organization_name TEXT NOT NULL,\n"
+	"  report_id TEXT NOT NULL,\n"
+	"  contact_info TEXT,\n"
+	"  start_time INTEGER NOT NULL,\n"
+	"  end_time INTEGER NOT NULL,\n"
+	"  received INTEGER NOT NULL,\n"
+	"  route TEXT,\n"
+	"  client TEXT,\n"
+	"  mail_from TEXT,\n"
+	"  rcpt_to TEXT,\n"
+	"  dkim_present INTEGER NOT NULL,\n"
+	"  successful INTEGER NOT NULL,\n"
+	"  failed INTEGER NOT NULL,\n"
+	"  quirks INTEGER NOT NULL,       -- TLSRPT_Q_* bits\n"
+	"  raw BLOB NOT NULL,             -- gzip, always\n"
+	"  raw_len INTEGER NOT NULL,      -- bytes as received\n"
+	"  raw_plain INTEGER NOT NULL,    -- 1: received plain, gzipped by us\n"
+	"  duplicates INTEGER NOT NULL DEFAULT 0,\n"
+	"  last_duplicate INTEGER,\n"
+	"  UNIQUE (organization_name, report_id)\n"
+	");\n"
+	"CREATE INDEX report_received ON report (received, id);\n"
+	"CREATE TABLE report_policy (\n"
+	"  id INTEGER PRIMARY KEY,\n"
+	"  report INTEGER NOT NULL REFERENCES report (id) ON DELETE CASCADE,\n"
+	"  idx INTEGER NOT NULL,          -- position in policies[]\n"
+	"  policy_type TEXT NOT NULL,\n"
+	"  policy_domain TEXT NOT NULL,\n"
+	"  policy_string TEXT NOT NULL,   -- joined by \\n\n"
+	"  mx_host TEXT NOT NULL,         -- joined by \\n\n"
+	"  successful INTEGER NOT NULL,\n"
+	"  failed INTEGER NOT NULL\n"
+	");\n"
+	"CREATE INDEX report_policy_report ON report_policy (report);\n"
+	"CREATE INDEX report_policy_domain ON report_policy "
+	"(policy_domain, report);\n"
+	"CREATE TABLE failure_detail (\n"
+	"  id INTEGER PRIMARY KEY,\n"
+	"  policy INTEGER NOT NULL REFERENCES report_policy (id) "
+	"ON DELETE CASCADE,\n"
+	"  result_type TEXT NOT NULL,\n"
+	"  sending_mta_ip TEXT,\n"
+	"  receiving_mx_hostname TEXT,\n"
+	"  receiving_mx_helo TEXT,\n"
+	"  receiving_ip TEXT,\n"
+	"  additional_information TEXT,\n"
+	"  failure_reason_code TEXT,\n"
+	"  failed_session_count INTEGER NOT NULL\n"
+	");\n"
+	"CREATE INDEX failure_detail_policy ON failure_detail (policy);\n"
+	"CREATE TABLE rollup (\n"
+	"  policy_domain TEXT NOT NULL,\n"
+	"  day TEXT NOT NULL,             -- YYYY-MM-DD, UTC\n"
+	"  organization_name TEXT NOT NULL,\n"
+	"  policy_type TEXT NOT NULL,\n"
+	"  result_type TEXT NOT NULL,\n"
+	"  sessions INTEGER NOT NULL,\n"
+	"  PRIMARY KEY (policy_domain, day, organization_name, policy_type,\n"
+	"    result_type)\n"
+	") WITHOUT ROWID;\n",
+};
+
+static_assert(sizeof(sq_migrations) / sizeof(sq_migrations[0]) ==
+    STORE_SQLITE_VERSION, "STORE_SQLITE_VERSION must count the migrations");
+
+/* --- Statements --- */
+
+enum sq_id {
+	SQ_BEGIN,
+	SQ_COMMIT,
+	SQ_ROLLBACK,
+	SQ_TENANT_GET,
+	SQ_TENANT_COUNT,
+	SQ_DOMAIN_GET,
+	SQ_DOMAIN_LIST,
+	SQ_DOMAIN_INSERT,
+	SQ_DOMAIN_UPDATE,
+	SQ_HISTORY_ADD,
+	SQ_HISTORY_LIST,
+	SQ_REPORT_FIND,
+	SQ_REPORT_DUP,
+	SQ_REPORT_INSERT,
+	SQ_RPOLICY_INSERT,
+	SQ_DETAIL_INSERT,
+	SQ_ROLLUP_ADD,
+	SQ_REPORT_LIST,
+	SQ_REPORT_LIST_DOMAIN,
+	SQ_REPORT_GET,
+	SQ_STATS,
+	SQ_NSTMT
+};
+
+/* Column order read by sq_domain_read. */
+#define SQ_DOMAIN_COLS \
+	"d.id, d.name, t.name, d.mode, d.max_age, d.mx, d.policy_id, " \
+	"d.token, d.created, d.updated, d.removed, d.serve_until, " \
+	"d.tenant_id, d.revision FROM domain d JOIN tenant t " \
+	"ON t.id = d.tenant_id"
+
+/* Column order read by sq_report_read. */
+#define SQ_REPORT_COLS \
+	"r.id, r.organization_name, r.report_id, r.contact_info, " \
+	"(SELECT group_concat(x, ',') FROM (SELECT DISTINCT " \
+	"p.policy_domain AS x FROM report_policy p WHERE p.report = r.id " \
+	"AND p.policy_domain <> '' ORDER BY x)), " \
+	"r.start_time, r.end_time, r.successful, r.failed, r.received, " \
+	"r.route, r.duplicates, r.last_duplicate, r.quirks"
+
+static const char *const sq_sql[SQ_NSTMT] = {
+	[SQ_BEGIN] = "BEGIN IMMEDIATE",
+	[SQ_COMMIT] = "COMMIT",
+	[SQ_ROLLBACK] = "ROLLBACK",
+	/* The no-op update makes RETURNING yield the existing row too. */
+	[SQ_TENANT_GET] = "INSERT INTO tenant (name, created) VALUES (?1, ?2) "
+	    "ON CONFLICT (name) DO UPDATE SET name = excluded.name "
+	    "RETURNING id, domains",
+	[SQ_TENANT_COUNT] = "UPDATE tenant SET domains = domains + ?2 "
+	    "WHERE id = ?1",
+	[SQ_DOMAIN_GET] = "SELECT " SQ_DOMAIN_COLS " WHERE d.name = ?1",
+	[SQ_DOMAIN_LIST] = "SELECT " SQ_DOMAIN_COLS " ORDER BY d.name",
+	[SQ_DOMAIN_INSERT] = "INSERT INTO domain (name, tenant_id, mode, "
+	    "max_age, mx, policy_id, updated, removed, serve_until, "
+	    "revision, token, created) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+	[SQ_DOMAIN_UPDATE] = "UPDATE domain SET name = ?1, tenant_id = ?2, "
+	    "mode = ?3, max_age = ?4, mx = ?5, policy_id = ?6, "
+	    "updated = ?7, removed = ?8, serve_until = ?9, revision = ?10 "
+	    "WHERE id = ?11",
+	[SQ_HISTORY_ADD] = "INSERT INTO policy_history (domain_id, "
+	    "policy_id, since, body) VALUES (?1, ?2, ?3, ?4)",
+	[SQ_HISTORY_LIST] = "SELECT policy_id, since, body FROM "
+	    "policy_history WHERE domain_id = ?1 ORDER BY id",
+	[SQ_REPORT_FIND] = "SELECT id FROM report WHERE "
+	    "organization_name = ?1 AND report_id = ?2",
+	[SQ_REPORT_DUP] = "UPDATE report SET duplicates = duplicates + 1, "
+	    "last_duplicate = ?2 WHERE id = ?1",
+	[SQ_REPORT_INSERT] = "INSERT INTO report (organization_name, "
+	    "report_id, contact_info, start_time, end_time, received, route, "
+	    "client, mail_from, rcpt_to, dkim_present, successful, failed, "
+	    "quirks, raw, raw_len, raw_plain) VALUES (?1, ?2, ?3, ?4, ?5, "
+	    "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+	[SQ_RPOLICY_INSERT] = "INSERT INTO report_policy (report, idx, "
+	    "policy_type, policy_domain, policy_string, mx_host, successful, "
+	    "failed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[SQ_DETAIL_INSERT] = "INSERT INTO failure_detail (policy, "
+	    "result_type, sending_mta_ip, receiving_mx_hostname, "
+	    "receiving_mx_helo, receiving_ip, additional_information, "
+	    "failure_reason_code, failed_session_count) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[SQ_ROLLUP_ADD] = "INSERT INTO rollup (policy_domain, day, "
+	    "organization_name, policy_type, result_type, sessions) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (policy_domain, day, "
+	    "organization_name, policy_type, result_type) "
+	    "DO UPDATE SET sessions = sessions + excluded.sessions",
+	[SQ_REPORT_LIST] = "SELECT " SQ_REPORT_COLS " FROM report r "
+	    "ORDER BY r.received DESC, r.id DESC LIMIT ?1",
+	[SQ_REPORT_LIST_DOMAIN] = "SELECT " SQ_REPORT_COLS " FROM report r "
+	    "WHERE r.id IN (SELECT report FROM report_policy "
+	    "WHERE policy_domain = ?2) "
+	    "ORDER BY r.received DESC, r.id DESC LIMIT ?1",
+	[SQ_REPORT_GET] = "SELECT " SQ_REPORT_COLS ", r.raw, r.raw_len, "
+	    "r.raw_plain FROM report r WHERE r.id = ?1",
+	[SQ_STATS] = "SELECT day, organization_name, policy_type, "
+	    "result_type, sessions FROM rollup WHERE policy_domain = ?1 "
+	    "AND day >= ?2 AND day <= ?3 "
+	    "ORDER BY day, organization_name, policy_type, result_type",
+};
+
+struct sq {
+	struct store	 base;	/* first: store_close casts back */
+	sqlite3		*db;
+	sqlite3_stmt	*st[SQ_NSTMT];	/* prepared once at open */
+};
+
+/* A domain row with what only the backend needs. */
+struct sq_domain {
+	struct store_domain d;		/* d.policy owned */
+	int64_t		 tenant_id;
+	int64_t		 revision;	/* of d.policy_id */
+};
+
+/* --- Small helpers --- */
+
+/* Sets e to "<what>: <SQLite's reason>" and returns -1. */
+static int __attribute__((format(printf, 3, 4)))
+sq_err(struct sq *q, struct err *e, const char *fmt, ...)
+{
+	char what[ERR_MSG_LEN];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	return err_set(e, "%s: %s", what, sqlite3_errmsg(q->db));
+}
+
+/* Returns statement id reset and with its bindings cleared. */
+static sqlite3_stmt *
+sq_stmt(struct sq *q, enum sq_id id)
+{
+	sqlite3_stmt *st = q->st[id];
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return st;
+}
+
+/* Binds s (NULL binds NULL); the text must outlive the statement's use. */
+static int
+sq_bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s == NULL)
+		return sqlite3_bind_null(st, i);
+	return sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+}
+
+/* SQLite integers are signed: counts past INT64_MAX (no real reporter
+ * sends them) are stored as INT64_MAX rather than as negative numbers. */
+static int
+sq_bind_u64(sqlite3_stmt *st, int i, uint64_t v)
+{
+	return sqlite3_bind_int64(st, i, v > INT64_MAX ? INT64_MAX :
+	    (int64_t)v);
+}
+
+static uint64_t
+sq_column_u64(sqlite3_stmt *st, int i)
+{
+	int64_t v = sqlite3_column_int64(st, i);
+
+	return v < 0 ? 0 : (uint64_t)v;
+}
+
+/* A NOT NULL text column ("" rather than NULL should SQLite fail). */
+static const char *
+sq_column_text(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	return t != NULL ? (const char *)t : "";
+}
+
+/* A nullable text column. */
+static const char *
+sq_column_null(sqlite3_stmt *st, int i)
+{
+	return (const char *)sqlite3_column_text(st, i);
+}
+
+/* Copies src into dst of size bytes. Returns 0, or -1 when it does not
+ * fit (dst is then ""). */
+static int
+sq_copy(char *dst, size_t size, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n >= size) {
+		dst[0] = '\0';
+		return -1;
+	}
+	memcpy(dst, src, n + 1);
+	return 0;
+}
+
+/* Steps a statement that returns no rows, then resets it. */
+static int
+sq_exec(struct sq *q, sqlite3_stmt *st, const char *what, struct err *e)
+{
+	int rc = 0;
+
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = sq_err(q, e, "%s", what);
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int
+sq_begin(struct sq *q, struct err *e)
+{
+	return sq_exec(q, sq_stmt(q, SQ_BEGIN), "begin transaction", e);
+}
+
+static int
+sq_commit(struct sq *q, struct err *e)
+{
+	return sq_exec(q, sq_stmt(q, SQ_COMMIT), "commit", e);
+}
+
+/* Rolls back the open transaction, if SQLite has not already done so
+ * (it does on some errors, SQLITE_FULL say). */
+static void
+sq_rollback(struct sq *q)
+{
+	if (!sqlite3_get_autocommit(q->db))
+		sq_exec(q, sq_stmt(q, SQ_ROLLBACK), "rollback", NULL);
+}
+
+/* Reports that a callback stopped an iteration, and returns its value. */
+static int
+sq_stopped(int r, struct err *e)
+{
+	err_set(e, "stopped by the caller (%d)", r);
+	return r;
+}
+
+/* --- Domains --- */
+
+/* Fills sd from the current row of a SQ_DOMAIN_COLS query. Returns 0, or
+ * -1 (sd left empty) when the row does not hold a valid domain. */
+static int
+sq_domain_read(sqlite3_stmt *st, struct sq_domain *sd, struct err *e)
+{
+	const char *mode;
+	int64_t max_age;
+	int rc = -1;
+
+	memset(sd, 0, sizeof(*sd));
+	sd->d.id = sqlite3_column_int64(st, 0);
+	if (sq_copy(sd->d.name, sizeof(sd->d.name), sq_column_text(st, 1)) ||
+	    sq_copy(sd->d.tenant, sizeof(sd->d.tenant),
+	    sq_column_text(st, 2)) ||
+	    sq_copy(sd->d.policy_id, sizeof(sd->d.policy_id),
+	    sq_column_text(st, 6)) ||
+	    sq_copy(sd->d.token, sizeof(sd->d.token), sq_column_text(st, 7))) {
+		err_set(e, "domain row %lld: a stored name, tenant, policy id "
+		    "or token is too long", (long long)sd->d.id);
+		goto out;
+	}
+	mode = sq_column_text(st, 3);
+	if (policy_mode_parse(mode, &sd->d.policy.mode) == -1) {
+		err_set(e, "domain %s: stored mode '%s' is unknown",
+		    sd->d.name, mode);
+		goto out;
+	}
+	max_age = sqlite3_column_int64(st, 4);
+	if (max_age < 0 || max_age > LIMIT_POLICY_MAX_AGE) {
+		err_set(e, "domain %s: stored max_age %lld out of range",
+		    sd->d.name, (long long)max_age);
+		goto out;
+	}
+	sd->d.policy.max_age = (uint32_t)max_age;
+	if (store_strv_split(&sd->d.policy.mx, sq_column_text(st, 5),
+	    '\n') == -1) {
+		err_set(e, "domain %s: out of memory", sd->d.name);
+		goto out;
+	}
+	sd->d.created = (time_t)sqlite3_column_int64(st, 8);
+	sd->d.updated = (time_t)sqlite3_column_int64(st, 9);
+	sd->d.removed = (time_t)sqlite3_column_int64(st, 10);
+	sd->d.serve_until = (time_t)sqlite3_column_int64(st, 11);
+	sd->tenant_id = sqlite3_column_int64(st, 12);
+	sd->revision = sqlite3_column_int64(st, 13);
+	rc = 0;
+out:
+	if (rc == -1)
+		policy_free(&sd->d.policy);
+	return rc;
+}
+
+/* Loads domain name into sd (caller frees sd->d.policy). Returns 0, 1
+ * when there is no such domain, or -1. */
+static int
+sq_domain_get(struct sq *q, const char *name, struct sq_domain *sd,
+    struct err *e)
+{
+	sqlite3_stmt *st = sq_stmt(q, SQ_DOMAIN_GET);
+	int rc = -1, r;
+
+	memset(sd, 0, sizeof(*sd));
+	if (sq_bind_text(st, 1, name) != SQLITE_OK) {
+		sq_err(q, e, "read domain %s", name);
+		goto out;
+	}
+	r = sqlite3_step(st);
+	if (r == SQLITE_DONE) {
+		rc = 1;
+		goto out;
+	}
+	if (r != SQLITE_ROW) {
+		sq_err(q, e, "read domain %s", name);
+		goto out;
+	}
+	rc = sq_domain_read(st, sd, e);
+out:
+	sqlite3_reset(st);
+	return rc;
+}
+
+/* Gives sd the next policy id of its domain, made at now. */
+static int
+sq_domain_bump(struct sq_domain *sd, time_t now, struct err *e)
+{
+	int rc = -1;
+
+	if (sd->revision < 0 || sd->revision == INT64_MAX) {
+		err_set(e, "domain %s: revision %lld cannot grow", sd->d.name,
+		    (long long)sd->revision);
+		goto out;
+	}
+	if (store_policy_id(now, sd->revision + 1, sd->d.policy_id, e) == -1)
+		goto out;
+	sd->revision++;
+	sd->d.updated = now;
+	rc = 0;
+out:
+	return rc;
+}
+
+/* Binds the columns SQ_DOMAIN_INSERT and SQ_DOMAIN_UPDATE share (?1 to
+ * ?10) from sd; mx is the joined pattern list. */
+static int
+sq_domain_bind(sqlite3_stmt *st, const struct sq_domain *sd, const char *mx)
+{
+	int b = SQLITE_OK;
+
+	b |= sq_bind_text(st, 1, sd->d.name);
+	b |= sqlite3_bind_int64(st, 2, sd->tenant_id);
+	b |= sq_bind_text(st, 3, policy_mode_name(sd->d.policy.mode));
+	b |= sqlite3_bind_int64(st, 4, sd->d.policy.max_age);
+	b |= sq_bind_text(st, 5, mx);
+	b |= sq_bind_text(st, 6, sd->d.policy_id);
+	b |= sqlite3_bind_int64(st, 7, (int64_t)sd->d.updated);
+	b |= sqlite3_bind_int64(st, 8, (int64_t)sd->d.removed);
+	b |= sqlite3_bind_int64(st, 9, (int64_t)sd->d.serve_until);
+	b |= sqlite3_bind_int64(st, 10, sd->revision);
+	return b;
+}
+
+/* Writes sd (a new row when insert, giving it a fresh token and its row
+ * id; else an update of row sd->d.id) and the policy_history row of its
+ * policy id with the rendered body. Inside a transaction. */
+static int
+sq_domain_write(struct sq *q, struct sq_domain *sd, bool insert,
+    const char *body, struct err *e)
+{
+	sqlite3_stmt *st;
+	char *mx;
+	int rc = -1, r = SQLITE_ROW;
+
+	if ((mx = store_strv_join(&sd->d.policy.mx, '\n')) == NULL) {
+		err_set(e, "domain %s: out of memory", sd->d.name);
+		goto out;
+	}
+	if (insert) {
+		/* The name was checked in this transaction: a UNIQUE
+		 * failure here is the token, and another one is tried. */
+		for (int tries = 1; r != SQLITE_DONE; tries++) {
+			st = sq_stmt(q, SQ_DOMAIN_INSERT);
+			if (store_token_new(sd->d.token, e) == -1)
+				goto out;
+			if ((sq_domain_bind(st, sd, mx) |
+			    sq_bind_text(st, 11, sd->d.token) |
+			    sqlite3_bind_int64(st, 12,
+			    (int64_t)sd->d.created)) != SQLITE_OK) {
+				sq_err(q, e, "insert domain %s", sd->d.name);
+				goto out;
+			}
+			r = sqlite3_step(st);
+			if (r != SQLITE_DONE &&
+			    (r != SQLITE_CONSTRAINT_UNIQUE ||
+			    tries == SQ_TOKEN_TRIES)) {
+				sq_err(q, e, "insert domain %s", sd->d.name);
+				goto out;
+			}
+		}
+		sd->d.id = sqlite3_last_insert_rowid(q->db);
+	} else {
+		st = sq_stmt(q, SQ_DOMAIN_UPDATE);
+		if (sq_domain_bind(st, sd, mx) != SQLITE_OK ||
+		    sqlite3_bind_int64(st, 11, sd->d.id) != SQLITE_OK) {
+			sq_err(q, e, "update domain %s", sd->d.name);
+			goto out;
+		}
+		if (sq_exec(q, st, "update domain", e) == -1)
+			goto out;
+	}
+	st = sq_stmt(q, SQ_HISTORY_ADD);
+	if ((sqlite3_bind_int64(st, 1, sd->d.id) |
+	    sq_bind_text(st, 2, sd->d.policy_id) |
+	    sqlite3_bind_int64(st, 3, (int64_t)sd->d.updated) |
+	    sq_bind_text(st, 4, body)) != SQLITE_OK) {
+		sq_err(q, e, "policy history of %s", sd->d.name);
+		goto out;
+	}
+	if (sq_exec(q, st, "policy history", e) == -1)
+		goto out;
+	rc = 0;
+out:
+	sqlite3_reset(q->st[SQ_DOMAIN_INSERT]);
+	free(mx);
+	return rc;
+}
+
+/* Finds or creates tenant name; returns its row id and active domains. */
+static int
+sq_tenant_get(struct sq *q, const char *name, time_t now, int64_t *id,
+    int64_t *domains, struct err *e)
+{
+	sqlite3_stmt *st = sq_stmt(q, SQ_TENANT_GET);
+	int rc = -1;
+
+	if ((sq_bind_text(st, 1, name) |
+	    sqlite3_bind_int64(st, 2, (int64_t)now)) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW) {
+		sq_err(q, e, "tenant %s", name);
+		goto out;
+	}
+	*id = sqlite3_column_int64(st, 0);
+	*domains = sqlite3_column_int64(st, 1);
+	rc = 0;
+out:
+	sqlite3_reset(st);
+	return rc;
+}
+
+/* Adds delta to the active domains of tenant id. */
+static int
+sq_tenant_count(struct sq *q, int64_t id, int delta, struct err *e)
+{
+	sqlite3_stmt *st = sq_stmt(q, SQ_TENANT_COUNT);
+
+	if ((sqlite3_bind_int64(st, 1, id) |
+	    sqlite3_bind_int64(st, 2, delta)) != SQLITE_OK)
+		return sq_err(q, e, "count tenant domains");
+	return sq_exec(q, st, "count tenant domains", e);
+}
+
+/* Checks what a caller hands in as a domain name: the store trusts its
+ * normalization but not its length. */
+static int
+sq_check_name(const char *name, struct err *e)
+{
+	if (name == NULL || name[0] == '\0')
+		return err_set(e, "empty domain name");
+	if (strlen(name) > LIMIT_DNAME_LEN)
+		return err_set(e, "domain name longer than %d characters",
+		    LIMIT_DNAME_LEN);
+	return 0;
+}
+
+/* Renders p and checks it the way policy_parse would: the store is the
+ * last gate before a policy is served. */
+static char *
+sq_render(const struct policy *p, size_t *len, struct err *e)
+{
+	char *body = NULL;
+
+	if (policy_validate(p, e) == -1) {
+		err_prefix(e, "policy: ");
+		goto out;
+	}
+	if ((body = policy_render(p, len)) == NULL)
+		err_set(e, "policy: out of memory");
+out:
+	return body;
+}
+
+static int
+sq_domain_add(struct store *s, const char *tenant, const char *name,
+    const struct policy *p, struct store_domain *out, struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	struct sq_domain sd = { 0 };
+	time_t now = time(NULL);
+	int64_t tid, ndomains;
+	char *body = NULL;
+	bool tx = false, revive;
+	size_t len;
+	int rc = -1, r;
+
+	memset(out, 0, sizeof(*out));
+	if (sq_check_name(name, e) == -1)
+		goto out;
+	if (tenant == NULL || tenant[0] == '\0' ||
+	    strlen(tenant) > STORE_TENANT_LEN) {
+		err_set(e, "tenant name must have 1 to %d characters",
+		    STORE_TENANT_LEN);
+		goto out;
+	}
+	if ((body = sq_render(p, &len, e)) == NULL)
+		goto out;
+	if (sq_begin(q, e) == -1)
+		goto out;
+	tx = true;
+	if ((r = sq_domain_get(q, name, &sd, e)) == -1)
+		goto out;
+	if (r == 0 && sd.d.removed == 0) {
+		err_set(e, "%s is already hosted (tenant %s)", name,
+		    sd.d.tenant);
+		goto out;
+	}
+	revive = r == 0;
+	if (sq_tenant_get(q, tenant, now, &tid, &ndomains, e) == -1)
+		goto out;
+	if (ndomains >= LIMIT_DOMAINS_PER_TENANT) {
+		err_set(e, "tenant %s already hosts %lld domains, the limit",
+		    tenant, (long long)ndomains);
+		goto out;
+	}
+	/* A removed domain comes back with its row: created, token (rua
+	 * URIs out there may still carry it) and revision carry on. */
+	policy_free(&sd.d.policy);
+	if (policy_copy(&sd.d.policy, p) == -1) {
+		err_set(e, "%s: out of memory", name);
+		goto out;
+	}
+	sq_copy(sd.d.name, sizeof(sd.d.name), name);
+	sq_copy(sd.d.tenant, sizeof(sd.d.tenant), tenant);
+	sd.tenant_id = tid;
+	if (!revive)
+		sd.d.created = now;
+	sd.d.removed = 0;
+	sd.d.serve_until = 0;
+	if (sq_domain_bump(&sd, now, e) == -1 ||
+	    sq_domain_write(q, &sd, !revive, body, e) == -1 ||
+	    sq_tenant_count(q, tid, 1, e) == -1 ||
+	    sq_commit(q, e) == -1)
+		goto out;
+	tx = false;
+	*out = sd.d;
+	memset(&sd.d.policy, 0, sizeof(sd.d.policy));
+	rc = 0;
+out:
+	if (tx)
+		sq_rollback(q);
+	policy_free(&sd.d.policy);
+	free(body);
+	return rc;
+}
+
+static int
+sq_domain_get_op(struct store *s, const char *name, struct store_domain *out,
+    struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	struct sq_domain sd;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = sq_domain_get(q, name, &sd, e)) == 0)
+		*out = sd.d;
+	return rc;
+}
+
+static int
+sq_domain_set(struct store *s, const char *name, const struct policy *p,
+    struct store_domain *out, struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	struct sq_domain sd = { 0 };
+	char *body = NULL, *old = NULL;
+	size_t len, oldlen;
+	bool tx = false;
+	int rc = -1, r;
+
+	memset(out, 0, sizeof(*out));
+	if ((body = sq_render(p, &len, e)) == NULL)
+		goto out;
+	if (sq_begin(q, e) == -1)
+		goto out;
+	tx = true;
+	if ((r = sq_domain_get(q, name, &sd, e)) != 0 || sd.d.removed != 0) {
+		rc = r == -1 ? -1 : 1;
+		goto out;
+	}
+	if ((old = policy_render(&sd.d.policy, &oldlen)) == NULL) {
+		err_set(e, "%s: out of memory", name);
+		goto out;
+	}
+	/* What senders see is the rendered body: only a change there needs
+	 * a new id (a new mx order does; a different spelling cannot). */
+	if (oldlen != len || memcmp(old, body, len) != 0) {
+		policy_free(&sd.d.policy);
+		if (policy_copy(&sd.d.policy, p) == -1) {
+			err_set(e, "%s: out of memory", name);
+			goto out;
+		}
+		if (sq_domain_bump(&sd, time(NULL), e) == -1 ||
+		    sq_domain_write(q, &sd, false, body, e) == -1)
+			goto out;
+	}
+	if (sq_commit(q, e) == -1)
+		goto out;
+	tx = false;
+	*out = sd.d;
+	memset(&sd.d.policy, 0, sizeof(sd.d.policy));
+	rc = 0;
+out:
+	if (tx)
+		sq_rollback(q);
+	policy_free(&sd.d.policy);
+	free(body);
+	free(old);
+	return rc;
+}
+
+static int
+sq_domain_remove(struct store *s, const char *name, time_t now,
+    struct store_domain *out, struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	struct sq_domain sd = { 0 };
+	uint32_t old_max_age;
+	char *body = NULL;
+	bool tx = false;
+	size_t len;
+	int rc = -1, r;
+
+	memset(out, 0, sizeof(*out));
+	if (now <= 0 || now > SQ_TIME_MAX - LIMIT_POLICY_MAX_AGE) {
+		err_set(e, "remove %s: time %lld out of range", name,
+		    (long long)now);
+		goto out;
+	}
+	if (sq_begin(q, e) == -1)
+		goto out;
+	tx = true;
+	if ((r = sq_domain_get(q, name, &sd, e)) != 0 || sd.d.removed != 0) {
+		rc = r == -1 ? -1 : 1;
+		goto out;
+	}
+	/* RFC 8461 §8.3: mode none, a short max_age, kept until every
+	 * sender's cached copy of the old policy has expired. The mx list
+	 * stays: mode none makes it harmless. */
+	old_max_age = sd.d.policy.max_age;
+	sd.d.policy.mode = POLICY_MODE_NONE;
+	if (sd.d.policy.max_age > STORE_REMOVED_MAX_AGE)
+		sd.d.policy.max_age = STORE_REMOVED_MAX_AGE;
+	if ((body = policy_render(&sd.d.policy, &len)) == NULL) {
+		err_set(e, "%s: out of memory", name);
+		goto out;
+	}
+	sd.d.removed = now;
+	sd.d.serve_until = now + (time_t)old_max_age;
+	if (sq_domain_bump(&sd, now, e) == -1 ||
+	    sq_domain_write(q, &sd, false, body, e) == -1 ||
+	    sq_tenant_count(q, sd.tenant_id, -1, e) == -1 ||
+	    sq_commit(q, e) == -1)
+		goto out;
+	tx = false;
+	*out = sd.d;
+	memset(&sd.d.policy, 0, sizeof(sd.d.policy));
+	rc = 0;
+out:
+	if (tx)
+		sq_rollback(q);
+	policy_free(&sd.d.policy);
+	free(body);
+	return rc;
+}
+
+static int
+sq_domain_list(struct store *s, store_domain_cb cb, void *arg,
+    struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	sqlite3_stmt *st = sq_stmt(q, SQ_DOMAIN_LIST);
+	struct sq_domain sd;
+	int rc = -1, r;
+
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		if (sq_domain_read(st, &sd, e) == -1)
+			goto out;
+		r = cb(arg, &sd.d);
+		policy_free(&sd.d.policy);
+		if (r != 0) {
+			rc = sq_stopped(r, e);
+			goto out;
+		}
+	}
+	if (r != SQLITE_DONE) {
+		sq_err(q, e, "list domains");
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int
+sq_domain_history(struct store *s, const char *name, store_history_cb cb,
+    void *arg, struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	sqlite3_stmt *st = NULL;
+	struct sq_domain sd = { 0 };
+	int rc = -1, r;
+
+	if ((r = sq_domain_get(q, name, &sd, e)) != 0) {
+		if (r == 1)
+			err_set(e, "%s is not a hosted domain", name);
+		goto out;
+	}
+	st = sq_stmt(q, SQ_HISTORY_LIST);
+	if (sqlite3_bind_int64(st, 1, sd.d.id) != SQLITE_OK) {
+		sq_err(q, e, "policy history of %s", name);
+		goto out;
+	}
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		r = cb(arg, sq_column_text(st, 0),
+		    (time_t)sqlite3_column_int64(st, 1),
+		    sq_column_text(st, 2));
+		if (r != 0) {
+			rc = sq_stopped(r, e);
+			goto out;
+		}
+	}
+	if (r != SQLITE_DONE) {
+		sq_err(q, e, "policy history of %s", name);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (st != NULL)
+		sqlite3_reset(st);
+	policy_free(&sd.d.policy);
+	return rc;
+}
+
+/* --- Reports --- */
+
+/* Adds sessions to one roll-up cell. */
+static int
+sq_rollup_add(struct sq *q, const char *domain, const char *day,
+    const char *org, const char *type, const char *result, uint64_t sessions,
+    struct err *e)
+{
+	sqlite3_stmt *st = sq_stmt(q, SQ_ROLLUP_ADD);
+
+	if ((sq_bind_text(st, 1, domain) | sq_bind_text(st, 2, day) |
+	    sq_bind_text(st, 3, org) | sq_bind_text(st, 4, type) |
+	    sq_bind_text(st, 5, result) |
+	    sq_bind_u64(st, 6, sessions)) != SQLITE_OK)
+		return sq_err(q, e, "roll-up of %s", domain);
+	return sq_exec(q, st, "roll-up", e);
+}
+
+/* Stores policy entry i of report rid with its failure details, and rolls
+ * it up (see the opening comment for the arithmetic). */
+static int
+sq_report_policy(struct sq *q, int64_t rid, size_t i,
+    const struct tlsrpt_policy *p, const char *org, const char *day,
+    struct err *e)
+{
+	const char *domain = p->policy_domain ? p->policy_domain : "";
+	const char *type = p->policy_type ? p->policy_type : "";
+	char *strings = NULL, *mx = NULL;
+	uint64_t detailed = 0;
+	sqlite3_stmt *st;
+	int64_t pid;
+	int rc = -1;
+
+	strings = store_strv_join(&p->policy_string, '\n');
+	mx = store_strv_join(&p->mx_host, '\n');
+	if (strings == NULL || mx == NULL) {
+		err_set(e, "policies[%zu]: out of memory", i);
+		goto out;
+	}
+	st = sq_stmt(q, SQ_RPOLICY_INSERT);
+	if ((sqlite3_bind_int64(st, 1, rid) |
+	    sqlite3_bind_int64(st, 2, (int64_t)i) |
+	    sq_bind_text(st, 3, type) | sq_bind_text(st, 4, domain) |
+	    sq_bind_text(st, 5, strings) | sq_bind_text(st, 6, mx) |
+	    sq_bind_u64(st, 7, p->total_successful) |
+	    sq_bind_u64(st, 8, p->total_failure)) != SQLITE_OK) {
+		sq_err(q, e, "policies[%zu]", i);
+		goto out;
+	}
+	if (sq_exec(q, st, "insert report policy", e) == -1)
+		goto out;
+	pid = sqlite3_last_insert_rowid(q->db);
+	if (sq_rollup_add(q, domain, day, org, type, "successful",
+	    p->total_successful, e) == -1)
+		goto out;
+	for (size_t j = 0; j < p->nfailures; j++) {
+		const struct tlsrpt_failure *f = &p->failures[j];
+		const char *result = f->result_type;
+
+		st = sq_stmt(q, SQ_DETAIL_INSERT);
+		if ((sqlite3_bind_int64(st, 1, pid) |
+		    sq_bind_text(st, 2, result ? result : "") |
+		    sq_bind_text(st, 3, f->sending_mta_ip) |
+		    sq_bind_text(st, 4, f->receiving_mx_hostname) |
+		    sq_bind_text(st, 5, f->receiving_mx_helo) |
+		    sq_bind_text(st, 6, f->receiving_ip) |
+		    sq_bind_text(st, 7, f->additional_information) |
+		    sq_bind_text(st, 8, f->failure_reason_code) |
+		    sq_bind_u64(st, 9, f->failed_session_count)) != SQLITE_OK) {
+			sq_err(q, e, "policies[%zu].failure-details[%zu]",
+			    i, j);
+			goto out;
+		}
+		if (sq_exec(q, st, "insert failure detail", e) == -1)
+			goto out;
+		if (f->failed_session_count == 0)
+			continue;
+		if (result == NULL || result[0] == '\0' ||
+		    strcmp(result, "successful") == 0)
+			result = "unspecified";
+		if (sq_rollup_add(q, domain, day, org, type, result,
+		    f->failed_session_count, e) == -1)
+			goto out;
+		store_add_sat(&detailed, f->failed_session_count);
+	}
+	if (p->total_failure > detailed && sq_rollup_add(q, domain, day, org,
+	    type, "unspecified", p->total_failure - detailed, e) == -1)
+		goto out;
+	rc = 0;
+out:
+	free(strings);
+	free(mx);
+	return rc;
+}
+
+/* Looks the report up by (organization_name, report_id). Returns 0 with
+ * its row id, 1 when there is none, or -1. */
+static int
+sq_report_find(struct sq *q, const struct tlsrpt_report *r, int64_t *id,
+    struct err *e)
+{
+	sqlite3_stmt *st = sq_stmt(q, SQ_REPORT_FIND);
+	int rc = -1, s;
+
+	if ((sq_bind_text(st, 1, r->organization_name) |
+	    sq_bind_text(st, 2, r->report_id)) != SQLITE_OK) {
+		sq_err(q, e, "look up report");
+		goto out;
+	}
+	s = sqlite3_step(st);
+	if (s == SQLITE_ROW) {
+		*id = sqlite3_column_int64(st, 0);
+		rc = 0;
+	} else if (s == SQLITE_DONE) {
+		rc = 1;
+	} else {
+		sq_err(q, e, "look up report");
+	}
+out:
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int
+sq_report_add(struct store *s, const struct tlsrpt_report *r,
+    const uint8_t *raw, size_t rawlen, const struct store_origin *o,
+    int64_t *id, struct err *e)
+{
+	static const struct store_origin none = { 0 };
+	struct sq *q = (struct sq *)s;
+	const uint8_t *blob = raw;
+	uint8_t *z = NULL;
+	size_t bloblen = rawlen;
+	char day[STORE_DAY_LEN + 1];
+	uint64_t succ, fail;
+	time_t now = time(NULL);
+	bool plain, tx = false;
+	sqlite3_stmt *st;
+	int rc = -1, f;
+
+	*id = 0;
+	if (o == NULL)
+		o = &none;
+	if (r->organization_name == NULL || r->report_id == NULL ||
+	    raw == NULL || rawlen == 0 || rawlen > LIMIT_REPORT_BYTES) {
+		err_set(e, "store report: no organization-name, no report-id "
+		    "or raw bytes missing or over %d", LIMIT_REPORT_BYTES);
+		goto out;
+	}
+	if (store_day_key(r->start, day) == -1) {
+		err_set(e, "store report: start-datetime %lld out of range",
+		    (long long)r->start);
+		goto out;
+	}
+	/* Compress before taking the write lock: it is the slow part. */
+	plain = !gzip_is(raw, rawlen);
+	if (plain) {
+		if (gzip_deflate(raw, rawlen, &z, &bloblen, e) == -1) {
+			err_prefix(e, "store report: compress raw bytes: ");
+			goto out;
+		}
+		blob = z;
+	}
+	tlsrpt_totals(r, &succ, &fail);
+	if (sq_begin(q, e) == -1)
+		goto out;
+	tx = true;
+	if ((f = sq_report_find(q, r, id, e)) == -1)
+		goto out;
+	if (f == 0) {
+		st = sq_stmt(q, SQ_REPORT_DUP);
+		if ((sqlite3_bind_int64(st, 1, *id) |
+		    sqlite3_bind_int64(st, 2, (int64_t)now)) != SQLITE_OK) {
+			sq_err(q, e, "count duplicate report");
+			goto out;
+		}
+		if (sq_exec(q, st, "count duplicate report", e) == -1 ||
+		    sq_commit(q, e) == -1)
+			goto out;
+		tx = false;
+		rc = STORE_DUPLICATE;
+		goto out;
+	}
+	st = sq_stmt(q, SQ_REPORT_INSERT);
+	if ((sq_bind_text(st, 1, r->organization_name) |
+	    sq_bind_text(st, 2, r->report_id) |
+	    sq_bind_text(st, 3, r->contact_info) |
+	    sqlite3_bind_int64(st, 4, (int64_t)r->start) |
+	    sqlite3_bind_int64(st, 5, (int64_t)r->end) |
+	    sqlite3_bind_int64(st, 6, (int64_t)now) |
+	    sq_bind_text(st, 7, o->route) | sq_bind_text(st, 8, o->client) |
+	    sq_bind_text(st, 9, o->mail_from) |
+	    sq_bind_text(st, 10, o->rcpt_to) |
+	    sqlite3_bind_int(st, 11, o->dkim_present) |
+	    sq_bind_u64(st, 12, succ) | sq_bind_u64(st, 13, fail) |
+	    sqlite3_bind_int64(st, 14, r->quirks) |
+	    sqlite3_bind_blob64(st, 15, blob, bloblen, SQLITE_STATIC) |
+	    sqlite3_bind_int64(st, 16, (int64_t)rawlen) |
+	    sqlite3_bind_int(st, 17, plain)) != SQLITE_OK) {
+		sq_err(q, e, "store report");
+		goto out;
+	}
+	if (sq_exec(q, st, "store report", e) == -1)
+		goto out;
+	*id = sqlite3_last_insert_rowid(q->db);
+	for (size_t i = 0; i < r->npolicies; i++)
+		if (sq_report_policy(q, *id, i, &r->policies[i],
+		    r->organization_name, day, e) == -1)
+			goto out;
+	if (sq_commit(q, e) == -1)
+		goto out;
+	tx = false;
+	rc = STORE_ADDED;
+out:
+	if (tx)
+		sq_rollback(q);
+	if (rc == -1)
+		*id = 0;
+	free(z);
+	return rc;
+}
+
+/* Fills row from the current row of a SQ_REPORT_COLS query; its strings
+ * are borrowed from the statement until it steps or resets. */
+static void
+sq_report_read(sqlite3_stmt *st, struct store_report_row *row)
+{
+	memset(row, 0, sizeof(*row));
+	row->id = sqlite3_column_int64(st, 0);
+	row->organization_name = sq_column_text(st, 1);
+	row->report_id = sq_column_text(st, 2);
+	row->contact_info = sq_column_null(st, 3);
+	row->policy_domains = sq_column_text(st, 4);
+	row->start = (time_t)sqlite3_column_int64(st, 5);
+	row->end = (time_t)sqlite3_column_int64(st, 6);
+	row->successful = sq_column_u64(st, 7);
+	row->failed = sq_column_u64(st, 8);
+	row->received = (time_t)sqlite3_column_int64(st, 9);
+	row->route = sq_column_null(st, 10);
+	row->duplicates = sqlite3_column_int64(st, 11);
+	row->last_duplicate = (time_t)sqlite3_column_int64(st, 12);
+	row->quirks = (unsigned)sqlite3_column_int64(st, 13);
+}
+
+static int
+sq_report_list(struct store *s, const struct store_report_filter *f,
+    store_report_cb cb, void *arg, struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	struct store_report_row row;
+	bool by_domain = f != NULL && f->domain != NULL;
+	long limit = f != NULL && f->limit > 0 ? f->limit : -1;
+	sqlite3_stmt *st;
+	int rc = -1, r;
+
+	st = sq_stmt(q, by_domain ? SQ_REPORT_LIST_DOMAIN : SQ_REPORT_LIST);
+	if ((sqlite3_bind_int64(st, 1, limit) |
+	    (by_domain ? sq_bind_text(st, 2, f->domain) : SQLITE_OK)) !=
+	    SQLITE_OK) {
+		sq_err(q, e, "list reports");
+		goto out;
+	}
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		sq_report_read(st, &row);
+		if ((r = cb(arg, &row)) != 0) {
+			rc = sq_stopped(r, e);
+			goto out;
+		}
+	}
+	if (r != SQLITE_DONE) {
+		sq_err(q, e, "list reports");
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_reset(st);
+	return rc;
+}
+
+/* Copies (or, when we compressed them, inflates) the stored raw bytes of
+ * the current SQ_REPORT_GET row. */
+static int
+sq_report_raw(sqlite3_stmt *st, int64_t id, uint8_t **raw, size_t *rawlen,
+    struct err *e)
+{
+	const void *blob = sqlite3_column_blob(st, 14);
+	size_t bloblen = (size_t)sqlite3_column_bytes(st, 14);
+	int64_t len = sqlite3_column_int64(st, 15);
+	bool plain = sqlite3_column_int(st, 16) != 0;
+	uint8_t *buf = NULL;
+	size_t n = 0;
+	int rc = -1;
+
+	if (len < 0 || len > LIMIT_REPORT_BYTES || (blob == NULL && bloblen)) {
+		err_set(e, "report %lld: stored raw bytes damaged",
+		    (long long)id);
+		goto out;
+	}
+	if (plain) {
+		/* Our own gzip of at most LIMIT_REPORT_BYTES: no ratio to
+		 * guard against, but the length must come back exact. */
+		if (gzip_inflate(blob, bloblen, (size_t)len, UINT_MAX, &buf,
+		    &n, e) == -1) {
+			err_prefix(e, "report %lld: stored raw bytes: ",
+			    (long long)id);
+			goto out;
+		}
+		if (n != (size_t)len) {
+			err_set(e, "report %lld: stored raw bytes inflate "
+			    "to %zu bytes, not %lld", (long long)id, n,
+			    (long long)len);
+			goto out;
+		}
+	} else {
+		if ((buf = malloc(bloblen + 1)) == NULL) {
+			err_set(e, "report %lld: out of memory", (long long)id);
+			goto out;
+		}
+		if (bloblen > 0)
+			memcpy(buf, blob, bloblen);
+		buf[bloblen] = '\0';
+		n = bloblen;
+	}
+	*raw = buf;
+	*rawlen = n;
+	buf = NULL;
+	rc = 0;
+out:
+	free(buf);
+	return rc;
+}
+
+static int
+sq_report_get(struct store *s, int64_t id, store_report_cb cb, void *arg,
+    uint8_t **raw, size_t *rawlen, struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	sqlite3_stmt *st = sq_stmt(q, SQ_REPORT_GET);
+	struct store_report_row row;
+	int rc = -1, r;
+
+	if (raw != NULL)
+		*raw = NULL;
+	if (rawlen != NULL)
+		*rawlen = 0;
+	if (sqlite3_bind_int64(st, 1, id) != SQLITE_OK) {
+		sq_err(q, e, "read report %lld", (long long)id);
+		goto out;
+	}
+	r = sqlite3_step(st);
+	if (r == SQLITE_DONE) {
+		rc = 1;
+		goto out;
+	}
+	if (r != SQLITE_ROW) {
+		sq_err(q, e, "read report %lld", (long long)id);
+		goto out;
+	}
+	if (raw != NULL && rawlen != NULL &&
+	    sq_report_raw(st, id, raw, rawlen, e) == -1)
+		goto out;
+	if (cb != NULL) {
+		sq_report_read(st, &row);
+		cb(arg, &row);
+	}
+	rc = 0;
+out:
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int
+sq_stats(struct store *s, const char *domain, time_t from, time_t to,
+    store_stat_cb cb, void *arg, struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	sqlite3_stmt *st = sq_stmt(q, SQ_STATS);
+	char first[STORE_DAY_LEN + 1] = "", last[STORE_DAY_LEN + 1] =
+	    "9999-12-31";
+	struct store_stat_row row;
+	int rc = -1, r;
+
+	if (from < 0 || to < 0 || from > SQ_TIME_MAX || to > SQ_TIME_MAX) {
+		err_set(e, "stats: time range %lld..%lld out of range",
+		    (long long)from, (long long)to);
+		goto out;
+	}
+	/* from <= day < to, days taken as their first second: the first
+	 * day is from rounded up, the last the one holding to - 1. */
+	if ((from > 0 && store_day_key(from + 86399, first) == -1) ||
+	    (to > 0 && store_day_key(to - 1, last) == -1)) {
+		err_set(e, "stats: time range out of range");
+		goto out;
+	}
+	if ((sq_bind_text(st, 1, domain) | sq_bind_text(st, 2, first) |
+	    sq_bind_text(st, 3, last)) != SQLITE_OK) {
+		sq_err(q, e, "stats of %s", domain);
+		goto out;
+	}
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		row.day = sq_column_text(st, 0);
+		row.organization_name = sq_column_text(st, 1);
+		row.policy_type = sq_column_text(st, 2);
+		row.result_type = sq_column_text(st, 3);
+		row.sessions = sq_column_u64(st, 4);
+		if ((r = cb(arg, &row)) != 0) {
+			rc = sq_stopped(r, e);
+			goto out;
+		}
+	}
+	if (r != SQLITE_DONE) {
+		sq_err(q, e, "stats of %s", domain);
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_reset(st);
+	return rc;
+}
+
+/* --- Opening --- */
+
+static void
+sq_close(struct store *s)
+{
+	struct sq *q = (struct sq *)s;
+
+	if (q == NULL)
+		return;
+	for (size_t i = 0; i < SQ_NSTMT; i++)
+		sqlite3_finalize(q->st[i]);
+	sqlite3_close_v2(q->db);
+	free(q);
+}
+
+static const struct store_ops sq_ops = {
+	.name = "sqlite",
+	.close = sq_close,
+	.domain_add = sq_domain_add,
+	.domain_get = sq_domain_get_op,
+	.domain_set = sq_domain_set,
+	.domain_remove = sq_domain_remove,
+	.domain_list = sq_domain_list,
+	.domain_history = sq_domain_history,
+	.report_add = sq_report_add,
+	.report_list = sq_report_list,
+	.report_get = sq_report_get,
+	.stats = sq_stats,
+};
+
+/* Reads PRAGMA user_version. */
+static int
+sq_version(struct sq *q, int *v, struct err *e)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(q->db, "PRAGMA user_version", -1, &st,
+	    NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
+		sq_err(q, e, "read schema version");
+		goto out;
+	}
+	*v = sqlite3_column_int(st, 0);
+	rc = 0;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Runs the migrations the file has not had, each in its own transaction
+ * that re-reads the version: two processes opening a new file at once
+ * apply each step once. */
+static int
+sq_migrate(struct sq *q, struct err *e)
+{
+	char set[48];
+	bool tx = false;
+	int v, rc = -1;
+
+	if (sq_version(q, &v, e) == -1)
+		goto out;
+	for (int n = v + 1; n <= STORE_SQLITE_VERSION; n++) {
+		if (sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL,
+		    NULL) != SQLITE_OK) {
+			sq_err(q, e, "migration %d: begin", n);
+			goto out;
+		}
+		tx = true;
+		if (sq_version(q, &v, e) == -1)
+			goto out;
+		snprintf(set, sizeof(set), "PRAGMA user_version = %d", n);
+		if (v < n && (sqlite3_exec(q->db, sq_migrations[n - 1], NULL,
+		    NULL, NULL) != SQLITE_OK || sqlite3_exec(q->db, set, NULL,
+		    NULL, NULL) != SQLITE_OK)) {
+			sq_err(q, e, "migration %d", n);
+			goto out;
+		}
+		if (sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) !=
+		    SQLITE_OK) {
+			sq_err(q, e, "migration %d: commit", n);
+			goto out;
+		}
+		tx = false;
+	}
+	if (sq_version(q, &v, e) == -1)
+		goto out;
+	if (v > STORE_SQLITE_VERSION) {
+		err_set(e, "schema version %d is newer than this stsguard "
+		    "knows (%d): upgrade stsguard", v, STORE_SQLITE_VERSION);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (tx && !sqlite3_get_autocommit(q->db))
+		sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+/* Sets the connection up: WAL, durable commits, foreign keys. */
+static int
+sq_configure(struct sq *q, struct err *e)
+{
+	sqlite3_stmt *st = NULL;
+	const char *mode;
+	int rc = -1;
+
+	sqlite3_extended_result_codes(q->db, 1);
+	if (sqlite3_busy_timeout(q->db, SQ_BUSY_MS) != SQLITE_OK) {
+		sq_err(q, e, "busy timeout");
+		goto out;
+	}
+	if (sqlite3_prepare_v2(q->db, "PRAGMA journal_mode = WAL", -1, &st,
+	    NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
+		sq_err(q, e, "journal_mode WAL");
+		goto out;
+	}
+	mode = sq_column_text(st, 0);
+	if (strcmp(mode, "wal") != 0) {
+		err_set(e, "journal_mode WAL: SQLite kept '%s' (is the file "
+		    "on a network file system?)", mode);
+		goto out;
+	}
+	if (sqlite3_exec(q->db, "PRAGMA synchronous = FULL", NULL, NULL,
+	    NULL) != SQLITE_OK ||
+	    sqlite3_exec(q->db, "PRAGMA foreign_keys = ON", NULL, NULL,
+	    NULL) != SQLITE_OK) {
+		sq_err(q, e, "pragmas");
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+store_sqlite_open(const char *path, struct store **s, struct err *e)
+{
+	struct sq *q;
+	int rc = -1;
+
+	*s = NULL;
+	if ((q = calloc(1, sizeof(*q))) == NULL) {
+		err_set(e, "store %s: out of memory", path);
+		goto out;
+	}
+	q->base.ops = &sq_ops;
+	if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+		err_set(e, "store %s: open: %s", path, q->db != NULL ?
+		    sqlite3_errmsg(q->db) : "out of memory");
+		goto out;
+	}
+	if (sq_configure(q, e) == -1 || sq_migrate(q, e) == -1) {
+		err_prefix(e, "store %s: ", path);
+		goto out;
+	}
+	for (size_t i = 0; i < SQ_NSTMT; i++) {
+		if (sqlite3_prepare_v3(q->db, sq_sql[i], -1,
+		    SQLITE_PREPARE_PERSISTENT, &q->st[i], NULL) != SQLITE_OK) {
+			sq_err(q, e, "store %s: prepare statement %zu", path,
+			    i);
+			goto out;
+		}
+	}
+	*s = &q->base;
+	q = NULL;
+	rc = 0;
+out:
+	sq_close(q != NULL ? &q->base : NULL);
+	return rc;
+}

@@ -1,0 +1,978 @@
+/*
+ * test_store.c - the SQLite store (store.h), each test on a fresh file in
+ * its own temporary directory.
+ *
+ * Reports are built by the real parser (tlsrpt_parse) from small JSON
+ * texts; what the store must do with them comes from RFC 8460 (report
+ * identity, counts) and RFC 8461 (policy ids, §8.3 removal). Helpers of
+ * store.c are tested directly through store_int.h.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "lib/gzip.h"
+#include "store/store.h"
+#include "store/store_int.h"
+
+struct fx {
+	char	      dir[64];
+	char	      path[128];
+	struct store *s;
+};
+
+static int
+fx_setup(void **state)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+	struct err e = { "" };
+
+	assert_non_null(fx);
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/test_store.XXXXXX");
+	assert_non_null(mkdtemp(fx->dir));
+	snprintf(fx->path, sizeof(fx->path), "%s/stsguard.db", fx->dir);
+	if (store_sqlite_open(fx->path, &fx->s, &e) == -1)
+		fail_msg("open: %s", e.msg);
+	*state = fx;
+	return 0;
+}
+
+static int
+fx_teardown(void **state)
+{
+	struct fx *fx = *state;
+	char p[160];
+
+	store_close(fx->s);
+	snprintf(p, sizeof(p), "%s-wal", fx->path);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", fx->path);
+	unlink(p);
+	unlink(fx->path);
+	rmdir(fx->dir);
+	free(fx);
+	return 0;
+}
+
+/* A policy with mode m, max_age a and the given mx patterns (NULL-ended). */
+static void
+mk_policy(struct policy *p, enum policy_mode m, uint32_t a, ...)
+{
+	const char *mx;
+	va_list ap;
+
+	memset(p, 0, sizeof(*p));
+	p->mode = m;
+	p->max_age = a;
+	va_start(ap, a);
+	while ((mx = va_arg(ap, const char *)) != NULL)
+		assert_int_equal(strv_push(&p->mx, mx), 0);
+	va_end(ap);
+}
+
+static void
+add_domain(struct store *s, const char *name, uint32_t max_age,
+    struct store_domain *d)
+{
+	struct policy p;
+	struct err e = { "" };
+
+	mk_policy(&p, POLICY_MODE_ENFORCE, max_age, "mail.example.net", NULL);
+	if (s->ops->domain_add(s, "acme", name, &p, d, &e) != 0)
+		fail_msg("domain_add %s: %s", name, e.msg);
+	policy_free(&p);
+}
+
+/* RFC 8461 §3.1: sts-id = 1*32(ALPHA / DIGIT); ours is
+ * YYYYMMDDhhmmss "r" revision. */
+static void
+assert_policy_id(const char *id, long revision)
+{
+	char want[16];
+	size_t n = strlen(id);
+
+	assert_in_range(n, 16, LIMIT_STS_ID_LEN);
+	for (size_t i = 0; i < n; i++)
+		assert_true(isalnum((unsigned char)id[i]));
+	for (size_t i = 0; i < 14; i++)
+		assert_true(isdigit((unsigned char)id[i]));
+	snprintf(want, sizeof(want), "r%ld", revision);
+	assert_string_equal(id + 14, want);
+}
+
+static void
+assert_token(const char *t)
+{
+	assert_int_equal(strlen(t), STORE_TOKEN_LEN);
+	for (size_t i = 0; i < STORE_TOKEN_LEN; i++)
+		assert_true(strchr("0123456789abcdef", t[i]) != NULL);
+}
+
+/* --- helpers of store.c --- */
+
+static void
+test_policy_id_format(void **state)
+{
+	char id[LIMIT_STS_ID_LEN + 1], day[STORE_DAY_LEN + 1];
+	struct err e = { "" };
+
+	(void)state;
+	/* 2026-05-12T09:30:05Z */
+	assert_int_equal(store_policy_id(1778578205, 7, id, &e), 0);
+	assert_string_equal(id, "20260512093005r7");
+	assert_int_equal(store_policy_id(1778578205, INT64_MAX, id, &e), -1);
+	assert_int_equal(store_policy_id(1778578205, 99999999999999999LL, id,
+	    &e), 0);
+	assert_int_equal(strlen(id), LIMIT_STS_ID_LEN);
+	assert_int_equal(store_policy_id(1778578205, 0, id, &e), -1);
+	assert_int_equal(store_day_key(1778578205, day), 0);
+	assert_string_equal(day, "2026-05-12");
+	/* 23:59:59, then midnight */
+	assert_int_equal(store_day_key(1778630399, day), 0);
+	assert_string_equal(day, "2026-05-12");
+	assert_int_equal(store_day_key(1778630400, day), 0);
+	assert_string_equal(day, "2026-05-13");
+}
+
+static void
+test_token_helper(void **state)
+{
+	char a[STORE_TOKEN_LEN + 1], b[STORE_TOKEN_LEN + 1];
+	struct err e = { "" };
+
+	(void)state;
+	assert_int_equal(store_token_new(a, &e), 0);
+	assert_int_equal(store_token_new(b, &e), 0);
+	assert_token(a);
+	assert_token(b);
+	assert_string_not_equal(a, b);
+}
+
+static void
+test_join_split(void **state)
+{
+	struct strv sv = { 0 }, back = { 0 };
+	char *s;
+
+	(void)state;
+	s = store_strv_join(&sv, '\n');
+	assert_string_equal(s, "");
+	assert_int_equal(store_strv_split(&back, s, '\n'), 0);
+	assert_int_equal(back.n, 0);
+	free(s);
+	assert_int_equal(strv_push(&sv, "a"), 0);
+	assert_int_equal(strv_push(&sv, ""), 0);
+	assert_int_equal(strv_push(&sv, "b.c"), 0);
+	s = store_strv_join(&sv, '\n');
+	assert_string_equal(s, "a\n\nb.c");
+	assert_int_equal(store_strv_split(&back, s, '\n'), 0);
+	assert_int_equal(back.n, 3);
+	assert_string_equal(back.v[0], "a");
+	assert_string_equal(back.v[1], "");
+	assert_string_equal(back.v[2], "b.c");
+	free(s);
+	strv_free(&sv);
+	strv_free(&back);
+}
+
+/* --- domains --- */
+
+static void
+test_domain_add_get(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = fx->s;
+	struct store_domain d = { 0 }, g = { 0 }, x = { 0 };
+	struct policy p;
+	struct err e = { "" };
+
+	mk_policy(&p, POLICY_MODE_ENFORCE, 86400, "mail.example.com",
+	    "*.example.net", NULL);
+	assert_int_equal(s->ops->domain_add(s, "acme", "example.com", &p, &d,
+	    &e), 0);
+	assert_true(d.id > 0);
+	assert_string_equal(d.name, "example.com");
+	assert_string_equal(d.tenant, "acme");
+	assert_int_equal(d.policy.mode, POLICY_MODE_ENFORCE);
+	assert_int_equal(d.policy.max_age, 86400);
+	assert_int_equal(d.policy.mx.n, 2);
+	assert_policy_id(d.policy_id, 1);
+	assert_token(d.token);
+	assert_true(d.created > 0);
+	assert_int_equal(d.updated, d.created);
+	assert_int_equal(d.removed, 0);
+	assert_int_equal(d.serve_until, 0);
+
+	assert_int_equal(s->ops->domain_get(s, "example.com", &g, &e), 0);
+	assert_int_equal(g.id, d.id);
+	assert_string_equal(g.policy_id, d.policy_id);
+	assert_string_equal(g.token, d.token);
+	assert_string_equal(g.tenant, "acme");
+	assert_int_equal(g.policy.mx.n, 2);
+	assert_string_equal(g.policy.mx.v[0], "mail.example.com");
+	assert_string_equal(g.policy.mx.v[1], "*.example.net");
+
+	/* A second add of a hosted domain fails and leaves it alone. */
+	assert_int_equal(s->ops->domain_add(s, "other", "example.com", &p, &x,
+	    &e), -1);
+	assert_non_null(strstr(e.msg, "already hosted"));
+	assert_int_equal(x.policy.mx.n, 0);
+	assert_int_equal(s->ops->domain_get(s, "nowhere.example", &x, &e), 1);
+	store_domain_free(&g);
+	assert_int_equal(s->ops->domain_get(s, "example.com", &g, &e), 0);
+	assert_string_equal(g.tenant, "acme");
+
+	/* The store refuses a policy that could not be served. */
+	policy_free(&p);
+	mk_policy(&p, POLICY_MODE_ENFORCE, 86400, NULL);
+	assert_int_equal(s->ops->domain_add(s, "acme", "example.org", &p, &x,
+	    &e), -1);
+	assert_int_equal(s->ops->domain_get(s, "example.org", &x, &e), 1);
+
+	policy_free(&p);
+	store_domain_free(&d);
+	store_domain_free(&g);
+}
+
+struct history {
+	int	n;
+	char	ids[8][LIMIT_STS_ID_LEN + 1];
+	char	bodies[8][256];
+};
+
+static int
+history_cb(void *arg, const char *id, time_t since, const char *body)
+{
+	struct history *h = arg;
+
+	assert_true(since > 0);
+	if (h->n < 8) {
+		snprintf(h->ids[h->n], sizeof(h->ids[0]), "%s", id);
+		snprintf(h->bodies[h->n], sizeof(h->bodies[0]), "%s", body);
+	}
+	h->n++;
+	return 0;
+}
+
+static void
+test_domain_set_new_id_only_on_change(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = fx->s;
+	struct store_domain d = { 0 }, n1 = { 0 }, n2 = { 0 }, n3 = { 0 },
+	    n4 = { 0 };
+	struct history h = { 0 };
+	struct policy p;
+	struct err e = { "" };
+
+	add_domain(s, "example.com", 86400, &d);
+
+	/* The same policy again: same id, no history row. */
+	mk_policy(&p, POLICY_MODE_ENFORCE, 86400, "mail.example.net", NULL);
+	assert_int_equal(s->ops->domain_set(s, "example.com", &p, &n1, &e), 0);
+	assert_string_equal(n1.policy_id, d.policy_id);
+
+	/* A real change, twice within one second: two new, distinct ids. */
+	p.max_age = 604800;
+	assert_int_equal(s->ops->domain_set(s, "example.com", &p, &n2, &e), 0);
+	assert_policy_id(n2.policy_id, 2);
+	assert_int_equal(n2.policy.max_age, 604800);
+	p.mode = POLICY_MODE_TESTING;
+	assert_int_equal(s->ops->domain_set(s, "example.com", &p, &n3, &e), 0);
+	assert_policy_id(n3.policy_id, 3);
+	assert_string_not_equal(n2.policy_id, n3.policy_id);
+	assert_string_equal(n3.token, d.token);
+
+	/* No such domain. */
+	assert_int_equal(s->ops->domain_set(s, "nowhere.example", &p, &n4,
+	    &e), 1);
+
+	assert_int_equal(s->ops->domain_history(s, "example.com", history_cb,
+	    &h, &e), 0);
+	assert_int_equal(h.n, 3);
+	assert_string_equal(h.ids[0], d.policy_id);
+	assert_string_equal(h.ids[1], n2.policy_id);
+	assert_string_equal(h.ids[2], n3.policy_id);
+	assert_non_null(strstr(h.bodies[0], "mode: enforce\r\n"));
+	assert_non_null(strstr(h.bodies[1], "max_age: 604800\r\n"));
+	assert_non_null(strstr(h.bodies[2], "mode: testing\r\n"));
+	assert_int_equal(s->ops->domain_history(s, "nowhere.example",
+	    history_cb, &h, &e), -1);
+
+	policy_free(&p);
+	store_domain_free(&d);
+	store_domain_free(&n1);
+	store_domain_free(&n2);
+	store_domain_free(&n3);
+}
+
+static void
+test_domain_remove_and_readd(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = fx->s;
+	struct store_domain d = { 0 }, r = { 0 }, g = { 0 }, x = { 0 },
+	    b = { 0 };
+	struct history h = { 0 };
+	struct policy p;
+	struct err e = { "" };
+	time_t now = 1778578205;
+
+	add_domain(s, "example.com", 604800, &d);
+	/* RFC 8461 §8.3: mode none, max_age at most a day, served until
+	 * the old max_age has run out. */
+	assert_int_equal(s->ops->domain_remove(s, "example.com", now, &r, &e),
+	    0);
+	assert_int_equal(r.policy.mode, POLICY_MODE_NONE);
+	assert_int_equal(r.policy.max_age, 86400);
+	assert_int_equal(r.removed, now);
+	assert_int_equal(r.serve_until, now + 604800);
+	assert_int_equal(r.updated, now);
+	assert_string_equal(r.policy_id, "20260512093005r2");
+	assert_int_equal(s->ops->domain_get(s, "example.com", &g, &e), 0);
+	assert_int_equal(g.policy.mode, POLICY_MODE_NONE);
+	assert_int_equal(g.removed, now);
+	assert_string_equal(g.policy_id, r.policy_id);
+
+	/* Removing twice, or setting a removed domain, finds nothing. */
+	assert_int_equal(s->ops->domain_remove(s, "example.com", now, &x, &e),
+	    1);
+	assert_int_equal(s->ops->domain_remove(s, "nowhere.example", now, &x,
+	    &e), 1);
+	mk_policy(&p, POLICY_MODE_ENFORCE, 86400, "mail.example.net", NULL);
+	assert_int_equal(s->ops->domain_set(s, "example.com", &p, &x, &e), 1);
+
+	/* A short max_age is kept as it is. */
+	add_domain(s, "short.example", 3600, &x);
+	store_domain_free(&x);
+	assert_int_equal(s->ops->domain_remove(s, "short.example", now, &x,
+	    &e), 0);
+	assert_int_equal(x.policy.max_age, 3600);
+	assert_int_equal(x.serve_until, now + 3600);
+	store_domain_free(&x);
+
+	/* Adding it again brings it back with a new id, the same token. */
+	assert_int_equal(s->ops->domain_add(s, "acme", "example.com", &p, &b,
+	    &e), 0);
+	assert_int_equal(b.id, d.id);
+	assert_int_equal(b.removed, 0);
+	assert_int_equal(b.serve_until, 0);
+	assert_int_equal(b.policy.mode, POLICY_MODE_ENFORCE);
+	assert_policy_id(b.policy_id, 3);
+	assert_string_equal(b.token, d.token);
+	assert_int_equal(b.created, d.created);
+	assert_int_equal(s->ops->domain_history(s, "example.com", history_cb,
+	    &h, &e), 0);
+	assert_int_equal(h.n, 3);
+	assert_non_null(strstr(h.bodies[1], "mode: none\r\n"));
+	assert_non_null(strstr(h.bodies[1], "max_age: 86400\r\n"));
+
+	policy_free(&p);
+	store_domain_free(&d);
+	store_domain_free(&r);
+	store_domain_free(&g);
+	store_domain_free(&b);
+}
+
+struct names {
+	int	n, stop_at;
+	char	v[64][LIMIT_DNAME_LEN + 1];
+	char	tokens[64][STORE_TOKEN_LEN + 1];
+	int	removed;
+};
+
+static int
+names_cb(void *arg, const struct store_domain *d)
+{
+	struct names *l = arg;
+
+	if (l->n == l->stop_at)
+		return 7;
+	snprintf(l->v[l->n], sizeof(l->v[0]), "%s", d->name);
+	snprintf(l->tokens[l->n], sizeof(l->tokens[0]), "%s", d->token);
+	l->removed += d->removed != 0;
+	l->n++;
+	return 0;
+}
+
+static void
+test_domain_list_and_tokens(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = fx->s;
+	struct names l = { .stop_at = -1 };
+	struct store_domain d = { 0 };
+	struct err e = { "" };
+	char name[32];
+
+	for (int i = 39; i >= 0; i--) {
+		snprintf(name, sizeof(name), "d%02d.example", i);
+		add_domain(s, name, 86400, &d);
+		store_domain_free(&d);
+	}
+	assert_int_equal(s->ops->domain_remove(s, "d05.example", 1778578205,
+	    &d, &e), 0);
+	store_domain_free(&d);
+	assert_int_equal(s->ops->domain_list(s, names_cb, &l, &e), 0);
+	assert_int_equal(l.n, 40);
+	assert_int_equal(l.removed, 1);
+	for (int i = 0; i < 40; i++) {
+		snprintf(name, sizeof(name), "d%02d.example", i);
+		assert_string_equal(l.v[i], name);	/* name order */
+		assert_token(l.tokens[i]);
+		for (int j = 0; j < i; j++)
+			assert_string_not_equal(l.tokens[i], l.tokens[j]);
+	}
+	memset(&l, 0, sizeof(l));
+	l.stop_at = 3;
+	assert_int_equal(s->ops->domain_list(s, names_cb, &l, &e), 7);
+	assert_int_equal(l.n, 3);
+}
+
+/* --- reports --- */
+
+/* A report with one sts policy for domain; details is the JSON of the
+ * failure-details array, or NULL for none. Caller frees. */
+static char *
+report_json(const char *org, const char *id, const char *start,
+    const char *domain, unsigned ok, unsigned failed, const char *details)
+{
+	char *buf = NULL;
+	int n;
+
+	n = asprintf(&buf,
+	    "{\"organization-name\":\"%s\","
+	    "\"date-range\":{\"start-datetime\":\"%sT00:00:00Z\","
+	    "\"end-datetime\":\"%sT23:59:59Z\"},"
+	    "\"contact-info\":\"tlsrpt@reporter.example\","
+	    "\"report-id\":\"%s\","
+	    "\"policies\":[{\"policy\":{\"policy-type\":\"sts\","
+	    "\"policy-string\":[\"version: STSv1\",\"mode: enforce\","
+	    "\"mx: mail.%s\",\"max_age: 86400\"],"
+	    "\"policy-domain\":\"%s\",\"mx-host\":[\"mail.%s\"]},"
+	    "\"summary\":{\"total-successful-session-count\":%u,"
+	    "\"total-failure-session-count\":%u}%s%s%s}]}",
+	    org, start, start, id, domain, domain, domain, ok, failed,
+	    details ? ",\"failure-details\":[" : "", details ? details : "",
+	    details ? "]" : "");
+	assert_true(n > 0);
+	return buf;
+}
+
+static struct tlsrpt_report *
+parse(const char *json)
+{
+	struct tlsrpt_report *r = NULL;
+	struct err e = { "" };
+
+	if (tlsrpt_parse((const uint8_t *)json, strlen(json), &r, &e) != 0)
+		fail_msg("tlsrpt_parse: %s\n%s", e.msg, json);
+	return r;
+}
+
+/* Parses and stores json; returns STORE_ADDED or STORE_DUPLICATE. */
+static int
+store_json(struct store *s, const char *json, int64_t *id)
+{
+	struct store_origin o = { .route = "import", .client = "test" };
+	struct tlsrpt_report *r = parse(json);
+	struct err e = { "" };
+	int res;
+
+	res = s->ops->report_add(s, r, (const uint8_t *)json, strlen(json),
+	    &o, id, &e);
+	if (res == -1)
+		fail_msg("report_add: %s", e.msg);
+	tlsrpt_report_free(r);
+	return res;
+}
+
+#define DETAIL(type, n) \
+	"{\"result-type\":\"" type "\",\"sending-mta-ip\":\"192.0.2.1\"," \
+	"\"receiving-mx-hostname\":\"mail.example.com\"," \
+	"\"failed-session-count\":" #n "}"
+
+struct stats {
+	int	n;
+	char	rows[32][160];
+};
+
+static int
+stats_cb(void *arg, const struct store_stat_row *r)
+{
+	struct stats *st = arg;
+
+	if (st->n < 32)
+		snprintf(st->rows[st->n], sizeof(st->rows[0]),
+		    "%s %s %s %s %llu", r->day, r->organization_name,
+		    r->policy_type, r->result_type,
+		    (unsigned long long)r->sessions);
+	st->n++;
+	return 0;
+}
+
+static void
+get_stats(struct store *s, const char *domain, time_t from, time_t to,
+    struct stats *st)
+{
+	struct err e = { "" };
+
+	memset(st, 0, sizeof(*st));
+	if (s->ops->stats(s, domain, from, to, stats_cb, st, &e) != 0)
+		fail_msg("stats: %s", e.msg);
+}
+
+/* Runs a constant query returning one integer on the file at path, on a
+ * connection of its own. */
+static int64_t
+count_rows(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int64_t n;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
+static void
+test_rollup_arithmetic(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = fx->s;
+	struct stats st;
+	int64_t id;
+	char *j;
+
+	/* Details (3 + 2) short of the total (10): 5 unspecified. */
+	j = report_json("Org A", "a-1", "2026-05-12", "example.com", 100, 10,
+	    DETAIL("certificate-expired", 3) ","
+	    DETAIL("starttls-not-supported", 2));
+	assert_int_equal(store_json(s, j, &id), STORE_ADDED);
+	free(j);
+	/* Details (3 + 4) over the total (2), as Mail.ru sends: the
+	 * details count, nothing is unspecified. */
+	j = report_json("Org B", "b-1", "2026-05-12", "example.com", 5, 2,
+	    DETAIL("validation-failure", 3) ","
+	    DETAIL("certificate-expired", 4));
+	assert_int_equal(store_json(s, j, &id), STORE_ADDED);
+	free(j);
+	/* Same organization and day, another report: the cells add up. */
+	j = report_json("Org A", "a-2", "2026-05-12", "example.com", 1, 4,
+	    DETAIL("certificate-expired", 4));
+	assert_int_equal(store_json(s, j, &id), STORE_ADDED);
+	free(j);
+	/* No details at all: everything failed is unspecified. */
+	j = report_json("Org A", "a-3", "2026-05-13", "example.com", 7, 6,
+	    NULL);
+	assert_int_equal(store_json(s, j, &id), STORE_ADDED);
+	free(j);
+	/* Another domain stays apart. */
+	j = report_json("Org A", "a-4", "2026-05-12", "example.org", 9, 0,
+	    NULL);
+	assert_int_equal(store_json(s, j, &id), STORE_ADDED);
+	free(j);
+
+	get_stats(s, "example.com", 0, 0, &st);
+	assert_int_equal(st.n, 9);
+	assert_string_equal(st.rows[0],
+	    "2026-05-12 Org A sts certificate-expired 7");
+	assert_string_equal(st.rows[1],
+	    "2026-05-12 Org A sts starttls-not-supported 2");
+	assert_string_equal(st.rows[2], "2026-05-12 Org A sts successful 101");
+	assert_string_equal(st.rows[3], "2026-05-12 Org A sts unspecified 5");
+	assert_string_equal(st.rows[4],
+	    "2026-05-12 Org B sts certificate-expired 4");
+	assert_string_equal(st.rows[5], "2026-05-12 Org B sts successful 5");
+	assert_string_equal(st.rows[6],
+	    "2026-05-12 Org B sts validation-failure 3");
+	assert_string_equal(st.rows[7], "2026-05-13 Org A sts successful 7");
+	assert_string_equal(st.rows[8], "2026-05-13 Org A sts unspecified 6");
+
+	/* from <= day < to, by days. 2026-05-13T00:00:00Z = 1778630400. */
+	get_stats(s, "example.com", 1778630400, 0, &st);
+	assert_int_equal(st.n, 2);
+	assert_string_equal(st.rows[0], "2026-05-13 Org A sts successful 7");
+	get_stats(s, "example.com", 0, 1778630400, &st);
+	assert_int_equal(st.n, 7);
+	get_stats(s, "example.com", 1778630401, 0, &st);	/* rounds up */
+	assert_int_equal(st.n, 0);
+	get_stats(s, "example.com", 1778630400, 1778630401, &st);
+	assert_int_equal(st.n, 2);
+
+	get_stats(s, "example.org", 0, 0, &st);
+	assert_int_equal(st.n, 1);
+	assert_string_equal(st.rows[0], "2026-05-12 Org A sts successful 9");
+	get_stats(s, "nowhere.example", 0, 0, &st);
+	assert_int_equal(st.n, 0);
+
+	/* A failure claiming the reserved result type "successful" must
+	 * not be counted as a success. */
+	j = report_json("Org A", "a-5", "2026-05-12", "example.net", 4, 2,
+	    DETAIL("successful", 2));
+	assert_int_equal(store_json(s, j, &id), STORE_ADDED);
+	free(j);
+	get_stats(s, "example.net", 0, 0, &st);
+	assert_int_equal(st.n, 2);
+	assert_string_equal(st.rows[0], "2026-05-12 Org A sts successful 4");
+	assert_string_equal(st.rows[1], "2026-05-12 Org A sts unspecified 2");
+
+	/* Every failure detail is kept with its fields, as sent. */
+	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM "
+	    "failure_detail"), 6);
+	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM "
+	    "failure_detail WHERE result_type = 'validation-failure' AND "
+	    "sending_mta_ip = '192.0.2.1' AND receiving_mx_hostname = "
+	    "'mail.example.com' AND receiving_ip IS NULL AND "
+	    "failed_session_count = 3"), 1);
+	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM "
+	    "report_policy WHERE policy_string = 'version: STSv1\nmode: "
+	    "enforce\nmx: mail.example.com\nmax_age: 86400' AND mx_host = "
+	    "'mail.example.com' AND successful = 100 AND failed = 10"), 1);
+}
+
+struct rows {
+	int	n;
+	int64_t	ids[16];
+	int64_t	dups[16];
+	char	domains[16][64];
+	uint64_t ok[16], failed[16];
+};
+
+static int
+rows_cb(void *arg, const struct store_report_row *r)
+{
+	struct rows *l = arg;
+
+	if (l->n < 16) {
+		l->ids[l->n] = r->id;
+		l->dups[l->n] = r->duplicates;
+		l->ok[l->n] = r->successful;
+		l->failed[l->n] = r->failed;
+		snprintf(l->domains[l->n], sizeof(l->domains[0]), "%s",
+		    r->policy_domains);
+	}
+	l->n++;
+	return 0;
+}
+
+static void
+test_report_duplicate(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = fx->s;
+	struct store_report_filter f = { 0 };
+	struct stats before, after;
+	struct rows l = { 0 };
+	struct err e = { "" };
+	int64_t id, id2 = 0;
+	char *j, *j2;
+
+	j = report_json("Org A", "a-1", "2026-05-12", "example.com", 100, 10,
+	    DETAIL("certificate-expired", 3));
+	assert_int_equal(store_json(s, j, &id), STORE_ADDED);
+	assert_true(id > 0);
+	get_stats(s, "example.com", 0, 0, &before);
+
+	/* RFC 8460 §4: (organization-name, report-id) names a report. The
+	 * same pair again, even with other counts, is a duplicate. */
+	assert_int_equal(store_json(s, j, &id2), STORE_DUPLICATE);
+	assert_int_equal(id2, id);
+	j2 = report_json("Org A", "a-1", "2026-05-12", "example.com", 5, 0,
+	    NULL);
+	assert_int_equal(store_json(s, j2, &id2), STORE_DUPLICATE);
+	assert_int_equal(id2, id);
+	get_stats(s, "example.com", 0, 0, &after);
+	assert_int_equal(after.n, before.n);
+	for (int i = 0; i < before.n; i++)
+		assert_string_equal(after.rows[i], before.rows[i]);
+
+	/* Another organization may use the same report-id. */
+	free(j2);
+	j2 = report_json("Org B", "a-1", "2026-05-12", "example.com", 1, 0,
+	    NULL);
+	assert_int_equal(store_json(s, j2, &id2), STORE_ADDED);
+	assert_true(id2 != id);
+
+	assert_int_equal(s->ops->report_list(s, &f, rows_cb, &l, &e), 0);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.ids[0], id2);	/* newest first */
+	assert_int_equal(l.dups[0], 0);
+	assert_int_equal(l.ids[1], id);
+	assert_int_equal(l.dups[1], 2);
+	assert_int_equal(l.ok[1], 100);
+	assert_int_equal(l.failed[1], 10);
+	assert_string_equal(l.domains[1], "example.com");
+	free(j);
+	free(j2);
+}
+
+static void
+test_report_list_filter(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = fx->s;
+	struct store_report_filter f = { 0 };
+	struct rows l = { 0 };
+	struct err e = { "" };
+	int64_t ids[4];
+	char *j;
+	const char *two =
+	    "{\"organization-name\":\"Org C\",\"date-range\":{"
+	    "\"start-datetime\":\"2026-05-12T00:00:00Z\","
+	    "\"end-datetime\":\"2026-05-12T23:59:59Z\"},"
+	    "\"contact-info\":\"c@reporter.example\",\"report-id\":\"c-1\","
+	    "\"policies\":["
+	    "{\"policy\":{\"policy-type\":\"sts\",\"policy-string\":[],"
+	    "\"policy-domain\":\"example.org\",\"mx-host\":[]},"
+	    "\"summary\":{\"total-successful-session-count\":1,"
+	    "\"total-failure-session-count\":0}},"
+	    "{\"policy\":{\"policy-type\":\"no-policy-found\","
+	    "\"policy-domain\":\"example.com\"},"
+	    "\"summary\":{\"total-successful-session-count\":2,"
+	    "\"total-failure-session-count\":0}}]}";
+
+	j = report_json("Org A", "a-1", "2026-05-12", "example.com", 1, 0,
+	    NULL);
+	assert_int_equal(store_json(s, j, &ids[0]), STORE_ADDED);
+	free(j);
+	j = report_json("Org A", "a-2", "2026-05-12", "example.net", 1, 0,
+	    NULL);
+	assert_int_equal(store_json(s, j, &ids[1]), STORE_ADDED);
+	free(j);
+	assert_int_equal(store_json(s, two, &ids[2]), STORE_ADDED);
+	j = report_json("Org A", "a-3", "2026-05-13", "example.com", 1, 0,
+	    NULL);
+	assert_int_equal(store_json(s, j, &ids[3]), STORE_ADDED);
+	free(j);
+
+	f.domain = "example.com";
+	assert_int_equal(s->ops->report_list(s, &f, rows_cb, &l, &e), 0);
+	assert_int_equal(l.n, 3);
+	assert_int_equal(l.ids[0], ids[3]);
+	assert_int_equal(l.ids[1], ids[2]);
+	assert_int_equal(l.ids[2], ids[0]);
+	assert_string_equal(l.domains[1], "example.com,example.org");
+
+	memset(&l, 0, sizeof(l));
+	f.limit = 2;
+	assert_int_equal(s->ops->report_list(s, &f, rows_cb, &l, &e), 0);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.ids[0], ids[3]);
+
+	memset(&l, 0, sizeof(l));
+	f.domain = NULL;
+	f.limit = 0;
+	assert_int_equal(s->ops->report_list(s, &f, rows_cb, &l, &e), 0);
+	assert_int_equal(l.n, 4);
+	assert_int_equal(l.ids[3], ids[0]);
+	assert_int_equal(s->ops->report_list(s, NULL, rows_cb, &l, &e), 0);
+}
+
+static int
+one_row_cb(void *arg, const struct store_report_row *r)
+{
+	*(int64_t *)arg = r->id;
+	return 0;
+}
+
+/* Reads back the stored blob of report id and whether we gzipped it. */
+static void
+stored_raw(const char *path, int64_t id, bool *gz, bool *plain)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	const uint8_t *b;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT raw, raw_plain FROM "
+	    "report WHERE id = ?1", -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_int64(st, 1, id);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	b = sqlite3_column_blob(st, 0);
+	*gz = sqlite3_column_bytes(st, 0) >= 2 && b[0] == 0x1f && b[1] == 0x8b;
+	*plain = sqlite3_column_int(st, 1) != 0;
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+static void
+test_report_raw_roundtrip(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = fx->s;
+	struct store_origin o = { .route = "https", .client = "192.0.2.7" };
+	struct tlsrpt_report *r;
+	struct err e = { "" };
+	uint8_t *gz = NULL, *raw = NULL;
+	size_t gzlen, rawlen;
+	int64_t id1, id2, seen = 0;
+	bool is_gz, plain;
+	char *j1, *j2;
+
+	/* Plain JSON: stored gzipped by us, returned as received. */
+	j1 = report_json("Org A", "a-1", "2026-05-12", "example.com", 1, 0,
+	    NULL);
+	assert_int_equal(store_json(s, j1, &id1), STORE_ADDED);
+	assert_int_equal(s->ops->report_get(s, id1, one_row_cb, &seen, &raw,
+	    &rawlen, &e), 0);
+	assert_int_equal(seen, id1);
+	assert_int_equal(rawlen, strlen(j1));
+	assert_memory_equal(raw, j1, rawlen);
+	free(raw);
+	raw = NULL;
+	stored_raw(fx->path, id1, &is_gz, &plain);
+	assert_true(is_gz);
+	assert_true(plain);
+
+	/* gzip as received (application/tlsrpt+gzip): kept byte for byte. */
+	j2 = report_json("Org A", "a-2", "2026-05-12", "example.com", 1, 0,
+	    NULL);
+	assert_int_equal(gzip_deflate((const uint8_t *)j2, strlen(j2), &gz,
+	    &gzlen, &e), 0);
+	r = parse(j2);
+	assert_int_equal(s->ops->report_add(s, r, gz, gzlen, &o, &id2, &e),
+	    STORE_ADDED);
+	tlsrpt_report_free(r);
+	assert_int_equal(s->ops->report_get(s, id2, NULL, NULL, &raw, &rawlen,
+	    &e), 0);
+	assert_int_equal(rawlen, gzlen);
+	assert_memory_equal(raw, gz, gzlen);
+	stored_raw(fx->path, id2, &is_gz, &plain);
+	assert_true(is_gz);
+	assert_false(plain);
+
+	free(raw);
+	raw = NULL;
+	assert_int_equal(s->ops->report_get(s, 9999, NULL, NULL, &raw,
+	    &rawlen, &e), 1);
+	assert_null(raw);
+	free(gz);
+	free(j1);
+	free(j2);
+}
+
+/* --- the file itself --- */
+
+static int
+user_version(const char *path, int set)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	char sql[64];
+	int v;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	if (set >= 0) {
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", set);
+		assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL),
+		    SQLITE_OK);
+	}
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1,
+	    &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static void
+test_reopen_and_version(void **state)
+{
+	struct fx *fx = *state;
+	struct store_domain d = { 0 }, g = { 0 };
+	struct rows l = { 0 };
+	struct stats st;
+	struct err e = { "" };
+	int64_t id;
+	char *j;
+
+	assert_int_equal(user_version(fx->path, -1), STORE_SQLITE_VERSION);
+	add_domain(fx->s, "example.com", 86400, &d);
+	j = report_json("Org A", "a-1", "2026-05-12", "example.com", 3, 1,
+	    NULL);
+	assert_int_equal(store_json(fx->s, j, &id), STORE_ADDED);
+
+	/* Reopening an existing file migrates nothing and keeps all. */
+	store_close(fx->s);
+	fx->s = NULL;
+	if (store_sqlite_open(fx->path, &fx->s, &e) != 0)
+		fail_msg("reopen: %s", e.msg);
+	assert_int_equal(user_version(fx->path, -1), STORE_SQLITE_VERSION);
+	assert_int_equal(fx->s->ops->domain_get(fx->s, "example.com", &g, &e),
+	    0);
+	assert_string_equal(g.policy_id, d.policy_id);
+	assert_string_equal(g.token, d.token);
+	assert_int_equal(fx->s->ops->report_list(fx->s, NULL, rows_cb, &l,
+	    &e), 0);
+	assert_int_equal(l.n, 1);
+	get_stats(fx->s, "example.com", 0, 0, &st);
+	assert_int_equal(st.n, 2);
+	assert_int_equal(store_json(fx->s, j, &id), STORE_DUPLICATE);
+
+	/* A file from a newer stsguard is refused, not damaged. */
+	store_close(fx->s);
+	fx->s = NULL;
+	user_version(fx->path, STORE_SQLITE_VERSION + 1);
+	assert_int_equal(store_sqlite_open(fx->path, &fx->s, &e), -1);
+	assert_null(fx->s);
+	assert_non_null(strstr(e.msg, "newer"));
+	assert_int_equal(user_version(fx->path, -1), STORE_SQLITE_VERSION + 1);
+
+	/* Not a database at all. */
+	assert_int_equal(store_sqlite_open("/dev/null/x.db", &fx->s, &e), -1);
+	assert_non_null(strstr(e.msg, "/dev/null/x.db"));
+
+	free(j);
+	store_domain_free(&d);
+	store_domain_free(&g);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_policy_id_format),
+		cmocka_unit_test(test_token_helper),
+		cmocka_unit_test(test_join_split),
+		cmocka_unit_test_setup_teardown(test_domain_add_get,
+		    fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_domain_set_new_id_only_on_change, fx_setup,
+		    fx_teardown),
+		cmocka_unit_test_setup_teardown(test_domain_remove_and_readd,
+		    fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_domain_list_and_tokens,
+		    fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_rollup_arithmetic,
+		    fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_report_duplicate,
+		    fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_report_list_filter,
+		    fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_report_raw_roundtrip,
+		    fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_reopen_and_version,
+		    fx_setup, fx_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
