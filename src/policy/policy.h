@@ -31,14 +31,23 @@ struct policy {
 };
 
 /* Parses a policy body (RFC 8461 §3.2) of len bytes. Tolerates CRLF, LF
- * and mixed line ends (and, with a warning, CR alone), a missing final
- * line end, whitespace after ':' and at the end of a value, and unknown
- * keys (ignored with a warning). For every key but mx the first instance
- * wins (later ones warned about). Requires version STSv1, a mode, a
- * max_age, and at least one mx unless mode is none. Refuses bodies over
- * LIMIT_POLICY_BYTES. Warnings (may be NULL) receive one line each.
+ * and mixed line ends, a missing final line end, whitespace after ':' and
+ * at the end of a value, empty lines (skipped with a warning), and
+ * unknown keys (ignored with a warning). A CR alone is not a line end
+ * (the RFC allows CRLF and LF only): it is an error. For every key but mx
+ * the first instance wins (later ones warned about, but still checked to
+ * be well-formed fields). Requires version STSv1, a mode, a max_age of
+ * 1-10 digits up to LIMIT_POLICY_MAX_AGE, and at least one mx unless mode
+ * is none; mx values must be host names of A-labels, optionally "*."
+ * first; they are stored lower-case, duplicates dropped with a warning.
+ * Refuses bodies over LIMIT_POLICY_BYTES, more than LIMIT_POLICY_MX mx
+ * lines, and policies whose canonical form would exceed
+ * LIMIT_POLICY_BYTES. Warnings (may be NULL) receive one line each,
+ * "line N: ...". *p is overwritten (not freed) first.
  * On success fills *p (caller calls policy_free) and returns 0; on error
- * returns -1 with "line N: ..." in e and *p empty. */
+ * returns -1 with the reason in e ("line N: ..." when a line is at
+ * fault, e.g. "line 3: max_age 40000000 exceeds 31557600") and *p
+ * empty. */
 int	policy_parse(const char *buf, size_t len, struct policy *p,
 	    struct strv *warnings, struct err *e);
 
@@ -49,7 +58,10 @@ int	policy_parse(const char *buf, size_t len, struct policy *p,
 char	*policy_render(const struct policy *p, size_t *len);
 
 /* Checks a policy built by hand (the CLI's --mode/--mx/--max-age) by the
- * same rules policy_parse applies. Returns 0 or -1 with the reason. */
+ * same rules policy_parse applies. The mx patterns must already be
+ * normalized (dname_normalize: lower-case A-labels, no trailing dot) and
+ * distinct; a repeated one is an error here, not silently dropped.
+ * Returns 0 or -1 with the reason. */
 int	policy_validate(const struct policy *p, struct err *e);
 
 /* Deep copy. Returns 0 or -1 (out of memory; dst left empty). */
@@ -58,7 +70,9 @@ int	policy_copy(struct policy *dst, const struct policy *src);
 /* Frees what p owns and leaves it empty (mode none, no mx). */
 void	policy_free(struct policy *p);
 
-/* "none", "testing", "enforce"; and back (returns -1 for anything else). */
+/* "none", "testing", "enforce" ("invalid" for a value out of range);
+ * and back, case-sensitively as in RFC 8461 (returns -1 for anything
+ * else, leaving *m alone). */
 const char *policy_mode_name(enum policy_mode m);
 int	policy_mode_parse(const char *s, enum policy_mode *m);
 
@@ -78,17 +92,23 @@ struct sts_record {
 
 /* Parses one TXT record (its strings already concatenated): "v=STSv1"
  * first, then fields "name=value" separated by ';' with optional
- * whitespace around it; an "id" of 1-32 ALPHA/DIGIT is required;
- * extension fields are allowed (warned about when unknown, if warnings is
- * not NULL). Returns 0, or -1 with the reason. */
+ * whitespace around it, and an optional final ';'; an "id" of 1-32
+ * ALPHA/DIGIT is required; extension fields are allowed (warned about
+ * when unknown, if warnings is not NULL); a repeated id counts once, the
+ * first (warned about). An empty field (";;") is an error. Refuses
+ * records over LIMIT_TXT_BYTES. Returns 0 with r->id filled, or -1 with
+ * the reason in e and r->id empty. */
 int	sts_record_parse(const char *txt, size_t len, struct sts_record *r,
 	    struct strv *warnings, struct err *e);
 
 /* Given every TXT record at _mta-sts.<domain>, picks the STSv1 one.
- * Records not starting with "v=STSv1" are ignored (RFC 8461 §3.1).
- * Returns 0 with *r filled, 1 when there is no STSv1 record, -1 when there
- * is more than one (the caller must treat the domain as having no policy)
- * or the one there is invalid; the reason is in e. */
+ * Records not starting with "v=STSv1" followed by ';', SP, TAB or their
+ * end are ignored (RFC 8461 §3.1; so "v=STSv12..." is ignored, not an
+ * error). lens may be NULL when every txts[i] is NUL-terminated; NULL
+ * entries are skipped. Returns 0 with *r filled, 1 when there is no STSv1
+ * record, -1 when there is more than one (the caller must treat the
+ * domain as having no policy) or the one there is invalid; the reason is
+ * in e (also for 1). */
 int	sts_record_select(const char *const *txts, const size_t *lens,
 	    size_t n, struct sts_record *r, struct err *e);
 
