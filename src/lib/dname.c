@@ -36,33 +36,8 @@
  * input from costing more than a few KiB. */
 #define DNAME_INPUT_MAX 1024
 
-/* How much of a label or name an error message quotes. */
-#define DNAME_QUOTE_MAX 48
 
 #define DNAME_IDN2_FLAGS (IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT)
-
-/* Writes s[0..n) into buf (size bufsz) for an error message: printable
- * ASCII as is, other bytes as \xNN, cut with "..." when too long. */
-static const char *
-dname_quote(const char *s, size_t n, char *buf, size_t bufsz)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (o + 8 > bufsz || o >= DNAME_QUOTE_MAX) {
-			memcpy(buf + o, "...", 4);
-			return buf;
-		}
-		if (c >= 0x20 && c < 0x7f && c != '\\')
-			buf[o++] = (char)c;
-		else
-			o += (size_t)snprintf(buf + o, bufsz - o, "\\x%02x", c);
-	}
-	buf[o] = '\0';
-	return buf;
-}
 
 static bool
 dname_is_ldh(unsigned char c)
@@ -103,7 +78,7 @@ dname_check_ldh(const char *s, size_t len, bool allow_wildcard,
 			    dot == NULL ? " (name ends with '..')" : "");
 		if (n > LIMIT_LABEL_LEN)
 			return err_set(e, "label %zu '%s' is %zu bytes, over "
-			    "%d", idx, dname_quote(l, n, q, sizeof(q)), n,
+			    "%d", idx, err_quote(l, n, q, sizeof(q)), n,
 			    LIMIT_LABEL_LEN);
 		if (n == 1 && l[0] == '*' && idx == 1) {
 			if (!allow_wildcard)
@@ -120,19 +95,19 @@ dname_check_ldh(const char *s, size_t len, bool allow_wildcard,
 					return err_set(e, "label %zu '%s': "
 					    "'*' is allowed only as the whole "
 					    "leftmost label", idx,
-					    dname_quote(l, n, q, sizeof(q)));
+					    err_quote(l, n, q, sizeof(q)));
 				return err_set(e, "label %zu '%s' has '%s' "
 				    "(only letters, digits and '-' are "
 				    "allowed)", idx,
-				    dname_quote(l, n, q, sizeof(q)),
-				    dname_quote(l + i, 1, qc, sizeof(qc)));
+				    err_quote(l, n, q, sizeof(q)),
+				    err_quote(l + i, 1, qc, sizeof(qc)));
 			}
 			if (l[0] == '-')
 				return err_set(e, "label %zu '%s' starts with "
-				    "'-'", idx, dname_quote(l, n, q, sizeof(q)));
+				    "'-'", idx, err_quote(l, n, q, sizeof(q)));
 			if (l[n - 1] == '-')
 				return err_set(e, "label %zu '%s' ends with "
-				    "'-'", idx, dname_quote(l, n, q, sizeof(q)));
+				    "'-'", idx, err_quote(l, n, q, sizeof(q)));
 			labels++;
 			last = l;
 		}
@@ -145,13 +120,13 @@ dname_check_ldh(const char *s, size_t len, bool allow_wildcard,
 	if (labels < 2)
 		return err_set(e, "%s'%s' is a single label; a host name needs "
 		    "at least two", wild ? "after '*.', " : "",
-		    dname_quote(last, (size_t)(end - last), q, sizeof(q)));
+		    err_quote(last, (size_t)(end - last), q, sizeof(q)));
 	n = (size_t)(end - last);
 	for (size_t i = 0; i < n; i++)
 		digits = digits && last[i] >= '0' && last[i] <= '9';
 	if (digits)
 		return err_set(e, "top-level label '%s' is all digits",
-		    dname_quote(last, n, q, sizeof(q)));
+		    err_quote(last, n, q, sizeof(q)));
 	return 0;
 }
 
@@ -200,11 +175,11 @@ dname_idn2_blame(const char *s, size_t len, size_t first_idx, int rc,
 		lrc = n > 0 ? dname_idn2(l, n, NULL) : IDN2_OK;
 		if (lrc == IDN2_TOO_BIG_LABEL || lrc == IDN2_PUNYCODE_BIG_OUTPUT)
 			return err_set(e, "label %zu '%s' is over %d bytes as "
-			    "an A-label", idx, dname_quote(l, n, q, sizeof(q)),
+			    "an A-label", idx, err_quote(l, n, q, sizeof(q)),
 			    LIMIT_LABEL_LEN);
 		if (lrc != IDN2_OK)
 			return err_set(e, "label %zu '%s': %s", idx,
-			    dname_quote(l, n, q, sizeof(q)),
+			    err_quote(l, n, q, sizeof(q)),
 			    idn2_strerror(lrc));
 		if (dot == NULL)
 			break;
@@ -323,19 +298,19 @@ dname_check_alabel(const char *s, size_t len, bool allow_wildcard,
 				if (irc == IDN2_OK)
 					err_set(e, "label %zu '%s' is not an "
 					    "A-label (write it as '%s')", idx,
-					    dname_quote(l, n, q, sizeof(q)),
-					    dname_quote(conv, strlen(conv),
+					    err_quote(l, n, q, sizeof(q)),
+					    err_quote(conv, strlen(conv),
 					    q2, sizeof(q2)));
 				else
 					err_set(e, "label %zu '%s' is not an "
 					    "A-label (not ASCII)", idx,
-					    dname_quote(l, n, q, sizeof(q)));
+					    err_quote(l, n, q, sizeof(q)));
 				goto out;
 			}
 			if (c >= 'A' && c <= 'Z') {
 				err_set(e, "label %zu '%s' has upper case "
 				    "(write it in lower case)", idx,
-				    dname_quote(l, n, q, sizeof(q)));
+				    err_quote(l, n, q, sizeof(q)));
 				goto out;
 			}
 		}
@@ -358,15 +333,15 @@ dname_check_alabel(const char *s, size_t len, bool allow_wildcard,
 			if (irc != IDN2_OK) {
 				err_set(e, "label %zu '%s' is not a valid "
 				    "A-label: %s", idx,
-				    dname_quote(l, n, q, sizeof(q)),
+				    err_quote(l, n, q, sizeof(q)),
 				    idn2_strerror(irc));
 				goto out;
 			}
 			if (strlen(conv) != n || memcmp(conv, l, n) != 0) {
 				err_set(e, "label %zu '%s' is not in canonical "
 				    "form (expected '%s')", idx,
-				    dname_quote(l, n, q, sizeof(q)),
-				    dname_quote(conv, strlen(conv), q2,
+				    err_quote(l, n, q, sizeof(q)),
+				    err_quote(conv, strlen(conv), q2,
 				    sizeof(q2)));
 				goto out;
 			}

@@ -43,3 +43,24 @@ err_prefix(struct err *e, const char *fmt, ...)
 	memcpy(e->msg + n, old, rest);
 	e->msg[n + rest] = '\0';
 }
+
+const char *
+err_quote(const char *s, size_t n, char *buf, size_t bufsz)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (o + 8 > bufsz || o >= ERR_QUOTE_MAX) {
+			memcpy(buf + o, "...", 4);
+			return buf;
+		}
+		if (c >= 0x20 && c < 0x7f && c != '\\')
+			buf[o++] = (char)c;
+		else
+			o += (size_t)snprintf(buf + o, bufsz - o, "\\x%02x", c);
+	}
+	buf[o] = '\0';
+	return buf;
+}

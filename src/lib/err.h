@@ -27,4 +27,11 @@ int err_set(struct err *e, const char *fmt, ...)
 void err_prefix(struct err *e, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* Writes s[0..n) into buf (bufsz bytes, at least 16) for quoting
+ * untrusted text in an error message: printable ASCII as is, backslash
+ * and other bytes as \xNN, cut with "..." after ERR_QUOTE_MAX bytes of
+ * output. Returns buf. */
+#define ERR_QUOTE_MAX 48
+const char *err_quote(const char *s, size_t n, char *buf, size_t bufsz);
+
 #endif

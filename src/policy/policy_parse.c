@@ -59,8 +59,6 @@
 #include "lib/dname.h"
 #include "policy.h"
 
-/* How much of a value an error or warning quotes. */
-#define POLICY_QUOTE_MAX 48
 
 static const char *const policy_mode_names[] = {
 	[POLICY_MODE_NONE] = "none",
@@ -77,30 +75,6 @@ struct policy_pstate {
 	bool		 have_max_age;
 	size_t		 mx_lines;	/* mx lines seen, duplicates too */
 };
-
-/* Writes s[0..n) into buf for a message: printable ASCII as is, other
- * bytes as \xNN, cut with "..." past POLICY_QUOTE_MAX. buf must hold at
- * least 64 bytes. */
-static const char *
-policy_quote(const char *s, size_t n, char *buf, size_t bufsz)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (o + 8 > bufsz || o >= POLICY_QUOTE_MAX) {
-			memcpy(buf + o, "...", 4);
-			return buf;
-		}
-		if (c >= 0x20 && c < 0x7f && c != '\\')
-			buf[o++] = (char)c;
-		else
-			o += (size_t)snprintf(buf + o, bufsz - o, "\\x%02x", c);
-	}
-	buf[o] = '\0';
-	return buf;
-}
 
 static bool
 policy_is_wsp(char c)
@@ -181,17 +155,17 @@ policy_check_name(const char *k, size_t n, struct err *e)
 
 	if (!policy_is_alnum(k[0]))
 		return err_set(e, "key '%s' must start with a letter or a "
-		    "digit", policy_quote(k, n, q, sizeof(q)));
+		    "digit", err_quote(k, n, q, sizeof(q)));
 	if (n > 32)
 		return err_set(e, "key '%s' is %zu characters, over 32",
-		    policy_quote(k, n, q, sizeof(q)), n);
+		    err_quote(k, n, q, sizeof(q)), n);
 	for (size_t i = 1; i < n; i++)
 		if (!policy_is_alnum(k[i]) && k[i] != '_' && k[i] != '-' &&
 		    k[i] != '.')
 			return err_set(e, "key '%s' has '%s' (allowed are "
 			    "letters, digits, '_', '-' and '.')",
-			    policy_quote(k, n, q, sizeof(q)),
-			    policy_quote(k + i, 1, qc, sizeof(qc)));
+			    err_quote(k, n, q, sizeof(q)),
+			    err_quote(k + i, 1, qc, sizeof(qc)));
 	return 0;
 }
 
@@ -235,13 +209,13 @@ policy_parse_max_age(const char *v, size_t n, uint32_t *out, struct err *e)
 		if (v[i] < '0' || v[i] > '9')
 			return err_set(e, "max_age '%s' is not a number of "
 			    "seconds (digits only)",
-			    policy_quote(v, n, q, sizeof(q)));
+			    err_quote(v, n, q, sizeof(q)));
 		if (i < LIMIT_POLICY_MAX_AGE_DIGITS)
 			x = x * 10 + (uint64_t)(v[i] - '0');
 	}
 	if (n > LIMIT_POLICY_MAX_AGE_DIGITS)
 		return err_set(e, "max_age '%s' has %zu digits, over %d",
-		    policy_quote(v, n, q, sizeof(q)), n,
+		    err_quote(v, n, q, sizeof(q)), n,
 		    LIMIT_POLICY_MAX_AGE_DIGITS);
 	if (x > LIMIT_POLICY_MAX_AGE)
 		return err_set(e, "max_age %" PRIu64 " exceeds %u", x,
@@ -266,7 +240,7 @@ policy_parse_mode(const char *v, size_t n, enum policy_mode *m,
 		}
 	}
 	return err_set(e, "mode '%s' is not one of enforce, testing, none",
-	    policy_quote(v, n, q, sizeof(q)));
+	    err_quote(v, n, q, sizeof(q)));
 }
 
 /* True when the policy already lists mx pattern s. */
@@ -293,13 +267,13 @@ policy_parse_mx(struct policy_pstate *st, size_t lineno, const char *v,
 	 * full-length name gets its own message. */
 	if (n > LIMIT_DNAME_LEN + 1)
 		return err_set(e, "mx '%s' is %zu bytes, over %d",
-		    policy_quote(v, n, q, sizeof(q)), n, LIMIT_DNAME_LEN);
+		    err_quote(v, n, q, sizeof(q)), n, LIMIT_DNAME_LEN);
 	for (size_t i = 0; i < n; i++)
 		low[i] = v[i] >= 'A' && v[i] <= 'Z' ? (char)(v[i] - 'A' + 'a') :
 		    v[i];
 	low[n] = '\0';
 	if (dname_check_alabel(low, n, true, e) == -1) {
-		err_prefix(e, "mx '%s': ", policy_quote(v, n, q, sizeof(q)));
+		err_prefix(e, "mx '%s': ", err_quote(v, n, q, sizeof(q)));
 		return -1;
 	}
 	if (policy_has_mx(st->p, low))
@@ -325,7 +299,7 @@ policy_parse_line(struct policy_pstate *st, size_t lineno, const char *s,
 
 	if ((colon = memchr(s, ':', n)) == NULL)
 		return err_set(e, "no ':' in '%s' (a line is 'key: value')",
-		    policy_quote(s, n, q, sizeof(q)));
+		    err_quote(s, n, q, sizeof(q)));
 	kn = (size_t)(colon - s);
 	if (kn == 0)
 		return err_set(e, "empty key before ':'");
@@ -353,30 +327,30 @@ policy_parse_line(struct policy_pstate *st, size_t lineno, const char *s,
 		if (policy_check_name(s, kn, e) == -1)
 			return -1;
 		if (policy_check_value(v, vn, e) == -1) {
-			err_prefix(e, "%s: ", policy_quote(s, kn, q,
+			err_prefix(e, "%s: ", err_quote(s, kn, q,
 			    sizeof(q)));
 			return -1;
 		}
 		if (seen != NULL)
 			return policy_warn(st, e, "line %zu: repeated '%s' "
 			    "ignored (the first one counts, RFC 8461 §3.2)",
-			    lineno, policy_quote(s, kn, q, sizeof(q)));
+			    lineno, err_quote(s, kn, q, sizeof(q)));
 		for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
 			if (kn == strlen(known[i]) &&
 			    strncasecmp(s, known[i], kn) == 0)
 				return policy_warn(st, e, "line %zu: unknown "
 				    "key '%s' ignored (keys are case-sensitive:"
 				    " did you mean '%s'?)", lineno,
-				    policy_quote(s, kn, q, sizeof(q)),
+				    err_quote(s, kn, q, sizeof(q)),
 				    known[i]);
 		return policy_warn(st, e, "line %zu: unknown key '%s' ignored",
-		    lineno, policy_quote(s, kn, q, sizeof(q)));
+		    lineno, err_quote(s, kn, q, sizeof(q)));
 	}
 
 	if (seen == &st->have_version) {
 		if (vn != 5 || memcmp(v, "STSv1", 5) != 0)
 			return err_set(e, "version '%s' is not STSv1",
-			    policy_quote(v, vn, q, sizeof(q)));
+			    err_quote(v, vn, q, sizeof(q)));
 	} else if (seen == &st->have_mode) {
 		if (policy_parse_mode(v, vn, &st->p->mode, e) == -1)
 			return -1;
@@ -541,14 +515,14 @@ policy_validate(const struct policy *p, struct err *e)
 		if (m == NULL)
 			return err_set(e, "mx %zu is missing", i + 1);
 		if (dname_check_alabel(m, strlen(m), true, e) == -1) {
-			err_prefix(e, "mx '%s': ", policy_quote(m, strlen(m),
+			err_prefix(e, "mx '%s': ", err_quote(m, strlen(m),
 			    q, sizeof(q)));
 			return -1;
 		}
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(p->mx.v[j], m) == 0)
 				return err_set(e, "mx '%s' is listed twice",
-				    policy_quote(m, strlen(m), q, sizeof(q)));
+				    err_quote(m, strlen(m), q, sizeof(q)));
 	}
 	return policy_check_whole(p, e);
 }

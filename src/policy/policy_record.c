@@ -33,30 +33,6 @@
 
 #include "policy.h"
 
-#define RECORD_QUOTE_MAX 48
-
-/* Writes s[0..n) into buf for a message: printable ASCII as is, other
- * bytes as \xNN, cut with "..." past RECORD_QUOTE_MAX. */
-static const char *
-record_quote(const char *s, size_t n, char *buf, size_t bufsz)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (o + 8 > bufsz || o >= RECORD_QUOTE_MAX) {
-			memcpy(buf + o, "...", 4);
-			return buf;
-		}
-		if (c >= 0x20 && c < 0x7f && c != '\\')
-			buf[o++] = (char)c;
-		else
-			o += (size_t)snprintf(buf + o, bufsz - o, "\\x%02x", c);
-	}
-	buf[o] = '\0';
-	return buf;
-}
 
 static bool
 record_is_wsp(char c)
@@ -101,17 +77,17 @@ record_check_name(const char *k, size_t n, struct err *e)
 		return err_set(e, "field with an empty name");
 	if (!record_is_alnum(k[0]))
 		return err_set(e, "field name '%s' must start with a letter "
-		    "or a digit", record_quote(k, n, q, sizeof(q)));
+		    "or a digit", err_quote(k, n, q, sizeof(q)));
 	if (n > 32)
 		return err_set(e, "field name '%s' is %zu characters, over 32",
-		    record_quote(k, n, q, sizeof(q)), n);
+		    err_quote(k, n, q, sizeof(q)), n);
 	for (size_t i = 1; i < n; i++)
 		if (!record_is_alnum(k[i]) && k[i] != '_' && k[i] != '-' &&
 		    k[i] != '.')
 			return err_set(e, "field name '%s' has '%s' (allowed "
 			    "are letters, digits, '_', '-' and '.')",
-			    record_quote(k, n, q, sizeof(q)),
-			    record_quote(k + i, 1, qc, sizeof(qc)));
+			    err_quote(k, n, q, sizeof(q)),
+			    err_quote(k + i, 1, qc, sizeof(qc)));
 	return 0;
 }
 
@@ -124,15 +100,15 @@ record_check_value(const char *k, size_t kn, const char *v, size_t n,
 
 	if (n == 0)
 		return err_set(e, "field '%s' has an empty value",
-		    record_quote(k, kn, q, sizeof(q)));
+		    err_quote(k, kn, q, sizeof(q)));
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)v[i] < 0x21 || (unsigned char)v[i] > 0x7e ||
 		    v[i] == '=')
 			return err_set(e, "field '%s' value '%s' has '%s' "
 			    "(not allowed in a value)",
-			    record_quote(k, kn, q, sizeof(q)),
-			    record_quote(v, n, qv, sizeof(qv)),
-			    record_quote(v + i, 1, qc, sizeof(qc)));
+			    err_quote(k, kn, q, sizeof(q)),
+			    err_quote(v, n, qv, sizeof(qv)),
+			    err_quote(v + i, 1, qc, sizeof(qc)));
 	return 0;
 }
 
@@ -148,11 +124,11 @@ record_check_id(const char *v, size_t n, struct err *e)
 	for (size_t i = 0; i < n; i++)
 		if (!record_is_alnum(v[i]))
 			return err_set(e, "id '%s' has '%s' (only letters and "
-			    "digits are allowed)", record_quote(v, n, q,
-			    sizeof(q)), record_quote(v + i, 1, qc, sizeof(qc)));
+			    "digits are allowed)", err_quote(v, n, q,
+			    sizeof(q)), err_quote(v + i, 1, qc, sizeof(qc)));
 	if (n > LIMIT_STS_ID_LEN)
 		return err_set(e, "id '%s' is %zu characters, over %d",
-		    record_quote(v, n, q, sizeof(q)), n, LIMIT_STS_ID_LEN);
+		    err_quote(v, n, q, sizeof(q)), n, LIMIT_STS_ID_LEN);
 	return 0;
 }
 
@@ -196,7 +172,7 @@ sts_record_parse(const char *txt, size_t len, struct sts_record *r,
 		;
 	if (!record_is_stsv1(txt, len)) {
 		err_set(e, "version '%s' is not STSv1%s",
-		    record_quote(s + 2, (size_t)(v - s - 2), q, sizeof(q)),
+		    err_quote(s + 2, (size_t)(v - s - 2), q, sizeof(q)),
 		    len >= 6 && memcmp(txt, "v=spf1", 6) == 0 ?
 		    " (this is an SPF record)" : "");
 		goto out;
@@ -209,7 +185,7 @@ sts_record_parse(const char *txt, size_t len, struct sts_record *r,
 			break;
 		if (*s != ';') {
 			err_set(e, "missing ';' before '%s'",
-			    record_quote(s, (size_t)(end - s), q, sizeof(q)));
+			    err_quote(s, (size_t)(end - s), q, sizeof(q)));
 			goto out;
 		}
 		s++;
@@ -228,7 +204,7 @@ sts_record_parse(const char *txt, size_t len, struct sts_record *r,
 		kn = (size_t)(s - k);
 		if (s == end || *s != '=') {
 			err_set(e, "field %zu '%s' has no '='", field,
-			    record_quote(k, kn, q, sizeof(q)));
+			    err_quote(k, kn, q, sizeof(q)));
 			goto out;
 		}
 		for (v = ++s; s < end && *s != ';' && !record_is_wsp(*s); s++)
@@ -255,7 +231,7 @@ sts_record_parse(const char *txt, size_t len, struct sts_record *r,
 			    == -1)
 				goto out;
 		} else if (record_warn(warnings, e, "unknown field '%s' "
-		    "ignored", record_quote(k, kn, q, sizeof(q))) == -1)
+		    "ignored", err_quote(k, kn, q, sizeof(q))) == -1)
 			goto out;
 	}
 	if (!have_id) {
