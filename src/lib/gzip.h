@@ -20,13 +20,15 @@ bool	gzip_is(const uint8_t *buf, size_t len);
  * frees; NUL-terminated for convenience, the NUL not counted). Fails with a
  * reason when the stream is truncated or corrupt, when the output would
  * exceed max_out bytes, or when, past LIMIT_REPORT_GZIP_RATIO_FLOOR bytes
- * of output, output/input exceeds max_ratio. Concatenated members are
- * inflated in turn. Returns 0 or -1 (*out is then NULL). */
+ * of output, output/len exceeds max_ratio. Concatenated members are
+ * inflated in turn; NUL padding after the last one is ignored, any other
+ * trailing byte is an error. Returns 0 or -1 (*out is then NULL). */
 int	gzip_inflate(const uint8_t *buf, size_t len, size_t max_out,
 	    unsigned max_ratio, uint8_t **out, size_t *outlen, struct err *e);
 
-/* Compresses buf into a new gzip buffer (caller frees). For storing raw
- * report bytes. Returns 0 or -1. */
+/* Compresses buf into a new gzip buffer (caller frees): level 6, mtime 0,
+ * no file name, so equal input gives equal bytes. For storing raw report
+ * bytes. Returns 0 or -1. */
 int	gzip_deflate(const uint8_t *buf, size_t len, uint8_t **out,
 	    size_t *outlen, struct err *e);
 

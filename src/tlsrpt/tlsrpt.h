@@ -20,7 +20,16 @@
 #include "../lib/strv.h"
 
 /* Quirks: deviations from RFC 8460 that we accept and record. Bit flags on
- * struct tlsrpt_report.quirks; names from tlsrpt_quirk_name(). */
+ * struct tlsrpt_report.quirks; names from tlsrpt_quirk_name(). A quirk
+ * says what was sent, not that something is wrong: Google leaves out
+ * failure-details when all went well, so most of its reports carry
+ * "failure-details-absent". A JSON null for an optional field reads as
+ * absent and adds "null-optional-field" to that field's own quirk (except
+ * contact-info, which has its own "contact-info-null").
+ * "duplicate-policy-domain" means two entries share policy-type AND
+ * policy-domain (Microsoft's sts + tlsa pair is not flagged);
+ * "receiving-fields-absent" means a failure detail lacks
+ * receiving-mx-hostname or receiving-ip. */
 enum tlsrpt_quirk {
 	TLSRPT_Q_MX_HOST_STRING		= 1u << 0,  /* "mx-host-string" */
 	TLSRPT_Q_MX_HOST_EMPTY		= 1u << 1,  /* "mx-host-empty": [] or "" */
@@ -46,7 +55,9 @@ enum tlsrpt_quirk {
 };
 #define TLSRPT_Q_COUNT 21
 
-/* The name of one quirk bit ("mx-host-string"), or NULL. */
+/* The name of one quirk bit, given as its value (1u << n, e.g.
+ * TLSRPT_Q_MX_HOST_STRING -> "mx-host-string"); NULL for 0, for several
+ * bits at once and for unknown bits. Static storage. */
 const char *tlsrpt_quirk_name(unsigned bit);
 
 struct tlsrpt_failure {
@@ -101,9 +112,13 @@ void	tlsrpt_totals(const struct tlsrpt_report *r, uint64_t *successful,
 	    uint64_t *failed);
 
 /* The report in RFC 8460's own JSON schema, normalized: mx-host always an
- * array, datetimes "YYYY-MM-DDThh:mm:ssZ", absent optional fields left out.
- * Returns a UTF-8 JSON text (compact if indent is 0, else pretty with that
- * many spaces; caller frees) or NULL when out of memory. */
+ * array, datetimes "YYYY-MM-DDThh:mm:ssZ", absent optional fields left out
+ * (contact-info, policy-domain "", the optional failure-detail strings),
+ * policy-string, mx-host and failure-details always written as arrays,
+ * keys in the RFC's order. tlsrpt_parse() reads it back to an equal
+ * report (quirks aside). Returns a UTF-8 JSON text (compact if indent is
+ * 0, else pretty with that many spaces, at most 31; caller frees) or NULL
+ * when out of memory (or when a hand-built report holds invalid UTF-8). */
 char	*tlsrpt_report_json(const struct tlsrpt_report *r, int indent);
 
 /* The _smtp._tls TXT record (RFC 8460 §3). */
@@ -115,8 +130,11 @@ struct tlsrpt_record {
  * ';'-separated fields with optional whitespace; "rua=" holds one or more
  * comma-separated URIs, each "mailto:addr@domain" or "https://host/...";
  * anything else (an address without mailto:, say) is an error naming the
- * URI. Unknown extension fields are allowed (warned about). Returns 0 (fill
- * *r; caller calls tlsrpt_record_free) or -1 with the reason. */
+ * URI. Unknown extension fields are allowed (warned about), so are
+ * several rua= fields (merged in order, warned about); at most
+ * LIMIT_RUA_URIS URIs and LIMIT_TXT_BYTES bytes. *r is overwritten, not
+ * freed first; warnings may be NULL. Returns 0 (fill *r; caller calls
+ * tlsrpt_record_free) or -1 with the reason (*r then empty). */
 int	tlsrpt_record_parse(const char *txt, size_t len,
 	    struct tlsrpt_record *r, struct strv *warnings, struct err *e);
 void	tlsrpt_record_free(struct tlsrpt_record *r);
