@@ -41,33 +41,45 @@ cli_report_json(const struct tlsrpt_report *r)
 	return o;
 }
 
+/* Prints "label value" with value escaped (it comes from a reporter). */
+static void
+cli_report_field(const char *label, const char *value)
+{
+	printf("%-14s", label);
+	cli_put_safe(stdout, value != NULL ? value : "-");
+	putchar('\n');
+}
+
 static void
 cli_report_print(const struct tlsrpt_report *r)
 {
-	char t1[21], t2[21];
+	char t1[21], t2[21], b1[256], b2[256], b3[256];
 	uint64_t ok, failed;
 
-	printf("organization: %s\n", r->organization_name);
-	printf("report-id:    %s\n", r->report_id);
-	printf("contact:      %s\n", r->contact_info ? r->contact_info : "-");
+	cli_report_field("organization:", r->organization_name);
+	cli_report_field("report-id:", r->report_id);
+	cli_report_field("contact:", r->contact_info);
 	printf("date-range:   %s .. %s\n", cli_time(r->start, t1),
 	    cli_time(r->end, t2));
 	for (size_t i = 0; i < r->npolicies; i++) {
 		const struct tlsrpt_policy *p = &r->policies[i];
 
 		printf("policy %zu:     %s %s: %llu successful, %llu failed\n",
-		    i + 1, p->policy_type, p->policy_domain[0] ?
-		    p->policy_domain : "-",
+		    i + 1, cli_safe(p->policy_type, b1, sizeof(b1)),
+		    p->policy_domain[0] ? cli_safe(p->policy_domain, b2,
+		    sizeof(b2)) : "-",
 		    (unsigned long long)p->total_successful,
 		    (unsigned long long)p->total_failure);
 		for (size_t j = 0; j < p->nfailures; j++) {
 			const struct tlsrpt_failure *f = &p->failures[j];
 
-			printf("  %-28s %8llu  %s %s\n", f->result_type,
+			printf("  %-28s %8llu  %s %s\n",
+			    cli_safe(f->result_type, b1, sizeof(b1)),
 			    (unsigned long long)f->failed_session_count,
-			    f->receiving_mx_hostname ?
-			    f->receiving_mx_hostname : "-",
-			    f->sending_mta_ip ? f->sending_mta_ip : "-");
+			    f->receiving_mx_hostname ? cli_safe(
+			    f->receiving_mx_hostname, b2, sizeof(b2)) : "-",
+			    f->sending_mta_ip ? cli_safe(f->sending_mta_ip, b3,
+			    sizeof(b3)) : "-");
 		}
 	}
 	tlsrpt_totals(r, &ok, &failed);
@@ -127,6 +139,7 @@ static int
 cli_report_import(struct cli *c)
 {
 	struct store_origin o = { .route = "import" };
+	char org[256];
 	struct tlsrpt_report *r;
 	struct store *s;
 	uint8_t *buf;
@@ -148,7 +161,7 @@ cli_report_import(struct cli *c)
 		}
 		r = NULL;
 		if (tlsrpt_parse(buf, len, &r, &e) == -1) {
-			printf("%s: invalid: %s\n", path, e.msg);
+			printf("%s: invalid: %s\n", path, e.msg);	/* escaped */
 			bad++;
 			if (rc == CLI_OK)
 				rc = CLI_INVALID;
@@ -161,12 +174,18 @@ cli_report_import(struct cli *c)
 			cli_fail(CLI_USAGE, "%s: %s", path, e.msg);
 			rc = CLI_USAGE;
 		} else if (res == STORE_DUPLICATE) {
-			printf("%s: duplicate of report %lld (%s, %s)\n", path,
-			    (long long)id, r->organization_name, r->report_id);
+			printf("%s: duplicate of report %lld (%s, ", path,
+			    (long long)id, cli_safe(r->organization_name, org,
+			    sizeof(org)));
+			cli_put_safe(stdout, r->report_id);
+			printf(")\n");
 			dups++;
 		} else {
-			printf("%s: stored as report %lld (%s, %s)\n", path,
-			    (long long)id, r->organization_name, r->report_id);
+			printf("%s: stored as report %lld (%s, ", path,
+			    (long long)id, cli_safe(r->organization_name, org,
+			    sizeof(org)));
+			cli_put_safe(stdout, r->report_id);
+			printf(")\n");
 			added++;
 		}
 		tlsrpt_report_free(r);
@@ -216,13 +235,13 @@ cli_report_list_json(void *arg, const struct store_report_row *r)
 static int
 cli_report_list_text(void *arg, const struct store_report_row *r)
 {
-	char t1[21], t2[21];
+	char t[21], org[256], rid[256];
 
 	printf("%6lld  %-10.10s  %-24.24s  %-32.32s  %-24.24s  %10llu  %8llu\n",
-	    (long long)r->id, cli_time(r->start, t1), r->organization_name,
-	    r->report_id, r->policy_domains,
+	    (long long)r->id, cli_time(r->start, t),
+	    cli_safe(r->organization_name, org, sizeof(org)),
+	    cli_safe(r->report_id, rid, sizeof(rid)), r->policy_domains,
 	    (unsigned long long)r->successful, (unsigned long long)r->failed);
-	(void)t2;
 	return 0;
 }
 

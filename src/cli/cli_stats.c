@@ -3,6 +3,14 @@
  * sessions that succeeded and failed, per day, per reporting organization
  * and per result type, read from the daily roll-ups (never from raw
  * reports). DATEs are YYYY-MM-DD, UTC, both inclusive.
+ *
+ * One sending session can be reported twice: Microsoft sends an "sts" and
+ * a "tlsa" policy entry for the same domain and the same sessions. So for
+ * each (day, organization) the sessions under tlsa and those under the
+ * other policy types (sts, no-policy-found) are two views of the same
+ * traffic, and the larger one counts; within a view, entries add up
+ * (Google sends no-policy-found plus two sts entries when a policy
+ * changed during the day: different sessions).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,8 +28,18 @@ struct cli_stat_table {
 	size_t	 n, cap;
 };
 
+/* The (day, organization) group being read, one bucket per view. */
+struct cli_stat_view {
+	uint64_t successful, failed;
+	struct cli_stat_table results;
+};
+
 struct cli_stats {
 	struct cli_stat_table days, orgs, results;
+	char	*day, *org;		/* current group, NULL before the
+					 * first row */
+	struct cli_stat_view view[2];	/* [0] sts and no-policy-found,
+					 * [1] tlsa */
 	int	 oom;
 };
 
@@ -57,30 +75,80 @@ cli_stat_free(struct cli_stat_table *t)
 	free(t->v);
 }
 
+/* Adds the current group's larger view to the tables and empties it. */
+static int
+cli_stats_flush(struct cli_stats *st)
+{
+	struct cli_stat_view *v0 = &st->view[0], *v1 = &st->view[1], *v;
+	struct cli_stat_key *d, *o, *x;
+	int rc = 0;
+
+	if (st->day == NULL)
+		return 0;
+	if (st->org == NULL) {
+		rc = -1;
+		goto out;
+	}
+	v = v1->successful + v1->failed > v0->successful + v0->failed ?
+	    v1 : v0;
+	d = cli_stat_get(&st->days, st->day);
+	o = cli_stat_get(&st->orgs, st->org);
+	if (d == NULL || o == NULL) {
+		rc = -1;
+		goto out;
+	}
+	d->successful += v->successful;
+	d->failed += v->failed;
+	o->successful += v->successful;
+	o->failed += v->failed;
+	for (size_t i = 0; i < v->results.n; i++) {
+		if ((x = cli_stat_get(&st->results, v->results.v[i].key)) ==
+		    NULL) {
+			rc = -1;
+			goto out;
+		}
+		x->failed += v->results.v[i].failed;
+	}
+out:
+	for (int i = 0; i < 2; i++) {
+		cli_stat_free(&st->view[i].results);
+		memset(&st->view[i], 0, sizeof(st->view[i]));
+	}
+	free(st->day);
+	free(st->org);
+	st->day = st->org = NULL;
+	if (rc == -1)
+		st->oom = 1;
+	return rc;
+}
+
 static int
 cli_stats_row(void *arg, const struct store_stat_row *r)
 {
 	struct cli_stats *st = arg;
-	bool ok = strcmp(r->result_type, "successful") == 0;
-	struct cli_stat_key *d, *o, *x = NULL;
+	struct cli_stat_view *v;
+	struct cli_stat_key *x;
 
-	d = cli_stat_get(&st->days, r->day);
-	o = cli_stat_get(&st->orgs, r->organization_name);
-	if (!ok)
-		x = cli_stat_get(&st->results, r->result_type);
-	if (d == NULL || o == NULL || (!ok && x == NULL)) {
-		st->oom = 1;
-		return -1;
+	if (st->day != NULL && (strcmp(st->day, r->day) != 0 ||
+	    strcmp(st->org, r->organization_name) != 0) &&
+	    cli_stats_flush(st) == -1)
+		goto oom;
+	if (st->day == NULL && ((st->day = strdup(r->day)) == NULL ||
+	    (st->org = strdup(r->organization_name)) == NULL))
+		goto oom;
+	v = &st->view[strcmp(r->policy_type, "tlsa") == 0];
+	if (strcmp(r->result_type, "successful") == 0) {
+		v->successful += r->sessions;
+		return 0;
 	}
-	if (ok) {
-		d->successful += r->sessions;
-		o->successful += r->sessions;
-	} else {
-		d->failed += r->sessions;
-		o->failed += r->sessions;
-		x->failed += r->sessions;
-	}
+	v->failed += r->sessions;
+	if ((x = cli_stat_get(&v->results, r->result_type)) == NULL)
+		goto oom;
+	x->failed += r->sessions;
 	return 0;
+oom:
+	st->oom = 1;
+	return -1;
 }
 
 static int
@@ -187,7 +255,8 @@ cli_stats(struct cli *c)
 	}
 	if ((s = cli_store(c)) == NULL)
 		return CLI_USAGE;
-	if (s->ops->stats(s, name, from, to, cli_stats_row, &st, &e) == -1) {
+	if (s->ops->stats(s, name, from, to, cli_stats_row, &st, &e) == -1 ||
+	    cli_stats_flush(&st) == -1) {
 		rc = st.oom ? cli_fail(CLI_USAGE, "out of memory") :
 		    cli_fail(CLI_USAGE, "%s", e.msg);
 		goto out;
@@ -216,6 +285,7 @@ cli_stats(struct cli *c)
 	}
 	rc = CLI_OK;
 out:
+	cli_stats_flush(&st);
 	cli_stat_free(&st.days);
 	cli_stat_free(&st.orgs);
 	cli_stat_free(&st.results);

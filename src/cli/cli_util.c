@@ -150,3 +150,33 @@ cli_domain_arg(const char *in, char out[LIMIT_DNAME_LEN + 1])
 		return cli_fail(CLI_INVALID, "domain '%s': %s", in, e.msg);
 	return 0;
 }
+
+const char *
+cli_safe(const char *s, char *buf, size_t bufsz)
+{
+	size_t o = 0;
+
+	for (; s != NULL && *s != '\0' && o + 5 < bufsz; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < 0x20 || c == 0x7f || c == '\\')
+			o += (size_t)snprintf(buf + o, bufsz - o, "\\x%02x", c);
+		else
+			buf[o++] = (char)c;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+void
+cli_put_safe(FILE *f, const char *s)
+{
+	for (; s != NULL && *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < 0x20 || c == 0x7f || c == '\\')
+			fprintf(f, "\\x%02x", c);
+		else
+			fputc(c, f);
+	}
+}
