@@ -11,10 +11,15 @@ libcurl4-openssl-dev libjansson-dev libsqlite3-dev libidn2-dev zlib1g-dev
 libgmime-3.0-dev libunbound-dev libldns-dev libsodium-dev libcmocka-dev"
 # Tests with real peers and the tools the test scripts call.
 PEERS="curl openssl sqlite3 iproute2 procps psmisc dnsutils nsd pebble
-postfix-mta-sts-resolver swaks libnet-ssleay-perl"
+postfix-mta-sts-resolver swaks libnet-ssleay-perl postfix"
+# Benchmarks only (bench/): the peers we measure against and the load.
+BENCH="nginx h2o wrk"
 
-want="$BUILD $PEERS"
-[ "${1:-}" = "--build-only" ] && want="$BUILD"
+case "${1:-}" in
+--build-only)	want="$BUILD" ;;
+--bench)	want="$BUILD $BENCH" ;;
+*)		want="$BUILD $PEERS" ;;
+esac
 
 missing=
 for p in $want; do

@@ -66,28 +66,47 @@ struct acme_manager;
  * names() and, for each name whose certificate is missing or has a third
  * or less of its lifetime left, orders one; after a failure it backs off
  * exponentially for that name only (1 min doubling to 1 day), so one
- * broken domain never delays another. Returns 0 and *m, or -1. */
+ * broken domain never delays another. A name whose DNS does not point
+ * here yet is skipped without backoff (retried next round; no CA request
+ * was made). cfg is copied (strings and service_addrs included): the
+ * caller may free it after the call. names and issued run on the
+ * manager's thread, one at a time; names() must not block for long and
+ * issued() should only schedule the reload. Orders run one at a time.
+ * Returns 0 and *m, or -1. */
 int	acme_manager_start(const struct acme_config *cfg, acme_names_cb names,
 	    acme_issued_cb issued, void *arg, unsigned interval,
 	    struct acme_manager **m, struct err *e);
 /* Wakes the manager at once (a domain was added). */
 void	acme_manager_kick(struct acme_manager *m);
-/* Stops the thread (waits for it) and frees m. */
+/* Stops the thread (waits for it; an order in progress is abandoned
+ * within about a second) and frees m. */
 void	acme_manager_stop(struct acme_manager *m);
 
 /* One order, blocking, for tools and tests: obtains a certificate for name
- * and writes it as described above. Returns 0 or -1 with the reason
- * (including the CA's problem document detail). */
+ * (a normalized A-label host name; anything else is refused before any
+ * request) and writes it as described above, NAME.key before NAME.pem.
+ * Does not check DNS first (the manager does). Something must answer the
+ * challenge meanwhile: the daemon's listeners, or `stsguard acme obtain`'s
+ * own responder. Returns 0 or -1 with the reason, e.g.
+ *   "mta-sts.x.test: validation failed: urn:ietf:params:acme:error:dns: ..."
+ * (the CA's problem type and detail). Thread-safe. */
 int	acme_obtain(const struct acme_config *cfg, const char *name,
 	    struct err *e);
 
-/* HTTP-01: the key authorization for token, copied into buf. Returns 0,
- * or -1 when no challenge with that token is pending. */
+/* A buffer this large always holds a key authorization. */
+#define ACME_HTTP01_BUF 512
+
+/* HTTP-01: the key authorization for token, copied into buf (NUL-ended;
+ * ACME_HTTP01_BUF bytes are enough). Returns 0, or -1 when no challenge with that
+ * token is pending or buf is too small. Serve it as the 200 body of
+ * GET /.well-known/acme-challenge/TOKEN, on any Host. */
 int	acme_http01_lookup(const char *token, char *buf, size_t len);
 
 /* TLS-ALPN-01: a new reference to the self-signed challenge certificate
  * and key for name (with the acmeIdentifier extension), or -1 when no
- * challenge for name is pending. Caller frees both. */
+ * challenge for name (compared without case) is pending. Caller frees
+ * both. Use it only when the ClientHello offers ALPN "acme-tls/1" (and
+ * then select that protocol), with the SNI name; RFC 8737 §3. */
 int	acme_alpn01_lookup(const char *name, X509 **cert, EVP_PKEY **key);
 
 #endif

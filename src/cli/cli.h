@@ -65,7 +65,7 @@ struct cli_cmd {
 /* Subcommand tables, one per file. */
 extern const struct cli_cmd cli_policy_cmds[], cli_record_cmds[],
     cli_report_cmds[], cli_domain_cmds[], cli_dns_cmds[], cli_stats_cmds[],
-    cli_serve_cmds[];
+    cli_serve_cmds[], cli_acme_cmds[];
 
 /* Prints "stsguard: <message>" on stderr. Returns code. */
 int	cli_fail(int code, const char *fmt, ...)
@@ -91,6 +91,13 @@ json_t	*cli_json_str(const char *s);
 /* "2026-05-11T00:00:00Z" for t (0 prints as null in JSON, "-" in text). */
 json_t	*cli_json_time(time_t t);
 const char *cli_time(time_t t, char buf[21]);
+
+/* Print s with control bytes (and backslash) as \xNN, so that strings
+ * from reports cannot drive the terminal; UTF-8 passes through.
+ * cli_put_safe writes to f; cli_safe writes into buf (cut to fit bufsz)
+ * and returns buf. */
+void	cli_put_safe(FILE *f, const char *s);
+const char *cli_safe(const char *s, char *buf, size_t bufsz);
 
 /* Normalizes a domain name given on the command line (U-labels to
  * A-labels, lower case) into out. Returns 0, or CLI_INVALID after

@@ -22,7 +22,7 @@
 
 static const struct cli_cmd *const cli_tables[] = {
 	cli_policy_cmds, cli_record_cmds, cli_report_cmds, cli_domain_cmds,
-	cli_dns_cmds, cli_stats_cmds, cli_serve_cmds, NULL,
+	cli_dns_cmds, cli_stats_cmds, cli_serve_cmds, cli_acme_cmds, NULL,
 };
 
 static void

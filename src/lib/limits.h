@@ -68,6 +68,59 @@
 /* Any single JSON string in a report. */
 #define LIMIT_REPORT_STRING_BYTES (64 * 1024)
 
+/* --- SMTP listener (RFC 5321) ---------------------------------------- */
+
+/* RFC 5321 §4.5.3.1.4: a command line is at most 512 octets with its
+ * CRLF. Longer lines are answered 500 5.5.2 and skipped. */
+#define LIMIT_SMTP_CMD_LINE 512
+/* RFC 5321 §4.5.3.1.6: a text line is at most 1000 octets with its CRLF.
+ * In DATA we do not refuse longer lines: an application/tlsrpt+json part
+ * sent without transfer encoding by a compact encoder (quirk 10: one-line
+ * JSON) would break it, and refusing would lose the report; the message
+ * size below bounds memory instead. */
+#define LIMIT_SMTP_TEXT_LINE 1000
+/* RFC 5321 §4.5.3.1.3: a reverse- or forward-path is at most 256 octets. */
+#define LIMIT_SMTP_PATH_LEN 256
+/* Advertised as SIZE (RFC 1870) and enforced while reading DATA (552).
+ * A report of LIMIT_REPORT_BYTES grows to about 5.5 MiB in base64 with
+ * CRLFs; 8 MiB leaves room for headers and a human-readable part. */
+#define LIMIT_SMTP_MESSAGE_BYTES (8 * 1024 * 1024)
+/* Recipients per transaction. A reporter sends one message per rua
+ * address, so a handful is plenty; RFC 5321 §4.5.3.1.10 lets us answer
+ * 452 for the rest, which the client retries later. */
+#define LIMIT_SMTP_RCPTS 32
+/* Error replies (5xx) per session before 421 and disconnect: a sender
+ * that gets ten errors is confused or probing. (Postfix's
+ * smtpd_hard_error_limit is 20; anonymous intake gets less.) */
+#define LIMIT_SMTP_ERRORS 10
+/* RFC 5321 §4.5.3.2.7: the server SHOULD wait at least 5 minutes for the
+ * next command. Seconds. */
+#define LIMIT_SMTP_CMD_TIMEOUT 300
+/* RFC 5321 §4.5.3.2.6: 3 minutes between two blocks of DATA. Seconds. */
+#define LIMIT_SMTP_DATA_TIMEOUT 180
+/* Simultaneous connections from one client address, process-wide: real
+ * reporters open one or two; more is a scan or a flood. */
+#define LIMIT_SMTP_CONN_PER_CLIENT 10
+/* Simultaneous SMTP connections per listener (per worker thread). */
+#define LIMIT_SMTP_CONNECTIONS 1000
+/* Replies queued for a client that does not read them (a pipelining
+ * flood): past this many bytes we stop reading its input until it has
+ * read its replies. */
+#define LIMIT_SMTP_OUTBUF (64 * 1024)
+
+/* --- MIME (report e-mails) -------------------------------------------- */
+
+/* Leaf parts looked at per message: report mails have 2 or 3. */
+#define LIMIT_MIME_PARTS 64
+/* multipart/ and message/ containers per message, counted in the raw
+ * bytes before GMime sees them, because GMime's parser recurses once per
+ * nested container and has no depth limit of its own. A report forwarded
+ * as an attachment has 3. */
+#define LIMIT_MIME_CONTAINERS 16
+/* Reports taken from one message: one per policy domain at most, in
+ * practice one. */
+#define LIMIT_MIME_REPORTS 16
+
 /* --- Configuration ---------------------------------------------------- */
 
 /* The config file is written by an operator, but read at every start. */
@@ -79,5 +132,36 @@
 /* Domains one tenant may host: big providers host hundreds of thousands
  * of domains, but in several tenants. */
 #define LIMIT_DOMAINS_PER_TENANT 1000000
+
+/* --- HTTP front (src/http/, src/daemon/) ------------------------------ */
+
+/* Request line plus header fields. Real MTA-STS fetchers send < 300 bytes;
+ * 8 KiB is what nginx and h2o allow by default. Over it: 431 and close. */
+#define LIMIT_HTTP_HEADER_BYTES 8192
+/* The request line alone (method, target, version). A policy URL is 40
+ * bytes; ACME tokens and intake tokens keep the target under 200. Over
+ * it: 414. */
+#define LIMIT_HTTP_REQUEST_LINE 2048
+/* Header fields per request: browsers send about 15. Over it: 431. */
+#define LIMIT_HTTP_HEADERS 64
+/* Request body on the policy listener: policy fetches have none; report
+ * intake (a later route) reads up to LIMIT_REPORT_BYTES. Over it: 413. */
+#define LIMIT_HTTP_BODY_BYTES LIMIT_REPORT_BYTES
+/* Seconds a client may take from accepting the connection (TLS handshake
+ * included) to the end of its request head, and after a response before
+ * its next request. Slow clients cost a connection slot, not a worker. */
+#define LIMIT_HTTP_REQUEST_SECONDS 10
+#define LIMIT_HTTP_IDLE_SECONDS 30
+/* Seconds to drain a connection closed after an error, so that the
+ * client reads our answer instead of a reset. */
+#define LIMIT_HTTP_LINGER_SECONDS 2
+/* Seconds in-flight requests get to finish after SIGTERM. */
+#define LIMIT_SHUTDOWN_SECONDS 5
+/* Open connections per worker; beyond it new ones are closed at once, so
+ * a flood costs bounded memory (about 40 KiB each with TLS buffers). */
+#define LIMIT_CONNS_PER_WORKER 20000
+/* TLS contexts (one per certificate) kept in the SNI cache. Each costs
+ * roughly 10 KiB; names beyond this are reloaded from disk on demand. */
+#define LIMIT_TLS_CACHE_ENTRIES 20000
 
 #endif

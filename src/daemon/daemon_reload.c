@@ -1,0 +1,209 @@
+/*
+ * daemon_reload.c - the reload thread: notices changes in the store and
+ * publishes a new policy table, frees replaced tables once no worker can
+ * still read them, and rotates the session ticket keys.
+ *
+ * Change detection, every RELOAD_POLL_MS: SQLite's `PRAGMA data_version`
+ * on a read-only connection of our own (it changes whenever another
+ * connection commits: the CLI's `domain add/set/remove`), plus the
+ * earliest serve_until of a removed domain, plus a full rebuild every
+ * RELOAD_FULL_SECONDS as a safety net. So a change is served within about
+ * half a second. Never runs on a worker; never blocks one.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "../acme/acme.h"
+#include "../lib/log.h"
+#include "../tls/tls.h"
+#include "daemon_int.h"
+
+#define RELOAD_POLL_MS 250
+#define RELOAD_FULL_SECONDS 60
+
+static void
+reload_log_table(const struct ptable *t, double ms)
+{
+	struct log_line l;
+
+	log_begin(&l, LOG_INFO, "policy_table");
+	log_int(&l, "hosts", (int64_t)t->n);
+	log_int(&l, "build_ms", (int64_t)(ms + 0.5));
+	log_end(&l);
+}
+
+int
+daemon_reload_now(struct daemon *d, struct store *s, struct err *e)
+{
+	struct timespec a, b;
+	struct ptable *t, *old;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	if ((t = ptable_build(s, time(NULL), e)) == NULL)
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	pthread_mutex_lock(&d->names_mu);
+	old = atomic_exchange(&d->table, t);
+	if (old != NULL) {
+		old->retired_gen = atomic_fetch_add(&d->gen, 1) + 1;
+		old->retired_next = d->retired;
+		d->retired = old;
+	}
+	pthread_mutex_unlock(&d->names_mu);
+	reload_log_table(t, (double)(b.tv_sec - a.tv_sec) * 1e3 +
+	    (double)(b.tv_nsec - a.tv_nsec) / 1e6);
+	if (d->acme_mgr != NULL)
+		acme_manager_kick(d->acme_mgr);
+	return 0;
+}
+
+/* Frees retired tables every worker has moved past. With force (no
+ * worker runs any more) frees all. */
+static void
+reload_reclaim(struct daemon *d, bool force)
+{
+	uint64_t min = UINT64_MAX;
+	struct ptable **pp, *t;
+
+	if (!force)
+		for (int i = 0; i < d->nworkers; i++) {
+			uint64_t s = daemon_worker_seen(d, i);
+
+			if (s < min)
+				min = s;
+		}
+	pthread_mutex_lock(&d->names_mu);
+	for (pp = &d->retired; (t = *pp) != NULL;) {
+		if (force || t->retired_gen <= min) {
+			*pp = t->retired_next;
+			ptable_free(t);
+		} else {
+			pp = &t->retired_next;
+		}
+	}
+	pthread_mutex_unlock(&d->names_mu);
+}
+
+/* The store's change counter, or -1 when it cannot be read (then we
+ * rebuild on the timer only). */
+static int64_t
+reload_data_version(sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t v = -1;
+
+	if (db == NULL)
+		return -1;
+	if (sqlite3_prepare_v2(db, "PRAGMA data_version", -1, &st, NULL) ==
+	    SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static void *
+reload_main(void *arg)
+{
+	struct daemon *d = arg;
+	struct store *s = NULL;
+	sqlite3 *db = NULL;
+	char path[4096];
+	struct err e;
+	int64_t ver = -1, nv;
+	time_t last_full = time(NULL), last_rotate = time(NULL), now;
+	bool failed = false;
+
+	snprintf(path, sizeof(path), "%s/stsguard.db", d->data_dir);
+	if (store_sqlite_open(path, &s, &e) == -1) {
+		log_warn("reload", "cannot open the store, no reloads: %s",
+		    e.msg);
+		s = NULL;
+	}
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) !=
+	    SQLITE_OK) {
+		log_warn("reload", "%s: %s: reloading every %d s only", path,
+		    db ? sqlite3_errmsg(db) : "cannot open",
+		    RELOAD_FULL_SECONDS);
+		sqlite3_close(db);
+		db = NULL;
+	} else {
+		sqlite3_busy_timeout(db, 100);
+		ver = reload_data_version(db);
+	}
+
+	for (;;) {
+		struct timespec until;
+		struct ptable *t;
+		bool stop, due;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += RELOAD_POLL_MS * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_mutex_lock(&d->reload_mu);
+		if (!d->reload_stop)
+			pthread_cond_timedwait(&d->reload_cond, &d->reload_mu,
+			    &until);
+		stop = d->reload_stop;
+		pthread_mutex_unlock(&d->reload_mu);
+		if (stop)
+			break;
+
+		now = time(NULL);
+		nv = reload_data_version(db);
+		t = atomic_load(&d->table);
+		due = nv != ver || failed ||
+		    now - last_full >= RELOAD_FULL_SECONDS ||
+		    (t->next_expiry != 0 && now >= t->next_expiry);
+		if (due && s != NULL) {
+			if (daemon_reload_now(d, s, &e) == -1) {
+				if (!failed)
+					log_warn("reload", "%s", e.msg);
+				failed = true;
+			} else {
+				failed = false;
+				ver = nv;
+				last_full = now;
+			}
+		}
+		reload_reclaim(d, false);
+		if (now - last_rotate >= TLS_TICKET_ROTATE_SECONDS) {
+			tls_tickets_rotate(d->tls);
+			last_rotate = now;
+			log_info("tls_tickets", "rotated the ticket key");
+		}
+	}
+	sqlite3_close(db);
+	store_close(s);
+	return NULL;
+}
+
+int
+daemon_reload_start(struct daemon *d, struct err *e)
+{
+	d->reload_stop = false;
+	if (pthread_create(&d->reload_thr, NULL, reload_main, d) != 0)
+		return err_set(e, "cannot start the reload thread");
+	d->reload_started = true;
+	return 0;
+}
+
+void
+daemon_reload_stop(struct daemon *d)
+{
+	if (d->reload_started) {
+		pthread_mutex_lock(&d->reload_mu);
+		d->reload_stop = true;
+		pthread_cond_signal(&d->reload_cond);
+		pthread_mutex_unlock(&d->reload_mu);
+		pthread_join(d->reload_thr, NULL);
+		d->reload_started = false;
+	}
+	reload_reclaim(d, true);
+}

@@ -1,0 +1,1255 @@
+/*
+ * daemon_serve.c - `stsguard serve`: listeners, worker threads with their
+ * own event loops, connections, routes, privilege drop and shutdown.
+ *
+ * Per connection (one struct conn, one read buffer, one write buffer):
+ *
+ *	accept -> [TLS handshake] -> read head -> route -> one write
+ *	              ^                                     |
+ *	              +------------ keep-alive -------------+
+ *
+ * libevent is used only for readiness (one event on the fd, level
+ * triggered); OpenSSL reads and writes the socket itself (SSL_read and
+ * SSL_write, non-blocking). A bufferevent_openssl would copy every byte
+ * once more through evbuffers and allocate per chain; this way a policy
+ * response is a few memcpy into the connection's buffer and one
+ * SSL_write, one TLS record, one syscall.
+ *
+ * Routes, HTTPS listener (Host decides, port and trailing dot ignored):
+ *	GET|HEAD /.well-known/mta-sts.txt, Host mta-sts.<hosted>  200 policy
+ *	  the same with an SNI naming another host                 421
+ *	other methods on that path                                 405 Allow
+ *	anything else                                              404
+ *	(POST /tlsrpt/<token> on Host service_host: daemon_route_intake,
+ *	 the hook for report intake, 404 until that lands)
+ * Plain HTTP listener:
+ *	GET|HEAD /.well-known/acme-challenge/TOKEN                 200 / 404
+ *	GET|HEAD with a hosted Host or service_host                301 https
+ *	anything else                                              404 / 405
+ * Never serves a policy over plain HTTP; never reads the store.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <grp.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "../acme/acme.h"
+#include "../http/http.h"
+#include "../lib/log.h"
+#include "../tls/tls.h"
+#include "daemon.h"
+#include "daemon_int.h"
+
+#define POLICY_PATH	"/.well-known/mta-sts.txt"
+#define CHALLENGE_PATH	"/.well-known/acme-challenge/"
+#define ACCEPT_BATCH	64
+#define OBUF_INLINE	2048
+#define OBUF_FLUSH_AT	(16 * 1024)	/* pipelined answers: flush first */
+
+enum conn_state {
+	CONN_HANDSHAKE,
+	CONN_READ,
+	CONN_WRITE,
+	CONN_LINGER,		/* answered and closing: drain, then close */
+};
+
+struct worker;
+
+struct conn {
+	struct conn	*prev, *next;	/* the worker's connections */
+	struct worker	*w;
+	int		 fd;
+	SSL		*ssl;		/* NULL on the plain HTTP listener */
+	enum conn_state	 st;
+	short		 ev_what;	/* EV_READ or EV_WRITE */
+	bool		 close_after;	/* close once out is written */
+	bool		 linger;	/* ... after draining the input */
+	time_t		 deadline;	/* monotonic seconds */
+	struct event	 ev;
+	char		 peer[INET6_ADDRSTRLEN];
+	size_t		 rlen;
+	char		 rbuf[LIMIT_HTTP_HEADER_BYTES];
+	char		*out;		/* obuf, or a larger heap buffer */
+	size_t		 olen, ooff, ocap;
+	char		 obuf[OBUF_INLINE];
+};
+
+struct worker {
+	struct daemon	*d;
+	int		 id;
+	pthread_t	 thr;
+	bool		 started;
+	struct event_base *base;
+	int		 https_fd, http_fd, stop_fd;
+	struct event	*ev_https, *ev_http, *ev_tick, *ev_stop;
+	atomic_uint_fast64_t seen;	/* quiescent counter */
+	bool		 draining;	/* SIGTERM: no new requests */
+	time_t		 drain_until;
+	time_t		 now;		/* monotonic, updated each tick */
+	struct conn	*conns;
+	size_t		 nconns;
+	char		 date[HTTP_DATE_LINE_LEN + 1];
+	time_t		 date_sec;
+};
+
+static void conn_cb(evutil_socket_t fd, short what, void *arg);
+static void conn_read(struct conn *c);
+static void conn_write(struct conn *c);
+
+static time_t
+mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return ts.tv_sec;
+}
+
+uint64_t
+daemon_worker_seen(struct daemon *d, int i)
+{
+	return atomic_load(&d->workers[i].seen);
+}
+
+/* A quiescent point: the worker holds no table pointer from before. */
+static inline void
+worker_quiesce(struct worker *w)
+{
+	atomic_store(&w->seen, atomic_load(&w->d->gen));
+}
+
+static void
+worker_date(struct worker *w)
+{
+	time_t t = time(NULL);
+
+	if (t != w->date_sec) {
+		http_date_line((long long)t, w->date);
+		w->date_sec = t;
+	}
+}
+
+/* --- connections ----------------------------------------------------- */
+
+static void
+conn_free(struct conn *c)
+{
+	struct worker *w = c->w;
+
+	event_del(&c->ev);
+	if (c->ssl != NULL)
+		SSL_free(c->ssl);
+	close(c->fd);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		w->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	w->nconns--;
+	if (c->out != c->obuf)
+		free(c->out);
+	free(c);
+}
+
+static void
+conn_want(struct conn *c, short what)
+{
+	if (c->ev_what == what)
+		return;
+	event_del(&c->ev);
+	event_assign(&c->ev, c->w->base, c->fd, what | EV_PERSIST, conn_cb, c);
+	event_add(&c->ev, NULL);
+	c->ev_what = what;
+}
+
+/* Closes after the answer: sends close_notify, and when the client may
+ * still be sending (an error, a body we did not read) drains its input
+ * for a moment so that it reads our answer instead of a reset. */
+static void
+conn_finish(struct conn *c)
+{
+	if (c->ssl != NULL) {
+		SSL_shutdown(c->ssl);
+		ERR_clear_error();
+	}
+	if (!c->linger) {
+		conn_free(c);
+		return;
+	}
+	shutdown(c->fd, SHUT_WR);
+	c->st = CONN_LINGER;
+	c->deadline = c->w->now + LIMIT_HTTP_LINGER_SECONDS;
+	conn_want(c, EV_READ);
+}
+
+/* Makes room for n more bytes of output. */
+static char *
+conn_reserve(struct conn *c, size_t n)
+{
+	if (c->olen + n > c->ocap) {
+		size_t ncap = c->ocap * 2;
+		char *nb;
+
+		while (ncap < c->olen + n)
+			ncap *= 2;
+		if (c->out == c->obuf) {
+			if ((nb = malloc(ncap)) != NULL)
+				memcpy(nb, c->obuf, c->olen);
+		} else {
+			nb = realloc(c->out, ncap);
+		}
+		if (nb == NULL)
+			log_fatal("conn", "out of memory");
+		c->out = nb;
+		c->ocap = ncap;
+	}
+	return c->out + c->olen;
+}
+
+static void
+conn_put(struct conn *c, const char *s, size_t n)
+{
+	memcpy(conn_reserve(c, n), s, n);
+	c->olen += n;
+}
+
+static void
+conn_error(struct conn *c, int status, const char *extra, bool head_only)
+{
+	char buf[512];
+	size_t n;
+
+	worker_date(c->w);
+	n = http_error_response(buf, sizeof(buf), status, c->w->date, extra,
+	    c->close_after, head_only);
+	if (n == 0)
+		log_panic("conn", "error response does not fit");
+	conn_put(c, buf, n);
+}
+
+static void
+conn_log(struct conn *c, const char *event, const struct http_request *r,
+    int status)
+{
+	struct log_line l;
+
+	log_begin(&l, LOG_INFO, event);
+	if (!l.on)
+		return;
+	log_cstr(&l, "client", c->peer);
+	if (c->ssl != NULL)
+		log_cstr(&l, "sni", tls_sni(c->ssl));
+	if (r != NULL) {
+		log_str(&l, "method", r->method_str, r->method_len);
+		log_str(&l, "host", r->host, r->host_len);
+		log_str(&l, "path", r->target, r->target_len);
+		log_str(&l, "ua", r->user_agent, r->user_agent_len);
+	}
+	log_int(&l, "status", status);
+	log_end(&l);
+}
+
+static bool
+path_is(const struct http_request *r, const char *p)
+{
+	size_t n = strlen(p);
+
+	return r->path_len == n && memcmp(r->path, p, n) == 0;
+}
+
+/* The hook for report intake (RFC 8460 §3, HTTPS POST to a token URL on
+ * service_host). Returns the status it answered, or 0 when the request is
+ * not an intake request. Intake lands with a later issue; until then
+ * nothing is routed here. */
+static int
+daemon_route_intake(struct conn *c, const struct http_request *r,
+    const char *host)
+{
+	(void)c;
+	(void)r;
+	(void)host;
+	return 0;
+}
+
+static void
+route_https(struct conn *c, const struct http_request *r)
+{
+	struct daemon *d = c->w->d;
+	const struct ptable *t;
+	const struct ptable_entry *x = NULL;
+	char host[LIMIT_DNAME_LEN + 1];
+	const char *sni;
+	int hlen, status;
+	bool head = r->method == HTTP_HEAD;
+
+	hlen = http_host_normalize(r->host, r->host_len, host);
+	if (hlen > 0 && (status = daemon_route_intake(c, r, host)) != 0) {
+		conn_log(c, "http_request", r, status);
+		return;
+	}
+	if (!path_is(r, POLICY_PATH)) {
+		conn_error(c, 404, NULL, head);
+		conn_log(c, "http_request", r, 404);
+		return;
+	}
+	if (r->method != HTTP_GET && r->method != HTTP_HEAD) {
+		conn_error(c, 405, "Allow: GET, HEAD\r\n", false);
+		conn_log(c, "policy_fetch", r, 405);
+		return;
+	}
+	t = atomic_load_explicit(&d->table, memory_order_acquire);
+	if (hlen > 0)
+		x = ptable_find(t, host, (size_t)hlen);
+	if (x == NULL) {
+		conn_error(c, 404, NULL, head);
+		conn_log(c, "policy_fetch", r, 404);
+		return;
+	}
+	/* The certificate the client checked must be for this host. */
+	if ((sni = tls_sni(c->ssl)) != NULL && strcmp(sni, host) != 0) {
+		conn_error(c, 421, NULL, head);
+		conn_log(c, "policy_fetch", r, 421);
+		return;
+	}
+	worker_date(c->w);
+	conn_put(c, "HTTP/1.1 200 OK\r\n", 17);
+	conn_put(c, c->w->date, HTTP_DATE_LINE_LEN);
+	conn_put(c, x->fields, x->fields_len);
+	if (c->close_after)
+		conn_put(c, "Connection: close\r\n\r\n", 21);
+	else
+		conn_put(c, "\r\n", 2);
+	if (!head)
+		conn_put(c, x->body, x->body_len);
+	conn_log(c, "policy_fetch", r, 200);
+}
+
+static void
+route_http(struct conn *c, const struct http_request *r)
+{
+	struct daemon *d = c->w->d;
+	const struct ptable *t;
+	char host[LIMIT_DNAME_LEN + 1], keyauth[512], loc[LIMIT_DNAME_LEN +
+	    LIMIT_HTTP_REQUEST_LINE + 32], len[32];
+	int hlen, n;
+	bool head = r->method == HTTP_HEAD;
+	size_t plen = strlen(CHALLENGE_PATH);
+
+	if (r->method != HTTP_GET && r->method != HTTP_HEAD) {
+		conn_error(c, 405, "Allow: GET, HEAD\r\n", false);
+		conn_log(c, "http_plain", r, 405);
+		return;
+	}
+	if (r->path_len > plen && memcmp(r->path, CHALLENGE_PATH, plen) == 0) {
+		char token[256];
+		size_t tlen = r->path_len - plen;
+
+		if (!d->http01 || tlen >= sizeof(token)) {
+			conn_error(c, 404, NULL, head);
+			conn_log(c, "acme_http01", r, 404);
+			return;
+		}
+		memcpy(token, r->path + plen, tlen);
+		token[tlen] = '\0';
+		if (acme_http01_lookup(token, keyauth, sizeof(keyauth)) == -1) {
+			conn_error(c, 404, NULL, head);
+			conn_log(c, "acme_http01", r, 404);
+			return;
+		}
+		worker_date(c->w);
+		n = snprintf(len, sizeof(len), "%zu", strlen(keyauth));
+		conn_put(c, "HTTP/1.1 200 OK\r\n", 17);
+		conn_put(c, c->w->date, HTTP_DATE_LINE_LEN);
+		conn_put(c, "Content-Type: application/octet-stream\r\n"
+		    "Content-Length: ", 56);
+		conn_put(c, len, (size_t)n);
+		conn_put(c, c->close_after ? "\r\nConnection: close\r\n\r\n" :
+		    "\r\n\r\n", c->close_after ? 23 : 4);
+		if (!head)
+			conn_put(c, keyauth, strlen(keyauth));
+		conn_log(c, "acme_http01", r, 200);
+		return;
+	}
+	hlen = http_host_normalize(r->host, r->host_len, host);
+	t = atomic_load_explicit(&d->table, memory_order_acquire);
+	if (hlen <= 0 || (strcmp(host, d->service_host) != 0 &&
+	    ptable_find(t, host, (size_t)hlen) == NULL)) {
+		conn_error(c, 404, NULL, head);
+		conn_log(c, "http_plain", r, 404);
+		return;
+	}
+	n = snprintf(loc, sizeof(loc), "Location: https://%s%.*s\r\n", host,
+	    (int)r->target_len, r->target[0] == '/' ? r->target : "/");
+	if (n < 0 || (size_t)n >= sizeof(loc)) {
+		conn_error(c, 404, NULL, head);
+		return;
+	}
+	conn_error(c, 301, loc, head);
+	conn_log(c, "http_plain", r, 301);
+}
+
+/* Answers every complete request in rbuf (pipelining) into out. */
+static void
+conn_answer(struct conn *c)
+{
+	struct http_request r;
+	size_t used = 0;
+	int status;
+
+	while (!c->close_after && c->olen < OBUF_FLUSH_AT) {
+		enum http_parse p = http_parse_request(c->rbuf + used,
+		    c->rlen - used, &r, &status);
+
+		if (p == HTTP_PARSE_MORE)
+			break;
+		if (p == HTTP_PARSE_ERROR) {
+			c->close_after = true;
+			c->linger = true;
+			conn_error(c, status, NULL, false);
+			conn_log(c, "http_error", NULL, status);
+			used = c->rlen;
+			break;
+		}
+		used += r.head_len;
+		if (!r.keep_alive || c->w->draining)
+			c->close_after = true;
+		if (r.has_body) {
+			/* No route here reads a body yet: answer, drain,
+			 * close. */
+			c->close_after = true;
+			c->linger = true;
+			used = c->rlen;
+		}
+		if (c->ssl != NULL)
+			route_https(c, &r);
+		else
+			route_http(c, &r);
+	}
+	if (used > 0) {
+		memmove(c->rbuf, c->rbuf + used, c->rlen - used);
+		c->rlen -= used;
+	}
+	if (c->olen > 0)
+		c->st = CONN_WRITE;
+}
+
+/* Writes out; when done, goes back to reading (or closes). Returns false
+ * when c was freed or is closing. */
+static bool
+conn_flush(struct conn *c)
+{
+	while (c->ooff < c->olen) {
+		int n;
+
+		if (c->ssl != NULL) {
+			ERR_clear_error();
+			n = SSL_write(c->ssl, c->out + c->ooff,
+			    (int)(c->olen - c->ooff));
+			if (n <= 0) {
+				int err = SSL_get_error(c->ssl, n);
+
+				if (err == SSL_ERROR_WANT_WRITE) {
+					conn_want(c, EV_WRITE);
+					return true;
+				}
+				if (err == SSL_ERROR_WANT_READ) {
+					conn_want(c, EV_READ);
+					return true;
+				}
+				ERR_clear_error();
+				conn_free(c);
+				return false;
+			}
+		} else {
+			ssize_t k = write(c->fd, c->out + c->ooff,
+			    c->olen - c->ooff);
+
+			if (k < 0) {
+				if (errno == EAGAIN || errno == EINTR) {
+					conn_want(c, EV_WRITE);
+					return true;
+				}
+				conn_free(c);
+				return false;
+			}
+			n = (int)k;
+		}
+		c->ooff += (size_t)n;
+	}
+	c->olen = c->ooff = 0;
+	if (c->out != c->obuf && c->ocap > 4 * OBUF_INLINE) {
+		free(c->out);		/* a rare big answer: give it back */
+		c->out = c->obuf;
+		c->ocap = sizeof(c->obuf);
+	}
+	if (c->close_after) {
+		conn_finish(c);
+		return false;
+	}
+	c->st = CONN_READ;
+	c->deadline = c->w->now + (c->rlen > 0 ? LIMIT_HTTP_REQUEST_SECONDS :
+	    LIMIT_HTTP_IDLE_SECONDS);
+	conn_want(c, EV_READ);
+	return true;
+}
+
+/* Reads what is there; answers complete requests. Level-triggered
+ * readiness brings us back for bytes still in the kernel; bytes OpenSSL
+ * already holds (SSL_has_pending) must be taken now. */
+static void
+conn_read(struct conn *c)
+{
+	for (;;) {
+		size_t room = sizeof(c->rbuf) - c->rlen;
+		int n;
+
+		if (room == 0) {
+			conn_answer(c);		/* answers 431 */
+			conn_write(c);
+			return;
+		}
+		if (c->ssl != NULL) {
+			ERR_clear_error();
+			n = SSL_read(c->ssl, c->rbuf + c->rlen, (int)room);
+			if (n <= 0) {
+				int err = SSL_get_error(c->ssl, n);
+
+				if (err == SSL_ERROR_WANT_READ) {
+					conn_want(c, EV_READ);
+					return;
+				}
+				if (err == SSL_ERROR_WANT_WRITE) {
+					conn_want(c, EV_WRITE);
+					return;
+				}
+				ERR_clear_error();
+				conn_free(c);
+				return;
+			}
+		} else {
+			ssize_t k = read(c->fd, c->rbuf + c->rlen, room);
+
+			if (k <= 0) {
+				if (k < 0 && (errno == EAGAIN ||
+				    errno == EINTR))
+					return;
+				conn_free(c);
+				return;
+			}
+			n = (int)k;
+		}
+		c->rlen += (size_t)n;
+		conn_answer(c);
+		if (c->olen > 0) {
+			conn_write(c);
+			return;
+		}
+		if (c->ssl == NULL || !SSL_has_pending(c->ssl))
+			return;
+	}
+}
+
+/* Writes the answers, then goes on with pipelined requests. */
+static void
+conn_write(struct conn *c)
+{
+	if (!conn_flush(c) || c->st != CONN_READ)
+		return;
+	if (c->rlen > 0) {
+		conn_answer(c);
+		if (c->olen > 0) {
+			conn_write(c);
+			return;
+		}
+	}
+	if (c->ssl != NULL && SSL_has_pending(c->ssl))
+		conn_read(c);
+}
+
+static void
+conn_handshake(struct conn *c)
+{
+	int r, err;
+
+	ERR_clear_error();
+	if ((r = SSL_do_handshake(c->ssl)) == 1) {
+		if (tls_is_acme_challenge(c->ssl)) {
+			struct log_line l;
+
+			log_begin(&l, LOG_INFO, "acme_tls_alpn01");
+			log_cstr(&l, "client", c->peer);
+			log_cstr(&l, "sni", tls_sni(c->ssl));
+			log_end(&l);
+			conn_finish(c);
+			return;
+		}
+		if (log_enabled(LOG_DEBUG)) {
+			struct log_line l;
+
+			log_begin(&l, LOG_DEBUG, "tls_handshake");
+			log_cstr(&l, "client", c->peer);
+			log_cstr(&l, "sni", tls_sni(c->ssl));
+			log_cstr(&l, "version", SSL_get_version(c->ssl));
+			log_int(&l, "resumed", SSL_session_reused(c->ssl));
+			log_end(&l);
+		}
+		c->st = CONN_READ;
+		conn_read(c);
+		return;
+	}
+	err = SSL_get_error(c->ssl, r);
+	if (err == SSL_ERROR_WANT_READ) {
+		conn_want(c, EV_READ);
+		return;
+	}
+	if (err == SSL_ERROR_WANT_WRITE) {
+		conn_want(c, EV_WRITE);
+		return;
+	}
+	if (log_enabled(LOG_DEBUG)) {
+		struct log_line l;
+		char buf[160];
+
+		ERR_error_string_n(ERR_peek_error(), buf, sizeof(buf));
+		log_begin(&l, LOG_DEBUG, "tls_handshake_failed");
+		log_cstr(&l, "client", c->peer);
+		log_cstr(&l, "error", buf);
+		log_end(&l);
+	}
+	ERR_clear_error();
+	conn_free(c);
+}
+
+static void
+conn_linger(struct conn *c)
+{
+	char buf[4096];
+	ssize_t k = read(c->fd, buf, sizeof(buf));
+
+	if (k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR))
+		conn_free(c);
+}
+
+static void
+conn_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	worker_quiesce(c->w);
+	switch (c->st) {
+	case CONN_HANDSHAKE:
+		conn_handshake(c);
+		break;
+	case CONN_READ:
+		conn_read(c);
+		break;
+	case CONN_WRITE:
+		conn_write(c);
+		break;
+	case CONN_LINGER:
+		conn_linger(c);
+		break;
+	}
+}
+
+/* --- workers --------------------------------------------------------- */
+
+static void
+accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	struct worker *w = arg;
+	bool tls = lfd == w->https_fd;
+
+	(void)what;
+	worker_quiesce(w);
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		struct conn *c;
+		int fd, one = 1;
+
+		fd = accept4(lfd, (struct sockaddr *)&ss, &sl,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno != EAGAIN && errno != EINTR &&
+			    errno != ECONNABORTED)
+				log_warn("accept", "%s", strerror(errno));
+			return;
+		}
+		if (w->draining || w->nconns >= LIMIT_CONNS_PER_WORKER) {
+			close(fd);
+			continue;
+		}
+		if ((c = malloc(sizeof(*c))) == NULL)
+			log_fatal("accept", "out of memory");
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		c->w = w;
+		c->fd = fd;
+		c->ssl = NULL;
+		c->close_after = c->linger = false;
+		c->rlen = c->olen = c->ooff = 0;
+		c->out = c->obuf;
+		c->ocap = sizeof(c->obuf);
+		c->deadline = w->now + LIMIT_HTTP_REQUEST_SECONDS;
+		c->peer[0] = '\0';
+		if (ss.ss_family == AF_INET6) {
+			struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+
+			if (IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr))
+				inet_ntop(AF_INET, &a6->sin6_addr.s6_addr[12],
+				    c->peer, sizeof(c->peer));
+			else
+				inet_ntop(AF_INET6, &a6->sin6_addr, c->peer,
+				    sizeof(c->peer));
+		} else if (ss.ss_family == AF_INET) {
+			inet_ntop(AF_INET,
+			    &((struct sockaddr_in *)&ss)->sin_addr, c->peer,
+			    sizeof(c->peer));
+		}
+		c->prev = NULL;
+		c->next = w->conns;
+		if (w->conns != NULL)
+			w->conns->prev = c;
+		w->conns = c;
+		w->nconns++;
+		if (tls) {
+			if ((c->ssl = SSL_new(tls_default_ctx(w->d->tls)))
+			    == NULL || !SSL_set_fd(c->ssl, fd)) {
+				ERR_clear_error();
+				c->ev_what = 0;
+				event_assign(&c->ev, w->base, fd, EV_READ, conn_cb,
+				    c);
+				conn_free(c);
+				continue;
+			}
+			SSL_set_accept_state(c->ssl);
+			c->st = CONN_HANDSHAKE;
+		} else {
+			c->st = CONN_READ;
+		}
+		c->ev_what = EV_READ;
+		event_assign(&c->ev, w->base, fd, EV_READ | EV_PERSIST, conn_cb,
+		    c);
+		event_add(&c->ev, NULL);
+		/* With TCP_DEFER_ACCEPT the first bytes are there already. */
+		conn_cb(fd, EV_READ, c);
+	}
+}
+
+static void
+worker_stop_listening(struct worker *w)
+{
+	if (w->ev_https != NULL) {
+		event_free(w->ev_https);
+		w->ev_https = NULL;
+	}
+	if (w->ev_http != NULL) {
+		event_free(w->ev_http);
+		w->ev_http = NULL;
+	}
+	if (w->https_fd != -1)
+		close(w->https_fd);
+	if (w->http_fd != -1)
+		close(w->http_fd);
+	w->https_fd = w->http_fd = -1;
+}
+
+/* Once a second: the clock, the Date line, timeouts, the log buffer. */
+static void
+tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct conn *c, *next;
+
+	(void)fd;
+	(void)what;
+	worker_quiesce(w);
+	w->now = mono_now();
+	worker_date(w);
+	for (c = w->conns; c != NULL; c = next) {
+		next = c->next;
+		if (w->draining && c->st == CONN_READ && c->rlen == 0 &&
+		    c->olen == 0) {
+			conn_free(c);		/* idle keep-alive */
+			continue;
+		}
+		if (c->deadline <= w->now) {
+			if (c->st == CONN_READ && c->rlen > 0) {
+				struct log_line l;
+
+				log_begin(&l, LOG_INFO, "http_timeout");
+				log_cstr(&l, "client", c->peer);
+				log_int(&l, "bytes", (int64_t)c->rlen);
+				log_end(&l);
+			}
+			conn_free(c);
+		}
+	}
+	if (w->draining && (w->nconns == 0 || w->now >= w->drain_until))
+		event_base_loopexit(w->base, NULL);
+	log_flush();
+}
+
+static void
+stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	uint64_t v;
+
+	(void)what;
+	if (read(fd, &v, sizeof(v)) < 0) {
+		/* nothing: the eventfd is only a doorbell */
+	}
+	worker_quiesce(w);
+	w->draining = true;
+	w->drain_until = w->now + LIMIT_SHUTDOWN_SECONDS;
+	worker_stop_listening(w);
+	tick_cb(-1, 0, w);
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	log_buffer_thread(true);
+	event_base_dispatch(w->base);
+	while (w->conns != NULL)
+		conn_free(w->conns);
+	atomic_store(&w->seen, UINT64_MAX);
+	log_buffer_thread(false);
+	return NULL;
+}
+
+static int
+worker_setup(struct worker *w, struct err *e)
+{
+	struct event_config *cfg = event_config_new();
+	struct timeval sec = { 1, 0 };
+
+	if (cfg == NULL)
+		return err_set(e, "out of memory");
+	/* One thread per base: no locks inside libevent. */
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_IGNORE_ENV);
+	w->base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	if (w->base == NULL)
+		return err_set(e, "event_base_new failed");
+	w->now = mono_now();
+	worker_date(w);
+	if ((w->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
+		return err_set(e, "eventfd: %s", strerror(errno));
+	if ((w->ev_https = event_new(w->base, w->https_fd,
+	    EV_READ | EV_PERSIST, accept_cb, w)) == NULL ||
+	    event_add(w->ev_https, NULL) == -1 ||
+	    (w->http_fd != -1 && ((w->ev_http = event_new(w->base, w->http_fd,
+	    EV_READ | EV_PERSIST, accept_cb, w)) == NULL ||
+	    event_add(w->ev_http, NULL) == -1)) ||
+	    (w->ev_tick = event_new(w->base, -1, EV_PERSIST, tick_cb, w))
+	    == NULL || event_add(w->ev_tick, &sec) == -1 ||
+	    (w->ev_stop = event_new(w->base, w->stop_fd, EV_READ | EV_PERSIST,
+	    stop_cb, w)) == NULL || event_add(w->ev_stop, NULL) == -1)
+		return err_set(e, "cannot set up the worker's events");
+	return 0;
+}
+
+static void
+worker_free(struct worker *w)
+{
+	worker_stop_listening(w);
+	if (w->ev_tick != NULL)
+		event_free(w->ev_tick);
+	if (w->ev_stop != NULL)
+		event_free(w->ev_stop);
+	if (w->stop_fd != -1)
+		close(w->stop_fd);
+	if (w->base != NULL)
+		event_base_free(w->base);
+}
+
+/* --- listeners ------------------------------------------------------- */
+
+/* Opens a listening socket for "ADDR:PORT", ":PORT" (every address,
+ * IPv6 and IPv4) or "[V6]:PORT", with SO_REUSEPORT so that every worker
+ * has its own. Returns the fd or -1 with the reason. */
+static int
+listen_open(const char *spec, bool defer, struct err *e)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	char host[256], port[16];
+	const char *colon = strrchr(spec, ':');
+	size_t hl;
+	int fd = -1, one = 1, zero = 0, r;
+
+	if (colon == NULL || colon[1] == '\0' || strlen(colon + 1) >=
+	    sizeof(port))
+		return err_set(e, "'%s': expected ADDR:PORT or :PORT", spec);
+	memcpy(port, colon + 1, strlen(colon + 1) + 1);
+	hl = (size_t)(colon - spec);
+	if (hl >= 2 && spec[0] == '[' && spec[hl - 1] == ']') {
+		spec++;
+		hl -= 2;
+	}
+	if (hl >= sizeof(host))
+		return err_set(e, "'%s': address too long", spec);
+	memcpy(host, spec, hl);
+	host[hl] = '\0';
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = hl == 0 ? AF_INET6 : AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if ((r = getaddrinfo(hl == 0 ? NULL : host, port, &hints, &res))
+	    != 0 && hl == 0) {
+		hints.ai_family = AF_INET;	/* no IPv6 here */
+		r = getaddrinfo(NULL, port, &hints, &res);
+	}
+	if (r != 0)
+		return err_set(e, "'%s': %s", spec, gai_strerror(r));
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, 0);
+		if (fd == -1)
+			continue;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+		if (ai->ai_family == AF_INET6 && hl == 0)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero,
+			    sizeof(zero));
+		if (defer) {
+			int secs = 1;
+
+			setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs,
+			    sizeof(secs));
+		}
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+		    listen(fd, 4096) == 0)
+			break;
+		err_set(e, "'%s': %s", spec, strerror(errno));
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+/* The host part of a specific listen address ("127.0.0.10:443"), for the
+ * ACME pre-check; nothing for ":443". */
+static void
+listen_addr(const char *spec, struct strv *out)
+{
+	const char *colon = strrchr(spec, ':');
+	size_t hl = colon ? (size_t)(colon - spec) : 0;
+
+	if (hl >= 2 && spec[0] == '[' && spec[hl - 1] == ']')
+		strv_pushn(out, spec + 1, hl - 2);
+	else if (hl > 0)
+		strv_pushn(out, spec, hl);
+}
+
+/* --- privileges ------------------------------------------------------ */
+
+static uid_t chown_uid;
+static gid_t chown_gid;
+
+static int
+chown_one(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)flag;
+	(void)f;
+	if (lchown(path, chown_uid, chown_gid) == -1)
+		log_warn("user", "chown %s: %s", path, strerror(errno));
+	return 0;
+}
+
+/* Gives data_dir to user, then becomes user. Returns 0 or -1. */
+static int
+drop_root(const char *user, const char *data_dir, struct err *e)
+{
+	struct passwd *pw;
+
+	if ((pw = getpwnam(user)) == NULL)
+		return err_set(e, "user %s: no such user", user);
+	if (geteuid() != 0)
+		return err_set(e, "user %s: not running as root", user);
+	chown_uid = pw->pw_uid;
+	chown_gid = pw->pw_gid;
+	nftw(data_dir, chown_one, 16, FTW_PHYS);
+	if (initgroups(pw->pw_name, pw->pw_gid) == -1 ||
+	    setgid(pw->pw_gid) == -1 || setuid(pw->pw_uid) == -1)
+		return err_set(e, "user %s: %s", user, strerror(errno));
+	if (setuid(0) != -1)
+		return err_set(e, "user %s: could regain root", user);
+	log_info("user", "running as %s", user);
+	return 0;
+}
+
+/* --- ACME ------------------------------------------------------------ */
+
+static int
+acme_names(void *arg, struct strv *out)
+{
+	struct daemon *d = arg;
+	const struct ptable *t;
+	int rc = 0;
+
+	pthread_mutex_lock(&d->names_mu);
+	t = atomic_load(&d->table);
+	for (size_t j = 0; t != NULL && j <= t->mask && rc == 0; j++)
+		if (t->slots[j] != NULL)
+			rc = strv_push(out, t->slots[j]->host);
+	pthread_mutex_unlock(&d->names_mu);
+	if (rc == 0)
+		rc = strv_push(out, d->service_host);
+	return rc;
+}
+
+static void
+acme_issued(void *arg, const char *name)
+{
+	struct daemon *d = arg;
+
+	tls_forget(d->tls, name);
+	log_info("acme_issued", "serving the new certificate of %s", name);
+}
+
+static bool
+daemon_hosted(void *arg, const char *name, size_t len)
+{
+	struct daemon *d = arg;
+	const struct ptable *t = atomic_load_explicit(&d->table,
+	    memory_order_acquire);
+
+	return ptable_find(t, name, len) != NULL;
+}
+
+/* --- the daemon ------------------------------------------------------ */
+
+int
+daemon_serve(const struct conf *cf)
+{
+	struct daemon d;
+	struct tls_config tc;
+	struct store *s = NULL;
+	struct err e;
+	enum log_level lv;
+	const char *https = conf_get(cf, CONF_HTTPS_LISTEN);
+	const char *http = conf_get(cf, CONF_HTTP_LISTEN);
+	const char *user = conf_get(cf, CONF_USER);
+	char path[4096];
+	sigset_t sigs;
+	long nw;
+	int sig, rc = 1, started = 0;
+
+	memset(&d, 0, sizeof(d));
+	pthread_mutex_init(&d.reload_mu, NULL);
+	pthread_cond_init(&d.reload_cond, NULL);
+	pthread_mutex_init(&d.names_mu, NULL);
+	d.conf = cf;
+	d.data_dir = conf_get(cf, CONF_DATA_DIR);
+	d.service_host = conf_get(cf, CONF_SERVICE_HOST);
+
+	if (conf_get(cf, CONF_LOG_LEVEL) != NULL) {
+		if (log_level_parse(conf_get(cf, CONF_LOG_LEVEL), &lv) == -1) {
+			log_warn("start", "log_level '%s': expected debug, "
+			    "info or warn", conf_get(cf, CONF_LOG_LEVEL));
+			goto out;
+		}
+		log_set_level(lv);
+	}
+	if (conf_get_int(cf, CONF_WORKERS, 1, 256, &nw, &e) == -1) {
+		log_warn("start", "%s", e.msg);
+		goto out;
+	}
+	memset(&tc, 0, sizeof(tc));
+	if (d.service_host == NULL || d.data_dir == NULL ||
+	    tls_source_parse(conf_get(cf, CONF_CERTIFICATES), &tc.source)
+	    == -1) {
+		log_warn("start", "certificates: expected local, files or "
+		    "acme; service_host and data_dir must be set");
+		goto out;
+	}
+	d.acme = tc.source == TLS_SOURCE_ACME;
+	d.http01 = d.acme && conf_get(cf, CONF_ACME_CHALLENGE) != NULL &&
+	    strcmp(conf_get(cf, CONF_ACME_CHALLENGE), "http-01") == 0;
+	if (mkdir(d.data_dir, 0700) == -1 && errno != EEXIST) {
+		log_warn("start", "data dir %s: %s", d.data_dir,
+		    strerror(errno));
+		goto out;
+	}
+
+	/* Signals: every thread inherits this mask; main waits for them. */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+	/* The first table, before anything listens. */
+	snprintf(path, sizeof(path), "%s/stsguard.db", d.data_dir);
+	if (store_sqlite_open(path, &s, &e) == -1 ||
+	    daemon_reload_now(&d, s, &e) == -1) {
+		log_warn("start", "%s", e.msg);
+		goto out;
+	}
+	store_close(s);
+	s = NULL;
+
+	tc.data_dir = d.data_dir;
+	tc.service_host = d.service_host;
+	tc.acme_alpn = d.acme;
+	tc.hosted = daemon_hosted;
+	tc.hosted_arg = &d;
+	if (tls_new(&tc, &d.tls, &e) == -1) {
+		log_warn("start", "%s", e.msg);
+		goto out;
+	}
+	if (tls_preload(d.tls, d.service_host, &e) == -1) {
+		if (tc.source == TLS_SOURCE_LOCAL) {
+			log_warn("start", "%s", e.msg);
+			goto out;
+		}
+		log_info("start", "no certificate for %s yet (%s)",
+		    d.service_host, e.msg);
+	}
+
+	d.nworkers = (int)nw;
+	if ((d.workers = calloc((size_t)nw, sizeof(*d.workers))) == NULL) {
+		log_warn("start", "out of memory");
+		goto out;
+	}
+	for (int i = 0; i < d.nworkers; i++) {
+		struct worker *w = &d.workers[i];
+
+		w->d = &d;
+		w->id = i;
+		w->https_fd = w->http_fd = w->stop_fd = -1;
+		if ((w->https_fd = listen_open(https, true, &e)) == -1 ||
+		    (http != NULL && *http != '\0' && strcmp(http, "off") != 0 &&
+		    (w->http_fd = listen_open(http, false, &e)) == -1)) {
+			log_warn("start", "listen %s", e.msg);
+			goto out;
+		}
+	}
+	listen_addr(https, &d.listen_addrs);
+
+	if (user != NULL && *user != '\0' &&
+	    drop_root(user, d.data_dir, &e) == -1) {
+		log_warn("start", "%s", e.msg);
+		goto out;
+	}
+
+	for (int i = 0; i < d.nworkers; i++) {
+		if (worker_setup(&d.workers[i], &e) == -1) {
+			log_warn("start", "%s", e.msg);
+			goto out;
+		}
+	}
+	for (int i = 0; i < d.nworkers; i++) {
+		if (pthread_create(&d.workers[i].thr, NULL, worker_main,
+		    &d.workers[i]) != 0) {
+			log_warn("start", "cannot start worker %d", i);
+			goto out;
+		}
+		d.workers[i].started = true;
+		started++;
+	}
+	if (daemon_reload_start(&d, &e) == -1) {
+		log_warn("start", "%s", e.msg);
+		goto out;
+	}
+	if (d.acme) {
+		struct acme_config ac = {
+			.directory_url = conf_get(cf, CONF_ACME_DIRECTORY),
+			.email = conf_get(cf, CONF_ACME_EMAIL),
+			.ca_bundle = conf_get(cf, CONF_ACME_CA_BUNDLE),
+			.data_dir = d.data_dir,
+			.challenge = d.http01 ? ACME_HTTP_01 : ACME_TLS_ALPN_01,
+			.service_host = d.service_host,
+			.service_addrs = d.listen_addrs.n ? &d.listen_addrs :
+			    NULL,
+		};
+
+		if (acme_manager_start(&ac, acme_names, acme_issued, &d, 3600,
+		    &d.acme_mgr, &e) == -1) {
+			log_warn("start", "acme: %s", e.msg);
+			goto out;
+		}
+	}
+	{
+		struct log_line l;
+
+		log_begin(&l, LOG_INFO, "serving");
+		log_cstr(&l, "https", https);
+		log_cstr(&l, "http", http);
+		log_int(&l, "workers", d.nworkers);
+		log_cstr(&l, "certificates", conf_get(cf,
+		    CONF_CERTIFICATES));
+		log_cstr(&l, "service_host", d.service_host);
+		log_end(&l);
+	}
+
+	for (;;) {
+		if (sigwait(&sigs, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			log_info("signal", "SIGHUP: nothing to reload "
+			    "(domains reload by themselves)");
+			continue;
+		}
+		log_info("signal", "%s: shutting down",
+		    sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		break;
+	}
+	rc = 0;
+out:
+	atomic_store(&d.stopping, true);
+	if (d.acme_mgr != NULL)
+		acme_manager_stop(d.acme_mgr);
+	for (int i = 0; i < d.nworkers; i++) {
+		uint64_t one = 1;
+
+		if (d.workers[i].started && write(d.workers[i].stop_fd, &one,
+		    sizeof(one)) != sizeof(one))
+			log_warn("stop", "worker %d: %s", i, strerror(errno));
+	}
+	for (int i = 0; i < d.nworkers; i++)
+		if (d.workers[i].started)
+			pthread_join(d.workers[i].thr, NULL);
+	daemon_reload_stop(&d);
+	for (int i = 0; d.workers != NULL && i < d.nworkers; i++)
+		worker_free(&d.workers[i]);
+	free(d.workers);
+	store_close(s);
+	ptable_free(atomic_load(&d.table));
+	tls_free(d.tls);
+	strv_free(&d.listen_addrs);
+	if (rc == 0)
+		log_info("stopped", "clean shutdown");
+	log_flush();
+	return rc;
+}

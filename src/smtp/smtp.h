@@ -1,0 +1,205 @@
+/*
+ * smtp.h - the ESMTP listener for e-mailed TLS-RPT reports (RFC 5321,
+ * RFC 3207 STARTTLS, RFC 1870 SIZE, RFC 2920 PIPELINING, RFC 6152
+ * 8BITMIME, RFC 2034 ENHANCEDSTATUSCODES).
+ *
+ * Two layers:
+ *   smtp_session_*  a pure state machine (smtp_session.c): bytes in,
+ *                   replies out, hooks called; no sockets, no clock, so
+ *                   unit tests and the fuzzer drive it directly;
+ *   smtp_server_*   the I/O layer (smtp_server.c): a libevent listener
+ *                   that feeds sessions from sockets, does TLS after
+ *                   STARTTLS and enforces timeouts and connection limits.
+ *
+ * It is a final destination, never a relay: every recipient goes through
+ * the rcpt hook, and the hook accepts only the service's own report
+ * addresses (smtp_report_address() parses them).
+ */
+#ifndef STSGUARD_SMTP_H
+#define STSGUARD_SMTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../lib/err.h"
+#include "../lib/limits.h"
+
+/* ------------------------------------------------------------------ */
+/* Hooks: what the daemon plugs in (the store, the domain table).      */
+
+/* The envelope of the current transaction, borrowed for the duration of
+ * a hook call. */
+struct smtp_envelope {
+	const char	 *client;	/* peer address, "192.0.2.1" */
+	const char	 *helo;		/* HELO/EHLO argument */
+	bool		  tls;		/* STARTTLS done */
+	const char	 *mail_from;	/* reverse-path without <>, "" for <> */
+	const char *const *rcpt;	/* accepted forward-paths, without <> */
+	size_t		  nrcpt;
+};
+
+enum smtp_rcpt_result {
+	SMTP_RCPT_ACCEPT = 0,	/* 250 2.1.5 */
+	SMTP_RCPT_REFUSE = 1,	/* 550 5.7.1 not a report address here */
+	SMTP_RCPT_TEMPFAIL = 2,	/* 451 4.3.0 (the domain table is not
+				 * available right now) */
+};
+
+enum smtp_deliver_result {
+	SMTP_DELIVER_STORED = 0,	/* committed durably: 250 2.0.0 */
+	SMTP_DELIVER_DUPLICATE = 1,	/* already stored: 250 2.0.0 too, so
+					 * the sender stops retrying */
+	SMTP_DELIVER_TEMPFAIL = 2,	/* not stored, try later: 451 4.3.0 */
+	SMTP_DELIVER_NO_REPORT = 3,	/* no valid report in the message;
+					 * the hook has quarantined the raw
+					 * message: 554 5.6.0 <reason> */
+};
+
+#define SMTP_REASON_LEN 200
+
+struct smtp_hooks {
+	void	*arg;	/* passed to every hook */
+
+	/* Decides one RCPT TO. addr is the forward-path without <>, as
+	 * sent (case kept). Must be fast (an in-memory table lookup):
+	 * typically smtp_report_address() then a token lookup. */
+	enum smtp_rcpt_result (*rcpt)(void *arg,
+	    const struct smtp_envelope *env, const char *addr);
+
+	/* Delivers one message (msg: len bytes, dot-unstuffed, lines as
+	 * received, borrowed until the hook returns) for env's accepted
+	 * recipients. The reply is sent only after this returns, so a
+	 * STORED answer must mean "committed and synced": the sender
+	 * deletes its copy on our 250. On NO_REPORT or TEMPFAIL the hook may
+	 * write a one-line reason (plain ASCII, no CR/LF; it is sanitised
+	 * anyway) into reason[SMTP_REASON_LEN], sent after the status code.
+	 *
+	 * Synchronous on purpose: the store's commit takes milliseconds
+	 * and runs on the worker's thread. An asynchronous variant would
+	 * add SMTP_DELIVER_PENDING here, make smtp_session_feed() stop
+	 * consuming input while a delivery is pending (the I/O layer stops
+	 * reading), and add smtp_session_deliver_done(s, result, reason)
+	 * to queue the reply and resume; smtp_session.c marks the place. */
+	enum smtp_deliver_result (*deliver)(void *arg,
+	    const struct smtp_envelope *env, const uint8_t *msg, size_t len,
+	    char *reason);
+
+	/* Optional: one line about the session for the log ("client
+	 * 192.0.2.1: 550 relay refused for <x@y>"). Text is sanitised. */
+	void	(*log)(void *arg, const char *client, const char *line);
+};
+
+/* Parses a report address "tlsrpt+<token>[+tag...]@<service_host>",
+ * case-insensitively on the local-part prefix and the domain (a trailing
+ * dot on the domain is allowed). The token is 1..STORE_TOKEN_LEN-ish
+ * letters and digits (at most tokensize-1 of them); it is copied, lower
+ * case, into token. Returns true when addr is such an address. Pure. */
+bool	smtp_report_address(const char *addr, const char *service_host,
+	    char *token, size_t tokensize);
+
+/* ------------------------------------------------------------------ */
+/* The session state machine.                                          */
+
+struct smtp_config {
+	const char *hostname;	/* our name in greetings and replies */
+	size_t	    max_message;/* SIZE, bytes; 0: LIMIT_SMTP_MESSAGE_BYTES */
+	unsigned    max_rcpt;	/* 0: LIMIT_SMTP_RCPTS */
+	unsigned    max_errors;	/* 0: LIMIT_SMTP_ERRORS */
+	bool	    starttls;	/* offer STARTTLS (the I/O layer has a
+				 * TLS context) */
+};
+
+/* What the I/O layer must do after smtp_session_feed(), bit flags. In
+ * every case it first sends the pending output (smtp_session_output). */
+enum smtp_action {
+	SMTP_ACT_NONE = 0,
+	SMTP_ACT_STARTTLS = 1,	/* then start a TLS server handshake on the
+				 * connection and call smtp_session_tls_done
+				 * when it succeeded (close if it failed) */
+	SMTP_ACT_CLOSE = 2,	/* then close the connection */
+};
+
+struct smtp_session;
+
+/* Creates a session for a client (address string, copied) and queues the
+ * 220 greeting. cfg and hooks are borrowed and must outlive the session.
+ * Returns NULL when out of memory. */
+struct smtp_session *smtp_session_new(const struct smtp_config *cfg,
+	    const struct smtp_hooks *hooks, const char *client);
+void	smtp_session_free(struct smtp_session *s);
+
+/* Feeds len bytes received from the client (any split: half lines,
+ * several pipelined commands, a whole message). A partial line is kept
+ * inside, bounded by LIMIT_SMTP_CMD_LINE in command mode and by the
+ * message size in DATA. Replies are appended to the output; hooks are
+ * called as commands complete. Sets *consumed to the bytes taken: all of
+ * them, except when the queued output passed LIMIT_SMTP_OUTBUF (a client
+ * pipelining more than it reads: write the output, then feed the rest
+ * again) or when a STARTTLS or close action stopped the session.
+ * Returns the SMTP_ACT_* bits. After SMTP_ACT_CLOSE, and between
+ * SMTP_ACT_STARTTLS and smtp_session_tls_done(), input is ignored.
+ *
+ * STARTTLS followed by more bytes in the same buf (commands injected in
+ * plaintext, CVE-2011-0411) is refused with 554 and SMTP_ACT_CLOSE, so
+ * the I/O layer must pass everything it has read in one call. */
+unsigned smtp_session_feed(struct smtp_session *s, const uint8_t *buf,
+	    size_t len, size_t *consumed);
+
+/* The replies queued so far (*len bytes at the returned pointer, valid
+ * until the next call on s); smtp_session_output_consumed() drops n of
+ * them once written. */
+const char *smtp_session_output(struct smtp_session *s, size_t *len);
+void	smtp_session_output_consumed(struct smtp_session *s, size_t n);
+
+/* TLS is up after SMTP_ACT_STARTTLS: the session forgets the client's
+ * HELO and any transaction (RFC 3207 §4.2) and stops offering STARTTLS. */
+void	smtp_session_tls_done(struct smtp_session *s);
+
+/* Queues "421 4.4.2 <host> <why>, closing" (why: "timeout", ...) and
+ * marks the session closed; the I/O layer flushes and closes. */
+void	smtp_session_abort(struct smtp_session *s, const char *why);
+
+/* True while the client is sending message text (after 354): the I/O
+ * layer then applies the DATA timeout instead of the command timeout. */
+bool	smtp_session_in_data(const struct smtp_session *s);
+
+/* ------------------------------------------------------------------ */
+/* The I/O layer.                                                       */
+
+struct event_base;
+struct ssl_ctx_st;		/* OpenSSL's SSL_CTX */
+
+struct smtp_server_config {
+	struct smtp_config session;	/* hostname is required */
+	unsigned cmd_timeout;	/* seconds; 0: LIMIT_SMTP_CMD_TIMEOUT */
+	unsigned data_timeout;	/* seconds; 0: LIMIT_SMTP_DATA_TIMEOUT */
+	unsigned max_conn;	/* 0: LIMIT_SMTP_CONNECTIONS */
+	unsigned max_conn_per_client; /* process-wide; 0:
+				 * LIMIT_SMTP_CONN_PER_CLIENT */
+};
+
+struct smtp_server;
+
+/* Starts accepting SMTP connections on listen_fd (a bound, listening TCP
+ * socket; made non-blocking; NOT closed by us, so several worker threads
+ * may each start a server on the same fd or on their own SO_REUSEPORT
+ * fds) in the caller's event loop base. starttls_ctx (may be NULL: no
+ * STARTTLS) is the service certificate's server context; it is borrowed
+ * and must outlive the server. hooks and cfg are copied (hooks->arg and
+ * cfg->session.hostname are borrowed). Hooks run on base's thread.
+ * Returns the server, or NULL with the reason in e. Everything else
+ * happens in base's thread: call smtp_server_stop() there too. */
+struct smtp_server *smtp_server_start(struct event_base *base,
+	    int listen_fd, struct ssl_ctx_st *starttls_ctx,
+	    const struct smtp_hooks *hooks,
+	    const struct smtp_server_config *cfg, struct err *e);
+
+/* Stops accepting, closes every connection of this server (without a
+ * reply: call it at shutdown, after the loop stopped) and frees it. */
+void	smtp_server_stop(struct smtp_server *srv);
+
+/* Connections currently open on srv (for tests and metrics). */
+unsigned smtp_server_connections(const struct smtp_server *srv);
+
+#endif

@@ -1,0 +1,545 @@
+/*
+ * smtp_server.c - the SMTP listener's I/O: libevent bufferevents around
+ * smtp_session, OpenSSL after STARTTLS, timeouts and connection limits.
+ *
+ * One connection:
+ *
+ *   accept --limits ok--> plaintext bufferevent --greeting-->
+ *     read: feed session, write its replies, obey its action:
+ *       STARTTLS: wrap the bufferevent in an OpenSSL filter (the 220 is
+ *                 flushed first, in plaintext), handshake, then
+ *                 smtp_session_tls_done()
+ *       CLOSE:    stop reading, flush replies, free
+ *     timeout (command or DATA, per session state): 421 and close
+ *
+ * Back-pressure: a client that pipelines faster than it reads its replies
+ * is not read from while more than LIMIT_SMTP_OUTBUF bytes wait for it;
+ * libevent's input buffer is capped at the same size by a watermark.
+ *
+ * It never parses SMTP (smtp_session.c does), never blocks (the hooks are
+ * expected to be quick, see smtp.h), and never closes the listening fd.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/util.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "smtp.h"
+
+struct smtp_conn;
+
+struct smtp_server {
+	struct event_base	*base;
+	struct evconnlistener	*lev;
+	SSL_CTX			*ctx;
+	struct smtp_hooks	 hooks;
+	struct smtp_server_config cfg;
+	struct smtp_conn	*conns;		/* doubly linked */
+	unsigned		 nconn;
+};
+
+struct smtp_conn {
+	struct smtp_server	*srv;
+	struct bufferevent	*bev;
+	struct smtp_session	*sess;
+	struct event		*linger;	/* re-checks a pending flush */
+	char			 client[INET6_ADDRSTRLEN];
+	bool			 tls_wait;	/* handshake running */
+	bool			 closing;	/* flushing, then free */
+	bool			 paused;	/* reading stopped: output full */
+	struct smtp_conn	*prev, *next;
+};
+
+/* ------------------------------------------------------------------ */
+/* Connections per client address, process-wide (several worker threads
+ * each run a server; the kernel spreads one client's connections over
+ * them). A small chained hash table under a mutex.                    */
+
+#define SMTP_CLIENT_BUCKETS 1024
+
+struct smtp_client_count {
+	char	 addr[INET6_ADDRSTRLEN];
+	unsigned n;
+	struct smtp_client_count *next;
+};
+
+static pthread_mutex_t smtp_clients_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct smtp_client_count *smtp_clients[SMTP_CLIENT_BUCKETS];
+
+static unsigned
+smtp_client_hash(const char *addr)
+{
+	unsigned h = 5381;
+
+	for (; *addr != '\0'; addr++)
+		h = h * 33 + (unsigned char)*addr;
+	return h % SMTP_CLIENT_BUCKETS;
+}
+
+/* Counts one more connection from addr unless it already has max.
+ * Returns true when admitted. */
+static bool
+smtp_client_acquire(const char *addr, unsigned max)
+{
+	struct smtp_client_count *c;
+	unsigned h = smtp_client_hash(addr);
+	bool ok = false;
+
+	pthread_mutex_lock(&smtp_clients_lock);
+	for (c = smtp_clients[h]; c != NULL; c = c->next)
+		if (strcmp(c->addr, addr) == 0)
+			break;
+	if (c == NULL) {
+		if ((c = calloc(1, sizeof(*c))) == NULL)
+			goto out;
+		snprintf(c->addr, sizeof(c->addr), "%s", addr);
+		c->next = smtp_clients[h];
+		smtp_clients[h] = c;
+	}
+	if (c->n < max) {
+		c->n++;
+		ok = true;
+	}
+out:
+	pthread_mutex_unlock(&smtp_clients_lock);
+	return ok;
+}
+
+static void
+smtp_client_release(const char *addr)
+{
+	struct smtp_client_count **pp, *c;
+	unsigned h = smtp_client_hash(addr);
+
+	pthread_mutex_lock(&smtp_clients_lock);
+	for (pp = &smtp_clients[h]; (c = *pp) != NULL; pp = &c->next) {
+		if (strcmp(c->addr, addr) != 0)
+			continue;
+		if (--c->n == 0) {
+			*pp = c->next;
+			free(c);
+		}
+		break;
+	}
+	pthread_mutex_unlock(&smtp_clients_lock);
+}
+
+/* ------------------------------------------------------------------ */
+
+static void
+smtp_srv_log(struct smtp_server *srv, const char *client, const char *msg)
+{
+	if (srv->hooks.log != NULL)
+		srv->hooks.log(srv->hooks.arg, client, msg);
+}
+
+static void
+smtp_conn_free(struct smtp_conn *c)
+{
+	struct smtp_server *srv = c->srv;
+
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	srv->nconn--;
+	if (c->linger != NULL)
+		event_free(c->linger);
+	if (c->bev != NULL)
+		bufferevent_free(c->bev);	/* closes the fd, frees SSL */
+	smtp_session_free(c->sess);
+	smtp_client_release(c->client);
+	free(c);
+}
+
+/* True when nothing waits to be written, in the TLS filter or below. */
+static bool
+smtp_conn_flushed(struct smtp_conn *c)
+{
+	struct bufferevent *under = bufferevent_get_underlying(c->bev);
+
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+		return false;
+	return under == NULL ||
+	    evbuffer_get_length(bufferevent_get_output(under)) == 0;
+}
+
+static void
+smtp_conn_linger_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_conn *c = arg;
+	struct timeval tv = { 0, 20000 };
+
+	if (smtp_conn_flushed(c)) {
+		smtp_conn_free(c);
+		return;
+	}
+	evtimer_add(c->linger, &tv);
+}
+
+/* Stops reading and frees c once its replies are written (bounded by
+ * the write timeout, which frees it on expiry). */
+static void
+smtp_conn_close(struct smtp_conn *c)
+{
+	struct timeval tv = { 0, 20000 };
+
+	c->closing = true;
+	bufferevent_disable(c->bev, EV_READ);
+	if (smtp_conn_flushed(c)) {
+		smtp_conn_free(c);
+		return;
+	}
+	/* The write callback fires when the top buffer drains; below a TLS
+	 * filter bytes may still wait, so poll briefly until they left. */
+	if (bufferevent_get_underlying(c->bev) != NULL && c->linger == NULL &&
+	    (c->linger = evtimer_new(c->srv->base, smtp_conn_linger_cb,
+	    c)) != NULL)
+		evtimer_add(c->linger, &tv);
+}
+
+static void
+smtp_conn_timeouts(struct smtp_conn *c)
+{
+	struct timeval rd = { 0, 0 }, wr = { 0, 0 };
+
+	rd.tv_sec = smtp_session_in_data(c->sess) ? c->srv->cfg.data_timeout :
+	    c->srv->cfg.cmd_timeout;
+	wr.tv_sec = c->srv->cfg.cmd_timeout;
+	bufferevent_set_timeouts(c->bev, &rd, &wr);
+}
+
+/* Moves the session's queued replies into the bufferevent. */
+static int
+smtp_conn_flush(struct smtp_conn *c)
+{
+	const char *out;
+	size_t n;
+
+	out = smtp_session_output(c->sess, &n);
+	if (n == 0)
+		return 0;
+	if (bufferevent_write(c->bev, out, n) == -1)
+		return -1;
+	smtp_session_output_consumed(c->sess, n);
+	return 0;
+}
+
+static void smtp_conn_read_cb(struct bufferevent *bev, void *arg);
+static void smtp_conn_write_cb(struct bufferevent *bev, void *arg);
+static void smtp_conn_event_cb(struct bufferevent *bev, short what,
+    void *arg);
+
+static void
+smtp_conn_starttls(struct smtp_conn *c)
+{
+	struct bufferevent *tb;
+	SSL *ssl;
+
+	if ((ssl = SSL_new(c->srv->ctx)) == NULL) {
+		smtp_srv_log(c->srv, c->client, "SSL_new failed");
+		smtp_conn_close(c);
+		return;
+	}
+	/* The 220 is in c->bev's output and leaves before any TLS byte. */
+	tb = bufferevent_openssl_filter_new(c->srv->base, c->bev, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (tb == NULL) {
+		SSL_free(ssl);
+		smtp_srv_log(c->srv, c->client, "cannot start TLS");
+		smtp_conn_close(c);
+		return;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(tb, 1);
+	c->bev = tb;
+	c->tls_wait = true;
+	bufferevent_setcb(tb, smtp_conn_read_cb, smtp_conn_write_cb,
+	    smtp_conn_event_cb, c);
+	bufferevent_setwatermark(tb, EV_READ, 0, LIMIT_SMTP_OUTBUF);
+	smtp_conn_timeouts(c);
+	bufferevent_enable(tb, EV_READ | EV_WRITE);
+}
+
+/* Feeds what was read to the session and acts on its answer. */
+static void
+smtp_conn_process(struct smtp_conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	size_t len, consumed = 0;
+	unsigned act = SMTP_ACT_NONE;
+	uint8_t *p;
+
+	if (c->closing || c->tls_wait || c->paused)
+		return;
+	if ((len = evbuffer_get_length(in)) > 0) {
+		/* All of it in one call: STARTTLS must see what follows. */
+		if ((p = evbuffer_pullup(in, -1)) == NULL) {
+			smtp_conn_close(c);
+			return;
+		}
+		act = smtp_session_feed(c->sess, p, len, &consumed);
+		evbuffer_drain(in, consumed);
+	}
+	if (smtp_conn_flush(c) == -1) {
+		smtp_conn_free(c);
+		return;
+	}
+	if (act & SMTP_ACT_CLOSE) {
+		smtp_conn_close(c);
+		return;
+	}
+	if (act & SMTP_ACT_STARTTLS) {
+		smtp_conn_starttls(c);
+		return;
+	}
+	if (consumed < len || evbuffer_get_length(bufferevent_get_output(
+	    c->bev)) > LIMIT_SMTP_OUTBUF) {
+		/* The client does not read its replies: wait until it has
+		 * (the write callback resumes us). */
+		c->paused = true;
+		bufferevent_disable(c->bev, EV_READ);
+	}
+	smtp_conn_timeouts(c);
+}
+
+static void
+smtp_conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	smtp_conn_process(arg);
+}
+
+static void
+smtp_conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct smtp_conn *c = arg;
+
+	if (c->closing) {
+		if (smtp_conn_flushed(c))
+			smtp_conn_free(c);
+		return;
+	}
+	if (c->paused) {
+		c->paused = false;
+		bufferevent_enable(c->bev, EV_READ);
+		smtp_conn_process(c);
+	}
+}
+
+static void
+smtp_conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct smtp_conn *c = arg;
+	char line[160];
+	unsigned long e;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		/* TLS handshake done. */
+		c->tls_wait = false;
+		smtp_session_tls_done(c->sess);
+		smtp_conn_timeouts(c);
+		/* The client's EHLO may have come with its last handshake
+		 * flight and be waiting already. */
+		smtp_conn_process(c);
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT) {
+		if (c->closing || (what & BEV_EVENT_WRITING)) {
+			smtp_conn_free(c);
+			return;
+		}
+		smtp_session_abort(c->sess, c->tls_wait ?
+		    "TLS handshake timeout" : smtp_session_in_data(c->sess) ?
+		    "timeout in DATA" : "timeout");
+		if (smtp_conn_flush(c) == -1 || c->tls_wait) {
+			smtp_conn_free(c);
+			return;
+		}
+		bufferevent_enable(c->bev, EV_WRITE);
+		smtp_conn_close(c);
+		return;
+	}
+	if (what & BEV_EVENT_ERROR) {
+		if (c->tls_wait || bufferevent_get_underlying(bev) != NULL) {
+			e = bufferevent_get_openssl_error(bev);
+			snprintf(line, sizeof(line), "TLS error: %s",
+			    e ? ERR_reason_error_string(e) : "connection "
+			    "closed");
+			smtp_srv_log(c->srv, c->client, line);
+		}
+		while (bufferevent_get_openssl_error(bev) != 0)
+			;
+	}
+	/* EOF or error: the client is gone. */
+	smtp_conn_free(c);
+}
+
+/* Refuses a connection over a limit with a best-effort 421. */
+static void
+smtp_refuse(evutil_socket_t fd, const char *host, const char *why)
+{
+	char line[256];
+	int n;
+
+	n = snprintf(line, sizeof(line), "421 4.7.0 %s Error: %s, try again "
+	    "later\r\n", host, why);
+	if (n > 0 && (size_t)n < sizeof(line) &&
+	    send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+		/* Nothing to do: the client will retry. */
+	}
+	evutil_closesocket(fd);
+}
+
+static void
+smtp_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct smtp_server *srv = arg;
+	struct smtp_conn *c;
+	char addr[INET6_ADDRSTRLEN] = "-";
+
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, addr,
+		    sizeof(addr));
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr,
+		    addr, sizeof(addr));
+	if (srv->nconn >= srv->cfg.max_conn) {
+		smtp_srv_log(srv, addr, "refused: too many connections");
+		smtp_refuse(fd, srv->cfg.session.hostname,
+		    "too many connections");
+		return;
+	}
+	if (!smtp_client_acquire(addr, srv->cfg.max_conn_per_client)) {
+		smtp_srv_log(srv, addr, "refused: too many connections from "
+		    "this address");
+		smtp_refuse(fd, srv->cfg.session.hostname,
+		    "too many connections from your address");
+		return;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		smtp_client_release(addr);
+		evutil_closesocket(fd);
+		return;
+	}
+	c->srv = srv;
+	memcpy(c->client, addr, sizeof(c->client));
+	c->next = srv->conns;
+	if (srv->conns != NULL)
+		srv->conns->prev = c;
+	srv->conns = c;
+	srv->nconn++;
+	c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		evutil_closesocket(fd);
+		smtp_conn_free(c);
+		return;
+	}
+	if ((c->sess = smtp_session_new(&srv->cfg.session, &srv->hooks,
+	    addr)) == NULL) {
+		smtp_conn_free(c);
+		return;
+	}
+	bufferevent_setcb(c->bev, smtp_conn_read_cb, smtp_conn_write_cb,
+	    smtp_conn_event_cb, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, LIMIT_SMTP_OUTBUF);
+	smtp_conn_timeouts(c);
+	if (smtp_conn_flush(c) == -1 ||
+	    bufferevent_enable(c->bev, EV_READ | EV_WRITE) == -1) {
+		smtp_conn_free(c);
+		return;
+	}
+}
+
+static void
+smtp_accept_error_cb(struct evconnlistener *lev, void *arg)
+{
+	char line[128];
+
+	/* EMFILE and friends: libevent keeps listening; say so once per
+	 * failure. */
+	snprintf(line, sizeof(line), "accept: %s",
+	    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	smtp_srv_log(arg, "-", line);
+}
+
+struct smtp_server *
+smtp_server_start(struct event_base *base, int listen_fd,
+    struct ssl_ctx_st *starttls_ctx, const struct smtp_hooks *hooks,
+    const struct smtp_server_config *cfg, struct err *e)
+{
+	struct smtp_server *srv;
+
+	if (base == NULL || listen_fd < 0 || hooks == NULL ||
+	    hooks->rcpt == NULL || hooks->deliver == NULL || cfg == NULL ||
+	    cfg->session.hostname == NULL) {
+		err_set(e, "smtp_server_start: missing argument");
+		return NULL;
+	}
+	if ((srv = calloc(1, sizeof(*srv))) == NULL) {
+		err_set(e, "out of memory");
+		return NULL;
+	}
+	srv->base = base;
+	srv->ctx = starttls_ctx;
+	srv->hooks = *hooks;
+	srv->cfg = *cfg;
+	srv->cfg.session.starttls = starttls_ctx != NULL;
+	if (srv->cfg.cmd_timeout == 0)
+		srv->cfg.cmd_timeout = LIMIT_SMTP_CMD_TIMEOUT;
+	if (srv->cfg.data_timeout == 0)
+		srv->cfg.data_timeout = LIMIT_SMTP_DATA_TIMEOUT;
+	if (srv->cfg.max_conn == 0)
+		srv->cfg.max_conn = LIMIT_SMTP_CONNECTIONS;
+	if (srv->cfg.max_conn_per_client == 0)
+		srv->cfg.max_conn_per_client = LIMIT_SMTP_CONN_PER_CLIENT;
+	if (evutil_make_socket_nonblocking(listen_fd) == -1) {
+		err_set(e, "listening socket: %s", strerror(errno));
+		goto fail;
+	}
+	/* backlog 0: the socket is already listening. */
+	srv->lev = evconnlistener_new(base, smtp_accept_cb, srv,
+	    LEV_OPT_CLOSE_ON_EXEC, 0, listen_fd);
+	if (srv->lev == NULL) {
+		err_set(e, "cannot listen for SMTP on fd %d", listen_fd);
+		goto fail;
+	}
+	evconnlistener_set_error_cb(srv->lev, smtp_accept_error_cb);
+	return srv;
+fail:
+	free(srv);
+	return NULL;
+}
+
+void
+smtp_server_stop(struct smtp_server *srv)
+{
+	if (srv == NULL)
+		return;
+	if (srv->lev != NULL)
+		evconnlistener_free(srv->lev);
+	while (srv->conns != NULL)
+		smtp_conn_free(srv->conns);
+	free(srv);
+}
+
+unsigned
+smtp_server_connections(const struct smtp_server *srv)
+{
+	return srv->nconn;
+}

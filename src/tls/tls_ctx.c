@@ -1,0 +1,755 @@
+/*
+ * tls_ctx.c - server contexts, the SNI certificate cache, session ticket
+ * keys and ALPN. See tls.h for the SNI policy.
+ *
+ * What the ClientHello callback reads (RFC 6066 §3, RFC 7301 §3.1):
+ *
+ *	server_name ext = list-len(2) *( type(1)=0 name-len(2) name )
+ *	ALPN ext        = list-len(2) *( proto-len(1) proto )
+ *
+ * Settings on every context: TLS 1.2 and 1.3 only; TLS 1.2 only ECDHE
+ * with AEAD suites; X25519, P-256, P-384; no compression, no
+ * renegotiation; no server-side session cache (its lock would be global):
+ * resumption is by stateless tickets only, encrypted with keys shared by
+ * all contexts (so a ticket stays valid whatever certificate served it)
+ * and rotated every 12 hours, the previous key kept to decrypt; one
+ * ticket per handshake (clients use one). The certificate file is sent as
+ * it is (SSL_MODE_NO_AUTO_CHAIN: no chain building per handshake).
+ *
+ * Never reads the database; reads certificate files only on a cache miss.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+
+#include "../acme/acme.h"
+#include "../lib/log.h"
+#include "tls_int.h"
+
+#define TLS_SHARDS	64
+#define TLS_BUCKETS	1024		/* per shard */
+#define TLS_RENEW_LOCAL	(30 * 86400)	/* reissue local leaves expiring
+					 * within 30 days */
+
+static const char tls_ciphers12[] =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+static const char tls_ciphers13[] =
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
+    "TLS_CHACHA20_POLY1305_SHA256";
+static const char tls_groups[] = "X25519:P-256:P-384";
+static const unsigned char tls_sid_ctx[] = "stsguard";
+
+struct tls_entry {
+	struct tls_entry *next;		/* hash chain */
+	struct tls_entry *older, *newer; /* insertion order, for eviction */
+	uint32_t	 hash;
+	SSL_CTX		*ctx;		/* one reference owned here */
+	char		 name[];
+};
+
+struct tls_shard {
+	pthread_mutex_t	 mu;
+	struct tls_entry *buckets[TLS_BUCKETS];
+	struct tls_entry *oldest, *newest;
+	size_t		 count;
+};
+
+struct tls_ticket_key {
+	unsigned char	 name[16];
+	unsigned char	 aes[32];
+	unsigned char	 hmac[32];
+};
+
+struct tls {
+	char		*data_dir;
+	char		*service_host;
+	enum tls_source	 source;
+	bool		 acme_alpn;
+	tls_hosted_cb	 hosted;
+	void		*hosted_arg;
+	SSL_CTX		*def;
+	struct tls_localca *ca;
+	EVP_CIPHER	*aes;		/* fetched once: implicit fetches
+					 * take a lock in OpenSSL 3.0 */
+	/* Ring of three keys: readers use cur and cur-1; rotation writes
+	 * cur+1, which no reader touches, then publishes it. */
+	struct tls_ticket_key keys[3];
+	atomic_uint	 key_cur;
+	atomic_size_t	 count;
+	struct tls_shard shards[TLS_SHARDS];
+};
+
+/* Per-connection state kept in the SSL's ex_data. */
+struct tls_conn {
+	bool	 acme;
+	bool	 has_sni;
+	char	 sni[LIMIT_DNAME_LEN + 1];
+};
+
+static int tls_ex_conn = -1;	/* SSL ex_data: struct tls_conn */
+static int tls_ex_tls = -1;	/* SSL_CTX ex_data: struct tls */
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+
+static void
+tls_conn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
+    long argl, void *argp)
+{
+	free(ptr);
+}
+
+static void
+tls_init_once(void)
+{
+	tls_ex_conn = SSL_get_ex_new_index(0, NULL, NULL, NULL, tls_conn_free);
+	tls_ex_tls = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
+
+int
+tls_source_parse(const char *s, enum tls_source *src)
+{
+	if (strcmp(s, "local") == 0)
+		*src = TLS_SOURCE_LOCAL;
+	else if (strcmp(s, "files") == 0)
+		*src = TLS_SOURCE_FILES;
+	else if (strcmp(s, "acme") == 0)
+		*src = TLS_SOURCE_ACME;
+	else
+		return -1;
+	return 0;
+}
+
+static int
+tls_ossl_fail(struct err *e, const char *what)
+{
+	char buf[160];
+	unsigned long code = ERR_get_error();
+
+	ERR_clear_error();
+	if (code == 0)
+		return err_set(e, "%s failed", what);
+	ERR_error_string_n(code, buf, sizeof(buf));
+	return err_set(e, "%s: %s", what, buf);
+}
+
+/* FNV-1a. */
+static uint32_t
+tls_hash(const char *s, size_t n)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+/* --- session tickets ------------------------------------------------- */
+
+static void
+tls_key_fill(struct tls_ticket_key *k)
+{
+	RAND_bytes(k->name, sizeof(k->name));
+	RAND_bytes(k->aes, sizeof(k->aes));
+	RAND_bytes(k->hmac, sizeof(k->hmac));
+}
+
+void
+tls_tickets_rotate(struct tls *t)
+{
+	unsigned next = (atomic_load(&t->key_cur) + 1) % 3;
+
+	tls_key_fill(&t->keys[next]);
+	atomic_store(&t->key_cur, next);
+}
+
+static int
+tls_ticket_mac(EVP_MAC_CTX *hctx, const unsigned char *key)
+{
+	OSSL_PARAM params[3];
+
+	params[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY,
+	    (void *)key, 32);
+	params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+	    (char *)"SHA256", 0);
+	params[2] = OSSL_PARAM_construct_end();
+	return EVP_MAC_CTX_set_params(hctx, params);
+}
+
+/* OpenSSL's ticket key callback: enc = 1 to make a ticket, 0 to open
+ * one. Returns 1 (ok), 2 (ok, but issue a fresh ticket: made with the
+ * previous key), 0 (unknown key: full handshake), -1 (error). */
+static int
+tls_ticket_cb(SSL *s, unsigned char key_name[16], unsigned char *iv,
+    EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc)
+{
+	struct tls *t = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(s), tls_ex_tls);
+	unsigned cur = atomic_load_explicit(&t->key_cur,
+	    memory_order_acquire);
+	const struct tls_ticket_key *k = &t->keys[cur];
+	int rc = 1;
+
+	if (enc) {
+		if (RAND_bytes(iv, 16) != 1)
+			return -1;
+		memcpy(key_name, k->name, 16);
+		if (!EVP_EncryptInit_ex(cctx, t->aes, NULL, k->aes, iv) ||
+		    !tls_ticket_mac(hctx, k->hmac))
+			return -1;
+		return 1;
+	}
+	if (memcmp(key_name, k->name, 16) != 0) {
+		k = &t->keys[(cur + 2) % 3];
+		if (memcmp(key_name, k->name, 16) != 0)
+			return 0;
+		rc = 2;
+	}
+	if (!EVP_DecryptInit_ex(cctx, t->aes, NULL, k->aes, iv) ||
+	    !tls_ticket_mac(hctx, k->hmac))
+		return -1;
+	/* TLS 1.3 clients use a ticket once (RFC 8446 §C.4): without a
+	 * renewal a resumed connection hands out no new ticket and the next
+	 * one is a full handshake (nginx does the same). */
+	if (SSL_version(s) == TLS1_3_VERSION)
+		return 2;
+	return rc;
+}
+
+/* --- ALPN and SNI ---------------------------------------------------- */
+
+static struct tls_conn *
+tls_conn_get(SSL *s)
+{
+	struct tls_conn *c = SSL_get_ex_data(s, tls_ex_conn);
+
+	if (c == NULL) {
+		if ((c = calloc(1, sizeof(*c))) == NULL)
+			return NULL;
+		if (!SSL_set_ex_data(s, tls_ex_conn, c)) {
+			free(c);
+			return NULL;
+		}
+	}
+	return c;
+}
+
+static int
+tls_alpn_cb(SSL *s, const unsigned char **out, unsigned char *outlen,
+    const unsigned char *in, unsigned int inlen, void *arg)
+{
+	struct tls_conn *c = SSL_get_ex_data(s, tls_ex_conn);
+	const char *want = (c != NULL && c->acme) ? "acme-tls/1" : "http/1.1";
+	size_t wlen = strlen(want);
+
+	for (unsigned i = 0; i < inlen; i += 1u + in[i]) {
+		if (i + 1u + in[i] > inlen)
+			break;
+		if (in[i] == wlen && memcmp(in + i + 1, want, wlen) == 0) {
+			*out = in + i + 1;
+			*outlen = in[i];
+			return SSL_TLSEXT_ERR_OK;
+		}
+	}
+	/* A TLS-ALPN-01 client that does not get acme-tls/1 must fail
+	 * (RFC 8737 §3); for anyone else, go on without ALPN. */
+	return (c != NULL && c->acme) ? SSL_TLSEXT_ERR_ALERT_FATAL :
+	    SSL_TLSEXT_ERR_NOACK;
+}
+
+/* Copies the SNI host name of the ClientHello into c->sni, normalized.
+ * Returns 1 when there is a usable name, 0 when none (or an IP literal),
+ * -1 when it is malformed. */
+static int
+tls_hello_sni(SSL *s, struct tls_conn *c)
+{
+	const unsigned char *p;
+	size_t len, list, nlen;
+	char tmp[64];
+	unsigned char a[16];
+
+	if (!SSL_client_hello_get0_ext(s, TLSEXT_TYPE_server_name, &p, &len))
+		return 0;
+	if (len < 5)
+		return -1;
+	list = (size_t)p[0] << 8 | p[1];
+	if (list + 2 != len || p[2] != TLSEXT_NAMETYPE_host_name)
+		return -1;
+	nlen = (size_t)p[3] << 8 | p[4];
+	if (nlen == 0 || nlen + 3 > list)
+		return -1;
+	p += 5;
+	if (p[nlen - 1] == '.')
+		nlen--;
+	if (nlen == 0 || nlen > LIMIT_DNAME_LEN)
+		return -1;
+	for (size_t i = 0; i < nlen; i++) {
+		unsigned char ch = p[i];
+
+		if (ch >= 'A' && ch <= 'Z')
+			ch = (unsigned char)(ch - 'A' + 'a');
+		else if (!((ch >= 'a' && ch <= 'z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' ||
+		    ch == '_' || ch == ':'))
+			return -1;
+		c->sni[i] = (char)ch;
+	}
+	c->sni[nlen] = '\0';
+	/* RFC 6066 forbids IP literals, but clients given an IP URL (wrk,
+	 * curl -k) send them: treat as no SNI. */
+	if (nlen < sizeof(tmp)) {
+		memcpy(tmp, c->sni, nlen + 1);
+		if (inet_pton(AF_INET, tmp, a) == 1 ||
+		    inet_pton(AF_INET6, tmp, a) == 1)
+			return 0;
+	}
+	if (memchr(c->sni, ':', nlen) != NULL)
+		return -1;
+	return 1;
+}
+
+/* True when the ClientHello offers ALPN "acme-tls/1". */
+static bool
+tls_hello_acme(SSL *s)
+{
+	const unsigned char *p;
+	size_t len;
+
+	if (!SSL_client_hello_get0_ext(s,
+	    TLSEXT_TYPE_application_layer_protocol_negotiation, &p, &len) ||
+	    len < 2)
+		return false;
+	for (size_t i = 2; i < len; i += 1u + p[i]) {
+		if (i + 1u + p[i] > len)
+			return false;
+		if (p[i] == 10 && memcmp(p + i + 1, "acme-tls/1", 10) == 0)
+			return true;
+	}
+	return false;
+}
+
+static SSL_CTX *tls_cache_get(struct tls *t, const char *name,
+    struct err *e);
+
+static int
+tls_hello_cb(SSL *s, int *al, void *arg)
+{
+	struct tls *t = arg;
+	struct tls_conn *c;
+	const char *name;
+	SSL_CTX *ctx;
+	X509 *cert = NULL;
+	EVP_PKEY *key = NULL;
+	struct err e;
+	int r;
+
+	if ((c = tls_conn_get(s)) == NULL) {
+		*al = SSL_AD_INTERNAL_ERROR;
+		return SSL_CLIENT_HELLO_ERROR;
+	}
+	if ((r = tls_hello_sni(s, c)) == -1) {
+		*al = SSL_AD_UNRECOGNIZED_NAME;
+		return SSL_CLIENT_HELLO_ERROR;
+	}
+	c->has_sni = r == 1;
+	name = c->has_sni ? c->sni : t->service_host;
+
+	/* RFC 8737: a validation handshake gets the challenge certificate
+	 * and nothing else. */
+	if (t->acme_alpn && c->has_sni && tls_hello_acme(s) &&
+	    acme_alpn01_lookup(c->sni, &cert, &key) == 0) {
+		c->acme = true;
+		r = SSL_use_certificate(s, cert) == 1 &&
+		    SSL_use_PrivateKey(s, key) == 1;
+		X509_free(cert);
+		EVP_PKEY_free(key);
+		if (!r) {
+			ERR_clear_error();
+			*al = SSL_AD_INTERNAL_ERROR;
+			return SSL_CLIENT_HELLO_ERROR;
+		}
+		return SSL_CLIENT_HELLO_SUCCESS;
+	}
+
+	if (c->has_sni && strcmp(c->sni, t->service_host) != 0 &&
+	    !t->hosted(t->hosted_arg, c->sni, strlen(c->sni))) {
+		*al = SSL_AD_UNRECOGNIZED_NAME;
+		return SSL_CLIENT_HELLO_ERROR;
+	}
+	if ((ctx = tls_cache_get(t, name, &e)) == NULL) {
+		struct log_line l;
+
+		log_begin(&l, LOG_WARN, "tls_cert");
+		log_cstr(&l, "name", name);
+		log_cstr(&l, "error", e.msg);
+		log_end(&l);
+		*al = c->has_sni ? SSL_AD_UNRECOGNIZED_NAME :
+		    SSL_AD_INTERNAL_ERROR;
+		return SSL_CLIENT_HELLO_ERROR;
+	}
+	SSL_set_SSL_CTX(s, ctx);
+	SSL_CTX_free(ctx);		/* the SSL holds its own reference */
+	return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+bool
+tls_is_acme_challenge(SSL *ssl)
+{
+	struct tls_conn *c = SSL_get_ex_data(ssl, tls_ex_conn);
+
+	return c != NULL && c->acme;
+}
+
+const char *
+tls_sni(SSL *ssl)
+{
+	struct tls_conn *c = SSL_get_ex_data(ssl, tls_ex_conn);
+
+	return (c != NULL && c->has_sni) ? c->sni : NULL;
+}
+
+/* --- contexts -------------------------------------------------------- */
+
+static SSL_CTX *
+tls_ctx_new(struct tls *t, struct err *e)
+{
+	SSL_CTX *ctx;
+
+	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
+		tls_ossl_fail(e, "SSL_CTX_new");
+		return NULL;
+	}
+	if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
+	    !SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) ||
+	    !SSL_CTX_set_cipher_list(ctx, tls_ciphers12) ||
+	    !SSL_CTX_set_ciphersuites(ctx, tls_ciphers13) ||
+	    !SSL_CTX_set1_groups_list(ctx, tls_groups) ||
+	    !SSL_CTX_set_session_id_context(ctx, tls_sid_ctx,
+	    sizeof(tls_sid_ctx) - 1) ||
+	    !SSL_CTX_set_num_tickets(ctx, 1) ||
+	    !SSL_CTX_set_ex_data(ctx, tls_ex_tls, t)) {
+		tls_ossl_fail(e, "TLS context settings");
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
+	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+	    SSL_OP_IGNORE_UNEXPECTED_EOF);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+	    SSL_MODE_NO_AUTO_CHAIN);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, tls_ticket_cb);
+	SSL_CTX_set_client_hello_cb(ctx, tls_hello_cb, t);
+	SSL_CTX_set_alpn_select_cb(ctx, tls_alpn_cb, t);
+	return ctx;
+}
+
+/* Paths of name's files. name has been checked to be a DNS name (no
+ * '/'), by the SNI parser or the caller. */
+static void
+tls_paths(struct tls *t, const char *name, char pem[4096], char key[4096])
+{
+	snprintf(pem, 4096, "%s/certs/%s.pem", t->data_dir, name);
+	snprintf(key, 4096, "%s/certs/%s.key", t->data_dir, name);
+}
+
+/* A local leaf on disk that is still good for a while: its certificate
+ * and key, or -1. */
+static int
+tls_read_local(const char *pem, const char *keyp, X509 **cert,
+    EVP_PKEY **key)
+{
+	FILE *f;
+	time_t soon = time(NULL) + TLS_RENEW_LOCAL;
+
+	*cert = NULL;
+	*key = NULL;
+	if ((f = fopen(pem, "r")) != NULL) {
+		*cert = PEM_read_X509(f, NULL, NULL, NULL);
+		fclose(f);
+	}
+	if ((f = fopen(keyp, "r")) != NULL) {
+		*key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+		fclose(f);
+	}
+	if (*cert != NULL && *key != NULL &&
+	    X509_cmp_time(X509_get0_notAfter(*cert), &soon) > 0 &&
+	    X509_check_private_key(*cert, *key) == 1)
+		return 0;
+	ERR_clear_error();
+	X509_free(*cert);
+	EVP_PKEY_free(*key);
+	*cert = NULL;
+	*key = NULL;
+	return -1;
+}
+
+/* Builds the context of name: reads its files, or (source local) issues
+ * them first when missing or expiring. Returns a new context (caller
+ * frees) or NULL with the reason. */
+static SSL_CTX *
+tls_load(struct tls *t, const char *name, struct err *e)
+{
+	char pem[4096], keyp[4096];
+	X509 *cert = NULL;
+	EVP_PKEY *key = NULL;
+	SSL_CTX *ctx;
+
+	if ((ctx = tls_ctx_new(t, e)) == NULL)
+		return NULL;
+	tls_paths(t, name, pem, keyp);
+	if (t->source == TLS_SOURCE_LOCAL) {
+		if (tls_read_local(pem, keyp, &cert, &key) == -1) {
+			if (tls_localca_issue(t->ca, name, pem, keyp, &cert,
+			    &key, e) == -1)
+				goto fail;
+			log_info("tls_issue_local", "issued %s", name);
+		}
+		if (SSL_CTX_use_certificate(ctx, cert) != 1 ||
+		    SSL_CTX_use_PrivateKey(ctx, key) != 1) {
+			tls_ossl_fail(e, name);
+			goto fail;
+		}
+	} else {
+		if (SSL_CTX_use_certificate_chain_file(ctx, pem) != 1) {
+			tls_ossl_fail(e, pem);
+			goto fail;
+		}
+		if (SSL_CTX_use_PrivateKey_file(ctx, keyp, SSL_FILETYPE_PEM)
+		    != 1) {
+			tls_ossl_fail(e, keyp);
+			goto fail;
+		}
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		tls_ossl_fail(e, "certificate and key do not match");
+		goto fail;
+	}
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	return ctx;
+fail:
+	ERR_clear_error();
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+static struct tls_entry *
+tls_find(struct tls_shard *sh, uint32_t h, const char *name)
+{
+	for (struct tls_entry *x = sh->buckets[(h >> 6) % TLS_BUCKETS];
+	    x != NULL; x = x->next)
+		if (x->hash == h && strcmp(x->name, name) == 0)
+			return x;
+	return NULL;
+}
+
+/* Unlinks x from its shard (locked by the caller); returns its context
+ * reference for the caller to free outside the lock. */
+static SSL_CTX *
+tls_unlink(struct tls *t, struct tls_shard *sh, struct tls_entry *x)
+{
+	struct tls_entry **pp = &sh->buckets[(x->hash >> 6) % TLS_BUCKETS];
+	SSL_CTX *ctx = x->ctx;
+
+	while (*pp != x)
+		pp = &(*pp)->next;
+	*pp = x->next;
+	if (x->older != NULL)
+		x->older->newer = x->newer;
+	else
+		sh->oldest = x->newer;
+	if (x->newer != NULL)
+		x->newer->older = x->older;
+	else
+		sh->newest = x->older;
+	sh->count--;
+	atomic_fetch_sub(&t->count, 1);
+	free(x);
+	return ctx;
+}
+
+/* name's context with a reference for the caller (who frees it), from
+ * the cache or loaded into it; NULL with the reason. */
+static SSL_CTX *
+tls_cache_get(struct tls *t, const char *name, struct err *e)
+{
+	size_t n = strlen(name);
+	uint32_t h = tls_hash(name, n);
+	struct tls_shard *sh = &t->shards[h % TLS_SHARDS];
+	struct tls_entry *x, *nx;
+	SSL_CTX *ctx, *evicted = NULL;
+
+	pthread_mutex_lock(&sh->mu);
+	if ((x = tls_find(sh, h, name)) != NULL) {
+		ctx = x->ctx;
+		SSL_CTX_up_ref(ctx);
+		pthread_mutex_unlock(&sh->mu);
+		return ctx;
+	}
+	pthread_mutex_unlock(&sh->mu);
+
+	/* Miss: load without the lock (file reads, maybe issuing). */
+	if ((ctx = tls_load(t, name, e)) == NULL)
+		return NULL;
+	if ((nx = malloc(sizeof(*nx) + n + 1)) == NULL) {
+		log_fatal("tls_cache", "out of memory");
+		return NULL;
+	}
+	memcpy(nx->name, name, n + 1);
+	nx->hash = h;
+	nx->ctx = ctx;
+
+	pthread_mutex_lock(&sh->mu);
+	if ((x = tls_find(sh, h, name)) != NULL) {	/* lost a race */
+		SSL_CTX *won = x->ctx;
+
+		SSL_CTX_up_ref(won);
+		pthread_mutex_unlock(&sh->mu);
+		SSL_CTX_free(ctx);
+		free(nx);
+		return won;
+	}
+	nx->next = sh->buckets[(h >> 6) % TLS_BUCKETS];
+	sh->buckets[(h >> 6) % TLS_BUCKETS] = nx;
+	nx->older = sh->newest;
+	nx->newer = NULL;
+	if (sh->newest != NULL)
+		sh->newest->newer = nx;
+	else
+		sh->oldest = nx;
+	sh->newest = nx;
+	sh->count++;
+	atomic_fetch_add(&t->count, 1);
+	if (sh->count > LIMIT_TLS_CACHE_ENTRIES / TLS_SHARDS)
+		evicted = tls_unlink(t, sh, sh->oldest);
+	SSL_CTX_up_ref(ctx);
+	pthread_mutex_unlock(&sh->mu);
+	SSL_CTX_free(evicted);
+	return ctx;
+}
+
+void
+tls_forget(struct tls *t, const char *name)
+{
+	uint32_t h = tls_hash(name, strlen(name));
+	struct tls_shard *sh = &t->shards[h % TLS_SHARDS];
+	struct tls_entry *x;
+	SSL_CTX *ctx = NULL;
+
+	pthread_mutex_lock(&sh->mu);
+	if ((x = tls_find(sh, h, name)) != NULL)
+		ctx = tls_unlink(t, sh, x);
+	pthread_mutex_unlock(&sh->mu);
+	SSL_CTX_free(ctx);
+}
+
+int
+tls_preload(struct tls *t, const char *name, struct err *e)
+{
+	SSL_CTX *ctx = tls_cache_get(t, name, e);
+
+	if (ctx == NULL)
+		return -1;
+	SSL_CTX_free(ctx);
+	return 0;
+}
+
+size_t
+tls_cache_count(struct tls *t)
+{
+	return atomic_load(&t->count);
+}
+
+SSL_CTX *
+tls_default_ctx(struct tls *t)
+{
+	return t->def;
+}
+
+int
+tls_new(const struct tls_config *cfg, struct tls **out, struct err *e)
+{
+	struct tls *t;
+	char dir[4096];
+	int rc = -1;
+
+	*out = NULL;
+	pthread_once(&tls_once, tls_init_once);
+	if (tls_ex_conn < 0 || tls_ex_tls < 0)
+		return err_set(e, "OpenSSL ex_data indexes");
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return err_set(e, "out of memory");
+	for (int i = 0; i < TLS_SHARDS; i++)
+		pthread_mutex_init(&t->shards[i].mu, NULL);
+	t->source = cfg->source;
+	t->acme_alpn = cfg->acme_alpn;
+	t->hosted = cfg->hosted;
+	t->hosted_arg = cfg->hosted_arg;
+	if ((t->data_dir = strdup(cfg->data_dir)) == NULL ||
+	    (t->service_host = strdup(cfg->service_host)) == NULL) {
+		err_set(e, "out of memory");
+		goto out;
+	}
+	if ((t->aes = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL)) == NULL) {
+		tls_ossl_fail(e, "AES-256-CBC");
+		goto out;
+	}
+	tls_key_fill(&t->keys[0]);
+	tls_key_fill(&t->keys[2]);	/* "previous": random, never matches */
+	atomic_store(&t->key_cur, 0);
+
+	snprintf(dir, sizeof(dir), "%s/certs", cfg->data_dir);
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+		err_set(e, "%s: %s", dir, strerror(errno));
+		goto out;
+	}
+	if (t->source == TLS_SOURCE_LOCAL &&
+	    tls_localca_open(cfg->data_dir, &t->ca, e) == -1)
+		goto out;
+	if ((t->def = tls_ctx_new(t, e)) == NULL)
+		goto out;
+	rc = 0;
+out:
+	if (rc == 0)
+		*out = t;
+	else
+		tls_free(t);
+	return rc;
+}
+
+void
+tls_free(struct tls *t)
+{
+	if (t == NULL)
+		return;
+	for (int i = 0; i < TLS_SHARDS; i++) {
+		struct tls_shard *sh = &t->shards[i];
+
+		while (sh->oldest != NULL)
+			SSL_CTX_free(tls_unlink(t, sh, sh->oldest));
+		pthread_mutex_destroy(&sh->mu);
+	}
+	SSL_CTX_free(t->def);
+	EVP_CIPHER_free(t->aes);
+	tls_localca_free(t->ca);
+	OPENSSL_cleanse(t->keys, sizeof(t->keys));
+	free(t->data_dir);
+	free(t->service_host);
+	free(t);
+}

@@ -1,0 +1,288 @@
+/*
+ * test_http.c - the HTTP/1.1 request head parser, cases from RFC 9112 and
+ * RFC 9110, and the Host normalization used for policy lookups.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "http/http.h"
+
+static enum http_parse
+parse(const char *s, struct http_request *r, int *status)
+{
+	return http_parse_request(s, strlen(s), r, status);
+}
+
+static void
+test_simple_get(void **state)
+{
+	struct http_request r;
+	int st;
+	const char *req = "GET /.well-known/mta-sts.txt HTTP/1.1\r\n"
+	    "Host: mta-sts.example.com\r\nUser-Agent: x/1\r\n\r\n";
+
+	(void)state;
+	assert_int_equal(parse(req, &r, &st), HTTP_PARSE_DONE);
+	assert_int_equal(r.method, HTTP_GET);
+	assert_int_equal(r.path_len, strlen("/.well-known/mta-sts.txt"));
+	assert_memory_equal(r.path, "/.well-known/mta-sts.txt", r.path_len);
+	assert_int_equal(r.host_len, strlen("mta-sts.example.com"));
+	assert_memory_equal(r.host, "mta-sts.example.com", r.host_len);
+	assert_memory_equal(r.user_agent, "x/1", 3);
+	assert_true(r.keep_alive);
+	assert_false(r.has_body);
+	assert_int_equal(r.head_len, strlen(req));
+}
+
+static void
+test_incomplete(void **state)
+{
+	const char *req = "GET / HTTP/1.1\r\nHost: a.example\r\n\r\n";
+	struct http_request r;
+	int st;
+
+	(void)state;
+	/* Every proper prefix needs more bytes. */
+	for (size_t n = 0; n < strlen(req); n++)
+		assert_int_equal(http_parse_request(req, n, &r, &st),
+		    HTTP_PARSE_MORE);
+	assert_int_equal(parse(req, &r, &st), HTTP_PARSE_DONE);
+}
+
+static void
+test_pipelined(void **state)
+{
+	const char *req = "HEAD /a HTTP/1.1\r\nHost: h.example\r\n\r\n"
+	    "GET /b HTTP/1.1\r\nHost: h.example\r\n\r\n";
+	struct http_request r;
+	int st;
+
+	(void)state;
+	assert_int_equal(parse(req, &r, &st), HTTP_PARSE_DONE);
+	assert_int_equal(r.method, HTTP_HEAD);
+	assert_int_equal(parse(req + r.head_len, &r, &st), HTTP_PARSE_DONE);
+	assert_int_equal(r.method, HTTP_GET);
+	assert_memory_equal(r.path, "/b", 2);
+}
+
+static void
+test_bare_lf_and_query(void **state)
+{
+	struct http_request r;
+	int st;
+
+	(void)state;
+	assert_int_equal(parse("GET /x?y=1 HTTP/1.1\nHost: h.example\n\n", &r,
+	    &st), HTTP_PARSE_DONE);
+	assert_int_equal(r.path_len, 2);
+	assert_int_equal(r.target_len, 6);
+}
+
+static void
+test_connection(void **state)
+{
+	struct http_request r;
+	int st;
+
+	(void)state;
+	assert_int_equal(parse("GET / HTTP/1.1\r\nHost: h\r\n"
+	    "Connection: keep-alive, Close\r\n\r\n", &r, &st),
+	    HTTP_PARSE_DONE);
+	assert_false(r.keep_alive);
+	/* HTTP/1.0: close unless asked; no Host needed. */
+	assert_int_equal(parse("GET / HTTP/1.0\r\n\r\n", &r, &st),
+	    HTTP_PARSE_DONE);
+	assert_false(r.keep_alive);
+	assert_int_equal(parse("GET / HTTP/1.0\r\nConnection: keep-alive\r\n"
+	    "\r\n", &r, &st), HTTP_PARSE_DONE);
+	assert_true(r.keep_alive);
+}
+
+static void
+test_absolute_form(void **state)
+{
+	struct http_request r;
+	int st;
+
+	(void)state;
+	/* RFC 9112 §3.2.2: the target's authority wins over Host. */
+	assert_int_equal(parse("GET https://mta-sts.a.example/.well-known/"
+	    "mta-sts.txt HTTP/1.1\r\nHost: mta-sts.b.example\r\n\r\n", &r,
+	    &st), HTTP_PARSE_DONE);
+	assert_memory_equal(r.host, "mta-sts.a.example", r.host_len);
+	assert_memory_equal(r.path, "/.well-known/mta-sts.txt", r.path_len);
+	assert_int_equal(parse("GET http://u@h.example/ HTTP/1.1\r\nHost: h\r\n"
+	    "\r\n", &r, &st), HTTP_PARSE_ERROR);
+}
+
+static void
+expect_error(const char *req, int status)
+{
+	struct http_request r;
+	int st = 0;
+
+	assert_int_equal(http_parse_request(req, strlen(req), &r, &st),
+	    HTTP_PARSE_ERROR);
+	assert_int_equal(st, status);
+}
+
+static void
+test_errors(void **state)
+{
+	(void)state;
+	expect_error("GET / HTTP/1.1\r\n\r\n", 400);		/* no Host */
+	expect_error("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400);
+	expect_error("GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400);
+	expect_error("GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n", 400);
+	expect_error("GET / HTTP/1.1\r\nHost: a\x01\r\n\r\n", 400);
+	expect_error("GET  / HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+	expect_error("G(T / HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+	expect_error("GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505);
+	expect_error("GET / FOO/1.1\r\nHost: a\r\n\r\n", 400);
+	expect_error("GET relative HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+	expect_error("GET * HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+	/* RFC 9112 §6.1: both framings is smuggling. */
+	expect_error("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n", 400);
+	expect_error("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n"
+	    "Content-Length: 4\r\n\r\n", 400);
+	expect_error("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n"
+	    "\r\n", 400);
+	expect_error("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip"
+	    "\r\n\r\n", 501);
+}
+
+static void
+test_body_framing(void **state)
+{
+	struct http_request r;
+	int st;
+
+	(void)state;
+	assert_int_equal(parse("POST /t HTTP/1.1\r\nHost: a\r\n"
+	    "Content-Length: 12\r\nContent-Length: 12\r\n\r\n", &r, &st),
+	    HTTP_PARSE_DONE);
+	assert_true(r.has_body);
+	assert_int_equal(r.content_length, 12);
+	assert_int_equal(parse("POST /t HTTP/1.1\r\nHost: a\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n", &r, &st), HTTP_PARSE_DONE);
+	assert_true(r.chunked);
+}
+
+static void
+test_limits(void **state)
+{
+	char *big = malloc(LIMIT_HTTP_HEADER_BYTES + 64);
+	struct http_request r;
+	size_t n;
+	int st;
+
+	(void)state;
+	assert_non_null(big);
+	/* A request line over its limit, even before its end: 414. */
+	memcpy(big, "GET /", 5);
+	memset(big + 5, 'a', LIMIT_HTTP_REQUEST_LINE + 10);
+	assert_int_equal(http_parse_request(big, LIMIT_HTTP_REQUEST_LINE + 15,
+	    &r, &st), HTTP_PARSE_ERROR);
+	assert_int_equal(st, 414);
+	/* A head that does not end within the limit: 431. */
+	n = (size_t)snprintf(big, 64, "GET / HTTP/1.1\r\nX-A: ");
+	memset(big + n, 'a', LIMIT_HTTP_HEADER_BYTES + 10 - n);
+	assert_int_equal(http_parse_request(big, LIMIT_HTTP_HEADER_BYTES + 10,
+	    &r, &st), HTTP_PARSE_ERROR);
+	assert_int_equal(st, 431);
+	/* Just under the limit, still incomplete: more. */
+	assert_int_equal(http_parse_request(big, LIMIT_HTTP_HEADER_BYTES - 1,
+	    &r, &st), HTTP_PARSE_MORE);
+	free(big);
+}
+
+static void
+test_too_many_fields(void **state)
+{
+	char buf[4096];
+	size_t n;
+
+	(void)state;
+	n = (size_t)snprintf(buf, sizeof(buf), "GET / HTTP/1.1\r\nHost: a\r\n");
+	for (int i = 0; i < LIMIT_HTTP_HEADERS + 1; i++)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "X: %d\r\n", i);
+	snprintf(buf + n, sizeof(buf) - n, "\r\n");
+	expect_error(buf, 431);
+}
+
+static void
+test_host_normalize(void **state)
+{
+	char out[LIMIT_DNAME_LEN + 1];
+
+	(void)state;
+	assert_int_equal(http_host_normalize("MTA-STS.Example.COM.:443", 24,
+	    out), 19);
+	assert_string_equal(out, "mta-sts.example.com");
+	assert_int_equal(http_host_normalize("a.example", 9, out), 9);
+	assert_int_equal(http_host_normalize("a.example:", 10, out), -1);
+	assert_int_equal(http_host_normalize("[::1]:443", 9, out), -1);
+	assert_int_equal(http_host_normalize("a b", 3, out), -1);
+	assert_int_equal(http_host_normalize("", 0, out), -1);
+	assert_int_equal(http_host_normalize(":443", 4, out), -1);
+}
+
+static void
+test_error_response(void **state)
+{
+	char buf[512];
+	size_t n;
+	const char *want = "HTTP/1.1 405 Method Not Allowed\r\n"
+	    "Content-Type: text/plain\r\nContent-Length: 23\r\n"
+	    "Allow: GET, HEAD\r\nConnection: close\r\n\r\n"
+	    "405 Method Not Allowed\n";
+
+	(void)state;
+	n = http_error_response(buf, sizeof(buf), 405, NULL,
+	    "Allow: GET, HEAD\r\n", true, false);
+	assert_int_equal(n, strlen(want));
+	assert_memory_equal(buf, want, n);
+	assert_int_equal(http_error_response(buf, 10, 404, NULL, NULL, false,
+	    false), 0);
+}
+
+static void
+test_date_line(void **state)
+{
+	char d[HTTP_DATE_LINE_LEN + 1];
+
+	(void)state;
+	/* RFC 9110 §5.6.7's example. */
+	assert_int_equal(http_date_line(784111777, d), HTTP_DATE_LINE_LEN);
+	assert_string_equal(d, "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_simple_get),
+		cmocka_unit_test(test_incomplete),
+		cmocka_unit_test(test_pipelined),
+		cmocka_unit_test(test_bare_lf_and_query),
+		cmocka_unit_test(test_connection),
+		cmocka_unit_test(test_absolute_form),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_body_framing),
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_too_many_fields),
+		cmocka_unit_test(test_host_normalize),
+		cmocka_unit_test(test_error_response),
+		cmocka_unit_test(test_date_line),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
