@@ -23,3 +23,9 @@ echo "== importing the sample reports in tests/data/reports"
 sts report import tests/data/reports/*.json tests/data/reports/*.json.gz || true
 echo
 sts stats example.com
+echo "== starting the daemon with the local CA (Ctrl-C stops it)"
+echo "   fetch the policy as a sender would:"
+echo "   curl --cacert $DATA/local-ca.pem --resolve mta-sts.example.com:${HTTPS##*:}:${HTTPS%:*} https://mta-sts.example.com:${HTTPS##*:}/.well-known/mta-sts.txt"
+echo
+exec "$BIN" --data-dir "$DATA" serve --https-listen "$HTTPS" \
+    --http-listen "$HTTP" --service-host localhost --certificates local

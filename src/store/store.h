@@ -53,6 +53,9 @@ struct store_origin {
 	const char *client;		/* peer address, file name, ... */
 	const char *mail_from;		/* SMTP envelope */
 	const char *rcpt_to;
+	const char *intake_domain;	/* the hosted domain whose intake
+					 * token (URL or address) received
+					 * it; NULL for imports */
 	bool	    dkim_present;	/* a DKIM-Signature of the reporter's
 					 * domain was present (not verified) */
 };
@@ -97,6 +100,22 @@ struct store_report_filter {
 	long	    limit;		/* 0: no limit */
 };
 
+/* One quarantined input: a report or message that could not be taken,
+ * kept with the reason so that nothing sent to us is lost. */
+struct store_quarantine_row {
+	int64_t	    id;
+	time_t	    received;
+	const char *route, *client, *mail_from, *rcpt_to, *intake_domain;
+	const char *reason;		/* why it was refused */
+	const char *kind;		/* "report" (bytes of a report) or
+					 * "message" (a whole e-mail) */
+	int64_t	    size;		/* bytes as received */
+	int64_t	    report;		/* the report a retry stored it as,
+					 * or 0 while still quarantined */
+};
+
+typedef int (*store_quarantine_cb)(void *arg,
+    const struct store_quarantine_row *q);
 typedef int (*store_domain_cb)(void *arg, const struct store_domain *d);
 typedef int (*store_report_cb)(void *arg, const struct store_report_row *r);
 typedef int (*store_stat_cb)(void *arg, const struct store_stat_row *r);
@@ -170,6 +189,34 @@ struct store_ops {
 	 * non-zero (and returns that). */
 	int	(*stats)(struct store *s, const char *domain, time_t from,
 		    time_t to, store_stat_cb cb, void *arg, struct err *e);
+
+	/* Keeps raw (compressed by us) with its reason and origin, in a
+	 * transaction committed durably before returning; kind is "report"
+	 * or "message". Returns 0 with the row id in *id, or -1. */
+	int	(*quarantine_add)(struct store *s, const char *kind,
+		    const uint8_t *raw, size_t rawlen, const char *reason,
+		    const struct store_origin *o, int64_t *id, struct err *e);
+	/* Newest first; with pending_only, only entries not yet stored by a
+	 * retry. limit 0: all. Stops when cb returns non-zero. */
+	int	(*quarantine_list)(struct store *s, bool pending_only,
+		    long limit, store_quarantine_cb cb, void *arg,
+		    struct err *e);
+	/* Like report_get: 0 (row to cb, bytes as received in *raw), 1 when
+	 * there is no such entry, -1. */
+	int	(*quarantine_get)(struct store *s, int64_t id,
+		    store_quarantine_cb cb, void *arg, uint8_t **raw,
+		    size_t *rawlen, struct err *e);
+	/* Records that a retry stored entry id as report. Returns 0, 1
+	 * (no such entry) or -1. */
+	int	(*quarantine_resolve)(struct store *s, int64_t id,
+		    int64_t report, struct err *e);
+
+	/* A number that changes whenever any connection commits a change to
+	 * domains (for SQLite: PRAGMA data_version plus a domain
+	 * generation counter; for PostgreSQL: LISTEN/NOTIFY). The daemon
+	 * polls it to reload its policy table. Returns 0 or -1. */
+	int	(*domains_version)(struct store *s, uint64_t *v,
+		    struct err *e);
 };
 
 struct store {
