@@ -145,8 +145,29 @@
 /* Header fields per request: browsers send about 15. Over it: 431. */
 #define LIMIT_HTTP_HEADERS 64
 /* Request body on the policy listener: policy fetches have none; report
- * intake (a later route) reads up to LIMIT_REPORT_BYTES. Over it: 413. */
+ * intake reads up to LIMIT_INTAKE_BODY_BYTES. Over it: 413. */
 #define LIMIT_HTTP_BODY_BYTES LIMIT_REPORT_BYTES
+/* A body sent with a request to a route that takes none (a POST to a
+ * policy URL) is read and dropped up to this size so that the connection
+ * stays usable (keep-alive); a bigger or chunked one closes it. */
+#define LIMIT_HTTP_BODY_DISCARD (64 * 1024)
+
+/* --- Report intake (HTTPS POST /tlsrpt/<token>, anonymous) ------------ */
+
+/* Body of one HTTPS POST. Anyone who knows an intake URL may POST, so
+ * this is tighter than LIMIT_REPORT_BYTES (what an operator may import):
+ * real daily reports are tens of KiB compressed, so 2 MiB is still 50x
+ * headroom, and a body is buffered whole before parsing. Over it: 413,
+ * answered from the Content-Length before reading the body. */
+#define LIMIT_INTAKE_BODY_BYTES (2 * 1024 * 1024)
+/* Seconds from the request head to the last body byte. A 2 MiB body at a
+ * slow sender's 64 KiB/s takes 32 s; a client slower than that is
+ * dropped and costs only its connection slot until then. */
+#define LIMIT_INTAKE_SECONDS 60
+/* Body bytes one worker buffers for unfinished uploads at once (sum of
+ * their Content-Lengths). Beyond it new uploads get 503 + Retry-After,
+ * so a flood of slow uploads costs bounded memory. */
+#define LIMIT_INTAKE_INFLIGHT_BYTES (64 * 1024 * 1024)
 /* Seconds a client may take from accepting the connection (TLS handshake
  * included) to the end of its request head, and after a response before
  * its next request. Slow clients cost a connection slot, not a worker. */
@@ -161,7 +182,9 @@
  * a flood costs bounded memory (about 40 KiB each with TLS buffers). */
 #define LIMIT_CONNS_PER_WORKER 20000
 /* TLS contexts (one per certificate) kept in the SNI cache. Each costs
- * roughly 10 KiB; names beyond this are reloaded from disk on demand. */
-#define LIMIT_TLS_CACHE_ENTRIES 20000
+ * about 21 KiB resident (bench/RESULTS.md: +16.9 MB for 800 names), so
+ * 4000 keep a node hosting 100,000 domains near 125 MB; names beyond this
+ * are reloaded from disk on demand (about 1.5 ms). */
+#define LIMIT_TLS_CACHE_ENTRIES 4000
 
 #endif
