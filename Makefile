@@ -5,6 +5,7 @@
 #   make test SANITIZE=address,undefined   the same under ASan/UBSan
 #   make fuzz    build libFuzzer targets (clang) into build-fuzz/
 #   make lint    refuse banned functions (sprintf, strcpy, ...)
+#   make bench   the benchmarks in bench/ (not tests; minutes; as root)
 
 SANITIZE ?=
 BUILD := build$(if $(SANITIZE),-san)
@@ -33,7 +34,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
 FUZZ_REPLAY := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all run test check deps lint fuzz clean
+.PHONY: all run test check deps lint fuzz bench clean
 all: $(BUILD)/stsguard
 
 deps:
@@ -47,7 +48,7 @@ run: deps
 
 test: deps
 	@$(MAKE) --no-print-directory -j2 all $(UNIT_BIN) $(FUZZ_REPLAY)
-	@$(MAKE) --no-print-directory check
+	@$(MAKE) --no-print-directory lint check
 
 check:
 	@bash tests/run.sh $(BUILD)
@@ -85,6 +86,12 @@ fuzz:
 	    -fsanitize=fuzzer,address,undefined -o build-fuzz/$$n $$f \
 	    build-fuzz/libstsguard.a $(LDLIBS) || exit 1; done
 	@echo "run e.g.: build-fuzz/fuzz_policy fuzz/corpus/policy"
+
+bench:
+	@sh scripts/deps.sh --bench
+	@$(MAKE) --no-print-directory all
+	@bench/policy-serving
+	@if [ -x bench/intake ]; then bench/intake; fi
 
 lint:
 	@! grep -nE '\b(sprintf|vsprintf|strcpy|strcat|atoi|atol|strtok|gets)\s*\(' \
