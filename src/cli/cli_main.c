@@ -1,7 +1,7 @@
 /*
  * cli_main.c - `stsguard [GLOBAL OPTIONS] COMMAND [ARGS] [FLAGS]`.
  *
- * Finds the subcommand (one or two words: "stats", "policy lint"), parses
+ * Finds the subcommand (one to three words: "stats", "policy lint"), parses
  * its flags (its own, --json, --help, and every setting of conf.h as
  * --setting-name), loads the config file, and runs it. Flags may stand
  * anywhere after the command; "--" ends them.
@@ -36,7 +36,7 @@ cli_usage(FILE *out)
 	    "commands:\n");
 	for (size_t t = 0; cli_tables[t] != NULL; t++)
 		for (const struct cli_cmd *c = cli_tables[t]; c->name; c++)
-			fprintf(out, "  %-16s %s\n", c->name, c->help);
+			fprintf(out, "  %-26s %s\n", c->name, c->help);
 	fprintf(out,
 	    "\n"
 	    "Every command takes --help. Settings (config file keys) can be\n"
@@ -79,27 +79,29 @@ cli_cmd_usage(const struct cli_cmd *cmd, FILE *out)
 	}
 }
 
-/* Finds the command named by argv[0] (and argv[1]); sets *used to the
+/* Finds the command named by the first words of argv (one to three:
+ * "stats", "policy lint", "report quarantine list"); sets *used to the
  * number of words it took. */
 static const struct cli_cmd *
 cli_find(int argc, char **argv, int *used)
 {
 	for (size_t t = 0; cli_tables[t] != NULL; t++) {
 		for (const struct cli_cmd *c = cli_tables[t]; c->name; c++) {
-			const char *sp = strchr(c->name, ' ');
-			size_t n1 = sp ? (size_t)(sp - c->name) :
-			    strlen(c->name);
+			const char *w = c->name, *sp;
+			size_t n;
+			int i;
 
-			if (strlen(argv[0]) != n1 ||
-			    strncmp(argv[0], c->name, n1) != 0)
-				continue;
-			if (sp == NULL) {
-				*used = 1;
-				return c;
-			}
-			if (argc > 1 && strcmp(argv[1], sp + 1) == 0) {
-				*used = 2;
-				return c;
+			for (i = 0; i < argc; i++) {
+				sp = strchr(w, ' ');
+				n = sp ? (size_t)(sp - w) : strlen(w);
+				if (strlen(argv[i]) != n ||
+				    strncmp(argv[i], w, n) != 0)
+					break;
+				if (sp == NULL) {
+					*used = i + 1;
+					return c;
+				}
+				w = sp + 1;
 			}
 		}
 	}
@@ -136,6 +138,7 @@ cli_set_flag(struct cli *c, const struct cli_flag *f, const char *v)
 	case CLI_F_STDIN:	c->stdin_flag = true; break;
 	case CLI_F_RAW:		c->raw = true; break;
 	case CLI_F_PROGRESS:	c->progress = true; break;
+	case CLI_F_ALL:		c->all = true; break;
 	case CLI_F_MODE:	c->mode = v; break;
 	case CLI_F_MAX_AGE:	c->max_age = v; break;
 	case CLI_F_DOMAIN:	c->domain = v; break;

@@ -1,19 +1,57 @@
 /*
- * cli_report.c - `stsguard report parse|import|list|show`: TLS-RPT
- * reports (RFC 8460) on the command line.
+ * cli_report.c - `stsguard report ...`: TLS-RPT reports (RFC 8460) on the
+ * command line, and the intake routes that are not the daemon's.
  *
  *	report parse FILE|-	 parse and print, store nothing
- *	report import FILE...	 parse and store (.json or .json.gz, told
- *				 apart by their bytes), duplicates counted
+ *	report import PATH...	 store reports: files and maildirs
+ *	report import --stdin	 store one input from an MTA's pipe
  *	report list		 stored reports, newest first
  *	report show ID		 one stored report
+ *	report quarantine list	 input that could not be taken
+ *	report quarantine show ID
+ *	report quarantine retry ID|--all
+ *
+ * What import reads (each file, and stdin, is one input):
+ *
+ *   input   = report / message		; told apart by the bytes:
+ *   report  = gzip / json		; 1f 8b, or '{' after white space
+ *   message = RFC 5322 message		; anything else: .eml files, the
+ *					; files of a maildir's cur/ and new/
+ *
+ * A message's reports are found by mime_report_extract (mime.h). Every
+ * report of an input is parsed before any is stored, so an input is
+ * stored whole or not at all; a duplicate (same organization-name and
+ * report-id, by any route) is counted, never stored twice. An invalid
+ * input (not a report, an invalid report, a message without one) is
+ * kept in quarantine with the reason and its origin, and `quarantine
+ * retry` runs it through the same steps again after a fix. Nothing is
+ * printed as stored before the store's commit returned.
+ *
+ * Exit codes of import: 0 all stored or duplicates, 1 some input invalid
+ * (kept in quarantine), 2 I/O or store error. With --stdin they are
+ * sysexits(3) codes for Postfix pipe(8) and Exim's pipe transport, and
+ * lose nothing: 0 also for an invalid input, since it is kept (a bounce
+ * would go to a reporter's no-reply address); 75 (EX_TEMPFAIL: the MTA
+ * keeps the message and retries) when the pipe or the store failed; 65
+ * (EX_DATAERR: a bounce) only for input over LIMIT_SMTP_MESSAGE_BYTES,
+ * which nothing can keep. On a terminal, import of several inputs draws
+ * a progress line on stderr.
+ *
+ * Never writes report bytes anywhere but the store, and never prints a
+ * reporter's string unescaped.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "lib/gzip.h"
+#include "mime/mime.h"
 #include "tlsrpt/tlsrpt.h"
 
 /* {"report": R, "quirks": [...], "totals": {...}} for a parsed report. */
@@ -135,65 +173,419 @@ out:
 	return rc;
 }
 
+/* --- Import: files, maildirs, a pipe --- */
+
+/* One run of `report import` or `report quarantine retry`: the store,
+ * counters, and the progress line. */
+struct cli_import {
+	struct store *s;
+	size_t	 total, done;		/* inputs, for the progress line */
+	size_t	 stored, dups, invalid;	/* reports, reports, inputs */
+	bool	 progress;		/* stderr is a terminal, > 1 input */
+	bool	 drawn;			/* a progress line is on screen */
+	bool	 tty_out;		/* stdout is a terminal too */
+	int	 rc;			/* worst so far: CLI_OK, CLI_INVALID,
+					 * CLI_USAGE (I/O or store) */
+};
+
+/* Remembers the worst outcome: a store error outranks invalid input. */
+static void
+cli_import_rc(struct cli_import *im, int rc)
+{
+	if (rc > im->rc)
+		im->rc = rc;
+}
+
+/* Clears the progress line before a line is printed on f, when f shows
+ * on the same terminal. */
+static void
+cli_import_unbar(struct cli_import *im, FILE *f)
+{
+	if (im->drawn && (f == stderr || im->tty_out)) {
+		fputs("\r\033[K", stderr);
+		im->drawn = false;
+	}
+}
+
+/* Redraws "[done/total] stored N dup N invalid N" on stderr, after what
+ * the input printed on stdout. */
+static void
+cli_import_bar(struct cli_import *im)
+{
+	int w = 1;
+
+	if (!im->progress)
+		return;
+	fflush(stdout);
+	for (size_t t = im->total; t >= 10; t /= 10)
+		w++;
+	fprintf(stderr, "\r[%*zu/%zu] stored %zu dup %zu invalid %zu",
+	    w, im->done, im->total, im->stored, im->dups, im->invalid);
+	im->drawn = true;
+}
+
+/* Prints "<label>: " with label escaped (a file name is anyone's). */
+static void
+cli_import_label(FILE *f, const char *label)
+{
+	cli_put_safe(f, label);
+	fputs(": ", f);
+}
+
+/* True when buf is a bare report rather than an e-mail: it starts with
+ * the gzip magic bytes, or with '{' after white space. A message starts
+ * with a header field name, never with either. */
+static bool
+cli_is_report(const uint8_t *buf, size_t len)
+{
+	size_t i = 0;
+
+	if (gzip_is(buf, len))
+		return true;
+	while (i < len && (buf[i] == ' ' || buf[i] == '\t' ||
+	    buf[i] == '\r' || buf[i] == '\n'))
+		i++;
+	return i < len && buf[i] == '{';
+}
+
+/* Takes one input: a message (its reports found by mime_report_extract;
+ * o->dkim_present set from it) or a bare report. Every report is parsed
+ * before any is stored, so an input is stored whole or not at all, and
+ * a retry of a quarantined one stores it whole. Prints a line per
+ * report. Returns 0 with the first report's row id in *first, 1 when
+ * the input is invalid (reason in e; nothing stored), or -1 when the
+ * store failed (reason in e; reports before it may be stored: a retry
+ * finds them as duplicates). */
+static int
+cli_intake(struct cli_import *im, const char *label, const uint8_t *buf,
+    size_t len, bool is_msg, struct store_origin *o, int64_t *first,
+    struct err *e)
+{
+	struct mime_message *m = NULL;
+	struct tlsrpt_report **r = NULL;
+	const uint8_t *data;
+	size_t n = 1, dlen;
+	char org[256];
+	int64_t id;
+	int rc = 1, res;
+
+	*first = 0;
+	o->dkim_present = false;
+	if (is_msg) {
+		if (mime_report_extract(buf, len, &m, e) == -1)
+			goto out;
+		n = m->nreports;
+		o->dkim_present = m->dkim_present;
+	}
+	if ((r = calloc(n, sizeof(*r))) == NULL) {
+		err_set(e, "out of memory");
+		rc = -1;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		data = m != NULL ? m->reports[i].data : buf;
+		dlen = m != NULL ? m->reports[i].len : len;
+		if (tlsrpt_parse(data, dlen, &r[i], e) == -1) {
+			if (n > 1)
+				err_prefix(e, "report %zu of %zu: ", i + 1, n);
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		data = m != NULL ? m->reports[i].data : buf;
+		dlen = m != NULL ? m->reports[i].len : len;
+		res = im->s->ops->report_add(im->s, r[i], data, dlen, o, &id,
+		    e);
+		if (res == -1) {
+			rc = -1;
+			goto out;
+		}
+		if (*first == 0)
+			*first = id;
+		cli_import_unbar(im, stdout);
+		cli_import_label(stdout, label);
+		printf("%s report %lld (%s, ", res == STORE_DUPLICATE ?
+		    "duplicate of" : "stored as", (long long)id,
+		    cli_safe(r[i]->organization_name, org, sizeof(org)));
+		cli_put_safe(stdout, r[i]->report_id);
+		printf(")\n");
+		if (res == STORE_DUPLICATE)
+			im->dups++;
+		else
+			im->stored++;
+	}
+	rc = 0;
+out:
+	for (size_t i = 0; r != NULL && i < n; i++)
+		tlsrpt_report_free(r[i]);
+	free(r);
+	mime_message_free(m);
+	return rc;
+}
+
+/* Imports one input read from a file or the pipe; invalid input goes to
+ * quarantine with its reason. Acknowledges (prints) only after the store
+ * returned. */
+static void
+cli_import_one(struct cli_import *im, const char *label, const uint8_t *buf,
+    size_t len, struct store_origin *o)
+{
+	bool is_msg = !cli_is_report(buf, len);
+	char why[ERR_MSG_LEN * 4];
+	struct err e, qe;
+	int64_t first, qid;
+	int r;
+
+	r = cli_intake(im, label, buf, len, is_msg, o, &first, &e);
+	if (r == -1) {
+		cli_import_unbar(im, stderr);
+		cli_fail(CLI_USAGE, "%s: %s", cli_safe(label, why, sizeof(why)),
+		    e.msg);
+		cli_import_rc(im, CLI_USAGE);
+	} else if (r == 1) {
+		im->invalid++;
+		cli_import_rc(im, CLI_INVALID);
+		if (im->s->ops->quarantine_add(im->s, is_msg ? "message" :
+		    "report", buf, len, e.msg, o, &qid, &qe) == -1) {
+			cli_import_unbar(im, stderr);
+			cli_fail(CLI_USAGE, "%s: invalid (%s) and not kept: "
+			    "%s", cli_safe(label, why, sizeof(why)), e.msg,
+			    qe.msg);
+			cli_import_rc(im, CLI_USAGE);
+		} else {
+			cli_import_unbar(im, stdout);
+			cli_import_label(stdout, label);
+			printf("invalid %s: ", is_msg ? "message" : "report");
+			cli_put_safe(stdout, e.msg);
+			printf("; kept as quarantine %lld\n", (long long)qid);
+		}
+	}
+	im->done++;
+	cli_import_bar(im);
+}
+
+/* Appends the messages of maildir dir (every file in cur/ and new/, in
+ * name order, dot files skipped; tmp/ holds deliveries in progress and
+ * is not read) to paths. Returns 0, CLI_USAGE after printing why (not
+ * a maildir, I/O). */
+static int
+cli_import_maildir(const char *dir, struct strv *paths)
+{
+	static const char *const subs[] = { "cur", "new" };
+	struct dirent **ents = NULL;
+	char sub[4096], path[4096], safe[512];
+	struct stat st;
+	int n = 0, rc = CLI_USAGE;
+
+	for (size_t k = 0; k < 2; k++) {
+		snprintf(sub, sizeof(sub), "%s/%s", dir, subs[k]);
+		if (stat(sub, &st) == -1 || !S_ISDIR(st.st_mode))
+			return cli_fail(CLI_USAGE, "%s: a directory, but not "
+			    "a maildir (no cur/ and new/)",
+			    cli_safe(dir, safe, sizeof(safe)));
+	}
+	for (size_t k = 0; k < 2; k++) {
+		snprintf(sub, sizeof(sub), "%s/%s", dir, subs[k]);
+		if ((n = scandir(sub, &ents, NULL, alphasort)) == -1) {
+			cli_fail(CLI_USAGE, "%s: %s", cli_safe(sub, safe,
+			    sizeof(safe)), strerror(errno));
+			n = 0;
+			goto out;
+		}
+		for (int i = 0; i < n; i++) {
+			if (ents[i]->d_name[0] == '.')
+				continue;
+			if ((size_t)snprintf(path, sizeof(path), "%s/%s", sub,
+			    ents[i]->d_name) >= sizeof(path)) {
+				cli_fail(CLI_USAGE, "%s/...: path too long",
+				    cli_safe(sub, safe, sizeof(safe)));
+				goto out;
+			}
+			if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+				continue;
+			if (strv_push(paths, path) == -1) {
+				cli_fail(CLI_USAGE, "out of memory");
+				goto out;
+			}
+		}
+		for (int i = 0; i < n; i++)
+			free(ents[i]);
+		free(ents);
+		ents = NULL;
+		n = 0;
+	}
+	rc = 0;
+out:
+	for (int i = 0; i < n; i++)
+		free(ents[i]);
+	free(ents);
+	return rc;
+}
+
+/* Reads all of stdin, at most max bytes. Returns 0 (*buf: caller
+ * frees), -1 on a read error, -2 when there is more than max. */
+static int
+cli_read_stdin(size_t max, uint8_t **buf, size_t *len)
+{
+	uint8_t *b = NULL, *nb;
+	size_t n = 0, cap = 0, r;
+	int rc = -1;
+
+	*buf = NULL;
+	*len = 0;
+	for (;;) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 65536;
+			if (cap > max + 1)
+				cap = max + 1;
+			if ((nb = realloc(b, cap + 1)) == NULL)
+				goto out;
+			b = nb;
+		}
+		r = fread(b + n, 1, cap - n, stdin);
+		n += r;
+		if (n > max) {
+			rc = -2;
+			goto out;
+		}
+		if (r == 0)
+			break;
+	}
+	if (ferror(stdin))
+		goto out;
+	b[n] = '\0';
+	*buf = b;
+	*len = n;
+	b = NULL;
+	rc = 0;
+out:
+	free(b);
+	return rc;
+}
+
+/* `report import --stdin`, for an MTA's pipe transport. Exit codes are
+ * sysexits(3), which Postfix pipe(8) and Exim's pipe transport read:
+ * 0 when the input is stored, a duplicate, or invalid but kept in
+ * quarantine (note on stderr): bouncing a report would only send a
+ * bounce to a reporter's no-reply address, and the operator finds it in
+ * `report quarantine list`; EX_TEMPFAIL (75) when reading the pipe or
+ * the store failed, so that the MTA keeps the message and retries;
+ * EX_DATAERR (65), a bounce, only for input over
+ * LIMIT_SMTP_MESSAGE_BYTES, which we cannot keep (the SMTP listener
+ * answers 552 for it). */
+static int
+cli_import_stdin(struct cli *c)
+{
+	struct store_origin o = { .route = "stdin" };
+	struct cli_import im = { .total = 1 };
+	uint8_t *buf = NULL;
+	size_t len;
+	int rc, r;
+
+	r = cli_read_stdin(LIMIT_SMTP_MESSAGE_BYTES, &buf, &len);
+	if (r == -2) {
+		rc = cli_fail(EX_DATAERR, "stdin: larger than %d bytes, not "
+		    "kept", LIMIT_SMTP_MESSAGE_BYTES);
+		goto out;
+	}
+	if (r == -1) {
+		rc = cli_fail(EX_TEMPFAIL, "stdin: read error; try again");
+		goto out;
+	}
+	if ((im.s = cli_store(c)) == NULL) {
+		rc = EX_TEMPFAIL;
+		goto out;
+	}
+	cli_import_one(&im, "stdin", buf, len, &o);
+	if (im.rc == CLI_USAGE)
+		rc = EX_TEMPFAIL;
+	else if (im.rc == CLI_INVALID)
+		rc = cli_fail(EX_OK, "stdin: invalid input kept in quarantine "
+		    "(see report quarantine list); accepted");
+	else
+		rc = EX_OK;
+out:
+	free(buf);
+	return rc;
+}
+
+/* `report import FILE|MAILDIR...`: every file is a report or a message,
+ * told apart by its bytes (cli_is_report); a maildir gives every file of
+ * its cur/ and new/. Exit: CLI_OK when all were stored or duplicates,
+ * CLI_INVALID when some input was invalid (and kept in quarantine),
+ * CLI_USAGE on an I/O or store error. */
 static int
 cli_report_import(struct cli *c)
 {
 	struct store_origin o = { .route = "import" };
-	char org[256];
-	struct tlsrpt_report *r;
-	struct store *s;
+	struct cli_import im = { 0 };
+	struct strv paths = { 0 };
+	char safe[512];
 	uint8_t *buf;
-	size_t len;
-	int64_t id;
+	struct stat st;
 	struct err e;
-	int rc = CLI_OK, res;
-	size_t added = 0, dups = 0, bad = 0;
+	size_t len;
 
-	if ((s = cli_store(c)) == NULL)
-		return CLI_USAGE;
+	if (c->stdin_flag) {
+		if (c->args.n > 0)
+			return cli_fail(CLI_USAGE, "report import: --stdin "
+			    "takes no FILE arguments");
+		return cli_import_stdin(c);
+	}
+	if (c->args.n == 0)
+		return cli_fail(CLI_USAGE, "report import: no FILE (or "
+		    "--stdin) given");
 	for (size_t i = 0; i < c->args.n; i++) {
-		const char *path = c->args.v[i];
+		const char *a = c->args.v[i];
 
-		if (cli_report_read(path, &buf, &len, &e) == -1) {
-			cli_fail(CLI_USAGE, "%s", e.msg);
-			rc = CLI_USAGE;
-			continue;
+		if (stat(a, &st) == 0 && S_ISDIR(st.st_mode)) {
+			cli_import_rc(&im, cli_import_maildir(a, &paths));
+		} else if (strv_push(&paths, a) == -1) {
+			strv_free(&paths);
+			return cli_fail(CLI_USAGE, "out of memory");
 		}
-		r = NULL;
-		if (tlsrpt_parse(buf, len, &r, &e) == -1) {
-			printf("%s: invalid: %s\n", path, e.msg);	/* escaped */
-			bad++;
-			if (rc == CLI_OK)
-				rc = CLI_INVALID;
+	}
+	if ((im.s = cli_store(c)) == NULL) {
+		strv_free(&paths);
+		return CLI_USAGE;
+	}
+	im.total = paths.n;
+	im.progress = paths.n > 1 && isatty(STDERR_FILENO);
+	im.tty_out = isatty(STDOUT_FILENO);
+	for (size_t i = 0; i < paths.n; i++) {
+		const char *path = paths.v[i];
+
+		/* Read up to a message's size: a report file over
+		 * LIMIT_REPORT_BYTES is refused (and kept) by the parser,
+		 * which words the reason. */
+		if (stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+		    st.st_size > LIMIT_SMTP_MESSAGE_BYTES) {
+			cli_import_unbar(&im, stdout);
+			cli_import_label(stdout, path);
+			printf("invalid: larger than %d bytes, not kept\n",
+			    LIMIT_SMTP_MESSAGE_BYTES);
+			im.invalid++;
+			cli_import_rc(&im, CLI_INVALID);
+		} else if (cli_read_file(path, LIMIT_SMTP_MESSAGE_BYTES, &buf,
+		    &len, &e) == -1) {
+			cli_import_unbar(&im, stderr);
+			cli_fail(CLI_USAGE, "%s", cli_safe(e.msg, safe,
+			    sizeof(safe)));
+			cli_import_rc(&im, CLI_USAGE);
+		} else {
+			o.client = path;
+			cli_import_one(&im, path, buf, len, &o);
 			free(buf);
 			continue;
 		}
-		o.client = path;
-		res = s->ops->report_add(s, r, buf, len, &o, &id, &e);
-		if (res == -1) {
-			cli_fail(CLI_USAGE, "%s: %s", path, e.msg);
-			rc = CLI_USAGE;
-		} else if (res == STORE_DUPLICATE) {
-			printf("%s: duplicate of report %lld (%s, ", path,
-			    (long long)id, cli_safe(r->organization_name, org,
-			    sizeof(org)));
-			cli_put_safe(stdout, r->report_id);
-			printf(")\n");
-			dups++;
-		} else {
-			printf("%s: stored as report %lld (%s, ", path,
-			    (long long)id, cli_safe(r->organization_name, org,
-			    sizeof(org)));
-			cli_put_safe(stdout, r->report_id);
-			printf(")\n");
-			added++;
-		}
-		tlsrpt_report_free(r);
-		free(buf);
+		im.done++;
+		cli_import_bar(&im);
 	}
-	fprintf(stderr, "imported %zu, duplicates %zu, invalid %zu\n", added,
-	    dups, bad);
-	return rc;
+	cli_import_unbar(&im, stderr);
+	fprintf(stderr, "imported %zu, duplicates %zu, invalid %zu\n",
+	    im.stored, im.dups, im.invalid);
+	strv_free(&paths);
+	return im.rc;
 }
 
 static json_t *
@@ -347,6 +739,329 @@ out:
 	return rc;
 }
 
+/* --- Quarantine --- */
+
+static json_t *
+cli_quarantine_json(const struct store_quarantine_row *q)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "id", json_integer(q->id));
+	json_object_set_new(o, "received", cli_json_time(q->received));
+	json_object_set_new(o, "kind", json_string(q->kind));
+	json_object_set_new(o, "route", cli_json_str(q->route));
+	json_object_set_new(o, "client", cli_json_str(q->client));
+	json_object_set_new(o, "mail-from", cli_json_str(q->mail_from));
+	json_object_set_new(o, "rcpt-to", cli_json_str(q->rcpt_to));
+	json_object_set_new(o, "intake-domain",
+	    cli_json_str(q->intake_domain));
+	json_object_set_new(o, "reason", cli_json_str(q->reason));
+	json_object_set_new(o, "size", json_integer(q->size));
+	json_object_set_new(o, "report", q->report != 0 ?
+	    json_integer(q->report) : json_null());
+	return o;
+}
+
+static int
+cli_quarantine_list_json(void *arg, const struct store_quarantine_row *q)
+{
+	json_array_append_new(arg, cli_quarantine_json(q));
+	return 0;
+}
+
+static int
+cli_quarantine_list_text(void *arg, const struct store_quarantine_row *q)
+{
+	char t[21], route[64], rep[24] = "-";
+
+	if (q->report != 0)
+		snprintf(rep, sizeof(rep), "%lld", (long long)q->report);
+	printf("%6lld  %-20s  %-7s  %-6.6s  %8lld  %6s  ", (long long)q->id,
+	    cli_time(q->received, t), q->kind, cli_safe(q->route ? q->route :
+	    "-", route, sizeof(route)), (long long)q->size, rep);
+	cli_put_safe(stdout, q->reason);
+	putchar('\n');
+	return 0;
+}
+
+/* `report quarantine list [--all] [--limit N] [--json]`: pending
+ * entries (with --all, resolved ones too), newest first. */
+static int
+cli_quarantine_list(struct cli *c)
+{
+	bool pending = !c->all;
+	struct store *s;
+	struct err e;
+	json_t *a = NULL;
+	int r;
+
+	if ((s = cli_store(c)) == NULL)
+		return CLI_USAGE;
+	if (c->json) {
+		a = json_array();
+		r = s->ops->quarantine_list(s, pending, c->limit,
+		    cli_quarantine_list_json, a, &e);
+	} else {
+		printf("%6s  %-20s  %-7s  %-6s  %8s  %6s  %s\n", "ID",
+		    "RECEIVED", "KIND", "ROUTE", "BYTES", "REPORT", "REASON");
+		r = s->ops->quarantine_list(s, pending, c->limit,
+		    cli_quarantine_list_text, NULL, &e);
+	}
+	if (r == -1) {
+		json_decref(a);
+		return cli_fail(CLI_USAGE, "%s", e.msg);
+	}
+	if (a != NULL)
+		cli_print_json(a);
+	return CLI_OK;
+}
+
+/* Parses a quarantine entry id argument. Returns 0 or CLI_USAGE after
+ * printing why. */
+static int
+cli_quarantine_id(const char *cmd, const char *arg, int64_t *id)
+{
+	char safe[64], *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(arg, &end, 10);
+	if (errno != 0 || *end != '\0' || v <= 0)
+		return cli_fail(CLI_USAGE, "%s: '%s' is not a quarantine id "
+		    "(see report quarantine list)", cmd, cli_safe(arg, safe,
+		    sizeof(safe)));
+	*id = v;
+	return 0;
+}
+
+/* A quarantine row copied out of the store's callback, whose strings
+ * are borrowed only until it returns. */
+struct cli_qrow {
+	int64_t	 id, report, size;
+	time_t	 received;
+	bool	 message;
+	char	*route, *client, *mail_from, *rcpt_to, *intake_domain;
+	char	*reason;
+	json_t	*json;
+};
+
+static char *
+cli_dup(const char *s)
+{
+	return s != NULL ? strdup(s) : NULL;
+}
+
+static int
+cli_qrow_cb(void *arg, const struct store_quarantine_row *q)
+{
+	struct cli_qrow *r = arg;
+
+	r->id = q->id;
+	r->report = q->report;
+	r->size = q->size;
+	r->received = q->received;
+	r->message = strcmp(q->kind, "message") == 0;
+	r->route = cli_dup(q->route);
+	r->client = cli_dup(q->client);
+	r->mail_from = cli_dup(q->mail_from);
+	r->rcpt_to = cli_dup(q->rcpt_to);
+	r->intake_domain = cli_dup(q->intake_domain);
+	r->reason = cli_dup(q->reason);
+	r->json = cli_quarantine_json(q);
+	return 0;
+}
+
+static void
+cli_qrow_free(struct cli_qrow *r)
+{
+	free(r->route);
+	free(r->client);
+	free(r->mail_from);
+	free(r->rcpt_to);
+	free(r->intake_domain);
+	free(r->reason);
+	json_decref(r->json);
+	memset(r, 0, sizeof(*r));
+}
+
+/* `report quarantine show ID [--raw] [--json]`. */
+static int
+cli_quarantine_show(struct cli *c)
+{
+	struct cli_qrow q = { 0 };
+	uint8_t *raw = NULL;
+	size_t rawlen;
+	struct store *s;
+	struct err e;
+	char t[21];
+	int64_t id;
+	int rc, res;
+
+	if ((rc = cli_quarantine_id("report quarantine show", c->args.v[0],
+	    &id)) != 0)
+		return rc;
+	if ((s = cli_store(c)) == NULL)
+		return CLI_USAGE;
+	res = s->ops->quarantine_get(s, id, cli_qrow_cb, &q, &raw, &rawlen,
+	    &e);
+	if (res != 0) {
+		rc = res == 1 ? cli_fail(CLI_INVALID, "no quarantine entry "
+		    "%lld", (long long)id) : cli_fail(CLI_USAGE, "%s", e.msg);
+		goto out;
+	}
+	if (c->raw) {
+		fwrite(raw, 1, rawlen, stdout);
+	} else if (c->json) {
+		cli_print_json(q.json);
+		q.json = NULL;
+	} else {
+		printf("id:            %lld\n", (long long)q.id);
+		printf("received:      %s\n", cli_time(q.received, t));
+		printf("kind:          %s\n", q.message ? "message" : "report");
+		printf("route:         ");
+		cli_put_safe(stdout, q.route ? q.route : "-");
+		printf("\nclient:        ");
+		cli_put_safe(stdout, q.client ? q.client : "-");
+		printf("\nmail-from:     ");
+		cli_put_safe(stdout, q.mail_from ? q.mail_from : "-");
+		printf("\nrcpt-to:       ");
+		cli_put_safe(stdout, q.rcpt_to ? q.rcpt_to : "-");
+		printf("\nintake-domain: ");
+		cli_put_safe(stdout, q.intake_domain ? q.intake_domain : "-");
+		printf("\nsize:          %lld bytes\n", (long long)q.size);
+		printf("reason:        ");
+		cli_put_safe(stdout, q.reason);
+		if (q.report != 0)
+			printf("\nstatus:        stored as report %lld by a "
+			    "retry\n", (long long)q.report);
+		else
+			printf("\nstatus:        quarantined\n");
+	}
+	rc = CLI_OK;
+out:
+	cli_qrow_free(&q);
+	free(raw);
+	return rc;
+}
+
+/* Runs entry id through intake again, with the origin it arrived with;
+ * on success stores its report(s) and marks it resolved. */
+static void
+cli_quarantine_retry_one(struct cli_import *im, int64_t id)
+{
+	struct cli_qrow q = { 0 };
+	struct store_origin o = { 0 };
+	struct store *s = im->s;
+	uint8_t *raw = NULL;
+	size_t rawlen;
+	char label[48];
+	struct err e;
+	int64_t first;
+	int r;
+
+	snprintf(label, sizeof(label), "quarantine %lld", (long long)id);
+	r = s->ops->quarantine_get(s, id, cli_qrow_cb, &q, &raw, &rawlen, &e);
+	if (r != 0) {
+		if (r == 1)
+			cli_fail(CLI_INVALID, "no quarantine entry %lld",
+			    (long long)id);
+		else
+			cli_fail(CLI_USAGE, "%s", e.msg);
+		cli_import_rc(im, r == 1 ? CLI_INVALID : CLI_USAGE);
+		goto out;
+	}
+	if (q.report != 0) {
+		printf("%s: already stored as report %lld\n", label,
+		    (long long)q.report);
+		goto out;
+	}
+	o.route = q.route;
+	o.client = q.client;
+	o.mail_from = q.mail_from;
+	o.rcpt_to = q.rcpt_to;
+	o.intake_domain = q.intake_domain;
+	r = cli_intake(im, label, raw, rawlen, q.message, &o, &first, &e);
+	if (r == 1) {
+		printf("%s: still invalid: ", label);
+		cli_put_safe(stdout, e.msg);
+		putchar('\n');
+		im->invalid++;
+		cli_import_rc(im, CLI_INVALID);
+	} else if (r == -1 || (r = s->ops->quarantine_resolve(s, id, first,
+	    &e)) != 0) {
+		cli_fail(CLI_USAGE, "%s: %s", label, r == 1 ?
+		    "entry vanished" : e.msg);
+		cli_import_rc(im, CLI_USAGE);
+	} else {
+		printf("%s: resolved (report %lld)\n", label,
+		    (long long)first);
+	}
+out:
+	cli_qrow_free(&q);
+	free(raw);
+}
+
+/* Pending entry ids, collected before retrying them. */
+struct cli_qids {
+	int64_t	*v;
+	size_t	 n, cap;
+};
+
+static int
+cli_quarantine_ids(void *arg, const struct store_quarantine_row *q)
+{
+	struct cli_qids *ids = arg;
+	int64_t *nv;
+
+	if (ids->n == ids->cap) {
+		ids->cap = ids->cap ? ids->cap * 2 : 64;
+		if ((nv = realloc(ids->v, ids->cap * sizeof(*nv))) == NULL)
+			return -1;
+		ids->v = nv;
+	}
+	ids->v[ids->n++] = q->id;
+	return 0;
+}
+
+/* `report quarantine retry ID|--all`: CLI_OK when every entry tried is
+ * now stored, CLI_INVALID when one is still invalid (or unknown),
+ * CLI_USAGE on a store error. */
+static int
+cli_quarantine_retry(struct cli *c)
+{
+	struct cli_import im = { 0 };
+	struct cli_qids ids = { 0 };
+	struct err e;
+	int64_t id = 0;
+	int rc;
+
+	if (c->all == (c->args.n == 1))
+		return cli_fail(CLI_USAGE, "report quarantine retry: give an "
+		    "ID or --all");
+	if (c->args.n == 1 && (rc = cli_quarantine_id(
+	    "report quarantine retry", c->args.v[0], &id)) != 0)
+		return rc;
+	if ((im.s = cli_store(c)) == NULL)
+		return CLI_USAGE;
+	if (c->args.n == 1) {
+		cli_quarantine_retry_one(&im, id);
+		return im.rc;
+	}
+	/* Ids first: a callback must not call back into the store. Oldest
+	 * first, the order they came in. */
+	if (im.s->ops->quarantine_list(im.s, true, 0, cli_quarantine_ids,
+	    &ids, &e) != 0) {
+		free(ids.v);
+		return cli_fail(CLI_USAGE, "%s", e.msg);
+	}
+	for (size_t i = ids.n; i > 0; i--)
+		cli_quarantine_retry_one(&im, ids.v[i - 1]);
+	fprintf(stderr, "retried %zu: stored %zu, duplicates %zu, still "
+	    "invalid %zu\n", ids.n, im.stored, im.dups, im.invalid);
+	free(ids.v);
+	return im.rc;
+}
+
 static const struct cli_flag cli_report_json_flags[] = {
 	{ CLI_F_JSON, "json", NULL, "print JSON" },
 	{ 0, NULL, NULL, NULL },
@@ -366,17 +1081,46 @@ static const struct cli_flag cli_report_show_flags[] = {
 	{ 0, NULL, NULL, NULL },
 };
 
+static const struct cli_flag cli_report_import_flags[] = {
+	{ CLI_F_STDIN, "stdin", NULL, "read one report or message from "
+	    "stdin (MTA pipe; exit 0 stored or quarantined, 75 retry "
+	    "later, 65 too large)" },
+	{ 0, NULL, NULL, NULL },
+};
+
+static const struct cli_flag cli_quarantine_list_flags[] = {
+	{ CLI_F_JSON, "json", NULL, "print JSON" },
+	{ CLI_F_ALL, "all", NULL, "resolved entries too" },
+	{ CLI_F_LIMIT, "limit", "N", "at most N entries (newest first)" },
+	{ 0, NULL, NULL, NULL },
+};
+
+static const struct cli_flag cli_quarantine_retry_flags[] = {
+	{ CLI_F_ALL, "all", NULL, "every pending entry, oldest first" },
+	{ 0, NULL, NULL, NULL },
+};
+
 const struct cli_cmd cli_report_cmds[] = {
 	{ "report parse", "FILE|-", "parse a TLS-RPT report (JSON or gzip) "
 	    "and print it; store nothing", cli_report_json_flags, false,
 	    cli_report_parse, 1, 1 },
-	{ "report import", "FILE...", "store reports (.json, .json.gz); "
-	    "duplicates are counted once", cli_report_json_flags, true,
-	    cli_report_import, 1, (size_t)-1 },
+	{ "report import", "FILE|MAILDIR...|--stdin", "store reports "
+	    "(.json, .json.gz, .eml, maildirs, stdin); invalid input is "
+	    "quarantined", cli_report_import_flags, true, cli_report_import,
+	    0, (size_t)-1 },
 	{ "report list", "[--domain D] [--limit N]", "list stored reports, "
 	    "newest first", cli_report_list_flags, true, cli_report_list,
 	    0, 0 },
 	{ "report show", "ID", "show one stored report",
 	    cli_report_show_flags, true, cli_report_show, 1, 1 },
+	{ "report quarantine list", "[--all] [--limit N]", "list input kept "
+	    "in quarantine, newest first", cli_quarantine_list_flags, true,
+	    cli_quarantine_list, 0, 0 },
+	{ "report quarantine show", "ID", "show a quarantined input (--raw: "
+	    "its bytes)", cli_report_show_flags, true, cli_quarantine_show,
+	    1, 1 },
+	{ "report quarantine retry", "ID|--all", "parse quarantined input "
+	    "again; store what now parses", cli_quarantine_retry_flags, true,
+	    cli_quarantine_retry, 0, 1 },
 	{ NULL, NULL, NULL, NULL, false, NULL, 0, 0 },
 };

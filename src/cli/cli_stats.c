@@ -261,8 +261,11 @@ cli_stats(struct cli *c)
 		    cli_fail(CLI_USAGE, "%s", e.msg);
 		goto out;
 	}
-	qsort(st.orgs.v, st.orgs.n, sizeof(*st.orgs.v), cli_stat_cmp_total);
-	qsort(st.results.v, st.results.n, sizeof(*st.results.v),
+	if (st.orgs.n > 1)
+		qsort(st.orgs.v, st.orgs.n, sizeof(*st.orgs.v),
+		    cli_stat_cmp_total);
+	if (st.results.n > 1)
+		qsort(st.results.v, st.results.n, sizeof(*st.results.v),
 	    cli_stat_cmp_failed);
 	if (c->json) {
 		json_t *o = json_object();

@@ -192,29 +192,34 @@ struct store_ops {
 
 	/* Keeps raw (compressed by us) with its reason and origin, in a
 	 * transaction committed durably before returning; kind is "report"
-	 * or "message". Returns 0 with the row id in *id, or -1. */
+	 * or "message". rawlen may be 0 (an empty input is kept too) and at
+	 * most LIMIT_SMTP_MESSAGE_BYTES; o may be NULL. Returns 0 with the
+	 * row id in *id, or -1 (*id 0). */
 	int	(*quarantine_add)(struct store *s, const char *kind,
 		    const uint8_t *raw, size_t rawlen, const char *reason,
 		    const struct store_origin *o, int64_t *id, struct err *e);
 	/* Newest first; with pending_only, only entries not yet stored by a
-	 * retry. limit 0: all. Stops when cb returns non-zero. */
+	 * retry. limit 0: all. Stops when cb returns non-zero (and returns
+	 * that). */
 	int	(*quarantine_list)(struct store *s, bool pending_only,
 		    long limit, store_quarantine_cb cb, void *arg,
 		    struct err *e);
-	/* Like report_get: 0 (row to cb, bytes as received in *raw), 1 when
-	 * there is no such entry, -1. */
+	/* Like report_get: 0 (row to cb, bytes as received in *raw: caller
+	 * frees), 1 when there is no such entry, -1. cb may be NULL; so may
+	 * raw and rawlen, to read the row only. */
 	int	(*quarantine_get)(struct store *s, int64_t id,
 		    store_quarantine_cb cb, void *arg, uint8_t **raw,
 		    size_t *rawlen, struct err *e);
-	/* Records that a retry stored entry id as report. Returns 0, 1
-	 * (no such entry) or -1. */
+	/* Records that a retry stored entry id as report (which must be a
+	 * stored report's id). Returns 0, 1 (no such entry) or -1. */
 	int	(*quarantine_resolve)(struct store *s, int64_t id,
 		    int64_t report, struct err *e);
 
 	/* A number that changes whenever any connection commits a change to
 	 * domains (for SQLite: PRAGMA data_version plus a domain
 	 * generation counter; for PostgreSQL: LISTEN/NOTIFY). The daemon
-	 * polls it to reload its policy table. Returns 0 or -1. */
+	 * polls it to reload its policy table. Reports and quarantine
+	 * entries do not change it. Returns 0 or -1. */
 	int	(*domains_version)(struct store *s, uint64_t *v,
 		    struct err *e);
 };

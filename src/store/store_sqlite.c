@@ -17,7 +17,14 @@
  *		  revision (bumped with every new policy id; see store.c)
  *   report	  UNIQUE (organization_name, report_id); the raw bytes as a
  *		  gzip blob: kept as received when they were gzip, else
- *		  gzipped by us (raw_plain = 1, raw_len = bytes received)
+ *		  gzipped by us (raw_plain = 1, raw_len = bytes received);
+ *		  intake_domain: whose intake token received it (2)
+ *   quarantine	  input we could not take (2): kind 'report' or
+ *		  'message', origin, reason, size as received, the bytes
+ *		  always gzipped by us, and the report a retry stored it as
+ *   domain_generation  one row (2): bumped by every domain_add, _set and
+ *		  _remove in its own transaction, so that domains_version
+ *		  sees changes made by any connection, this one included
  *   rollup	  WITHOUT ROWID, its primary key led by policy_domain and
  *		  day: that key is the index stats reads, in order, so
  *		  charts never scan reports.
@@ -165,6 +172,29 @@ static const char *const sq_migrations[] = {
 	"  PRIMARY KEY (policy_domain, day, organization_name, policy_type,\n"
 	"    result_type)\n"
 	") WITHOUT ROWID;\n",
+	/* 2: report intake by mail and pipe: quarantine, intake domain,
+	 * a domain generation counter for the daemon's reloads. */
+	"ALTER TABLE report ADD COLUMN intake_domain TEXT;\n"
+	"CREATE TABLE quarantine (\n"
+	"  id INTEGER PRIMARY KEY,\n"
+	"  received INTEGER NOT NULL,\n"
+	"  kind TEXT NOT NULL CHECK (kind IN ('report', 'message')),\n"
+	"  route TEXT,\n"
+	"  client TEXT,\n"
+	"  mail_from TEXT,\n"
+	"  rcpt_to TEXT,\n"
+	"  intake_domain TEXT,\n"
+	"  reason TEXT NOT NULL,\n"
+	"  size INTEGER NOT NULL,         -- bytes as received\n"
+	"  raw BLOB NOT NULL,             -- gzip (by us) of those bytes\n"
+	"  report INTEGER REFERENCES report (id)  -- stored by a retry\n"
+	");\n"
+	"CREATE INDEX quarantine_received ON quarantine (received, id);\n"
+	"CREATE TABLE domain_generation (\n"
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),\n"
+	"  n INTEGER NOT NULL\n"
+	");\n"
+	"INSERT INTO domain_generation (id, n) VALUES (1, 0);\n",
 };
 
 static_assert(sizeof(sq_migrations) / sizeof(sq_migrations[0]) ==
@@ -194,6 +224,13 @@ enum sq_id {
 	SQ_REPORT_LIST_DOMAIN,
 	SQ_REPORT_GET,
 	SQ_STATS,
+	SQ_QUAR_INSERT,
+	SQ_QUAR_LIST,
+	SQ_QUAR_GET,
+	SQ_QUAR_RESOLVE,
+	SQ_GEN_BUMP,
+	SQ_GEN_GET,
+	SQ_DATA_VERSION,
 	SQ_NSTMT
 };
 
@@ -212,6 +249,11 @@ enum sq_id {
 	"AND p.policy_domain <> '' ORDER BY x)), " \
 	"r.start_time, r.end_time, r.successful, r.failed, r.received, " \
 	"r.route, r.duplicates, r.last_duplicate, r.quirks"
+
+/* Column order read by sq_quar_read. */
+#define SQ_QUAR_COLS \
+	"id, received, kind, route, client, mail_from, rcpt_to, " \
+	"intake_domain, reason, size, report"
 
 static const char *const sq_sql[SQ_NSTMT] = {
 	[SQ_BEGIN] = "BEGIN IMMEDIATE",
@@ -244,8 +286,9 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	[SQ_REPORT_INSERT] = "INSERT INTO report (organization_name, "
 	    "report_id, contact_info, start_time, end_time, received, route, "
 	    "client, mail_from, rcpt_to, dkim_present, successful, failed, "
-	    "quirks, raw, raw_len, raw_plain) VALUES (?1, ?2, ?3, ?4, ?5, "
-	    "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+	    "quirks, raw, raw_len, raw_plain, intake_domain) VALUES (?1, ?2, "
+	    "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
+	    "?17, ?18)",
 	[SQ_RPOLICY_INSERT] = "INSERT INTO report_policy (report, idx, "
 	    "policy_type, policy_domain, policy_string, mx_host, successful, "
 	    "failed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -271,12 +314,30 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	    "result_type, sessions FROM rollup WHERE policy_domain = ?1 "
 	    "AND day >= ?2 AND day <= ?3 "
 	    "ORDER BY day, organization_name, policy_type, result_type",
+	[SQ_QUAR_INSERT] = "INSERT INTO quarantine (received, kind, route, "
+	    "client, mail_from, rcpt_to, intake_domain, reason, size, raw) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	[SQ_QUAR_LIST] = "SELECT " SQ_QUAR_COLS " FROM quarantine "
+	    "WHERE ?2 = 0 OR report IS NULL "
+	    "ORDER BY received DESC, id DESC LIMIT ?1",
+	[SQ_QUAR_GET] = "SELECT " SQ_QUAR_COLS ", raw FROM quarantine "
+	    "WHERE id = ?1",
+	[SQ_QUAR_RESOLVE] = "UPDATE quarantine SET report = ?2 WHERE id = ?1",
+	[SQ_GEN_BUMP] = "UPDATE domain_generation SET n = n + 1 WHERE id = 1",
+	[SQ_GEN_GET] = "SELECT n FROM domain_generation WHERE id = 1",
+	[SQ_DATA_VERSION] = "PRAGMA data_version",
 };
 
 struct sq {
 	struct store	 base;	/* first: store_close casts back */
 	sqlite3		*db;
 	sqlite3_stmt	*st[SQ_NSTMT];	/* prepared once at open */
+	/* domains_version's cache: the generation last read, and the
+	 * data_version it was read under. gen_valid is cleared by every
+	 * domain write of this connection, which data_version misses. */
+	int64_t		 gen;
+	int64_t		 gen_data_version;
+	bool		 gen_valid;
 };
 
 /* A domain row with what only the backend needs. */
@@ -533,9 +594,20 @@ sq_domain_bind(sqlite3_stmt *st, const struct sq_domain *sd, const char *mx)
 	return b;
 }
 
+/* Bumps the domain generation (see sq_domains_version) inside the
+ * transaction of a domain write, and drops this connection's cached
+ * value: PRAGMA data_version does not change for our own commits. */
+static int
+sq_gen_bump(struct sq *q, struct err *e)
+{
+	q->gen_valid = false;
+	return sq_exec(q, sq_stmt(q, SQ_GEN_BUMP), "domain generation", e);
+}
+
 /* Writes sd (a new row when insert, giving it a fresh token and its row
- * id; else an update of row sd->d.id) and the policy_history row of its
- * policy id with the rendered body. Inside a transaction. */
+ * id; else an update of row sd->d.id), the policy_history row of its
+ * policy id with the rendered body, and bumps the domain generation.
+ * Inside a transaction. */
 static int
 sq_domain_write(struct sq *q, struct sq_domain *sd, bool insert,
     const char *body, struct err *e)
@@ -589,7 +661,8 @@ sq_domain_write(struct sq *q, struct sq_domain *sd, bool insert,
 		sq_err(q, e, "policy history of %s", sd->d.name);
 		goto out;
 	}
-	if (sq_exec(q, st, "policy history", e) == -1)
+	if (sq_exec(q, st, "policy history", e) == -1 ||
+	    sq_gen_bump(q, e) == -1)
 		goto out;
 	rc = 0;
 out:
@@ -1123,7 +1196,8 @@ sq_report_add(struct store *s, const struct tlsrpt_report *r,
 	    sqlite3_bind_int64(st, 14, r->quirks) |
 	    sqlite3_bind_blob64(st, 15, blob, bloblen, SQLITE_STATIC) |
 	    sqlite3_bind_int64(st, 16, (int64_t)rawlen) |
-	    sqlite3_bind_int(st, 17, plain)) != SQLITE_OK) {
+	    sqlite3_bind_int(st, 17, plain) |
+	    sq_bind_text(st, 18, o->intake_domain)) != SQLITE_OK) {
 		sq_err(q, e, "store report");
 		goto out;
 	}
@@ -1345,6 +1419,255 @@ out:
 	return rc;
 }
 
+/* --- Quarantine --- */
+
+/* Fills row from the current row of a SQ_QUAR_COLS query; its strings
+ * are borrowed from the statement until it steps or resets. */
+static void
+sq_quar_read(sqlite3_stmt *st, struct store_quarantine_row *row)
+{
+	memset(row, 0, sizeof(*row));
+	row->id = sqlite3_column_int64(st, 0);
+	row->received = (time_t)sqlite3_column_int64(st, 1);
+	row->kind = sq_column_text(st, 2);
+	row->route = sq_column_null(st, 3);
+	row->client = sq_column_null(st, 4);
+	row->mail_from = sq_column_null(st, 5);
+	row->rcpt_to = sq_column_null(st, 6);
+	row->intake_domain = sq_column_null(st, 7);
+	row->reason = sq_column_text(st, 8);
+	row->size = sqlite3_column_int64(st, 9);
+	row->report = sqlite3_column_int64(st, 10);	/* NULL reads 0 */
+}
+
+static int
+sq_quarantine_add(struct store *s, const char *kind, const uint8_t *raw,
+    size_t rawlen, const char *reason, const struct store_origin *o,
+    int64_t *id, struct err *e)
+{
+	static const struct store_origin none = { 0 };
+	struct sq *q = (struct sq *)s;
+	uint8_t *z = NULL;
+	size_t zlen;
+	sqlite3_stmt *st;
+	int rc = -1;
+
+	*id = 0;
+	if (o == NULL)
+		o = &none;
+	if (kind == NULL || (strcmp(kind, "report") != 0 &&
+	    strcmp(kind, "message") != 0)) {
+		err_set(e, "quarantine: kind must be 'report' or 'message'");
+		goto out;
+	}
+	/* The largest input any route reads is a message; a longer one was
+	 * refused by its reader (HTTP 413, SMTP 552) and cannot reach us. */
+	if ((raw == NULL && rawlen > 0) || rawlen > LIMIT_SMTP_MESSAGE_BYTES) {
+		err_set(e, "quarantine: raw bytes missing or over %d",
+		    LIMIT_SMTP_MESSAGE_BYTES);
+		goto out;
+	}
+	/* Always gzipped by us, even gzip input: one rule to undo on
+	 * reading, and a message is text that compresses well. */
+	if (gzip_deflate(raw != NULL ? raw : (const uint8_t *)"", rawlen, &z,
+	    &zlen, e) == -1) {
+		err_prefix(e, "quarantine: compress raw bytes: ");
+		goto out;
+	}
+	/* One statement in autocommit mode is its own transaction, and
+	 * synchronous=FULL syncs it before sqlite3_step returns. */
+	st = sq_stmt(q, SQ_QUAR_INSERT);
+	if ((sqlite3_bind_int64(st, 1, (int64_t)time(NULL)) |
+	    sq_bind_text(st, 2, kind) | sq_bind_text(st, 3, o->route) |
+	    sq_bind_text(st, 4, o->client) |
+	    sq_bind_text(st, 5, o->mail_from) |
+	    sq_bind_text(st, 6, o->rcpt_to) |
+	    sq_bind_text(st, 7, o->intake_domain) |
+	    sq_bind_text(st, 8, reason != NULL ? reason : "") |
+	    sqlite3_bind_int64(st, 9, (int64_t)rawlen) |
+	    sqlite3_bind_blob64(st, 10, z, zlen, SQLITE_STATIC)) !=
+	    SQLITE_OK) {
+		sq_err(q, e, "quarantine");
+		goto out;
+	}
+	if (sq_exec(q, st, "quarantine", e) == -1)
+		goto out;
+	*id = sqlite3_last_insert_rowid(q->db);
+	rc = 0;
+out:
+	free(z);
+	return rc;
+}
+
+static int
+sq_quarantine_list(struct store *s, bool pending_only, long limit,
+    store_quarantine_cb cb, void *arg, struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	sqlite3_stmt *st = sq_stmt(q, SQ_QUAR_LIST);
+	struct store_quarantine_row row;
+	int rc = -1, r;
+
+	if ((sqlite3_bind_int64(st, 1, limit > 0 ? limit : -1) |
+	    sqlite3_bind_int(st, 2, pending_only)) != SQLITE_OK) {
+		sq_err(q, e, "list quarantine");
+		goto out;
+	}
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		sq_quar_read(st, &row);
+		if ((r = cb(arg, &row)) != 0) {
+			rc = sq_stopped(r, e);
+			goto out;
+		}
+	}
+	if (r != SQLITE_DONE) {
+		sq_err(q, e, "list quarantine");
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int
+sq_quarantine_get(struct store *s, int64_t id, store_quarantine_cb cb,
+    void *arg, uint8_t **raw, size_t *rawlen, struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	sqlite3_stmt *st = sq_stmt(q, SQ_QUAR_GET);
+	struct store_quarantine_row row;
+	const void *blob;
+	size_t bloblen, n = 0;
+	uint8_t *buf = NULL;
+	int rc = -1, r;
+
+	if (raw != NULL)
+		*raw = NULL;
+	if (rawlen != NULL)
+		*rawlen = 0;
+	if (sqlite3_bind_int64(st, 1, id) != SQLITE_OK) {
+		sq_err(q, e, "read quarantine %lld", (long long)id);
+		goto out;
+	}
+	r = sqlite3_step(st);
+	if (r == SQLITE_DONE) {
+		rc = 1;
+		goto out;
+	}
+	if (r != SQLITE_ROW) {
+		sq_err(q, e, "read quarantine %lld", (long long)id);
+		goto out;
+	}
+	sq_quar_read(st, &row);
+	if (raw != NULL && rawlen != NULL) {
+		blob = sqlite3_column_blob(st, 11);
+		bloblen = (size_t)sqlite3_column_bytes(st, 11);
+		if (row.size < 0 || row.size > LIMIT_SMTP_MESSAGE_BYTES ||
+		    blob == NULL) {
+			err_set(e, "quarantine %lld: stored raw bytes damaged",
+			    (long long)id);
+			goto out;
+		}
+		/* Our own gzip of at most row.size bytes: no ratio to guard
+		 * against, but the length must come back exact. */
+		if (gzip_inflate(blob, bloblen, (size_t)row.size, UINT_MAX,
+		    &buf, &n, e) == -1) {
+			err_prefix(e, "quarantine %lld: stored raw bytes: ",
+			    (long long)id);
+			goto out;
+		}
+		if (n != (size_t)row.size) {
+			err_set(e, "quarantine %lld: stored raw bytes inflate "
+			    "to %zu bytes, not %lld", (long long)id, n,
+			    (long long)row.size);
+			goto out;
+		}
+	}
+	if (cb != NULL)
+		cb(arg, &row);
+	if (raw != NULL && rawlen != NULL) {
+		*raw = buf;
+		*rawlen = n;
+		buf = NULL;
+	}
+	rc = 0;
+out:
+	free(buf);
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int
+sq_quarantine_resolve(struct store *s, int64_t id, int64_t report,
+    struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	sqlite3_stmt *st = sq_stmt(q, SQ_QUAR_RESOLVE);
+	int rc = -1;
+
+	/* report must name a stored report: the foreign key refuses 0 and
+	 * unknown ids. Autocommit: durable when this returns. */
+	if ((sqlite3_bind_int64(st, 1, id) |
+	    sqlite3_bind_int64(st, 2, report)) != SQLITE_OK) {
+		sq_err(q, e, "resolve quarantine %lld", (long long)id);
+		goto out;
+	}
+	if (sq_exec(q, st, "resolve quarantine", e) == -1)
+		goto out;
+	rc = sqlite3_changes(q->db) == 0 ? 1 : 0;
+out:
+	return rc;
+}
+
+/* Reads one integer from a one-row statement. */
+static int
+sq_int(struct sq *q, enum sq_id id, int64_t *v, const char *what,
+    struct err *e)
+{
+	sqlite3_stmt *st = sq_stmt(q, id);
+	int rc = -1;
+
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sq_err(q, e, "%s", what);
+		goto out;
+	}
+	*v = sqlite3_column_int64(st, 0);
+	rc = 0;
+out:
+	sqlite3_reset(st);
+	return rc;
+}
+
+/* The domain generation, read again only when it may have changed:
+ * PRAGMA data_version changes when another connection commits, and our
+ * own domain writes clear gen_valid. data_version is read first, so
+ * that a commit landing between the two reads leaves a data_version
+ * that differs at the next call (the reverse order could cache a stale
+ * generation under a fresh data_version forever). */
+static int
+sq_domains_version(struct store *s, uint64_t *v, struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	int64_t dv, gen;
+	int rc = -1;
+
+	*v = 0;
+	if (sq_int(q, SQ_DATA_VERSION, &dv, "data_version", e) == -1)
+		goto out;
+	if (!q->gen_valid || dv != q->gen_data_version) {
+		if (sq_int(q, SQ_GEN_GET, &gen, "domain generation", e) == -1)
+			goto out;
+		q->gen = gen;
+		q->gen_data_version = dv;
+		q->gen_valid = true;
+	}
+	*v = q->gen < 0 ? 0 : (uint64_t)q->gen;
+	rc = 0;
+out:
+	return rc;
+}
+
 /* --- Opening --- */
 
 static void
@@ -1373,6 +1696,11 @@ static const struct store_ops sq_ops = {
 	.report_list = sq_report_list,
 	.report_get = sq_report_get,
 	.stats = sq_stats,
+	.quarantine_add = sq_quarantine_add,
+	.quarantine_list = sq_quarantine_list,
+	.quarantine_get = sq_quarantine_get,
+	.quarantine_resolve = sq_quarantine_resolve,
+	.domains_version = sq_domains_version,
 };
 
 /* Reads PRAGMA user_version. */

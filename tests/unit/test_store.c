@@ -869,6 +869,256 @@ test_report_raw_roundtrip(void **state)
 	free(j2);
 }
 
+/* --- quarantine --- */
+
+struct qrows {
+	int	n;
+	int64_t	ids[8], reports[8], sizes[8];
+	char	kinds[8][16], reasons[8][64], clients[8][32], intake[8][32];
+	bool	no_mail_from[8];
+};
+
+static int
+qrows_cb(void *arg, const struct store_quarantine_row *q)
+{
+	struct qrows *l = arg;
+
+	if (l->n < 8) {
+		l->ids[l->n] = q->id;
+		l->reports[l->n] = q->report;
+		l->sizes[l->n] = q->size;
+		snprintf(l->kinds[l->n], sizeof(l->kinds[0]), "%s", q->kind);
+		snprintf(l->reasons[l->n], sizeof(l->reasons[0]), "%s",
+		    q->reason);
+		snprintf(l->clients[l->n], sizeof(l->clients[0]), "%s",
+		    q->client ? q->client : "(null)");
+		snprintf(l->intake[l->n], sizeof(l->intake[0]), "%s",
+		    q->intake_domain ? q->intake_domain : "(null)");
+		l->no_mail_from[l->n] = q->mail_from == NULL;
+	}
+	l->n++;
+	return 0;
+}
+
+static int
+qstop_cb(void *arg, const struct store_quarantine_row *q)
+{
+	(void)q;
+	++*(int *)arg;
+	return 7;
+}
+
+static void
+test_quarantine(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = fx->s;
+	static const char msg[] = "From: a@reporter.example\r\n"
+	    "Subject: no report\r\n\r\nhello\r\n";
+	static const uint8_t bin[] = { 0x1f, 0x8b, 0x08, 0x00, 0xff, 0x00 };
+	struct store_origin om = { .route = "smtp", .client = "192.0.2.9",
+	    .mail_from = "a@reporter.example", .rcpt_to = "tlsrpt@sts.test",
+	    .intake_domain = "example.com" };
+	struct store_origin ob = { .route = "import", .client = "bad.json.gz" };
+	struct qrows l = { 0 };
+	struct err e = { "" };
+	uint8_t *raw = NULL;
+	size_t rawlen;
+	int64_t q1, q2, q3, rid;
+	int stops = 0;
+	char *j;
+
+	assert_int_equal(s->ops->quarantine_add(s, "message",
+	    (const uint8_t *)msg, strlen(msg), "no application/tlsrpt part",
+	    &om, &q1, &e), 0);
+	assert_true(q1 > 0);
+	/* Truncated gzip: kept byte for byte although it is gzip itself. */
+	assert_int_equal(s->ops->quarantine_add(s, "report", bin, sizeof(bin),
+	    "truncated gzip", &ob, &q2, &e), 0);
+	/* Empty input (an empty pipe) is kept too; NULL origin is fine. */
+	assert_int_equal(s->ops->quarantine_add(s, "report", NULL, 0,
+	    "empty", NULL, &q3, &e), 0);
+	assert_true(q1 < q2 && q2 < q3);
+	/* Only the two kinds. */
+	assert_int_equal(s->ops->quarantine_add(s, "other", bin, sizeof(bin),
+	    "x", &ob, &rid, &e), -1);
+	assert_int_equal(rid, 0);
+	/* Committed: another connection sees all three, stored compressed. */
+	assert_int_equal(count_rows(fx->path,
+	    "SELECT count(*) FROM quarantine"), 3);
+	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM "
+	    "quarantine WHERE substr(hex(raw), 1, 4) = '1F8B'"), 3);
+
+	/* Newest first; the row carries the origin and the reason. */
+	assert_int_equal(s->ops->quarantine_list(s, true, 0, qrows_cb, &l,
+	    &e), 0);
+	assert_int_equal(l.n, 3);
+	assert_int_equal(l.ids[0], q3);
+	assert_int_equal(l.ids[2], q1);
+	assert_string_equal(l.kinds[2], "message");
+	assert_string_equal(l.reasons[2], "no application/tlsrpt part");
+	assert_string_equal(l.clients[2], "192.0.2.9");
+	assert_string_equal(l.intake[2], "example.com");
+	assert_false(l.no_mail_from[2]);
+	assert_int_equal(l.sizes[2], (int64_t)strlen(msg));
+	assert_string_equal(l.kinds[1], "report");
+	assert_true(l.no_mail_from[1]);
+	assert_string_equal(l.intake[1], "(null)");
+	assert_int_equal(l.reports[1], 0);
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(s->ops->quarantine_list(s, false, 2, qrows_cb, &l,
+	    &e), 0);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(s->ops->quarantine_list(s, false, 0, qstop_cb,
+	    &stops, &e), 7);
+	assert_int_equal(stops, 1);
+
+	/* The bytes come back exactly as received. */
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(s->ops->quarantine_get(s, q1, qrows_cb, &l, &raw,
+	    &rawlen, &e), 0);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(l.ids[0], q1);
+	assert_int_equal(rawlen, strlen(msg));
+	assert_memory_equal(raw, msg, rawlen);
+	free(raw);
+	assert_int_equal(s->ops->quarantine_get(s, q2, NULL, NULL, &raw,
+	    &rawlen, &e), 0);
+	assert_int_equal(rawlen, sizeof(bin));
+	assert_memory_equal(raw, bin, rawlen);
+	free(raw);
+	assert_int_equal(s->ops->quarantine_get(s, q3, NULL, NULL, &raw,
+	    &rawlen, &e), 0);
+	assert_int_equal(rawlen, 0);
+	free(raw);
+	raw = NULL;
+	assert_int_equal(s->ops->quarantine_get(s, 9999, NULL, NULL, &raw,
+	    &rawlen, &e), 1);
+	assert_null(raw);
+
+	/* A retry stored q1 as a report: it leaves the pending list but
+	 * stays in the full one, pointing at the report. */
+	j = report_json("Org A", "q-1", "2026-05-12", "example.com", 1, 0,
+	    NULL);
+	assert_int_equal(store_json(s, j, &rid), STORE_ADDED);
+	assert_int_equal(s->ops->quarantine_resolve(s, q1, rid, &e), 0);
+	assert_int_equal(s->ops->quarantine_resolve(s, 9999, rid, &e), 1);
+	/* Only a stored report can resolve an entry. */
+	assert_int_equal(s->ops->quarantine_resolve(s, q2, rid + 100, &e),
+	    -1);
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(s->ops->quarantine_list(s, true, 0, qrows_cb, &l,
+	    &e), 0);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.ids[0], q3);
+	assert_int_equal(l.ids[1], q2);
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(s->ops->quarantine_list(s, false, 0, qrows_cb, &l,
+	    &e), 0);
+	assert_int_equal(l.n, 3);
+	assert_int_equal(l.ids[2], q1);
+	assert_int_equal(l.reports[2], rid);
+	free(j);
+}
+
+/* The intake domain of a report's origin is kept with it. */
+static void
+test_report_intake_domain(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = fx->s;
+	struct store_origin o = { .route = "https", .client = "192.0.2.7",
+	    .intake_domain = "example.com" };
+	struct tlsrpt_report *r;
+	struct err e = { "" };
+	int64_t id;
+	char *j;
+
+	j = report_json("Org A", "i-1", "2026-05-12", "example.com", 1, 0,
+	    NULL);
+	r = parse(j);
+	assert_int_equal(s->ops->report_add(s, r, (const uint8_t *)j,
+	    strlen(j), &o, &id, &e), STORE_ADDED);
+	tlsrpt_report_free(r);
+	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM report "
+	    "WHERE intake_domain = 'example.com' AND route = 'https'"), 1);
+	free(j);
+}
+
+/* --- domains_version --- */
+
+static uint64_t
+dversion(struct store *s)
+{
+	struct err e = { "" };
+	uint64_t v = 0;
+
+	if (s->ops->domains_version(s, &v, &e) != 0)
+		fail_msg("domains_version: %s", e.msg);
+	return v;
+}
+
+static void
+test_domains_version(void **state)
+{
+	struct fx *fx = *state;
+	struct store *a = fx->s, *b = NULL;
+	struct store_domain d = { 0 };
+	struct policy p;
+	struct err e = { "" };
+	uint64_t va, vb, va2, vb2;
+	int64_t id;
+	char *j;
+
+	if (store_sqlite_open(fx->path, &b, &e) != 0)
+		fail_msg("second open: %s", e.msg);
+	va = dversion(a);
+	vb = dversion(b);
+	assert_int_equal(dversion(a), va);	/* nothing happened */
+
+	/* A's own write: data_version alone would not show it to A. */
+	add_domain(a, "example.com", 86400, &d);
+	store_domain_free(&d);
+	va2 = dversion(a);
+	vb2 = dversion(b);
+	assert_true(va2 != va);
+	assert_true(vb2 != vb);
+	assert_int_equal(dversion(b), vb2);
+
+	/* A report is not a domain change. */
+	j = report_json("Org A", "v-1", "2026-05-12", "example.com", 1, 0,
+	    NULL);
+	assert_int_equal(store_json(b, j, &id), STORE_ADDED);
+	assert_int_equal(dversion(a), va2);
+	assert_int_equal(dversion(b), vb2);
+
+	/* set (with a new policy) and remove, from the other connection. */
+	mk_policy(&p, POLICY_MODE_TESTING, 3600, "mx.example.com", NULL);
+	assert_int_equal(b->ops->domain_set(b, "example.com", &p, &d, &e), 0);
+	store_domain_free(&d);
+	policy_free(&p);
+	va = dversion(a);
+	vb = dversion(b);
+	assert_true(va != va2);
+	assert_true(vb != vb2);
+	assert_int_equal(b->ops->domain_remove(b, "example.com", time(NULL),
+	    &d, &e), 0);
+	store_domain_free(&d);
+	assert_true(dversion(a) != va);
+	assert_true(dversion(b) != vb);
+
+	/* A refused add changes nothing. */
+	va = dversion(a);
+	mk_policy(&p, POLICY_MODE_ENFORCE, 86400, NULL);
+	assert_int_equal(a->ops->domain_add(a, "acme", "example.org", &p, &d,
+	    &e), -1);
+	policy_free(&p);
+	assert_int_equal(dversion(a), va);
+	assert_int_equal(dversion(b), va);
+	free(j);
+	store_close(b);
+}
+
 /* --- the file itself --- */
 
 static int
@@ -892,6 +1142,63 @@ user_version(const char *path, int set)
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 	return v;
+}
+
+/* Runs sql on the file at path on a connection of its own. */
+static void
+exec_sql(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	char *msg = NULL;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+		fail_msg("%s: %s", sql, msg);
+	sqlite3_close(db);
+}
+
+/* A file of schema version 1 (made here by undoing migration 2) with a
+ * report and a domain in it is upgraded at open, and keeps both. */
+static void
+test_migrate_from_1(void **state)
+{
+	struct fx *fx = *state;
+	struct store_domain d = { 0 };
+	struct rows l = { 0 };
+	struct err e = { "" };
+	int64_t id, qid;
+	uint64_t v1, v2;
+	char *j;
+
+	add_domain(fx->s, "example.com", 86400, &d);
+	store_domain_free(&d);
+	j = report_json("Org A", "m-1", "2026-05-12", "example.com", 3, 1,
+	    NULL);
+	assert_int_equal(store_json(fx->s, j, &id), STORE_ADDED);
+	store_close(fx->s);
+	fx->s = NULL;
+	exec_sql(fx->path, "DROP TABLE quarantine; "
+	    "DROP TABLE domain_generation; "
+	    "ALTER TABLE report DROP COLUMN intake_domain; "
+	    "PRAGMA user_version = 1");
+	assert_int_equal(user_version(fx->path, -1), 1);
+
+	if (store_sqlite_open(fx->path, &fx->s, &e) != 0)
+		fail_msg("open version 1: %s", e.msg);
+	assert_int_equal(user_version(fx->path, -1), STORE_SQLITE_VERSION);
+	assert_int_equal(fx->s->ops->report_list(fx->s, NULL, rows_cb, &l,
+	    &e), 0);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM report "
+	    "WHERE intake_domain IS NULL"), 1);
+	assert_int_equal(fx->s->ops->quarantine_add(fx->s, "report",
+	    (const uint8_t *)"{", 1, "x", NULL, &qid, &e), 0);
+	v1 = dversion(fx->s);
+	add_domain(fx->s, "example.org", 86400, &d);
+	store_domain_free(&d);
+	v2 = dversion(fx->s);
+	assert_true(v1 != v2);
+	free(j);
 }
 
 static void
@@ -969,6 +1276,14 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_report_list_filter,
 		    fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_report_raw_roundtrip,
+		    fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_quarantine,
+		    fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_report_intake_domain,
+		    fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_domains_version,
+		    fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_from_1,
 		    fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_and_version,
 		    fx_setup, fx_teardown),
