@@ -15,8 +15,8 @@ PKGS := openssl libevent libevent_pthreads libevent_openssl libcurl \
 CC ?= cc
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wpointer-arith -Wformat=2 -Wno-unused-parameter
-CFLAGS ?= -O2 -g
-CFLAGS += -std=c17 -D_GNU_SOURCE $(WARN) -Isrc \
+OPT ?= -O2 -g
+CFLAGS += $(OPT) -std=c17 -D_GNU_SOURCE $(WARN) -Isrc \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lresolv
 ifneq ($(SANITIZE),)
@@ -78,14 +78,14 @@ $(BUILD)/fuzz/%: fuzz/%.c fuzz/replay.c $(BUILD)/libstsguard.a
 
 fuzz:
 	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang \
-	    CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" \
+	    OPT="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" \
 	    build-fuzz/libstsguard.a
 	@for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
 	    echo "clang $$n"; \
 	    clang -std=c17 -D_GNU_SOURCE -Isrc -g -O1 \
 	    -fsanitize=fuzzer,address,undefined -o build-fuzz/$$n $$f \
 	    build-fuzz/libstsguard.a $(LDLIBS) || exit 1; done
-	@echo "run e.g.: build-fuzz/fuzz_policy fuzz/corpus/policy"
+	@echo "run e.g.: build-fuzz/fuzz_policy -max_total_time=60 $$(mktemp -d) fuzz/corpus/policy"
 
 bench:
 	@sh scripts/deps.sh --bench
