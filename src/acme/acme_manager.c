@@ -2,7 +2,7 @@
  * acme_manager.c - the thread that keeps every certificate fresh.
  *
  * Each round (at start, every `interval` seconds, on acme_manager_kick,
- * and when a backoff ends):
+ * and when a backoff ends or a renewal falls due):
  *
  *	names()                        -> the names that need a certificate
  *	for each name, in name order:
@@ -327,6 +327,10 @@ acme_round(struct acme_manager *m, time_t *wake)
 			    path, sizeof(path), NULL) == 0 &&
 			    acme_cert_times(path, &nb, &na) == 0)
 				s->renew_at = acme_renew_at(nb, na);
+			/* Wake for this renewal too (short-lived certs). */
+			if (s->renew_at != 0 && (*wake == 0 ||
+			    s->renew_at < *wake))
+				*wake = s->renew_at;
 			if (m->issued != NULL)
 				m->issued(m->arg, s->name);
 			continue;

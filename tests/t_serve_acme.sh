@@ -1,0 +1,353 @@
+#!/bin/bash
+# t_serve_acme.sh - `stsguard serve --certificates acme` against the real
+# Pebble test CA, black box.
+#
+# Everything runs inside a network namespace made here (root needed), so
+# the daemon's own DNS pre-check (system resolver, /etc/resolv.conf) and
+# Pebble both use the test DNS, and fixed ports are private:
+#   nsd      127.0.0.1:53     zone `test.`: stshost.test A 127.0.0.10,
+#                             mta-sts.customer1.test CNAME stshost.test,
+#                             mta-sts.customer2.test A 127.0.0.10,
+#                             no record for customer3 / customer4
+#   Pebble   127.0.0.1:14000  (management :15000), -dnsserver 127.0.0.1:53,
+#                             httpPort 80, tlsPort 443, certificates valid
+#                             VALIDITY seconds
+#   serve    127.0.0.10:443 (HTTPS) and :80 (HTTP), service host stshost.test
+# mta-sts.customer3.test is in the namespace's /etc/hosts only: the
+# daemon's pre-check (getaddrinfo) sees it pointing here, so it orders,
+# but Pebble (which asks nsd) cannot resolve it: a real CA failure.
+# mta-sts.customer4.test has no address at all: never ordered.
+#
+# Run once with tls-alpn-01 and once with http-01 (fresh data dir, same
+# Pebble). Asserts, each time:
+#   - certificates for mta-sts.customer1.test, mta-sts.customer2.test and
+#     the service host are obtained by the daemon and SERVED: curl trusting
+#     only Pebble's root (from its management port) fetches each policy
+#     (exact bytes), and the served leaf's issuer is Pebble's intermediate;
+#   - the challenge type used was the configured one (Pebble's log and
+#     the daemon's log of challenge requests);
+#   - renewal: with short-lived certificates the daemon renews when a
+#     third of the lifetime is left, and the same daemon process then
+#     serves a certificate with a new serial (still verifying);
+#   - customer3's order fails with the CA's reason and backs off, while
+#     customer1/2 are served; customer4 is skipped by the DNS pre-check
+#     and never reaches the CA; neither has files.
+# Bounded (about 30 s); the trap stops everything and deletes the
+# namespace and /etc/netns/NS.
+set -u
+TOP=${TOP:-$(cd "$(dirname "$0")/.." && pwd)}
+STSGUARD=${STSGUARD:-$TOP/build/stsguard}
+case $STSGUARD in /*) ;; *) STSGUARD=$PWD/$STSGUARD ;; esac
+NS=stsacme$$
+ADDR=127.0.0.10
+SH=stshost.test
+VALIDITY=${VALIDITY:-15}	# Pebble certificate lifetime, seconds
+N1=mta-sts.customer1.test N2=mta-sts.customer2.test
+N3=mta-sts.customer3.test N4=mta-sts.customer4.test
+fails=0 pids=() PID=
+
+work=$(mktemp -d /tmp/t_serve_acme.XXXXXX)
+cleanup() {
+	local p
+	[ -n "$PID" ] && kill -TERM "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+	ip netns del "$NS" 2>/dev/null
+	rm -rf "/etc/netns/$NS"
+	[ -n "${KEEP:-}" ] && echo "kept $work" || rm -rf "$work"
+}
+trap cleanup EXIT
+
+die() { echo "FATAL: $*" >&2; exit 1; }
+ok()  { echo "ok   $*"; }
+bad() { echo "FAIL $*"; fails=$((fails + 1)); }
+inns() { ip netns exec "$NS" "$@"; }
+
+for t in pebble nsd openssl curl ip; do
+	command -v "$t" >/dev/null || die "$t not installed (make deps)"
+done
+[ -x "$STSGUARD" ] || die "$STSGUARD not built"
+unset SSL_CERT_FILE CURL_CA_BUNDLE REQUESTS_CA_BUNDLE
+
+# --- the namespace ------------------------------------------------------
+ip netns add "$NS" || die "ip netns add failed (root needed)"
+inns ip link set lo up
+mkdir -p "/etc/netns/$NS"
+printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:2\n' \
+    > "/etc/netns/$NS/resolv.conf"
+printf '127.0.0.1 localhost\n::1 localhost\n%s %s\n' "$ADDR" "$N3" \
+    > "/etc/netns/$NS/hosts"
+
+# --- DNS ----------------------------------------------------------------
+cat > "$work/test.zone" <<EOF
+\$ORIGIN test.
+\$TTL 60
+@                  SOA ns.test. admin.test. 1 3600 600 86400 60
+@                  NS  ns.test.
+ns                 A   127.0.0.1
+stshost            A   $ADDR
+mta-sts.customer1  CNAME stshost.test.
+mta-sts.customer2  A   $ADDR
+EOF
+cat > "$work/nsd.conf" <<EOF
+server:
+  ip-address: 127.0.0.1@53
+  do-ip6: no
+  username: ""
+  chroot: ""
+  zonesdir: "$work"
+  pidfile: "$work/nsd.pid"
+  database: ""
+  xfrdfile: "$work/xfrd.state"
+  zonelistfile: "$work/zone.list"
+  server-count: 1
+  verbosity: 0
+remote-control:
+  control-enable: no
+zone:
+  name: test
+  zonefile: test.zone
+EOF
+ip netns exec "$NS" nsd -d -c "$work/nsd.conf" > "$work/nsd.log" 2>&1 &
+pids+=($!)
+
+# --- Pebble (its listener certificate from a test CA of ours) ----------
+(
+	cd "$work" &&
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -keyout test-ca.key -out test-ca.pem -days 2 -subj /CN=test-ca \
+	    -addext basicConstraints=critical,CA:TRUE \
+	    -addext keyUsage=critical,keyCertSign &&
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -keyout pebble-listener.key -out listener.csr -subj /CN=localhost &&
+	printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > ext.cnf &&
+	openssl x509 -req -in listener.csr -CA test-ca.pem -CAkey test-ca.key \
+	    -CAcreateserial -days 2 -extfile ext.cnf -out pebble-listener.pem
+) > "$work/openssl.log" 2>&1 || die "openssl: $(cat "$work/openssl.log")"
+cat > "$work/pebble.json" <<EOF
+{ "pebble": {
+  "listenAddress": "127.0.0.1:14000",
+  "managementListenAddress": "127.0.0.1:15000",
+  "certificate": "$work/pebble-listener.pem",
+  "privateKey": "$work/pebble-listener.key",
+  "httpPort": 80, "tlsPort": 443,
+  "ocspResponderURL": "", "externalAccountBindingRequired": false,
+  "certificateValidityPeriod": $VALIDITY } }
+EOF
+PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 PEBBLE_AUTHZREUSE=0 \
+    ip netns exec "$NS" pebble -config "$work/pebble.json" -strict=false \
+    -dnsserver 127.0.0.1:53 > "$work/pebble.log" 2>&1 &
+pids+=($!)
+
+DIR_URL=https://127.0.0.1:14000/dir
+for _ in $(seq 100); do
+	inns curl -sf --cacert "$work/test-ca.pem" "$DIR_URL" >/dev/null && break
+	sleep 0.1
+done
+inns curl -sf --cacert "$work/test-ca.pem" -o "$work/pebble-root.pem" \
+    https://127.0.0.1:15000/roots/0 ||
+    die "pebble did not start: $(tail -5 "$work/pebble.log")"
+inns curl -sf --cacert "$work/test-ca.pem" -o "$work/pebble-int.pem" \
+    https://127.0.0.1:15000/intermediates/0 ||
+    die "cannot fetch Pebble's intermediate"
+INT_SUBJECT=$(openssl x509 -noout -subject -nameopt RFC2253 \
+    -in "$work/pebble-int.pem" | sed 's/^subject=//')
+for _ in $(seq 50); do
+	inns getent hosts $N1 >/dev/null && break
+	sleep 0.1
+done
+[ "$(inns getent hosts $N1 | awk '{print $1}')" = $ADDR ] ||
+    die "nsd did not start: $(cat "$work/nsd.log")"
+
+# --- helpers --------------------------------------------------------------
+URL() { echo "https://$1/.well-known/mta-sts.txt"; }
+# fetch NAME OUT: the policy over HTTPS, trusting only Pebble's root.
+fetch() {
+	inns curl -sS --max-time 5 --cacert "$work/pebble-root.pem" \
+	    --resolve "$1:443:$ADDR" -o "$2" "$(URL "$1")"
+}
+# served NAME: "serial=...|issuer=..." of the leaf the daemon sends for NAME.
+served() {
+	inns openssl s_client -connect $ADDR:443 -servername "$1" \
+	    </dev/null 2>/dev/null |
+	    openssl x509 -noout -serial -issuer -nameopt RFC2253 2>/dev/null |
+	    tr '\n' '|'
+}
+serial_of() { sed -n 's/^\(serial=[^|]*\)|.*/\1/p' <<< "$1"; }
+issuer_of() { sed -n 's/.*|issuer=\([^|]*\)|.*/\1/p' <<< "$1"; }
+elapsed() { echo $(( $(date +%s) - T0 )); }
+
+# one_run CHALLENGE: a fresh data dir, a daemon, every assertion above.
+one_run() {
+	local ch=$1 D="$work/data-$1" log="$work/serve-$1.log" n s st
+	local -A first
+	local pl0 T0
+
+	"$STSGUARD" --data-dir "$D" domain add customer1.test --mode enforce \
+	    --mx mx1.customer1.test --max-age 86400 > /dev/null &&
+	"$STSGUARD" --data-dir "$D" domain add customer2.test --mode testing \
+	    --mx mx.customer2.test --max-age 604800 > /dev/null &&
+	"$STSGUARD" --data-dir "$D" domain add customer3.test --mode testing \
+	    --mx mx.customer3.test --max-age 604800 > /dev/null &&
+	"$STSGUARD" --data-dir "$D" domain add customer4.test --mode testing \
+	    --mx mx.customer4.test --max-age 604800 > /dev/null ||
+	    die "$ch: domain add failed"
+	printf 'version: STSv1\r\nmode: enforce\r\nmx: mx1.customer1.test\r\nmax_age: 86400\r\n' \
+	    > "$work/want-$N1"
+	printf 'version: STSv1\r\nmode: testing\r\nmx: mx.customer2.test\r\nmax_age: 604800\r\n' \
+	    > "$work/want-$N2"
+
+	pl0=$(wc -l < "$work/pebble.log")
+	T0=$(date +%s)
+	ip netns exec "$NS" "$STSGUARD" --data-dir "$D" serve \
+	    --https-listen $ADDR:443 --http-listen $ADDR:80 \
+	    --service-host $SH --workers 2 --certificates acme \
+	    --acme-directory "$DIR_URL" --acme-ca-bundle "$work/test-ca.pem" \
+	    --acme-email admin@stshost.test --acme-challenge "$ch" \
+	    2> "$log" &
+	PID=$!
+
+	# 1. Obtained and served: each name fetched over a Pebble certificate.
+	for n in $N1 $N2 $SH; do
+		st=
+		for _ in $(seq 100); do
+			kill -0 "$PID" 2>/dev/null || break
+			if [ -f "$D/certs/$n.pem" ] &&
+			    fetch "$n" "$work/body" 2>/dev/null; then
+				st=1
+				break
+			fi
+			sleep 0.1
+		done
+		kill -0 "$PID" 2>/dev/null || {
+			bad "$ch: serve died: $(tail -5 "$log")"
+			PID=
+			return
+		}
+		if [ -z "$st" ]; then
+			bad "$ch: $n not served with a Pebble certificate after $(elapsed)s: $(fetch "$n" /dev/null 2>&1)"
+			continue
+		fi
+		ok "$ch: $n obtained and served over a Pebble certificate ($(elapsed)s)"
+		if [ $n != $SH ]; then
+			cmp -s "$work/want-$n" "$work/body" &&
+			    ok "$ch: $n policy bytes" ||
+			    bad "$ch: $n body: $(od -c "$work/body" | head -3)"
+		fi
+		s=$(served "$n")
+		first[$n]=$(serial_of "$s")
+		[ "$(issuer_of "$s")" = "$INT_SUBJECT" ] &&
+		    ok "$ch: $n issuer is Pebble's intermediate" ||
+		    bad "$ch: $n issuer [$(issuer_of "$s")], want [$INT_SUBJECT]"
+		[ "$(stat -c %a "$D/certs/$n.key")" = 600 ] ||
+		    bad "$ch: $n.key mode $(stat -c %a "$D/certs/$n.key")"
+	done
+
+	# 2. The configured challenge was the one answered.
+	if [ $ch = tls-alpn-01 ]; then
+		grep -q 'event=acme_tls_alpn01' "$log" &&
+		    ok "$ch: daemon answered TLS-ALPN-01 handshakes" ||
+		    bad "$ch: no acme_tls_alpn01 in the daemon log"
+		grep -q 'event=acme_http01' "$log" &&
+		    bad "$ch: HTTP-01 requests seen"
+	else
+		grep -q 'event=acme_http01.*200' "$log" &&
+		    ok "$ch: daemon answered HTTP-01 requests" ||
+		    bad "$ch: no answered acme_http01 in the daemon log"
+		grep -q 'event=acme_tls_alpn01' "$log" &&
+		    bad "$ch: TLS-ALPN-01 handshakes seen"
+	fi
+	# Pebble logs its HTTP-01 fetches ("validate w/ HTTP"), not TLS-ALPN-01.
+	n=$(tail -n +"$((pl0 + 1))" "$work/pebble.log" | grep -c 'validate w/ HTTP')
+	if [ $ch = http-01 ]; then
+		[ "$n" -gt 0 ] && ok "$ch: Pebble validated over HTTP ($n fetches)" ||
+		    bad "$ch: Pebble made no HTTP-01 fetch"
+	else
+		[ "$n" = 0 ] && ok "$ch: Pebble made no HTTP-01 fetch" ||
+		    bad "$ch: Pebble made $n HTTP-01 fetches"
+	fi
+
+	# 3. The CA failure for customer3: logged with the CA's reason, backed
+	# off, no files; customer4 never ordered (DNS pre-check).
+	for _ in $(seq 50); do
+		grep -q "event=acme_failed.*$N3" "$log" && break
+		sleep 0.1
+	done
+	if grep "event=acme_failed" "$log" | grep "$N3" |
+	    grep -q 'urn:ietf:params:acme:error'; then
+		ok "$ch: $N3 failed with the CA's reason"
+	else
+		bad "$ch: no acme_failed for $N3 with the CA's reason: $(grep "$N3" "$log" | tail -3)"
+	fi
+	# The failure blocked nobody: the names before it are still served and
+	# the service host (ordered after it) was issued.
+	for n in $N1 $N2 $SH; do
+		fetch "$n" /dev/null || bad "$ch: $n not served after the failure"
+	done
+	grep -q "event=acme_issued name=\"$SH\"" "$log" &&
+	    [ "$(grep -n -m1 "event=acme_failed.*$N3" "$log" | cut -d: -f1)" -lt \
+	      "$(grep -n -m1 "event=acme_issued name=\"$SH\"" "$log" | cut -d: -f1)" ] &&
+	    ok "$ch: $SH issued after $N3 failed; $N1, $N2 still served" ||
+	    bad "$ch: $SH not issued after the failure"
+	grep "event=acme_failed" "$log" | grep -q -e "$N1" -e "$N2" -e "name=\"$SH" &&
+	    bad "$ch: a good name failed: $(grep event=acme_failed "$log" | head -3)"
+	grep -q "event=acme_dns_not_ready.*$N4" "$log" &&
+	    ok "$ch: $N4 (no DNS) skipped by the pre-check" ||
+	    bad "$ch: no acme_dns_not_ready for $N4"
+	grep -q -i "customer4" "$work/pebble.log" &&
+	    bad "$ch: $N4 reached the CA"
+	compgen -G "$D/certs/*customer[34]*" > /dev/null &&
+	    bad "$ch: files for a failed name: $(ls "$D/certs")"
+
+	# 4. Renewal without restart: a new serial served, still verifying.
+	for n in $N1 $N2 $SH; do
+		[ -n "${first[$n]:-}" ] || continue
+		st=
+		for _ in $(seq $((VALIDITY * 10 + 50))); do
+			s=$(served "$n")
+			if [ -n "$(serial_of "$s")" ] &&
+			    [ "$(serial_of "$s")" != "${first[$n]}" ]; then
+				st=1
+				break
+			fi
+			sleep 0.1
+		done
+		if [ -z "$st" ]; then
+			bad "$ch: $n not renewed (still ${first[$n]}) after $(elapsed)s"
+			continue
+		fi
+		kill -0 "$PID" 2>/dev/null || { bad "$ch: serve died"; break; }
+		if fetch "$n" "$work/body" &&
+		    [ "$(issuer_of "$s")" = "$INT_SUBJECT" ]; then
+			ok "$ch: $n renewed and served by the same process ($(elapsed)s)"
+		else
+			bad "$ch: $n renewed certificate does not verify"
+		fi
+	done
+	grep -q "event=acme_issued.*$N1" "$log" ||
+	    bad "$ch: no acme_issued log line"
+	# customer3 is still backing off (60 s): one attempt only.
+	[ "$(grep "event=acme_failed" "$log" | grep -c "$N3")" = 1 ] &&
+	    ok "$ch: $N3 backs off (one attempt)" ||
+	    bad "$ch: $N3 attempts: $(grep "event=acme_failed" "$log" | grep -c "$N3")"
+
+	kill -TERM "$PID"
+	if wait "$PID"; then ok "$ch: SIGTERM -> clean exit"; else
+		bad "$ch: serve exit status $?: $(tail -3 "$log")"; fi
+	PID=
+	grep -q -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$log" &&
+	    bad "$ch: sanitizer report: $(grep -m3 -E 'Sanitizer|runtime error' "$log")"
+	if [ -n "${VERBOSE:-}" ]; then cat "$log"; fi
+	return 0
+}
+
+one_run tls-alpn-01
+one_run http-01
+
+if [ $fails -ne 0 ]; then
+	echo "--- pebble log (tail)"; tail -20 "$work/pebble.log"
+	for f in "$work"/serve-*.log; do
+		echo "--- $f (tail)"; tail -20 "$f"
+	done
+fi
+exit $(( fails > 0 ))
