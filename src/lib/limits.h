@@ -181,10 +181,10 @@
 /* Open connections per worker; beyond it new ones are closed at once, so
  * a flood costs bounded memory (about 40 KiB each with TLS buffers). */
 #define LIMIT_CONNS_PER_WORKER 20000
-/* TLS contexts (one per certificate) kept in the SNI cache. Each costs
- * about 21 KiB resident (bench/RESULTS.md: +16.9 MB for 800 names), so
- * 4000 keep a node hosting 100,000 domains near 125 MB; names beyond this
- * are reloaded from disk on demand (about 1.5 ms). */
-#define LIMIT_TLS_CACHE_ENTRIES 4000
+/* Certificates (leaf, key, chain) kept in the SNI cache. Each costs about
+ * 6.5 KiB resident (bench/policy-serving: +6.5 MB for 1000 names), so
+ * 10,000 keep a node hosting 100,000 domains near 120 MB; names beyond
+ * this are reloaded from disk on demand (about 1.5 ms). */
+#define LIMIT_TLS_CACHE_ENTRIES 10000
 
 #endif

@@ -53,11 +53,23 @@ static const char tls_ciphers13[] =
 static const char tls_groups[] = "X25519:P-256:P-384";
 static const unsigned char tls_sid_ctx[] = "stsguard";
 
+/* A name's certificate, key and chain, shared by the cache and the
+ * handshakes using it. One TLS context serves every name: switching the
+ * certificate per handshake (SSL_use_cert_and_key) costs microseconds,
+ * while a context per name cost about 21 KiB and an SSL_CTX_new (OpenSSL
+ * 3 fetches its algorithms for each) on every cache miss. */
+struct tls_cert {
+	atomic_int	 refs;
+	X509		*leaf;
+	EVP_PKEY	*key;
+	STACK_OF(X509)	*chain;		/* may be NULL */
+};
+
 struct tls_entry {
 	struct tls_entry *next;		/* hash chain */
 	struct tls_entry *older, *newer; /* insertion order, for eviction */
 	uint32_t	 hash;
-	SSL_CTX		*ctx;		/* one reference owned here */
+	struct tls_cert	*cert;		/* one reference owned here */
 	char		 name[];
 };
 
@@ -341,8 +353,9 @@ tls_hello_acme(SSL *s)
 	return false;
 }
 
-static SSL_CTX *tls_cache_get(struct tls *t, const char *name,
+static struct tls_cert *tls_cache_get(struct tls *t, const char *name,
     struct err *e);
+static void tls_cert_unref(struct tls_cert *c);
 
 static int
 tls_hello_cb(SSL *s, int *al, void *arg)
@@ -350,7 +363,7 @@ tls_hello_cb(SSL *s, int *al, void *arg)
 	struct tls *t = arg;
 	struct tls_conn *c;
 	const char *name;
-	SSL_CTX *ctx;
+	struct tls_cert *tc;
 	X509 *cert = NULL;
 	EVP_PKEY *key = NULL;
 	struct err e;
@@ -389,7 +402,7 @@ tls_hello_cb(SSL *s, int *al, void *arg)
 		*al = SSL_AD_UNRECOGNIZED_NAME;
 		return SSL_CLIENT_HELLO_ERROR;
 	}
-	if ((ctx = tls_cache_get(t, name, &e)) == NULL) {
+	if ((tc = tls_cache_get(t, name, &e)) == NULL) {
 		struct log_line l;
 
 		log_begin(&l, LOG_WARN, "tls_cert");
@@ -400,8 +413,14 @@ tls_hello_cb(SSL *s, int *al, void *arg)
 		    SSL_AD_INTERNAL_ERROR;
 		return SSL_CLIENT_HELLO_ERROR;
 	}
-	SSL_set_SSL_CTX(s, ctx);
-	SSL_CTX_free(ctx);		/* the SSL holds its own reference */
+	/* The SSL takes its own references. */
+	r = SSL_use_cert_and_key(s, tc->leaf, tc->key, tc->chain, 1);
+	tls_cert_unref(tc);
+	if (r != 1) {
+		ERR_clear_error();
+		*al = SSL_AD_INTERNAL_ERROR;
+		return SSL_CLIENT_HELLO_ERROR;
+	}
 	return SSL_CLIENT_HELLO_SUCCESS;
 }
 
@@ -501,55 +520,87 @@ tls_read_local(const char *pem, const char *keyp, X509 **cert,
 	return -1;
 }
 
-/* Builds the context of name: reads its files, or (source local) issues
- * them first when missing or expiring. Returns a new context (caller
- * frees) or NULL with the reason. */
-static SSL_CTX *
+static void
+tls_cert_unref(struct tls_cert *c)
+{
+	if (c == NULL || atomic_fetch_sub(&c->refs, 1) != 1)
+		return;
+	X509_free(c->leaf);
+	EVP_PKEY_free(c->key);
+	sk_X509_pop_free(c->chain, X509_free);
+	free(c);
+}
+
+/* Reads a PEM file of a leaf followed by its chain. Returns 0 or -1. */
+static int
+tls_read_chain(const char *path, X509 **leaf, STACK_OF(X509) **chain)
+{
+	X509 *x;
+	FILE *f;
+
+	*leaf = NULL;
+	*chain = NULL;
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	*leaf = PEM_read_X509(f, NULL, NULL, NULL);
+	while (*leaf != NULL && (x = PEM_read_X509(f, NULL, NULL, NULL)) !=
+	    NULL) {
+		if ((*chain == NULL && (*chain = sk_X509_new_null()) == NULL) ||
+		    !sk_X509_push(*chain, x)) {
+			X509_free(x);
+			break;
+		}
+	}
+	fclose(f);
+	ERR_clear_error();		/* the end of the file reads as one */
+	return *leaf != NULL ? 0 : -1;
+}
+
+/* Loads the certificate of name: reads its files, or (source local)
+ * issues them first when missing or expiring. Returns a new tls_cert
+ * with one reference, or NULL with the reason. */
+static struct tls_cert *
 tls_load(struct tls *t, const char *name, struct err *e)
 {
 	char pem[4096], keyp[4096];
-	X509 *cert = NULL;
-	EVP_PKEY *key = NULL;
-	SSL_CTX *ctx;
+	struct tls_cert *c;
+	FILE *f;
 
-	if ((ctx = tls_ctx_new(t, e)) == NULL)
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		err_set(e, "out of memory");
 		return NULL;
+	}
+	atomic_init(&c->refs, 1);
 	tls_paths(t, name, pem, keyp);
 	if (t->source == TLS_SOURCE_LOCAL) {
-		if (tls_read_local(pem, keyp, &cert, &key) == -1) {
-			if (tls_localca_issue(t->ca, name, pem, keyp, &cert,
-			    &key, e) == -1)
+		if (tls_read_local(pem, keyp, &c->leaf, &c->key) == -1) {
+			if (tls_localca_issue(t->ca, name, pem, keyp, &c->leaf,
+			    &c->key, e) == -1)
 				goto fail;
 			log_info("tls_issue_local", "issued %s", name);
 		}
-		if (SSL_CTX_use_certificate(ctx, cert) != 1 ||
-		    SSL_CTX_use_PrivateKey(ctx, key) != 1) {
-			tls_ossl_fail(e, name);
-			goto fail;
-		}
-	} else {
-		if (SSL_CTX_use_certificate_chain_file(ctx, pem) != 1) {
-			tls_ossl_fail(e, pem);
-			goto fail;
-		}
-		if (SSL_CTX_use_PrivateKey_file(ctx, keyp, SSL_FILETYPE_PEM)
-		    != 1) {
-			tls_ossl_fail(e, keyp);
-			goto fail;
-		}
+		return c;
 	}
-	if (SSL_CTX_check_private_key(ctx) != 1) {
+	if (tls_read_chain(pem, &c->leaf, &c->chain) == -1) {
+		err_set(e, "%s: no certificate", pem);
+		goto fail;
+	}
+	if ((f = fopen(keyp, "r")) != NULL) {
+		c->key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+		fclose(f);
+	}
+	if (c->key == NULL) {
+		tls_ossl_fail(e, keyp);
+		goto fail;
+	}
+	if (X509_check_private_key(c->leaf, c->key) != 1) {
 		tls_ossl_fail(e, "certificate and key do not match");
 		goto fail;
 	}
-	X509_free(cert);
-	EVP_PKEY_free(key);
-	return ctx;
+	return c;
 fail:
 	ERR_clear_error();
-	X509_free(cert);
-	EVP_PKEY_free(key);
-	SSL_CTX_free(ctx);
+	tls_cert_unref(c);
 	return NULL;
 }
 
@@ -563,13 +614,13 @@ tls_find(struct tls_shard *sh, uint32_t h, const char *name)
 	return NULL;
 }
 
-/* Unlinks x from its shard (locked by the caller); returns its context
- * reference for the caller to free outside the lock. */
-static SSL_CTX *
+/* Unlinks x from its shard (locked by the caller); returns its
+ * certificate reference for the caller to drop outside the lock. */
+static struct tls_cert *
 tls_unlink(struct tls *t, struct tls_shard *sh, struct tls_entry *x)
 {
 	struct tls_entry **pp = &sh->buckets[(x->hash >> 6) % TLS_BUCKETS];
-	SSL_CTX *ctx = x->ctx;
+	struct tls_cert *c = x->cert;
 
 	while (*pp != x)
 		pp = &(*pp)->next;
@@ -585,31 +636,32 @@ tls_unlink(struct tls *t, struct tls_shard *sh, struct tls_entry *x)
 	sh->count--;
 	atomic_fetch_sub(&t->count, 1);
 	free(x);
-	return ctx;
+	return c;
 }
 
-/* name's context with a reference for the caller (who frees it), from
- * the cache or loaded into it; NULL with the reason. */
-static SSL_CTX *
+/* name's certificate with a reference for the caller (who drops it with
+ * tls_cert_unref), from the cache or loaded into it; NULL with the
+ * reason. */
+static struct tls_cert *
 tls_cache_get(struct tls *t, const char *name, struct err *e)
 {
 	size_t n = strlen(name);
 	uint32_t h = tls_hash(name, n);
 	struct tls_shard *sh = &t->shards[h % TLS_SHARDS];
 	struct tls_entry *x, *nx;
-	SSL_CTX *ctx, *evicted = NULL;
+	struct tls_cert *c, *evicted = NULL;
 
 	pthread_mutex_lock(&sh->mu);
 	if ((x = tls_find(sh, h, name)) != NULL) {
-		ctx = x->ctx;
-		SSL_CTX_up_ref(ctx);
+		c = x->cert;
+		atomic_fetch_add(&c->refs, 1);
 		pthread_mutex_unlock(&sh->mu);
-		return ctx;
+		return c;
 	}
 	pthread_mutex_unlock(&sh->mu);
 
 	/* Miss: load without the lock (file reads, maybe issuing). */
-	if ((ctx = tls_load(t, name, e)) == NULL)
+	if ((c = tls_load(t, name, e)) == NULL)
 		return NULL;
 	if ((nx = malloc(sizeof(*nx) + n + 1)) == NULL) {
 		log_fatal("tls_cache", "out of memory");
@@ -617,15 +669,15 @@ tls_cache_get(struct tls *t, const char *name, struct err *e)
 	}
 	memcpy(nx->name, name, n + 1);
 	nx->hash = h;
-	nx->ctx = ctx;
+	nx->cert = c;
 
 	pthread_mutex_lock(&sh->mu);
 	if ((x = tls_find(sh, h, name)) != NULL) {	/* lost a race */
-		SSL_CTX *won = x->ctx;
+		struct tls_cert *won = x->cert;
 
-		SSL_CTX_up_ref(won);
+		atomic_fetch_add(&won->refs, 1);
 		pthread_mutex_unlock(&sh->mu);
-		SSL_CTX_free(ctx);
+		tls_cert_unref(c);
 		free(nx);
 		return won;
 	}
@@ -642,10 +694,10 @@ tls_cache_get(struct tls *t, const char *name, struct err *e)
 	atomic_fetch_add(&t->count, 1);
 	if (sh->count > LIMIT_TLS_CACHE_ENTRIES / TLS_SHARDS)
 		evicted = tls_unlink(t, sh, sh->oldest);
-	SSL_CTX_up_ref(ctx);
+	atomic_fetch_add(&c->refs, 1);
 	pthread_mutex_unlock(&sh->mu);
-	SSL_CTX_free(evicted);
-	return ctx;
+	tls_cert_unref(evicted);
+	return c;
 }
 
 void
@@ -654,23 +706,23 @@ tls_forget(struct tls *t, const char *name)
 	uint32_t h = tls_hash(name, strlen(name));
 	struct tls_shard *sh = &t->shards[h % TLS_SHARDS];
 	struct tls_entry *x;
-	SSL_CTX *ctx = NULL;
+	struct tls_cert *c = NULL;
 
 	pthread_mutex_lock(&sh->mu);
 	if ((x = tls_find(sh, h, name)) != NULL)
-		ctx = tls_unlink(t, sh, x);
+		c = tls_unlink(t, sh, x);
 	pthread_mutex_unlock(&sh->mu);
-	SSL_CTX_free(ctx);
+	tls_cert_unref(c);
 }
 
 int
 tls_preload(struct tls *t, const char *name, struct err *e)
 {
-	SSL_CTX *ctx = tls_cache_get(t, name, e);
+	struct tls_cert *c = tls_cache_get(t, name, e);
 
-	if (ctx == NULL)
+	if (c == NULL)
 		return -1;
-	SSL_CTX_free(ctx);
+	tls_cert_unref(c);
 	return 0;
 }
 
@@ -746,7 +798,7 @@ tls_free(struct tls *t)
 		struct tls_shard *sh = &t->shards[i];
 
 		while (sh->oldest != NULL)
-			SSL_CTX_free(tls_unlink(t, sh, sh->oldest));
+			tls_cert_unref(tls_unlink(t, sh, sh->oldest));
 		pthread_mutex_destroy(&sh->mu);
 	}
 	SSL_CTX_free(t->def);
