@@ -3,11 +3,15 @@
 # swaks, a real SMTP client, plus a raw socket client for what swaks
 # cannot do (bare LF, commands out of order, injection, stalling).
 #
-# Until `stsguard serve` runs the listener, tests/smtp_driver.c stands in
-# for the daemon: it is compiled here against libstsguard.a (or, while
-# the library does not build yet, against the smtp/mime sources), started
-# on a random loopback port with a certificate made here, and saves what
-# it receives in a directory that the checks below look at.
+# This is the library-level test of src/smtp and src/mime: a small
+# driver (tests/smtp_driver.c) with hooks that save what they get, so the
+# checks see the exact bytes handed to the hooks and can use limits and
+# timeouts far below the daemon's (SIZE 20000, 2-3 s timeouts, 3
+# connections per client) and a hook that fails on demand (451). It is
+# compiled here against libstsguard.a, started on a random loopback port
+# with a certificate made here. The daemon's own wiring (`stsguard serve
+# --smtp-listen`, the token set, the store, quarantine) is tested by
+# t_intake_smtp.sh and t_intake_badinput.sh.
 #
 # Bounded: every client has a timeout; the whole test takes ~20 s.
 set -u

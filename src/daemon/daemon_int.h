@@ -4,7 +4,9 @@
  *
  * Threads: the main thread sets up, drops root, then waits for signals;
  * `workers` worker threads each run their own libevent loop (a base with
- * no locks) and accept on their own SO_REUSEPORT sockets; the reload
+ * no locks) and accept on their own SO_REUSEPORT sockets (HTTPS, HTTP,
+ * and SMTP when smtp_listen is set); report intake runs on the worker
+ * that took the request, with that worker's own store handle; the reload
  * thread polls the store and swaps the policy table; the ACME manager
  * (certificates = acme) runs in its own thread inside the acme module.
  *
@@ -29,6 +31,8 @@
 #include "../lib/strv.h"
 #include "../store/store.h"
 
+struct http_request;
+
 /* --- the policy table (daemon_table.c) ------------------------------- */
 
 /* One hosted name, its response ready to send. One allocation holds the
@@ -44,10 +48,21 @@ struct ptable_entry {
 	size_t		 body_len;
 };
 
+/* One report intake token (the 32 hex digits of /tlsrpt/<token> and
+ * tlsrpt+<token>@service_host) and the hosted domain it belongs to. One
+ * allocation holds both strings. */
+struct ptable_token {
+	uint32_t	 hash;
+	char		 token[STORE_TOKEN_LEN + 1];
+	char		 domain[];	/* A-label, lower case */
+};
+
 struct ptable {
 	struct ptable_entry **slots;	/* open addressing, mask + 1 slots */
 	size_t		 mask;
 	size_t		 n;		/* entries */
+	struct ptable_token **tslots;	/* the token set, tmask + 1 slots */
+	size_t		 tmask;
 	time_t		 next_expiry;	/* earliest serve_until of a removed
 					 * domain still served, or 0 */
 	/* Reclamation bookkeeping (reload thread only). */
@@ -64,6 +79,10 @@ struct ptable *ptable_build(struct store *s, time_t now, struct err *e);
  * or NULL. Pure and lock-free. */
 const struct ptable_entry *ptable_find(const struct ptable *t,
 	    const char *host, size_t len);
+/* The domain whose intake token is token (lower-case hex, NUL-ended),
+ * or NULL. Borrowed as long as t is (until the caller's next quiescent
+ * point). Pure and lock-free. */
+const char *ptable_find_token(const struct ptable *t, const char *token);
 void	ptable_free(struct ptable *t);
 
 /* --- shared state ---------------------------------------------------- */
@@ -102,6 +121,55 @@ struct daemon {
 					 * the current one */
 	struct strv	 listen_addrs;	/* explicit listen addresses */
 };
+
+/* --- report intake (daemon_intake.c) --------------------------------- */
+
+/* A worker's intake state: its own store handle (a handle is for one
+ * thread), opened on first use on the worker's thread. */
+struct intake {
+	struct daemon	*d;
+	int		 id;		/* worker number, for logs */
+	struct store	*store;		/* NULL until first used */
+};
+
+/* What intake_route decided about a request head. */
+enum {
+	INTAKE_NONE = 0,	/* not an intake request: route it as before */
+	INTAKE_READ_BODY = 1,	/* read content_length bytes, then call
+				 * intake_http_report */
+	/* any other value: the HTTP status to answer now, with the JSON
+	 * body intake_route wrote (the body is not read) */
+};
+
+#define INTAKE_JSON_LEN 320	/* {"error": "..."} answers */
+
+/* Decides a request on the HTTPS listener for host (normalized) before
+ * its body is read: POST /tlsrpt/<token> on service_host with a known
+ * token, a report media type and a Content-Length up to
+ * LIMIT_INTAKE_BODY_BYTES gives INTAKE_READ_BODY and the token's domain
+ * in domain; any other request for /tlsrpt/... on service_host gives the
+ * status to answer (404 unknown token or path, 405 method, 411 no
+ * Content-Length or chunked, 413 too large, 415 media type) and its JSON
+ * body in json; everything else gives INTAKE_NONE. Reads only the
+ * published table: no I/O. */
+int	intake_route(const struct daemon *d, const struct http_request *r,
+	    const char *host, char domain[LIMIT_DNAME_LEN + 1],
+	    char json[INTAKE_JSON_LEN], size_t *jsonlen);
+/* Takes one report body received for domain from client: parses it,
+ * stores it (durably: returns after the commit) or quarantines it with
+ * the reason. Returns the status to answer (201 new, 200 duplicate, 400
+ * invalid, 503 storage failed: try later) and writes its JSON body into
+ * json. Runs on the worker's thread; blocks it for the commit. */
+int	intake_http_report(struct intake *in, const char *client,
+	    const char *domain, const uint8_t *body, size_t len,
+	    char json[INTAKE_JSON_LEN], size_t *jsonlen);
+/* Fills h with the SMTP hooks of the worker whose intake state is in
+ * (h->arg = in): rcpt checks the token set, deliver extracts, parses and
+ * stores, log writes to the daemon's log. */
+struct smtp_hooks;
+void	intake_smtp_hooks(struct intake *in, struct smtp_hooks *h);
+/* Closes the worker's store handle (on the worker's thread, at exit). */
+void	intake_close(struct intake *in);
 
 /* Quiescent counter of worker i (daemon_serve.c). */
 uint64_t daemon_worker_seen(struct daemon *d, int i);

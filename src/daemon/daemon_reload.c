@@ -3,19 +3,19 @@
  * publishes a new policy table, frees replaced tables once no worker can
  * still read them, and rotates the session ticket keys.
  *
- * Change detection, every RELOAD_POLL_MS: SQLite's `PRAGMA data_version`
- * on a read-only connection of our own (it changes whenever another
- * connection commits: the CLI's `domain add/set/remove`), plus the
- * earliest serve_until of a removed domain, plus a full rebuild every
- * RELOAD_FULL_SECONDS as a safety net. So a change is served within about
- * half a second. Never runs on a worker; never blocks one.
+ * Change detection, every RELOAD_POLL_MS: the store's domains_version
+ * (changes whenever any connection commits a change to domains: the
+ * CLI's `domain add/set/remove`; not for reports, so report intake does
+ * not rebuild the table; a backend-neutral counter, so PostgreSQL fits
+ * later), plus the earliest serve_until of a removed domain, plus a full
+ * rebuild every RELOAD_FULL_SECONDS as a safety net. So a change is
+ * served within about half a second. The table carries the intake token
+ * set too (daemon_table.c). Never runs on a worker; never blocks one.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include <sqlite3.h>
 
 #include "../acme/acme.h"
 #include "../lib/log.h"
@@ -88,21 +88,17 @@ reload_reclaim(struct daemon *d, bool force)
 	pthread_mutex_unlock(&d->names_mu);
 }
 
-/* The store's change counter, or -1 when it cannot be read (then we
- * rebuild on the timer only). */
+/* The store's domain change counter, or -1 when it cannot be read
+ * (then we rebuild on the timer only). */
 static int64_t
-reload_data_version(sqlite3 *db)
+reload_version(struct store *s)
 {
-	sqlite3_stmt *st = NULL;
-	int64_t v = -1;
+	uint64_t v;
+	struct err e;
 
-	if (db == NULL)
+	if (s == NULL || s->ops->domains_version(s, &v, &e) == -1)
 		return -1;
-	if (sqlite3_prepare_v2(db, "PRAGMA data_version", -1, &st, NULL) ==
-	    SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
+	return (int64_t)(v & INT64_MAX);
 }
 
 static void *
@@ -110,7 +106,6 @@ reload_main(void *arg)
 {
 	struct daemon *d = arg;
 	struct store *s = NULL;
-	sqlite3 *db = NULL;
 	char path[4096];
 	struct err e;
 	int64_t ver = -1, nv;
@@ -123,17 +118,7 @@ reload_main(void *arg)
 		    e.msg);
 		s = NULL;
 	}
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) !=
-	    SQLITE_OK) {
-		log_warn("reload", "%s: %s: reloading every %d s only", path,
-		    db ? sqlite3_errmsg(db) : "cannot open",
-		    RELOAD_FULL_SECONDS);
-		sqlite3_close(db);
-		db = NULL;
-	} else {
-		sqlite3_busy_timeout(db, 100);
-		ver = reload_data_version(db);
-	}
+	ver = reload_version(s);
 
 	for (;;) {
 		struct timespec until;
@@ -156,7 +141,7 @@ reload_main(void *arg)
 			break;
 
 		now = time(NULL);
-		nv = reload_data_version(db);
+		nv = reload_version(s);
 		t = atomic_load(&d->table);
 		due = nv != ver || failed ||
 		    now - last_full >= RELOAD_FULL_SECONDS ||
@@ -179,7 +164,6 @@ reload_main(void *arg)
 			log_info("tls_tickets", "rotated the ticket key");
 		}
 	}
-	sqlite3_close(db);
 	store_close(s);
 	return NULL;
 }

@@ -19,9 +19,13 @@
  *	GET|HEAD /.well-known/mta-sts.txt, Host mta-sts.<hosted>  200 policy
  *	  the same with an SNI naming another host                 421
  *	other methods on that path                                 405 Allow
+ *	POST /tlsrpt/<token>, Host service_host      report intake, see
+ *	                                                 daemon_intake.c
  *	anything else                                              404
- *	(POST /tlsrpt/<token> on Host service_host: daemon_route_intake,
- *	 the hook for report intake, 404 until that lands)
+ * A request body is read only for report intake (into a buffer of its
+ * Content-Length, after an optional "100 Continue"); a small body sent
+ * to another route is skipped so that keep-alive goes on, a big or
+ * chunked one closes the connection after the answer.
  * Plain HTTP listener:
  *	GET|HEAD /.well-known/acme-challenge/TOKEN                 200 / 404
  *	GET|HEAD with a hosted Host or service_host                301 https
@@ -54,12 +58,16 @@
 #include "../acme/acme.h"
 #include "../http/http.h"
 #include "../lib/log.h"
+#include "../mime/mime.h"
+#include "../smtp/smtp.h"
 #include "../tls/tls.h"
 #include "daemon.h"
 #include "daemon_int.h"
 
 #define POLICY_PATH	"/.well-known/mta-sts.txt"
 #define CHALLENGE_PATH	"/.well-known/acme-challenge/"
+#define INTAKE_PATH	"/tlsrpt/"
+#define INTAKE_PATH_LEN	8
 #define ACCEPT_BATCH	64
 #define OBUF_INLINE	2048
 #define OBUF_FLUSH_AT	(16 * 1024)	/* pipelined answers: flush first */
@@ -69,6 +77,14 @@ enum conn_state {
 	CONN_READ,
 	CONN_WRITE,
 	CONN_LINGER,		/* answered and closing: drain, then close */
+	CONN_BODY,		/* reading an intake body into c->ib */
+};
+
+/* An intake body being read: Content-Length bytes, then the report. */
+struct conn_body {
+	size_t		 need, have;	/* bytes */
+	char		 domain[LIMIT_DNAME_LEN + 1];	/* the token's */
+	uint8_t		 data[];
 };
 
 struct worker;
@@ -85,6 +101,8 @@ struct conn {
 	time_t		 deadline;	/* monotonic seconds */
 	struct event	 ev;
 	char		 peer[INET6_ADDRSTRLEN];
+	struct conn_body *ib;		/* CONN_BODY only */
+	uint64_t	 skip;		/* body bytes still to drop */
 	size_t		 rlen;
 	char		 rbuf[LIMIT_HTTP_HEADER_BYTES];
 	char		*out;		/* obuf, or a larger heap buffer */
@@ -98,8 +116,12 @@ struct worker {
 	pthread_t	 thr;
 	bool		 started;
 	struct event_base *base;
-	int		 https_fd, http_fd, stop_fd;
+	int		 https_fd, http_fd, stop_fd, smtp_fd;
 	struct event	*ev_https, *ev_http, *ev_tick, *ev_stop;
+	struct smtp_server *smtp;	/* NULL without smtp_listen */
+	struct smtp_hooks smtp_hooks;	/* .arg = &intake */
+	struct intake	 intake;	/* this worker's store handle */
+	size_t		 intake_bytes;	/* buffered for unfinished bodies */
 	atomic_uint_fast64_t seen;	/* quiescent counter */
 	bool		 draining;	/* SIGTERM: no new requests */
 	time_t		 drain_until;
@@ -155,6 +177,10 @@ conn_free(struct conn *c)
 	struct worker *w = c->w;
 
 	event_del(&c->ev);
+	if (c->ib != NULL) {
+		w->intake_bytes -= c->ib->need;
+		free(c->ib);
+	}
 	if (c->ssl != NULL)
 		SSL_free(c->ssl);
 	close(c->fd);
@@ -276,18 +302,136 @@ path_is(const struct http_request *r, const char *p)
 	return r->path_len == n && memcmp(r->path, p, n) == 0;
 }
 
-/* The hook for report intake (RFC 8460 §3, HTTPS POST to a token URL on
- * service_host). Returns the status it answered, or 0 when the request is
- * not an intake request. Intake lands with a later issue; until then
- * nothing is routed here. */
-static int
-daemon_route_intake(struct conn *c, const struct http_request *r,
-    const char *host)
+/* Writes a response with a JSON body (intake answers). */
+static void
+conn_json(struct conn *c, int status, const char *json, size_t len,
+    const char *extra)
 {
-	(void)c;
-	(void)r;
-	(void)host;
-	return 0;
+	char head[256], num[24];
+	int n;
+
+	worker_date(c->w);
+	n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\n", status,
+	    http_reason(status));
+	if (n < 0 || (size_t)n >= sizeof(head))
+		log_panic("conn", "status line does not fit");
+	conn_put(c, head, (size_t)n);
+	conn_put(c, c->w->date, HTTP_DATE_LINE_LEN);
+	conn_put(c, "Content-Type: application/json\r\nContent-Length: ",
+	    48);
+	n = snprintf(num, sizeof(num), "%zu\r\n", len);
+	conn_put(c, num, (size_t)n);
+	if (extra != NULL)
+		conn_put(c, extra, strlen(extra));
+	if (c->close_after)
+		conn_put(c, "Connection: close\r\n", 19);
+	conn_put(c, "\r\n", 2);
+	conn_put(c, json, len);
+}
+
+static void
+intake_log(struct conn *c, const struct http_request *r, const char *domain,
+    int status, uint64_t bytes)
+{
+	struct log_line l;
+
+	log_begin(&l, LOG_INFO, "intake_http");
+	if (!l.on)
+		return;
+	log_cstr(&l, "client", c->peer);
+	if (r != NULL) {
+		log_str(&l, "method", r->method_str, r->method_len);
+		log_str(&l, "path", r->target, r->target_len);
+		log_str(&l, "ua", r->user_agent, r->user_agent_len);
+		log_str(&l, "type", r->content_type, r->content_type_len);
+	}
+	log_cstr(&l, "domain", domain);
+	log_int(&l, "bytes", (int64_t)bytes);
+	log_int(&l, "status", status);
+	log_end(&l);
+}
+
+/* The whole intake body is in c->ib: take the report, answer. */
+static void
+conn_body_done(struct conn *c)
+{
+	struct conn_body *ib = c->ib;
+	char json[INTAKE_JSON_LEN];
+	size_t jl = 0;
+	int status;
+
+	status = intake_http_report(&c->w->intake, c->peer, ib->domain,
+	    ib->data, ib->need, json, &jl);
+	c->w->now = mono_now();		/* the commit took a while */
+	conn_json(c, status, json, jl, status == 503 ?
+	    "Retry-After: 60\r\n" : NULL);
+	intake_log(c, NULL, ib->domain, status, ib->need);
+	c->w->intake_bytes -= ib->need;
+	free(ib);
+	c->ib = NULL;
+	c->deadline = c->w->now + LIMIT_HTTP_REQUEST_SECONDS;
+}
+
+/* Report intake on the HTTPS listener (RFC 8460 §3). Returns false when
+ * r is not an intake request; else answers it or starts reading its
+ * body (bytes already in rbuf from *used on are taken) and returns
+ * true. */
+static bool
+route_intake(struct conn *c, const struct http_request *r, size_t *used)
+{
+	struct worker *w = c->w;
+	char host[LIMIT_DNAME_LEN + 1], domain[LIMIT_DNAME_LEN + 1];
+	char json[INTAKE_JSON_LEN];
+	size_t jl = 0, have;
+	struct conn_body *ib;
+	int hlen, st;
+
+	hlen = http_host_normalize(r->host, r->host_len, host);
+	if (hlen <= 0 || (st = intake_route(w->d, r, host, domain, json,
+	    &jl)) == INTAKE_NONE)
+		return false;
+	if (st == INTAKE_READ_BODY && w->intake_bytes + r->content_length >
+	    LIMIT_INTAKE_INFLIGHT_BYTES) {
+		st = 503;
+		jl = (size_t)snprintf(json, sizeof(json),
+		    "{\"error\": \"busy; try later\"}\n");
+	}
+	if (st != INTAKE_READ_BODY) {
+		/* Answered from the head: the body is never parsed. A
+		 * small one is skipped (keep-alive goes on), else close. */
+		if (r->has_body && !r->chunked && !r->expect_continue &&
+		    r->content_length <= LIMIT_HTTP_BODY_DISCARD) {
+			c->skip = r->content_length;
+		} else if (r->has_body || r->expect_continue) {
+			c->close_after = true;
+			c->linger = true;
+			*used = c->rlen;
+		}
+		conn_json(c, st, json, jl, st == 405 ? "Allow: POST\r\n" :
+		    st == 503 ? "Retry-After: 60\r\n" : NULL);
+		intake_log(c, r, NULL, st, r->content_length);
+		return true;
+	}
+	if ((ib = malloc(sizeof(*ib) + r->content_length + 1)) == NULL)
+		log_fatal("intake", "out of memory");
+	ib->need = (size_t)r->content_length;
+	have = c->rlen - *used;
+	if (have > ib->need)
+		have = ib->need;
+	memcpy(ib->data, c->rbuf + *used, have);
+	ib->have = have;
+	*used += have;
+	memcpy(ib->domain, domain, strlen(domain) + 1);
+	c->ib = ib;
+	w->intake_bytes += ib->need;
+	if (ib->have == ib->need) {
+		conn_body_done(c);
+		return true;
+	}
+	if (r->expect_continue)
+		conn_put(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+	c->deadline = w->now + LIMIT_INTAKE_SECONDS;
+	return true;
 }
 
 static void
@@ -298,14 +442,10 @@ route_https(struct conn *c, const struct http_request *r)
 	const struct ptable_entry *x = NULL;
 	char host[LIMIT_DNAME_LEN + 1];
 	const char *sni;
-	int hlen, status;
+	int hlen;
 	bool head = r->method == HTTP_HEAD;
 
 	hlen = http_host_normalize(r->host, r->host_len, host);
-	if (hlen > 0 && (status = daemon_route_intake(c, r, host)) != 0) {
-		conn_log(c, "http_request", r, status);
-		return;
-	}
 	if (!path_is(r, POLICY_PATH)) {
 		conn_error(c, 404, NULL, head);
 		conn_log(c, "http_request", r, 404);
@@ -415,10 +555,21 @@ conn_answer(struct conn *c)
 	size_t used = 0;
 	int status;
 
-	while (!c->close_after && c->olen < OBUF_FLUSH_AT) {
-		enum http_parse p = http_parse_request(c->rbuf + used,
-		    c->rlen - used, &r, &status);
+	while (!c->close_after && c->olen < OBUF_FLUSH_AT && c->ib == NULL) {
+		enum http_parse p;
 
+		if (c->skip > 0) {
+			size_t k = c->rlen - used;
+
+			if (k > c->skip)
+				k = (size_t)c->skip;
+			used += k;
+			c->skip -= k;
+			if (c->skip > 0)
+				break;
+		}
+		p = http_parse_request(c->rbuf + used, c->rlen - used, &r,
+		    &status);
 		if (p == HTTP_PARSE_MORE)
 			break;
 		if (p == HTTP_PARSE_ERROR) {
@@ -432,12 +583,23 @@ conn_answer(struct conn *c)
 		used += r.head_len;
 		if (!r.keep_alive || c->w->draining)
 			c->close_after = true;
+		/* Intake is its own route behind one cheap test (the path
+		 * prefix), so policy GETs do not pay for it. */
+		if (c->ssl != NULL && r.path_len > INTAKE_PATH_LEN &&
+		    memcmp(r.path, INTAKE_PATH, INTAKE_PATH_LEN) == 0 &&
+		    route_intake(c, &r, &used))
+			continue;
 		if (r.has_body) {
-			/* No route here reads a body yet: answer, drain,
-			 * close. */
-			c->close_after = true;
-			c->linger = true;
-			used = c->rlen;
+			/* No other route reads a body: drop a small one and
+			 * keep the connection; else answer, drain, close. */
+			if (!r.chunked && !r.expect_continue &&
+			    r.content_length <= LIMIT_HTTP_BODY_DISCARD) {
+				c->skip = r.content_length;
+			} else {
+				c->close_after = true;
+				c->linger = true;
+				used = c->rlen;
+			}
 		}
 		if (c->ssl != NULL)
 			route_https(c, &r);
@@ -450,6 +612,8 @@ conn_answer(struct conn *c)
 	}
 	if (c->olen > 0)
 		c->st = CONN_WRITE;
+	else if (c->ib != NULL)
+		c->st = CONN_BODY;
 }
 
 /* Writes out; when done, goes back to reading (or closes). Returns false
@@ -505,9 +669,14 @@ conn_flush(struct conn *c)
 		conn_finish(c);
 		return false;
 	}
+	if (c->ib != NULL) {		/* sent "100 Continue" */
+		c->st = CONN_BODY;
+		conn_want(c, EV_READ);
+		return true;
+	}
 	c->st = CONN_READ;
-	c->deadline = c->w->now + (c->rlen > 0 ? LIMIT_HTTP_REQUEST_SECONDS :
-	    LIMIT_HTTP_IDLE_SECONDS);
+	c->deadline = c->w->now + (c->rlen > 0 || c->skip > 0 ?
+	    LIMIT_HTTP_REQUEST_SECONDS : LIMIT_HTTP_IDLE_SECONDS);
 	conn_want(c, EV_READ);
 	return true;
 }
@@ -520,16 +689,20 @@ conn_read(struct conn *c)
 {
 	for (;;) {
 		size_t room = sizeof(c->rbuf) - c->rlen;
+		char *dst = c->rbuf + c->rlen;
 		int n;
 
-		if (room == 0) {
+		if (c->ib != NULL) {
+			dst = (char *)c->ib->data + c->ib->have;
+			room = c->ib->need - c->ib->have;
+		} else if (room == 0) {
 			conn_answer(c);		/* answers 431 */
 			conn_write(c);
 			return;
 		}
 		if (c->ssl != NULL) {
 			ERR_clear_error();
-			n = SSL_read(c->ssl, c->rbuf + c->rlen, (int)room);
+			n = SSL_read(c->ssl, dst, (int)room);
 			if (n <= 0) {
 				int err = SSL_get_error(c->ssl, n);
 
@@ -546,7 +719,7 @@ conn_read(struct conn *c)
 				return;
 			}
 		} else {
-			ssize_t k = read(c->fd, c->rbuf + c->rlen, room);
+			ssize_t k = read(c->fd, dst, room);
 
 			if (k <= 0) {
 				if (k < 0 && (errno == EAGAIN ||
@@ -557,8 +730,16 @@ conn_read(struct conn *c)
 			}
 			n = (int)k;
 		}
-		c->rlen += (size_t)n;
-		conn_answer(c);
+		if (c->ib != NULL) {
+			c->ib->have += (size_t)n;
+			if (c->ib->have == c->ib->need) {
+				conn_body_done(c);
+				c->st = CONN_WRITE;
+			}
+		} else {
+			c->rlen += (size_t)n;
+			conn_answer(c);
+		}
 		if (c->olen > 0) {
 			conn_write(c);
 			return;
@@ -572,7 +753,14 @@ conn_read(struct conn *c)
 static void
 conn_write(struct conn *c)
 {
-	if (!conn_flush(c) || c->st != CONN_READ)
+	if (!conn_flush(c))
+		return;
+	if (c->st == CONN_BODY) {
+		if (c->ssl != NULL && SSL_has_pending(c->ssl))
+			conn_read(c);
+		return;
+	}
+	if (c->st != CONN_READ)
 		return;
 	if (c->rlen > 0) {
 		conn_answer(c);
@@ -662,6 +850,7 @@ conn_cb(evutil_socket_t fd, short what, void *arg)
 		conn_handshake(c);
 		break;
 	case CONN_READ:
+	case CONN_BODY:
 		conn_read(c);
 		break;
 	case CONN_WRITE:
@@ -708,6 +897,8 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 		c->fd = fd;
 		c->ssl = NULL;
 		c->close_after = c->linger = false;
+		c->ib = NULL;
+		c->skip = 0;
 		c->rlen = c->olen = c->ooff = 0;
 		c->out = c->obuf;
 		c->ocap = sizeof(c->obuf);
@@ -795,12 +986,14 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 			continue;
 		}
 		if (c->deadline <= w->now) {
-			if (c->st == CONN_READ && c->rlen > 0) {
+			if ((c->st == CONN_READ && c->rlen > 0) ||
+			    c->st == CONN_BODY) {
 				struct log_line l;
 
 				log_begin(&l, LOG_INFO, "http_timeout");
 				log_cstr(&l, "client", c->peer);
-				log_int(&l, "bytes", (int64_t)c->rlen);
+				log_int(&l, "bytes", c->ib != NULL ?
+				    (int64_t)c->ib->have : (int64_t)c->rlen);
 				log_end(&l);
 			}
 			conn_free(c);
@@ -837,6 +1030,12 @@ worker_main(void *arg)
 	event_base_dispatch(w->base);
 	while (w->conns != NULL)
 		conn_free(w->conns);
+	if (w->smtp != NULL) {
+		/* In the worker's own thread, as smtp.h asks. */
+		smtp_server_stop(w->smtp);
+		w->smtp = NULL;
+	}
+	intake_close(&w->intake);
 	atomic_store(&w->seen, UINT64_MAX);
 	log_buffer_thread(false);
 	return NULL;
@@ -872,6 +1071,21 @@ worker_setup(struct worker *w, struct err *e)
 	    (w->ev_stop = event_new(w->base, w->stop_fd, EV_READ | EV_PERSIST,
 	    stop_cb, w)) == NULL || event_add(w->ev_stop, NULL) == -1)
 		return err_set(e, "cannot set up the worker's events");
+	w->intake.d = w->d;
+	w->intake.id = w->id;
+	if (w->smtp_fd != -1) {
+		struct smtp_server_config sc;
+
+		memset(&sc, 0, sizeof(sc));
+		sc.session.hostname = w->d->service_host;
+		sc.session.starttls = true;
+		/* Hooks run on this worker's thread and use its store. */
+		intake_smtp_hooks(&w->intake, &w->smtp_hooks);
+		if ((w->smtp = smtp_server_start(w->base, w->smtp_fd,
+		    tls_default_ctx(w->d->tls), &w->smtp_hooks, &sc, e))
+		    == NULL)
+			return -1;
+	}
 	return 0;
 }
 
@@ -879,6 +1093,14 @@ static void
 worker_free(struct worker *w)
 {
 	worker_stop_listening(w);
+	if (w->smtp != NULL) {		/* the worker never ran */
+		smtp_server_stop(w->smtp);
+		w->smtp = NULL;
+	}
+	if (w->smtp_fd != -1)
+		close(w->smtp_fd);
+	w->smtp_fd = -1;
+	intake_close(&w->intake);
 	if (w->ev_tick != NULL)
 		event_free(w->ev_tick);
 	if (w->ev_stop != NULL)
@@ -1059,6 +1281,7 @@ daemon_serve(const struct conf *cf)
 	const char *https = conf_get(cf, CONF_HTTPS_LISTEN);
 	const char *http = conf_get(cf, CONF_HTTP_LISTEN);
 	const char *user = conf_get(cf, CONF_USER);
+	const char *smtp = conf_get(cf, CONF_SMTP_LISTEN);
 	char path[4096];
 	sigset_t sigs;
 	long nw;
@@ -1142,15 +1365,20 @@ daemon_serve(const struct conf *cf)
 		log_warn("start", "out of memory");
 		goto out;
 	}
+	for (int i = 0; i < d.nworkers; i++)	/* worker_free may see any */
+		d.workers[i].https_fd = d.workers[i].http_fd =
+		    d.workers[i].stop_fd = d.workers[i].smtp_fd = -1;
 	for (int i = 0; i < d.nworkers; i++) {
 		struct worker *w = &d.workers[i];
 
 		w->d = &d;
 		w->id = i;
-		w->https_fd = w->http_fd = w->stop_fd = -1;
+		w->https_fd = w->http_fd = w->stop_fd = w->smtp_fd = -1;
 		if ((w->https_fd = listen_open(https, true, &e)) == -1 ||
 		    (http != NULL && *http != '\0' && strcmp(http, "off") != 0 &&
-		    (w->http_fd = listen_open(http, false, &e)) == -1)) {
+		    (w->http_fd = listen_open(http, false, &e)) == -1) ||
+		    (smtp != NULL && *smtp != '\0' && strcmp(smtp, "off") != 0 &&
+		    (w->smtp_fd = listen_open(smtp, false, &e)) == -1)) {
 			log_warn("start", "listen %s", e.msg);
 			goto out;
 		}
@@ -1163,6 +1391,8 @@ daemon_serve(const struct conf *cf)
 		goto out;
 	}
 
+	/* GMime's tables, once, before any worker parses a message. */
+	mime_init();
 	for (int i = 0; i < d.nworkers; i++) {
 		if (worker_setup(&d.workers[i], &e) == -1) {
 			log_warn("start", "%s", e.msg);
@@ -1206,6 +1436,7 @@ daemon_serve(const struct conf *cf)
 		log_begin(&l, LOG_INFO, "serving");
 		log_cstr(&l, "https", https);
 		log_cstr(&l, "http", http);
+		log_cstr(&l, "smtp", smtp);
 		log_int(&l, "workers", d.nworkers);
 		log_cstr(&l, "certificates", conf_get(cf,
 		    CONF_CERTIFICATES));

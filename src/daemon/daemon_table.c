@@ -9,6 +9,11 @@
  *
  * The worker writes "HTTP/1.1 200 OK" CRLF, its cached Date line, fields,
  * CRLF and (GET only) body: a few memcpy, no formatting per request.
+ * Next to it, the token set of report intake: token (32 hex digits) ->
+ * domain, for the same domains (active ones and removed ones still
+ * served), so that a report URL or address works exactly as long as the
+ * policy is served.
+ *
  * Open addressing with linear probing at load factor <= 1/2. Never reads
  * the store on lookup; never changes a published table.
  */
@@ -39,6 +44,7 @@ ptable_hash(const char *s, size_t n)
 struct ptable_build {
 	time_t		 now;
 	struct ptable_entry **v;
+	struct ptable_token **tv;	/* same index as v; NULL: no token */
 	size_t		 n, cap;
 	time_t		 next_expiry;
 	struct err	*e;
@@ -83,6 +89,7 @@ ptable_add_domain(void *arg, const struct store_domain *d)
 {
 	struct ptable_build *b = arg;
 	struct ptable_entry *x, **nv;
+	struct ptable_token *tk = NULL, **ntv;
 	size_t len;
 	char *body;
 
@@ -102,17 +109,34 @@ ptable_add_domain(void *arg, const struct store_domain *d)
 		err_set(b->e, "out of memory for %s", d->name);
 		return -1;
 	}
+	if (d->token[0] != '\0') {
+		size_t dl = strlen(d->name) + 1;
+
+		if ((tk = malloc(sizeof(*tk) + dl)) == NULL) {
+			free(x);
+			err_set(b->e, "out of memory for %s", d->name);
+			return -1;
+		}
+		memcpy(tk->token, d->token, sizeof(tk->token));
+		tk->token[STORE_TOKEN_LEN] = '\0';
+		tk->hash = ptable_hash(tk->token, strlen(tk->token));
+		memcpy(tk->domain, d->name, dl);
+	}
 	if (b->n == b->cap) {
 		size_t ncap = b->cap ? b->cap * 2 : 256;
 
-		if ((nv = realloc(b->v, ncap * sizeof(*nv))) == NULL) {
+		if ((nv = realloc(b->v, ncap * sizeof(*nv))) == NULL ||
+		    (b->v = nv, (ntv = realloc(b->tv, ncap * sizeof(*ntv)))
+		    == NULL)) {
 			free(x);
+			free(tk);
 			err_set(b->e, "out of memory");
 			return -1;
 		}
-		b->v = nv;
+		b->tv = ntv;
 		b->cap = ncap;
 	}
+	b->tv[b->n] = tk;
 	b->v[b->n++] = x;
 	return 0;
 }
@@ -131,11 +155,23 @@ ptable_build(struct store *s, time_t now, struct err *e)
 	while (size < b.n * 2)
 		size *= 2;
 	if ((t = calloc(1, sizeof(*t))) == NULL ||
-	    (t->slots = calloc(size, sizeof(*t->slots))) == NULL) {
+	    (t->slots = calloc(size, sizeof(*t->slots))) == NULL ||
+	    (t->tslots = calloc(size, sizeof(*t->tslots))) == NULL) {
 		err_set(e, "out of memory");
 		goto fail;
 	}
 	t->mask = size - 1;
+	t->tmask = size - 1;
+	for (size_t i = 0; i < b.n; i++) {
+		size_t j;
+
+		if (b.tv[i] == NULL)
+			continue;
+		for (j = b.tv[i]->hash & t->tmask; t->tslots[j] != NULL;
+		    j = (j + 1) & t->tmask)
+			;
+		t->tslots[j] = b.tv[i];
+	}
 	t->next_expiry = b.next_expiry;
 	for (size_t i = 0; i < b.n; i++) {
 		size_t j = b.v[i]->hash & t->mask;
@@ -146,14 +182,20 @@ ptable_build(struct store *s, time_t now, struct err *e)
 	}
 	t->n = b.n;
 	free(b.v);
+	free(b.tv);
 	return t;
 fail:
-	if (t != NULL)
+	if (t != NULL) {
 		free(t->slots);
+		free(t->tslots);
+	}
 	free(t);
-	for (size_t i = 0; i < b.n; i++)
+	for (size_t i = 0; i < b.n; i++) {
 		free(b.v[i]);
+		free(b.tv[i]);
+	}
 	free(b.v);
+	free(b.tv);
 	return NULL;
 }
 
@@ -171,13 +213,30 @@ ptable_find(const struct ptable *t, const char *host, size_t len)
 	return NULL;
 }
 
+const char *
+ptable_find_token(const struct ptable *t, const char *token)
+{
+	size_t len = strlen(token);
+	uint32_t h = ptable_hash(token, len);
+	const struct ptable_token *x;
+
+	for (size_t j = h & t->tmask; (x = t->tslots[j]) != NULL;
+	    j = (j + 1) & t->tmask)
+		if (x->hash == h && strcmp(x->token, token) == 0)
+			return x->domain;
+	return NULL;
+}
+
 void
 ptable_free(struct ptable *t)
 {
 	if (t == NULL)
 		return;
-	for (size_t j = 0; j <= t->mask; j++)
+	for (size_t j = 0; j <= t->mask; j++) {
 		free(t->slots[j]);
+		free(t->tslots[j]);
+	}
 	free(t->slots);
+	free(t->tslots);
 	free(t);
 }

@@ -6,7 +6,9 @@
  * allocation, no globals; the daemon owns the I/O and the fuzzer and unit
  * tests call these directly. The parser reads only the request head:
  * request line and header fields, bounded by LIMIT_HTTP_* of limits.h.
- * Bodies are framed (Content-Length, or chunked flagged) but not read.
+ * Bodies are framed (Content-Length, or chunked flagged) but not read:
+ * the daemon reads a body itself, into its own buffer, and only for the
+ * report intake route (daemon_intake.c).
  */
 #ifndef STSGUARD_HTTP_H
 #define STSGUARD_HTTP_H
@@ -42,6 +44,8 @@ struct http_request {
 	bool	 has_body;		/* Content-Length > 0 or chunked */
 	bool	 chunked;		/* Transfer-Encoding: chunked */
 	uint64_t content_length;	/* bytes, when !chunked */
+	bool	 has_length;		/* a Content-Length field was sent */
+	bool	 expect_continue;	/* Expect: 100-continue */
 	size_t	 head_len;		/* bytes of the head, blank line
 					 * included: the next request (or the
 					 * body) starts there */

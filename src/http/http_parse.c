@@ -278,6 +278,12 @@ http_parse_request(const char *buf, size_t len, struct http_request *r,
 			return HTTP_PARSE_ERROR;
 
 		switch (nlen) {
+		case 6:
+			/* RFC 9110 §10.1.1: the only expectation defined. */
+			if (http_ieq(p, nlen, "expect") &&
+			    http_ieq(v, vlen, "100-continue"))
+				r->expect_continue = true;
+			break;
 		case 4:
 			if (http_ieq(p, nlen, "host")) {
 				if (seen_host)
@@ -343,6 +349,7 @@ http_parse_request(const char *buf, size_t len, struct http_request *r,
 	if (seen_te && r->minor == 0)
 		return HTTP_PARSE_ERROR;
 	r->has_body = r->chunked || r->content_length > 0;
+	r->has_length = seen_cl;
 	r->head_len = (size_t)(hdr_end - buf);
 	*status = 0;
 	return HTTP_PARSE_DONE;
@@ -389,14 +396,18 @@ const char *
 http_reason(int status)
 {
 	switch (status) {
+	case 100: return "Continue";
 	case 200: return "OK";
+	case 201: return "Created";
 	case 301: return "Moved Permanently";
 	case 400: return "Bad Request";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 408: return "Request Timeout";
+	case 411: return "Length Required";
 	case 413: return "Content Too Large";
 	case 414: return "URI Too Long";
+	case 415: return "Unsupported Media Type";
 	case 421: return "Misdirected Request";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";

@@ -1,0 +1,493 @@
+/*
+ * daemon_intake.c - TLS-RPT report intake (RFC 8460 §3): the HTTPS POST
+ * route and the SMTP listener's hooks, both ending in the store.
+ *
+ * HTTPS, on the HTTPS listener, Host = service_host:
+ *
+ *	POST /tlsrpt/<token> HTTP/1.1          token = 32 hex digits, the
+ *	Content-Type: application/tlsrpt+gzip   domain's intake token
+ *	Content-Length: N                       (or +json, application/gzip,
+ *	                                         application/json; parameters
+ *	<N bytes: gzip or JSON>                  such as charset ignored)
+ *
+ *	201 {"status": "stored", "id": N}      a new report, committed
+ *	200 {"status": "duplicate", "id": N}   seen before (org, report-id)
+ *	400 {"error": "<reason>"}              invalid; kept in quarantine
+ *	404 / 405 / 411 / 413 / 415            decided from the head alone,
+ *	                                        before any body byte is read
+ *	503 {"error": ...} + Retry-After       the store failed: try later
+ *
+ * Chunked bodies are answered 411: every known TLS-RPT sender sends a
+ * Content-Length, and a length known up front lets us answer 413 before
+ * reading anything and buffer exactly once.
+ *
+ * SMTP (smtp_listen): RCPT is accepted only for tlsrpt+<token>@service_host
+ * with a token of the published token set (550 otherwise: never a relay);
+ * a message is taken apart by mime_report_extract, each report parsed and
+ * stored; a message without a report, or whose reports are all invalid,
+ * is quarantined whole (554); invalid reports beside valid ones are
+ * quarantined one by one.
+ *
+ * Everything here runs on a worker's thread with that worker's own store
+ * handle. The commit is synchronous (the store syncs before returning),
+ * so an answer of 2xx/250 always means "on disk". Never reads the token
+ * set anywhere but the published table; never logs untrusted bytes
+ * unescaped (log.h escapes).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../http/http.h"
+#include "../lib/log.h"
+#include "../mime/mime.h"
+#include "../smtp/smtp.h"
+#include "../tlsrpt/tlsrpt.h"
+#include "daemon_int.h"
+
+#define INTAKE_PREFIX	  "/tlsrpt/"
+#define INTAKE_PREFIX_LEN 8
+
+/* --- small helpers --------------------------------------------------- */
+
+/* Appends s[0..n) to the JSON string being built in buf (cap bytes, *len
+ * used), escaped: quote, backslash and every byte outside printable ASCII
+ * as \u00XX. Stops quietly when full, keeping room for the closing
+ * characters the caller adds. */
+static void
+json_esc(char *buf, size_t cap, size_t *len, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		char tmp[6];
+		size_t k;
+
+		if (ch == '"' || ch == '\\') {
+			tmp[0] = '\\';
+			tmp[1] = (char)ch;
+			k = 2;
+		} else if (ch < 0x20 || ch >= 0x7f) {
+			memcpy(tmp, "\\u00", 4);
+			tmp[4] = hex[ch >> 4];
+			tmp[5] = hex[ch & 15];
+			k = 6;
+		} else {
+			tmp[0] = (char)ch;
+			k = 1;
+		}
+		if (*len + k + 4 > cap)		/* room for "}\n and NUL */
+			return;
+		memcpy(buf + *len, tmp, k);
+		*len += k;
+	}
+}
+
+/* Writes {"error": "<msg>"} + LF into json. Returns status. */
+static int
+json_error(int status, const char *msg, char json[INTAKE_JSON_LEN],
+    size_t *jsonlen)
+{
+	size_t n = 0;
+
+	memcpy(json, "{\"error\": \"", 11);
+	n = 11;
+	json_esc(json, INTAKE_JSON_LEN, &n, msg, strlen(msg));
+	memcpy(json + n, "\"}\n", 3);
+	n += 3;
+	json[n] = '\0';
+	*jsonlen = n;
+	return status;
+}
+
+/* Writes {"status": "<word>", "id": N} + LF into json. Returns status. */
+static int
+json_status(int status, const char *word, int64_t id,
+    char json[INTAKE_JSON_LEN], size_t *jsonlen)
+{
+	int n = snprintf(json, INTAKE_JSON_LEN,
+	    "{\"status\": \"%s\", \"id\": %lld}\n", word, (long long)id);
+
+	*jsonlen = n > 0 && n < INTAKE_JSON_LEN ? (size_t)n : 0;
+	return status;
+}
+
+/* True when the media type (before any ';', case-insensitive, blanks
+ * around it ignored) is one of the report types senders use. */
+static bool
+intake_media_ok(const char *ct, size_t len)
+{
+	static const char *const ok[] = {
+		"application/tlsrpt+gzip", "application/tlsrpt+json",
+		"application/gzip", "application/json",
+	};
+	const char *semi = memchr(ct, ';', len);
+	size_t n = semi != NULL ? (size_t)(semi - ct) : len;
+
+	while (n > 0 && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
+		n--;
+	while (n > 0 && (*ct == ' ' || *ct == '\t')) {
+		ct++;
+		n--;
+	}
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		if (strlen(ok[i]) == n && strncasecmp(ct, ok[i], n) == 0)
+			return true;
+	return false;
+}
+
+/* The worker's store, opened on first use. NULL (logged) when it cannot
+ * be opened: the caller answers "try later". */
+static struct store *
+intake_store(struct intake *in)
+{
+	char path[4096];
+	struct err e;
+	int n;
+
+	if (in->store != NULL)
+		return in->store;
+	n = snprintf(path, sizeof(path), "%s/stsguard.db", in->d->data_dir);
+	if (n < 0 || (size_t)n >= sizeof(path)) {
+		log_warn("intake", "data_dir path too long");
+		return NULL;
+	}
+	if (store_sqlite_open(path, &in->store, &e) == -1) {
+		log_warn("intake", "worker %d: cannot open the store: %s",
+		    in->id, e.msg);
+		in->store = NULL;
+	}
+	return in->store;
+}
+
+/* Keeps raw in quarantine. Returns 0 or -1 (logged). */
+static int
+intake_quarantine(struct intake *in, const char *kind, const uint8_t *raw,
+    size_t len, const char *reason, const struct store_origin *o)
+{
+	struct store *s = intake_store(in);
+	struct log_line l;
+	struct err e;
+	int64_t id = 0;
+	int rc = -1;
+
+	if (s == NULL)
+		goto out;
+	if (s->ops->quarantine_add(s, kind, raw, len, reason, o, &id, &e)
+	    == -1) {
+		log_warn("intake", "quarantine failed: %s", e.msg);
+		goto out;
+	}
+	rc = 0;
+out:
+	log_begin(&l, rc == 0 ? LOG_INFO : LOG_WARN, "intake_quarantine");
+	log_cstr(&l, "route", o->route);
+	log_cstr(&l, "client", o->client);
+	log_cstr(&l, "domain", o->intake_domain);
+	log_cstr(&l, "kind", kind);
+	log_int(&l, "bytes", (int64_t)len);
+	log_cstr(&l, "reason", reason);
+	log_int(&l, "id", id);
+	log_end(&l);
+	return rc;
+}
+
+/* Stores one parsed report. Returns STORE_ADDED, STORE_DUPLICATE (row id
+ * in *id) or -1 (logged). */
+static int
+intake_store_report(struct intake *in, const struct tlsrpt_report *r,
+    const uint8_t *raw, size_t len, const struct store_origin *o,
+    int64_t *id)
+{
+	struct store *s = intake_store(in);
+	struct log_line l;
+	struct err e;
+	int rc = -1;
+
+	*id = 0;
+	if (s == NULL)
+		return -1;
+	if ((rc = s->ops->report_add(s, r, raw, len, o, id, &e)) == -1)
+		log_warn("intake", "storing a report failed: %s", e.msg);
+	log_begin(&l, rc == -1 ? LOG_WARN : LOG_INFO, "intake_report");
+	log_cstr(&l, "route", o->route);
+	log_cstr(&l, "client", o->client);
+	log_cstr(&l, "domain", o->intake_domain);
+	log_cstr(&l, "org", r->organization_name);
+	log_cstr(&l, "report_id", r->report_id);
+	log_cstr(&l, "result", rc == STORE_ADDED ? "stored" :
+	    rc == STORE_DUPLICATE ? "duplicate" : "failed");
+	log_int(&l, "id", *id);
+	log_end(&l);
+	return rc;
+}
+
+/* --- HTTPS ----------------------------------------------------------- */
+
+int
+intake_route(const struct daemon *d, const struct http_request *r,
+    const char *host, char domain[LIMIT_DNAME_LEN + 1],
+    char json[INTAKE_JSON_LEN], size_t *jsonlen)
+{
+	const struct ptable *t;
+	const char *dom;
+	char token[STORE_TOKEN_LEN + 1];
+	const char *p;
+
+	if (strcmp(host, d->service_host) != 0 ||
+	    r->path_len < INTAKE_PREFIX_LEN ||
+	    memcmp(r->path, INTAKE_PREFIX, INTAKE_PREFIX_LEN) != 0)
+		return INTAKE_NONE;
+	if (r->method != HTTP_POST)
+		return json_error(405, "only POST is allowed here", json,
+		    jsonlen);
+	p = r->path + INTAKE_PREFIX_LEN;
+	if (r->path_len - INTAKE_PREFIX_LEN != STORE_TOKEN_LEN)
+		return json_error(404, "no such report URL", json, jsonlen);
+	for (size_t i = 0; i < STORE_TOKEN_LEN; i++) {
+		char ch = p[i];
+
+		if (ch >= 'A' && ch <= 'F')
+			ch = (char)(ch - 'A' + 'a');
+		else if (!((ch >= '0' && ch <= '9') || (ch >= 'a' &&
+		    ch <= 'f')))
+			return json_error(404, "no such report URL", json,
+			    jsonlen);
+		token[i] = ch;
+	}
+	token[STORE_TOKEN_LEN] = '\0';
+	t = atomic_load_explicit(&((struct daemon *)d)->table,
+	    memory_order_acquire);
+	if ((dom = ptable_find_token(t, token)) == NULL)
+		return json_error(404, "no such report URL", json, jsonlen);
+	if (!intake_media_ok(r->content_type, r->content_type_len))
+		return json_error(415, "expected Content-Type "
+		    "application/tlsrpt+gzip or application/tlsrpt+json",
+		    json, jsonlen);
+	if (r->chunked || !r->has_length)
+		return json_error(411, "a Content-Length is required", json,
+		    jsonlen);
+	if (r->content_length > LIMIT_INTAKE_BODY_BYTES) {
+		char msg[80];
+
+		snprintf(msg, sizeof(msg), "report larger than the limit of "
+		    "%d bytes", LIMIT_INTAKE_BODY_BYTES);
+		return json_error(413, msg, json, jsonlen);
+	}
+	memcpy(domain, dom, strlen(dom) + 1);
+	*jsonlen = 0;
+	return INTAKE_READ_BODY;
+}
+
+int
+intake_http_report(struct intake *in, const char *client,
+    const char *domain, const uint8_t *body, size_t len,
+    char json[INTAKE_JSON_LEN], size_t *jsonlen)
+{
+	struct store_origin o = {
+		.route = "https", .client = client, .intake_domain = domain,
+	};
+	struct tlsrpt_report *r = NULL;
+	struct err e;
+	int64_t id;
+	int rc, status;
+
+	if (len == 0)
+		return json_error(400, "empty body: no report", json,
+		    jsonlen);
+	if (tlsrpt_parse(body, len, &r, &e) == -1) {
+		if (intake_quarantine(in, "report", body, len, e.msg, &o)
+		    == -1) {
+			status = json_error(503, "cannot keep the report "
+			    "now; try later", json, jsonlen);
+			goto out;
+		}
+		status = json_error(400, e.msg, json, jsonlen);
+		goto out;
+	}
+	rc = intake_store_report(in, r, body, len, &o, &id);
+	if (rc == STORE_ADDED)
+		status = json_status(201, "stored", id, json, jsonlen);
+	else if (rc == STORE_DUPLICATE)
+		status = json_status(200, "duplicate", id, json, jsonlen);
+	else
+		status = json_error(503, "cannot store the report now; try "
+		    "later", json, jsonlen);
+out:
+	tlsrpt_report_free(r);
+	return status;
+}
+
+/* --- SMTP hooks ------------------------------------------------------ */
+
+/* The domain of a report address, or NULL (not ours, unknown token). */
+static const char *
+intake_smtp_domain(const struct daemon *d, const char *addr)
+{
+	char token[STORE_TOKEN_LEN + 2];
+	const struct ptable *t;
+
+	if (!smtp_report_address(addr, d->service_host, token, sizeof(token))
+	    || strlen(token) != STORE_TOKEN_LEN)
+		return NULL;
+	t = atomic_load_explicit(&((struct daemon *)d)->table,
+	    memory_order_acquire);
+	return ptable_find_token(t, token);
+}
+
+static enum smtp_rcpt_result
+intake_smtp_rcpt(void *arg, const struct smtp_envelope *env,
+    const char *addr)
+{
+	struct intake *in = arg;
+
+	(void)env;
+	return intake_smtp_domain(in->d, addr) != NULL ? SMTP_RCPT_ACCEPT :
+	    SMTP_RCPT_REFUSE;
+}
+
+static void
+intake_reason(char *reason, const char *msg)
+{
+	size_t n = strlen(msg);
+
+	if (n >= SMTP_REASON_LEN)
+		n = SMTP_REASON_LEN - 1;
+	memcpy(reason, msg, n);
+	reason[n] = '\0';
+}
+
+static enum smtp_deliver_result
+intake_smtp_deliver(void *arg, const struct smtp_envelope *env,
+    const uint8_t *msg, size_t len, char *reason)
+{
+	struct intake *in = arg;
+	struct mime_message *m = NULL;
+	struct tlsrpt_report **rs = NULL;
+	struct err *errs = NULL;	/* why report i is invalid */
+	struct store_origin o = {
+		.route = "smtp", .client = env->client,
+		.mail_from = env->mail_from,
+	};
+	char domain[LIMIT_DNAME_LEN + 1] = "";
+	const char *first_err = NULL;
+	const char *dom;
+	struct err e;
+	enum smtp_deliver_result res = SMTP_DELIVER_TEMPFAIL;
+	size_t nvalid = 0, nstored = 0;
+
+	/* The domain of the first accepted recipient: a copy, the table may
+	 * change while we work. */
+	if (env->nrcpt > 0) {
+		o.rcpt_to = env->rcpt[0];
+		if ((dom = intake_smtp_domain(in->d, env->rcpt[0])) != NULL)
+			memcpy(domain, dom, strlen(dom) + 1);
+	}
+	o.intake_domain = domain[0] != '\0' ? domain : NULL;
+
+	if (mime_report_extract(msg, len, &m, &e) == -1) {
+		if (intake_quarantine(in, "message", msg, len, e.msg, &o)
+		    == -1) {
+			intake_reason(reason, "cannot keep the message now");
+			res = SMTP_DELIVER_TEMPFAIL;
+			goto out;
+		}
+		intake_reason(reason, e.msg);
+		res = SMTP_DELIVER_NO_REPORT;
+		goto out;
+	}
+	o.dkim_present = m->dkim_present;
+	if ((rs = calloc(m->nreports, sizeof(*rs))) == NULL ||
+	    (errs = calloc(m->nreports, sizeof(*errs))) == NULL)
+		log_fatal("intake", "out of memory");
+	for (size_t i = 0; i < m->nreports; i++) {
+		if (tlsrpt_parse(m->reports[i].data, m->reports[i].len, &rs[i],
+		    &errs[i]) == 0) {
+			nvalid++;
+			continue;
+		}
+		rs[i] = NULL;
+		if (first_err == NULL)
+			first_err = errs[i].msg;
+	}
+	if (nvalid == 0) {
+		/* Nothing to store: keep the whole message. */
+		if (intake_quarantine(in, "message", msg, len, first_err, &o)
+		    == -1) {
+			intake_reason(reason, "cannot keep the message now");
+			res = SMTP_DELIVER_TEMPFAIL;
+			goto out;
+		}
+		intake_reason(reason, first_err);
+		res = SMTP_DELIVER_NO_REPORT;
+		goto out;
+	}
+	for (size_t i = 0; i < m->nreports; i++) {
+		const struct mime_report *mr = &m->reports[i];
+		int64_t id;
+		int rc;
+
+		if (rs[i] == NULL) {
+			/* An invalid report beside valid ones: keep it
+			 * alone, with its reason. */
+			if (intake_quarantine(in, "report", mr->data, mr->len,
+			    errs[i].msg, &o) == -1) {
+				intake_reason(reason, "cannot keep a report "
+				    "now");
+				res = SMTP_DELIVER_TEMPFAIL;
+				goto out;
+			}
+			continue;
+		}
+		rc = intake_store_report(in, rs[i], mr->data, mr->len, &o,
+		    &id);
+		if (rc == -1) {
+			/* Reports stored before stay stored; the retry
+			 * finds them as duplicates. */
+			intake_reason(reason, "cannot store the report now");
+			res = SMTP_DELIVER_TEMPFAIL;
+			goto out;
+		}
+		if (rc == STORE_ADDED)
+			nstored++;
+	}
+	res = nstored > 0 ? SMTP_DELIVER_STORED : SMTP_DELIVER_DUPLICATE;
+out:
+	for (size_t i = 0; rs != NULL && i < m->nreports; i++)
+		tlsrpt_report_free(rs[i]);
+	free(rs);
+	free(errs);
+	mime_message_free(m);
+	return res;
+}
+
+static void
+intake_smtp_log(void *arg, const char *client, const char *line)
+{
+	struct intake *in = arg;
+	struct log_line l;
+
+	log_begin(&l, LOG_INFO, "smtp");
+	log_int(&l, "worker", in->id);
+	log_cstr(&l, "client", client);
+	log_cstr(&l, "msg", line);
+	log_end(&l);
+}
+
+void
+intake_smtp_hooks(struct intake *in, struct smtp_hooks *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->arg = in;
+	h->rcpt = intake_smtp_rcpt;
+	h->deliver = intake_smtp_deliver;
+	h->log = intake_smtp_log;
+}
+
+void
+intake_close(struct intake *in)
+{
+	store_close(in->store);
+	in->store = NULL;
+}

@@ -1,0 +1,210 @@
+#!/bin/bash
+# t_intake_badinput.sh - hostile input to report intake while the daemon
+# keeps serving: after each case a policy fetch must still be answered.
+#
+# HTTPS POST (each 400 with a JSON reason, and kept in quarantine): a gzip
+# bomb, truncated gzip, invalid JSON, wrong JSON types, a 1,000-level
+# nested array, non-UTF-8 bytes. SMTP (raw client, plaintext): a message
+# over the size limit (552, declared with SIZE= and undeclared), bare LF
+# (500), commands out of order (503), a client that stops mid-DATA
+# (nothing stored, nothing quarantined, others served meanwhile).
+#
+# Own loopback address, random high ports, bounded clients; the trap stops
+# the daemon it started.
+set -u
+STSGUARD=${STSGUARD:-build/stsguard}
+TOP=${TOP:-$(cd "$(dirname "$0")/.." && pwd)}
+PY=/usr/bin/python3
+DIR=$(mktemp -d /tmp/t_intake_badinput.XXXXXX)
+IP=127.0.$(( ($$ % 200) + 20 )).$(( ($$ / 200) % 200 + 23 ))
+PORT=$(( 20000 + RANDOM % 20000 ))
+SPORT=$(( PORT + 1 ))
+SH=sts.example.net
+PID=
+BG=
+fails=0
+
+cleanup() {
+	[ -n "$BG" ] && kill "$BG" 2>/dev/null
+	[ -n "$PID" ] && kill -TERM "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+	rm -rf "$DIR"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+ok()   { echo "ok   $*"; }
+bad()  { echo "FAIL $*"; fails=$((fails + 1)); }
+check() { # check DESCRIPTION EXPECTED ACTUAL
+	if [ "$2" = "$3" ]; then ok "$1"; else
+		bad "$1: expected [$2], got [$3]"; fi
+}
+grepf() { # grepf DESCRIPTION FILE REGEX
+	if grep -qE -- "$3" "$2"; then ok "$1"; else
+		bad "$1 (no /$3/ in:)"; sed 's/^/    | /' "$2" | tail -n 12; fi
+}
+sg() { "$STSGUARD" --data-dir "$DIR/data" "$@"; }
+c() {
+	curl -sS --max-time 20 --cacert "$DIR/data/local-ca.pem" \
+	    --resolve "$SH:$PORT:$IP" --resolve "mta-sts.example.com:$PORT:$IP" \
+	    "$@"
+}
+alive() { # the daemon still answers a policy fetch
+	local s
+	s=$(c -o /dev/null -w '%{http_code}' \
+	    "https://mta-sts.example.com:$PORT/.well-known/mta-sts.txt" 2>&1)
+	check "  ... policy fetch still answered after $1" 200 "$s"
+}
+
+echo "address $IP https $PORT smtp $SPORT"
+sg domain add example.com --mode enforce --mx mx1.example.com \
+    --max-age 86400 > /dev/null || { echo "domain add failed"; exit 1; }
+TOK=$(sg domain show example.com --json | $PY -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+URL="https://$SH:$PORT/tlsrpt/$TOK"
+RCPT="tlsrpt+$TOK@$SH"
+
+"$STSGUARD" --data-dir "$DIR/data" serve --https-listen "$IP:$PORT" \
+    --http-listen off --smtp-listen "$IP:$SPORT" --service-host $SH \
+    --workers 2 2> "$DIR/serve.log" &
+PID=$!
+for i in $(seq 50); do
+	[ -f "$DIR/data/local-ca.pem" ] && c -o /dev/null \
+	    "https://mta-sts.example.com:$PORT/.well-known/mta-sts.txt" \
+	    2>/dev/null && break
+	sleep 0.1
+done
+kill -0 "$PID" 2>/dev/null || { echo "serve died:"; cat "$DIR/serve.log"; exit 1; }
+
+# --- HTTPS: each 400 with a reason --------------------------------------
+$PY - "$DIR" "$TOP/tests/data/reports/001-google-style-success.json" <<'EOF' || exit 1
+import gzip, json, os, sys
+d, good = sys.argv[1], open(sys.argv[2], "rb").read()
+w = lambda n, b: open(os.path.join(d, n), "wb").write(b)
+# 64 MiB of zeros: about 64 KiB gzipped, a ratio of ~1000.
+w("bomb.gz", gzip.compress(b"\0" * (64 << 20), 9))
+g = gzip.compress(good)
+w("trunc.gz", g[: len(g) // 2])
+w("invalid.json", b'{"organization-name": "x", "report-id": ')
+r = json.loads(good)
+r["policies"][0]["summary"]["total-successful-session-count"] = "12"
+w("types.json", json.dumps(r).encode())
+w("nested.json", b"[" * 1000 + b"]" * 1000)
+r = json.loads(good)
+w("nonutf8.json", json.dumps(r).encode().replace(b"Bigmail Inc.", b"Bigmail \xff\xfe Inc."))
+EOF
+for case in "bomb.gz:application/tlsrpt+gzip:gzip bomb" \
+    "trunc.gz:application/tlsrpt+gzip:truncated gzip" \
+    "invalid.json:application/tlsrpt+json:invalid JSON" \
+    "types.json:application/tlsrpt+json:wrong JSON types" \
+    "nested.json:application/tlsrpt+json:1000-level nested array" \
+    "nonutf8.json:application/tlsrpt+json:non-UTF-8 bytes"; do
+	f=${case%%:*}; rest=${case#*:}; t=${rest%%:*}; what=${rest#*:}
+	s=$(c -o "$DIR/resp" -w '%{http_code}' -H "Content-Type: $t" \
+	    --data-binary @"$DIR/$f" "$URL")
+	check "$what: 400" 400 "$s"
+	if $PY -c 'import json,sys; e=json.load(open(sys.argv[1]))["error"]; sys.exit(0 if len(e) > 5 else 1)' \
+	    "$DIR/resp" 2>/dev/null; then ok "  ... with a JSON reason: $(cat "$DIR/resp")"
+	else bad "  ... no JSON reason: $(head -c 200 "$DIR/resp")"; fi
+	alive "$what"
+done
+check "each kept in quarantine as a report" "6 report" "$(sg report quarantine list --json |
+    $PY -c 'import json,sys; q=json.load(sys.stdin); print(len(q), " ".join(sorted(set(x["kind"] for x in q))))')"
+check "nothing stored" 0 "$(sg report list --json | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))')"
+
+# --- SMTP, a raw client ---------------------------------------------------
+# raw.py STEP...: s:TEXT sends (\r \n escapes), S:N sends N bytes of
+# 80-column text lines, w:SECS reads for a while, x closes at once.
+cat > "$DIR/raw.py" <<'EOF'
+import codecs, socket, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+got, closed = b"", False
+def pump(secs):
+    global got, closed
+    end = time.time() + secs
+    while not closed and time.time() < end:
+        s.settimeout(max(0.01, end - time.time()))
+        try:
+            b = s.recv(65536)
+        except socket.timeout:
+            break
+        except ConnectionResetError:
+            closed = True; break
+        if not b: closed = True
+        got += b
+pump(0.3)
+for step in sys.argv[3:]:
+    try:
+        if step.startswith("s:"):
+            s.sendall(codecs.decode(step[2:], "unicode_escape").encode("latin1"))
+            pump(0.3)
+        elif step.startswith("S:"):
+            line = b"x" * 78 + b"\r\n"
+            n = int(step[2:])
+            s.sendall(line * (n // len(line)))
+            pump(0.5)
+        elif step.startswith("w:"):
+            pump(float(step[2:]))
+        elif step == "x":
+            s.close(); closed = True; break
+    except (BrokenPipeError, ConnectionResetError):
+        closed = True
+if not closed: pump(1.0)
+sys.stdout.write(got.decode("latin1"))
+if closed: print("[closed]")
+EOF
+raw() { timeout 60 $PY "$DIR/raw.py" "$IP" "$SPORT" "$@"; }
+ENV="s:EHLO x.example\r\nMAIL FROM:<a@example.test>\r\nRCPT TO:<$RCPT>\r\n"
+
+raw 's:EHLO x.example\r\nMAIL FROM:<a@example.test> SIZE=999999999\r\n' > "$DIR/s1.out"
+grepf "SIZE= over the limit: 552" "$DIR/s1.out" '^552 5\.3\.4 '
+raw "$ENV" 's:DATA\r\n' 's:From: a@example.test\r\nSubject: big\r\n\r\n' \
+    'S:9000000' 's:\r\n.\r\n' 'w:2' > "$DIR/s2.out"
+grepf "undeclared message over the limit: 552" "$DIR/s2.out" '^552 5\.3\.4 '
+alive "an oversized message"
+
+raw 's:EHLO x.example\n' 's:NOOP\r\n' > "$DIR/s3.out"
+grepf "bare LF in a command: 500" "$DIR/s3.out" '^500 5\.5\.2 '
+alive "bare LF"
+
+raw 's:MAIL FROM:<a@example.test>\r\n' 's:EHLO x.example\r\n' \
+    "s:RCPT TO:<$RCPT>\r\n" 's:MAIL FROM:<a@example.test>\r\n' \
+    's:DATA\r\n' 's:QUIT\r\n' > "$DIR/s4.out"
+grepf "MAIL before EHLO: 503" "$DIR/s4.out" '^503 5\.5\.1 .*HELO'
+grepf "RCPT before MAIL: 503" "$DIR/s4.out" '^503 5\.5\.1 .*MAIL'
+grepf "DATA before RCPT: 554 no valid recipients" "$DIR/s4.out" '^554 5\.5\.1 .*recipients'
+grepf "QUIT: 221" "$DIR/s4.out" '^221 '
+alive "commands out of order"
+
+# A client that stops mid-DATA: one hangs (stays connected), one drops
+# the connection. Another client is served meanwhile; nothing of theirs is
+# stored or quarantined.
+nq=$(sg report quarantine list --json | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))')
+raw "$ENV" 's:DATA\r\n' 's:From: a@example.test\r\n\r\n{"organization-name": "half' \
+    'w:5' > "$DIR/s5.out" &
+BG=$!
+raw "$ENV" 's:DATA\r\n' 's:From: a@example.test\r\n\r\n{"organization-name": "half' \
+    'x' > "$DIR/s6.out"
+grepf "mid-DATA client got 354 before it stopped" "$DIR/s6.out" '^354 '
+gzip -n < "$TOP/tests/data/reports/001-google-style-success.json" > "$DIR/r.gz"
+timeout 30 swaks --server "$IP" --port "$SPORT" --ehlo mail.example.test \
+    --from noreply@example.test --to "$RCPT" \
+    --tls --tls-verify --tls-ca-path "$DIR/data/local-ca.pem" --tls-sni "$SH" \
+    --attach-type application/tlsrpt+gzip --attach-name r.json.gz \
+    --attach "@$DIR/r.gz" > "$DIR/s7.out" 2>&1
+grepf "another sender served while one hangs mid-DATA: 250" "$DIR/s7.out" '<~  250 2\.0\.0 '
+alive "a client stopping mid-DATA"
+wait "$BG"; BG=
+check "only the good report stored" 1 \
+    "$(sg report list --json | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))')"
+check "nothing quarantined for the cut messages" "$nq" \
+    "$(sg report quarantine list --json | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))')"
+
+kill -0 "$PID" 2>/dev/null && ok "daemon still running" || bad "daemon died"
+kill -TERM "$PID"
+wait "$PID"; rc=$?
+PID=
+check "SIGTERM exit code" 0 "$rc"
+if grep -q 'level=panic\|Sanitizer\|runtime error' "$DIR/serve.log"; then
+	bad "daemon log: $(grep 'panic\|Sanitizer\|runtime error' "$DIR/serve.log" | head -3)"
+fi
+echo "fails: $fails"
+[ "$fails" = 0 ]

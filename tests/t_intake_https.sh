@@ -1,0 +1,315 @@
+#!/bin/bash
+# t_intake_https.sh - TLS-RPT report intake by HTTPS POST (RFC 8460 §3)
+# against a running `stsguard serve`, with curl as the sender.
+#
+# POSTs every report of tests/data/reports/ and, when $CORPUS/tlsrpt/reports
+# exists (read in place), every corpus report to the intake URL of a hosted
+# domain (taken from `stsguard dns --json`, as a sender would from the
+# _smtp._tls record), and checks each answer: 201 for the first copy of an
+# (organization-name, report-id), 200 for a repeat, 400 for the one
+# invalid corpus report. Then compares what the store says (`report list
+# --json`, `stats DOMAIN --json` for every policy-domain seen) with sums
+# computed here by python3 from the files themselves. Plus: 404 (unknown
+# token, bad path), 405, 411 (no length; chunked), 413 (answered without
+# reading the body), 415, Expect: 100-continue with a 1.3 MB report,
+# keep-alive across intake and policy requests, and a policy fetch still
+# answered at the end.
+#
+# Own loopback address and random high ports; bounded (curl --max-time);
+# the trap stops the daemon it started.
+set -u
+STSGUARD=${STSGUARD:-build/stsguard}
+TOP=${TOP:-$(cd "$(dirname "$0")/.." && pwd)}
+CORPUS=${CORPUS:-$TOP/../shared/corpus}
+PY=/usr/bin/python3
+DIR=$(mktemp -d /tmp/t_intake_https.XXXXXX)
+IP=127.0.$(( ($$ % 200) + 20 )).$(( ($$ / 200) % 200 + 21 ))
+PORT=$(( 20000 + RANDOM % 20000 ))
+SH=sts.example.net
+PID=
+fails=0
+
+cleanup() {
+	[ -n "$PID" ] && kill -TERM "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+	rm -rf "$DIR"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+ok()   { echo "ok   $*"; }
+bad()  { echo "FAIL $*"; fails=$((fails + 1)); }
+check() { # check DESCRIPTION EXPECTED ACTUAL
+	if [ "$2" = "$3" ]; then ok "$1"; else
+		bad "$1: expected [$2], got [$3]"; fi
+}
+sg() { "$STSGUARD" --data-dir "$DIR/data" "$@"; }
+c() {
+	curl -sS --max-time 20 --cacert "$DIR/data/local-ca.pem" \
+	    --resolve "$SH:$PORT:$IP" --resolve "mta-sts.example.com:$PORT:$IP" \
+	    "$@"
+}
+# post FILE TYPE [URL] -> prints the status code; body in $DIR/resp
+post() {
+	c -o "$DIR/resp" -w '%{http_code}' -H "Content-Type: $2" \
+	    --data-binary @"$1" "${3:-$URL}"
+}
+
+echo "address $IP https $PORT"
+sg domain add example.com --mode enforce --mx mx1.example.com \
+    --max-age 86400 > /dev/null || { echo "domain add failed"; exit 1; }
+sg domain add example.org --mode testing --mx mx.example.org \
+    --max-age 86400 > /dev/null || exit 1
+# The intake URL a sender finds in _smtp._tls: the second rua URI.
+URL=$(sg dns example.com --service-host "$SH" --json | $PY -c '
+import json, sys, re
+for r in json.load(sys.stdin):
+    if r["name"].startswith("_smtp._tls."):
+        print(re.search(r"(https://[^,; ]+)", r["value"]).group(1))')
+URL=${URL/$SH/$SH:$PORT}
+case $URL in https://$SH:$PORT/tlsrpt/[0-9a-f]*) ok "rua https URI $URL" ;;
+	*) bad "no https rua URI: [$URL]"; exit 1 ;; esac
+URL_ORG=$(sg dns example.org --service-host "$SH" --json | $PY -c '
+import json, sys, re
+for r in json.load(sys.stdin):
+    if r["name"].startswith("_smtp._tls."):
+        print(re.search(r"(https://[^,; ]+)", r["value"]).group(1))')
+URL_ORG=${URL_ORG/$SH/$SH:$PORT}
+
+"$STSGUARD" --data-dir "$DIR/data" serve --https-listen "$IP:$PORT" \
+    --http-listen off --service-host $SH --workers 2 2> "$DIR/serve.log" &
+PID=$!
+for i in $(seq 50); do
+	[ -f "$DIR/data/local-ca.pem" ] && c -o /dev/null \
+	    "https://mta-sts.example.com:$PORT/.well-known/mta-sts.txt" \
+	    2>/dev/null && break
+	sleep 0.1
+done
+kill -0 "$PID" 2>/dev/null || { echo "serve died:"; cat "$DIR/serve.log"; exit 1; }
+
+# --- every report: the answer python expects ----------------------------
+# One line per file: path, content type, expected status. 201 for the
+# first (organization-name, report-id), 200 after, 400 for the invalid one
+# (named: a policy-type outside the RFC's three).
+INVALID="stalwart-malformed-missing-fields.json"
+ls "$TOP"/tests/data/reports/* > "$DIR/files"
+if [ -d "$CORPUS/tlsrpt/reports" ]; then
+	ls "$CORPUS"/tlsrpt/reports/* >> "$DIR/files"
+else
+	echo "note: no corpus at $CORPUS: test data only"
+fi
+$PY - "$DIR/files" "$INVALID" > "$DIR/plan" <<'EOF' || exit 1
+import gzip, json, sys
+seen = set()
+for path in open(sys.argv[1]).read().split():
+    raw = open(path, "rb").read()
+    gz = raw[:2] == b"\x1f\x8b"
+    ctype = "application/tlsrpt+gzip" if gz else "application/tlsrpt+json"
+    if path.rsplit("/", 1)[-1] in sys.argv[2].split():
+        print(path, ctype, 400); continue
+    d = json.loads(gzip.decompress(raw) if gz else raw)
+    key = (d["organization-name"], d["report-id"])
+    print(path, ctype, 200 if key in seen else 201)
+    seen.add(key)
+EOF
+n=0; nbad=0
+while read -r f t want; do
+	got=$(post "$f" "$t")
+	n=$((n + 1))
+	if [ "$got" != "$want" ]; then
+		bad "POST $(basename "$f"): expected $want, got $got: $(cat "$DIR/resp")"
+		nbad=$((nbad + 1))
+	fi
+	if [ "$want" = 400 ] && ! grep -q '^{"error": "[^"]' "$DIR/resp"; then
+		bad "400 body for $(basename "$f") is not {\"error\": ...}: $(cat "$DIR/resp")"
+	fi
+done < "$DIR/plan"
+[ "$nbad" = 0 ] && ok "$n POSTs answered 201/200/400 as expected"
+
+# Every file again: all duplicates now (or 400 again).
+nbad=0
+while read -r f t want; do
+	[ "$want" = 400 ] && continue
+	got=$(post "$f" "$t")
+	[ "$got" = 200 ] || { bad "repeat $(basename "$f"): $got"; nbad=$((nbad + 1)); }
+done < "$DIR/plan"
+[ "$nbad" = 0 ] && ok "every repeat answered 200"
+
+# --- stored totals against sums computed from the files -----------------
+sg report list --json > "$DIR/list.json" || bad "report list --json failed"
+for d in $($PY -c '
+import gzip, json, sys
+doms = set()
+for line in open(sys.argv[1]):
+    p, t, s = line.split()
+    if s == "400": continue
+    raw = open(p, "rb").read()
+    d = json.loads(gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw)
+    for pol in d["policies"]:
+        if pol["policy"].get("policy-domain"):
+            doms.add(pol["policy"]["policy-domain"].lower().rstrip("."))
+print(" ".join(sorted(doms)))' "$DIR/plan"); do
+	sg stats "$d" --json > "$DIR/stats.$d.json" ||
+	    bad "stats $d --json failed"
+done
+$PY - "$DIR/plan" "$DIR/list.json" "$DIR" > "$DIR/totals" <<'EOF'
+import gzip, json, os, sys
+plan = [l.split() for l in open(sys.argv[1])]
+first, dups = {}, 0
+for p, t, s in plan:
+    if s == "400": continue
+    raw = open(p, "rb").read()
+    d = json.loads(gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw)
+    key = (d["organization-name"], d["report-id"])
+    if key in first: dups += 1
+    else: first[key] = d
+# every non-invalid file was posted twice
+dups += sum(1 for p, t, s in plan if s != "400")
+rows = json.load(open(sys.argv[2]))
+out = []
+def pair(name, want, got):
+    out.append("%s %s %s" % (name, want, got))
+pair("reports", len(first), len(rows))
+pair("duplicates", dups, sum(r["duplicates"] for r in rows))
+pair("routes-https", len(first), sum(1 for r in rows if r["route"] == "https"))
+pair("successful",
+     sum(p["summary"]["total-successful-session-count"]
+         for d in first.values() for p in d["policies"]),
+     sum(r["successful"] for r in rows))
+pair("failed",
+     sum(p["summary"]["total-failure-session-count"]
+         for d in first.values() for p in d["policies"]),
+     sum(r["failed"] for r in rows))
+# stats: per policy-domain, per (UTC day of start, organization): the
+# tlsa entries and the other entries are two views of the same sessions,
+# the larger counts; per entry failed = max(total-failure, sum of details)
+# (store_sqlite.c and cli_stats.c say why).
+from datetime import datetime, timezone
+views = {}
+for d in first.values():
+    t = datetime.fromisoformat(d["date-range"]["start-datetime"])
+    if t.tzinfo is None: t = t.replace(tzinfo=timezone.utc)
+    day = t.astimezone(timezone.utc).date()
+    for p in d["policies"]:
+        dom = (p["policy"].get("policy-domain") or "").lower().rstrip(".")
+        if not dom: continue
+        s = p["summary"]
+        det = sum(f.get("failed-session-count", 0)
+                  for f in p.get("failure-details") or [])
+        v = views.setdefault((dom, day, d["organization-name"]),
+                             [[0, 0], [0, 0]])[p["policy"]["policy-type"] == "tlsa"]
+        v[0] += s["total-successful-session-count"]
+        v[1] += max(s["total-failure-session-count"], det)
+want = {}
+for (dom, day, org), (v0, v1) in views.items():
+    v = v1 if sum(v1) > sum(v0) else v0
+    w = want.setdefault(dom, [0, 0])
+    w[0] += v[0]; w[1] += v[1]
+for dom in sorted(want):
+    st = json.load(open(os.path.join(sys.argv[3], "stats.%s.json" % dom)))
+    pair("stats-%s-successful" % dom, want[dom][0],
+         sum(x["successful"] for x in st["days"]))
+    pair("stats-%s-failed" % dom, want[dom][1],
+         sum(x["failed"] for x in st["days"]))
+print("\n".join(out))
+EOF
+[ -s "$DIR/totals" ] || bad "could not compute totals"
+while read -r name want got; do
+	check "stored $name" "$want" "$got"
+done < "$DIR/totals"
+
+# --- answers decided from the head --------------------------------------
+R="$TOP/tests/data/reports/001-google-style-success.json"
+TOK=${URL##*/}
+check "unknown token 404" 404 \
+    "$(post "$R" application/json "https://$SH:$PORT/tlsrpt/0123456789abcdef0123456789abcdef")"
+check "404 JSON body" '{"error": "no such report URL"}' "$(cat "$DIR/resp")"
+check "short token 404" 404 "$(post "$R" application/json "https://$SH:$PORT/tlsrpt/${TOK:0:20}")"
+check "token on another host 404" 404 \
+    "$(post "$R" application/json "https://mta-sts.example.com:$PORT/tlsrpt/$TOK")"
+check "other media type 415" 415 "$(post "$R" text/plain)"
+check "form type (curl -d) 415" 415 \
+    "$(c -o /dev/null -w '%{http_code}' -d @"$R" "$URL")"
+check "charset parameter ignored" 200 "$(post "$R" 'application/json; charset=utf-8')"
+check "application/gzip accepted" 200 \
+    "$(post "$TOP/tests/data/reports/001-google-style-success.json.gz" application/gzip)"
+check "GET 405" 405 "$(c -o /dev/null -w '%{http_code}' "$URL")"
+check "405 Allow: POST" "Allow: POST" \
+    "$(c -o /dev/null -D - -X PUT "$URL" | grep -i '^allow:' | tr -d '\r')"
+check "POST without body or length 411" 411 \
+    "$(c -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' "$URL")"
+check "chunked 411" 411 \
+    "$(c -o /dev/null -w '%{http_code}' -H 'Transfer-Encoding: chunked' \
+      -H 'Content-Type: application/json' --data-binary @"$R" "$URL")"
+check "empty body 400" 400 \
+    "$(c -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+      -H 'Content-Length: 0' -X POST "$URL")"
+# 413 from the Content-Length alone: a raw client announces 3 MB and sends
+# nothing; the answer must come at once.
+got=$($PY - "$IP" "$PORT" "$SH" "$DIR/data/local-ca.pem" "$TOK" <<'EOF'
+import socket, ssl, sys
+ip, port, sh, ca, tok = sys.argv[1:6]
+ctx = ssl.create_default_context(cafile=ca)
+s = ctx.wrap_socket(socket.create_connection((ip, int(port)), timeout=5),
+                    server_hostname=sh)
+s.sendall(("POST /tlsrpt/%s HTTP/1.1\r\nHost: %s\r\nContent-Type: "
+           "application/tlsrpt+gzip\r\nContent-Length: 3000000\r\n\r\n"
+           % (tok, sh)).encode())
+print(s.recv(4096).split(b"\r\n")[0].decode())
+EOF
+)
+check "413 before the body is sent" "HTTP/1.1 413 Content Too Large" "$got"
+head -c 3000000 /dev/zero > "$DIR/big"
+check "413 with curl (Expect: 100-continue)" 413 "$(post "$DIR/big" application/json)"
+
+# Expect: 100-continue with a body over 1 MiB that is a valid report.
+$PY - > "$DIR/large.json" <<'EOF'
+import json
+det = [{"result-type": "certificate-expired", "sending-mta-ip": "192.0.2.%d" % (i % 250 + 1),
+        "receiving-mx-hostname": "mx%d.example.com" % i, "failed-session-count": 1}
+       for i in range(11000)]
+print(json.dumps({"organization-name": "Large Sender", "report-id": "large-1",
+  "date-range": {"start-datetime": "2026-05-20T00:00:00Z", "end-datetime": "2026-05-20T23:59:59Z"},
+  "contact-info": "tls@large.example", "policies": [{"policy": {"policy-type": "sts",
+  "policy-string": ["version: STSv1", "mode: testing", "mx: *.example.com", "max_age: 86400"],
+  "policy-domain": "example.org"}, "summary": {"total-successful-session-count": 5,
+  "total-failure-session-count": 11000}, "failure-details": det}]}))
+EOF
+c -v -o "$DIR/resp" -w '%{http_code}\n' -H 'Content-Type: application/tlsrpt+json' \
+    --data-binary @"$DIR/large.json" "$URL_ORG" > "$DIR/large.out" 2> "$DIR/large.err"
+check "1.3 MB report with Expect: 100-continue 201" 201 "$(cat "$DIR/large.out")"
+if grep -q '100 Continue' "$DIR/large.err"; then ok "interim 100 Continue sent"; else
+	bad "no 100 Continue: $(grep -E '^[<>]' "$DIR/large.err" | head)"; fi
+check "large report in stats of example.org" 11000 \
+    "$(sg stats example.org --json | $PY -c 'import json,sys; print(sum(d["failed"] for d in json.load(sys.stdin)["days"]))')"
+
+# --- keep-alive: intake POSTs and policy GETs on one connection ---------
+c -v -o /dev/null -H 'Content-Type: application/json' --data-binary @"$R" "$URL" \
+    --next --cacert "$DIR/data/local-ca.pem" -o /dev/null -H 'Content-Type: text/plain' \
+    --data-binary @"$R" "$URL" \
+    --next --cacert "$DIR/data/local-ca.pem" -o "$DIR/pol" \
+    "https://$SH:$PORT/.well-known/mta-sts.txt" 2> "$DIR/ka.err"
+check "intake answers keep the connection" 2 "$(grep -c 'Re-using existing' "$DIR/ka.err")"
+# A body sent to the policy host is skipped, and the connection goes on.
+c -v -o /dev/null -H 'Content-Type: text/plain' --data-binary 'hello' \
+    "https://mta-sts.example.com:$PORT/.well-known/mta-sts.txt" \
+    --next --cacert "$DIR/data/local-ca.pem" -o "$DIR/pol" \
+    "https://mta-sts.example.com:$PORT/.well-known/mta-sts.txt" 2> "$DIR/ka2.err"
+check "POST with body on the policy host: keep-alive goes on" 1 \
+    "$(grep -c 'Re-using existing' "$DIR/ka2.err")"
+check "policy after it" "mode: enforce" "$(grep '^mode' "$DIR/pol" | tr -d '\r')"
+
+# --- the log: one intake line per answer, untrusted text escaped --------
+c -o /dev/null -H $'Content-Type: application/x-\x01evil' --data-binary x "$URL"
+if grep -q 'event=intake_http.*type="application/x-\\x01evil"' "$DIR/serve.log" ||
+   ! grep -q $'\x01' "$DIR/serve.log"; then ok "log escapes untrusted bytes"; else
+	bad "raw control byte in the log"; fi
+
+kill -TERM "$PID"
+wait "$PID"; rc=$?
+PID=
+check "SIGTERM exit code" 0 "$rc"
+if grep -q 'level=panic\|Sanitizer\|runtime error' "$DIR/serve.log"; then
+	bad "daemon log: $(grep 'panic\|Sanitizer\|runtime error' "$DIR/serve.log" | head -3)"
+fi
+echo "fails: $fails"
+[ "$fails" = 0 ]
