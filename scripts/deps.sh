@@ -13,7 +13,7 @@ libgmime-3.0-dev libunbound-dev libldns-dev libsodium-dev libcmocka-dev"
 PEERS="curl openssl sqlite3 iproute2 procps psmisc dnsutils nsd pebble
 postfix-mta-sts-resolver swaks libnet-ssleay-perl postfix"
 # Benchmarks only (bench/): the peers we measure against and the load.
-BENCH="nginx h2o wrk"
+BENCH="nginx h2o wrk jq linux-perf strace python3"
 
 case "${1:-}" in
 --build-only)	want="$BUILD" ;;
