@@ -41,6 +41,33 @@ test_simple_get(void **state)
 	assert_int_equal(r.head_len, strlen(req));
 }
 
+/* Report intake reads these to answer 411/413/100 before the body. */
+static void
+test_post_intake_head(void **state)
+{
+	const char *req = "POST /tlsrpt/abc HTTP/1.1\r\nHost: sts.example\r\n"
+	    "Content-Type: application/tlsrpt+gzip\r\n"
+	    "Content-Length: 1234\r\nExpect: 100-continue\r\n\r\n";
+	const char *nolen = "POST /tlsrpt/abc HTTP/1.1\r\nHost: sts.example\r\n"
+	    "Content-Type: application/tlsrpt+json\r\n\r\n";
+	struct http_request r;
+	int st;
+
+	(void)state;
+	assert_int_equal(parse(req, &r, &st), HTTP_PARSE_DONE);
+	assert_int_equal(r.method, HTTP_POST);
+	assert_true(r.has_length);
+	assert_true(r.expect_continue);
+	assert_int_equal(r.content_length, 1234);
+	assert_int_equal(r.content_type_len,
+	    strlen("application/tlsrpt+gzip"));
+	assert_memory_equal(r.content_type, "application/tlsrpt+gzip",
+	    r.content_type_len);
+	assert_int_equal(parse(nolen, &r, &st), HTTP_PARSE_DONE);
+	assert_false(r.has_length);
+	assert_false(r.expect_continue);
+}
+
 static void
 test_incomplete(void **state)
 {
@@ -282,6 +309,7 @@ main(void)
 		cmocka_unit_test(test_host_normalize),
 		cmocka_unit_test(test_error_response),
 		cmocka_unit_test(test_date_line),
+		cmocka_unit_test(test_post_intake_head),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
