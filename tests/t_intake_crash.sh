@@ -157,9 +157,12 @@ for k in $(seq 0 $((SENDERS - 1))); do
 done
 
 # --- SIGKILL during the stream: each time the daemon has acknowledged
-# another N/(KILLS+2) reports since it (re)started, plus 0-0.19 s, so that
-# the kill lands anywhere in a request, and some of the stream is left --
-step=$(( N / (KILLS + 2) ))
+# another N/(3*KILLS) reports since it (re)started, plus 0-0.19 s, so that
+# the kill lands anywhere in a request, and some of the stream is left.
+# The step leaves room for the acknowledgements that arrive while we poll
+# and sleep (~150/s here, up to ~40 per kill): with N/(KILLS+2) the last
+# kill came after the stream had ended about every other run -----------
+step=$(( N / (3 * KILLS) ))
 for kn in $(seq "$KILLS"); do
 	want=$(( $(acked_count) + step ))
 	while [ "$(acked_count)" -lt "$want" ] && [ "$(date +%s)" -lt "$END" ]; do

@@ -5,8 +5,10 @@
  * Threads: the main thread sets up, drops root, then waits for signals;
  * `workers` worker threads each run their own libevent loop (a base with
  * no locks) and accept on their own SO_REUSEPORT sockets (HTTPS, HTTP,
- * and SMTP when smtp_listen is set); report intake runs on the worker
- * that took the request, with that worker's own store handle; the reload
+ * and SMTP when smtp_listen is set); report intake parses on the worker
+ * that took the request, and HTTPS reports are then committed by the one
+ * writer thread (group commit, see daemon_intake.c), SMTP ones with the
+ * worker's own store handle; the reload
  * thread polls the store and swaps the policy table; the ACME manager
  * (certificates = acme) runs in its own thread inside the acme module.
  *
@@ -90,6 +92,45 @@ void	ptable_free(struct ptable *t);
 struct worker;
 struct tls;
 struct acme_manager;
+struct intake;
+
+/* An HTTPS report on its way to the writer and back (daemon_intake.c).
+ * Made by intake_http_report on a worker; owned by the writer's queue,
+ * then by the writer, then by the worker's completed list, then freed by
+ * the worker (intake_job_free). Only the worker reads or writes waiter;
+ * only the writer writes result and id, before it hands the job back
+ * under the owner's lock. */
+struct intake_job {
+	struct intake_job *next;
+	struct intake	*owner;		/* the worker that posted it */
+	void		*waiter;	/* the worker's connection, NULL once
+					 * it is gone (worker only) */
+	struct tlsrpt_report *r;	/* owned */
+	void		*buf;		/* owned (free): holds raw */
+	const uint8_t	*raw;		/* the body as received */
+	size_t		 len;		/* bytes of raw */
+	char		 client[64];	/* peer address */
+	char		 domain[LIMIT_DNAME_LEN + 1];	/* the token's */
+	int		 result;	/* STORE_ADDED, STORE_DUPLICATE, -1 */
+	int64_t		 id;		/* the report's row id, or 0 */
+};
+
+/* The writer: one thread, its own store handle, a queue of jobs. It
+ * takes everything queued (up to LIMIT_INTAKE_BATCH_JOBS jobs and
+ * LIMIT_INTAKE_BATCH_BYTES raw bytes) and commits it in one transaction
+ * (store report_add_batch: one sync for the lot), then hands each job
+ * back to its worker. */
+struct intake_writer {
+	pthread_t	 thr;
+	bool		 started;
+	pthread_mutex_t	 mu;		/* guards what follows */
+	pthread_cond_t	 cond;		/* signalled on post and on stop */
+	struct intake_job *head, **tail;	/* FIFO */
+	bool		 stop;		/* finish the queue, then exit */
+	struct store	*store;		/* writer thread only; NULL until
+					 * opened */
+	const char	*data_dir;
+};
 
 struct daemon {
 	const struct conf *conf;
@@ -120,16 +161,23 @@ struct daemon {
 					 * ACME names callback while it reads
 					 * the current one */
 	struct strv	 listen_addrs;	/* explicit listen addresses */
+
+	struct intake_writer writer;	/* HTTPS report group commit */
 };
 
 /* --- report intake (daemon_intake.c) --------------------------------- */
 
 /* A worker's intake state: its own store handle (a handle is for one
- * thread), opened on first use on the worker's thread. */
+ * thread), opened on first use on the worker's thread, and the jobs the
+ * writer has finished for it. */
 struct intake {
 	struct daemon	*d;
 	int		 id;		/* worker number, for logs */
 	struct store	*store;		/* NULL until first used */
+	pthread_mutex_t	 mu;		/* guards done */
+	struct intake_job *done;	/* finished by the writer */
+	int		 done_fd;	/* eventfd: rung when done becomes
+					 * non-empty; -1 when not set up */
 };
 
 /* What intake_route decided about a request head. */
@@ -155,14 +203,39 @@ enum {
 int	intake_route(const struct daemon *d, const struct http_request *r,
 	    const char *host, char domain[LIMIT_DNAME_LEN + 1],
 	    char json[INTAKE_JSON_LEN], size_t *jsonlen);
-/* Takes one report body received for domain from client: parses it,
- * stores it (durably: returns after the commit) or quarantines it with
- * the reason. Returns the status to answer (201 new, 200 duplicate, 400
- * invalid, 503 storage failed: try later) and writes its JSON body into
- * json. Runs on the worker's thread; blocks it for the commit. */
-int	intake_http_report(struct intake *in, const char *client,
-	    const char *domain, const uint8_t *body, size_t len,
+#define INTAKE_QUEUED 0	/* intake_http_report: posted to the writer */
+
+/* Takes one report body received for domain from client (body points
+ * into buf, a malloc'd block). Parses it; an invalid one is quarantined
+ * with the reason and the status to answer is returned now (400, or 503
+ * when it cannot be kept: try later) with its JSON body in json, buf
+ * still the caller's. A valid one is posted to the writer as a job that
+ * takes buf (freed with the job) and *job (waiter = waiter), and
+ * INTAKE_QUEUED is returned: the answer comes when the job comes back to
+ * the worker (intake_done_take, intake_http_answer). Runs on the
+ * worker's thread; never waits for the disk except to quarantine. */
+int	intake_http_report(struct intake *in, void *waiter,
+	    const char *client, const char *domain, void *buf,
+	    const uint8_t *body, size_t len, struct intake_job **job,
 	    char json[INTAKE_JSON_LEN], size_t *jsonlen);
+/* The answer for a finished job: 201 stored, 200 duplicate, or 503 (the
+ * commit failed: try later), its JSON body in json. */
+int	intake_http_answer(const struct intake_job *j,
+	    char json[INTAKE_JSON_LEN], size_t *jsonlen);
+/* Sets up in's completion list and eventfd (done_fd, non-blocking; the
+ * worker watches it). Returns 0 or -1 with the reason. */
+int	intake_init(struct intake *in, struct daemon *d, int id,
+	    struct err *e);
+/* Reads the doorbell and takes every job the writer finished for in,
+ * as a list through next (the caller frees each with intake_job_free). */
+struct intake_job *intake_done_take(struct intake *in);
+void	intake_job_free(struct intake_job *j);
+
+/* Starts the writer thread. Returns 0 or -1 with the reason. */
+int	intake_writer_start(struct daemon *d, struct err *e);
+/* Stops it once every queued job is committed and handed back: call
+ * after the workers have stopped posting (joined). */
+void	intake_writer_stop(struct daemon *d);
 /* Fills h with the SMTP hooks of the worker whose intake state is in
  * (h->arg = in): rcpt checks the token set, deliver extracts, parses and
  * stores, log writes to the daemon's log. */
@@ -170,6 +243,9 @@ struct smtp_hooks;
 void	intake_smtp_hooks(struct intake *in, struct smtp_hooks *h);
 /* Closes the worker's store handle (on the worker's thread, at exit). */
 void	intake_close(struct intake *in);
+/* Frees what intake_init made and any finished job nobody took (after
+ * the writer has stopped). */
+void	intake_fini(struct intake *in);
 
 /* Quiescent counter of worker i (daemon_serve.c). */
 uint64_t daemon_worker_seen(struct daemon *d, int i);

@@ -28,15 +28,29 @@
  * is quarantined whole (554); invalid reports beside valid ones are
  * quarantined one by one.
  *
- * Everything here runs on a worker's thread with that worker's own store
- * handle. The commit is synchronous (the store syncs before returning),
- * so an answer of 2xx/250 always means "on disk". Never reads the token
- * set anywhere but the published table; never logs untrusted bytes
- * unescaped (log.h escapes).
+ * Parsing runs on a worker's thread. SMTP reports and quarantine
+ * entries are stored there with the worker's own store handle, the
+ * commit synchronous. HTTPS reports go through group commit:
+ *
+ *	worker                          writer thread (one per daemon)
+ *	parse, post job  --- queue --->  take all queued (<= 256 jobs,
+ *	(connection stops                <= 8 MiB), report_add_batch:
+ *	 reading)                        ONE transaction, ONE sync
+ *	answer 201/200/503 <- done list + eventfd of the job's worker
+ *
+ * Either way an answer of 2xx/250 always means "on disk": the writer
+ * hands a job back only after its commit returned. A connection that
+ * closes while its job is queued leaves the job alone; the report is
+ * still stored and its answer dropped (a retry gets 200 duplicate).
+ * Never reads the token set anywhere but the published table; never logs
+ * untrusted bytes unescaped (log.h escapes).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "../http/http.h"
 #include "../lib/log.h"
@@ -193,23 +207,13 @@ out:
 	return rc;
 }
 
-/* Stores one parsed report. Returns STORE_ADDED, STORE_DUPLICATE (row id
- * in *id) or -1 (logged). */
-static int
-intake_store_report(struct intake *in, const struct tlsrpt_report *r,
-    const uint8_t *raw, size_t len, const struct store_origin *o,
-    int64_t *id)
+/* Logs what became of one report. */
+static void
+intake_report_log(const struct store_origin *o, const struct tlsrpt_report *r,
+    int rc, int64_t id)
 {
-	struct store *s = intake_store(in);
 	struct log_line l;
-	struct err e;
-	int rc = -1;
 
-	*id = 0;
-	if (s == NULL)
-		return -1;
-	if ((rc = s->ops->report_add(s, r, raw, len, o, id, &e)) == -1)
-		log_warn("intake", "storing a report failed: %s", e.msg);
 	log_begin(&l, rc == -1 ? LOG_WARN : LOG_INFO, "intake_report");
 	log_cstr(&l, "route", o->route);
 	log_cstr(&l, "client", o->client);
@@ -218,9 +222,254 @@ intake_store_report(struct intake *in, const struct tlsrpt_report *r,
 	log_cstr(&l, "report_id", r->report_id);
 	log_cstr(&l, "result", rc == STORE_ADDED ? "stored" :
 	    rc == STORE_DUPLICATE ? "duplicate" : "failed");
-	log_int(&l, "id", *id);
+	log_int(&l, "id", id);
 	log_end(&l);
+}
+
+/* Stores one parsed report with the worker's own handle (SMTP). Returns
+ * STORE_ADDED, STORE_DUPLICATE (row id in *id) or -1 (logged). */
+static int
+intake_store_report(struct intake *in, const struct tlsrpt_report *r,
+    const uint8_t *raw, size_t len, const struct store_origin *o,
+    int64_t *id)
+{
+	struct store *s = intake_store(in);
+	struct err e;
+	int rc = -1;
+
+	*id = 0;
+	if (s == NULL)
+		return -1;
+	if ((rc = s->ops->report_add(s, r, raw, len, o, id, &e)) == -1)
+		log_warn("intake", "storing a report failed: %s", e.msg);
+	intake_report_log(o, r, rc, *id);
 	return rc;
+}
+
+/* --- group commit: the writer ---------------------------------------- */
+
+void
+intake_job_free(struct intake_job *j)
+{
+	if (j == NULL)
+		return;
+	tlsrpt_report_free(j->r);
+	free(j->buf);
+	free(j);
+}
+
+int
+intake_init(struct intake *in, struct daemon *d, int id, struct err *e)
+{
+	in->d = d;
+	in->id = id;
+	in->done = NULL;
+	pthread_mutex_init(&in->mu, NULL);
+	if ((in->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
+		return err_set(e, "eventfd: %s", strerror(errno));
+	return 0;
+}
+
+void
+intake_fini(struct intake *in)
+{
+	struct intake_job *j, *next;
+
+	if (in->d == NULL)		/* intake_init never ran */
+		return;
+	for (j = in->done; j != NULL; j = next) {
+		next = j->next;
+		intake_job_free(j);
+	}
+	in->done = NULL;
+	if (in->done_fd != -1)
+		close(in->done_fd);
+	in->done_fd = -1;
+	pthread_mutex_destroy(&in->mu);
+	in->d = NULL;
+}
+
+struct intake_job *
+intake_done_take(struct intake *in)
+{
+	struct intake_job *list;
+	uint64_t v;
+
+	/* The doorbell first: a job handed back after this read rings it
+	 * again, one handed back before is in the list taken below. */
+	if (read(in->done_fd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: nothing rung; the list decides */
+	}
+	pthread_mutex_lock(&in->mu);
+	list = in->done;
+	in->done = NULL;
+	pthread_mutex_unlock(&in->mu);
+	return list;
+}
+
+/* Hands a finished job back to its worker. Rings the worker's doorbell
+ * only when its list was empty: a non-empty one has rung already and
+ * not been taken yet. */
+static void
+intake_done_post(struct intake_job *j)
+{
+	struct intake *in = j->owner;
+	uint64_t one = 1;
+	bool ring;
+
+	pthread_mutex_lock(&in->mu);
+	ring = in->done == NULL;
+	j->next = in->done;
+	in->done = j;
+	pthread_mutex_unlock(&in->mu);
+	if (ring && write(in->done_fd, &one, sizeof(one)) != sizeof(one))
+		log_warn("intake", "worker %d: doorbell: %s", in->id,
+		    strerror(errno));
+}
+
+/* Queues j for the writer. */
+static void
+intake_writer_post(struct intake_writer *wr, struct intake_job *j)
+{
+	j->next = NULL;
+	pthread_mutex_lock(&wr->mu);
+	*wr->tail = j;
+	wr->tail = &j->next;
+	pthread_cond_signal(&wr->cond);
+	pthread_mutex_unlock(&wr->mu);
+}
+
+/* Commits jobs[0..n) in one transaction and sets each job's result and
+ * id. When the batch fails as a whole and has more than one job, each
+ * job is tried alone, so that one report the store refuses does not
+ * turn its neighbours away. Writer thread only. */
+static void
+intake_writer_commit(struct intake_writer *wr, struct intake_job **jobs,
+    size_t n, struct store_report_job *sj, struct store_origin *o,
+    int *results, int64_t *ids)
+{
+	struct err e;
+
+	if (wr->store == NULL) {
+		char path[4096];
+		int k = snprintf(path, sizeof(path), "%s/stsguard.db",
+		    wr->data_dir);
+
+		if (k < 0 || (size_t)k >= sizeof(path))
+			log_warn("intake", "data_dir path too long");
+		else if (store_sqlite_open(path, &wr->store, &e) == -1) {
+			log_warn("intake", "writer: cannot open the store: "
+			    "%s", e.msg);
+			wr->store = NULL;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		o[i] = (struct store_origin){ .route = "https",
+		    .client = jobs[i]->client,
+		    .intake_domain = jobs[i]->domain };
+		sj[i] = (struct store_report_job){ .r = jobs[i]->r,
+		    .raw = jobs[i]->raw, .rawlen = jobs[i]->len, .o = &o[i] };
+		results[i] = -1;
+		ids[i] = 0;
+	}
+	if (wr->store != NULL && wr->store->ops->report_add_batch(wr->store,
+	    sj, n, results, ids, &e) == -1) {
+		log_warn("intake", "storing %zu report(s) failed: %s", n,
+		    e.msg);
+		for (size_t i = 0; n > 1 && i < n; i++)
+			if (wr->store->ops->report_add_batch(wr->store, &sj[i],
+			    1, &results[i], &ids[i], &e) == -1)
+				log_warn("intake", "storing a report "
+				    "failed: %s", e.msg);
+	}
+	for (size_t i = 0; i < n; i++) {
+		jobs[i]->result = results[i];
+		jobs[i]->id = ids[i];
+		intake_report_log(&o[i], jobs[i]->r, results[i], ids[i]);
+	}
+}
+
+static void *
+intake_writer_main(void *arg)
+{
+	struct intake_writer *wr = arg;
+	struct intake_job *jobs[LIMIT_INTAKE_BATCH_JOBS];
+	struct store_report_job sj[LIMIT_INTAKE_BATCH_JOBS];
+	struct store_origin o[LIMIT_INTAKE_BATCH_JOBS];
+	int results[LIMIT_INTAKE_BATCH_JOBS];
+	int64_t ids[LIMIT_INTAKE_BATCH_JOBS];
+
+	pthread_mutex_lock(&wr->mu);
+	for (;;) {
+		size_t n = 0, bytes = 0;
+
+		while (wr->head == NULL && !wr->stop)
+			pthread_cond_wait(&wr->cond, &wr->mu);
+		if (wr->head == NULL)		/* stopping, queue empty */
+			break;
+		/* Everything queued, up to the bounds; at least one job
+		 * even when it alone is over the bytes bound. */
+		while (wr->head != NULL && n < LIMIT_INTAKE_BATCH_JOBS &&
+		    (n == 0 || bytes + wr->head->len <=
+		    LIMIT_INTAKE_BATCH_BYTES)) {
+			struct intake_job *j = wr->head;
+
+			wr->head = j->next;
+			jobs[n++] = j;
+			bytes += j->len;
+		}
+		if (wr->head == NULL)
+			wr->tail = &wr->head;
+		pthread_mutex_unlock(&wr->mu);
+
+		intake_writer_commit(wr, jobs, n, sj, o, results, ids);
+		for (size_t i = 0; i < n; i++)
+			intake_done_post(jobs[i]);
+
+		pthread_mutex_lock(&wr->mu);
+	}
+	pthread_mutex_unlock(&wr->mu);
+	store_close(wr->store);
+	wr->store = NULL;
+	return NULL;
+}
+
+int
+intake_writer_start(struct daemon *d, struct err *e)
+{
+	struct intake_writer *wr = &d->writer;
+
+	wr->head = NULL;
+	wr->tail = &wr->head;
+	wr->stop = false;
+	wr->store = NULL;
+	wr->data_dir = d->data_dir;
+	pthread_mutex_init(&wr->mu, NULL);
+	pthread_cond_init(&wr->cond, NULL);
+	if (pthread_create(&wr->thr, NULL, intake_writer_main, wr) != 0) {
+		pthread_cond_destroy(&wr->cond);
+		pthread_mutex_destroy(&wr->mu);
+		return err_set(e, "cannot start the intake writer");
+	}
+	wr->started = true;
+	return 0;
+}
+
+void
+intake_writer_stop(struct daemon *d)
+{
+	struct intake_writer *wr = &d->writer;
+
+	if (!wr->started)
+		return;
+	pthread_mutex_lock(&wr->mu);
+	wr->stop = true;
+	pthread_cond_signal(&wr->cond);
+	pthread_mutex_unlock(&wr->mu);
+	pthread_join(wr->thr, NULL);
+	pthread_cond_destroy(&wr->cond);
+	pthread_mutex_destroy(&wr->mu);
+	wr->started = false;
 }
 
 /* --- HTTPS ----------------------------------------------------------- */
@@ -281,42 +530,55 @@ intake_route(const struct daemon *d, const struct http_request *r,
 }
 
 int
-intake_http_report(struct intake *in, const char *client,
-    const char *domain, const uint8_t *body, size_t len,
-    char json[INTAKE_JSON_LEN], size_t *jsonlen)
+intake_http_report(struct intake *in, void *waiter, const char *client,
+    const char *domain, void *buf, const uint8_t *body, size_t len,
+    struct intake_job **job, char json[INTAKE_JSON_LEN], size_t *jsonlen)
 {
 	struct store_origin o = {
 		.route = "https", .client = client, .intake_domain = domain,
 	};
 	struct tlsrpt_report *r = NULL;
+	struct intake_job *j;
 	struct err e;
-	int64_t id;
-	int rc, status;
 
+	*job = NULL;
 	if (len == 0)
 		return json_error(400, "empty body: no report", json,
 		    jsonlen);
 	if (tlsrpt_parse(body, len, &r, &e) == -1) {
 		if (intake_quarantine(in, "report", body, len, e.msg, &o)
-		    == -1) {
-			status = json_error(503, "cannot keep the report "
-			    "now; try later", json, jsonlen);
-			goto out;
-		}
-		status = json_error(400, e.msg, json, jsonlen);
-		goto out;
+		    == -1)
+			return json_error(503, "cannot keep the report now; "
+			    "try later", json, jsonlen);
+		return json_error(400, e.msg, json, jsonlen);
 	}
-	rc = intake_store_report(in, r, body, len, &o, &id);
-	if (rc == STORE_ADDED)
-		status = json_status(201, "stored", id, json, jsonlen);
-	else if (rc == STORE_DUPLICATE)
-		status = json_status(200, "duplicate", id, json, jsonlen);
-	else
-		status = json_error(503, "cannot store the report now; try "
-		    "later", json, jsonlen);
-out:
-	tlsrpt_report_free(r);
-	return status;
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		log_fatal("intake", "out of memory");
+	j->owner = in;
+	j->waiter = waiter;
+	j->r = r;
+	j->buf = buf;
+	j->raw = body;
+	j->len = len;
+	snprintf(j->client, sizeof(j->client), "%s", client);
+	snprintf(j->domain, sizeof(j->domain), "%s", domain);
+	j->result = -1;
+	*job = j;
+	*jsonlen = 0;
+	intake_writer_post(&in->d->writer, j);
+	return INTAKE_QUEUED;
+}
+
+int
+intake_http_answer(const struct intake_job *j, char json[INTAKE_JSON_LEN],
+    size_t *jsonlen)
+{
+	if (j->result == STORE_ADDED)
+		return json_status(201, "stored", j->id, json, jsonlen);
+	if (j->result == STORE_DUPLICATE)
+		return json_status(200, "duplicate", j->id, json, jsonlen);
+	return json_error(503, "cannot store the report now; try later",
+	    json, jsonlen);
 }
 
 /* --- SMTP hooks ------------------------------------------------------ */

@@ -8,6 +8,10 @@
  *	              ^                                     |
  *	              +------------ keep-alive -------------+
  *
+ * A report POST waits between route and write (CONN_PENDING: no events,
+ * nothing read) while the writer thread commits it with others (group
+ * commit, daemon_intake.c); done_cb answers it when its job is back.
+ *
  * libevent is used only for readiness (one event on the fd, level
  * triggered); OpenSSL reads and writes the socket itself (SSL_read and
  * SSL_write, non-blocking). A bufferevent_openssl would copy every byte
@@ -78,6 +82,9 @@ enum conn_state {
 	CONN_WRITE,
 	CONN_LINGER,		/* answered and closing: drain, then close */
 	CONN_BODY,		/* reading an intake body into c->ib */
+	CONN_PENDING,		/* its report is with the writer (c->job):
+				 * no events, nothing read, until the job
+				 * comes back (done_cb) */
 };
 
 /* An intake body being read: Content-Length bytes, then the report. */
@@ -102,6 +109,8 @@ struct conn {
 	struct event	 ev;
 	char		 peer[INET6_ADDRSTRLEN];
 	struct conn_body *ib;		/* CONN_BODY only */
+	struct intake_job *job;		/* CONN_PENDING only; the job owns
+					 * the body then */
 	uint64_t	 skip;		/* body bytes still to drop */
 	size_t		 rlen;
 	char		 rbuf[LIMIT_HTTP_HEADER_BYTES];
@@ -118,10 +127,12 @@ struct worker {
 	struct event_base *base;
 	int		 https_fd, http_fd, stop_fd, smtp_fd;
 	struct event	*ev_https, *ev_http, *ev_tick, *ev_stop;
+	struct event	*ev_done;	/* intake.done_fd: jobs are back */
 	struct smtp_server *smtp;	/* NULL without smtp_listen */
 	struct smtp_hooks smtp_hooks;	/* .arg = &intake */
 	struct intake	 intake;	/* this worker's store handle */
-	size_t		 intake_bytes;	/* buffered for unfinished bodies */
+	size_t		 intake_bytes;	/* buffered for unfinished bodies and
+					 * for reports with the writer */
 	atomic_uint_fast64_t seen;	/* quiescent counter */
 	bool		 draining;	/* SIGTERM: no new requests */
 	time_t		 drain_until;
@@ -181,6 +192,9 @@ conn_free(struct conn *c)
 		w->intake_bytes -= c->ib->need;
 		free(c->ib);
 	}
+	if (c->job != NULL)		/* the job goes on; its answer is
+					 * dropped when it comes back */
+		c->job->waiter = NULL;
 	if (c->ssl != NULL)
 		SSL_free(c->ssl);
 	close(c->fd);
@@ -205,6 +219,18 @@ conn_want(struct conn *c, short what)
 	event_assign(&c->ev, c->w->base, c->fd, what | EV_PERSIST, conn_cb, c);
 	event_add(&c->ev, NULL);
 	c->ev_what = what;
+}
+
+/* Waits for the writer: no events, so nothing more is read (pipelined
+ * requests wait in rbuf or the kernel) until done_cb answers. A
+ * connection that waits past the deadline is closed; its job goes on. */
+static void
+conn_pend(struct conn *c)
+{
+	c->st = CONN_PENDING;
+	c->deadline = c->w->now + LIMIT_INTAKE_SECONDS;
+	event_del(&c->ev);
+	c->ev_what = 0;
 }
 
 /* Closes after the answer: sends close_notify, and when the client may
@@ -351,7 +377,9 @@ intake_log(struct conn *c, const struct http_request *r, const char *domain,
 	log_end(&l);
 }
 
-/* The whole intake body is in c->ib: take the report, answer. */
+/* The whole intake body is in c->ib: take the report. A valid one goes
+ * to the writer with the body (c->job set: the caller's flush makes the
+ * connection wait, see conn_flush); anything else is answered now. */
 static void
 conn_body_done(struct conn *c)
 {
@@ -360,9 +388,14 @@ conn_body_done(struct conn *c)
 	size_t jl = 0;
 	int status;
 
-	status = intake_http_report(&c->w->intake, c->peer, ib->domain,
-	    ib->data, ib->need, json, &jl);
-	c->w->now = mono_now();		/* the commit took a while */
+	status = intake_http_report(&c->w->intake, c, c->peer, ib->domain,
+	    ib, ib->data, ib->need, &c->job, json, &jl);
+	if (status == INTAKE_QUEUED) {
+		c->ib = NULL;		/* the job's now; still counted in
+					 * intake_bytes until it is back */
+		return;
+	}
+	c->w->now = mono_now();		/* quarantine took a while */
 	conn_json(c, status, json, jl, status == 503 ?
 	    "Retry-After: 60\r\n" : NULL);
 	intake_log(c, NULL, ib->domain, status, ib->need);
@@ -555,7 +588,8 @@ conn_answer(struct conn *c)
 	size_t used = 0;
 	int status;
 
-	while (!c->close_after && c->olen < OBUF_FLUSH_AT && c->ib == NULL) {
+	while (!c->close_after && c->olen < OBUF_FLUSH_AT && c->ib == NULL &&
+	    c->job == NULL) {
 		enum http_parse p;
 
 		if (c->skip > 0) {
@@ -611,13 +645,16 @@ conn_answer(struct conn *c)
 		c->rlen -= used;
 	}
 	if (c->olen > 0)
-		c->st = CONN_WRITE;
+		c->st = CONN_WRITE;	/* conn_flush pends after it */
+	else if (c->job != NULL)
+		conn_pend(c);
 	else if (c->ib != NULL)
 		c->st = CONN_BODY;
 }
 
-/* Writes out; when done, goes back to reading (or closes). Returns false
- * when c was freed or is closing. */
+/* Writes out; when done, waits for the writer (a report is with it),
+ * closes, or goes back to reading. Returns false when c was freed, is
+ * closing or waits for the writer. */
 static bool
 conn_flush(struct conn *c)
 {
@@ -664,6 +701,11 @@ conn_flush(struct conn *c)
 		free(c->out);		/* a rare big answer: give it back */
 		c->out = c->obuf;
 		c->ocap = sizeof(c->obuf);
+	}
+	if (c->job != NULL) {		/* before close_after: the answer
+					 * is still to come */
+		conn_pend(c);
+		return false;
 	}
 	if (c->close_after) {
 		conn_finish(c);
@@ -734,6 +776,10 @@ conn_read(struct conn *c)
 			c->ib->have += (size_t)n;
 			if (c->ib->have == c->ib->need) {
 				conn_body_done(c);
+				if (c->job != NULL) {
+					conn_write(c);	/* pends */
+					return;
+				}
 				c->st = CONN_WRITE;
 			}
 		} else {
@@ -744,7 +790,8 @@ conn_read(struct conn *c)
 			conn_write(c);
 			return;
 		}
-		if (c->ssl == NULL || !SSL_has_pending(c->ssl))
+		if (c->st == CONN_PENDING || c->ssl == NULL ||
+		    !SSL_has_pending(c->ssl))
 			return;
 	}
 }
@@ -768,6 +815,8 @@ conn_write(struct conn *c)
 			conn_write(c);
 			return;
 		}
+		if (c->st == CONN_PENDING)
+			return;
 	}
 	if (c->ssl != NULL && SSL_has_pending(c->ssl))
 		conn_read(c);
@@ -859,7 +908,26 @@ conn_cb(evutil_socket_t fd, short what, void *arg)
 	case CONN_LINGER:
 		conn_linger(c);
 		break;
+	case CONN_PENDING:		/* no event is set */
+		break;
 	}
+}
+
+/* A report's job is back from the writer: answer its connection. */
+static void
+conn_job_done(struct conn *c, struct intake_job *j)
+{
+	char json[INTAKE_JSON_LEN];
+	size_t jl = 0;
+	int status = intake_http_answer(j, json, &jl);
+
+	c->job = NULL;
+	conn_json(c, status, json, jl, status == 503 ?
+	    "Retry-After: 60\r\n" : NULL);
+	intake_log(c, NULL, j->domain, status, j->len);
+	c->deadline = c->w->now + LIMIT_HTTP_REQUEST_SECONDS;
+	c->st = CONN_WRITE;
+	conn_write(c);		/* then pipelined requests, if any */
 }
 
 /* --- workers --------------------------------------------------------- */
@@ -898,6 +966,7 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 		c->ssl = NULL;
 		c->close_after = c->linger = false;
 		c->ib = NULL;
+		c->job = NULL;
 		c->skip = 0;
 		c->rlen = c->olen = c->ooff = 0;
 		c->out = c->obuf;
@@ -1021,6 +1090,26 @@ stop_cb(evutil_socket_t fd, short what, void *arg)
 	tick_cb(-1, 0, w);
 }
 
+/* The writer handed jobs back (intake.done_fd rang). */
+static void
+done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct intake_job *j, *next;
+
+	(void)fd;
+	(void)what;
+	worker_quiesce(w);
+	w->now = mono_now();
+	for (j = intake_done_take(&w->intake); j != NULL; j = next) {
+		next = j->next;
+		w->intake_bytes -= j->len;
+		if (j->waiter != NULL)
+			conn_job_done(j->waiter, j);
+		intake_job_free(j);
+	}
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -1049,6 +1138,10 @@ worker_setup(struct worker *w, struct err *e)
 
 	if (cfg == NULL)
 		return err_set(e, "out of memory");
+	if (intake_init(&w->intake, w->d, w->id, e) == -1) {
+		event_config_free(cfg);
+		return -1;
+	}
 	/* One thread per base: no locks inside libevent. */
 	event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
 	event_config_set_flag(cfg, EVENT_BASE_FLAG_IGNORE_ENV);
@@ -1069,10 +1162,11 @@ worker_setup(struct worker *w, struct err *e)
 	    (w->ev_tick = event_new(w->base, -1, EV_PERSIST, tick_cb, w))
 	    == NULL || event_add(w->ev_tick, &sec) == -1 ||
 	    (w->ev_stop = event_new(w->base, w->stop_fd, EV_READ | EV_PERSIST,
-	    stop_cb, w)) == NULL || event_add(w->ev_stop, NULL) == -1)
+	    stop_cb, w)) == NULL || event_add(w->ev_stop, NULL) == -1 ||
+	    (w->ev_done = event_new(w->base, w->intake.done_fd,
+	    EV_READ | EV_PERSIST, done_cb, w)) == NULL ||
+	    event_add(w->ev_done, NULL) == -1)
 		return err_set(e, "cannot set up the worker's events");
-	w->intake.d = w->d;
-	w->intake.id = w->id;
 	if (w->smtp_fd != -1) {
 		struct smtp_server_config sc;
 
@@ -1105,6 +1199,9 @@ worker_free(struct worker *w)
 		event_free(w->ev_tick);
 	if (w->ev_stop != NULL)
 		event_free(w->ev_stop);
+	if (w->ev_done != NULL)
+		event_free(w->ev_done);
+	intake_fini(&w->intake);	/* after the writer stopped */
 	if (w->stop_fd != -1)
 		close(w->stop_fd);
 	if (w->base != NULL)
@@ -1399,6 +1496,11 @@ daemon_serve(const struct conf *cf)
 			goto out;
 		}
 	}
+	/* The writer before any worker can post to it. */
+	if (intake_writer_start(&d, &e) == -1) {
+		log_warn("start", "%s", e.msg);
+		goto out;
+	}
 	for (int i = 0; i < d.nworkers; i++) {
 		if (pthread_create(&d.workers[i].thr, NULL, worker_main,
 		    &d.workers[i]) != 0) {
@@ -1471,6 +1573,9 @@ out:
 	for (int i = 0; i < d.nworkers; i++)
 		if (d.workers[i].started)
 			pthread_join(d.workers[i].thr, NULL);
+	/* No worker posts any more: the writer commits what is queued (an
+	 * in-flight report is stored, even if its answer is lost). */
+	intake_writer_stop(&d);
 	daemon_reload_stop(&d);
 	for (int i = 0; d.workers != NULL && i < d.nworkers; i++)
 		worker_free(&d.workers[i]);

@@ -168,6 +168,14 @@
  * their Content-Lengths). Beyond it new uploads get 503 + Retry-After,
  * so a flood of slow uploads costs bounded memory. */
 #define LIMIT_INTAKE_INFLIGHT_BYTES (64 * 1024 * 1024)
+/* One group commit of HTTPS reports (daemon_intake.c): at most this
+ * many reports and raw bytes per transaction. A bigger batch barely
+ * saves more syncs (one sync already costs as much as ~20 page writes)
+ * but holds the write lock longer and delays the first answer of the
+ * batch; the bytes bound keeps the compressed copies a commit holds in
+ * memory small. Whatever is queued beyond it goes in the next batch. */
+#define LIMIT_INTAKE_BATCH_JOBS 256
+#define LIMIT_INTAKE_BATCH_BYTES (8 * 1024 * 1024)
 /* Seconds a client may take from accepting the connection (TLS handshake
  * included) to the end of its request head, and after a response before
  * its next request. Slow clients cost a connection slot, not a worker. */

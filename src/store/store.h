@@ -66,6 +66,15 @@ enum store_add_result {
 				 * a stored one: counted as a duplicate */
 };
 
+/* One report for report_add_batch: the same arguments as report_add,
+ * borrowed for the duration of the call. */
+struct store_report_job {
+	const struct tlsrpt_report *r;
+	const uint8_t	*raw;		/* as received (gzip or JSON) */
+	size_t		 rawlen;	/* bytes, 1..LIMIT_REPORT_BYTES */
+	const struct store_origin *o;	/* may be NULL */
+};
+
 /* One stored report, as listed. */
 struct store_report_row {
 	int64_t	    id;
@@ -169,6 +178,18 @@ struct store_ops {
 	int	(*report_add)(struct store *s, const struct tlsrpt_report *r,
 		    const uint8_t *raw, size_t rawlen,
 		    const struct store_origin *o, int64_t *id, struct err *e);
+	/* Group commit: stores n (>= 1) reports as report_add would, in ONE
+	 * transaction and one sync, in order, so that the second of two
+	 * reports with the same (organization-name, report-id) in jobs is
+	 * a duplicate of the first. results[i] is STORE_ADDED or
+	 * STORE_DUPLICATE with the row id in ids[i], or -1 (ids[i] 0) for
+	 * a job refused before the transaction (missing fields, bytes over
+	 * the limit; e says why for the first one). Returns 0 once the
+	 * transaction is committed durably; -1 when it failed: it is rolled
+	 * back, and every result is -1. report_add is this with n = 1. */
+	int	(*report_add_batch)(struct store *s,
+		    const struct store_report_job *jobs, size_t n,
+		    int *results, int64_t *ids, struct err *e);
 	/* Newest first (by received, then id); with f->domain, only
 	 * reports with a policy entry for that policy-domain. Stops when
 	 * cb returns non-zero (and returns that). */

@@ -1121,65 +1121,75 @@ out:
 	return rc;
 }
 
+/* A report of a batch, made ready before the write lock is taken. */
+struct sq_prep {
+	const uint8_t	*blob;		/* raw, or z */
+	size_t		 bloblen;
+	uint8_t		*z;		/* raw compressed by us, or NULL */
+	bool		 plain;		/* raw was not gzip */
+	bool		 ok;		/* passed the checks */
+	char		 day[STORE_DAY_LEN + 1];	/* of r->start */
+	uint64_t	 succ, fail;
+};
+
+/* Checks job j and compresses its raw bytes (the slow part: before the
+ * write lock). Returns 0 or -1 with the reason. */
 static int
-sq_report_add(struct store *s, const struct tlsrpt_report *r,
-    const uint8_t *raw, size_t rawlen, const struct store_origin *o,
-    int64_t *id, struct err *e)
+sq_report_prep(const struct store_report_job *j, struct sq_prep *p,
+    struct err *e)
+{
+	const struct tlsrpt_report *r = j->r;
+
+	if (r == NULL || r->organization_name == NULL ||
+	    r->report_id == NULL || j->raw == NULL || j->rawlen == 0 ||
+	    j->rawlen > LIMIT_REPORT_BYTES)
+		return err_set(e, "store report: no organization-name, no "
+		    "report-id or raw bytes missing or over %d",
+		    LIMIT_REPORT_BYTES);
+	if (store_day_key(r->start, p->day) == -1)
+		return err_set(e, "store report: start-datetime %lld out of "
+		    "range", (long long)r->start);
+	p->blob = j->raw;
+	p->bloblen = j->rawlen;
+	p->plain = !gzip_is(j->raw, j->rawlen);
+	if (p->plain) {
+		if (gzip_deflate(j->raw, j->rawlen, &p->z, &p->bloblen, e)
+		    == -1) {
+			err_prefix(e, "store report: compress raw bytes: ");
+			return -1;
+		}
+		p->blob = p->z;
+	}
+	tlsrpt_totals(r, &p->succ, &p->fail);
+	p->ok = true;
+	return 0;
+}
+
+/* Inside the open transaction: stores one prepared report, or counts it
+ * as a duplicate of the stored one with the same (organization-name,
+ * report-id), rows written earlier in this transaction included.
+ * Returns STORE_ADDED or STORE_DUPLICATE with the row id in *id, or -1
+ * (the caller rolls back). */
+static int
+sq_report_one(struct sq *q, const struct store_report_job *j,
+    const struct sq_prep *p, time_t now, int64_t *id, struct err *e)
 {
 	static const struct store_origin none = { 0 };
-	struct sq *q = (struct sq *)s;
-	const uint8_t *blob = raw;
-	uint8_t *z = NULL;
-	size_t bloblen = rawlen;
-	char day[STORE_DAY_LEN + 1];
-	uint64_t succ, fail;
-	time_t now = time(NULL);
-	bool plain, tx = false;
+	const struct tlsrpt_report *r = j->r;
+	const struct store_origin *o = j->o != NULL ? j->o : &none;
 	sqlite3_stmt *st;
-	int rc = -1, f;
+	int f;
 
-	*id = 0;
-	if (o == NULL)
-		o = &none;
-	if (r->organization_name == NULL || r->report_id == NULL ||
-	    raw == NULL || rawlen == 0 || rawlen > LIMIT_REPORT_BYTES) {
-		err_set(e, "store report: no organization-name, no report-id "
-		    "or raw bytes missing or over %d", LIMIT_REPORT_BYTES);
-		goto out;
-	}
-	if (store_day_key(r->start, day) == -1) {
-		err_set(e, "store report: start-datetime %lld out of range",
-		    (long long)r->start);
-		goto out;
-	}
-	/* Compress before taking the write lock: it is the slow part. */
-	plain = !gzip_is(raw, rawlen);
-	if (plain) {
-		if (gzip_deflate(raw, rawlen, &z, &bloblen, e) == -1) {
-			err_prefix(e, "store report: compress raw bytes: ");
-			goto out;
-		}
-		blob = z;
-	}
-	tlsrpt_totals(r, &succ, &fail);
-	if (sq_begin(q, e) == -1)
-		goto out;
-	tx = true;
 	if ((f = sq_report_find(q, r, id, e)) == -1)
-		goto out;
+		return -1;
 	if (f == 0) {
 		st = sq_stmt(q, SQ_REPORT_DUP);
 		if ((sqlite3_bind_int64(st, 1, *id) |
-		    sqlite3_bind_int64(st, 2, (int64_t)now)) != SQLITE_OK) {
-			sq_err(q, e, "count duplicate report");
-			goto out;
-		}
-		if (sq_exec(q, st, "count duplicate report", e) == -1 ||
-		    sq_commit(q, e) == -1)
-			goto out;
-		tx = false;
-		rc = STORE_DUPLICATE;
-		goto out;
+		    sqlite3_bind_int64(st, 2, (int64_t)now)) != SQLITE_OK)
+			return sq_err(q, e, "count duplicate report");
+		if (sq_exec(q, st, "count duplicate report", e) == -1)
+			return -1;
+		return STORE_DUPLICATE;
 	}
 	st = sq_stmt(q, SQ_REPORT_INSERT);
 	if ((sq_bind_text(st, 1, r->organization_name) |
@@ -1192,33 +1202,100 @@ sq_report_add(struct store *s, const struct tlsrpt_report *r,
 	    sq_bind_text(st, 9, o->mail_from) |
 	    sq_bind_text(st, 10, o->rcpt_to) |
 	    sqlite3_bind_int(st, 11, o->dkim_present) |
-	    sq_bind_u64(st, 12, succ) | sq_bind_u64(st, 13, fail) |
+	    sq_bind_u64(st, 12, p->succ) | sq_bind_u64(st, 13, p->fail) |
 	    sqlite3_bind_int64(st, 14, r->quirks) |
-	    sqlite3_bind_blob64(st, 15, blob, bloblen, SQLITE_STATIC) |
-	    sqlite3_bind_int64(st, 16, (int64_t)rawlen) |
-	    sqlite3_bind_int(st, 17, plain) |
-	    sq_bind_text(st, 18, o->intake_domain)) != SQLITE_OK) {
-		sq_err(q, e, "store report");
-		goto out;
-	}
+	    sqlite3_bind_blob64(st, 15, p->blob, p->bloblen, SQLITE_STATIC) |
+	    sqlite3_bind_int64(st, 16, (int64_t)j->rawlen) |
+	    sqlite3_bind_int(st, 17, p->plain) |
+	    sq_bind_text(st, 18, o->intake_domain)) != SQLITE_OK)
+		return sq_err(q, e, "store report");
 	if (sq_exec(q, st, "store report", e) == -1)
-		goto out;
+		return -1;
 	*id = sqlite3_last_insert_rowid(q->db);
 	for (size_t i = 0; i < r->npolicies; i++)
 		if (sq_report_policy(q, *id, i, &r->policies[i],
-		    r->organization_name, day, e) == -1)
+		    r->organization_name, p->day, e) == -1)
+			return -1;
+	return STORE_ADDED;
+}
+
+static int
+sq_report_add_batch(struct store *s, const struct store_report_job *jobs,
+    size_t n, int *results, int64_t *ids, struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	struct sq_prep *prep;
+	struct err pe;
+	time_t now = time(NULL);
+	bool tx = false, refused = false;
+	size_t nok = 0;
+	int rc = -1;
+
+	for (size_t i = 0; i < n; i++) {
+		results[i] = -1;
+		ids[i] = 0;
+	}
+	if ((prep = calloc(n > 0 ? n : 1, sizeof(*prep))) == NULL)
+		return err_set(e, "store report: out of memory");
+	for (size_t i = 0; i < n; i++) {
+		if (sq_report_prep(&jobs[i], &prep[i], &pe) == -1) {
+			if (!refused && e != NULL)
+				*e = pe;	/* the first reason */
+			refused = true;
+			continue;
+		}
+		nok++;
+	}
+	if (nok == 0) {
+		rc = 0;			/* nothing to write */
+		goto out;
+	}
+	if (sq_begin(q, e) == -1)
+		goto out;
+	tx = true;
+	for (size_t i = 0; i < n; i++) {
+		int r;
+
+		if (!prep[i].ok)
+			continue;
+		if ((r = sq_report_one(q, &jobs[i], &prep[i], now, &ids[i],
+		    e)) == -1)
 			goto out;
+		results[i] = r;
+	}
 	if (sq_commit(q, e) == -1)
 		goto out;
 	tx = false;
-	rc = STORE_ADDED;
+	rc = 0;
 out:
 	if (tx)
 		sq_rollback(q);
-	if (rc == -1)
-		*id = 0;
-	free(z);
+	if (rc == -1) {
+		for (size_t i = 0; i < n; i++) {
+			results[i] = -1;
+			ids[i] = 0;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		free(prep[i].z);
+	free(prep);
 	return rc;
+}
+
+/* The batch of one: the logic is said once, in sq_report_add_batch. */
+static int
+sq_report_add(struct store *s, const struct tlsrpt_report *r,
+    const uint8_t *raw, size_t rawlen, const struct store_origin *o,
+    int64_t *id, struct err *e)
+{
+	struct store_report_job j = {
+		.r = r, .raw = raw, .rawlen = rawlen, .o = o,
+	};
+	int result;
+
+	if (sq_report_add_batch(s, &j, 1, &result, id, e) == -1)
+		return -1;
+	return result;		/* -1 with e set when j was refused */
 }
 
 /* Fills row from the current row of a SQ_REPORT_COLS query; its strings
@@ -1693,6 +1770,7 @@ static const struct store_ops sq_ops = {
 	.domain_list = sq_domain_list,
 	.domain_history = sq_domain_history,
 	.report_add = sq_report_add,
+	.report_add_batch = sq_report_add_batch,
 	.report_list = sq_report_list,
 	.report_get = sq_report_get,
 	.stats = sq_stats,

@@ -724,6 +724,100 @@ test_report_duplicate(void **state)
 	free(j2);
 }
 
+/* Group commit: one transaction for many reports, each with the
+ * semantics of report_add, duplicates within the batch included; the
+ * roll-ups and duplicate counts equal those of adding one by one. */
+static void
+test_report_batch(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = fx->s, *s1 = NULL;
+	struct store_origin o = { .route = "https", .client = "test" };
+	struct store_report_filter f = { 0 };
+	struct store_report_job jobs[5];
+	struct tlsrpt_report *r[4];
+	struct stats sb, s1b;
+	struct rows lb = { 0 }, l1 = { 0 };
+	struct err e = { "" };
+	char path[160], p[200];
+	char *j[4];
+	int results[5];
+	int64_t ids[5], pre = 0, id1;
+
+	j[0] = report_json("Org A", "b-1", "2026-05-12", "example.com", 100,
+	    10, DETAIL("certificate-expired", 3));
+	j[1] = report_json("Org B", "b-2", "2026-05-12", "example.com", 7, 2,
+	    DETAIL("starttls-not-supported", 2));
+	j[2] = report_json("Org A", "b-1", "2026-05-12", "example.com", 5, 0,
+	    NULL);	/* the same (org, report-id) as j[0], other counts */
+	j[3] = report_json("Org C", "stored-before", "2026-05-13",
+	    "example.com", 1, 1, NULL);
+	for (int i = 0; i < 4; i++)
+		r[i] = parse(j[i]);
+
+	/* j[3] is stored before: in the batch it is a duplicate of it. */
+	assert_int_equal(store_json(s, j[3], &pre), STORE_ADDED);
+	for (int i = 0; i < 4; i++)
+		jobs[i] = (struct store_report_job){ .r = r[i],
+		    .raw = (const uint8_t *)j[i], .rawlen = strlen(j[i]),
+		    .o = &o };
+	/* A job refused before the transaction does not sink the others. */
+	jobs[4] = (struct store_report_job){ .r = r[1], .raw = NULL,
+	    .rawlen = 0, .o = &o };
+	assert_int_equal(s->ops->report_add_batch(s, jobs, 5, results, ids,
+	    &e), 0);
+	assert_int_equal(results[0], STORE_ADDED);
+	assert_int_equal(results[1], STORE_ADDED);
+	assert_int_equal(results[2], STORE_DUPLICATE);
+	assert_int_equal(ids[2], ids[0]);
+	assert_int_equal(results[3], STORE_DUPLICATE);
+	assert_int_equal(ids[3], pre);
+	assert_int_equal(results[4], -1);
+	assert_int_equal(ids[4], 0);
+	assert_true(ids[0] > 0 && ids[1] > 0 && ids[0] != ids[1]);
+
+	/* The same reports one by one into a second store. */
+	snprintf(path, sizeof(path), "%s/one.db", fx->dir);
+	if (store_sqlite_open(path, &s1, &e) == -1)
+		fail_msg("open: %s", e.msg);
+	assert_int_equal(store_json(s1, j[3], &id1), STORE_ADDED);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(s1->ops->report_add(s1, r[i],
+		    (const uint8_t *)j[i], strlen(j[i]), &o, &id1, &e),
+		    results[i]);
+	get_stats(s, "example.com", 0, 0, &sb);
+	get_stats(s1, "example.com", 0, 0, &s1b);
+	assert_true(sb.n > 0);
+	assert_int_equal(sb.n, s1b.n);
+	for (int i = 0; i < sb.n; i++)
+		assert_string_equal(sb.rows[i], s1b.rows[i]);
+	assert_int_equal(s->ops->report_list(s, &f, rows_cb, &lb, &e), 0);
+	assert_int_equal(s1->ops->report_list(s1, &f, rows_cb, &l1, &e), 0);
+	assert_int_equal(lb.n, 3);
+	assert_int_equal(l1.n, 3);
+	for (int i = 0; i < lb.n; i++) {
+		assert_int_equal(lb.dups[i], l1.dups[i]);
+		assert_int_equal(lb.ok[i], l1.ok[i]);
+		assert_int_equal(lb.failed[i], l1.failed[i]);
+	}
+
+	/* A batch of nothing but refused jobs writes nothing. */
+	assert_int_equal(s->ops->report_add_batch(s, &jobs[4], 1, results,
+	    ids, &e), 0);
+	assert_int_equal(results[0], -1);
+
+	store_close(s1);
+	unlink(path);
+	snprintf(p, sizeof(p), "%s-wal", path);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", path);
+	unlink(p);
+	for (int i = 0; i < 4; i++) {
+		tlsrpt_report_free(r[i]);
+		free(j[i]);
+	}
+}
+
 static void
 test_report_list_filter(void **state)
 {
@@ -1272,6 +1366,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_rollup_arithmetic,
 		    fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_report_duplicate,
+		    fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_report_batch,
 		    fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_report_list_filter,
 		    fx_setup, fx_teardown),
