@@ -173,7 +173,7 @@ SLOW=
 # --- plain HTTP: no policy, redirect or 404 ---------------------------------
 c $A -D "$DIR/hp" -o "$DIR/bp" -H "Host: $A" "http://$IP:$HPORT/.well-known/mta-sts.txt"
 check "plain HTTP: 301" "HTTP/1.1 301 Moved Permanently" "$(head -1 "$DIR/hp" | tr -d '\r')"
-check "plain HTTP: Location https" "Location: https://$A/.well-known/mta-sts.txt" \
+check "plain HTTP: Location https, our HTTPS port" "Location: https://$A:$PORT/.well-known/mta-sts.txt" \
     "$(grep -i '^location:' "$DIR/hp" | tr -d '\r')"
 if grep -q 'version: STSv1' "$DIR/bp"; then bad "policy over plain HTTP"; else ok "no policy over plain HTTP"; fi
 check "plain HTTP, unknown host: 404" "404" \

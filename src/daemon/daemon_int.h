@@ -136,6 +136,8 @@ struct daemon {
 	const struct conf *conf;
 	const char	*data_dir;
 	const char	*service_host;
+	char		 https_port[8];	/* ":PORT" of https_listen for
+					 * redirects, "" when it is 443 */
 	struct tls	*tls;
 	bool		 acme;		/* certificates = acme */
 	bool		 http01;	/* answer ACME HTTP-01 */

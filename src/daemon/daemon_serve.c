@@ -570,8 +570,9 @@ route_http(struct conn *c, const struct http_request *r)
 		conn_log(c, "http_plain", r, 404);
 		return;
 	}
-	n = snprintf(loc, sizeof(loc), "Location: https://%s%.*s\r\n", host,
-	    (int)r->target_len, r->target[0] == '/' ? r->target : "/");
+	n = snprintf(loc, sizeof(loc), "Location: https://%s%s%.*s\r\n",
+	    host, d->https_port, (int)r->target_len,
+	    r->target[0] == '/' ? r->target : "/");
 	if (n < 0 || (size_t)n >= sizeof(loc)) {
 		conn_error(c, 404, NULL, head);
 		return;
@@ -1481,6 +1482,9 @@ daemon_serve(const struct conf *cf)
 		}
 	}
 	listen_addr(https, &d.listen_addrs);
+	if (strcmp(strrchr(https, ':'), ":443") != 0)	/* checked by listen_open */
+		snprintf(d.https_port, sizeof(d.https_port), "%s",
+		    strrchr(https, ':'));
 
 	if (user != NULL && *user != '\0' &&
 	    drop_root(user, d.data_dir, &e) == -1) {
