@@ -1553,9 +1553,10 @@ daemon_serve(const struct conf *cf)
 	for (;;) {
 		if (sigwait(&sigs, &sig) != 0)
 			continue;
-		if (sig == SIGHUP) {
-			log_info("signal", "SIGHUP: nothing to reload "
-			    "(domains reload by themselves)");
+		if (sig == SIGHUP) {	/* domains reload by themselves */
+			tls_forget_all(d.tls);
+			log_info("signal", "SIGHUP: certificates are read "
+			    "again on each name's next handshake");
 			continue;
 		}
 		log_info("signal", "%s: shutting down",

@@ -194,5 +194,11 @@
  * 10,000 keep a node hosting 100,000 domains near 120 MB; names beyond
  * this are reloaded from disk on demand (about 1.5 ms). */
 #define LIMIT_TLS_CACHE_ENTRIES 10000
+/* Seconds a failure to load a name's certificate is remembered: within
+ * them handshakes for the name fail at once, without reading files or
+ * logging again. A certificate the ACME client obtains is served at once
+ * (it clears the entry); an operator's new file (certificates = files)
+ * within this many seconds. */
+#define LIMIT_TLS_RETRY_SECONDS 5
 
 #endif

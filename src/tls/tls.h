@@ -76,6 +76,11 @@ int	tls_preload(struct tls *t, const char *name, struct err *e);
 /* Drops name's cached context so that its next handshake reads the files
  * again (the ACME module replaced them). Any thread. */
 void	tls_forget(struct tls *t, const char *name);
+/* Drops every cached certificate and remembered failure: each name reads
+ * its files again on its next handshake (SIGHUP, for an operator who
+ * replaced files). Connections keep the certificate they have. Any
+ * thread. */
+void	tls_forget_all(struct tls *t);
 
 /* Makes a new ticket encryption key current, keeping the previous one to
  * decrypt (and renew) tickets issued before. Call every

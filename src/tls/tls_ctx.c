@@ -66,11 +66,18 @@ struct tls_cert {
 	STACK_OF(X509)	*chain;		/* may be NULL */
 };
 
+/* A cached name: its certificate, or (cert NULL) the memory that loading
+ * it failed, so that a flood of handshakes for a hosted name without a
+ * certificate yet (ACME not done, an operator's file missing) costs no
+ * file reads and logs one line per LIMIT_TLS_RETRY_SECONDS, not one per
+ * handshake. */
 struct tls_entry {
 	struct tls_entry *next;		/* hash chain */
 	struct tls_entry *older, *newer; /* insertion order, for eviction */
 	uint32_t	 hash;
-	struct tls_cert	*cert;		/* one reference owned here */
+	struct tls_cert	*cert;		/* one reference owned here, or NULL */
+	time_t		 retry;		/* cert NULL: monotonic second from
+					 * which loading is tried again */
 	char		 name[];
 };
 
@@ -355,7 +362,7 @@ tls_hello_acme(SSL *s)
 }
 
 static struct tls_cert *tls_cache_get(struct tls *t, const char *name,
-    struct err *e);
+    bool *remembered, struct err *e);
 static void tls_cert_unref(struct tls_cert *c);
 
 static int
@@ -368,6 +375,7 @@ tls_hello_cb(SSL *s, int *al, void *arg)
 	X509 *cert = NULL;
 	EVP_PKEY *key = NULL;
 	struct err e;
+	bool remembered;
 	int r;
 
 	if ((c = tls_conn_get(s)) == NULL) {
@@ -403,13 +411,15 @@ tls_hello_cb(SSL *s, int *al, void *arg)
 		*al = SSL_AD_UNRECOGNIZED_NAME;
 		return SSL_CLIENT_HELLO_ERROR;
 	}
-	if ((tc = tls_cache_get(t, name, &e)) == NULL) {
+	if ((tc = tls_cache_get(t, name, &remembered, &e)) == NULL) {
 		struct log_line l;
 
-		log_begin(&l, LOG_WARN, "tls_cert");
-		log_cstr(&l, "name", name);
-		log_cstr(&l, "error", e.msg);
-		log_end(&l);
+		if (!remembered) {	/* logged when it first failed */
+			log_begin(&l, LOG_WARN, "tls_cert");
+			log_cstr(&l, "name", name);
+			log_cstr(&l, "error", e.msg);
+			log_end(&l);
+		}
 		*al = c->has_sni ? SSL_AD_UNRECOGNIZED_NAME :
 		    SSL_AD_INTERNAL_ERROR;
 		return SSL_CLIENT_HELLO_ERROR;
@@ -664,50 +674,39 @@ tls_unlink(struct tls *t, struct tls_shard *sh, struct tls_entry *x)
 	return c;
 }
 
-/* name's certificate with a reference for the caller (who drops it with
- * tls_cert_unref), from the cache or loaded into it; NULL with the
- * reason. */
-static struct tls_cert *
-tls_cache_get(struct tls *t, const char *name, struct err *e)
+static time_t
+tls_now(void)
 {
-	size_t n = strlen(name);
-	uint32_t h = tls_hash(name, n);
-	struct tls_shard *sh = &t->shards[h % TLS_SHARDS];
-	struct tls_entry *x, *nx;
-	struct tls_cert *c, *evicted = NULL;
+	struct timespec ts;
 
-	pthread_mutex_lock(&sh->mu);
-	if ((x = tls_find(sh, h, name)) != NULL) {
-		c = x->cert;
-		atomic_fetch_add(&c->refs, 1);
-		pthread_mutex_unlock(&sh->mu);
-		return c;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return ts.tv_sec;
+}
+
+/* Links nx (its cert NULL: a failed load, retried from nx->retry on) into
+ * sh, locked by the caller, and returns it; unless another thread linked
+ * an entry for the name first and that one is not a failure replaced by
+ * our certificate: then frees nx and returns that one. The certificate
+ * the caller must drop outside the lock (an evicted one, or nx's when it
+ * lost the race) is left in *drop. */
+static struct tls_entry *
+tls_link(struct tls *t, struct tls_shard *sh, struct tls_entry *nx,
+    struct tls_cert **drop)
+{
+	struct tls_entry *x, **head;
+
+	*drop = NULL;
+	if ((x = tls_find(sh, nx->hash, nx->name)) != NULL) {
+		if (x->cert != NULL || nx->cert == NULL) {
+			*drop = nx->cert;
+			free(nx);
+			return x;
+		}
+		tls_unlink(t, sh, x);	/* a failure: ours loaded since */
 	}
-	pthread_mutex_unlock(&sh->mu);
-
-	/* Miss: load without the lock (file reads, maybe issuing). */
-	if ((c = tls_load(t, name, e)) == NULL)
-		return NULL;
-	if ((nx = malloc(sizeof(*nx) + n + 1)) == NULL) {
-		log_fatal("tls_cache", "out of memory");
-		return NULL;
-	}
-	memcpy(nx->name, name, n + 1);
-	nx->hash = h;
-	nx->cert = c;
-
-	pthread_mutex_lock(&sh->mu);
-	if ((x = tls_find(sh, h, name)) != NULL) {	/* lost a race */
-		struct tls_cert *won = x->cert;
-
-		atomic_fetch_add(&won->refs, 1);
-		pthread_mutex_unlock(&sh->mu);
-		tls_cert_unref(c);
-		free(nx);
-		return won;
-	}
-	nx->next = sh->buckets[(h >> 6) % TLS_BUCKETS];
-	sh->buckets[(h >> 6) % TLS_BUCKETS] = nx;
+	head = &sh->buckets[(nx->hash >> 6) % TLS_BUCKETS];
+	nx->next = *head;
+	*head = nx;
 	nx->older = sh->newest;
 	nx->newer = NULL;
 	if (sh->newest != NULL)
@@ -718,11 +717,62 @@ tls_cache_get(struct tls *t, const char *name, struct err *e)
 	sh->count++;
 	atomic_fetch_add(&t->count, 1);
 	if (sh->count > LIMIT_TLS_CACHE_ENTRIES / TLS_SHARDS)
-		evicted = tls_unlink(t, sh, sh->oldest);
-	atomic_fetch_add(&c->refs, 1);
+		*drop = tls_unlink(t, sh, sh->oldest);
+	return nx;
+}
+
+/* name's certificate with a reference for the caller (who drops it with
+ * tls_cert_unref), from the cache or loaded into it; NULL with the
+ * reason, *remembered telling whether that is a failure of the last
+ * LIMIT_TLS_RETRY_SECONDS (nothing was tried now) or a new one. */
+static struct tls_cert *
+tls_cache_get(struct tls *t, const char *name, bool *remembered,
+    struct err *e)
+{
+	size_t n = strlen(name);
+	uint32_t h = tls_hash(name, n);
+	struct tls_shard *sh = &t->shards[h % TLS_SHARDS];
+	struct tls_entry *x, *nx;
+	struct tls_cert *c, *drop = NULL;
+	time_t now = tls_now();
+
+	*remembered = false;
+	pthread_mutex_lock(&sh->mu);
+	if ((x = tls_find(sh, h, name)) != NULL) {
+		if ((c = x->cert) != NULL) {
+			atomic_fetch_add(&c->refs, 1);
+			pthread_mutex_unlock(&sh->mu);
+			return c;
+		}
+		if (now < x->retry) {
+			pthread_mutex_unlock(&sh->mu);
+			*remembered = true;
+			err_set(e, "no usable certificate (failed less than "
+			    "%d s ago)", LIMIT_TLS_RETRY_SECONDS);
+			return NULL;
+		}
+		tls_unlink(t, sh, x);		/* time to try again */
+	}
 	pthread_mutex_unlock(&sh->mu);
-	tls_cert_unref(evicted);
-	return c;
+
+	/* Miss: load without the lock (file reads, maybe issuing). */
+	c = tls_load(t, name, e);
+	if ((nx = malloc(sizeof(*nx) + n + 1)) == NULL) {
+		log_fatal("tls_cache", "out of memory");
+		return NULL;
+	}
+	memcpy(nx->name, name, n + 1);
+	nx->hash = h;
+	nx->cert = c;
+	nx->retry = now + LIMIT_TLS_RETRY_SECONDS;
+
+	pthread_mutex_lock(&sh->mu);
+	x = tls_link(t, sh, nx, &drop);
+	if ((c = x->cert) != NULL)
+		atomic_fetch_add(&c->refs, 1);
+	pthread_mutex_unlock(&sh->mu);
+	tls_cert_unref(drop);
+	return c;		/* NULL: e says why (ours, or a racer's) */
 }
 
 void
@@ -740,10 +790,33 @@ tls_forget(struct tls *t, const char *name)
 	tls_cert_unref(c);
 }
 
+void
+tls_forget_all(struct tls *t)
+{
+	for (size_t i = 0; i < TLS_SHARDS; i++) {
+		struct tls_shard *sh = &t->shards[i];
+		struct tls_entry *x, *nx;
+
+		pthread_mutex_lock(&sh->mu);
+		x = sh->oldest;
+		memset(sh->buckets, 0, sizeof(sh->buckets));
+		sh->oldest = sh->newest = NULL;
+		atomic_fetch_sub(&t->count, sh->count);
+		sh->count = 0;
+		pthread_mutex_unlock(&sh->mu);
+		for (; x != NULL; x = nx) {	/* now ours alone */
+			nx = x->newer;
+			tls_cert_unref(x->cert);
+			free(x);
+		}
+	}
+}
+
 int
 tls_preload(struct tls *t, const char *name, struct err *e)
 {
-	struct tls_cert *c = tls_cache_get(t, name, e);
+	bool remembered;
+	struct tls_cert *c = tls_cache_get(t, name, &remembered, e);
 
 	if (c == NULL)
 		return -1;
