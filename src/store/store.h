@@ -105,8 +105,19 @@ struct store_stat_row {
 };
 
 struct store_report_filter {
-	const char *domain;		/* policy-domain, or NULL for all */
+	const char *domain;		/* hosted domain or policy-domain, or
+					 * NULL for all (see report_list) */
+	bool	    unclaimed;		/* only reports no domain claims;
+					 * not together with domain */
 	long	    limit;		/* 0: no limit */
+};
+
+/* An MX host whose TLSA roll-ups a domain's stats include. */
+struct store_mx_host_row {
+	const char *host;		/* as reported, lower case, without a
+					 * trailing dot */
+	int64_t	    others;		/* other hosted (not removed) domains
+					 * whose mx patterns match it too */
 };
 
 /* One quarantined input: a report or message that could not be taken,
@@ -128,11 +139,29 @@ typedef int (*store_quarantine_cb)(void *arg,
 typedef int (*store_domain_cb)(void *arg, const struct store_domain *d);
 typedef int (*store_report_cb)(void *arg, const struct store_report_row *r);
 typedef int (*store_stat_cb)(void *arg, const struct store_stat_row *r);
+typedef int (*store_mx_host_cb)(void *arg,
+    const struct store_mx_host_row *r);
 typedef int (*store_history_cb)(void *arg, const char *policy_id,
     time_t since, const char *body);
 
 struct store;
 
+/*
+ * Reports are matched to hosted domains when they are read, never when
+ * they are stored: a domain added later claims the reports that came
+ * before it, and a TLSA report for an MX host that 100,000 domains share
+ * is one row, not 100,000.
+ *
+ * A policy entry of a report belongs to domain D when its policy-domain
+ * is D, or when its policy-type is "tlsa" and its policy-domain is an MX
+ * host that one of D's mx patterns matches (RFC 8461 §4.1, as
+ * policy_mx_match has it: case and one trailing dot ignored, "*.p"
+ * matches one label more than p, no more, no less): reporters of DANE
+ * results often name the MX host whose TLSA records they checked. A
+ * report is claimed when one of its entries belongs to a domain of the
+ * store, removed ones included (their past reports stay theirs); the
+ * other reports are unclaimed, and kept all the same.
+ */
 struct store_ops {
 	const char *name;
 	void	(*close)(struct store *s);
@@ -191,8 +220,11 @@ struct store_ops {
 		    const struct store_report_job *jobs, size_t n,
 		    int *results, int64_t *ids, struct err *e);
 	/* Newest first (by received, then id); with f->domain, only
-	 * reports with a policy entry for that policy-domain. Stops when
-	 * cb returns non-zero (and returns that). */
+	 * reports with a policy entry that belongs to that domain (see
+	 * "belongs" above: its own policy-domain, or a tlsa entry for one of
+	 * its MX hosts); with f->unclaimed, only unclaimed reports (both at
+	 * once is an error). Stops when cb returns non-zero (and returns
+	 * that). */
 	int	(*report_list)(struct store *s,
 		    const struct store_report_filter *f, store_report_cb cb,
 		    void *arg, struct err *e);
@@ -203,13 +235,23 @@ struct store_ops {
 	 * rawlen, to read the row only. */
 	int	(*report_get)(struct store *s, int64_t id, store_report_cb cb,
 		    void *arg, uint8_t **raw, size_t *rawlen, struct err *e);
-	/* Daily roll-up rows for one policy-domain, from <= day < to
-	 * (either may be 0 for unbounded), ordered by day, organization,
-	 * policy type, result type. Days are taken as their first second:
-	 * from 12:00 excludes from's own day. Stops when cb returns
-	 * non-zero (and returns that). */
+	/* Daily roll-up rows of what belongs to domain: the rows of
+	 * policy-domain domain (every policy type) and the tlsa rows of
+	 * its MX hosts (see "belongs" above), from <= day < to (either may
+	 * be 0 for unbounded), ordered by day, organization, policy type,
+	 * result type, one row per key: sessions of one key from several
+	 * policy-domains are added up (saturating). Days are taken as their
+	 * first second: from 12:00 excludes from's own day. Stops when cb
+	 * returns non-zero (and returns that). */
 	int	(*stats)(struct store *s, const char *domain, time_t from,
 		    time_t to, store_stat_cb cb, void *arg, struct err *e);
+	/* The MX hosts whose tlsa rows stats adds for the same domain and
+	 * range (those with rows in it), in name order, each with how many
+	 * other hosted domains it serves. Stops when cb returns non-zero
+	 * (and returns that). */
+	int	(*stats_mx_hosts)(struct store *s, const char *domain,
+		    time_t from, time_t to, store_mx_host_cb cb, void *arg,
+		    struct err *e);
 
 	/* Keeps raw (compressed by us) with its reason and origin, in a
 	 * transaction committed durably before returning; kind is "report"

@@ -28,6 +28,25 @@
  *   rollup	  WITHOUT ROWID, its primary key led by policy_domain and
  *		  day: that key is the index stats reads, in order, so
  *		  charts never scan reports.
+ *   domain_mx	  (3) one row per mx pattern of each domain, removed ones
+ *		  too, written with the domain: the index from a pattern
+ *		  to the domains that have it
+ *   tlsa_host	  (3) every policy-domain of a tlsa policy entry ever
+ *		  stored (as stored: lower case, a trailing dot kept) with
+ *		  its parent: the name without a trailing dot and without
+ *		  its first label ("" when that label is empty or the only
+ *		  one), written with the report
+ *
+ * Which reports belong to which domain (store.h) is worked out when
+ * read, with these two tables: MX host h matches pattern p (RFC 8461
+ * §4.1, as policy_mx_match) when p is h without a trailing dot, or p is
+ * "*." parent(h). So the MX hosts of a domain are two index lookups per
+ * pattern in tlsa_host (by name, by parent), and the domains of a host
+ * two lookups in domain_mx; nothing scans all domains or all reports for
+ * it. The parent is computed by SQL (SQ_PARENT) both in migration 3 and
+ * at intake, so that the two cannot disagree. Intake lower-cases ASCII
+ * only; policy-domains are A-labels (RFC 8460 §4.4), and a U-label one
+ * matches no pattern.
  *
  * Roll-up arithmetic, per policy entry of a report, on the UTC day of the
  * report's start-datetime:
@@ -195,6 +214,38 @@ static const char *const sq_migrations[] = {
 	"  n INTEGER NOT NULL\n"
 	");\n"
 	"INSERT INTO domain_generation (id, n) VALUES (1, 0);\n",
+	/* 3: reports matched to domains when read: the mx patterns of each
+	 * domain, and the MX hosts named by tlsa policy entries. Both are
+	 * filled from what is stored. */
+	"CREATE TABLE domain_mx (\n"
+	"  pattern TEXT NOT NULL,         -- as in domain.mx\n"
+	"  domain_id INTEGER NOT NULL REFERENCES domain (id),\n"
+	"  PRIMARY KEY (pattern, domain_id)\n"
+	") WITHOUT ROWID;\n"
+	"CREATE INDEX domain_mx_domain ON domain_mx (domain_id);\n"
+	"WITH RECURSIVE split (domain_id, pattern, rest) AS (\n"
+	"  SELECT id, '', mx || char(10) FROM domain\n"
+	"  UNION ALL\n"
+	"  SELECT domain_id, substr(rest, 1, instr(rest, char(10)) - 1),\n"
+	"    substr(rest, instr(rest, char(10)) + 1) FROM split\n"
+	"    WHERE rest <> ''\n"
+	")\n"
+	"INSERT INTO domain_mx (pattern, domain_id)\n"
+	"  SELECT DISTINCT pattern, domain_id FROM split WHERE pattern <> '';\n"
+	"CREATE TABLE tlsa_host (\n"
+	"  name TEXT PRIMARY KEY,         -- policy_domain as stored\n"
+	"  parent TEXT NOT NULL           -- name minus its first label\n"
+	") WITHOUT ROWID;\n"
+	"CREATE INDEX tlsa_host_parent ON tlsa_host (parent);\n"
+	"INSERT INTO tlsa_host (name, parent)\n"
+	"  SELECT name, CASE WHEN instr(d, '.') > 1\n"
+	"    THEN substr(d, instr(d, '.') + 1) ELSE '' END\n"
+	"  FROM (SELECT DISTINCT policy_domain AS name,\n"
+	"    CASE WHEN substr(policy_domain, -1) = '.'\n"
+	"      THEN substr(policy_domain, 1, length(policy_domain) - 1)\n"
+	"      ELSE policy_domain END AS d\n"
+	"    FROM report_policy\n"
+	"    WHERE policy_type = 'tlsa' AND policy_domain <> '');\n",
 };
 
 static_assert(sizeof(sq_migrations) / sizeof(sq_migrations[0]) ==
@@ -212,6 +263,8 @@ enum sq_id {
 	SQ_DOMAIN_LIST,
 	SQ_DOMAIN_INSERT,
 	SQ_DOMAIN_UPDATE,
+	SQ_DOMAIN_MX_CLEAR,
+	SQ_DOMAIN_MX_ADD,
 	SQ_HISTORY_ADD,
 	SQ_HISTORY_LIST,
 	SQ_REPORT_FIND,
@@ -220,10 +273,13 @@ enum sq_id {
 	SQ_RPOLICY_INSERT,
 	SQ_DETAIL_INSERT,
 	SQ_ROLLUP_ADD,
+	SQ_TLSA_HOST_ADD,
 	SQ_REPORT_LIST,
 	SQ_REPORT_LIST_DOMAIN,
+	SQ_REPORT_LIST_UNCLAIMED,
 	SQ_REPORT_GET,
 	SQ_STATS,
+	SQ_STATS_MX,
 	SQ_QUAR_INSERT,
 	SQ_QUAR_LIST,
 	SQ_QUAR_GET,
@@ -250,6 +306,46 @@ enum sq_id {
 	"r.start_time, r.end_time, r.successful, r.failed, r.received, " \
 	"r.route, r.duplicates, r.last_duplicate, r.quirks"
 
+/* SQL: h (a column or parameter) without one trailing dot, which intake
+ * keeps as sent and RFC 8461 §4.1 matching ignores. */
+#define SQ_DOTLESS(h) \
+	"(CASE WHEN substr(" h ", -1) = '.' THEN substr(" h ", 1, " \
+	"length(" h ") - 1) ELSE " h " END)"
+
+/* SQL: tlsa_host.parent of h, by the rule migration 3 applied: the
+ * dotless name after its first '.', or "" when the first label is empty
+ * or the only one (such a host matches no wildcard, as in
+ * policy_mx_match). */
+#define SQ_PARENT(h) \
+	"(CASE WHEN instr(" SQ_DOTLESS(h) ", '.') > 1 THEN substr(" \
+	SQ_DOTLESS(h) ", instr(" SQ_DOTLESS(h) ", '.') + 1) ELSE '' END)"
+
+/* SQL: the CTE mx_host (name), the tlsa_host names that the mx patterns
+ * of domain ?1 match, ?1 itself left out (its rows are read as its
+ * own): an exact pattern by name (with and without a trailing dot), a
+ * wildcard "*.p" by parent p. */
+#define SQ_MX_HOSTS \
+	"mx_host (name) AS (" \
+	"SELECT t.name FROM domain d JOIN domain_mx m ON m.domain_id = d.id " \
+	"JOIN tlsa_host t ON t.name IN (m.pattern, m.pattern || '.') " \
+	"WHERE d.name = ?1 AND substr(m.pattern, 1, 2) <> '*.' " \
+	"AND t.name <> ?1 " \
+	"UNION SELECT t.name FROM domain d JOIN domain_mx m " \
+	"ON m.domain_id = d.id JOIN tlsa_host t " \
+	"ON t.parent = substr(m.pattern, 3) " \
+	"WHERE d.name = ?1 AND substr(m.pattern, 1, 2) = '*.' " \
+	"AND t.name <> ?1)"
+
+/* SQL: true when policy entry p (a report_policy row) belongs to some
+ * domain of the store (store.h): by name, or as a tlsa entry for an MX
+ * host that some domain's pattern matches. Index lookups only. */
+#define SQ_CLAIMED(p) \
+	"(EXISTS (SELECT 1 FROM domain d WHERE d.name = " p ".policy_domain) " \
+	"OR (" p ".policy_type = 'tlsa' AND EXISTS (SELECT 1 FROM " \
+	"tlsa_host t JOIN domain_mx m ON m.pattern IN (" \
+	SQ_DOTLESS("t.name") ", '*.' || t.parent) " \
+	"WHERE t.name = " p ".policy_domain)))"
+
 /* Column order read by sq_quar_read. */
 #define SQ_QUAR_COLS \
 	"id, received, kind, route, client, mail_from, rcpt_to, " \
@@ -275,6 +371,9 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	    "mode = ?3, max_age = ?4, mx = ?5, policy_id = ?6, "
 	    "updated = ?7, removed = ?8, serve_until = ?9, revision = ?10 "
 	    "WHERE id = ?11",
+	[SQ_DOMAIN_MX_CLEAR] = "DELETE FROM domain_mx WHERE domain_id = ?1",
+	[SQ_DOMAIN_MX_ADD] = "INSERT INTO domain_mx (pattern, domain_id) "
+	    "VALUES (?1, ?2)",
 	[SQ_HISTORY_ADD] = "INSERT INTO policy_history (domain_id, "
 	    "policy_id, since, body) VALUES (?1, ?2, ?3, ?4)",
 	[SQ_HISTORY_LIST] = "SELECT policy_id, since, body FROM "
@@ -302,18 +401,45 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (policy_domain, day, "
 	    "organization_name, policy_type, result_type) "
 	    "DO UPDATE SET sessions = sessions + excluded.sessions",
+	[SQ_TLSA_HOST_ADD] = "INSERT OR IGNORE INTO tlsa_host (name, parent) "
+	    "VALUES (?1, " SQ_PARENT("?1") ")",
 	[SQ_REPORT_LIST] = "SELECT " SQ_REPORT_COLS " FROM report r "
 	    "ORDER BY r.received DESC, r.id DESC LIMIT ?1",
-	[SQ_REPORT_LIST_DOMAIN] = "SELECT " SQ_REPORT_COLS " FROM report r "
-	    "WHERE r.id IN (SELECT report FROM report_policy "
-	    "WHERE policy_domain = ?2) "
+	[SQ_REPORT_LIST_DOMAIN] = "WITH " SQ_MX_HOSTS " SELECT "
+	    SQ_REPORT_COLS " FROM report r WHERE r.id IN ("
+	    "SELECT report FROM report_policy WHERE policy_domain = ?1 "
+	    "UNION SELECT p.report FROM mx_host h JOIN report_policy p "
+	    "ON p.policy_domain = h.name WHERE p.policy_type = 'tlsa') "
+	    "ORDER BY r.received DESC, r.id DESC LIMIT ?2",
+	/* Walks reports newest first until the limit: each costs a few
+	 * index lookups per policy entry. */
+	[SQ_REPORT_LIST_UNCLAIMED] = "SELECT " SQ_REPORT_COLS " FROM report r "
+	    "WHERE NOT EXISTS (SELECT 1 FROM report_policy p "
+	    "WHERE p.report = r.id AND " SQ_CLAIMED("p") ") "
 	    "ORDER BY r.received DESC, r.id DESC LIMIT ?1",
 	[SQ_REPORT_GET] = "SELECT " SQ_REPORT_COLS ", r.raw, r.raw_len, "
 	    "r.raw_plain FROM report r WHERE r.id = ?1",
-	[SQ_STATS] = "SELECT day, organization_name, policy_type, "
-	    "result_type, sessions FROM rollup WHERE policy_domain = ?1 "
-	    "AND day >= ?2 AND day <= ?3 "
-	    "ORDER BY day, organization_name, policy_type, result_type",
+	/* Rows of one key may come from several policy-domains: sq_stats
+	 * adds them up (saturating, where SUM would fail on overflow). */
+	[SQ_STATS] = "WITH " SQ_MX_HOSTS " SELECT day, organization_name, "
+	    "policy_type, result_type, sessions FROM rollup "
+	    "WHERE policy_domain = ?1 AND day >= ?2 AND day <= ?3 "
+	    "UNION ALL SELECT r.day, r.organization_name, r.policy_type, "
+	    "r.result_type, r.sessions FROM mx_host h JOIN rollup r "
+	    "ON r.policy_domain = h.name WHERE r.day >= ?2 AND r.day <= ?3 "
+	    "AND r.policy_type = 'tlsa' ORDER BY 1, 2, 3, 4",
+	/* One row per host without its trailing dot; "others" counts the
+	 * other domains, not removed, with a pattern matching it: index
+	 * lookups, as many as domains share the host. */
+	[SQ_STATS_MX] = "WITH " SQ_MX_HOSTS " SELECT " SQ_DOTLESS("h.name")
+	    " AS host, (SELECT count(DISTINCT m.domain_id) FROM tlsa_host t "
+	    "JOIN domain_mx m ON m.pattern IN (" SQ_DOTLESS("t.name") ", "
+	    "'*.' || t.parent) JOIN domain d ON d.id = m.domain_id "
+	    "WHERE t.name = h.name AND d.removed = 0 AND d.name <> ?1) "
+	    "FROM mx_host h WHERE EXISTS (SELECT 1 FROM rollup r "
+	    "WHERE r.policy_domain = h.name AND r.day >= ?2 "
+	    "AND r.day <= ?3 AND r.policy_type = 'tlsa') "
+	    "GROUP BY host ORDER BY host",
 	[SQ_QUAR_INSERT] = "INSERT INTO quarantine (received, kind, route, "
 	    "client, mail_from, rcpt_to, intake_domain, reason, size, raw) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -604,10 +730,33 @@ sq_gen_bump(struct sq *q, struct err *e)
 	return sq_exec(q, sq_stmt(q, SQ_GEN_BUMP), "domain generation", e);
 }
 
+/* Replaces the domain_mx rows of domain sd->d.id by its mx patterns, in
+ * the transaction that writes the domain: reports are matched through
+ * them when read. */
+static int
+sq_domain_mx(struct sq *q, const struct sq_domain *sd, struct err *e)
+{
+	sqlite3_stmt *st = sq_stmt(q, SQ_DOMAIN_MX_CLEAR);
+
+	if (sqlite3_bind_int64(st, 1, sd->d.id) != SQLITE_OK)
+		return sq_err(q, e, "mx patterns of %s", sd->d.name);
+	if (sq_exec(q, st, "clear mx patterns", e) == -1)
+		return -1;
+	for (size_t i = 0; i < sd->d.policy.mx.n; i++) {
+		st = sq_stmt(q, SQ_DOMAIN_MX_ADD);
+		if ((sq_bind_text(st, 1, sd->d.policy.mx.v[i]) |
+		    sqlite3_bind_int64(st, 2, sd->d.id)) != SQLITE_OK)
+			return sq_err(q, e, "mx patterns of %s", sd->d.name);
+		if (sq_exec(q, st, "add mx pattern", e) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 /* Writes sd (a new row when insert, giving it a fresh token and its row
- * id; else an update of row sd->d.id), the policy_history row of its
- * policy id with the rendered body, and bumps the domain generation.
- * Inside a transaction. */
+ * id; else an update of row sd->d.id), its domain_mx rows, the
+ * policy_history row of its policy id with the rendered body, and bumps
+ * the domain generation. Inside a transaction. */
 static int
 sq_domain_write(struct sq *q, struct sq_domain *sd, bool insert,
     const char *body, struct err *e)
@@ -653,6 +802,8 @@ sq_domain_write(struct sq *q, struct sq_domain *sd, bool insert,
 		if (sq_exec(q, st, "update domain", e) == -1)
 			goto out;
 	}
+	if (sq_domain_mx(q, sd, e) == -1)
+		goto out;
 	st = sq_stmt(q, SQ_HISTORY_ADD);
 	if ((sqlite3_bind_int64(st, 1, sd->d.id) |
 	    sq_bind_text(st, 2, sd->d.policy_id) |
@@ -1016,8 +1167,21 @@ sq_rollup_add(struct sq *q, const char *domain, const char *day,
 	return sq_exec(q, st, "roll-up", e);
 }
 
-/* Stores policy entry i of report rid with its failure details, and rolls
- * it up (see the opening comment for the arithmetic). */
+/* Records host, the policy-domain of a tlsa entry, as a possible MX host
+ * of hosted domains (see the opening comment); known ones are kept. */
+static int
+sq_tlsa_host(struct sq *q, const char *host, struct err *e)
+{
+	sqlite3_stmt *st = sq_stmt(q, SQ_TLSA_HOST_ADD);
+
+	if (sq_bind_text(st, 1, host) != SQLITE_OK)
+		return sq_err(q, e, "tlsa host");
+	return sq_exec(q, st, "tlsa host", e);
+}
+
+/* Stores policy entry i of report rid with its failure details, records
+ * the host of a tlsa entry in tlsa_host, and rolls the entry up (see the
+ * opening comment for the arithmetic). */
 static int
 sq_report_policy(struct sq *q, int64_t rid, size_t i,
     const struct tlsrpt_policy *p, const char *org, const char *day,
@@ -1050,6 +1214,9 @@ sq_report_policy(struct sq *q, int64_t rid, size_t i,
 	if (sq_exec(q, st, "insert report policy", e) == -1)
 		goto out;
 	pid = sqlite3_last_insert_rowid(q->db);
+	if (strcmp(type, "tlsa") == 0 && domain[0] != '\0' &&
+	    sq_tlsa_host(q, domain, e) == -1)
+		goto out;
 	if (sq_rollup_add(q, domain, day, org, type, "successful",
 	    p->total_successful, e) == -1)
 		goto out;
@@ -1327,14 +1494,25 @@ sq_report_list(struct store *s, const struct store_report_filter *f,
 	struct sq *q = (struct sq *)s;
 	struct store_report_row row;
 	bool by_domain = f != NULL && f->domain != NULL;
+	bool unclaimed = f != NULL && f->unclaimed;
 	long limit = f != NULL && f->limit > 0 ? f->limit : -1;
-	sqlite3_stmt *st;
-	int rc = -1, r;
+	sqlite3_stmt *st = NULL;
+	int rc = -1, r, b;
 
-	st = sq_stmt(q, by_domain ? SQ_REPORT_LIST_DOMAIN : SQ_REPORT_LIST);
-	if ((sqlite3_bind_int64(st, 1, limit) |
-	    (by_domain ? sq_bind_text(st, 2, f->domain) : SQLITE_OK)) !=
-	    SQLITE_OK) {
+	if (by_domain && unclaimed) {
+		err_set(e, "list reports: a domain's reports are claimed");
+		goto out;
+	}
+	if (by_domain) {
+		st = sq_stmt(q, SQ_REPORT_LIST_DOMAIN);
+		b = sq_bind_text(st, 1, f->domain) |
+		    sqlite3_bind_int64(st, 2, limit);
+	} else {
+		st = sq_stmt(q, unclaimed ? SQ_REPORT_LIST_UNCLAIMED :
+		    SQ_REPORT_LIST);
+		b = sqlite3_bind_int64(st, 1, limit);
+	}
+	if (b != SQLITE_OK) {
 		sq_err(q, e, "list reports");
 		goto out;
 	}
@@ -1351,7 +1529,8 @@ sq_report_list(struct store *s, const struct store_report_filter *f,
 	}
 	rc = 0;
 out:
-	sqlite3_reset(st);
+	if (st != NULL)
+		sqlite3_reset(st);
 	return rc;
 }
 
@@ -1447,47 +1626,147 @@ out:
 	return rc;
 }
 
+/* Binds ?1 domain, ?2 and ?3 the first and last day of from <= day < to
+ * (0: unbounded), days taken as their first second: the first day is
+ * from rounded up, the last the one holding to - 1. For SQ_STATS and
+ * SQ_STATS_MX, whose day keys are bound as text and must outlive them:
+ * first and last are the caller's. */
+static int
+sq_stats_bind(struct sq *q, sqlite3_stmt *st, const char *domain,
+    time_t from, time_t to, char first[STORE_DAY_LEN + 1],
+    char last[STORE_DAY_LEN + 1], struct err *e)
+{
+	first[0] = '\0';
+	memcpy(last, "9999-12-31", STORE_DAY_LEN + 1);
+	if (from < 0 || to < 0 || from > SQ_TIME_MAX || to > SQ_TIME_MAX)
+		return err_set(e, "stats: time range %lld..%lld out of range",
+		    (long long)from, (long long)to);
+	if ((from > 0 && store_day_key(from + 86399, first) == -1) ||
+	    (to > 0 && store_day_key(to - 1, last) == -1))
+		return err_set(e, "stats: time range out of range");
+	if ((sq_bind_text(st, 1, domain) | sq_bind_text(st, 2, first) |
+	    sq_bind_text(st, 3, last)) != SQLITE_OK)
+		return sq_err(q, e, "stats of %s", domain);
+	return 0;
+}
+
+/* A stats row held back until the next one shows whether its key goes
+ * on (rows of one key come from several policy-domains, in a row). Its
+ * strings are copies: the statement's go at the next step. */
+struct sq_stat_held {
+	struct store_stat_row row;
+	char	*buf;			/* the four strings, NUL after each */
+	size_t	 cap;
+	bool	 held;
+};
+
+/* True when the current row of st has h's key. */
+static bool
+sq_stat_same(const struct sq_stat_held *h, sqlite3_stmt *st)
+{
+	return h->held && strcmp(h->row.day, sq_column_text(st, 0)) == 0 &&
+	    strcmp(h->row.organization_name, sq_column_text(st, 1)) == 0 &&
+	    strcmp(h->row.policy_type, sq_column_text(st, 2)) == 0 &&
+	    strcmp(h->row.result_type, sq_column_text(st, 3)) == 0;
+}
+
+/* Holds the current row of st in h. Returns 0, or -1 when out of
+ * memory. */
+static int
+sq_stat_hold(struct sq_stat_held *h, sqlite3_stmt *st)
+{
+	const char *col[4];
+	size_t len[4], need = 0, off = 0;
+	char *nb, *str[4];
+
+	for (int i = 0; i < 4; i++) {
+		col[i] = sq_column_text(st, i);
+		len[i] = strlen(col[i]);
+		need += len[i] + 1;
+	}
+	if (need > h->cap) {
+		if ((nb = realloc(h->buf, need)) == NULL)
+			return -1;
+		h->buf = nb;
+		h->cap = need;
+	}
+	for (int i = 0; i < 4; i++) {
+		str[i] = h->buf + off;
+		memcpy(str[i], col[i], len[i] + 1);
+		off += len[i] + 1;
+	}
+	h->row.day = str[0];
+	h->row.organization_name = str[1];
+	h->row.policy_type = str[2];
+	h->row.result_type = str[3];
+	h->row.sessions = sq_column_u64(st, 4);
+	h->held = true;
+	return 0;
+}
+
 static int
 sq_stats(struct store *s, const char *domain, time_t from, time_t to,
     store_stat_cb cb, void *arg, struct err *e)
 {
 	struct sq *q = (struct sq *)s;
 	sqlite3_stmt *st = sq_stmt(q, SQ_STATS);
-	char first[STORE_DAY_LEN + 1] = "", last[STORE_DAY_LEN + 1] =
-	    "9999-12-31";
-	struct store_stat_row row;
+	char first[STORE_DAY_LEN + 1], last[STORE_DAY_LEN + 1];
+	struct sq_stat_held h = { 0 };
 	int rc = -1, r;
 
-	if (from < 0 || to < 0 || from > SQ_TIME_MAX || to > SQ_TIME_MAX) {
-		err_set(e, "stats: time range %lld..%lld out of range",
-		    (long long)from, (long long)to);
+	if (sq_stats_bind(q, st, domain, from, to, first, last, e) == -1)
 		goto out;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		if (sq_stat_same(&h, st)) {
+			store_add_sat(&h.row.sessions, sq_column_u64(st, 4));
+			continue;
+		}
+		if (h.held && (r = cb(arg, &h.row)) != 0) {
+			rc = sq_stopped(r, e);
+			goto out;
+		}
+		if (sq_stat_hold(&h, st) == -1) {
+			err_set(e, "stats of %s: out of memory", domain);
+			goto out;
+		}
 	}
-	/* from <= day < to, days taken as their first second: the first
-	 * day is from rounded up, the last the one holding to - 1. */
-	if ((from > 0 && store_day_key(from + 86399, first) == -1) ||
-	    (to > 0 && store_day_key(to - 1, last) == -1)) {
-		err_set(e, "stats: time range out of range");
-		goto out;
-	}
-	if ((sq_bind_text(st, 1, domain) | sq_bind_text(st, 2, first) |
-	    sq_bind_text(st, 3, last)) != SQLITE_OK) {
+	if (r != SQLITE_DONE) {
 		sq_err(q, e, "stats of %s", domain);
 		goto out;
 	}
+	if (h.held && (r = cb(arg, &h.row)) != 0) {
+		rc = sq_stopped(r, e);
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_reset(st);
+	free(h.buf);
+	return rc;
+}
+
+static int
+sq_stats_mx_hosts(struct store *s, const char *domain, time_t from,
+    time_t to, store_mx_host_cb cb, void *arg, struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	sqlite3_stmt *st = sq_stmt(q, SQ_STATS_MX);
+	char first[STORE_DAY_LEN + 1], last[STORE_DAY_LEN + 1];
+	struct store_mx_host_row row;
+	int rc = -1, r;
+
+	if (sq_stats_bind(q, st, domain, from, to, first, last, e) == -1)
+		goto out;
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		row.day = sq_column_text(st, 0);
-		row.organization_name = sq_column_text(st, 1);
-		row.policy_type = sq_column_text(st, 2);
-		row.result_type = sq_column_text(st, 3);
-		row.sessions = sq_column_u64(st, 4);
+		row.host = sq_column_text(st, 0);
+		row.others = sqlite3_column_int64(st, 1);
 		if ((r = cb(arg, &row)) != 0) {
 			rc = sq_stopped(r, e);
 			goto out;
 		}
 	}
 	if (r != SQLITE_DONE) {
-		sq_err(q, e, "stats of %s", domain);
+		sq_err(q, e, "MX hosts of %s", domain);
 		goto out;
 	}
 	rc = 0;
@@ -1774,6 +2053,7 @@ static const struct store_ops sq_ops = {
 	.report_list = sq_report_list,
 	.report_get = sq_report_get,
 	.stats = sq_stats,
+	.stats_mx_hosts = sq_stats_mx_hosts,
 	.quarantine_add = sq_quarantine_add,
 	.quarantine_list = sq_quarantine_list,
 	.quarantine_get = sq_quarantine_get,

@@ -880,6 +880,245 @@ test_report_list_filter(void **state)
 	assert_int_equal(s->ops->report_list(s, NULL, rows_cb, &l, &e), 0);
 }
 
+/* --- reports and the domains they belong to (read-time mapping) --- */
+
+/* A report with one policy entry of policy-type type for policy-domain
+ * domain, without failure details. Caller frees. */
+static char *
+entry_json(const char *org, const char *id, const char *type,
+    const char *domain, unsigned ok, unsigned failed)
+{
+	char *buf = NULL;
+
+	assert_true(asprintf(&buf,
+	    "{\"organization-name\":\"%s\","
+	    "\"date-range\":{\"start-datetime\":\"2026-05-12T00:00:00Z\","
+	    "\"end-datetime\":\"2026-05-12T23:59:59Z\"},"
+	    "\"contact-info\":\"tlsrpt@reporter.example\","
+	    "\"report-id\":\"%s\","
+	    "\"policies\":[{\"policy\":{\"policy-type\":\"%s\","
+	    "\"policy-string\":[],\"policy-domain\":\"%s\"},"
+	    "\"summary\":{\"total-successful-session-count\":%u,"
+	    "\"total-failure-session-count\":%u}}]}",
+	    org, id, type, domain, ok, failed) > 0);
+	return buf;
+}
+
+/* Stores a one-entry report; returns its id. */
+static int64_t
+store_entry(struct store *s, const char *org, const char *id,
+    const char *type, const char *domain, unsigned ok, unsigned failed)
+{
+	char *j = entry_json(org, id, type, domain, ok, failed);
+	int64_t rid;
+
+	assert_int_equal(store_json(s, j, &rid), STORE_ADDED);
+	free(j);
+	return rid;
+}
+
+static void
+add_domain_mx(struct store *s, const char *name, const char *mx1,
+    const char *mx2)
+{
+	struct store_domain d = { 0 };
+	struct policy p;
+	struct err e = { "" };
+
+	mk_policy(&p, POLICY_MODE_ENFORCE, 86400, mx1, mx2, NULL);
+	if (s->ops->domain_add(s, "acme", name, &p, &d, &e) != 0)
+		fail_msg("domain_add %s: %s", name, e.msg);
+	policy_free(&p);
+	store_domain_free(&d);
+}
+
+static void
+set_domain_mx(struct store *s, const char *name, const char *mx1,
+    const char *mx2)
+{
+	struct store_domain d = { 0 };
+	struct policy p;
+	struct err e = { "" };
+
+	mk_policy(&p, POLICY_MODE_ENFORCE, 86400, mx1, mx2, NULL);
+	if (s->ops->domain_set(s, name, &p, &d, &e) != 0)
+		fail_msg("domain_set %s: %s", name, e.msg);
+	policy_free(&p);
+	store_domain_free(&d);
+}
+
+struct mxrows {
+	int	n;
+	char	v[8][96];		/* "host others" */
+};
+
+static int
+mxrows_cb(void *arg, const struct store_mx_host_row *r)
+{
+	struct mxrows *l = arg;
+
+	if (l->n < 8)
+		snprintf(l->v[l->n], sizeof(l->v[0]), "%s %lld", r->host,
+		    (long long)r->others);
+	l->n++;
+	return 0;
+}
+
+static void
+get_mx_hosts(struct store *s, const char *domain, time_t from,
+    struct mxrows *l)
+{
+	struct err e = { "" };
+
+	memset(l, 0, sizeof(*l));
+	if (s->ops->stats_mx_hosts(s, domain, from, 0, mxrows_cb, l, &e) != 0)
+		fail_msg("stats_mx_hosts: %s", e.msg);
+}
+
+/* Lists report ids by filter (domain, or unclaimed) into l. */
+static void
+list_reports(struct store *s, const char *domain, bool unclaimed,
+    long limit, struct rows *l)
+{
+	struct store_report_filter f = { .domain = domain,
+	    .unclaimed = unclaimed, .limit = limit };
+	struct err e = { "" };
+
+	memset(l, 0, sizeof(*l));
+	if (s->ops->report_list(s, &f, rows_cb, l, &e) != 0)
+		fail_msg("report_list: %s", e.msg);
+}
+
+/* RFC 8461 §4.1 matching of tlsa policy-domains (MX hosts) against a
+ * domain's mx patterns, done when reading: stats, the MX hosts listed
+ * with them, report list by domain, and the unclaimed reports, each
+ * following domain_add and domain_set. */
+static void
+test_tlsa_mx_hosts(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = fx->s;
+	struct store_report_filter both = { .domain = "example.com",
+	    .unclaimed = true };
+	struct store_domain d = { 0 };
+	struct mxrows mx;
+	struct stats st;
+	struct rows l;
+	struct err e = { "" };
+	int64_t r[10];
+
+	add_domain_mx(s, "example.com", "mx1.p.example", "*.q.example");
+	add_domain_mx(s, "other.example", "mx1.p.example", NULL);
+	add_domain_mx(s, "gone.example", "mx1.p.example", NULL);
+	assert_int_equal(s->ops->domain_remove(s, "gone.example", time(NULL),
+	    &d, &e), 0);
+	store_domain_free(&d);
+
+	/* Case and one trailing dot do not matter. */
+	r[0] = store_entry(s, "Org T", "t-0", "tlsa", "MX1.P.example.", 10, 1);
+	/* "*.q.example" matches one label more ... */
+	r[1] = store_entry(s, "Org U", "t-1", "tlsa", "a.q.example", 20, 0);
+	/* ... not two, and not none. */
+	r[2] = store_entry(s, "Org T", "t-2", "tlsa", "b.a.q.example", 40, 0);
+	r[3] = store_entry(s, "Org T", "t-3", "tlsa", "mx9.p.example", 80, 0);
+	r[4] = store_entry(s, "Org T", "t-4", "tlsa", "q.example", 160, 0);
+	/* The hosted domain itself (Microsoft's tlsa entries). */
+	r[5] = store_entry(s, "Org T", "t-5", "tlsa", "example.com", 100, 0);
+	/* A domain nobody hosts. */
+	r[6] = store_entry(s, "Org T", "t-6", "sts", "nobody.example", 1, 0);
+	/* The same MX host without the dot: one host, rows added up. */
+	r[7] = store_entry(s, "Org T", "t-7", "tlsa", "mx1.p.example", 5, 0);
+	/* Only tlsa entries map through MX hosts. */
+	r[8] = store_entry(s, "Org T", "t-8", "sts", "mx1.p.example", 1000, 0);
+	/* An empty first label matches no wildcard (policy_mx_match). */
+	r[9] = store_entry(s, "Org T", "t-9", "tlsa", ".q.example", 320, 0);
+
+	/* One row per key, the sessions of several policy-domains added
+	 * up: Org T 10 + 100 + 5, Org U 20. */
+	get_stats(s, "example.com", 0, 0, &st);
+	assert_int_equal(st.n, 3);
+	assert_string_equal(st.rows[0], "2026-05-12 Org T tlsa successful 115");
+	assert_string_equal(st.rows[1], "2026-05-12 Org T tlsa unspecified 1");
+	assert_string_equal(st.rows[2], "2026-05-12 Org U tlsa successful 20");
+	/* other.example shares mx1.p.example; gone.example is removed. */
+	get_mx_hosts(s, "example.com", 0, &mx);
+	assert_int_equal(mx.n, 2);
+	assert_string_equal(mx.v[0], "a.q.example 0");
+	assert_string_equal(mx.v[1], "mx1.p.example 1");
+	get_stats(s, "other.example", 0, 0, &st);
+	assert_int_equal(st.n, 2);
+	assert_string_equal(st.rows[0], "2026-05-12 Org T tlsa successful 15");
+	get_mx_hosts(s, "other.example", 0, &mx);
+	assert_int_equal(mx.n, 1);
+	assert_string_equal(mx.v[0], "mx1.p.example 1");
+	/* Hosts without rows in the range are not listed. */
+	get_mx_hosts(s, "example.com", 1778630400, &mx);	/* 05-13 */
+	assert_int_equal(mx.n, 0);
+	get_mx_hosts(s, "nobody.example", 0, &mx);
+	assert_int_equal(mx.n, 0);
+
+	list_reports(s, "example.com", false, 0, &l);
+	assert_int_equal(l.n, 4);
+	assert_int_equal(l.ids[0], r[7]);
+	assert_int_equal(l.ids[1], r[5]);
+	assert_int_equal(l.ids[2], r[1]);
+	assert_int_equal(l.ids[3], r[0]);
+
+	/* Unclaimed, newest first. */
+	list_reports(s, NULL, true, 0, &l);
+	assert_int_equal(l.n, 6);
+	assert_int_equal(l.ids[0], r[9]);
+	assert_int_equal(l.ids[1], r[8]);
+	assert_int_equal(l.ids[2], r[6]);
+	assert_int_equal(l.ids[3], r[4]);
+	assert_int_equal(l.ids[4], r[3]);
+	assert_int_equal(l.ids[5], r[2]);
+	list_reports(s, NULL, true, 2, &l);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.ids[1], r[8]);
+	assert_int_equal(s->ops->report_list(s, &both, rows_cb, &l, &e), -1);
+
+	/* A domain added later claims its earlier reports. */
+	add_domain_mx(s, "nobody.example", "mail.nobody.example", NULL);
+	list_reports(s, NULL, true, 0, &l);
+	assert_int_equal(l.n, 5);
+	assert_int_equal(l.ids[1], r[8]);
+	assert_int_equal(l.ids[2], r[4]);
+
+	/* New patterns, new mapping: a.q.example is nobody's now, while
+	 * mx1.p.example stays other.example's (and gone.example's). */
+	set_domain_mx(s, "example.com", "mx9.p.example", "*.a.q.example");
+	get_stats(s, "example.com", 0, 0, &st);
+	assert_int_equal(st.n, 1);
+	assert_string_equal(st.rows[0], "2026-05-12 Org T tlsa successful 220");
+	get_mx_hosts(s, "example.com", 0, &mx);
+	assert_int_equal(mx.n, 2);
+	assert_string_equal(mx.v[0], "b.a.q.example 0");
+	assert_string_equal(mx.v[1], "mx9.p.example 0");
+	list_reports(s, NULL, true, 0, &l);
+	assert_int_equal(l.n, 4);
+	assert_int_equal(l.ids[0], r[9]);
+	assert_int_equal(l.ids[1], r[8]);
+	assert_int_equal(l.ids[2], r[4]);
+	assert_int_equal(l.ids[3], r[1]);
+	/* 2 + other + gone + nobody: set replaced example.com's rows. */
+	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM "
+	    "domain_mx"), 5);
+	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM "
+	    "domain_mx m JOIN domain d ON d.id = m.domain_id WHERE "
+	    "d.name = 'example.com' AND m.pattern IN ('mx9.p.example', "
+	    "'*.a.q.example')"), 2);
+
+	/* A removed domain keeps its patterns and claims. */
+	assert_int_equal(s->ops->domain_remove(s, "example.com", time(NULL),
+	    &d, &e), 0);
+	store_domain_free(&d);
+	list_reports(s, NULL, true, 0, &l);
+	assert_int_equal(l.n, 4);
+	get_stats(s, "example.com", 0, 0, &st);
+	assert_int_equal(st.n, 1);
+}
+
 static int
 one_row_cb(void *arg, const struct store_report_row *r)
 {
@@ -1251,8 +1490,9 @@ exec_sql(const char *path, const char *sql)
 	sqlite3_close(db);
 }
 
-/* A file of schema version 1 (made here by undoing migration 2) with a
- * report and a domain in it is upgraded at open, and keeps both. */
+/* A file of schema version 1 (made here by undoing migrations 3 and 2)
+ * with a report and a domain in it is upgraded at open, and keeps
+ * both. */
 static void
 test_migrate_from_1(void **state)
 {
@@ -1271,8 +1511,8 @@ test_migrate_from_1(void **state)
 	assert_int_equal(store_json(fx->s, j, &id), STORE_ADDED);
 	store_close(fx->s);
 	fx->s = NULL;
-	exec_sql(fx->path, "DROP TABLE quarantine; "
-	    "DROP TABLE domain_generation; "
+	exec_sql(fx->path, "DROP TABLE domain_mx; DROP TABLE tlsa_host; "
+	    "DROP TABLE quarantine; DROP TABLE domain_generation; "
 	    "ALTER TABLE report DROP COLUMN intake_domain; "
 	    "PRAGMA user_version = 1");
 	assert_int_equal(user_version(fx->path, -1), 1);
@@ -1293,6 +1533,64 @@ test_migrate_from_1(void **state)
 	v2 = dversion(fx->s);
 	assert_true(v1 != v2);
 	free(j);
+}
+
+/* A file of schema version 2 (made here by undoing migration 3) with
+ * domains and tlsa reports: migration 3 fills domain_mx from domain.mx
+ * and tlsa_host from report_policy, and stats then map MX hosts. */
+static void
+test_migrate_from_2(void **state)
+{
+	struct fx *fx = *state;
+	struct store_domain d = { 0 };
+	struct mxrows mx;
+	struct stats st;
+	struct err e = { "" };
+
+	add_domain_mx(fx->s, "example.com", "mx1.p.example", "*.q.example");
+	add_domain_mx(fx->s, "other.example", "mx1.p.example", NULL);
+	assert_int_equal(fx->s->ops->domain_remove(fx->s, "other.example",
+	    time(NULL), &d, &e), 0);
+	store_domain_free(&d);
+	store_entry(fx->s, "Org T", "m-0", "tlsa", "MX1.P.example.", 10, 0);
+	store_entry(fx->s, "Org T", "m-1", "tlsa", "a.q.example", 20, 0);
+	store_entry(fx->s, "Org T", "m-2", "tlsa", "a.q.example", 40, 0);
+	store_entry(fx->s, "Org T", "m-3", "tlsa", ".q.example", 80, 0);
+	store_entry(fx->s, "Org T", "m-4", "sts", "sts.example", 160, 0);
+	store_close(fx->s);
+	fx->s = NULL;
+	exec_sql(fx->path, "DROP TABLE domain_mx; DROP TABLE tlsa_host; "
+	    "PRAGMA user_version = 2");
+
+	if (store_sqlite_open(fx->path, &fx->s, &e) != 0)
+		fail_msg("open version 2: %s", e.msg);
+	assert_int_equal(user_version(fx->path, -1), STORE_SQLITE_VERSION);
+	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM "
+	    "domain_mx"), 3);
+	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM "
+	    "domain_mx m JOIN domain d ON d.id = m.domain_id WHERE "
+	    "(d.name = 'example.com' AND m.pattern IN ('mx1.p.example', "
+	    "'*.q.example')) OR (d.name = 'other.example' AND "
+	    "m.pattern = 'mx1.p.example')"), 3);
+	/* The names as stored, the parents as intake writes them. */
+	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM "
+	    "tlsa_host"), 3);
+	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM "
+	    "tlsa_host WHERE (name = 'mx1.p.example.' AND "
+	    "parent = 'p.example') OR (name = 'a.q.example' AND "
+	    "parent = 'q.example') OR (name = '.q.example' AND "
+	    "parent = '')"), 3);
+	get_stats(fx->s, "example.com", 0, 0, &st);
+	assert_int_equal(st.n, 1);
+	assert_string_equal(st.rows[0], "2026-05-12 Org T tlsa successful 70");
+	get_mx_hosts(fx->s, "example.com", 0, &mx);
+	assert_int_equal(mx.n, 2);
+	assert_string_equal(mx.v[0], "a.q.example 0");
+	assert_string_equal(mx.v[1], "mx1.p.example 0");
+	/* Intake after the migration finds the host known. */
+	store_entry(fx->s, "Org T", "m-5", "tlsa", "mx1.p.example.", 1, 0);
+	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM "
+	    "tlsa_host"), 3);
 }
 
 static void
@@ -1371,6 +1669,8 @@ main(void)
 		    fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_report_list_filter,
 		    fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_tlsa_mx_hosts,
+		    fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_report_raw_roundtrip,
 		    fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_quarantine,
@@ -1380,6 +1680,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_domains_version,
 		    fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_from_1,
+		    fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_from_2,
 		    fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_and_version,
 		    fx_setup, fx_teardown),
