@@ -5,7 +5,9 @@
  *	report parse FILE|-	 parse and print, store nothing
  *	report import PATH...	 store reports: files and maildirs
  *	report import --stdin	 store one input from an MTA's pipe
- *	report list		 stored reports, newest first
+ *	report list		 stored reports, newest first; a domain's
+ *				 (--domain), or those no domain claims
+ *				 (--unclaimed)
  *	report show ID		 one stored report
  *	report quarantine list	 input that could not be taken
  *	report quarantine show ID
@@ -640,13 +642,17 @@ cli_report_list_text(void *arg, const struct store_report_row *r)
 static int
 cli_report_list(struct cli *c)
 {
-	struct store_report_filter f = { .limit = c->limit };
+	struct store_report_filter f = { .limit = c->limit,
+	    .unclaimed = c->unclaimed };
 	char name[LIMIT_DNAME_LEN + 1];
 	struct store *s;
 	struct err e;
 	json_t *a = NULL;
 	int r;
 
+	if (c->domain != NULL && c->unclaimed)
+		return cli_fail(CLI_USAGE, "report list: --domain and "
+		    "--unclaimed exclude each other");
 	if (c->domain != NULL) {
 		if (cli_domain_arg(c->domain, name) != 0)
 			return CLI_INVALID;
@@ -1070,7 +1076,9 @@ static const struct cli_flag cli_report_json_flags[] = {
 static const struct cli_flag cli_report_list_flags[] = {
 	{ CLI_F_JSON, "json", NULL, "print JSON" },
 	{ CLI_F_DOMAIN, "domain", "DOMAIN", "only reports on this "
-	    "policy-domain" },
+	    "policy-domain, or TLSA ones on its MX hosts" },
+	{ CLI_F_UNCLAIMED, "unclaimed", NULL, "only reports no domain "
+	    "claims (by policy-domain or MX host)" },
 	{ CLI_F_LIMIT, "limit", "N", "at most N reports (newest first)" },
 	{ 0, NULL, NULL, NULL },
 };
@@ -1108,9 +1116,9 @@ const struct cli_cmd cli_report_cmds[] = {
 	    "(.json, .json.gz, .eml, maildirs, stdin); invalid input is "
 	    "quarantined", cli_report_import_flags, true, cli_report_import,
 	    0, (size_t)-1 },
-	{ "report list", "[--domain D] [--limit N]", "list stored reports, "
-	    "newest first", cli_report_list_flags, true, cli_report_list,
-	    0, 0 },
+	{ "report list", "[--domain D | --unclaimed] [--limit N]", "list "
+	    "stored reports, newest first", cli_report_list_flags, true,
+	    cli_report_list, 0, 0 },
 	{ "report show", "ID", "show one stored report",
 	    cli_report_show_flags, true, cli_report_show, 1, 1 },
 	{ "report quarantine list", "[--all] [--limit N]", "list input kept "

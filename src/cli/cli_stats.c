@@ -11,6 +11,12 @@
  * traffic, and the larger one counts; within a view, entries add up
  * (Google sends no-policy-found plus two sts entries when a policy
  * changed during the day: different sessions).
+ *
+ * The tlsa view also holds the TLSA reports for the MX hosts that the
+ * domain's mx patterns match (store.h: reporters of DANE results name
+ * the MX host): the store adds them to the domain's own rows, and the
+ * output names those hosts, with how many other hosted domains share
+ * each, since the same sessions then show in their statistics too.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,6 +157,60 @@ oom:
 	return -1;
 }
 
+/* The MX hosts whose TLSA reports the statistics include. */
+struct cli_mx_hosts {
+	json_t	*names;			/* array of host strings */
+	int64_t	*others;		/* other hosted domains, per host */
+	size_t	 cap;
+	int	 oom;
+};
+
+static int
+cli_stats_mx_host(void *arg, const struct store_mx_host_row *r)
+{
+	struct cli_mx_hosts *mx = arg;
+	size_t n = json_array_size(mx->names);
+	int64_t *nv;
+
+	if (n == mx->cap) {
+		mx->cap = mx->cap ? mx->cap * 2 : 8;
+		if ((nv = realloc(mx->others, mx->cap * sizeof(*nv))) == NULL)
+			goto oom;
+		mx->others = nv;
+	}
+	if (json_array_append_new(mx->names, json_string(r->host)) == -1)
+		goto oom;
+	mx->others[n] = r->others;
+	return 0;
+oom:
+	mx->oom = 1;
+	return -1;
+}
+
+/* "Includes TLSA reports for MX hosts: a (shared with 2 other hosted
+ * domains), b", or nothing when there are none. Host names come from
+ * reports: escaped. */
+static void
+cli_stats_print_mx(const struct cli_mx_hosts *mx)
+{
+	size_t n = json_array_size(mx->names);
+
+	if (n == 0)
+		return;
+	printf("Includes TLSA reports for MX hosts: ");
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			printf(", ");
+		cli_put_safe(stdout, json_string_value(json_array_get(
+		    mx->names, i)));
+		if (mx->others[i] > 0)
+			printf(" (shared with %lld other hosted domain%s)",
+			    (long long)mx->others[i],
+			    mx->others[i] == 1 ? "" : "s");
+	}
+	printf("\n");
+}
+
 static int
 cli_stat_cmp_failed(const void *a, const void *b)
 {
@@ -237,6 +297,7 @@ cli_stats(struct cli *c)
 {
 	char name[LIMIT_DNAME_LEN + 1];
 	struct cli_stats st = { 0 };
+	struct cli_mx_hosts mx = { 0 };
 	time_t from = 0, to = 0;
 	struct store *s;
 	struct err e;
@@ -261,6 +322,16 @@ cli_stats(struct cli *c)
 		    cli_fail(CLI_USAGE, "%s", e.msg);
 		goto out;
 	}
+	if ((mx.names = json_array()) == NULL) {
+		rc = cli_fail(CLI_USAGE, "out of memory");
+		goto out;
+	}
+	if (s->ops->stats_mx_hosts(s, name, from, to, cli_stats_mx_host, &mx,
+	    &e) != 0) {
+		rc = mx.oom ? cli_fail(CLI_USAGE, "out of memory") :
+		    cli_fail(CLI_USAGE, "%s", e.msg);
+		goto out;
+	}
 	if (st.orgs.n > 1)
 		qsort(st.orgs.v, st.orgs.n, sizeof(*st.orgs.v),
 		    cli_stat_cmp_total);
@@ -271,6 +342,7 @@ cli_stats(struct cli *c)
 		json_t *o = json_object();
 
 		json_object_set_new(o, "domain", json_string(name));
+		json_object_set(o, "mx-hosts", mx.names);
 		json_object_set_new(o, "days",
 		    cli_stats_json_table(&st.days, "day", true));
 		json_object_set_new(o, "organizations",
@@ -279,7 +351,9 @@ cli_stats(struct cli *c)
 		    cli_stats_json_table(&st.results, "result-type", false));
 		cli_print_json(o);
 	} else {
-		printf("TLS sessions reported for %s\n\n", name);
+		printf("TLS sessions reported for %s\n", name);
+		cli_stats_print_mx(&mx);
+		printf("\n");
 		cli_stats_print_table("Per day (UTC)", "DAY", &st.days, true);
 		cli_stats_print_table("Per reporting organization",
 		    "ORGANIZATION", &st.orgs, true);
@@ -288,6 +362,8 @@ cli_stats(struct cli *c)
 	}
 	rc = CLI_OK;
 out:
+	json_decref(mx.names);
+	free(mx.others);
 	cli_stats_flush(&st);
 	cli_stat_free(&st.days);
 	cli_stat_free(&st.orgs);
