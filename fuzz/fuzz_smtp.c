@@ -2,9 +2,11 @@
  * fuzz_smtp.c - fuzz target for the SMTP session state machine. The first
  * byte picks how the rest is split into reads (1..256 bytes each), so
  * that partial lines and pipelined commands at every boundary are tried;
- * STARTTLS is "completed" at once. Checks: every reply line ends in CRLF
- * and starts with a 3-digit code, delivered messages respect the size
- * limit, and after close no more output appears.
+ * STARTTLS is "completed" at once, and so is a delivery the hook left
+ * pending (with the answer the message's length picks). Checks: every
+ * reply line ends in CRLF and starts with a 3-digit code, delivered
+ * messages respect the size limit, nothing is consumed and nothing said
+ * while a delivery is pending, and after close no more output appears.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -34,7 +36,7 @@ fz_deliver(void *arg, const struct smtp_envelope *env, const uint8_t *msg,
 	if (len > 0)
 		reason[0] = (char)msg[0];	/* anything goes: sanitised */
 	reason[1] = '\0';
-	return (enum smtp_deliver_result)(len % 4);
+	return (enum smtp_deliver_result)(len % 5);	/* 4: PENDING */
 }
 
 static void
@@ -95,6 +97,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (act & SMTP_ACT_STARTTLS)
 			smtp_session_tls_done(s);
 		i += consumed;
+		if (smtp_session_delivering(s)) {
+			size_t len, again;
+
+			if (smtp_session_feed(s, data + i, size - i, &again) !=
+			    SMTP_ACT_NONE || again != 0 ||
+			    (smtp_session_output(s, &len), len != 0))
+				abort();
+			smtp_session_deliver_done(s,
+			    (enum smtp_deliver_result)(data[i - 1] % 4),
+			    "late\r\n\x01");
+			fz_check(s);
+		}
 	}
 	smtp_session_free(s);
 	return 0;

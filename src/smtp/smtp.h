@@ -25,6 +25,8 @@
 #include "../lib/err.h"
 #include "../lib/limits.h"
 
+struct smtp_delivery;
+
 /* ------------------------------------------------------------------ */
 /* Hooks: what the daemon plugs in (the store, the domain table).      */
 
@@ -37,6 +39,24 @@ struct smtp_envelope {
 	const char	 *mail_from;	/* reverse-path without <>, "" for <> */
 	const char *const *rcpt;	/* accepted forward-paths, without <> */
 	size_t		  nrcpt;
+	struct smtp_delivery *delivery;	/* deliver hook only: this
+					 * connection's slot for an answer
+					 * given later (SMTP_DELIVER_PENDING);
+					 * NULL when the session runs without
+					 * the I/O layer */
+};
+
+/* A connection's slot for a delivery answered later. The I/O layer owns
+ * it (one per connection) and lends it to the deliver hook in the
+ * envelope. A hook that returns SMTP_DELIVER_PENDING keeps the pointer,
+ * stores its own handle for the work in job, and later passes the slot
+ * to smtp_server_deliver_done(); if the connection goes first, the I/O
+ * layer gives job to the deliver_cancel hook instead, and the slot must
+ * not be used again. */
+struct smtp_delivery {
+	void	*io;		/* the I/O layer's (its connection) */
+	void	*job;		/* the hook's, while a delivery is pending;
+				 * NULL otherwise */
 };
 
 enum smtp_rcpt_result {
@@ -54,6 +74,11 @@ enum smtp_deliver_result {
 	SMTP_DELIVER_NO_REPORT = 3,	/* no valid report in the message;
 					 * the hook has quarantined the raw
 					 * message: 554 5.6.0 <reason> */
+	SMTP_DELIVER_PENDING = 4,	/* the hook took the message and
+					 * answers later with one of the
+					 * above (smtp_server_deliver_done,
+					 * or smtp_session_deliver_done for
+					 * a session driven directly) */
 };
 
 #define SMTP_REASON_LEN 200
@@ -68,22 +93,31 @@ struct smtp_hooks {
 	    const struct smtp_envelope *env, const char *addr);
 
 	/* Delivers one message (msg: len bytes, dot-unstuffed, lines as
-	 * received, borrowed until the hook returns) for env's accepted
-	 * recipients. The reply is sent only after this returns, so a
-	 * STORED answer must mean "committed and synced": the sender
-	 * deletes its copy on our 250. On NO_REPORT or TEMPFAIL the hook may
-	 * write a one-line reason (plain ASCII, no CR/LF; it is sanitised
-	 * anyway) into reason[SMTP_REASON_LEN], sent after the status code.
+	 * received, borrowed until the hook returns, like env) for env's
+	 * accepted recipients. A 250 tells the sender to delete its copy,
+	 * so STORED must mean "committed and synced". On NO_REPORT or
+	 * TEMPFAIL the hook may write a one-line reason (plain ASCII, no
+	 * CR/LF; it is sanitised anyway) into reason[SMTP_REASON_LEN],
+	 * sent after the status code.
 	 *
-	 * Synchronous on purpose: the store's commit takes milliseconds
-	 * and runs on the worker's thread. An asynchronous variant would
-	 * add SMTP_DELIVER_PENDING here, make smtp_session_feed() stop
-	 * consuming input while a delivery is pending (the I/O layer stops
-	 * reading), and add smtp_session_deliver_done(s, result, reason)
-	 * to queue the reply and resume; smtp_session.c marks the place. */
+	 * A hook whose work takes long (the daemon's: a commit with a sync,
+	 * done by the intake writer thread) copies what it needs, returns
+	 * SMTP_DELIVER_PENDING and answers later through env->delivery.
+	 * Meanwhile the session consumes no input (whatever the client
+	 * pipelined after the final "." waits, unread by the I/O layer)
+	 * and no client timeout runs: the wait is ours. A hook may also
+	 * answer at once (a quarantined message, a failure): both kinds
+	 * mix freely. */
 	enum smtp_deliver_result (*deliver)(void *arg,
 	    const struct smtp_envelope *env, const uint8_t *msg, size_t len,
 	    char *reason);
+
+	/* Required when deliver may return SMTP_DELIVER_PENDING: the
+	 * connection whose delivery is pending is going away (client gone,
+	 * write timeout, server stopped); job is what the hook put in
+	 * env->delivery->job. The hook must forget the slot (the work may
+	 * go on; its answer is dropped). Runs on the hooks' thread. */
+	void	(*deliver_cancel)(void *arg, void *job);
 
 	/* Optional: one line about the session for the log ("client
 	 * 192.0.2.1: 550 relay refused for <x@y>"). Text is sanitised. */
@@ -136,7 +170,10 @@ void	smtp_session_free(struct smtp_session *s);
  * called as commands complete. Sets *consumed to the bytes taken: all of
  * them, except when the queued output passed LIMIT_SMTP_OUTBUF (a client
  * pipelining more than it reads: write the output, then feed the rest
- * again) or when a STARTTLS or close action stopped the session.
+ * again), when a STARTTLS or close action stopped the session, or when
+ * the deliver hook left the message pending (then *consumed ends just
+ * after the final "." line: feed the rest again after
+ * smtp_session_deliver_done; until then nothing is consumed).
  * Returns the SMTP_ACT_* bits. After SMTP_ACT_CLOSE, and between
  * SMTP_ACT_STARTTLS and smtp_session_tls_done(), input is ignored.
  *
@@ -163,6 +200,26 @@ void	smtp_session_abort(struct smtp_session *s, const char *why);
 /* True while the client is sending message text (after 354): the I/O
  * layer then applies the DATA timeout instead of the command timeout. */
 bool	smtp_session_in_data(const struct smtp_session *s);
+
+/* Sets the slot put in every envelope's delivery field (the I/O layer
+ * calls it once, after smtp_session_new). dv is borrowed and must
+ * outlive the session. */
+void	smtp_session_set_delivery(struct smtp_session *s,
+	    struct smtp_delivery *dv);
+
+/* True while a delivery is pending (the deliver hook returned
+ * SMTP_DELIVER_PENDING): smtp_session_feed() consumes nothing until
+ * smtp_session_deliver_done(). */
+bool	smtp_session_delivering(const struct smtp_session *s);
+
+/* Ends the pending delivery with res (STORED, DUPLICATE, TEMPFAIL or
+ * NO_REPORT; anything else counts as TEMPFAIL) and reason (may be NULL;
+ * sanitised), queues its reply (250, 451 or 554, as a synchronous
+ * answer would) and lets smtp_session_feed() go on with the input that
+ * followed the message. Does nothing when no delivery is pending (the
+ * session was aborted meanwhile, say). */
+void	smtp_session_deliver_done(struct smtp_session *s,
+	    enum smtp_deliver_result res, const char *reason);
 
 /* ------------------------------------------------------------------ */
 /* The I/O layer.                                                       */
@@ -198,6 +255,16 @@ struct smtp_server *smtp_server_start(struct event_base *base,
 /* Stops accepting, closes every connection of this server (without a
  * reply: call it at shutdown, after the loop stopped) and frees it. */
 void	smtp_server_stop(struct smtp_server *srv);
+
+/* Answers a delivery the deliver hook left pending, on the server's
+ * thread: queues the reply (smtp_session_deliver_done), sends it, goes
+ * on with the commands the client pipelined behind the message, and
+ * reads again. dv is the slot the hook got in env->delivery; it must
+ * not have been cancelled (deliver_cancel). The connection may be
+ * closed and freed before this returns (a pipelined QUIT, an error):
+ * do not touch dv afterwards. */
+void	smtp_server_deliver_done(struct smtp_delivery *dv,
+	    enum smtp_deliver_result res, const char *reason);
 
 /* Connections currently open on srv (for tests and metrics). */
 unsigned smtp_server_connections(const struct smtp_server *srv);

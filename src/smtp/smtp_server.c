@@ -12,12 +12,21 @@
  *       CLOSE:    stop reading, flush replies, free
  *     timeout (command or DATA, per session state): 421 and close
  *
+ *   end of data, the deliver hook answers later (SMTP_DELIVER_PENDING):
+ *     stop reading (what the client pipelined behind the "." stays in
+ *     the input buffer), no read timeout: the wait is ours;
+ *     smtp_server_deliver_done: send the reply, feed the buffered
+ *     commands, read again. If the connection goes first (client gone,
+ *     write timeout, server stopped), the deliver_cancel hook is told,
+ *     so that the answer never reaches a freed connection.
+ *
  * Back-pressure: a client that pipelines faster than it reads its replies
  * is not read from while more than LIMIT_SMTP_OUTBUF bytes wait for it;
  * libevent's input buffer is capped at the same size by a watermark.
  *
  * It never parses SMTP (smtp_session.c does), never blocks (the hooks are
- * expected to be quick, see smtp.h), and never closes the listening fd.
+ * quick; slow work is left pending, see smtp.h), and never closes the
+ * listening fd.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -61,6 +70,9 @@ struct smtp_conn {
 	bool			 tls_wait;	/* handshake running */
 	bool			 closing;	/* flushing, then free */
 	bool			 paused;	/* reading stopped: output full */
+	bool			 delivering;	/* reading stopped: the deliver
+						 * hook answers later (dv) */
+	struct smtp_delivery	 dv;		/* .io = this connection */
 	struct smtp_conn	*prev, *next;
 };
 
@@ -152,6 +164,12 @@ smtp_conn_free(struct smtp_conn *c)
 {
 	struct smtp_server *srv = c->srv;
 
+	/* A delivery is pending (possibly since the feed whose flush
+	 * failed just now): the work goes on, its answer must not come
+	 * here. */
+	if (c->dv.job != NULL && srv->hooks.deliver_cancel != NULL)
+		srv->hooks.deliver_cancel(srv->hooks.arg, c->dv.job);
+	c->dv.job = NULL;
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -276,26 +294,27 @@ smtp_conn_starttls(struct smtp_conn *c)
 	bufferevent_enable(tb, EV_READ | EV_WRITE);
 }
 
-/* Feeds what was read to the session and acts on its answer. */
+/* Feeds what was read to the session (possibly nothing: a delivery
+ * answered late may have closed the session, its 554 being the tenth
+ * error) and acts on its answer. */
 static void
 smtp_conn_process(struct smtp_conn *c)
 {
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 	size_t len, consumed = 0;
-	unsigned act = SMTP_ACT_NONE;
-	uint8_t *p;
+	unsigned act;
+	uint8_t *p = (uint8_t *)"";
 
-	if (c->closing || c->tls_wait || c->paused)
+	if (c->closing || c->tls_wait || c->paused || c->delivering)
 		return;
-	if ((len = evbuffer_get_length(in)) > 0) {
-		/* All of it in one call: STARTTLS must see what follows. */
-		if ((p = evbuffer_pullup(in, -1)) == NULL) {
-			smtp_conn_close(c);
-			return;
-		}
-		act = smtp_session_feed(c->sess, p, len, &consumed);
-		evbuffer_drain(in, consumed);
+	/* All of it in one call: STARTTLS must see what follows. */
+	if ((len = evbuffer_get_length(in)) > 0 &&
+	    (p = evbuffer_pullup(in, -1)) == NULL) {
+		smtp_conn_close(c);
+		return;
 	}
+	act = smtp_session_feed(c->sess, p, len, &consumed);
+	evbuffer_drain(in, consumed);
 	if (smtp_conn_flush(c) == -1) {
 		smtp_conn_free(c);
 		return;
@@ -308,6 +327,15 @@ smtp_conn_process(struct smtp_conn *c)
 		smtp_conn_starttls(c);
 		return;
 	}
+	if (smtp_session_delivering(c->sess)) {
+		/* The hook answers later (smtp_server_deliver_done). Read
+		 * nothing meanwhile: the rest of the input stays in the
+		 * buffer, the kernel holds what follows, and with reading
+		 * off no read timeout runs; the client waits for us. */
+		c->delivering = true;
+		bufferevent_disable(c->bev, EV_READ);
+		return;
+	}
 	if (consumed < len || evbuffer_get_length(bufferevent_get_output(
 	    c->bev)) > LIMIT_SMTP_OUTBUF) {
 		/* The client does not read its replies: wait until it has
@@ -316,6 +344,28 @@ smtp_conn_process(struct smtp_conn *c)
 		bufferevent_disable(c->bev, EV_READ);
 	}
 	smtp_conn_timeouts(c);
+}
+
+void
+smtp_server_deliver_done(struct smtp_delivery *dv,
+    enum smtp_deliver_result res, const char *reason)
+{
+	struct smtp_conn *c = dv->io;
+
+	dv->job = NULL;
+	if (!c->delivering)
+		return;
+	c->delivering = false;
+	smtp_session_deliver_done(c->sess, res, reason);
+	if (c->closing)
+		return;
+	/* Read again (unless the client's replies are still piling up:
+	 * the write callback resumes then), and first go on with what it
+	 * pipelined behind the message; the reply goes out before the
+	 * answers to those. The command timeout starts again here. */
+	if (!c->paused)
+		bufferevent_enable(c->bev, EV_READ);
+	smtp_conn_process(c);
 }
 
 static void
@@ -336,6 +386,8 @@ smtp_conn_write_cb(struct bufferevent *bev, void *arg)
 	}
 	if (c->paused) {
 		c->paused = false;
+		if (c->delivering)	/* smtp_server_deliver_done resumes */
+			return;
 		bufferevent_enable(c->bev, EV_READ);
 		smtp_conn_process(c);
 	}
@@ -455,6 +507,8 @@ smtp_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 		smtp_conn_free(c);
 		return;
 	}
+	c->dv.io = c;
+	smtp_session_set_delivery(c->sess, &c->dv);
 	bufferevent_setcb(c->bev, smtp_conn_read_cb, smtp_conn_write_cb,
 	    smtp_conn_event_cb, c);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, LIMIT_SMTP_OUTBUF);
@@ -526,6 +580,8 @@ fail:
 	return NULL;
 }
 
+/* Every connection is freed: one whose delivery is pending tells the
+ * deliver_cancel hook. */
 void
 smtp_server_stop(struct smtp_server *srv)
 {

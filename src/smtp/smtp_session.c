@@ -14,6 +14,8 @@
  *
  *   states:  GREET --HELO/EHLO--> READY --MAIL--> MAIL --RCPT--> MAIL
  *            MAIL --DATA (>=1 rcpt)--> DATA --"."--> READY
+ *            DATA --"." (hook: PENDING)--> DELIVERING --deliver_done-->
+ *              READY              (no input consumed while DELIVERING)
  *            READY --STARTTLS--> (TLS handshake) --> GREET
  *            any --QUIT / too many errors--> CLOSED
  *
@@ -52,6 +54,8 @@ enum smtp_state {
 	SMTP_ST_MAIL,		/* MAIL accepted, RCPTs being added */
 	SMTP_ST_DATA,		/* reading message text */
 	SMTP_ST_TLS_WAIT,	/* 220 to STARTTLS sent, handshake pending */
+	SMTP_ST_DELIVERING,	/* the deliver hook answers later: input
+				 * waits until smtp_session_deliver_done */
 	SMTP_ST_CLOSED,
 };
 
@@ -68,6 +72,8 @@ enum smtp_dstate {
 struct smtp_session {
 	const struct smtp_config *cfg;
 	const struct smtp_hooks	 *hooks;
+	struct smtp_delivery	 *delivery;	/* the I/O layer's slot, or
+						 * NULL */
 	size_t		 max_message;
 	unsigned	 max_rcpt;
 	unsigned	 max_errors;
@@ -303,6 +309,18 @@ bool
 smtp_session_in_data(const struct smtp_session *s)
 {
 	return s->state == SMTP_ST_DATA;
+}
+
+void
+smtp_session_set_delivery(struct smtp_session *s, struct smtp_delivery *dv)
+{
+	s->delivery = dv;
+}
+
+bool
+smtp_session_delivering(const struct smtp_session *s)
+{
+	return s->state == SMTP_ST_DELIVERING;
 }
 
 /* ------------------------------------------------------------------ */
@@ -731,32 +749,13 @@ smtp_msg_put(struct smtp_session *s, const char *bytes, size_t n)
 	s->msglen += n;
 }
 
+/* Queues the reply to the end of data for a delivery's result. */
 static void
-smtp_data_end(struct smtp_session *s)
+smtp_deliver_reply(struct smtp_session *s, enum smtp_deliver_result res,
+    const char *reason)
 {
-	struct smtp_envelope env;
-	enum smtp_deliver_result res;
-	char reason[SMTP_REASON_LEN], clean[SMTP_REASON_LEN];
+	char clean[SMTP_REASON_LEN];
 
-	s->state = SMTP_ST_READY;
-	if (s->too_big) {
-		smtp_log(s, "552 message over %zu bytes from <%s>",
-		    s->max_message, s->mail_from);
-		smtp_error(s, "552 5.3.4 Error: message exceeds fixed limit "
-		    "of %zu bytes", s->max_message);
-		smtp_reset_transaction(s);
-		return;
-	}
-	env = (struct smtp_envelope){ .client = s->client, .helo = s->helo,
-	    .tls = s->tls, .mail_from = s->mail_from,
-	    .rcpt = (const char *const *)s->rcpt, .nrcpt = s->nrcpt };
-	reason[0] = '\0';
-	/* An asynchronous store would return SMTP_DELIVER_PENDING here:
-	 * stay in a "delivering" state that consumes no input, and let
-	 * smtp_session_deliver_done() run the switch below. */
-	res = s->hooks->deliver(s->hooks->arg, &env,
-	    s->msg != NULL ? s->msg : (const uint8_t *)"", s->msglen, reason);
-	reason[sizeof(reason) - 1] = '\0';
 	smtp_sanitize(clean, sizeof(clean), reason);
 	switch (res) {
 	case SMTP_DELIVER_STORED:
@@ -770,13 +769,60 @@ smtp_data_end(struct smtp_session *s)
 		    clean[0] ? clean : "no TLS-RPT report in the message");
 		break;
 	case SMTP_DELIVER_TEMPFAIL:
+	case SMTP_DELIVER_PENDING:	/* not an answer: the caller's bug */
 	default:
 		smtp_out(s, "451 4.3.0 Error: %s",
 		    clean[0] ? clean : "cannot store the report now, try "
 		    "again later");
 		break;
 	}
+}
+
+static void
+smtp_data_end(struct smtp_session *s)
+{
+	struct smtp_envelope env;
+	enum smtp_deliver_result res;
+	char reason[SMTP_REASON_LEN];
+
+	s->state = SMTP_ST_READY;
+	if (s->too_big) {
+		smtp_log(s, "552 message over %zu bytes from <%s>",
+		    s->max_message, s->mail_from);
+		smtp_error(s, "552 5.3.4 Error: message exceeds fixed limit "
+		    "of %zu bytes", s->max_message);
+		smtp_reset_transaction(s);
+		return;
+	}
+	env = (struct smtp_envelope){ .client = s->client, .helo = s->helo,
+	    .tls = s->tls, .mail_from = s->mail_from,
+	    .rcpt = (const char *const *)s->rcpt, .nrcpt = s->nrcpt,
+	    .delivery = s->delivery };
+	reason[0] = '\0';
+	res = s->hooks->deliver(s->hooks->arg, &env,
+	    s->msg != NULL ? s->msg : (const uint8_t *)"", s->msglen, reason);
+	reason[sizeof(reason) - 1] = '\0';
+	/* The hook is done with the message and the envelope either way:
+	 * a pending one has copied what it needs. */
 	smtp_reset_transaction(s);
+	if (res == SMTP_DELIVER_PENDING) {
+		/* No reply and no input until smtp_session_deliver_done(). */
+		s->state = SMTP_ST_DELIVERING;
+		return;
+	}
+	smtp_deliver_reply(s, res, reason);
+}
+
+void
+smtp_session_deliver_done(struct smtp_session *s,
+    enum smtp_deliver_result res, const char *reason)
+{
+	if (s->state != SMTP_ST_DELIVERING)
+		return;
+	s->state = SMTP_ST_READY;
+	smtp_deliver_reply(s, res, reason != NULL ? reason : "");
+	if (s->oom && s->state != SMTP_ST_CLOSED)
+		s->state = SMTP_ST_CLOSED;	/* see smtp_session_feed */
 }
 
 /* Scans message text; returns the bytes consumed (up to and including
@@ -836,7 +882,8 @@ smtp_data(struct smtp_session *s, const uint8_t *buf, size_t len)
 			continue;
 		case SMTP_D_DOT_CR:
 			if (c == '\n') {
-				smtp_data_end(s);
+				smtp_data_end(s);	/* may leave the
+							 * session DELIVERING */
 				return i + 1;
 			}
 			/* ".\r" then text: the dot was stuffed. */
@@ -860,7 +907,8 @@ smtp_session_feed(struct smtp_session *s, const uint8_t *buf, size_t len,
 	unsigned act = SMTP_ACT_NONE;
 
 	while (i < len && s->state != SMTP_ST_CLOSED &&
-	    s->state != SMTP_ST_TLS_WAIT && !s->oom &&
+	    s->state != SMTP_ST_TLS_WAIT && s->state != SMTP_ST_DELIVERING &&
+	    !s->oom &&
 	    s->outlen - s->outoff <= LIMIT_SMTP_OUTBUF) {
 		uint8_t c;
 

@@ -26,6 +26,7 @@ struct rec {
 	size_t	 nrcpt;
 	char	 rcpt0[300];
 	bool	 tls;
+	struct smtp_delivery *delivery;	/* env->delivery of the last call */
 };
 
 static enum smtp_rcpt_result
@@ -58,6 +59,7 @@ deliver_hook(void *arg, const struct smtp_envelope *env, const uint8_t *msg,
 	snprintf(r->rcpt0, sizeof(r->rcpt0), "%s",
 	    env->nrcpt ? env->rcpt[0] : "");
 	r->tls = env->tls;
+	r->delivery = env->delivery;
 	if (r->reason != NULL)
 		snprintf(reason, SMTP_REASON_LEN, "%s", r->reason);
 	return r->result;
@@ -71,6 +73,7 @@ struct fx {
 	char		   *out;	/* all output so far */
 	size_t		    outlen;
 	unsigned	    act;
+	size_t		    consumed;	/* by the last fx_send */
 };
 
 static void
@@ -124,13 +127,11 @@ fx_free(struct fx *f)
 static const char *
 fx_send(struct fx *f, const char *in)
 {
-	size_t consumed;
-
 	f->outlen = 0;
 	if (f->out != NULL)
 		f->out[0] = '\0';
 	f->act = smtp_session_feed(f->s, (const uint8_t *)in, strlen(in),
-	    &consumed);
+	    &f->consumed);
 	fx_drain(f);
 	return f->out;
 }
@@ -384,6 +385,121 @@ test_deliver_outcomes(void **state)
 	fx_free(f);
 }
 
+/* An asynchronous delivery (SMTP_DELIVER_PENDING): nothing after the
+ * final "." is consumed and no reply is queued until deliver_done; then
+ * the reply comes first and the commands pipelined behind the message
+ * are answered after it, in order. */
+static void
+test_deliver_pending(void **state)
+{
+	static const char tail[] = "RSET\r\nNOOP\r\nQUIT\r\n";
+	static const char end[] = "x\r\n.\r\n";
+	struct fx *f = fx_new(0, false);
+	struct smtp_delivery dv = { 0 };
+	char in[64];
+
+	smtp_session_set_delivery(f->s, &dv);
+	fx_ehlo(f);
+	fx_send(f, "MAIL FROM:<a@b.test>\r\nRCPT TO:<tlsrpt+t@" HOST
+	    ">\r\nDATA\r\n");
+	f->rec.result = SMTP_DELIVER_PENDING;
+	snprintf(in, sizeof(in), "%s%s", end, tail);
+	assert_string_equal(fx_send(f, in), "");
+	assert_int_equal(f->act, SMTP_ACT_NONE);
+	assert_int_equal(f->consumed, strlen(end));
+	assert_int_equal(f->rec.ndeliver, 1);
+	assert_string_equal((char *)f->rec.msg, "x\r\n");
+	assert_ptr_equal(f->rec.delivery, &dv);
+	assert_true(smtp_session_delivering(f->s));
+	assert_false(smtp_session_in_data(f->s));
+	/* Fed again while pending: still nothing taken, nothing said. */
+	assert_string_equal(fx_send(f, tail), "");
+	assert_int_equal(f->consumed, 0);
+	assert_int_equal(f->act, SMTP_ACT_NONE);
+	/* The answer, then the rest in order. */
+	smtp_session_deliver_done(f->s, SMTP_DELIVER_STORED, NULL);
+	assert_false(smtp_session_delivering(f->s));
+	assert_string_equal(fx_send(f, tail), "250 2.0.0 Ok: report stored\r\n"
+	    "250 2.0.0 Ok\r\n250 2.0.0 Ok\r\n221 2.0.0 " HOST " Bye\r\n");
+	assert_int_equal(f->consumed, strlen(tail));
+	assert_int_equal(f->act, SMTP_ACT_CLOSE);
+	/* A second deliver_done (nothing pending) says nothing. */
+	smtp_session_deliver_done(f->s, SMTP_DELIVER_STORED, NULL);
+	assert_string_equal(fx_send(f, ""), "");
+	fx_free(f);
+}
+
+/* The other answers a pending delivery may get, and a pipelined next
+ * transaction behind the message. */
+static void
+test_deliver_pending_outcomes(void **state)
+{
+	static const char tx[] = "MAIL FROM:<a@b.test>\r\nRCPT TO:<tlsrpt+t@"
+	    HOST ">\r\nDATA\r\n";
+	struct fx *f = fx_new(0, false);
+	char in[256];
+
+	fx_ehlo(f);
+	f->rec.result = SMTP_DELIVER_PENDING;
+	fx_send(f, tx);
+	snprintf(in, sizeof(in), "one\r\n.\r\n%s", tx);
+	assert_string_equal(fx_send(f, in), "");
+	smtp_session_deliver_done(f->s, SMTP_DELIVER_TEMPFAIL,
+	    "cannot store the report now\r\n");
+	/* The 451 (reason sanitised), then MAIL, RCPT, DATA. */
+	assert_string_equal(fx_send(f, in + strlen("one\r\n.\r\n")),
+	    "451 4.3.0 Error: cannot store the report now??\r\n"
+	    "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"
+	    "354 End data with <CR><LF>.<CR><LF>\r\n");
+	assert_true(smtp_session_in_data(f->s));
+	assert_string_equal(fx_send(f, "two\r\n.\r\n"), "");
+	assert_string_equal((char *)f->rec.msg, "two\r\n");
+	smtp_session_deliver_done(f->s, SMTP_DELIVER_DUPLICATE, "ignored");
+	assert_string_equal(fx_send(f, ""),
+	    "250 2.0.0 Ok: duplicate report, already stored\r\n");
+	/* A synchronous answer still works beside pending ones. */
+	f->rec.result = SMTP_DELIVER_NO_REPORT;
+	f->rec.reason = "no report";
+	fx_send(f, tx);
+	assert_string_equal(fx_send(f, "three\r\n.\r\n"),
+	    "554 5.6.0 Error: no report\r\n");
+	/* Aborted while pending (the I/O layer's timeout or stop): 421 and
+	 * closed; a late answer says nothing. */
+	f->rec.result = SMTP_DELIVER_PENDING;
+	fx_send(f, tx);
+	assert_string_equal(fx_send(f, "four\r\n.\r\n"), "");
+	smtp_session_abort(f->s, "shutting down");
+	smtp_session_deliver_done(f->s, SMTP_DELIVER_STORED, NULL);
+	assert_string_equal(fx_send(f, "NOOP\r\n"), "421 4.4.2 " HOST
+	    " Error: shutting down, closing\r\n");
+	assert_int_equal(f->act, SMTP_ACT_CLOSE);
+	assert_int_equal(f->rec.ndeliver, 4);
+	fx_free(f);
+}
+
+/* A late 554 that is the client's tenth error closes the session: fed
+ * nothing, the session says so (the I/O layer feeds it after every
+ * deliver_done). */
+static void
+test_deliver_pending_last_error(void **state)
+{
+	struct fx *f = fx_new(0, false);
+
+	fx_ehlo(f);
+	for (int i = 0; i < 9; i++)
+		fx_send(f, "BAD\r\n");
+	f->rec.result = SMTP_DELIVER_PENDING;
+	fx_send(f, "MAIL FROM:<a@b.test>\r\nRCPT TO:<tlsrpt+t@" HOST
+	    ">\r\nDATA\r\n");
+	assert_string_equal(fx_send(f, ".\r\n"), "");
+	assert_int_equal(f->act, SMTP_ACT_NONE);
+	smtp_session_deliver_done(f->s, SMTP_DELIVER_NO_REPORT, "empty");
+	assert_string_equal(fx_send(f, ""), "554 5.6.0 Error: empty\r\n"
+	    "421 4.7.0 " HOST " Error: too many errors, closing\r\n");
+	assert_int_equal(f->act, SMTP_ACT_CLOSE);
+	fx_free(f);
+}
+
 static void
 test_size_limits(void **state)
 {
@@ -597,6 +713,9 @@ main(void)
 		cmocka_unit_test(test_transaction),
 		cmocka_unit_test(test_byte_by_byte),
 		cmocka_unit_test(test_deliver_outcomes),
+		cmocka_unit_test(test_deliver_pending),
+		cmocka_unit_test(test_deliver_pending_outcomes),
+		cmocka_unit_test(test_deliver_pending_last_error),
 		cmocka_unit_test(test_size_limits),
 		cmocka_unit_test(test_bare_lf),
 		cmocka_unit_test(test_long_lines),
