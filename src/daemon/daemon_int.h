@@ -6,10 +6,11 @@
  * `workers` worker threads each run their own libevent loop (a base with
  * no locks) and accept on their own SO_REUSEPORT sockets (HTTPS, HTTP,
  * and SMTP when smtp_listen is set); report intake parses on the worker
- * that took the request, and HTTPS reports are then committed by the one
- * writer thread (group commit, see daemon_intake.c), SMTP ones with the
- * worker's own store handle; the reload
- * thread polls the store and swaps the policy table; the ACME manager
+ * that took the request or message, and the reports are then committed
+ * by the one writer thread (group commit, see daemon_intake.c); only
+ * quarantine entries are stored with the worker's own store handle; the
+ * reload thread polls the store and swaps the policy table; the ACME
+ * manager
  * (certificates = acme) runs in its own thread inside the acme module.
  *
  * The policy table is immutable once published. Workers read it through
@@ -94,32 +95,59 @@ struct tls;
 struct acme_manager;
 struct intake;
 
-/* An HTTPS report on its way to the writer and back (daemon_intake.c).
- * Made by intake_http_report on a worker; owned by the writer's queue,
- * then by the writer, then by the worker's completed list, then freed by
- * the worker (intake_job_free). Only the worker reads or writes waiter;
- * only the writer writes result and id, before it hands the job back
- * under the owner's lock. */
-struct intake_job {
-	struct intake_job *next;
-	struct intake	*owner;		/* the worker that posted it */
-	void		*waiter;	/* the worker's connection, NULL once
-					 * it is gone (worker only) */
+/* One report of a job. */
+struct intake_report {
 	struct tlsrpt_report *r;	/* owned */
-	void		*buf;		/* owned (free): holds raw */
-	const uint8_t	*raw;		/* the body as received */
+	const uint8_t	*raw;		/* as received (gzip or JSON): in
+					 * the job's buf, or data */
 	size_t		 len;		/* bytes of raw */
-	char		 client[64];	/* peer address */
-	char		 domain[LIMIT_DNAME_LEN + 1];	/* the token's */
+	void		*data;		/* owned (free) when raw is not in
+					 * the job's buf, else NULL */
 	int		 result;	/* STORE_ADDED, STORE_DUPLICATE, -1 */
 	int64_t		 id;		/* the report's row id, or 0 */
 };
 
+/* What a job came by. */
+enum intake_via {
+	INTAKE_VIA_HTTPS = 0,	/* one report; waiter: a struct conn */
+	INTAKE_VIA_SMTP = 1,	/* one message's valid reports; waiter:
+				 * its struct smtp_delivery */
+};
+
+/* A report POSTed over HTTPS, or the reports of one e-mail, on their
+ * way to the writer and back (daemon_intake.c). Made on a worker; owned
+ * by the writer's queue, then by the writer, then by the worker's
+ * completed list, then freed by the worker (intake_job_free). The
+ * writer commits a job's reports in one transaction, never split over
+ * two (a message is stored whole or not at all). Only the worker reads
+ * or writes waiter; only the writer writes the reports' result and id,
+ * before it hands the job back under the owner's lock. */
+struct intake_job {
+	struct intake_job *next;
+	struct intake	*owner;		/* the worker that posted it */
+	void		*waiter;	/* who gets the answer, NULL once it
+					 * is gone (worker only) */
+	enum intake_via	 via;
+	void		*buf;		/* owned (free): HTTPS, holds the
+					 * report's raw */
+	size_t		 len;		/* raw bytes of all its reports */
+	char		 client[64];	/* peer address */
+	char		 domain[LIMIT_DNAME_LEN + 1];	/* the token's, or ""
+					 * (SMTP: the first recipient's) */
+	/* SMTP only: the envelope, and whether the mail carried a DKIM
+	 * signature of the reporter's domain (not verified). */
+	char		 mail_from[LIMIT_SMTP_PATH_LEN + 1];
+	char		 rcpt_to[LIMIT_SMTP_PATH_LEN + 1];
+	bool		 dkim_present;
+	size_t		 nreports;	/* 1..LIMIT_MIME_REPORTS */
+	struct intake_report reports[];
+};
+
 /* The writer: one thread, its own store handle, a queue of jobs. It
- * takes everything queued (up to LIMIT_INTAKE_BATCH_JOBS jobs and
- * LIMIT_INTAKE_BATCH_BYTES raw bytes) and commits it in one transaction
- * (store report_add_batch: one sync for the lot), then hands each job
- * back to its worker. */
+ * takes everything queued (whole jobs, up to LIMIT_INTAKE_BATCH_JOBS
+ * reports and LIMIT_INTAKE_BATCH_BYTES raw bytes) and commits it in one
+ * transaction (store report_add_batch: one sync for the lot), then hands
+ * each job back to its worker. */
 struct intake_writer {
 	pthread_t	 thr;
 	bool		 started;
@@ -164,14 +192,14 @@ struct daemon {
 					 * the current one */
 	struct strv	 listen_addrs;	/* explicit listen addresses */
 
-	struct intake_writer writer;	/* HTTPS report group commit */
+	struct intake_writer writer;	/* report group commit */
 };
 
 /* --- report intake (daemon_intake.c) --------------------------------- */
 
 /* A worker's intake state: its own store handle (a handle is for one
- * thread), opened on first use on the worker's thread, and the jobs the
- * writer has finished for it. */
+ * thread) for quarantine entries, opened on first use on the worker's
+ * thread, and the jobs the writer has finished for it. */
 struct intake {
 	struct daemon	*d;
 	int		 id;		/* worker number, for logs */
@@ -220,8 +248,8 @@ int	intake_http_report(struct intake *in, void *waiter,
 	    const char *client, const char *domain, void *buf,
 	    const uint8_t *body, size_t len, struct intake_job **job,
 	    char json[INTAKE_JSON_LEN], size_t *jsonlen);
-/* The answer for a finished job: 201 stored, 200 duplicate, or 503 (the
- * commit failed: try later), its JSON body in json. */
+/* The answer for a finished HTTPS job: 201 stored, 200 duplicate, or
+ * 503 (the commit failed: try later), its JSON body in json. */
 int	intake_http_answer(const struct intake_job *j,
 	    char json[INTAKE_JSON_LEN], size_t *jsonlen);
 /* Sets up in's completion list and eventfd (done_fd, non-blocking; the
@@ -239,10 +267,19 @@ int	intake_writer_start(struct daemon *d, struct err *e);
  * after the workers have stopped posting (joined). */
 void	intake_writer_stop(struct daemon *d);
 /* Fills h with the SMTP hooks of the worker whose intake state is in
- * (h->arg = in): rcpt checks the token set, deliver extracts, parses and
- * stores, log writes to the daemon's log. */
+ * (h->arg = in): rcpt checks the token set; deliver extracts and parses
+ * the reports, quarantines what is invalid (at once), and posts the
+ * valid ones to the writer as one job, answering later
+ * (SMTP_DELIVER_PENDING; intake_smtp_done gives the answer);
+ * deliver_cancel forgets a job whose connection is gone; log writes to
+ * the daemon's log. */
 struct smtp_hooks;
 void	intake_smtp_hooks(struct intake *in, struct smtp_hooks *h);
+/* Answers the SMTP delivery of a finished job (INTAKE_VIA_SMTP), unless
+ * its connection is gone: 250 when a report was added or all were
+ * duplicates, 451 when the commit failed. Worker thread, from the
+ * completion list; the caller frees j afterwards. */
+void	intake_smtp_done(struct intake_job *j);
 /* Closes the worker's store handle (on the worker's thread, at exit). */
 void	intake_close(struct intake *in);
 /* Frees what intake_init made and any finished job nobody took (after

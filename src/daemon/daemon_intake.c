@@ -23,25 +23,32 @@
  *
  * SMTP (smtp_listen): RCPT is accepted only for tlsrpt+<token>@service_host
  * with a token of the published token set (550 otherwise: never a relay);
- * a message is taken apart by mime_report_extract, each report parsed and
- * stored; a message without a report, or whose reports are all invalid,
+ * a message is taken apart by mime_report_extract and each report
+ * parsed; a message without a report, or whose reports are all invalid,
  * is quarantined whole (554); invalid reports beside valid ones are
- * quarantined one by one.
+ * quarantined one by one, and the valid ones stored together: all of a
+ * message's reports in one transaction (250 when any was new or all were
+ * duplicates, 451 when the commit failed).
  *
- * Parsing runs on a worker's thread. SMTP reports and quarantine
- * entries are stored there with the worker's own store handle, the
- * commit synchronous. HTTPS reports go through group commit:
+ * Parsing runs on a worker's thread; quarantine entries (rare) are
+ * stored there, synchronously, with the worker's own store handle.
+ * Reports of both routes go through group commit:
  *
  *	worker                          writer thread (one per daemon)
- *	parse, post job  --- queue --->  take all queued (<= 256 jobs,
- *	(connection stops                <= 8 MiB), report_add_batch:
- *	 reading)                        ONE transaction, ONE sync
- *	answer 201/200/503 <- done list + eventfd of the job's worker
+ *	parse, post job  --- queue --->  take whole jobs queued (<= 256
+ *	(HTTPS connection or SMTP        reports, <= 8 MiB), report_add_
+ *	 session stops reading)          batch: ONE transaction, ONE sync
+ *	answer 201/200/503, or   <----  done list + eventfd of the job's
+ *	 250/451 (smtp_server_           worker
+ *	 deliver_done)
  *
- * Either way an answer of 2xx/250 always means "on disk": the writer
- * hands a job back only after its commit returned. A connection that
- * closes while its job is queued leaves the job alone; the report is
- * still stored and its answer dropped (a retry gets 200 duplicate).
+ * A job is an HTTPS report or the valid reports of one message; the
+ * writer never splits a job over two batches. Either way an answer of
+ * 2xx/250 always means "on disk": the writer hands a job back only after
+ * its commit returned. A connection that closes while its job is queued
+ * leaves the job alone (the waiter is cleared: conn_free, or the SMTP
+ * deliver_cancel hook); the reports are still stored and the answer
+ * dropped (a retry gets 200 duplicate / 250).
  * Never reads the token set anywhere but the published table; never logs
  * untrusted bytes unescaped (log.h escapes).
  */
@@ -226,34 +233,34 @@ intake_report_log(const struct store_origin *o, const struct tlsrpt_report *r,
 	log_end(&l);
 }
 
-/* Stores one parsed report with the worker's own handle (SMTP). Returns
- * STORE_ADDED, STORE_DUPLICATE (row id in *id) or -1 (logged). */
-static int
-intake_store_report(struct intake *in, const struct tlsrpt_report *r,
-    const uint8_t *raw, size_t len, const struct store_origin *o,
-    int64_t *id)
-{
-	struct store *s = intake_store(in);
-	struct err e;
-	int rc = -1;
-
-	*id = 0;
-	if (s == NULL)
-		return -1;
-	if ((rc = s->ops->report_add(s, r, raw, len, o, id, &e)) == -1)
-		log_warn("intake", "storing a report failed: %s", e.msg);
-	intake_report_log(o, r, rc, *id);
-	return rc;
-}
-
 /* --- group commit: the writer ---------------------------------------- */
+
+/* A job for n reports (1..LIMIT_MIME_REPORTS), zeroed; the caller fills
+ * it in. */
+static struct intake_job *
+intake_job_new(struct intake *in, enum intake_via via, size_t n)
+{
+	struct intake_job *j;
+
+	if ((j = calloc(1, sizeof(*j) + n * sizeof(j->reports[0]))) == NULL)
+		log_fatal("intake", "out of memory");
+	j->owner = in;
+	j->via = via;
+	j->nreports = n;
+	for (size_t i = 0; i < n; i++)
+		j->reports[i].result = -1;
+	return j;
+}
 
 void
 intake_job_free(struct intake_job *j)
 {
 	if (j == NULL)
 		return;
-	tlsrpt_report_free(j->r);
+	for (size_t i = 0; i < j->nreports; i++) {
+		tlsrpt_report_free(j->reports[i].r);
+		free(j->reports[i].data);
+	}
 	free(j->buf);
 	free(j);
 }
@@ -339,23 +346,43 @@ intake_writer_post(struct intake_writer *wr, struct intake_job *j)
 	pthread_mutex_unlock(&wr->mu);
 }
 
-/* Commits jobs[0..n) in one transaction and sets each job's result and
- * id. When the batch fails as a whole and has more than one job, each
- * job is tried alone, so that one report the store refuses does not
- * turn its neighbours away. Writer thread only. */
+/* The origin stored with j's reports: the route, and for mail the
+ * envelope as received. Borrows from j. */
+static void
+intake_job_origin(const struct intake_job *j, struct store_origin *o)
+{
+	if (j->via == INTAKE_VIA_SMTP) {
+		*o = (struct store_origin){ .route = "smtp",
+		    .client = j->client, .mail_from = j->mail_from,
+		    .rcpt_to = j->rcpt_to[0] != '\0' ? j->rcpt_to : NULL,
+		    .intake_domain = j->domain[0] != '\0' ? j->domain : NULL,
+		    .dkim_present = j->dkim_present };
+		return;
+	}
+	*o = (struct store_origin){ .route = "https", .client = j->client,
+	    .intake_domain = j->domain };
+}
+
+/* Commits the reports of jobs[0..n) (nrep in all) in one transaction
+ * and sets each report's result and id. When the batch fails as a
+ * whole and has more than one job, each job is tried alone (its reports
+ * still together), so that one the store refuses does not turn its
+ * neighbours away. Writer thread only; sj, results and ids hold nrep,
+ * o holds n. */
 static void
 intake_writer_commit(struct intake_writer *wr, struct intake_job **jobs,
-    size_t n, struct store_report_job *sj, struct store_origin *o,
-    int *results, int64_t *ids)
+    size_t n, size_t nrep, struct store_report_job *sj,
+    struct store_origin *o, int *results, int64_t *ids)
 {
 	struct err e;
+	size_t k = 0;
 
 	if (wr->store == NULL) {
 		char path[4096];
-		int k = snprintf(path, sizeof(path), "%s/stsguard.db",
+		int pn = snprintf(path, sizeof(path), "%s/stsguard.db",
 		    wr->data_dir);
 
-		if (k < 0 || (size_t)k >= sizeof(path))
+		if (pn < 0 || (size_t)pn >= sizeof(path))
 			log_warn("intake", "data_dir path too long");
 		else if (store_sqlite_open(path, &wr->store, &e) == -1) {
 			log_warn("intake", "writer: cannot open the store: "
@@ -364,30 +391,45 @@ intake_writer_commit(struct intake_writer *wr, struct intake_job **jobs,
 		}
 	}
 	for (size_t i = 0; i < n; i++) {
-		o[i] = (struct store_origin){ .route = "https",
-		    .client = jobs[i]->client,
-		    .intake_domain = jobs[i]->domain };
-		sj[i] = (struct store_report_job){ .r = jobs[i]->r,
-		    .raw = jobs[i]->raw, .rawlen = jobs[i]->len, .o = &o[i] };
-		results[i] = -1;
-		ids[i] = 0;
+		intake_job_origin(jobs[i], &o[i]);
+		for (size_t r = 0; r < jobs[i]->nreports; r++, k++) {
+			const struct intake_report *ir = &jobs[i]->reports[r];
+
+			sj[k] = (struct store_report_job){ .r = ir->r,
+			    .raw = ir->raw, .rawlen = ir->len, .o = &o[i] };
+			results[k] = -1;
+			ids[k] = 0;
+		}
 	}
 	if (wr->store != NULL && wr->store->ops->report_add_batch(wr->store,
-	    sj, n, results, ids, &e) == -1) {
-		log_warn("intake", "storing %zu report(s) failed: %s", n,
+	    sj, nrep, results, ids, &e) == -1) {
+		log_warn("intake", "storing %zu report(s) failed: %s", nrep,
 		    e.msg);
-		for (size_t i = 0; n > 1 && i < n; i++)
-			if (wr->store->ops->report_add_batch(wr->store, &sj[i],
-			    1, &results[i], &ids[i], &e) == -1)
-				log_warn("intake", "storing a report "
-				    "failed: %s", e.msg);
+		for (size_t i = 0, at = 0; n > 1 && i < n; i++) {
+			size_t m = jobs[i]->nreports;
+
+			if (wr->store->ops->report_add_batch(wr->store,
+			    &sj[at], m, &results[at], &ids[at], &e) == -1)
+				log_warn("intake", "storing %zu report(s) "
+				    "failed: %s", m, e.msg);
+			at += m;
+		}
 	}
+	k = 0;
 	for (size_t i = 0; i < n; i++) {
-		jobs[i]->result = results[i];
-		jobs[i]->id = ids[i];
-		intake_report_log(&o[i], jobs[i]->r, results[i], ids[i]);
+		for (size_t r = 0; r < jobs[i]->nreports; r++, k++) {
+			struct intake_report *ir = &jobs[i]->reports[r];
+
+			ir->result = results[k];
+			ir->id = ids[k];
+			intake_report_log(&o[i], ir->r, results[k], ids[k]);
+		}
 	}
 }
+
+/* A message's reports always fit one batch. */
+_Static_assert(LIMIT_MIME_REPORTS <= LIMIT_INTAKE_BATCH_JOBS,
+    "a message's reports must fit one batch");
 
 static void *
 intake_writer_main(void *arg)
@@ -401,28 +443,30 @@ intake_writer_main(void *arg)
 
 	pthread_mutex_lock(&wr->mu);
 	for (;;) {
-		size_t n = 0, bytes = 0;
+		size_t n = 0, nrep = 0, bytes = 0;
 
 		while (wr->head == NULL && !wr->stop)
 			pthread_cond_wait(&wr->cond, &wr->mu);
 		if (wr->head == NULL)		/* stopping, queue empty */
 			break;
-		/* Everything queued, up to the bounds; at least one job
-		 * even when it alone is over the bytes bound. */
-		while (wr->head != NULL && n < LIMIT_INTAKE_BATCH_JOBS &&
+		/* Whole jobs, everything queued up to the bounds; at least
+		 * one job even when it alone is over the bytes bound. */
+		while (wr->head != NULL &&
+		    nrep + wr->head->nreports <= LIMIT_INTAKE_BATCH_JOBS &&
 		    (n == 0 || bytes + wr->head->len <=
 		    LIMIT_INTAKE_BATCH_BYTES)) {
 			struct intake_job *j = wr->head;
 
 			wr->head = j->next;
 			jobs[n++] = j;
+			nrep += j->nreports;
 			bytes += j->len;
 		}
 		if (wr->head == NULL)
 			wr->tail = &wr->head;
 		pthread_mutex_unlock(&wr->mu);
 
-		intake_writer_commit(wr, jobs, n, sj, o, results, ids);
+		intake_writer_commit(wr, jobs, n, nrep, sj, o, results, ids);
 		for (size_t i = 0; i < n; i++)
 			intake_done_post(jobs[i]);
 
@@ -552,17 +596,15 @@ intake_http_report(struct intake *in, void *waiter, const char *client,
 			    "try later", json, jsonlen);
 		return json_error(400, e.msg, json, jsonlen);
 	}
-	if ((j = calloc(1, sizeof(*j))) == NULL)
-		log_fatal("intake", "out of memory");
-	j->owner = in;
+	j = intake_job_new(in, INTAKE_VIA_HTTPS, 1);
 	j->waiter = waiter;
-	j->r = r;
 	j->buf = buf;
-	j->raw = body;
 	j->len = len;
+	j->reports[0].r = r;
+	j->reports[0].raw = body;
+	j->reports[0].len = len;
 	snprintf(j->client, sizeof(j->client), "%s", client);
 	snprintf(j->domain, sizeof(j->domain), "%s", domain);
-	j->result = -1;
 	*job = j;
 	*jsonlen = 0;
 	intake_writer_post(&in->d->writer, j);
@@ -573,10 +615,12 @@ int
 intake_http_answer(const struct intake_job *j, char json[INTAKE_JSON_LEN],
     size_t *jsonlen)
 {
-	if (j->result == STORE_ADDED)
-		return json_status(201, "stored", j->id, json, jsonlen);
-	if (j->result == STORE_DUPLICATE)
-		return json_status(200, "duplicate", j->id, json, jsonlen);
+	const struct intake_report *ir = &j->reports[0];
+
+	if (ir->result == STORE_ADDED)
+		return json_status(201, "stored", ir->id, json, jsonlen);
+	if (ir->result == STORE_DUPLICATE)
+		return json_status(200, "duplicate", ir->id, json, jsonlen);
 	return json_error(503, "cannot store the report now; try later",
 	    json, jsonlen);
 }
@@ -620,6 +664,41 @@ intake_reason(char *reason, const char *msg)
 	reason[n] = '\0';
 }
 
+/* The job for a message's valid reports (rs[i] != NULL): takes them and
+ * their bytes out of rs and m, and copies the envelope. */
+static struct intake_job *
+intake_smtp_job(struct intake *in, const struct smtp_envelope *env,
+    const char *domain, struct mime_message *m, struct tlsrpt_report **rs,
+    size_t nvalid)
+{
+	struct intake_job *j = intake_job_new(in, INTAKE_VIA_SMTP, nvalid);
+	size_t k = 0;
+
+	for (size_t i = 0; i < m->nreports; i++) {
+		struct mime_report *mr = &m->reports[i];
+		struct intake_report *ir;
+
+		if (rs[i] == NULL)
+			continue;
+		ir = &j->reports[k++];
+		ir->r = rs[i];
+		rs[i] = NULL;
+		ir->data = mr->data;	/* mime_message_free skips NULL */
+		ir->raw = mr->data;
+		ir->len = mr->len;
+		mr->data = NULL;
+		j->len += ir->len;
+	}
+	snprintf(j->client, sizeof(j->client), "%s", env->client);
+	snprintf(j->domain, sizeof(j->domain), "%s", domain);
+	snprintf(j->mail_from, sizeof(j->mail_from), "%s",
+	    env->mail_from != NULL ? env->mail_from : "");
+	if (env->nrcpt > 0)
+		snprintf(j->rcpt_to, sizeof(j->rcpt_to), "%s", env->rcpt[0]);
+	j->dkim_present = m->dkim_present;
+	return j;
+}
+
 static enum smtp_deliver_result
 intake_smtp_deliver(void *arg, const struct smtp_envelope *env,
     const uint8_t *msg, size_t len, char *reason)
@@ -635,9 +714,10 @@ intake_smtp_deliver(void *arg, const struct smtp_envelope *env,
 	char domain[LIMIT_DNAME_LEN + 1] = "";
 	const char *first_err = NULL;
 	const char *dom;
+	struct intake_job *j;
 	struct err e;
 	enum smtp_deliver_result res = SMTP_DELIVER_TEMPFAIL;
-	size_t nvalid = 0, nstored = 0;
+	size_t nvalid = 0;
 
 	/* The domain of the first accepted recipient: a copy, the table may
 	 * change while we work. */
@@ -685,36 +765,37 @@ intake_smtp_deliver(void *arg, const struct smtp_envelope *env,
 		res = SMTP_DELIVER_NO_REPORT;
 		goto out;
 	}
+	/* An invalid report beside valid ones: keep it alone, with its
+	 * reason, before the valid ones go to the writer (a retry after a
+	 * failure here finds nothing of the message stored). */
 	for (size_t i = 0; i < m->nreports; i++) {
 		const struct mime_report *mr = &m->reports[i];
-		int64_t id;
-		int rc;
 
-		if (rs[i] == NULL) {
-			/* An invalid report beside valid ones: keep it
-			 * alone, with its reason. */
-			if (intake_quarantine(in, "report", mr->data, mr->len,
-			    errs[i].msg, &o) == -1) {
-				intake_reason(reason, "cannot keep a report "
-				    "now");
-				res = SMTP_DELIVER_TEMPFAIL;
-				goto out;
-			}
+		if (rs[i] != NULL)
 			continue;
-		}
-		rc = intake_store_report(in, rs[i], mr->data, mr->len, &o,
-		    &id);
-		if (rc == -1) {
-			/* Reports stored before stay stored; the retry
-			 * finds them as duplicates. */
-			intake_reason(reason, "cannot store the report now");
+		if (intake_quarantine(in, "report", mr->data, mr->len,
+		    errs[i].msg, &o) == -1) {
+			intake_reason(reason, "cannot keep a report now");
 			res = SMTP_DELIVER_TEMPFAIL;
 			goto out;
 		}
-		if (rc == STORE_ADDED)
-			nstored++;
 	}
-	res = nstored > 0 ? SMTP_DELIVER_STORED : SMTP_DELIVER_DUPLICATE;
+	if (env->delivery == NULL) {
+		/* Only smtp_server runs these hooks, and it always lends a
+		 * slot: a broken invariant, but the sender can retry. */
+		log_warn("intake", "worker %d: SMTP delivery without a slot",
+		    in->id);
+		intake_reason(reason, "cannot store the report now");
+		res = SMTP_DELIVER_TEMPFAIL;
+		goto out;
+	}
+	/* The valid reports, all of them in one job: the writer commits
+	 * them in one transaction, then intake_smtp_done answers. */
+	j = intake_smtp_job(in, env, domain, m, rs, nvalid);
+	j->waiter = env->delivery;
+	env->delivery->job = j;
+	intake_writer_post(&in->d->writer, j);
+	res = SMTP_DELIVER_PENDING;
 out:
 	for (size_t i = 0; rs != NULL && i < m->nreports; i++)
 		tlsrpt_report_free(rs[i]);
@@ -722,6 +803,41 @@ out:
 	free(errs);
 	mime_message_free(m);
 	return res;
+}
+
+void
+intake_smtp_done(struct intake_job *j)
+{
+	char reason[SMTP_REASON_LEN] = "";
+	enum smtp_deliver_result res = SMTP_DELIVER_DUPLICATE;
+	struct smtp_delivery *dv = j->waiter;
+
+	if (dv == NULL)			/* the connection is gone */
+		return;
+	j->waiter = NULL;
+	for (size_t i = 0; i < j->nreports; i++) {
+		if (j->reports[i].result == -1) {
+			/* The commit failed (or the store refused one):
+			 * the retry finds what was stored as duplicates. */
+			res = SMTP_DELIVER_TEMPFAIL;
+			intake_reason(reason, "cannot store the report now");
+			break;
+		}
+		if (j->reports[i].result == STORE_ADDED)
+			res = SMTP_DELIVER_STORED;
+	}
+	smtp_server_deliver_done(dv, res, reason);
+}
+
+/* The connection of a pending delivery is gone: its job goes on, its
+ * answer is dropped when it comes back. */
+static void
+intake_smtp_cancel(void *arg, void *job)
+{
+	struct intake_job *j = job;
+
+	(void)arg;
+	j->waiter = NULL;
 }
 
 static void
@@ -744,6 +860,7 @@ intake_smtp_hooks(struct intake *in, struct smtp_hooks *h)
 	h->arg = in;
 	h->rcpt = intake_smtp_rcpt;
 	h->deliver = intake_smtp_deliver;
+	h->deliver_cancel = intake_smtp_cancel;
 	h->log = intake_smtp_log;
 }
 

@@ -11,6 +11,8 @@
  * A report POST waits between route and write (CONN_PENDING: no events,
  * nothing read) while the writer thread commits it with others (group
  * commit, daemon_intake.c); done_cb answers it when its job is back.
+ * An e-mailed report's SMTP session waits the same way inside
+ * smtp_server (a pending delivery), and done_cb answers it too.
  *
  * libevent is used only for readiness (one event on the fd, level
  * triggered); OpenSSL reads and writes the socket itself (SSL_read and
@@ -132,7 +134,10 @@ struct worker {
 	struct smtp_hooks smtp_hooks;	/* .arg = &intake */
 	struct intake	 intake;	/* this worker's store handle */
 	size_t		 intake_bytes;	/* buffered for unfinished bodies and
-					 * for reports with the writer */
+					 * for HTTPS reports with the writer
+					 * (a pending mail's reports are
+					 * bounded by the SMTP connection
+					 * limits instead) */
 	atomic_uint_fast64_t seen;	/* quiescent counter */
 	bool		 draining;	/* SIGTERM: no new requests */
 	time_t		 drain_until;
@@ -1091,7 +1096,8 @@ stop_cb(evutil_socket_t fd, short what, void *arg)
 	tick_cb(-1, 0, w);
 }
 
-/* The writer handed jobs back (intake.done_fd rang). */
+/* The writer handed jobs back (intake.done_fd rang): answer the HTTPS
+ * connections and SMTP sessions still waiting for them. */
 static void
 done_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -1104,9 +1110,14 @@ done_cb(evutil_socket_t fd, short what, void *arg)
 	w->now = mono_now();
 	for (j = intake_done_take(&w->intake); j != NULL; j = next) {
 		next = j->next;
-		w->intake_bytes -= j->len;
-		if (j->waiter != NULL)
-			conn_job_done(j->waiter, j);
+		if (j->via == INTAKE_VIA_SMTP) {
+			intake_smtp_done(j);	/* may run the session's
+						 * pipelined commands */
+		} else {
+			w->intake_bytes -= j->len;
+			if (j->waiter != NULL)
+				conn_job_done(j->waiter, j);
+		}
 		intake_job_free(j);
 	}
 }
@@ -1174,7 +1185,9 @@ worker_setup(struct worker *w, struct err *e)
 		memset(&sc, 0, sizeof(sc));
 		sc.session.hostname = w->d->service_host;
 		sc.session.starttls = true;
-		/* Hooks run on this worker's thread and use its store. */
+		/* Hooks run on this worker's thread: they parse there and
+		 * post the reports to the writer; their answers come back
+		 * through done_cb. */
 		intake_smtp_hooks(&w->intake, &w->smtp_hooks);
 		if ((w->smtp = smtp_server_start(w->base, w->smtp_fd,
 		    tls_default_ctx(w->d->tls), &w->smtp_hooks, &sc, e))
