@@ -52,8 +52,12 @@ enum tlsrpt_quirk {
 	TLSRPT_Q_UNKNOWN_RESULT_TYPE	= 1u << 18, /* "unknown-result-type" */
 	TLSRPT_Q_END_BEFORE_START	= 1u << 19, /* "end-before-start" */
 	TLSRPT_Q_NULL_FIELD		= 1u << 20, /* "null-optional-field" */
+	TLSRPT_Q_POLICY_DOMAIN_FORM	= 1u << 21, /* "policy-domain-form":
+						     * a trailing dot or
+						     * U-labels, stored as
+						     * A-labels without */
 };
-#define TLSRPT_Q_COUNT 21
+#define TLSRPT_Q_COUNT 22
 
 /* The name of one quirk bit, given as its value (1u << n, e.g.
  * TLSRPT_Q_MX_HOST_STRING -> "mx-host-string"); NULL for 0, for several

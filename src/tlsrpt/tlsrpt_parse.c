@@ -12,7 +12,9 @@
  *	  "policies": [ {				required, 1..N
  *	    "policy": { "policy-type": "sts" | "tlsa" | "no-policy-found",
  *			"policy-string": [STR...],	optional
- *			"policy-domain": STR,		optional (quirk)
+ *			"policy-domain": STR,		optional (quirk);
+ *					stored lower case, A-labels,
+ *					no trailing dot (quirk)
  *			"mx-host": [STR...] | STR },	optional (quirk)
  *	    "summary": { "total-successful-session-count": COUNT,
  *			 "total-failure-session-count": COUNT },
@@ -50,6 +52,7 @@
 
 #include <jansson.h>
 
+#include "../lib/dname.h"
 #include "../lib/gzip.h"
 #include "tlsrpt.h"
 
@@ -76,6 +79,7 @@ static const char *const tlsrpt_quirk_names[TLSRPT_Q_COUNT] = {
 	"unknown-result-type",
 	"end-before-start",
 	"null-optional-field",
+	"policy-domain-form",
 };
 
 /* RFC 8460 §4.3: result types; anything else is kept with a quirk. */
@@ -575,6 +579,33 @@ tp_mx_host(struct tlsrpt_report *r, struct tlsrpt_policy *p,
 	    &p->mx_host);
 }
 
+/* The policy-domain as stored and compared (lower case, A-labels, no
+ * trailing dot), so that "Example.COM." and "bücher.example" claim the
+ * domains they name. A name that is not a hostname is only lower-cased
+ * (kept as sent: the report is still the reporter's word). */
+static int
+tp_policy_domain_fold(struct tlsrpt_report *r, struct tlsrpt_policy *p,
+    struct err *e)
+{
+	char out[LIMIT_DNAME_LEN + 1], *d = p->policy_domain, *c;
+	size_t n = strlen(d);
+	bool other = n > 0 && d[n - 1] == '.';
+
+	for (c = d; *c != '\0'; c++) {
+		if (*c >= 'A' && *c <= 'Z')
+			*c = (char)(*c - 'A' + 'a');
+		else if ((unsigned char)*c >= 0x80)
+			other = true;
+	}
+	if (!other || dname_normalize(d, n, false, out, NULL) == -1)
+		return 0;	/* the common case: no libidn2 call */
+	free(p->policy_domain);
+	if ((p->policy_domain = strdup(out)) == NULL)
+		return err_set(e, "out of memory");
+	r->quirks |= TLSRPT_Q_POLICY_DOMAIN_FORM;
+	return 0;
+}
+
 static int
 tp_policy(struct tlsrpt_report *r, struct tlsrpt_policy *p,
     const json_t *pol, const char *path, struct err *e)
@@ -603,9 +634,8 @@ tp_policy(struct tlsrpt_report *r, struct tlsrpt_policy *p,
 		if ((p->policy_domain = strdup("")) == NULL)
 			return err_set(e, "out of memory");
 	}
-	for (char *c = p->policy_domain; *c != '\0'; c++)
-		if (*c >= 'A' && *c <= 'Z')
-			*c = (char)(*c - 'A' + 'a');
+	if (tp_policy_domain_fold(r, p, e) == -1)
+		return -1;
 	return tp_mx_host(r, p, pol, path, e);
 }
 

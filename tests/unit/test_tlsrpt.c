@@ -319,6 +319,10 @@ static const struct quirk_case quirk_cases[] = {
 	{ REPORT(STS(PS MX, ",\"failure-details\":[{\"result-type\":"
 	    "\"certificate-expired\",\"sending-mta-ip\":null,"
 	    "\"failed-session-count\":0}]")), TLSRPT_Q_NULL_FIELD },
+	{ REPORT("[{\"policy\":{\"policy-type\":\"tlsa\",\"policy-domain\":"
+	    "\"MX1.Example.NET.\"},\"summary\":{\"total-successful-session-"
+	    "count\":1,\"total-failure-session-count\":0}}]"),
+	    TLSRPT_Q_POLICY_DOMAIN_FORM },
 };
 
 static void
@@ -339,6 +343,42 @@ test_quirks(void **state)
 	}
 	/* One case at least for every quirk bit there is. */
 	assert_int_equal(seen, (1u << TLSRPT_Q_COUNT) - 1);
+}
+
+/* The policy-domain is stored as the domains it names are: lower case,
+ * A-labels, no trailing dot; a plain one costs no libidn2 call and sets
+ * no quirk; one that is no hostname is only lower-cased. */
+static void
+test_policy_domain_form(void **state)
+{
+	static const struct {
+		const char *in, *out;
+		bool quirk;
+	} cases[] = {
+		{ "example.com", "example.com", false },
+		{ "Example.COM", "example.com", false },
+		{ "Example.COM.", "example.com", true },
+		{ "b\\u00fccher.example", "xn--bcher-kva.example", true },
+		{ "B\\u00dcCHER.example.", "xn--bcher-kva.example", true },
+		{ "Not A Host.", "not a host.", false },
+	};
+	char buf[1024];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct tlsrpt_report *r;
+
+		snprintf(buf, sizeof(buf), REPORT("[{\"policy\":{\"policy-"
+		    "type\":\"tlsa\",\"policy-domain\":\"%s\"},\"summary\":"
+		    "{\"total-successful-session-count\":1,\"total-failure-"
+		    "session-count\":0}}]"), cases[i].in);
+		r = parse_ok(buf);
+		assert_string_equal(r->policies[0].policy_domain,
+		    cases[i].out);
+		assert_int_equal(!!(r->quirks & TLSRPT_Q_POLICY_DOMAIN_FORM),
+		    cases[i].quirk);
+		tlsrpt_report_free(r);
+	}
 }
 
 static void
@@ -695,8 +735,9 @@ test_not_utf8(void **state)
 	r = parse_ok(REPORT("[{\"policy\":{\"policy-type\":\"sts\","
 	    "\"policy-domain\":\"B\xc3\xa4r.example\"},\"summary\":{"
 	    "\"total-successful-session-count\":1}}]"));
-	/* Only ASCII letters are lower-cased; UTF-8 stays as sent. */
-	assert_string_equal(r->policies[0].policy_domain, "b\xc3\xa4r.example");
+	/* A U-label policy-domain is stored as its A-label (see
+	 * test_policy_domain_form). */
+	assert_string_equal(r->policies[0].policy_domain, "xn--br-via.example");
 	tlsrpt_report_free(r);
 	parse_err_len("", 0, "empty report");
 }
@@ -1328,6 +1369,7 @@ main(void)
 		cmocka_unit_test(test_result_types),
 		cmocka_unit_test(test_quirks),
 		cmocka_unit_test(test_quirk_names),
+		cmocka_unit_test(test_policy_domain_form),
 		cmocka_unit_test(test_nested_tlsa),
 		cmocka_unit_test(test_leniencies),
 		cmocka_unit_test(test_datetimes),
