@@ -21,8 +21,10 @@
  *					; files of a maildir's cur/ and new/
  *
  * A message's reports are found by mime_report_extract (mime.h). Every
- * report of an input is parsed before any is stored, so an input is
- * stored whole or not at all; a duplicate (same organization-name and
+ * report of an input is parsed before any is stored, and inputs are
+ * committed in batches that never split one (one transaction and one
+ * sync per batch, see struct cli_import), so an input is stored whole
+ * or not at all; a duplicate (same organization-name and
  * report-id, by any route) is counted, never stored twice. An invalid
  * input (not a report, an invalid report, a message without one) is
  * kept in quarantine with the reason and its origin, and `quarantine
@@ -177,8 +179,28 @@ out:
 
 /* --- Import: files, maildirs, a pipe --- */
 
+/* One input parsed and waiting in the batch: its bytes, the message they
+ * are (when they are one), its reports and its origin. */
+struct cli_pend {
+	char	*label;			/* file name, "stdin", ... */
+	uint8_t	*buf;			/* the input */
+	bool	 owned;			/* buf is freed with the entry */
+	size_t	 len;
+	bool	 is_msg;		/* a message, not a bare report */
+	struct mime_message *m;		/* NULL for a bare report */
+	struct tlsrpt_report **r;	/* n parsed reports */
+	size_t	 n;
+	struct store_origin o;		/* its strings borrowed from the
+					 * caller until the commit */
+};
+
 /* One run of `report import` or `report quarantine retry`: the store,
- * counters, and the progress line. */
+ * counters, the progress line, and the inputs parsed but not yet
+ * committed. Inputs are committed in batches (store report_add_batch:
+ * one transaction and one sync for up to LIMIT_INTAKE_BATCH_JOBS reports
+ * or LIMIT_INTAKE_BATCH_BYTES bytes), which makes a backfill of
+ * thousands of files several times faster than a sync per report;
+ * nothing is printed as stored before its batch is committed. */
 struct cli_import {
 	struct store *s;
 	size_t	 total, done;		/* inputs, for the progress line */
@@ -188,6 +210,9 @@ struct cli_import {
 	bool	 tty_out;		/* stdout is a terminal too */
 	int	 rc;			/* worst so far: CLI_OK, CLI_INVALID,
 					 * CLI_USAGE (I/O or store) */
+	struct cli_pend *pend;		/* the batch, in input order */
+	size_t	 npend, cappend;
+	size_t	 nreports, bytes;	/* in the batch */
 };
 
 /* Remembers the worst outcome: a store error outranks invalid input. */
@@ -250,104 +275,193 @@ cli_is_report(const uint8_t *buf, size_t len)
 	return i < len && buf[i] == '{';
 }
 
-/* Takes one input: a message (its reports found by mime_report_extract;
- * o->dkim_present set from it) or a bare report. Every report is parsed
- * before any is stored, so an input is stored whole or not at all, and
- * a retry of a quarantined one stores it whole. Prints a line per
- * report. Returns 0 with the first report's row id in *first, 1 when
- * the input is invalid (reason in e; nothing stored), or -1 when the
- * store failed (reason in e; reports before it may be stored: a retry
- * finds them as duplicates). */
-static int
-cli_intake(struct cli_import *im, const char *label, const uint8_t *buf,
-    size_t len, bool is_msg, struct store_origin *o, int64_t *first,
-    struct err *e)
+static void
+cli_pend_free(struct cli_pend *p)
 {
-	struct mime_message *m = NULL;
-	struct tlsrpt_report **r = NULL;
-	const uint8_t *data;
-	size_t n = 1, dlen;
-	char org[256];
-	int64_t id;
-	int rc = 1, res;
+	for (size_t i = 0; p->r != NULL && i < p->n; i++)
+		tlsrpt_report_free(p->r[i]);
+	free(p->r);
+	mime_message_free(p->m);
+	if (p->owned)
+		free(p->buf);
+	free(p->label);
+	memset(p, 0, sizeof(*p));
+}
 
-	*first = 0;
-	o->dkim_present = false;
-	if (is_msg) {
-		if (mime_report_extract(buf, len, &m, e) == -1)
-			goto out;
-		n = m->nreports;
-		o->dkim_present = m->dkim_present;
+/* Parses one input into p: a message (its reports found by
+ * mime_report_extract; o.dkim_present set from it) or a bare report.
+ * Every report is parsed before any is stored, and a batch never splits
+ * an input, so an input is stored whole or not at all. Returns 0, or 1
+ * when the input is invalid (reason in e), or -1 (out of memory). */
+static int
+cli_pend_parse(struct cli_pend *p, struct err *e)
+{
+	const uint8_t *data;
+	size_t dlen;
+
+	p->n = 1;
+	p->o.dkim_present = false;
+	if (p->is_msg) {
+		if (mime_report_extract(p->buf, p->len, &p->m, e) == -1)
+			return 1;
+		p->n = p->m->nreports;
+		p->o.dkim_present = p->m->dkim_present;
 	}
-	if ((r = calloc(n, sizeof(*r))) == NULL) {
-		err_set(e, "out of memory");
-		rc = -1;
+	if ((p->r = calloc(p->n, sizeof(*p->r))) == NULL)
+		return err_set(e, "out of memory");
+	for (size_t i = 0; i < p->n; i++) {
+		data = p->m != NULL ? p->m->reports[i].data : p->buf;
+		dlen = p->m != NULL ? p->m->reports[i].len : p->len;
+		if (tlsrpt_parse(data, dlen, &p->r[i], e) == -1) {
+			if (p->n > 1)
+				err_prefix(e, "report %zu of %zu: ", i + 1,
+				    p->n);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Commits the batch in one transaction and prints a line per report (or
+ * the store's error per input); every input of it counts as done.
+ * Returns 0 with the row id of the batch's first report in *first (may
+ * be NULL), or -1 when the commit failed (reported). */
+static int
+cli_import_flush(struct cli_import *im, int64_t *first)
+{
+	struct store_report_job *jobs = NULL;
+	int *results = NULL;
+	int64_t *ids = NULL;
+	char org[256], safe[512];
+	size_t k = 0, nr = im->nreports;
+	struct err e;
+	int rc = -1;
+
+	if (im->npend == 0)
+		return 0;
+	if ((jobs = calloc(nr, sizeof(*jobs))) == NULL ||
+	    (results = calloc(nr, sizeof(*results))) == NULL ||
+	    (ids = calloc(nr, sizeof(*ids))) == NULL) {
+		err_set(&e, "out of memory");
 		goto out;
 	}
-	for (size_t i = 0; i < n; i++) {
-		data = m != NULL ? m->reports[i].data : buf;
-		dlen = m != NULL ? m->reports[i].len : len;
-		if (tlsrpt_parse(data, dlen, &r[i], e) == -1) {
-			if (n > 1)
-				err_prefix(e, "report %zu of %zu: ", i + 1, n);
-			goto out;
+	for (size_t i = 0; i < im->npend; i++) {
+		struct cli_pend *p = &im->pend[i];
+
+		for (size_t j = 0; j < p->n; j++, k++) {
+			jobs[k].r = p->r[j];
+			jobs[k].raw = p->m != NULL ? p->m->reports[j].data :
+			    p->buf;
+			jobs[k].rawlen = p->m != NULL ? p->m->reports[j].len :
+			    p->len;
+			jobs[k].o = &p->o;
 		}
 	}
-	for (size_t i = 0; i < n; i++) {
-		data = m != NULL ? m->reports[i].data : buf;
-		dlen = m != NULL ? m->reports[i].len : len;
-		res = im->s->ops->report_add(im->s, r[i], data, dlen, o, &id,
-		    e);
-		if (res == -1) {
+	rc = im->s->ops->report_add_batch(im->s, jobs, nr, results, ids, &e);
+	for (k = 0; rc == 0 && k < nr; k++)
+		if (results[k] == -1)	/* refused: cannot be, parsed */
 			rc = -1;
-			goto out;
-		}
-		if (*first == 0)
-			*first = id;
-		cli_import_unbar(im, stdout);
-		cli_import_label(stdout, label);
-		printf("%s report %lld (%s, ", res == STORE_DUPLICATE ?
-		    "duplicate of" : "stored as", (long long)id,
-		    cli_safe(r[i]->organization_name, org, sizeof(org)));
-		cli_put_safe(stdout, r[i]->report_id);
-		printf(")\n");
-		if (res == STORE_DUPLICATE)
-			im->dups++;
-		else
-			im->stored++;
-	}
-	rc = 0;
 out:
-	for (size_t i = 0; r != NULL && i < n; i++)
-		tlsrpt_report_free(r[i]);
-	free(r);
-	mime_message_free(m);
+	k = 0;
+	for (size_t i = 0; i < im->npend; i++) {
+		struct cli_pend *p = &im->pend[i];
+
+		if (rc == -1) {
+			cli_import_unbar(im, stderr);
+			cli_fail(CLI_USAGE, "%s: %s", cli_safe(p->label, safe,
+			    sizeof(safe)), e.msg);
+			cli_import_rc(im, CLI_USAGE);
+		}
+		for (size_t j = 0; rc == 0 && j < p->n; j++, k++) {
+			if (k == 0 && first != NULL)
+				*first = ids[k];
+			cli_import_unbar(im, stdout);
+			cli_import_label(stdout, p->label);
+			printf("%s report %lld (%s, ", results[k] ==
+			    STORE_DUPLICATE ? "duplicate of" : "stored as",
+			    (long long)ids[k], cli_safe(p->r[j]->
+			    organization_name, org, sizeof(org)));
+			cli_put_safe(stdout, p->r[j]->report_id);
+			printf(")\n");
+			if (results[k] == STORE_DUPLICATE)
+				im->dups++;
+			else
+				im->stored++;
+		}
+		im->done++;
+		cli_pend_free(p);
+	}
+	cli_import_bar(im);
+	im->npend = im->nreports = im->bytes = 0;
+	free(jobs);
+	free(results);
+	free(ids);
 	return rc;
 }
 
-/* Imports one input read from a file or the pipe; invalid input goes to
- * quarantine with its reason. Acknowledges (prints) only after the store
- * returned. */
-static void
-cli_import_one(struct cli_import *im, const char *label, const uint8_t *buf,
-    size_t len, struct store_origin *o)
+/* The batch's next entry, zeroed (not yet counted in npend), or NULL. */
+static struct cli_pend *
+cli_pend_slot(struct cli_import *im)
 {
-	bool is_msg = !cli_is_report(buf, len);
+	struct cli_pend *np;
+
+	if (im->npend == im->cappend) {
+		size_t cap = im->cappend ? im->cappend * 2 : 64;
+
+		if ((np = realloc(im->pend, cap * sizeof(*np))) == NULL)
+			return NULL;
+		im->pend = np;
+		im->cappend = cap;
+	}
+	memset(&im->pend[im->npend], 0, sizeof(*np));
+	return &im->pend[im->npend];
+}
+
+/* Takes one input (buf: ours to free when owned) into the batch, and
+ * commits the batch when it is full; invalid input goes to quarantine
+ * with its reason at once (after the batch before it, so that lines come
+ * in input order). o's strings must live until the batch is committed. */
+static void
+cli_import_add(struct cli_import *im, const char *label, uint8_t *buf,
+    size_t len, bool owned, const struct store_origin *o)
+{
+	struct cli_pend *p;
 	char why[ERR_MSG_LEN * 4];
 	struct err e, qe;
-	int64_t first, qid;
+	int64_t qid;
 	int r;
 
-	r = cli_intake(im, label, buf, len, is_msg, o, &first, &e);
+	if ((p = cli_pend_slot(im)) == NULL)
+		goto oom;
+	p->buf = buf;
+	p->len = len;
+	p->owned = owned;
+	p->is_msg = !cli_is_report(buf, len);
+	p->o = *o;
+	if ((p->label = strdup(label)) == NULL) {
+		p->owned = false;
+		cli_pend_free(p);
+		goto oom;
+	}
+	if ((r = cli_pend_parse(p, &e)) == 0) {
+		im->npend++;
+		im->nreports += p->n;
+		im->bytes += len;
+		if (im->nreports >= LIMIT_INTAKE_BATCH_JOBS ||
+		    im->bytes >= LIMIT_INTAKE_BATCH_BYTES)
+			cli_import_flush(im, NULL);
+		return;
+	}
+	cli_import_flush(im, NULL);
 	if (r == -1) {
 		cli_import_unbar(im, stderr);
-		cli_fail(CLI_USAGE, "%s: %s", cli_safe(label, why, sizeof(why)),
-		    e.msg);
+		cli_fail(CLI_USAGE, "%s: %s", cli_safe(label, why,
+		    sizeof(why)), e.msg);
 		cli_import_rc(im, CLI_USAGE);
-	} else if (r == 1) {
+	} else {
 		im->invalid++;
 		cli_import_rc(im, CLI_INVALID);
-		if (im->s->ops->quarantine_add(im->s, is_msg ? "message" :
+		if (im->s->ops->quarantine_add(im->s, p->is_msg ? "message" :
 		    "report", buf, len, e.msg, o, &qid, &qe) == -1) {
 			cli_import_unbar(im, stderr);
 			cli_fail(CLI_USAGE, "%s: invalid (%s) and not kept: "
@@ -357,13 +471,24 @@ cli_import_one(struct cli_import *im, const char *label, const uint8_t *buf,
 		} else {
 			cli_import_unbar(im, stdout);
 			cli_import_label(stdout, label);
-			printf("invalid %s: ", is_msg ? "message" : "report");
+			printf("invalid %s: ", p->is_msg ? "message" :
+			    "report");
 			cli_put_safe(stdout, e.msg);
 			printf("; kept as quarantine %lld\n", (long long)qid);
 		}
 	}
+	cli_pend_free(p);
 	im->done++;
 	cli_import_bar(im);
+	return;
+oom:
+	if (owned)
+		free(buf);
+	cli_import_unbar(im, stderr);
+	cli_fail(CLI_USAGE, "%s: out of memory", cli_safe(label, why,
+	    sizeof(why)));
+	cli_import_rc(im, CLI_USAGE);
+	im->done++;
 }
 
 /* Appends the messages of maildir dir (every file in cur/ and new/, in
@@ -498,7 +623,10 @@ cli_import_stdin(struct cli *c)
 		rc = EX_TEMPFAIL;
 		goto out;
 	}
-	cli_import_one(&im, "stdin", buf, len, &o);
+	cli_import_add(&im, "stdin", buf, len, true, &o);
+	buf = NULL;
+	cli_import_flush(&im, NULL);
+	free(im.pend);
 	if (im.rc == CLI_USAGE)
 		rc = EX_TEMPFAIL;
 	else if (im.rc == CLI_INVALID)
@@ -576,13 +704,15 @@ cli_report_import(struct cli *c)
 			cli_import_rc(&im, CLI_USAGE);
 		} else {
 			o.client = path;
-			cli_import_one(&im, path, buf, len, &o);
-			free(buf);
+			cli_import_add(&im, path, buf, len, true, &o);
 			continue;
 		}
+		cli_import_flush(&im, NULL);	/* keep lines in order */
 		im.done++;
 		cli_import_bar(&im);
 	}
+	cli_import_flush(&im, NULL);
+	free(im.pend);
 	cli_import_unbar(&im, stderr);
 	fprintf(stderr, "imported %zu, duplicates %zu, invalid %zu\n",
 	    im.stored, im.dups, im.invalid);
@@ -958,6 +1088,7 @@ cli_quarantine_retry_one(struct cli_import *im, int64_t id)
 	struct cli_qrow q = { 0 };
 	struct store_origin o = { 0 };
 	struct store *s = im->s;
+	struct cli_pend *p;
 	uint8_t *raw = NULL;
 	size_t rawlen;
 	char label[48];
@@ -986,21 +1117,43 @@ cli_quarantine_retry_one(struct cli_import *im, int64_t id)
 	o.mail_from = q.mail_from;
 	o.rcpt_to = q.rcpt_to;
 	o.intake_domain = q.intake_domain;
-	r = cli_intake(im, label, raw, rawlen, q.message, &o, &first, &e);
+	/* The batch is empty here: a retry commits its input alone. */
+	if ((p = cli_pend_slot(im)) == NULL) {
+		cli_fail(CLI_USAGE, "%s: out of memory", label);
+		cli_import_rc(im, CLI_USAGE);
+		goto out;
+	}
+	*p = (struct cli_pend){ .label = strdup(label), .buf = raw,
+	    .len = rawlen, .is_msg = q.message, .o = o };
+	if (p->label == NULL)
+		r = err_set(&e, "out of memory");
+	else
+		r = cli_pend_parse(p, &e);
 	if (r == 1) {
 		printf("%s: still invalid: ", label);
 		cli_put_safe(stdout, e.msg);
 		putchar('\n');
 		im->invalid++;
 		cli_import_rc(im, CLI_INVALID);
-	} else if (r == -1 || (r = s->ops->quarantine_resolve(s, id, first,
-	    &e)) != 0) {
-		cli_fail(CLI_USAGE, "%s: %s", label, r == 1 ?
-		    "entry vanished" : e.msg);
+		cli_pend_free(p);
+	} else if (r == -1) {
+		cli_fail(CLI_USAGE, "%s: %s", label, e.msg);
 		cli_import_rc(im, CLI_USAGE);
+		cli_pend_free(p);
 	} else {
-		printf("%s: resolved (report %lld)\n", label,
-		    (long long)first);
+		im->npend = 1;
+		im->nreports = p->n;
+		if (cli_import_flush(im, &first) == 0) {
+			if ((r = s->ops->quarantine_resolve(s, id, first,
+			    &e)) != 0) {
+				cli_fail(CLI_USAGE, "%s: %s", label, r == 1 ?
+				    "entry vanished" : e.msg);
+				cli_import_rc(im, CLI_USAGE);
+			} else {
+				printf("%s: resolved (report %lld)\n", label,
+				    (long long)first);
+			}
+		}
 	}
 out:
 	cli_qrow_free(&q);
@@ -1051,6 +1204,7 @@ cli_quarantine_retry(struct cli *c)
 		return CLI_USAGE;
 	if (c->args.n == 1) {
 		cli_quarantine_retry_one(&im, id);
+		free(im.pend);
 		return im.rc;
 	}
 	/* Ids first: a callback must not call back into the store. Oldest
@@ -1065,6 +1219,7 @@ cli_quarantine_retry(struct cli *c)
 	fprintf(stderr, "retried %zu: stored %zu, duplicates %zu, still "
 	    "invalid %zu\n", ids.n, im.stored, im.dups, im.invalid);
 	free(ids.v);
+	free(im.pend);
 	return im.rc;
 }
 
