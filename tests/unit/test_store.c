@@ -1559,7 +1559,13 @@ test_migrate_from_2(void **state)
 	store_entry(fx->s, "Org T", "m-4", "sts", "sts.example", 160, 0);
 	store_close(fx->s);
 	fx->s = NULL;
-	exec_sql(fx->path, "DROP TABLE domain_mx; DROP TABLE tlsa_host; "
+	/* Reports parsed before the parser dropped a trailing dot from a
+	 * policy-domain (quirk policy-domain-form) were stored with it. */
+	exec_sql(fx->path, "UPDATE report_policy SET policy_domain = "
+	    "'mx1.p.example.' WHERE policy_domain = 'mx1.p.example'; "
+	    "UPDATE rollup SET policy_domain = 'mx1.p.example.' WHERE "
+	    "policy_domain = 'mx1.p.example'; "
+	    "DROP TABLE domain_mx; DROP TABLE tlsa_host; "
 	    "PRAGMA user_version = 2");
 
 	if (store_sqlite_open(fx->path, &fx->s, &e) != 0)
@@ -1587,10 +1593,19 @@ test_migrate_from_2(void **state)
 	assert_int_equal(mx.n, 2);
 	assert_string_equal(mx.v[0], "a.q.example 0");
 	assert_string_equal(mx.v[1], "mx1.p.example 0");
-	/* Intake after the migration finds the host known. */
+	/* Intake after the migration stores the name without the dot: a
+	 * new host row, and stats reads both spellings. */
 	store_entry(fx->s, "Org T", "m-5", "tlsa", "mx1.p.example.", 1, 0);
 	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM "
-	    "tlsa_host"), 3);
+	    "tlsa_host WHERE name = 'mx1.p.example' AND parent = "
+	    "'p.example'"), 1);
+	get_stats(fx->s, "example.com", 0, 0, &st);
+	assert_int_equal(st.n, 1);
+	assert_string_equal(st.rows[0], "2026-05-12 Org T tlsa successful 71");
+	/* Again: known now. */
+	store_entry(fx->s, "Org T", "m-6", "tlsa", "MX1.p.example", 1, 0);
+	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM "
+	    "tlsa_host"), 4);
 }
 
 static void
