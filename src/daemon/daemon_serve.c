@@ -1074,7 +1074,10 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 			conn_free(c);
 		}
 	}
-	if (w->draining && (w->nconns == 0 || w->now >= w->drain_until))
+	/* In flight: HTTP requests, and SMTP messages being committed or
+	 * their replies being sent. Idle SMTP sessions are closed after. */
+	if (w->draining && ((w->nconns == 0 && (w->smtp == NULL ||
+	    smtp_server_busy(w->smtp) == 0)) || w->now >= w->drain_until))
 		event_base_loopexit(w->base, NULL);
 	log_flush();
 }
@@ -1093,6 +1096,7 @@ stop_cb(evutil_socket_t fd, short what, void *arg)
 	w->draining = true;
 	w->drain_until = w->now + LIMIT_SHUTDOWN_SECONDS;
 	worker_stop_listening(w);
+	smtp_server_drain(w->smtp);
 	tick_cb(-1, 0, w);
 }
 

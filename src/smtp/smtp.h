@@ -266,6 +266,14 @@ void	smtp_server_stop(struct smtp_server *srv);
 void	smtp_server_deliver_done(struct smtp_delivery *dv,
 	    enum smtp_deliver_result res, const char *reason);
 
+/* Shutting down, first step: stops accepting; open sessions go on.
+ * Then wait while smtp_server_busy(), and call smtp_server_stop(). */
+void	smtp_server_drain(struct smtp_server *srv);
+/* Sessions whose message is being delivered (the deliver hook's answer
+ * is pending) or whose reply is not yet sent: what a graceful shutdown
+ * waits for. */
+unsigned smtp_server_busy(const struct smtp_server *srv);
+
 /* Connections currently open on srv (for tests and metrics). */
 unsigned smtp_server_connections(const struct smtp_server *srv);
 

@@ -594,6 +594,27 @@ smtp_server_stop(struct smtp_server *srv)
 	free(srv);
 }
 
+void
+smtp_server_drain(struct smtp_server *srv)
+{
+	if (srv != NULL && srv->lev != NULL) {
+		evconnlistener_free(srv->lev);
+		srv->lev = NULL;
+	}
+}
+
+unsigned
+smtp_server_busy(const struct smtp_server *srv)
+{
+	unsigned n = 0;
+
+	for (const struct smtp_conn *c = srv->conns; c != NULL; c = c->next)
+		if (c->delivering || evbuffer_get_length(
+		    bufferevent_get_output(c->bev)) > 0)
+			n++;
+	return n;
+}
+
 unsigned
 smtp_server_connections(const struct smtp_server *srv)
 {
