@@ -17,7 +17,7 @@ if ! sts domain show example.com >/dev/null 2>&1; then
 fi
 echo
 echo "== DNS records to publish for example.com"
-sts dns example.com --service-host sts.localhost
+sts dns example.com --service-host localhost
 echo
 echo "== importing the sample reports in tests/data/reports"
 sts report import tests/data/reports/*.json tests/data/reports/*.json.gz || true

@@ -714,6 +714,7 @@ cli_report_import(struct cli *c)
 	cli_import_flush(&im, NULL);
 	free(im.pend);
 	cli_import_unbar(&im, stderr);
+	fflush(stdout);		/* the summary after the lines, in a pipe too */
 	fprintf(stderr, "imported %zu, duplicates %zu, invalid %zu\n",
 	    im.stored, im.dups, im.invalid);
 	strv_free(&paths);
