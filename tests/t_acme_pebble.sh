@@ -17,23 +17,10 @@
 #   - badNonce answers were met and retried.
 # Everything started is stopped by the trap; all files live in one temp dir.
 set -u
-TOP=${TOP:-$(cd "$(dirname "$0")/.." && pwd)}
-STSGUARD=${STSGUARD:-$TOP/build/stsguard}
+. "$(dirname "$0")/lib.sh"
 ADDR=127.0.0.77
-fail=0 pids=()
-
-work=$(mktemp -d)
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-	[ -n "${KEEP:-}" ] && echo "kept $work" || rm -rf "$work"
-}
-trap cleanup EXIT
 
 die() { echo "FATAL: $*" >&2; exit 1; }
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fail=1; }
 
 for t in pebble nsd openssl curl ss; do
 	command -v "$t" >/dev/null || die "$t not installed (make deps)"
@@ -58,7 +45,7 @@ P_DNS=$(free_port) P_ACME=$(free_port) P_MGMT=$(free_port)
 P_HTTP=$(free_port) P_TLS=$(free_port)
 
 # --- DNS --------------------------------------------------------------
-cat > "$work/test.zone" <<EOF
+cat > "$DIR/test.zone" <<EOF
 \$ORIGIN test.
 \$TTL 60
 @                  SOA ns.test. admin.test. 1 3600 600 86400 60
@@ -68,18 +55,18 @@ stshost            A   $ADDR
 mta-sts.customer1  CNAME stshost.test.
 mta-sts.customer2  A   $ADDR
 EOF
-cat > "$work/nsd.conf" <<EOF
+cat > "$DIR/nsd.conf" <<EOF
 server:
   ip-address: 127.0.0.1@$P_DNS
   port: $P_DNS
   do-ip6: no
   username: ""
   chroot: ""
-  zonesdir: "$work"
-  pidfile: "$work/nsd.pid"
+  zonesdir: "$DIR"
+  pidfile: "$DIR/nsd.pid"
   database: ""
-  xfrdfile: "$work/xfrd.state"
-  zonelistfile: "$work/zone.list"
+  xfrdfile: "$DIR/xfrd.state"
+  zonelistfile: "$DIR/zone.list"
   server-count: 1
   verbosity: 0
 remote-control:
@@ -88,12 +75,11 @@ zone:
   name: test
   zonefile: test.zone
 EOF
-nsd -d -c "$work/nsd.conf" > "$work/nsd.log" 2>&1 &
-pids+=($!)
+nsd -d -c "$DIR/nsd.conf" > "$DIR/nsd.log" 2>&1 &
 
 # --- Pebble's listener certificate (its own test CA) -------------------
 (
-	cd "$work" &&
+	cd "$DIR" &&
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 	    -keyout test-ca.key -out test-ca.pem -days 2 -subj /CN=test-ca \
 	    -addext basicConstraints=critical,CA:TRUE \
@@ -103,49 +89,48 @@ pids+=($!)
 	printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > ext.cnf &&
 	openssl x509 -req -in listener.csr -CA test-ca.pem -CAkey test-ca.key \
 	    -CAcreateserial -days 2 -extfile ext.cnf -out pebble-listener.pem
-) > "$work/openssl.log" 2>&1 || die "openssl: $(cat "$work/openssl.log")"
+) > "$DIR/openssl.log" 2>&1 || die "openssl: $(cat "$DIR/openssl.log")"
 
-cat > "$work/pebble.json" <<EOF
+cat > "$DIR/pebble.json" <<EOF
 { "pebble": {
   "listenAddress": "127.0.0.1:$P_ACME",
   "managementListenAddress": "127.0.0.1:$P_MGMT",
-  "certificate": "$work/pebble-listener.pem",
-  "privateKey": "$work/pebble-listener.key",
+  "certificate": "$DIR/pebble-listener.pem",
+  "privateKey": "$DIR/pebble-listener.key",
   "httpPort": $P_HTTP, "tlsPort": $P_TLS,
   "ocspResponderURL": "", "externalAccountBindingRequired": false } }
 EOF
 PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=30 PEBBLE_AUTHZREUSE=0 \
-    pebble -config "$work/pebble.json" -strict=false \
-    -dnsserver "127.0.0.1:$P_DNS" > "$work/pebble.log" 2>&1 &
-pids+=($!)
+    pebble -config "$DIR/pebble.json" -strict=false \
+    -dnsserver "127.0.0.1:$P_DNS" > "$DIR/pebble.log" 2>&1 &
 
 DIR_URL="https://127.0.0.1:$P_ACME/dir"
 for _ in $(seq 100); do
-	curl -sf --cacert "$work/test-ca.pem" "$DIR_URL" >/dev/null && break
+	curl -sf --cacert "$DIR/test-ca.pem" "$DIR_URL" >/dev/null && break
 	sleep 0.1
 done
-curl -sf --cacert "$work/test-ca.pem" "$DIR_URL" >/dev/null ||
-    die "pebble did not start: $(tail -5 "$work/pebble.log")"
-curl -sf --cacert "$work/test-ca.pem" \
-    "https://127.0.0.1:$P_MGMT/roots/0" > "$work/pebble-root.pem" ||
+curl -sf --cacert "$DIR/test-ca.pem" "$DIR_URL" >/dev/null ||
+    die "pebble did not start: $(tail -5 "$DIR/pebble.log")"
+curl -sf --cacert "$DIR/test-ca.pem" \
+    "https://127.0.0.1:$P_MGMT/roots/0" > "$DIR/pebble-root.pem" ||
     die "cannot fetch Pebble's root"
 for _ in $(seq 50); do
 	[ -n "$(ss -Huln "sport = :$P_DNS")" ] && break
 	sleep 0.1
 done
 [ -n "$(ss -Huln "sport = :$P_DNS")" ] ||
-    die "nsd did not start: $(cat "$work/nsd.log")"
+    die "nsd did not start: $(cat "$DIR/nsd.log")"
 
-DATA="$work/data"
+DATA="$DIR/data"
 # obtain NAME CHALLENGE: runs `stsguard acme obtain`, stderr kept per run.
 run=0
 obtain() {
 	run=$((run + 1))
 	timeout 120 "$STSGUARD" --data-dir "$DATA" acme obtain "$1" \
-	    --acme-directory "$DIR_URL" --acme-ca-bundle "$work/test-ca.pem" \
+	    --acme-directory "$DIR_URL" --acme-ca-bundle "$DIR/test-ca.pem" \
 	    --acme-email admin@stshost.test --acme-challenge "$2" \
 	    --http-listen "$ADDR:$P_HTTP" --https-listen "$ADDR:$P_TLS" \
-	    > "$work/out.$run" 2> "$work/err.$run"
+	    > "$DIR/out.$run" 2> "$DIR/err.$run"
 }
 serial() { openssl x509 -noout -serial -in "$1" 2>/dev/null; }
 
@@ -155,11 +140,11 @@ check_cert() {
 	[ -f "$pem" ] && [ -f "$key" ] || { bad "$n: files missing"; return; }
 	[ "$(stat -c %a "$key")" = 600 ] && ok "$n: key mode 0600" ||
 	    bad "$n: key mode $(stat -c %a "$key")"
-	if openssl verify -CAfile "$work/pebble-root.pem" -untrusted "$pem" \
-	    "$pem" > "$work/verify.out" 2>&1; then
+	if openssl verify -CAfile "$DIR/pebble-root.pem" -untrusted "$pem" \
+	    "$pem" > "$DIR/verify.out" 2>&1; then
 		ok "$n: chain verifies against Pebble's root"
 	else
-		bad "$n: verify: $(cat "$work/verify.out")"
+		bad "$n: verify: $(cat "$DIR/verify.out")"
 	fi
 	openssl x509 -noout -ext subjectAltName -in "$pem" 2>/dev/null |
 	    grep -q "DNS:$n\$" && ok "$n: SAN is the name" || bad "$n: SAN"
@@ -175,13 +160,13 @@ if obtain mta-sts.customer1.test tls-alpn-01; then
 	ok "tls-alpn-01: obtained mta-sts.customer1.test"
 	check_cert mta-sts.customer1.test
 else
-	bad "tls-alpn-01 obtain: $(cat "$work/err.$run")"
+	bad "tls-alpn-01 obtain: $(cat "$DIR/err.$run")"
 fi
 if obtain mta-sts.customer2.test http-01; then
 	ok "http-01: obtained mta-sts.customer2.test"
 	check_cert mta-sts.customer2.test
 else
-	bad "http-01 obtain: $(cat "$work/err.$run")"
+	bad "http-01 obtain: $(cat "$DIR/err.$run")"
 fi
 [ "$(stat -c %a "$DATA/acme/account.key" 2>/dev/null)" = 600 ] &&
     ok "account key 0600" || bad "account key missing or not 0600"
@@ -196,7 +181,7 @@ if obtain mta-sts.customer1.test http-01; then
 	    ok "renewal: new serial and key" || bad "renewal: $s1 -> $s2"
 	check_cert mta-sts.customer1.test
 else
-	bad "renewal: $(cat "$work/err.$run")"
+	bad "renewal: $(cat "$DIR/err.$run")"
 fi
 ls "$DATA/certs" | grep -q tmp && bad "temporary files left in certs/"
 
@@ -208,7 +193,7 @@ for ch in http-01 tls-alpn-01; do
 		bad "$ch: mta-sts.customer3.test issued without DNS"
 	else
 		rc=$?
-		msg=$(cat "$work/err.$run")
+		msg=$(cat "$DIR/err.$run")
 		if [ $rc = 1 ] && echo "$msg" | grep -q \
 		    \
 		    'mta-sts.customer3.test: validation failed: urn:ietf:params:acme:error:[a-zA-Z]*: .*resolve'; then
@@ -227,16 +212,16 @@ if obtain mta-sts.customer2.test tls-alpn-01; then
 	ok "other name still issued after the failure"
 	check_cert mta-sts.customer2.test
 else
-	bad "other name after failure: $(cat "$work/err.$run")"
+	bad "other name after failure: $(cat "$DIR/err.$run")"
 fi
 
 # 5. Pebble rejected nonces and the client retried (30 % of POSTs).
-n=$(cat "$work"/err.* | grep -c 'event=acme_bad_nonce')
+n=$(cat "$DIR"/err.* | grep -c 'event=acme_bad_nonce')
 [ "$n" -gt 0 ] && ok "badNonce retried $n times" ||
     bad "no badNonce met (is PEBBLE_WFE_NONCEREJECT honoured?)"
 
-if [ $fail -ne 0 ]; then
-	echo "--- pebble log (tail)"; tail -20 "$work/pebble.log"
-	echo "--- client stderr"; tail -n 5 "$work"/err.*
+if [ $fails -ne 0 ]; then
+	echo "--- pebble log (tail)"; tail -20 "$DIR/pebble.log"
+	echo "--- client stderr"; tail -n 5 "$DIR"/err.*
 fi
-exit $fail
+finish

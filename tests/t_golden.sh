@@ -9,12 +9,9 @@
 # change from run to run (policy ids, tokens, times of now) are replaced
 # by placeholders (times from yesterday to a week ahead become <NOW>). UPDATE=1 rewrites the .out files (review the diff!).
 set -u
-TOP=${TOP:-$(cd "$(dirname "$0")/.." && pwd)}
-STSGUARD=${STSGUARD:-$TOP/build/stsguard}
+. "$(dirname "$0")/lib.sh"
 export TD="$TOP/tests/data"
-pass=0 fail=0
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+pass=0
 
 stsguard() { "$STSGUARD" "$@"; }
 
@@ -34,28 +31,27 @@ transcript() {
 	while IFS= read -r line; do
 		case $line in ''|'#'*) continue ;; esac
 		printf '$ %s\n' "$line"
-		eval "$line" > "$work/out" 2> "$work/err" < /dev/null
+		eval "$line" > "$DIR/out" 2> "$DIR/err" < /dev/null
 		printf '[exit %d]\n' $?
-		cat "$work/out"
-		sed 's/^/! /' "$work/err"
+		cat "$DIR/out"
+		sed 's/^/! /' "$DIR/err"
 	done
 }
 
 for in in "$TD"/cli/*.in; do
 	name=$(basename "$in" .in)
 	exp="${in%.in}.out"
-	rm -rf "$work/run" && mkdir "$work/run"
-	(cd "$work/run" && transcript < "$in") | normalize > "$work/got"
+	rm -rf "$DIR/run" && mkdir "$DIR/run"
+	(cd "$DIR/run" && transcript < "$in") | normalize > "$DIR/got"
 	if [ "${UPDATE:-0}" = 1 ]; then
-		cp "$work/got" "$exp"
+		cp "$DIR/got" "$exp"
 	fi
-	if cmp -s "$work/got" "$exp"; then
+	if cmp -s "$DIR/got" "$exp"; then
 		pass=$((pass + 1))
 	else
-		fail=$((fail + 1))
-		echo "FAIL $name:"
-		diff -u "$exp" "$work/got" | head -40
+		bad "$name:"
+		diff -u "$exp" "$DIR/got" | head -40
 	fi
 done
-echo "golden: $pass passed, $fail failed"
-[ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]
+echo "golden: $pass passed, $fails failed"
+[ "$fails" -eq 0 ] && [ "$pass" -gt 0 ]

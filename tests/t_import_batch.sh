@@ -7,14 +7,7 @@
 # input order, exit 1 (some input invalid), the counters; a second
 # import of the same files finds 700 + 2 duplicates and stores nothing.
 set -u
-STSGUARD=${STSGUARD:-build/stsguard}
-DIR=$(mktemp -d /tmp/t_import_batch.XXXXXX)
-trap 'rm -rf "$DIR"' EXIT
-fails=0
-ok()   { echo "ok   $*"; }
-bad()  { echo "FAIL $*"; fails=$((fails + 1)); }
-check() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: expected [$2], got [$3]"; fi; }
-sg() { "$STSGUARD" --data-dir "$DIR/data" "$@"; }
+. "$(dirname "$0")/lib.sh"
 
 mkdir -p "$DIR/in"
 python3 - "$DIR/in" <<'PY' || { echo "generator failed"; exit 1; }
@@ -72,5 +65,4 @@ check "quarantine holds one entry" "1" "$(sg report quarantine list --json | jq 
 sg report import "$DIR"/in/* > "$DIR/out2" 2> "$DIR/err2"
 check "again: all duplicates" "imported 0, duplicates 701, invalid 1" "$(tail -1 "$DIR/err2")"
 check "again: nothing new stored" "701" "$(sg report list --json | jq length)"
-echo "failures: $fails"
-[ "$fails" -eq 0 ]
+finish

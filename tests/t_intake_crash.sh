@@ -13,56 +13,29 @@
 # exactly once (count by organization-name + report-id), nothing else, and
 # totals (successful, failed) equal to the sums over the distinct reports.
 #
-# Own loopback address (127.0.x.y from $$), random high ports; bounded
+# Own loopback address, random high ports (lib.sh); bounded
 # (DEADLINE seconds, default 90, for the stream); the trap stops every
 # process it started and removes its folder.
 set -u
-STSGUARD=${STSGUARD:-build/stsguard}
+. "$(dirname "$0")/lib.sh"
+STOP_SIGNAL=KILL
 N=${N:-300}
 KILLS=${KILLS:-4}
 SENDERS=3
 DEADLINE=${DEADLINE:-90}
-DIR=$(mktemp -d /tmp/t_intake_crash.XXXXXX)
-IP=127.$(( ($$ % 200) + 20 )).$(( ($$ / 200) % 200 + 20 )).$(( RANDOM % 200 + 20 ))
-PORT=$(( 20000 + RANDOM % 20000 ))
 HPORT=$(( PORT + 1 ))
 SH=sts.crash.test
-PID=
 SPIDS=
-fails=0
-
-cleanup() {
-	local p
-	for p in $SPIDS; do kill "$p" 2>/dev/null; done
-	[ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
-	rm -rf "$DIR"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-ok()   { echo "ok   $*"; }
-bad()  { echo "FAIL $*"; fails=$((fails + 1)); }
-check() { # check DESCRIPTION EXPECTED ACTUAL
-	if [ "$2" = "$3" ]; then ok "$1"; else
-		bad "$1: expected [$2], got [$3]"; fi
-}
-sg() { "$STSGUARD" --data-dir "$DIR/data" "$@"; }
 
 start_daemon() { # start_daemon N: start serve, log to serve.N.log, wait
 	"$STSGUARD" --data-dir "$DIR/data" serve --https-listen "$IP:$PORT" \
 	    --http-listen "$IP:$HPORT" --service-host $SH --workers 2 \
 	    --log-level warn 2> "$DIR/serve.$1.log" &
 	PID=$!
-	local _
-	for _ in $(seq 100); do
-		curl -s -o /dev/null --max-time 2 --cacert "$DIR/data/local-ca.pem" \
-		    --resolve "mta-sts.crash.test:$PORT:$IP" \
-		    https://mta-sts.crash.test:$PORT/.well-known/mta-sts.txt && return 0
-		kill -0 "$PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "serve (start $1) did not come up:"; cat "$DIR/serve.$1.log"
-	return 1
+	wait_up "$DIR/serve.$1.log" curl -s -o /dev/null --max-time 2 \
+	    --cacert "$DIR/data/local-ca.pem" \
+	    --resolve "mta-sts.crash.test:$PORT:$IP" \
+	    https://mta-sts.crash.test:$PORT/.well-known/mta-sts.txt
 }
 
 js() { # js CODE: run Python CODE with d = the JSON document on stdin
@@ -188,7 +161,6 @@ check "SIGKILLs during the stream" "$KILLS" "$kill_ok"
 
 # --- the senders finish: everything acknowledged ---------------------------
 for p in $SPIDS; do wait "$p"; done
-SPIDS=
 check "all senders done before the deadline" "$SENDERS" \
     "$(cat "$DIR"/done.* 2>/dev/null | wc -l)"
 cat "$DIR"/rejected.* > "$DIR/rejected" 2>/dev/null
@@ -233,5 +205,4 @@ fi
 grep -h 'level=panic\|AddressSanitizer\|runtime error' "$DIR"/serve.*.log > "$DIR/panics"
 check "no panic or sanitizer report in the daemon logs" "" "$(head -5 "$DIR/panics")"
 
-echo "failures: $fails"
-[ $fails -eq 0 ]
+finish

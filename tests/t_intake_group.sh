@@ -15,47 +15,21 @@
 #
 # Own loopback address, random high ports; the trap stops what it started.
 set -u
-STSGUARD=${STSGUARD:-build/stsguard}
+. "$(dirname "$0")/lib.sh"
+STOP_SIGNAL=KILL
 PY=/usr/bin/python3
 N=${N:-300}
 NB=${NB:-1500}		# set b: long enough for a SIGTERM to land in it
-DIR=$(mktemp -d /tmp/t_intake_group.XXXXXX)
-IP=127.$(( ($$ % 200) + 20 )).$(( RANDOM % 200 + 20 )).$(( ($$ / 200) % 200 + 20 ))
-PORT=$(( 20000 + RANDOM % 20000 ))
 SH=sts.group.test
-PID=
-fails=0
-
-cleanup() {
-	[ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
-	rm -rf "$DIR"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-ok()   { echo "ok   $*"; }
-bad()  { echo "FAIL $*"; fails=$((fails + 1)); }
-check() { # check DESCRIPTION EXPECTED ACTUAL
-	if [ "$2" = "$3" ]; then ok "$1"; else
-		bad "$1: expected [$2], got [$3]"; fi
-}
-sg() { "$STSGUARD" --data-dir "$DIR/data" "$@"; }
 
 start_daemon() { # start_daemon N
 	"$STSGUARD" --data-dir "$DIR/data" serve --https-listen "$IP:$PORT" \
 	    --http-listen off --service-host $SH --workers 2 \
 	    --log-level warn 2> "$DIR/serve.$1.log" &
 	PID=$!
-	local _
-	for _ in $(seq 100); do
-		[ -f "$DIR/data/local-ca.pem" ] && curl -s -o /dev/null \
-		    --max-time 2 --cacert "$DIR/data/local-ca.pem" \
-		    --resolve "$SH:$PORT:$IP" "https://$SH:$PORT/" && return 0
-		kill -0 "$PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "serve (start $1) did not come up:"; cat "$DIR/serve.$1.log"
-	return 1
+	wait_up "$DIR/serve.$1.log" curl -s -o /dev/null --max-time 2 \
+	    --cacert "$DIR/data/local-ca.pem" \
+	    --resolve "$SH:$PORT:$IP" "https://$SH:$PORT/"
 }
 
 # curl_cfg SET [EXTRA]: one block per report of r/SET, answers "code id"
@@ -198,5 +172,4 @@ else
 	ok "no panic or sanitizer report in the daemon logs"
 fi
 
-echo "failures: $fails"
-[ "$fails" -eq 0 ]
+finish

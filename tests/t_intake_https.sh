@@ -18,31 +18,10 @@
 # Own loopback address and random high ports; bounded (curl --max-time);
 # the trap stops the daemon it started.
 set -u
-STSGUARD=${STSGUARD:-build/stsguard}
-TOP=${TOP:-$(cd "$(dirname "$0")/.." && pwd)}
-CORPUS=${CORPUS:-$TOP/../shared/corpus}
+. "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
-DIR=$(mktemp -d /tmp/t_intake_https.XXXXXX)
-IP=127.0.$(( ($$ % 200) + 20 )).$(( ($$ / 200) % 200 + 21 ))
-PORT=$(( 20000 + RANDOM % 20000 ))
 SH=sts.example.net
-PID=
-fails=0
 
-cleanup() {
-	[ -n "$PID" ] && kill -TERM "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
-	rm -rf "$DIR"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-ok()   { echo "ok   $*"; }
-bad()  { echo "FAIL $*"; fails=$((fails + 1)); }
-check() { # check DESCRIPTION EXPECTED ACTUAL
-	if [ "$2" = "$3" ]; then ok "$1"; else
-		bad "$1: expected [$2], got [$3]"; fi
-}
-sg() { "$STSGUARD" --data-dir "$DIR/data" "$@"; }
 c() {
 	curl -sS --max-time 20 --cacert "$DIR/data/local-ca.pem" \
 	    --resolve "$SH:$PORT:$IP" --resolve "mta-sts.example.com:$PORT:$IP" \
@@ -78,13 +57,8 @@ URL_ORG=${URL_ORG/$SH/$SH:$PORT}
 "$STSGUARD" --data-dir "$DIR/data" serve --https-listen "$IP:$PORT" \
     --http-listen off --service-host $SH --workers 2 2> "$DIR/serve.log" &
 PID=$!
-for i in $(seq 50); do
-	[ -f "$DIR/data/local-ca.pem" ] && c -o /dev/null \
-	    "https://mta-sts.example.com:$PORT/.well-known/mta-sts.txt" \
-	    2>/dev/null && break
-	sleep 0.1
-done
-kill -0 "$PID" 2>/dev/null || { echo "serve died:"; cat "$DIR/serve.log"; exit 1; }
+wait_up "$DIR/serve.log" c -o /dev/null \
+    "https://mta-sts.example.com:$PORT/.well-known/mta-sts.txt" || exit 1
 
 # --- every report: the answer python expects ----------------------------
 # One line per file: path, content type, expected status. 201 for the
@@ -311,5 +285,4 @@ check "SIGTERM exit code" 0 "$rc"
 if grep -q 'level=panic\|Sanitizer\|runtime error' "$DIR/serve.log"; then
 	bad "daemon log: $(grep 'panic\|Sanitizer\|runtime error' "$DIR/serve.log" | head -3)"
 fi
-echo "fails: $fails"
-[ "$fails" = 0 ]
+finish

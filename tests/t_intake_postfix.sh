@@ -20,50 +20,35 @@
 # `postfix check` prints only to a tty, start-fg.
 #
 # Bounded (~10 s when it works, < 60 s when it does not); the trap stops
-# Postfix and stsguard by pid, kills what is left in the namespace (only
-# our processes live there), deletes the namespace and every file.
+# stsguard by pid and Postfix with `postfix stop`, kills what is left in
+# the namespace (only our processes live there), deletes the namespace and
+# every file.
 set -u
-STSGUARD=${STSGUARD:-build/stsguard}
-case $STSGUARD in /*) ;; *) STSGUARD=$(pwd)/$STSGUARD ;; esac
+. "$(dirname "$0")/lib.sh"
 NS=stsg-pf-$$
-DIR=$(mktemp -d /tmp/t_intake_postfix.XXXXXX)
 chmod 755 "$DIR"		# Postfix daemons run as postfix
 PF=$DIR/postfix			# config directory
 Q=$DIR/spool			# queue directory
 SH=sts.pf.test			# service_host: the certificate's name
 SIP=127.0.0.25			# stsguard
 PIP=127.0.0.26			# Postfix
-SPORT=$(( 20000 + RANDOM % 20000 ))
-SPID=
+SPORT=$PORT			# stsguard's SMTP listener
 PPID_=
-fails=0
 
 in_ns() { nsenter --net=/run/netns/$NS -- "$@"; }
-cleanup() {
-	local _ p
-	if [ -n "$PPID_" ]; then
-		in_ns postfix -c "$PF" stop > /dev/null 2>&1
-		for _ in $(seq 50); do kill -0 "$PPID_" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$PPID_" 2>/dev/null
-	fi
-	[ -n "$SPID" ] && kill -TERM "$SPID" 2>/dev/null && wait "$SPID" 2>/dev/null
-	# whatever is still in our namespace is ours (Postfix children)
+# At exit, after the trap has stopped stsguard ($PID) and our jobs: Postfix,
+# then whatever is still in our namespace (ours: Postfix's children).
+stop_netns() {
+	local p
+	[ -n "$PPID_" ] && in_ns postfix -c "$PF" stop > /dev/null 2>&1
 	if [ -e "/run/netns/$NS" ]; then
 		for p in $(ip netns pids "$NS" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
 		ip netns del "$NS" 2>/dev/null
 	fi
-	rm -rf "/etc/netns/$NS" "$DIR"
+	rm -rf "/etc/netns/$NS"
 }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+cleanup_add stop_netns
 
-ok()   { echo "ok   $*"; }
-bad()  { echo "FAIL $*"; fails=$((fails + 1)); }
-check() { # check DESCRIPTION EXPECTED ACTUAL
-	if [ "$2" = "$3" ]; then ok "$1"; else
-		bad "$1: expected [$2], got [$3]"; fi
-}
-sg() { "$STSGUARD" --data-dir "$DIR/data" "$@"; }
 js() { # js CODE: run Python CODE with d = the JSON document on stdin
 	/usr/bin/python3 -c "import json, sys; d = json.load(sys.stdin)
 $1"
@@ -102,7 +87,7 @@ check "intake address from stsguard dns" "tlsrpt+$TOKEN@$SH" "$RCPT"
 in_ns "$STSGUARD" --data-dir "$DIR/data" serve --https-listen $SIP:8443 \
     --http-listen $SIP:8080 --smtp-listen $SIP:$SPORT --service-host $SH \
     --workers 2 2> "$DIR/serve.log" &
-SPID=$!
+PID=$!
 wait_for 10 "$DIR/serve.log" 'event=serving' && [ -f "$DIR/data/local-ca.pem" ] ||
     { echo "serve did not start:"; cat "$DIR/serve.log"; exit 1; }
 for _ in $(seq 50); do
@@ -111,7 +96,7 @@ for _ in $(seq 50); do
 done
 in_ns bash -c "exec 3<>/dev/tcp/$SIP/$SPORT" 2>/dev/null ||
     { echo "FAIL SMTP listener $SIP:$SPORT not open:"; cat "$DIR/serve.log"; exit 1; }
-ok "stsguard serving, SMTP listener open (pid $SPID)"
+ok "stsguard serving, SMTP listener open (pid $PID)"
 
 # --- the report and the e-mail ---------------------------------------------
 RID="postfix-$$-$RANDOM@sender.test"
@@ -227,5 +212,4 @@ if [ $fails -ne 0 ]; then
 	echo "--- postfix log (tail)"; tail -25 "$DIR/postfix.log"
 fi
 
-echo "failures: $fails"
-[ $fails -eq 0 ]
+finish

@@ -15,36 +15,15 @@
 # Own loopback address, random high ports, bounded clients; the trap stops
 # the daemon it started.
 set -u
-STSGUARD=${STSGUARD:-build/stsguard}
-TOP=${TOP:-$(cd "$(dirname "$0")/.." && pwd)}
-CORPUS=${CORPUS:-$TOP/../shared/corpus}
+. "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
-DIR=$(mktemp -d /tmp/t_intake_smtp.XXXXXX)
-IP=127.0.$(( ($$ % 200) + 20 )).$(( ($$ / 200) % 200 + 22 ))
-PORT=$(( 20000 + RANDOM % 20000 ))
 SPORT=$(( PORT + 1 ))
 SH=sts.example.net
-PID=
-fails=0
 
-cleanup() {
-	[ -n "$PID" ] && kill -TERM "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
-	rm -rf "$DIR"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-ok()   { echo "ok   $*"; }
-bad()  { echo "FAIL $*"; fails=$((fails + 1)); }
-check() { # check DESCRIPTION EXPECTED ACTUAL
-	if [ "$2" = "$3" ]; then ok "$1"; else
-		bad "$1: expected [$2], got [$3]"; fi
-}
 grepf() { # grepf DESCRIPTION FILE REGEX
 	if grep -qE -- "$3" "$2"; then ok "$1"; else
 		bad "$1 (no /$3/ in:)"; sed 's/^/    | /' "$2" | tail -n 20; fi
 }
-sg() { "$STSGUARD" --data-dir "$DIR/data" "$@"; }
 
 command -v swaks > /dev/null || { echo "swaks missing (scripts/deps.sh)"; exit 1; }
 perl -MNet::SSLeay -e1 2> /dev/null ||
@@ -72,12 +51,8 @@ case $TO in tlsrpt+[0-9a-f]*@$SH) ok "rua mailto $TO" ;;
     --http-listen off --smtp-listen "$IP:$SPORT" --service-host $SH \
     --workers 2 2> "$DIR/serve.log" &
 PID=$!
-for i in $(seq 50); do
-	[ -f "$DIR/data/local-ca.pem" ] &&
-	    timeout 2 bash -c "exec 3<>/dev/tcp/$IP/$SPORT" 2> /dev/null && break
-	sleep 0.1
-done
-kill -0 "$PID" 2>/dev/null || { echo "serve died:"; cat "$DIR/serve.log"; exit 1; }
+wait_up "$DIR/serve.log" timeout 2 bash -c \
+    "[ -f '$DIR/data/local-ca.pem' ] && exec 3<>/dev/tcp/$IP/$SPORT" || exit 1
 
 SW=(timeout 30 swaks --server "$IP" --port "$SPORT" --ehlo mail.example.test
     --from noreply-smtp-tls-reporting@example.test)
@@ -197,5 +172,4 @@ check "SIGTERM exit code" 0 "$rc"
 if grep -q 'level=panic\|Sanitizer\|runtime error' "$DIR/serve.log"; then
 	bad "daemon log: $(grep 'panic\|Sanitizer\|runtime error' "$DIR/serve.log" | head -3)"
 fi
-echo "fails: $fails"
-[ "$fails" = 0 ]
+finish

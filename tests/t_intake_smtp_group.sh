@@ -24,50 +24,22 @@
 # Own loopback address, random high ports, bounded clients; the trap
 # stops what it started.
 set -u
-STSGUARD=${STSGUARD:-build/stsguard}
+. "$(dirname "$0")/lib.sh"
+STOP_SIGNAL=KILL
 PY=/usr/bin/python3
 NMSG=${NMSG:-12}
 HOLD=4			# seconds the lock is held (the store waits 5 s
 			# for a lock before it fails a commit)
-DIR=$(mktemp -d /tmp/t_intake_smtp_group.XXXXXX)
-IP=127.$(( ($$ % 200) + 20 )).$(( RANDOM % 200 + 20 )).$(( ($$ / 200) % 200 + 21 ))
-PORT=$(( 20000 + RANDOM % 20000 ))
 SPORT=$(( PORT + 1 ))
 SH=sts.smtpgroup.test
-PID=
-HPID=
-fails=0
-
-cleanup() {
-	[ -n "$HPID" ] && kill "$HPID" 2>/dev/null
-	[ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
-	rm -rf "$DIR"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-ok()   { echo "ok   $*"; }
-bad()  { echo "FAIL $*"; fails=$((fails + 1)); }
-check() { # check DESCRIPTION EXPECTED ACTUAL
-	if [ "$2" = "$3" ]; then ok "$1"; else
-		bad "$1: expected [$2], got [$3]"; fi
-}
-sg() { "$STSGUARD" --data-dir "$DIR/data" "$@"; }
 
 start_daemon() { # start_daemon N: one worker, so it holds every session
 	"$STSGUARD" --data-dir "$DIR/data" serve --https-listen "$IP:$PORT" \
 	    --http-listen off --smtp-listen "$IP:$SPORT" --service-host $SH \
 	    --workers 1 --log-level warn 2> "$DIR/serve.$1.log" &
 	PID=$!
-	local _
-	for _ in $(seq 100); do
-		[ -f "$DIR/data/local-ca.pem" ] && timeout 2 bash -c \
-		    "exec 3<>/dev/tcp/$IP/$SPORT" 2> /dev/null && return 0
-		kill -0 "$PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "serve (start $1) did not come up:"; cat "$DIR/serve.$1.log"
-	return 1
+	wait_up "$DIR/serve.$1.log" timeout 2 bash -c \
+	    "[ -f '$DIR/data/local-ca.pem' ] && exec 3<>/dev/tcp/$IP/$SPORT"
 }
 
 policy() { # policy MAXTIME: the HTTP status of a policy fetch
@@ -259,7 +231,7 @@ fetched=$($PY -c 'import time; print("%.6f" % time.time())')
 [ -f "$DIR/released" ] && bad "the lock was let go before the policy fetch ended"
 check "policy fetch answered while 8 deliveries are pending" 200 "$code"
 wait "$SP"
-wait "$HPID"; HPID=
+wait "$HPID"
 check "each sender: 250" 8 "$(grep -c '^250 ' "$DIR/s1.out")"
 check "no 250 before the fetch ended nor before the commit could run" 0 \
     "$($PY -c 'import sys
@@ -294,7 +266,7 @@ hold "$HOLD" || { bad "could not take the store's write lock"; exit 1; }
 smtpc drop drop 5
 sleep 0.2
 check "policy fetch answered meanwhile" 200 "$(policy 2)"
-wait "$HPID"; HPID=
+wait "$HPID"
 for _ in $(seq 100); do	# the commit follows the lock's release
 	[ "$(stored)" = "$((17 + nrep)) $((17 + nrep))" ] && break
 	sleep 0.05
@@ -318,7 +290,7 @@ wait "$PID"
 check "SIGTERM with deliveries pending: exit status" 0 "$?"
 PID=
 wait "$SP"
-wait "$HPID"; HPID=
+wait "$HPID"
 check "SIGTERM: the pending messages got their 250 before the exit" 4 \
     "$(grep -c '^250 ' "$DIR/s5.out")"
 check "their reports stored" "$((21 + nrep)) $((21 + nrep))" "$(stored)"
@@ -329,5 +301,4 @@ if grep -qiE 'panic|AddressSanitizer|runtime error|LeakSanitizer' "$DIR"/serve.*
 else
 	ok "no panic or sanitizer report in the daemon log"
 fi
-echo "failures: $fails"
-[ "$fails" -eq 0 ]
+finish

@@ -35,32 +35,16 @@
 # Bounded (about 30 s); the trap stops everything and deletes the
 # namespace and /etc/netns/NS.
 set -u
-TOP=${TOP:-$(cd "$(dirname "$0")/.." && pwd)}
-STSGUARD=${STSGUARD:-$TOP/build/stsguard}
-case $STSGUARD in /*) ;; *) STSGUARD=$PWD/$STSGUARD ;; esac
+. "$(dirname "$0")/lib.sh"
 NS=stsacme$$
 ADDR=127.0.0.10
 SH=stshost.test
 VALIDITY=${VALIDITY:-15}	# Pebble certificate lifetime, seconds
 N1=mta-sts.customer1.test N2=mta-sts.customer2.test
 N3=mta-sts.customer3.test N4=mta-sts.customer4.test
-fails=0 pids=() PID=
-
-work=$(mktemp -d /tmp/t_serve_acme.XXXXXX)
-cleanup() {
-	local p
-	[ -n "$PID" ] && kill -TERM "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-	ip netns del "$NS" 2>/dev/null
-	rm -rf "/etc/netns/$NS"
-	[ -n "${KEEP:-}" ] && echo "kept $work" || rm -rf "$work"
-}
-trap cleanup EXIT
+cleanup_add 'ip netns del "$NS" 2>/dev/null; rm -rf "/etc/netns/$NS"'
 
 die() { echo "FATAL: $*" >&2; exit 1; }
-ok()  { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fails=$((fails + 1)); }
 inns() { ip netns exec "$NS" "$@"; }
 
 for t in pebble nsd openssl curl ip; do
@@ -79,7 +63,7 @@ printf '127.0.0.1 localhost\n::1 localhost\n%s %s\n' "$ADDR" "$N3" \
     > "/etc/netns/$NS/hosts"
 
 # --- DNS ----------------------------------------------------------------
-cat > "$work/test.zone" <<EOF
+cat > "$DIR/test.zone" <<EOF
 \$ORIGIN test.
 \$TTL 60
 @                  SOA ns.test. admin.test. 1 3600 600 86400 60
@@ -89,17 +73,17 @@ stshost            A   $ADDR
 mta-sts.customer1  CNAME stshost.test.
 mta-sts.customer2  A   $ADDR
 EOF
-cat > "$work/nsd.conf" <<EOF
+cat > "$DIR/nsd.conf" <<EOF
 server:
   ip-address: 127.0.0.1@53
   do-ip6: no
   username: ""
   chroot: ""
-  zonesdir: "$work"
-  pidfile: "$work/nsd.pid"
+  zonesdir: "$DIR"
+  pidfile: "$DIR/nsd.pid"
   database: ""
-  xfrdfile: "$work/xfrd.state"
-  zonelistfile: "$work/zone.list"
+  xfrdfile: "$DIR/xfrd.state"
+  zonelistfile: "$DIR/zone.list"
   server-count: 1
   verbosity: 0
 remote-control:
@@ -108,12 +92,11 @@ zone:
   name: test
   zonefile: test.zone
 EOF
-ip netns exec "$NS" nsd -d -c "$work/nsd.conf" > "$work/nsd.log" 2>&1 &
-pids+=($!)
+ip netns exec "$NS" nsd -d -c "$DIR/nsd.conf" > "$DIR/nsd.log" 2>&1 &
 
 # --- Pebble (its listener certificate from a test CA of ours) ----------
 (
-	cd "$work" &&
+	cd "$DIR" &&
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 	    -keyout test-ca.key -out test-ca.pem -days 2 -subj /CN=test-ca \
 	    -addext basicConstraints=critical,CA:TRUE \
@@ -123,47 +106,46 @@ pids+=($!)
 	printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > ext.cnf &&
 	openssl x509 -req -in listener.csr -CA test-ca.pem -CAkey test-ca.key \
 	    -CAcreateserial -days 2 -extfile ext.cnf -out pebble-listener.pem
-) > "$work/openssl.log" 2>&1 || die "openssl: $(cat "$work/openssl.log")"
-cat > "$work/pebble.json" <<EOF
+) > "$DIR/openssl.log" 2>&1 || die "openssl: $(cat "$DIR/openssl.log")"
+cat > "$DIR/pebble.json" <<EOF
 { "pebble": {
   "listenAddress": "127.0.0.1:14000",
   "managementListenAddress": "127.0.0.1:15000",
-  "certificate": "$work/pebble-listener.pem",
-  "privateKey": "$work/pebble-listener.key",
+  "certificate": "$DIR/pebble-listener.pem",
+  "privateKey": "$DIR/pebble-listener.key",
   "httpPort": 80, "tlsPort": 443,
   "ocspResponderURL": "", "externalAccountBindingRequired": false,
   "certificateValidityPeriod": $VALIDITY } }
 EOF
 PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 PEBBLE_AUTHZREUSE=0 \
-    ip netns exec "$NS" pebble -config "$work/pebble.json" -strict=false \
-    -dnsserver 127.0.0.1:53 > "$work/pebble.log" 2>&1 &
-pids+=($!)
+    ip netns exec "$NS" pebble -config "$DIR/pebble.json" -strict=false \
+    -dnsserver 127.0.0.1:53 > "$DIR/pebble.log" 2>&1 &
 
 DIR_URL=https://127.0.0.1:14000/dir
 for _ in $(seq 100); do
-	inns curl -sf --cacert "$work/test-ca.pem" "$DIR_URL" >/dev/null && break
+	inns curl -sf --cacert "$DIR/test-ca.pem" "$DIR_URL" >/dev/null && break
 	sleep 0.1
 done
-inns curl -sf --cacert "$work/test-ca.pem" -o "$work/pebble-root.pem" \
+inns curl -sf --cacert "$DIR/test-ca.pem" -o "$DIR/pebble-root.pem" \
     https://127.0.0.1:15000/roots/0 ||
-    die "pebble did not start: $(tail -5 "$work/pebble.log")"
-inns curl -sf --cacert "$work/test-ca.pem" -o "$work/pebble-int.pem" \
+    die "pebble did not start: $(tail -5 "$DIR/pebble.log")"
+inns curl -sf --cacert "$DIR/test-ca.pem" -o "$DIR/pebble-int.pem" \
     https://127.0.0.1:15000/intermediates/0 ||
     die "cannot fetch Pebble's intermediate"
 INT_SUBJECT=$(openssl x509 -noout -subject -nameopt RFC2253 \
-    -in "$work/pebble-int.pem" | sed 's/^subject=//')
+    -in "$DIR/pebble-int.pem" | sed 's/^subject=//')
 for _ in $(seq 50); do
 	inns getent hosts $N1 >/dev/null && break
 	sleep 0.1
 done
 [ "$(inns getent hosts $N1 | awk '{print $1}')" = $ADDR ] ||
-    die "nsd did not start: $(cat "$work/nsd.log")"
+    die "nsd did not start: $(cat "$DIR/nsd.log")"
 
 # --- helpers --------------------------------------------------------------
 URL() { echo "https://$1/.well-known/mta-sts.txt"; }
 # fetch NAME OUT: the policy over HTTPS, trusting only Pebble's root.
 fetch() {
-	inns curl -sS --max-time 5 --cacert "$work/pebble-root.pem" \
+	inns curl -sS --max-time 5 --cacert "$DIR/pebble-root.pem" \
 	    --resolve "$1:443:$ADDR" -o "$2" "$(URL "$1")"
 }
 # served NAME: "serial=...|issuer=..." of the leaf the daemon sends for NAME.
@@ -179,7 +161,7 @@ elapsed() { echo $(( $(date +%s) - T0 )); }
 
 # one_run CHALLENGE: a fresh data dir, a daemon, every assertion above.
 one_run() {
-	local ch=$1 D="$work/data-$1" log="$work/serve-$1.log" n s st
+	local ch=$1 D="$DIR/data-$1" log="$DIR/serve-$1.log" n s st
 	local -A first
 	local pl0 T0
 
@@ -193,16 +175,16 @@ one_run() {
 	    --mx mx.customer4.test --max-age 604800 > /dev/null ||
 	    die "$ch: domain add failed"
 	printf 'version: STSv1\r\nmode: enforce\r\nmx: mx1.customer1.test\r\nmax_age: 86400\r\n' \
-	    > "$work/want-$N1"
+	    > "$DIR/want-$N1"
 	printf 'version: STSv1\r\nmode: testing\r\nmx: mx.customer2.test\r\nmax_age: 604800\r\n' \
-	    > "$work/want-$N2"
+	    > "$DIR/want-$N2"
 
-	pl0=$(wc -l < "$work/pebble.log")
+	pl0=$(wc -l < "$DIR/pebble.log")
 	T0=$(date +%s)
 	ip netns exec "$NS" "$STSGUARD" --data-dir "$D" serve \
 	    --https-listen $ADDR:443 --http-listen $ADDR:80 \
 	    --service-host $SH --workers 2 --certificates acme \
-	    --acme-directory "$DIR_URL" --acme-ca-bundle "$work/test-ca.pem" \
+	    --acme-directory "$DIR_URL" --acme-ca-bundle "$DIR/test-ca.pem" \
 	    --acme-email admin@stshost.test --acme-challenge "$ch" \
 	    2> "$log" &
 	PID=$!
@@ -213,7 +195,7 @@ one_run() {
 		for _ in $(seq 100); do
 			kill -0 "$PID" 2>/dev/null || break
 			if [ -f "$D/certs/$n.pem" ] &&
-			    fetch "$n" "$work/body" 2>/dev/null; then
+			    fetch "$n" "$DIR/body" 2>/dev/null; then
 				st=1
 				break
 			fi
@@ -230,9 +212,9 @@ one_run() {
 		fi
 		ok "$ch: $n obtained and served over a Pebble certificate ($(elapsed)s)"
 		if [ $n != $SH ]; then
-			cmp -s "$work/want-$n" "$work/body" &&
+			cmp -s "$DIR/want-$n" "$DIR/body" &&
 			    ok "$ch: $n policy bytes" ||
-			    bad "$ch: $n body: $(od -c "$work/body" | head -3)"
+			    bad "$ch: $n body: $(od -c "$DIR/body" | head -3)"
 		fi
 		s=$(served "$n")
 		first[$n]=$(serial_of "$s")
@@ -258,7 +240,7 @@ one_run() {
 		    bad "$ch: TLS-ALPN-01 handshakes seen"
 	fi
 	# Pebble logs its HTTP-01 fetches ("validate w/ HTTP"), not TLS-ALPN-01.
-	n=$(tail -n +"$((pl0 + 1))" "$work/pebble.log" | grep -c 'validate w/ HTTP')
+	n=$(tail -n +"$((pl0 + 1))" "$DIR/pebble.log" | grep -c 'validate w/ HTTP')
 	if [ $ch = http-01 ]; then
 		[ "$n" -gt 0 ] && ok "$ch: Pebble validated over HTTP ($n fetches)" ||
 		    bad "$ch: Pebble made no HTTP-01 fetch"
@@ -294,7 +276,7 @@ one_run() {
 	grep -q "event=acme_dns_not_ready.*$N4" "$log" &&
 	    ok "$ch: $N4 (no DNS) skipped by the pre-check" ||
 	    bad "$ch: no acme_dns_not_ready for $N4"
-	grep -q -i "customer4" "$work/pebble.log" &&
+	grep -q -i "customer4" "$DIR/pebble.log" &&
 	    bad "$ch: $N4 reached the CA"
 	compgen -G "$D/certs/*customer[34]*" > /dev/null &&
 	    bad "$ch: files for a failed name: $(ls "$D/certs")"
@@ -317,7 +299,7 @@ one_run() {
 			continue
 		fi
 		kill -0 "$PID" 2>/dev/null || { bad "$ch: serve died"; break; }
-		if fetch "$n" "$work/body" &&
+		if fetch "$n" "$DIR/body" &&
 		    [ "$(issuer_of "$s")" = "$INT_SUBJECT" ]; then
 			ok "$ch: $n renewed and served by the same process ($(elapsed)s)"
 		else
@@ -345,9 +327,9 @@ one_run tls-alpn-01
 one_run http-01
 
 if [ $fails -ne 0 ]; then
-	echo "--- pebble log (tail)"; tail -20 "$work/pebble.log"
-	for f in "$work"/serve-*.log; do
+	echo "--- pebble log (tail)"; tail -20 "$DIR/pebble.log"
+	for f in "$DIR"/serve-*.log; do
 		echo "--- $f (tail)"; tail -20 "$f"
 	done
 fi
-exit $(( fails > 0 ))
+finish

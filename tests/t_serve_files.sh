@@ -10,27 +10,9 @@
 # certificate is refused with that reason; a replaced file is served
 # after SIGHUP.
 set -u
-STSGUARD=${STSGUARD:-build/stsguard}
-DIR=$(mktemp -d /tmp/t_serve_files.XXXXXX)
-IP=127.0.$(( ($$ % 200) + 20 )).$(( ($$ / 200) % 200 + 21 ))
-PORT=$(( 20000 + RANDOM % 20000 ))
+. "$(dirname "$0")/lib.sh"
 SH=sts.example.net
-PID=
-fails=0
 
-cleanup() {
-	[ -n "$PID" ] && kill -TERM "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
-	rm -rf "$DIR"
-}
-trap cleanup EXIT
-
-ok()   { echo "ok   $*"; }
-bad()  { echo "FAIL $*"; fails=$((fails + 1)); }
-check() { # check DESCRIPTION EXPECTED ACTUAL
-	if [ "$2" = "$3" ]; then ok "$1"; else
-		bad "$1: expected [$2], got [$3]"; fi
-}
-sg() { "$STSGUARD" --data-dir "$DIR/data" "$@"; }
 c() { # c HOST [curl args]: GET the policy of HOST, trusting our root only
 	local h=$1; shift
 	curl -sS --max-time 5 --cacert "$DIR/pki/root.pem" \
@@ -84,11 +66,7 @@ done
     --https-listen "$IP:$PORT" --http-listen off --service-host $SH \
     --workers 2 2> "$DIR/serve.log" &
 PID=$!
-for _ in $(seq 50); do
-	c $A -o /dev/null 2>/dev/null && break
-	sleep 0.1
-done
-kill -0 "$PID" 2>/dev/null || { echo "serve died:"; cat "$DIR/serve.log"; exit 1; }
+wait_up "$DIR/serve.log" c $A -o /dev/null || exit 1
 
 # --- a name with its files: chain sent, verified against the root only ----
 printf 'version: STSv1\r\nmode: enforce\r\nmx: mx.a.example\r\nmax_age: 86400\r\n' > "$DIR/want_a"
@@ -153,5 +131,4 @@ c $A -o /dev/null 2> /dev/null && ok "files: $A still verifies after SIGHUP" ||
 
 kill -TERM "$PID"; wait "$PID"; rc=$?; PID=
 check "SIGTERM: exit 0" "0" "$rc"
-echo "failures: $fails"
-[ "$fails" -eq 0 ]
+finish

@@ -9,27 +9,13 @@
 # policy change must come back with the new id and mx. Needs root (ip
 # netns); ../shared/PEERS.md §1 and §3 describe the set-up.
 set -u
-STSGUARD=${STSGUARD:-build/stsguard}
-case $STSGUARD in /*) ;; *) STSGUARD=$PWD/$STSGUARD ;; esac
+. "$(dirname "$0")/lib.sh"
 NS=stsq$$
-DIR=$(mktemp -d /tmp/t_serve_mts.XXXXXX)
 D=$DIR/data
 SH=policy.stshost.test
-NSD=
-PID=
-fails=0
 
-cleanup() {
-	[ -n "$PID" ] && kill -TERM "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
-	[ -n "$NSD" ] && kill "$NSD" 2>/dev/null && wait "$NSD" 2>/dev/null
-	ip netns del "$NS" 2>/dev/null
-	rm -rf "/etc/netns/$NS" "$DIR"
-}
-trap cleanup EXIT
+cleanup_add 'ip netns del "$NS" 2>/dev/null; rm -rf "/etc/netns/$NS"'
 
-ok()  { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fails=$((fails + 1)); }
-sg()  { "$STSGUARD" --data-dir "$D" "$@"; }
 inns() { ip netns exec "$NS" "$@"; }
 # Daemons go in with nsenter, which execs, started as simple commands
 # (not through a function, which would run in a subshell) so that $! is
@@ -95,7 +81,7 @@ EOC
 	"${INDAEMON[@]}" nsd -d -c "$DIR/nsd.conf" > "$DIR/nsd.log" 2>&1 &
 	NSD=$!
 }
-stop_nsd() { kill "$NSD"; wait "$NSD" 2>/dev/null; NSD=; }
+stop_nsd() { kill "$NSD"; wait "$NSD" 2>/dev/null; }
 wait_dns() {
 	for i in $(seq 50); do
 		[ "$(inns getent hosts mta-sts.customer1.test | awk '{print $1; exit}')" = 127.0.0.10 ] && return 0
@@ -114,11 +100,9 @@ wait_dns &&
 "${INDAEMON[@]}" "$STSGUARD" --data-dir "$D" serve --https-listen 127.0.0.10:443 \
     --http-listen 127.0.0.10:80 --service-host $SH 2> "$DIR/serve.log" &
 PID=$!
-for i in $(seq 50); do
-	[ -f "$D/local-ca.pem" ] && inns curl -s -o /dev/null --max-time 2 \
-	    --cacert "$D/local-ca.pem" https://mta-sts.customer1.test/.well-known/mta-sts.txt && break
-	sleep 0.1
-done
+wait_up "$DIR/serve.log" inns curl -s -o /dev/null --max-time 2 \
+    --cacert "$D/local-ca.pem" https://mta-sts.customer1.test/.well-known/mta-sts.txt ||
+    exit 1
 
 # query DOMAIN [KNOWN_ID] -> mta-sts-query's one result line
 query() {
@@ -173,5 +157,4 @@ grep -q 'event=policy_fetch .*ua="postfix-mta-sts-resolver"' "$DIR/serve.log" &&
 
 kill -TERM "$PID"; wait "$PID"; rc=$?; PID=
 [ $rc -eq 0 ] && ok "SIGTERM: exit 0" || bad "SIGTERM: exit $rc"
-echo "failures: $fails"
-[ $fails -eq 0 ]
+finish

@@ -7,35 +7,13 @@
 # timed out while others are served, plain HTTP, escaped log lines,
 # SIGTERM -> exit 0.
 #
-# Runs on its own loopback address (127.0.0.x, x from $$) and random high
-# ports, so it can run beside other tests; everything it starts is
-# stopped by the trap.
+# Runs on its own loopback address and random high ports (lib.sh), so it
+# can run beside other tests; everything it starts is stopped by the trap.
 set -u
-STSGUARD=${STSGUARD:-build/stsguard}
-DIR=$(mktemp -d /tmp/t_serve_policy.XXXXXX)
-IP=127.0.$(( ($$ % 200) + 20 )).$(( ($$ / 200) % 200 + 20 ))
-PORT=$(( 20000 + RANDOM % 20000 ))
+. "$(dirname "$0")/lib.sh"
 HPORT=$(( PORT + 1 ))
 SH=sts.example.net
-PID=
-SLOW=
-fails=0
 
-cleanup() {
-	[ -n "$SLOW" ] && kill "$SLOW" 2>/dev/null
-	[ -n "$PID" ] && kill -TERM "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
-	rm -rf "$DIR"
-}
-trap cleanup EXIT
-
-ok()   { echo "ok   $*"; }
-bad()  { echo "FAIL $*"; fails=$((fails + 1)); }
-check() { # check DESCRIPTION EXPECTED ACTUAL
-	if [ "$2" = "$3" ]; then ok "$1"; else
-		bad "$1: expected [$2], got [$3]"; fi
-}
-
-sg() { "$STSGUARD" --data-dir "$DIR/data" "$@"; }
 # curl against the daemon for host H with the local CA.
 c() {
 	local h=$1; shift
@@ -56,12 +34,7 @@ sg domain add example.org --mode testing --mx mx.example.org \
     --http-listen "$IP:$HPORT" --service-host $SH --workers 2 \
     2> "$DIR/serve.log" &
 PID=$!
-for i in $(seq 50); do
-	[ -f "$DIR/data/local-ca.pem" ] && c $A -o /dev/null "$(URL $A)" \
-	    2>/dev/null && break
-	sleep 0.1
-done
-kill -0 "$PID" 2>/dev/null || { echo "serve died:"; cat "$DIR/serve.log"; exit 1; }
+wait_up "$DIR/serve.log" c $A -o /dev/null "$(URL $A)" || exit 1
 
 # --- GET: status line, headers, exact body bytes --------------------------
 printf 'version: STSv1\r\nmode: enforce\r\nmx: mx1.example.com\r\nmax_age: 86400\r\n' > "$DIR/want_a"
@@ -168,7 +141,6 @@ else
 	*) bad "slow client: $(cat "$DIR/slow.out")" ;;
 	esac
 fi
-SLOW=
 
 # --- plain HTTP: no policy, redirect or 404 ---------------------------------
 c $A -D "$DIR/hp" -o "$DIR/bp" -H "Host: $A" "http://$IP:$HPORT/.well-known/mta-sts.txt"
@@ -233,5 +205,4 @@ grep -qF 'ua="evil\"agent\\\xc3\xa9"' "$DIR/serve.log" &&
 check "log: one line per event, all key=value" "0" \
     "$(grep -cv '^[0-9T:Z-]* level=[a-z]* event=[a-z_0-9]*' "$DIR/serve.log")"
 
-echo "failures: $fails"
-[ $fails -eq 0 ]
+finish
