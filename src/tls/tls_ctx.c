@@ -734,7 +734,6 @@ tls_cache_get(struct tls *t, const char *name, bool *remembered,
 	struct tls_shard *sh = &t->shards[h % TLS_SHARDS];
 	struct tls_entry *x, *nx;
 	struct tls_cert *c, *drop = NULL;
-	time_t now = tls_now();
 
 	*remembered = false;
 	pthread_mutex_lock(&sh->mu);
@@ -744,7 +743,7 @@ tls_cache_get(struct tls *t, const char *name, bool *remembered,
 			pthread_mutex_unlock(&sh->mu);
 			return c;
 		}
-		if (now < x->retry) {
+		if (tls_now() < x->retry) {
 			pthread_mutex_unlock(&sh->mu);
 			*remembered = true;
 			err_set(e, "no usable certificate (failed less than "
@@ -764,7 +763,7 @@ tls_cache_get(struct tls *t, const char *name, bool *remembered,
 	memcpy(nx->name, name, n + 1);
 	nx->hash = h;
 	nx->cert = c;
-	nx->retry = now + LIMIT_TLS_RETRY_SECONDS;
+	nx->retry = tls_now() + LIMIT_TLS_RETRY_SECONDS;
 
 	pthread_mutex_lock(&sh->mu);
 	x = tls_link(t, sh, nx, &drop);
