@@ -30,7 +30,6 @@ struct store *
 cli_store(struct cli *c)
 {
 	const char *dir = conf_get(&c->conf, CONF_DATA_DIR);
-	char path[4096];
 	struct err e;
 
 	if (c->store != NULL)
@@ -39,8 +38,7 @@ cli_store(struct cli *c)
 		cli_fail(CLI_USAGE, "data dir %s: %s", dir, strerror(errno));
 		return NULL;
 	}
-	snprintf(path, sizeof(path), "%s/stsguard.db", dir);
-	if (store_sqlite_open(path, &c->store, &e) == -1) {
+	if (store_open_dir(dir, &c->store, &e) == -1) {
 		cli_fail(CLI_USAGE, "%s", e.msg);
 		c->store = NULL;
 	}

@@ -163,18 +163,11 @@ intake_media_ok(const char *ct, size_t len)
 static struct store *
 intake_store(struct intake *in)
 {
-	char path[4096];
 	struct err e;
-	int n;
 
 	if (in->store != NULL)
 		return in->store;
-	n = snprintf(path, sizeof(path), "%s/stsguard.db", in->d->data_dir);
-	if (n < 0 || (size_t)n >= sizeof(path)) {
-		log_warn("intake", "data_dir path too long");
-		return NULL;
-	}
-	if (store_sqlite_open(path, &in->store, &e) == -1) {
+	if (store_open_dir(in->d->data_dir, &in->store, &e) == -1) {
 		log_warn("intake", "worker %d: cannot open the store: %s",
 		    in->id, e.msg);
 		in->store = NULL;
@@ -377,19 +370,9 @@ intake_writer_commit(struct intake_writer *wr, struct intake_job **jobs,
 	struct err e;
 	size_t k = 0;
 
-	if (wr->store == NULL) {
-		char path[4096];
-		int pn = snprintf(path, sizeof(path), "%s/stsguard.db",
-		    wr->data_dir);
-
-		if (pn < 0 || (size_t)pn >= sizeof(path))
-			log_warn("intake", "data_dir path too long");
-		else if (store_sqlite_open(path, &wr->store, &e) == -1) {
-			log_warn("intake", "writer: cannot open the store: "
-			    "%s", e.msg);
-			wr->store = NULL;
-		}
-	}
+	if (wr->store == NULL &&
+	    store_open_dir(wr->data_dir, &wr->store, &e) == -1)
+		log_warn("intake", "writer: cannot open the store: %s", e.msg);
 	for (size_t i = 0; i < n; i++) {
 		intake_job_origin(jobs[i], &o[i]);
 		for (size_t r = 0; r < jobs[i]->nreports; r++, k++) {

@@ -106,14 +106,12 @@ reload_main(void *arg)
 {
 	struct daemon *d = arg;
 	struct store *s = NULL;
-	char path[4096];
 	struct err e;
 	int64_t ver = -1, nv;
 	time_t last_full = time(NULL), last_rotate = time(NULL), now;
 	bool failed = false;
 
-	snprintf(path, sizeof(path), "%s/stsguard.db", d->data_dir);
-	if (store_sqlite_open(path, &s, &e) == -1) {
+	if (store_open_dir(d->data_dir, &s, &e) == -1) {
 		log_warn("reload", "cannot open the store, no reloads: %s",
 		    e.msg);
 		s = NULL;

@@ -1397,7 +1397,6 @@ daemon_serve(const struct conf *cf)
 	const char *http = conf_get(cf, CONF_HTTP_LISTEN);
 	const char *user = conf_get(cf, CONF_USER);
 	const char *smtp = conf_get(cf, CONF_SMTP_LISTEN);
-	char path[4096];
 	sigset_t sigs;
 	long nw;
 	int sig, rc = 1, started = 0;
@@ -1448,8 +1447,7 @@ daemon_serve(const struct conf *cf)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
 	/* The first table, before anything listens. */
-	snprintf(path, sizeof(path), "%s/stsguard.db", d.data_dir);
-	if (store_sqlite_open(path, &s, &e) == -1 ||
+	if (store_open_dir(d.data_dir, &s, &e) == -1 ||
 	    daemon_reload_now(&d, s, &e) == -1) {
 		log_warn("start", "%s", e.msg);
 		goto out;

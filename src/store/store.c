@@ -156,3 +156,15 @@ store_add_sat(uint64_t *a, uint64_t b)
 {
 	*a = b > UINT64_MAX - *a ? UINT64_MAX : *a + b;
 }
+
+int
+store_open_dir(const char *dir, struct store **s, struct err *e)
+{
+	char path[4096];
+	int n = snprintf(path, sizeof(path), "%s/stsguard.db", dir);
+
+	*s = NULL;
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return err_set(e, "data dir %s: path too long", dir);
+	return store_sqlite_open(path, s, e);
+}

@@ -296,6 +296,9 @@ struct store {
  * A handle is for one thread at a time: the daemon opens one per worker.
  * Callbacks must not call back into the function that called them. */
 int	store_sqlite_open(const char *path, struct store **s, struct err *e);
+/* store_sqlite_open of the store of data dir dir (dir/stsguard.db): the
+ * one place that names the file. */
+int	store_open_dir(const char *dir, struct store **s, struct err *e);
 
 static inline void
 store_close(struct store *s)

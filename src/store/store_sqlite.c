@@ -32,10 +32,9 @@
  *		  too, written with the domain: the index from a pattern
  *		  to the domains that have it
  *   tlsa_host	  (3) every policy-domain of a tlsa policy entry ever
- *		  stored (as stored: lower case, a trailing dot kept) with
- *		  its parent: the name without a trailing dot and without
- *		  its first label ("" when that label is empty or the only
- *		  one), written with the report
+ *		  stored, as stored, with its parent: the name without a
+ *		  trailing dot and without its first label ("" when that
+ *		  label is empty or the only one), written with the report
  *
  * Which reports belong to which domain (store.h) is worked out when
  * read, with these two tables: MX host h matches pattern p (RFC 8461
@@ -44,9 +43,10 @@
  * pattern in tlsa_host (by name, by parent), and the domains of a host
  * two lookups in domain_mx; nothing scans all domains or all reports for
  * it. The parent is computed by SQL (SQ_PARENT) both in migration 3 and
- * at intake, so that the two cannot disagree. Intake lower-cases ASCII
- * only; policy-domains are A-labels (RFC 8460 §4.4), and a U-label one
- * matches no pattern.
+ * at intake, so that the two cannot disagree. The report parser stores
+ * a policy-domain folded (lower case, A-labels, no trailing dot: quirk
+ * policy-domain-form); rows stored before it did may end in a dot,
+ * which SQ_DOTLESS ignores, as matching does.
  *
  * Roll-up arithmetic, per policy entry of a report, on the UTC day of the
  * report's start-datetime:
@@ -306,8 +306,9 @@ enum sq_id {
 	"r.start_time, r.end_time, r.successful, r.failed, r.received, " \
 	"r.route, r.duplicates, r.last_duplicate, r.quirks"
 
-/* SQL: h (a column or parameter) without one trailing dot, which intake
- * keeps as sent and RFC 8461 §4.1 matching ignores. */
+/* SQL: h (a column or parameter) without one trailing dot, which rows
+ * stored before the parser folded policy-domains may have, and RFC 8461
+ * §4.1 matching ignores. */
 #define SQ_DOTLESS(h) \
 	"(CASE WHEN substr(" h ", -1) = '.' THEN substr(" h ", 1, " \
 	"length(" h ") - 1) ELSE " h " END)"
