@@ -7,8 +7,12 @@
  *						; last member is ignored
  *	member  = header (1f 8b 08 ...) deflate-data crc32 isize
  *
- * The output buffer grows by doubling, never past max_out + 1 bytes (the
- * extra byte holds the NUL), so a bomb costs at most that much memory.
+ * The output buffer grows by doubling. zlib is always given one byte less
+ * than the buffer holds, so that the NUL after the output fits whatever
+ * size the output has (a report that inflates to exactly the buffer's
+ * size once wrote its NUL past the end); and never more than max_out + 1
+ * bytes of room, the extra byte telling "too big", so a bomb costs at
+ * most max_out + 2 bytes of memory.
  * Past LIMIT_REPORT_GZIP_RATIO_FLOOR bytes of output, output / input must
  * stay within max_ratio, where input is the whole compressed buffer.
  *
@@ -44,27 +48,28 @@ gzip_all_zero(const uint8_t *p, size_t n)
 	return true;
 }
 
-/* Grows *out so that it holds at most max_out + 1 bytes. Returns 0, or -1
- * when the buffer is already at its bound or memory runs out. */
+/* Grows *out (*room bytes for zlib, plus one for the NUL) by doubling
+ * the room, to at most limit. Returns 0, or -1 when the room is already
+ * limit (the output is too big) or memory runs out. */
 static int
-gzip_grow(z_stream *zs, uint8_t **out, size_t *cap, size_t max_out,
-    struct err *e)
+gzip_grow(z_stream *zs, uint8_t **out, size_t *room, size_t limit,
+    size_t max_out, struct err *e)
 {
-	size_t used = *cap - zs->avail_out, ncap;
+	size_t used = *room - zs->avail_out, nroom;
 	uint8_t *n;
 
-	if (*cap >= max_out + 1)
+	if (*room >= limit)
 		return err_set(e, "decompressed data exceeds %zu bytes",
 		    max_out);
-	ncap = *cap > (max_out + 1) / 2 ? max_out + 1 : *cap * 2;
-	if (ncap - used > UINT_MAX)
-		ncap = used + UINT_MAX;
-	if ((n = realloc(*out, ncap)) == NULL)
-		return err_set(e, "out of memory inflating %zu bytes", ncap);
+	nroom = *room > limit / 2 ? limit : *room * 2;
+	if (nroom - used > UINT_MAX)
+		nroom = used + UINT_MAX;
+	if ((n = realloc(*out, nroom + 1)) == NULL)
+		return err_set(e, "out of memory inflating %zu bytes", nroom);
 	*out = n;
-	*cap = ncap;
+	*room = nroom;
 	zs->next_out = n + used;
-	zs->avail_out = (uInt)(ncap - used);
+	zs->avail_out = (uInt)(nroom - used);
 	return 0;
 }
 
@@ -74,14 +79,14 @@ gzip_inflate(const uint8_t *buf, size_t len, size_t max_out,
 {
 	z_stream zs;
 	uint8_t *o = NULL;
-	size_t cap, used;
+	size_t room, used = 0, limit;
 	bool init = false;
 	int rc = -1, zrc;
 
 	*out = NULL;
 	*outlen = 0;
 	memset(&zs, 0, sizeof(zs));
-	if (len > UINT_MAX) {
+	if (len > UINT_MAX || max_out >= SIZE_MAX - 2) {
 		err_set(e, "gzip input of %zu bytes is too large", len);
 		goto out;
 	}
@@ -90,14 +95,16 @@ gzip_inflate(const uint8_t *buf, size_t len, size_t max_out,
 		    "not gzip data (no 1f 8b magic)");
 		goto out;
 	}
-	cap = len > SIZE_MAX / 8 ? SIZE_MAX : len * 8;
-	if (cap < GZIP_FIRST_CAP)
-		cap = GZIP_FIRST_CAP;
-	if (cap > max_out + 1)
-		cap = max_out + 1;
-	if (cap > UINT_MAX)
-		cap = UINT_MAX;
-	if ((o = malloc(cap)) == NULL) {
+	/* Room for zlib: max_out bytes, and one more to see it overflow. */
+	limit = max_out + 1;
+	room = len > SIZE_MAX / 8 ? SIZE_MAX : len * 8;
+	if (room < GZIP_FIRST_CAP)
+		room = GZIP_FIRST_CAP;
+	if (room > limit)
+		room = limit;
+	if (room > UINT_MAX)
+		room = UINT_MAX;
+	if ((o = malloc(room + 1)) == NULL) {
 		err_set(e, "out of memory");
 		goto out;
 	}
@@ -110,13 +117,13 @@ gzip_inflate(const uint8_t *buf, size_t len, size_t max_out,
 	zs.next_in = (Bytef *)(uintptr_t)buf;
 	zs.avail_in = (uInt)len;
 	zs.next_out = o;
-	zs.avail_out = (uInt)cap;
+	zs.avail_out = (uInt)room;
 	for (;;) {
 		if (zs.avail_out == 0 &&
-		    gzip_grow(&zs, &o, &cap, max_out, e) == -1)
+		    gzip_grow(&zs, &o, &room, limit, max_out, e) == -1)
 			goto out;
 		zrc = inflate(&zs, Z_NO_FLUSH);
-		used = cap - zs.avail_out;
+		used = room - zs.avail_out;
 		if (used > max_out) {
 			err_set(e, "decompressed data exceeds %zu bytes",
 			    max_out);
@@ -157,7 +164,7 @@ gzip_inflate(const uint8_t *buf, size_t len, size_t max_out,
 		    zs.msg ? zs.msg : "zlib error");
 		goto out;
 	}
-	o[used] = '\0';
+	o[used] = '\0';		/* used <= room: the buffer has room + 1 */
 	*out = o;
 	*outlen = used;
 	o = NULL;

@@ -16,6 +16,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -966,6 +967,72 @@ test_gzip(void **state)
 	assert_non_null(strstr(e.msg, "not gzip"));
 }
 
+/* Inflates d bytes (a pattern that compresses well) padded with NULs to
+ * padto bytes of input (0: no padding) under max_out, and checks the
+ * outcome: rc, the bytes, and the NUL after them. Under ASan a NUL
+ * written past the buffer fails here. */
+static void
+gzip_exact(size_t d, size_t padto, size_t max_out, unsigned ratio, int rc)
+{
+	uint8_t *data = malloc(d), *z, *in, *out;
+	size_t zlen, outlen;
+	struct err e;
+
+	assert_non_null(data);
+	for (size_t i = 0; i < d; i++)
+		data[i] = (uint8_t)('a' + i % 23);
+	assert_int_equal(gzip_deflate(data, d, &z, &zlen, &e), 0);
+	in = z;
+	if (padto > zlen) {
+		assert_non_null(in = calloc(padto, 1));
+		memcpy(in, z, zlen);
+		zlen = padto;
+	}
+	assert_int_equal(gzip_inflate(in, zlen, max_out, ratio, &out,
+	    &outlen, &e), rc);
+	if (rc == 0) {
+		assert_int_equal(outlen, d);
+		assert_memory_equal(out, data, d);
+		assert_int_equal(out[outlen], '\0');
+		free(out);
+	} else {
+		assert_null(out);
+		assert_non_null(strstr(e.msg, "exceeds"));
+	}
+	if (in != z)
+		free(in);
+	free(z);
+	free(data);
+}
+
+/* Output that exactly fills each buffer the inflater uses once wrote the
+ * NUL one byte past it (a 52-byte POST crashed the daemon). */
+static void
+test_gzip_boundaries(void **state)
+{
+	/* The first buffer: 16 KiB for small input. */
+	gzip_exact(16384, 0, LIMIT_REPORT_JSON_BYTES, 100, 0);
+	gzip_exact(16383, 0, LIMIT_REPORT_JSON_BYTES, 100, 0);
+	gzip_exact(16385, 0, LIMIT_REPORT_JSON_BYTES, 100, 0);
+	/* The first buffer: 8 x the input (2049 bytes, NUL-padded). */
+	gzip_exact(8 * 2049, 2049, LIMIT_REPORT_JSON_BYTES, 100, 0);
+	gzip_exact(8 * 4096, 4096, LIMIT_REPORT_JSON_BYTES, 100, 0);
+	/* Each doubling, up to past the ratio floor. */
+	for (size_t d = 32768; d <= 4 * 1024 * 1024; d *= 2) {
+		gzip_exact(d, 0, LIMIT_REPORT_JSON_BYTES, UINT_MAX, 0);
+		gzip_exact(d + 1, 0, LIMIT_REPORT_JSON_BYTES, UINT_MAX, 0);
+	}
+	/* max_out: exactly, one over; on a doubling boundary and off it. */
+	gzip_exact(100000, 0, 100000, UINT_MAX, 0);
+	gzip_exact(100001, 0, 100000, UINT_MAX, -1);
+	gzip_exact(65536, 0, 65536, UINT_MAX, 0);
+	gzip_exact(65537, 0, 65536, UINT_MAX, -1);
+	gzip_exact(16384, 0, 16384, UINT_MAX, 0);
+	gzip_exact(16385, 0, 16384, UINT_MAX, -1);
+	gzip_exact(10, 0, 10, UINT_MAX, 0);
+	gzip_exact(11, 0, 10, UINT_MAX, -1);
+}
+
 /* --- JSON output ---------------------------------------------------- */
 
 static void
@@ -1381,6 +1448,7 @@ main(void)
 		cmocka_unit_test(test_size_limits),
 		cmocka_unit_test(test_gzip_bomb),
 		cmocka_unit_test(test_gzip),
+		cmocka_unit_test(test_gzip_boundaries),
 		cmocka_unit_test(test_json_output),
 		cmocka_unit_test(test_round_trip_data),
 		cmocka_unit_test(test_data_files),
