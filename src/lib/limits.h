@@ -58,11 +58,19 @@
  * policy, failure-details[], detail); 16 tolerates extensions and stops
  * stack-hungry 1000-level arrays before the JSON library sees them. */
 #define LIMIT_REPORT_JSON_DEPTH 16
+/* JSON tokens (values and keys) per report, counted in the text before
+ * the JSON library builds anything: its tree costs 50-250 bytes a token,
+ * so 16 MiB of "{},[]," would take a gigabyte and seconds of CPU. The
+ * largest real report in our corpus has under 200; a busy domain's
+ * report with hundreds of failure details (17 tokens each) some
+ * thousands; 100,000 is 20x that, and at most about 25 MB of tree. */
+#define LIMIT_REPORT_JSON_TOKENS 100000
 /* Policy entries per report: one per policy (and type) seen that day. */
 #define LIMIT_REPORT_POLICIES 10000
 /* Failure-detail entries per policy: one per (result, sending IP,
- * receiving MX) triple seen that day. */
-#define LIMIT_REPORT_FAILURE_DETAILS 100000
+ * receiving MX) triple seen that day; a busy domain has hundreds. At 17
+ * tokens each, 5000 is what LIMIT_REPORT_JSON_TOKENS leaves room for. */
+#define LIMIT_REPORT_FAILURE_DETAILS 5000
 /* Strings in policy-string or mx-host arrays. */
 #define LIMIT_REPORT_STRINGS 1000
 /* Any single JSON string in a report. */

@@ -31,7 +31,8 @@
  *						; something else than counts
  *
  * Order of checks, cheapest first: raw size, gunzip (bounded in size and
- * ratio), a scan of the raw text for nesting depth, then jansson with
+ * ratio), a scan of the raw text for nesting depth, token count and
+ * string length (tp_shape_scan), then jansson with
  * JSON_REJECT_DUPLICATES (a duplicated key makes a count ambiguous; no
  * real reporter sends one), valid UTF-8 and no \u0000 (jansson's
  * defaults). Unknown keys are ignored; key order does not matter.
@@ -93,6 +94,9 @@ static const char *const tlsrpt_result_types[] = {
 
 /* Latest instant a date-time may name: 9999-12-31T23:59:59Z. */
 #define TP_TIME_MAX INT64_C(253402300799)
+/* Raw bytes of a JSON string that may still decode to at most
+ * LIMIT_REPORT_STRING_BYTES: a \uXXXX escape is 6 bytes for one. */
+#define TP_STRING_RAW_MAX (6 * LIMIT_REPORT_STRING_BYTES + 6)
 /* Bytes of an untrusted value quoted in an error message. */
 #define TP_QUOTE_LEN 48
 
@@ -150,13 +154,19 @@ tp_type_name(const json_t *v)
 	return "something else";
 }
 
-/* Refuses text nested deeper than LIMIT_REPORT_JSON_DEPTH, counting '['
- * and '{' outside strings, before jansson's recursive parser sees it. */
+/* Refuses, before jansson builds a tree of it, text nested deeper than
+ * LIMIT_REPORT_JSON_DEPTH (its parser recurses once per level), with more
+ * than LIMIT_REPORT_JSON_TOKENS tokens (each costs a node: 16 MiB of
+ * "{},[]," would take a gigabyte) or with a string that cannot decode to
+ * LIMIT_REPORT_STRING_BYTES or less (TP_STRING_RAW_MAX: tp_string then
+ * says which field, from the decoded length). Tokens are values and keys: '{', '[', the
+ * start of a string, of a number or of a literal. The text is not
+ * validated here; jansson does that. */
 static int
-tp_depth_scan(const char *s, size_t n, struct err *e)
+tp_shape_scan(const char *s, size_t n, struct err *e)
 {
-	bool in_str = false, esc = false;
-	size_t depth = 0;
+	bool in_str = false, esc = false, sep = true;
+	size_t depth = 0, tokens = 0, str_at = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
@@ -168,18 +178,51 @@ tp_depth_scan(const char *s, size_t n, struct err *e)
 				esc = true;
 			else if (c == '"')
 				in_str = false;
+			else if (i - str_at > TP_STRING_RAW_MAX)
+				return err_set(e, "JSON string at byte %zu is "
+				    "longer than the limit of %d bytes",
+				    str_at, LIMIT_REPORT_STRING_BYTES);
 			continue;
 		}
-		if (c == '"') {
+		switch (c) {
+		case '"':
 			in_str = true;
-		} else if (c == '[' || c == '{') {
+			str_at = i;
+			sep = false;
+			break;
+		case '[':
+		case '{':
 			if (++depth > LIMIT_REPORT_JSON_DEPTH)
 				return err_set(e, "JSON nesting depth %zu at "
 				    "byte %zu exceeds the limit of %d", depth,
 				    i, LIMIT_REPORT_JSON_DEPTH);
-		} else if ((c == ']' || c == '}') && depth > 0) {
-			depth--;
+			sep = true;
+			break;
+		case ']':
+		case '}':
+			if (depth > 0)
+				depth--;
+			sep = false;
+			continue;
+		case ',':
+		case ':':
+			sep = true;
+			continue;
+		case ' ':
+		case '\t':
+		case '\r':
+		case '\n':
+			continue;
+		default:		/* a number or literal goes on */
+			if (!sep)
+				continue;
+			sep = false;
+			break;
 		}
+		if (++tokens > LIMIT_REPORT_JSON_TOKENS)
+			return err_set(e, "JSON has more than %d values and "
+			    "keys (at byte %zu): no report is that large",
+			    LIMIT_REPORT_JSON_TOKENS, i);
 	}
 	return 0;
 }
@@ -427,7 +470,7 @@ tp_policy_item(struct tlsrpt_report *r, struct tlsrpt_policy *p,
 	int rc = -1;
 
 	if (tlsa && tp_looks_nested(s, len) &&
-	    tp_depth_scan(s, len, NULL) == 0 &&
+	    tp_shape_scan(s, len, NULL) == 0 &&
 	    (inner = json_loadb(s, len, JSON_REJECT_DUPLICATES, &je)) != NULL &&
 	    json_is_array(inner) && json_array_size(inner) > 0) {
 		/* Items that look nested again are not expanded: the
@@ -872,7 +915,7 @@ tlsrpt_parse(const uint8_t *buf, size_t len, struct tlsrpt_report **out,
 		text = (const char *)buf;
 		tlen = len;
 	}
-	if (tp_depth_scan(text, tlen, e) == -1)
+	if (tp_shape_scan(text, tlen, e) == -1)
 		goto out;
 	root = json_loadb(text, tlen, JSON_REJECT_DUPLICATES, &je);
 	if (root == NULL) {

@@ -831,7 +831,7 @@ test_array_limits(void **state)
 	    "\"summary\":{\"total-successful-session-count\":1},"
 	    "\"failure-details\":", "{}", LIMIT_REPORT_FAILURE_DETAILS + 1,
 	    "}]}");
-	parse_err(s, "failure-details: 100001 entries exceed the limit");
+	parse_err(s, "failure-details: 5001 entries exceed the limit");
 	free(s);
 	/* A nested TLSA list may not grow policy-string past the limit. */
 	s = make_array(HEAD "[{\"policy\":{\"policy-type\":\"tlsa\","
@@ -840,6 +840,54 @@ test_array_limits(void **state)
 	    "{\"total-successful-session-count\":1}}]}");
 	parse_err(s, "more than 1000 policy-string items");
 	free(s);
+}
+
+/* Tokens are counted in the text before jansson builds a tree. */
+static void
+test_token_limit(void **state)
+{
+	size_t n = LIMIT_REPORT_JSON_TOKENS, len = 0, zlen;
+	char *buf = malloc(2 * n + 64), *bomb;
+	size_t blen = LIMIT_REPORT_JSON_BYTES - 6;
+	uint8_t *z;
+	struct err e;
+
+	/* An array of exactly the limit: 1 + (n - 1) numbers. */
+	assert_non_null(buf);
+	buf[len++] = '[';
+	for (size_t i = 0; i + 1 < n; i++) {
+		buf[len++] = i ? ',' : ' ';
+		buf[len++] = '7';
+	}
+	buf[len++] = ']';
+	parse_err_len(buf, len, "expected a JSON object");
+	/* One more, a literal: refused with where and why. */
+	memcpy(buf + len - 1, ",true]", 6);
+	parse_err_len(buf, len + 5, "JSON has more than 100000 values and "
+	    "keys (at byte 200000)");
+	/* Strings and keys count once, whatever they hold. */
+	parse_err("[\"{},[],{},[]\", -12.5e3, null]", "expected a JSON "
+	    "object");
+	free(buf);
+	/* 16 MiB of "{}," and "[]," with random blanks between, so that it
+	 * compresses like the review's (about 10:1, under the ratio limit):
+	 * refused after a few hundred KiB of scanning, before any tree is
+	 * built. */
+	bomb = malloc(blen + 2);
+	assert_non_null(bomb);
+	bomb[0] = '[';
+	for (size_t i = 1, x = 1; i + 4 <= blen; i += 4) {
+		x = x * 1103515245 + 12345;
+		memcpy(bomb + i, (x >> 16) & 1 ? "{}," : "[],", 3);
+		bomb[i + 3] = (x >> 17) & 1 ? ' ' : '\n';
+	}
+	bomb[blen - 1] = ']';
+	assert_int_equal(gzip_deflate((uint8_t *)bomb, blen, &z, &zlen, &e),
+	    0);
+	free(bomb);
+	assert_true(zlen < LIMIT_INTAKE_BODY_BYTES);
+	parse_err_len(z, zlen, "JSON has more than 100000 values and keys");
+	free(z);
 }
 
 static void
@@ -1446,6 +1494,7 @@ main(void)
 		cmocka_unit_test(test_depth),
 		cmocka_unit_test(test_array_limits),
 		cmocka_unit_test(test_size_limits),
+		cmocka_unit_test(test_token_limit),
 		cmocka_unit_test(test_gzip_bomb),
 		cmocka_unit_test(test_gzip),
 		cmocka_unit_test(test_gzip_boundaries),
