@@ -896,6 +896,8 @@ cli_quarantine_json(const struct store_quarantine_row *q)
 	json_object_set_new(o, "size", json_integer(q->size));
 	json_object_set_new(o, "report", q->report != 0 ?
 	    json_integer(q->report) : json_null());
+	json_object_set_new(o, "seen", json_integer(q->seen));
+	json_object_set_new(o, "last-seen", cli_json_time(q->last_seen));
 	return o;
 }
 
@@ -913,20 +915,23 @@ cli_quarantine_list_text(void *arg, const struct store_quarantine_row *q)
 
 	if (q->report != 0)
 		snprintf(rep, sizeof(rep), "%lld", (long long)q->report);
-	printf("%6lld  %-20s  %-7s  %-6.6s  %8lld  %6s  ", (long long)q->id,
-	    cli_time(q->received, t), q->kind, cli_safe(q->route ? q->route :
-	    "-", route, sizeof(route)), (long long)q->size, rep);
+	printf("%6lld  %-20s  %-7s  %-6.6s  %8lld  %5lld  %6s  ",
+	    (long long)q->id, cli_time(q->received, t), q->kind,
+	    cli_safe(q->route ? q->route : "-", route, sizeof(route)),
+	    (long long)q->size, (long long)q->seen, rep);
 	cli_put_safe(stdout, q->reason);
 	putchar('\n');
 	return 0;
 }
 
 /* `report quarantine list [--all] [--limit N] [--json]`: pending
- * entries (with --all, resolved ones too), newest first. */
+ * entries (with --all, resolved ones too), newest first; in text, then
+ * what the quarantine holds in all. */
 static int
 cli_quarantine_list(struct cli *c)
 {
 	bool pending = !c->all;
+	struct store_quarantine_usage u;
 	struct store *s;
 	struct err e;
 	json_t *a = NULL;
@@ -939,10 +944,17 @@ cli_quarantine_list(struct cli *c)
 		r = s->ops->quarantine_list(s, pending, c->limit,
 		    cli_quarantine_list_json, a, &e);
 	} else {
-		printf("%6s  %-20s  %-7s  %-6s  %8s  %6s  %s\n", "ID",
-		    "RECEIVED", "KIND", "ROUTE", "BYTES", "REPORT", "REASON");
+		printf("%6s  %-20s  %-7s  %-6s  %8s  %5s  %6s  %s\n", "ID",
+		    "RECEIVED", "KIND", "ROUTE", "BYTES", "SEEN", "REPORT",
+		    "REASON");
 		r = s->ops->quarantine_list(s, pending, c->limit,
 		    cli_quarantine_list_text, NULL, &e);
+		if (r == 0 && (r = s->ops->quarantine_usage(s, &u, &e)) == 0)
+			printf("in all: %lld entries, %lld pending, %lld bytes "
+			    "stored; repeats counted: %lld; dropped by the "
+			    "caps: %lld\n", (long long)u.entries,
+			    (long long)u.pending, (long long)u.bytes,
+			    (long long)u.folded, (long long)u.dropped);
 	}
 	if (r == -1) {
 		json_decref(a);
@@ -974,8 +986,8 @@ cli_quarantine_id(const char *cmd, const char *arg, int64_t *id)
 /* A quarantine row copied out of the store's callback, whose strings
  * are borrowed only until it returns. */
 struct cli_qrow {
-	int64_t	 id, report, size;
-	time_t	 received;
+	int64_t	 id, report, size, seen;
+	time_t	 received, last_seen;
 	bool	 message;
 	char	*route, *client, *mail_from, *rcpt_to, *intake_domain;
 	char	*reason;
@@ -996,7 +1008,9 @@ cli_qrow_cb(void *arg, const struct store_quarantine_row *q)
 	r->id = q->id;
 	r->report = q->report;
 	r->size = q->size;
+	r->seen = q->seen;
 	r->received = q->received;
+	r->last_seen = q->last_seen;
 	r->message = strcmp(q->kind, "message") == 0;
 	r->route = cli_dup(q->route);
 	r->client = cli_dup(q->client);
@@ -1066,6 +1080,9 @@ cli_quarantine_show(struct cli *c)
 		printf("\nintake-domain: ");
 		cli_put_safe(stdout, q.intake_domain ? q.intake_domain : "-");
 		printf("\nsize:          %lld bytes\n", (long long)q.size);
+		printf("seen:          %lld time%s, last %s\n",
+		    (long long)q.seen, q.seen == 1 ? "" : "s",
+		    cli_time(q.last_seen, t));
 		printf("reason:        ");
 		cli_put_safe(stdout, q.reason);
 		if (q.report != 0)

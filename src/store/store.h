@@ -51,6 +51,9 @@ void	store_domain_free(struct store_domain *d);
 struct store_origin {
 	const char *route;		/* "import", "stdin", "https", "smtp" */
 	const char *client;		/* peer address, file name, ... */
+	const char *client_key;		/* the client for the quarantine's
+					 * per-client cap: an IPv4 address,
+					 * an IPv6 /64 (peer.h); NULL: client */
 	const char *mail_from;		/* SMTP envelope */
 	const char *rcpt_to;
 	const char *intake_domain;	/* the hosted domain whose intake
@@ -64,15 +67,47 @@ enum store_add_result {
 	STORE_ADDED = 0,	/* a new report, stored and rolled up */
 	STORE_DUPLICATE = 1,	/* same organization-name and report-id as
 				 * a stored one: counted as a duplicate */
+	STORE_QUARANTINED = 2,	/* a quarantine job: kept (or folded into
+				 * an identical entry; or dropped at once
+				 * by the caps: id 0) */
 };
 
-/* One report for report_add_batch: the same arguments as report_add,
- * borrowed for the duration of the call. */
+/* Bounds on what anonymous senders (HTTPS, SMTP) may keep in quarantine.
+ * When an entry would pass one, the oldest anonymous entries give way:
+ * first the client's own beyond max_per_client, then anyone's while the
+ * stored (compressed) bytes pass max_bytes. The operator's own entries
+ * (import, retry) are never dropped, and not capped. */
+struct store_quarantine_caps {
+	int64_t	 max_bytes;		/* 0: no bound */
+	int64_t	 max_per_client;	/* entries per client_key; 0: none */
+};
+
+/* What the quarantine holds, for `report quarantine list`. */
+struct store_quarantine_usage {
+	int64_t	 entries;		/* rows */
+	int64_t	 pending;		/* of them, not stored by a retry */
+	int64_t	 bytes;			/* stored, compressed */
+	int64_t	 folded;		/* inputs identical to a kept entry,
+					 * counted on it instead of kept */
+	int64_t	 dropped;		/* anonymous entries the caps deleted */
+};
+
+/* One job of report_add_batch: a report, with the same arguments as
+ * report_add, or (reason set) an input to keep in quarantine, as
+ * quarantine_add would. Borrowed for the duration of the call. */
 struct store_report_job {
-	const struct tlsrpt_report *r;
-	const uint8_t	*raw;		/* as received (gzip or JSON) */
-	size_t		 rawlen;	/* bytes, 1..LIMIT_REPORT_BYTES */
+	const struct tlsrpt_report *r;	/* a report; NULL for quarantine */
+	const uint8_t	*raw;		/* as received (gzip or JSON, or the
+					 * message) */
+	size_t		 rawlen;	/* bytes, 1..LIMIT_REPORT_BYTES; for
+					 * quarantine 0..LIMIT_SMTP_MESSAGE_
+					 * BYTES */
 	const struct store_origin *o;	/* may be NULL */
+	/* Quarantine only: */
+	const char	*reason;	/* why the input was refused */
+	const char	*kind;		/* "report" or "message" */
+	const struct store_quarantine_caps *caps;	/* anonymous input:
+					 * the caps apply; NULL: not capped */
 };
 
 /* One stored report, as listed. */
@@ -132,6 +167,8 @@ struct store_quarantine_row {
 	int64_t	    size;		/* bytes as received */
 	int64_t	    report;		/* the report a retry stored it as,
 					 * or 0 while still quarantined */
+	int64_t	    seen;		/* times these exact bytes came */
+	time_t	    last_seen;		/* when they last came */
 };
 
 typedef int (*store_quarantine_cb)(void *arg,
@@ -207,15 +244,18 @@ struct store_ops {
 	int	(*report_add)(struct store *s, const struct tlsrpt_report *r,
 		    const uint8_t *raw, size_t rawlen,
 		    const struct store_origin *o, int64_t *id, struct err *e);
-	/* Group commit: stores n (>= 1) reports as report_add would, in ONE
-	 * transaction and one sync, in order, so that the second of two
-	 * reports with the same (organization-name, report-id) in jobs is
-	 * a duplicate of the first. results[i] is STORE_ADDED or
-	 * STORE_DUPLICATE with the row id in ids[i], or -1 (ids[i] 0) for
-	 * a job refused before the transaction (missing fields, bytes over
-	 * the limit; e says why for the first one). Returns 0 once the
-	 * transaction is committed durably; -1 when it failed: it is rolled
-	 * back, and every result is -1. report_add is this with n = 1. */
+	/* Group commit: stores n (>= 1) reports as report_add would, and
+	 * keeps the quarantine jobs among them as quarantine_add would (with
+	 * their caps), in ONE transaction and one sync, in order, so that
+	 * the second of two reports with the same (organization-name,
+	 * report-id) in jobs is a duplicate of the first. results[i] is
+	 * STORE_ADDED or STORE_DUPLICATE with the report's row id in ids[i],
+	 * STORE_QUARANTINED with the entry's id (0: the caps dropped it), or
+	 * -1 (ids[i] 0) for a job refused before the transaction (missing
+	 * fields, bytes over the limit; e says why for the first one).
+	 * Returns 0 once the transaction is committed durably; -1 when it
+	 * failed: it is rolled back, and every result is -1. report_add is
+	 * this with n = 1. */
 	int	(*report_add_batch)(struct store *s,
 		    const struct store_report_job *jobs, size_t n,
 		    int *results, int64_t *ids, struct err *e);
@@ -256,8 +296,11 @@ struct store_ops {
 	/* Keeps raw (compressed by us) with its reason and origin, in a
 	 * transaction committed durably before returning; kind is "report"
 	 * or "message". rawlen may be 0 (an empty input is kept too) and at
-	 * most LIMIT_SMTP_MESSAGE_BYTES; o may be NULL. Returns 0 with the
-	 * row id in *id, or -1 (*id 0). */
+	 * most LIMIT_SMTP_MESSAGE_BYTES; o may be NULL. Bytes identical to a
+	 * kept entry's (SHA-256) are not kept again: that entry's seen count
+	 * goes up and its id is returned. Not capped (the operator's own
+	 * input; anonymous input goes through report_add_batch with caps).
+	 * Returns 0 with the row id in *id, or -1 (*id 0). */
 	int	(*quarantine_add)(struct store *s, const char *kind,
 		    const uint8_t *raw, size_t rawlen, const char *reason,
 		    const struct store_origin *o, int64_t *id, struct err *e);
@@ -273,6 +316,9 @@ struct store_ops {
 	int	(*quarantine_get)(struct store *s, int64_t id,
 		    store_quarantine_cb cb, void *arg, uint8_t **raw,
 		    size_t *rawlen, struct err *e);
+	/* Fills u with what the quarantine holds. */
+	int	(*quarantine_usage)(struct store *s,
+		    struct store_quarantine_usage *u, struct err *e);
 	/* Records that a retry stored entry id as report (which must be a
 	 * stored report's id). Returns 0, 1 (no such entry) or -1. */
 	int	(*quarantine_resolve)(struct store *s, int64_t id,

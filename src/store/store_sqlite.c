@@ -21,7 +21,13 @@
  *		  intake_domain: whose intake token received it (2)
  *   quarantine	  input we could not take (2): kind 'report' or
  *		  'message', origin, reason, size as received, the bytes
- *		  always gzipped by us, and the report a retry stored it as
+ *		  always gzipped by us, and the report a retry stored it as;
+ *		  (4) sha256 UNIQUE of the bytes (identical input is kept
+ *		  once, its seen count goes up), anon (1: came from an
+ *		  anonymous sender, HTTPS or SMTP: the caps may drop it),
+ *		  client_key (the per-client cap's key)
+ *   quarantine_usage  one row (4): entries and stored bytes, kept by
+ *		  triggers, and how many inputs were folded or dropped
  *   domain_generation  one row (2): bumped by every domain_add, _set and
  *		  _remove in its own transaction, so that domains_version
  *		  sees changes made by any connection, this one included
@@ -79,6 +85,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/evp.h>
 #include <sqlite3.h>
 
 #include "../lib/gzip.h"
@@ -246,6 +253,38 @@ static const char *const sq_migrations[] = {
 	"      ELSE policy_domain END AS d\n"
 	"    FROM report_policy\n"
 	"    WHERE policy_type = 'tlsa' AND policy_domain <> '');\n",
+	/* 4: a bounded quarantine: identical inputs kept once, the
+	 * anonymous ones capped per client and in total. Entries kept
+	 * before have no hash (never folded) and count as anonymous when
+	 * they came by HTTPS or SMTP. */
+	"ALTER TABLE quarantine ADD COLUMN sha256 BLOB;\n"
+	"ALTER TABLE quarantine ADD COLUMN anon INTEGER NOT NULL DEFAULT 0;\n"
+	"ALTER TABLE quarantine ADD COLUMN client_key TEXT;\n"
+	"ALTER TABLE quarantine ADD COLUMN seen INTEGER NOT NULL DEFAULT 1;\n"
+	"ALTER TABLE quarantine ADD COLUMN last_seen INTEGER;\n"
+	"UPDATE quarantine SET anon = 1, client_key = client\n"
+	"  WHERE route IN ('https', 'smtp');\n"
+	"UPDATE quarantine SET last_seen = received;\n"
+	"CREATE UNIQUE INDEX quarantine_sha256 ON quarantine (sha256);\n"
+	"CREATE INDEX quarantine_anon ON quarantine (anon, id);\n"
+	"CREATE INDEX quarantine_client ON quarantine (client_key, id)\n"
+	"  WHERE anon = 1;\n"
+	"CREATE TABLE quarantine_usage (\n"
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),\n"
+	"  entries INTEGER NOT NULL,\n"
+	"  bytes INTEGER NOT NULL,        -- length(raw): stored, compressed\n"
+	"  folded INTEGER NOT NULL,\n"
+	"  dropped INTEGER NOT NULL\n"
+	");\n"
+	"INSERT INTO quarantine_usage (id, entries, bytes, folded, dropped)\n"
+	"  SELECT 1, count(*), coalesce(sum(length(raw)), 0), 0, 0\n"
+	"  FROM quarantine;\n"
+	"CREATE TRIGGER quarantine_usage_add AFTER INSERT ON quarantine\n"
+	"BEGIN UPDATE quarantine_usage SET entries = entries + 1,\n"
+	"  bytes = bytes + length(NEW.raw) WHERE id = 1; END;\n"
+	"CREATE TRIGGER quarantine_usage_del AFTER DELETE ON quarantine\n"
+	"BEGIN UPDATE quarantine_usage SET entries = entries - 1,\n"
+	"  bytes = bytes - length(OLD.raw) WHERE id = 1; END;\n",
 };
 
 static_assert(sizeof(sq_migrations) / sizeof(sq_migrations[0]) ==
@@ -281,6 +320,13 @@ enum sq_id {
 	SQ_STATS,
 	SQ_STATS_MX,
 	SQ_QUAR_INSERT,
+	SQ_QUAR_FIND,
+	SQ_QUAR_SEEN,
+	SQ_QUAR_TRIM_CLIENT,
+	SQ_QUAR_TRIM_OLDEST,
+	SQ_QUAR_USAGE,
+	SQ_QUAR_COUNTERS,
+	SQ_QUAR_COUNT,
 	SQ_QUAR_LIST,
 	SQ_QUAR_GET,
 	SQ_QUAR_RESOLVE,
@@ -350,7 +396,7 @@ enum sq_id {
 /* Column order read by sq_quar_read. */
 #define SQ_QUAR_COLS \
 	"id, received, kind, route, client, mail_from, rcpt_to, " \
-	"intake_domain, reason, size, report"
+	"intake_domain, reason, size, report, seen, last_seen"
 
 static const char *const sq_sql[SQ_NSTMT] = {
 	[SQ_BEGIN] = "BEGIN IMMEDIATE",
@@ -442,8 +488,26 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	    "AND r.day <= ?3 AND r.policy_type = 'tlsa') "
 	    "GROUP BY host ORDER BY host",
 	[SQ_QUAR_INSERT] = "INSERT INTO quarantine (received, kind, route, "
-	    "client, mail_from, rcpt_to, intake_domain, reason, size, raw) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	    "client, mail_from, rcpt_to, intake_domain, reason, size, raw, "
+	    "sha256, anon, client_key, last_seen) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+	    "?1)",
+	[SQ_QUAR_FIND] = "SELECT id FROM quarantine WHERE sha256 = ?1",
+	[SQ_QUAR_SEEN] = "UPDATE quarantine SET seen = seen + 1, "
+	    "last_seen = ?2 WHERE id = ?1",
+	/* The client's anonymous entries beyond the newest ?2 - 1, so
+	 * that one more fits: index quarantine_client, newest first. */
+	[SQ_QUAR_TRIM_CLIENT] = "DELETE FROM quarantine WHERE id IN ("
+	    "SELECT id FROM quarantine WHERE anon = 1 AND client_key = ?1 "
+	    "ORDER BY id DESC LIMIT -1 OFFSET ?2 - 1)",
+	[SQ_QUAR_TRIM_OLDEST] = "DELETE FROM quarantine WHERE id = ("
+	    "SELECT id FROM quarantine WHERE anon = 1 ORDER BY id LIMIT 1)",
+	[SQ_QUAR_USAGE] = "SELECT entries, bytes, folded, dropped "
+	    "FROM quarantine_usage WHERE id = 1",
+	[SQ_QUAR_COUNTERS] = "UPDATE quarantine_usage SET "
+	    "folded = folded + ?1, dropped = dropped + ?2 WHERE id = 1",
+	[SQ_QUAR_COUNT] = "SELECT count(*) FROM quarantine "
+	    "WHERE report IS NULL",
 	[SQ_QUAR_LIST] = "SELECT " SQ_QUAR_COLS " FROM quarantine "
 	    "WHERE ?2 = 0 OR report IS NULL "
 	    "ORDER BY received DESC, id DESC LIMIT ?1",
@@ -1289,7 +1353,7 @@ out:
 	return rc;
 }
 
-/* A report of a batch, made ready before the write lock is taken. */
+/* A job of a batch, made ready before the write lock is taken. */
 struct sq_prep {
 	const uint8_t	*blob;		/* raw, or z */
 	size_t		 bloblen;
@@ -1298,7 +1362,39 @@ struct sq_prep {
 	bool		 ok;		/* passed the checks */
 	char		 day[STORE_DAY_LEN + 1];	/* of r->start */
 	uint64_t	 succ, fail;
+	unsigned char	 sha256[32];	/* quarantine: of raw */
 };
+
+/* Checks quarantine job j, compresses its bytes (always, even gzip
+ * input: one rule to undo on reading, and a message is text that
+ * compresses well) and hashes them. Returns 0 or -1 with the reason. */
+static int
+sq_quarantine_prep(const struct store_report_job *j, struct sq_prep *p,
+    struct err *e)
+{
+	const uint8_t *raw = j->raw != NULL ? j->raw : (const uint8_t *)"";
+
+	if (j->kind == NULL || (strcmp(j->kind, "report") != 0 &&
+	    strcmp(j->kind, "message") != 0))
+		return err_set(e, "quarantine: kind must be 'report' or "
+		    "'message'");
+	/* The largest input any route reads is a message; a longer one was
+	 * refused by its reader (HTTP 413, SMTP 552) and cannot reach us. */
+	if ((j->raw == NULL && j->rawlen > 0) ||
+	    j->rawlen > LIMIT_SMTP_MESSAGE_BYTES)
+		return err_set(e, "quarantine: raw bytes missing or over %d",
+		    LIMIT_SMTP_MESSAGE_BYTES);
+	if (gzip_deflate(raw, j->rawlen, &p->z, &p->bloblen, e) == -1) {
+		err_prefix(e, "quarantine: compress raw bytes: ");
+		return -1;
+	}
+	p->blob = p->z;
+	if (EVP_Digest(raw, j->rawlen, p->sha256, NULL, EVP_sha256(), NULL)
+	    != 1)
+		return err_set(e, "quarantine: SHA-256 failed");
+	p->ok = true;
+	return 0;
+}
 
 /* Checks job j and compresses its raw bytes (the slow part: before the
  * write lock). Returns 0 or -1 with the reason. */
@@ -1308,6 +1404,8 @@ sq_report_prep(const struct store_report_job *j, struct sq_prep *p,
 {
 	const struct tlsrpt_report *r = j->r;
 
+	if (j->reason != NULL)
+		return sq_quarantine_prep(j, p, e);
 	if (r == NULL || r->organization_name == NULL ||
 	    r->report_id == NULL || j->raw == NULL || j->rawlen == 0 ||
 	    j->rawlen > LIMIT_REPORT_BYTES)
@@ -1387,6 +1485,134 @@ sq_report_one(struct sq *q, const struct store_report_job *j,
 	return STORE_ADDED;
 }
 
+/* Reads the quarantine's usage row into u (pending is left alone). */
+static int
+sq_quarantine_read(struct sq *q, struct store_quarantine_usage *u,
+    struct err *e)
+{
+	sqlite3_stmt *st = sq_stmt(q, SQ_QUAR_USAGE);
+	int r = sqlite3_step(st);
+
+	if (r == SQLITE_ROW) {
+		u->entries = sqlite3_column_int64(st, 0);
+		u->bytes = sqlite3_column_int64(st, 1);
+		u->folded = sqlite3_column_int64(st, 2);
+		u->dropped = sqlite3_column_int64(st, 3);
+	}
+	sqlite3_reset(st);
+	if (r != SQLITE_ROW)
+		return sq_err(q, e, "quarantine usage");
+	return 0;
+}
+
+/* Inside the open transaction: keeps one prepared quarantine job, or
+ * counts it on the entry with the same bytes; then, for anonymous input,
+ * makes room under j->caps (the client's oldest beyond its share first,
+ * then the oldest of anyone while the bytes are over). Adds what it
+ * folded and dropped to *folded and *dropped. Returns STORE_QUARANTINED
+ * with the entry's id in *id (0 when the caps dropped it at once), or
+ * -1 (the caller rolls back). */
+static int
+sq_quarantine_one(struct sq *q, const struct store_report_job *j,
+    const struct sq_prep *p, time_t now, int64_t *id, int64_t *folded,
+    int64_t *dropped, struct err *e)
+{
+	static const struct store_origin none = { 0 };
+	const struct store_origin *o = j->o != NULL ? j->o : &none;
+	const struct store_quarantine_caps *caps = j->caps;
+	const char *key = o->client_key != NULL ? o->client_key : o->client;
+	sqlite3_stmt *st;
+	int r;
+
+	st = sq_stmt(q, SQ_QUAR_FIND);
+	if (sqlite3_bind_blob(st, 1, p->sha256, sizeof(p->sha256),
+	    SQLITE_STATIC) != SQLITE_OK)
+		return sq_err(q, e, "quarantine");
+	r = sqlite3_step(st);
+	*id = r == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		return sq_err(q, e, "quarantine: look up the bytes");
+	if (*id != 0) {
+		st = sq_stmt(q, SQ_QUAR_SEEN);
+		if ((sqlite3_bind_int64(st, 1, *id) |
+		    sqlite3_bind_int64(st, 2, (int64_t)now)) != SQLITE_OK)
+			return sq_err(q, e, "quarantine");
+		if (sq_exec(q, st, "quarantine: count again", e) == -1)
+			return -1;
+		(*folded)++;
+		return STORE_QUARANTINED;
+	}
+	if (caps != NULL && caps->max_per_client > 0 && key != NULL) {
+		st = sq_stmt(q, SQ_QUAR_TRIM_CLIENT);
+		if ((sq_bind_text(st, 1, key) |
+		    sqlite3_bind_int64(st, 2, caps->max_per_client)) !=
+		    SQLITE_OK)
+			return sq_err(q, e, "quarantine");
+		if (sq_exec(q, st, "quarantine: trim the client's", e) == -1)
+			return -1;
+		*dropped += sqlite3_changes(q->db);
+	}
+	st = sq_stmt(q, SQ_QUAR_INSERT);
+	if ((sqlite3_bind_int64(st, 1, (int64_t)now) |
+	    sq_bind_text(st, 2, j->kind) | sq_bind_text(st, 3, o->route) |
+	    sq_bind_text(st, 4, o->client) |
+	    sq_bind_text(st, 5, o->mail_from) |
+	    sq_bind_text(st, 6, o->rcpt_to) |
+	    sq_bind_text(st, 7, o->intake_domain) |
+	    sq_bind_text(st, 8, j->reason) |
+	    sqlite3_bind_int64(st, 9, (int64_t)j->rawlen) |
+	    sqlite3_bind_blob64(st, 10, p->blob, p->bloblen, SQLITE_STATIC) |
+	    sqlite3_bind_blob(st, 11, p->sha256, sizeof(p->sha256),
+	    SQLITE_STATIC) | sqlite3_bind_int(st, 12, caps != NULL) |
+	    sq_bind_text(st, 13, caps != NULL ? key : NULL)) != SQLITE_OK)
+		return sq_err(q, e, "quarantine");
+	if (sq_exec(q, st, "quarantine", e) == -1)
+		return -1;
+	*id = sqlite3_last_insert_rowid(q->db);
+	while (caps != NULL && caps->max_bytes > 0) {
+		struct store_quarantine_usage u;
+
+		if (sq_quarantine_read(q, &u, e) == -1)
+			return -1;
+		if (u.bytes <= caps->max_bytes)
+			break;
+		st = sq_stmt(q, SQ_QUAR_TRIM_OLDEST);
+		if (sq_exec(q, st, "quarantine: trim the oldest", e) == -1)
+			return -1;
+		if (sqlite3_changes(q->db) == 0)
+			break;		/* only the operator's own are left */
+		(*dropped)++;
+	}
+	if (caps != NULL && *dropped > 0) {
+		/* Dropped at once when it alone is over (or nothing else
+		 * was anonymous)? */
+		st = sq_stmt(q, SQ_QUAR_GET);
+		if (sqlite3_bind_int64(st, 1, *id) != SQLITE_OK)
+			return sq_err(q, e, "quarantine");
+		r = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (r == SQLITE_DONE)
+			*id = 0;
+		else if (r != SQLITE_ROW)
+			return sq_err(q, e, "quarantine");
+	}
+	return STORE_QUARANTINED;
+}
+
+/* Adds folded and dropped to the quarantine's counters. */
+static int
+sq_quarantine_count(struct sq *q, int64_t folded, int64_t dropped,
+    struct err *e)
+{
+	sqlite3_stmt *st = sq_stmt(q, SQ_QUAR_COUNTERS);
+
+	if ((sqlite3_bind_int64(st, 1, folded) |
+	    sqlite3_bind_int64(st, 2, dropped)) != SQLITE_OK)
+		return sq_err(q, e, "quarantine usage");
+	return sq_exec(q, st, "quarantine usage", e);
+}
+
 static int
 sq_report_add_batch(struct store *s, const struct store_report_job *jobs,
     size_t n, int *results, int64_t *ids, struct err *e)
@@ -1397,6 +1623,7 @@ sq_report_add_batch(struct store *s, const struct store_report_job *jobs,
 	time_t now = time(NULL);
 	bool tx = false, refused = false;
 	size_t nok = 0;
+	int64_t folded = 0, dropped = 0;
 	int rc = -1;
 
 	for (size_t i = 0; i < n; i++) {
@@ -1426,11 +1653,19 @@ sq_report_add_batch(struct store *s, const struct store_report_job *jobs,
 
 		if (!prep[i].ok)
 			continue;
-		if ((r = sq_report_one(q, &jobs[i], &prep[i], now, &ids[i],
-		    e)) == -1)
+		if (jobs[i].reason != NULL)
+			r = sq_quarantine_one(q, &jobs[i], &prep[i], now,
+			    &ids[i], &folded, &dropped, e);
+		else
+			r = sq_report_one(q, &jobs[i], &prep[i], now, &ids[i],
+			    e);
+		if (r == -1)
 			goto out;
 		results[i] = r;
 	}
+	if ((folded > 0 || dropped > 0) &&
+	    sq_quarantine_count(q, folded, dropped, e) == -1)
+		goto out;
 	if (sq_commit(q, e) == -1)
 		goto out;
 	tx = false;
@@ -1795,64 +2030,51 @@ sq_quar_read(sqlite3_stmt *st, struct store_quarantine_row *row)
 	row->reason = sq_column_text(st, 8);
 	row->size = sqlite3_column_int64(st, 9);
 	row->report = sqlite3_column_int64(st, 10);	/* NULL reads 0 */
+	row->seen = sqlite3_column_int64(st, 11);
+	row->last_seen = (time_t)sqlite3_column_int64(st, 12);
 }
 
+static int sq_int(struct sq *q, enum sq_id id, int64_t *v, const char *what,
+    struct err *e);
+
+/* A batch of one quarantine job, uncapped: said once in
+ * sq_report_add_batch. */
 static int
 sq_quarantine_add(struct store *s, const char *kind, const uint8_t *raw,
     size_t rawlen, const char *reason, const struct store_origin *o,
     int64_t *id, struct err *e)
 {
-	static const struct store_origin none = { 0 };
+	struct store_report_job j = {
+		.raw = raw, .rawlen = rawlen, .o = o, .kind = kind,
+		.reason = reason != NULL ? reason : "",
+	};
+	int result;
+
+	if (sq_report_add_batch(s, &j, 1, &result, id, e) == -1)
+		return -1;
+	return result == STORE_QUARANTINED ? 0 : -1;	/* -1: e set */
+}
+
+static int
+sq_quarantine_usage(struct store *s, struct store_quarantine_usage *u,
+    struct err *e)
+{
 	struct sq *q = (struct sq *)s;
-	uint8_t *z = NULL;
-	size_t zlen;
-	sqlite3_stmt *st;
+	int64_t pending;
 	int rc = -1;
 
-	*id = 0;
-	if (o == NULL)
-		o = &none;
-	if (kind == NULL || (strcmp(kind, "report") != 0 &&
-	    strcmp(kind, "message") != 0)) {
-		err_set(e, "quarantine: kind must be 'report' or 'message'");
+	memset(u, 0, sizeof(*u));
+	/* One read transaction: the two reads agree. */
+	if (sq_begin(q, e) == -1)
+		return -1;
+	if (sq_quarantine_read(q, u, e) == -1 ||
+	    sq_int(q, SQ_QUAR_COUNT, &pending, "count quarantine", e) == -1)
 		goto out;
-	}
-	/* The largest input any route reads is a message; a longer one was
-	 * refused by its reader (HTTP 413, SMTP 552) and cannot reach us. */
-	if ((raw == NULL && rawlen > 0) || rawlen > LIMIT_SMTP_MESSAGE_BYTES) {
-		err_set(e, "quarantine: raw bytes missing or over %d",
-		    LIMIT_SMTP_MESSAGE_BYTES);
-		goto out;
-	}
-	/* Always gzipped by us, even gzip input: one rule to undo on
-	 * reading, and a message is text that compresses well. */
-	if (gzip_deflate(raw != NULL ? raw : (const uint8_t *)"", rawlen, &z,
-	    &zlen, e) == -1) {
-		err_prefix(e, "quarantine: compress raw bytes: ");
-		goto out;
-	}
-	/* One statement in autocommit mode is its own transaction, and
-	 * synchronous=FULL syncs it before sqlite3_step returns. */
-	st = sq_stmt(q, SQ_QUAR_INSERT);
-	if ((sqlite3_bind_int64(st, 1, (int64_t)time(NULL)) |
-	    sq_bind_text(st, 2, kind) | sq_bind_text(st, 3, o->route) |
-	    sq_bind_text(st, 4, o->client) |
-	    sq_bind_text(st, 5, o->mail_from) |
-	    sq_bind_text(st, 6, o->rcpt_to) |
-	    sq_bind_text(st, 7, o->intake_domain) |
-	    sq_bind_text(st, 8, reason != NULL ? reason : "") |
-	    sqlite3_bind_int64(st, 9, (int64_t)rawlen) |
-	    sqlite3_bind_blob64(st, 10, z, zlen, SQLITE_STATIC)) !=
-	    SQLITE_OK) {
-		sq_err(q, e, "quarantine");
-		goto out;
-	}
-	if (sq_exec(q, st, "quarantine", e) == -1)
-		goto out;
-	*id = sqlite3_last_insert_rowid(q->db);
-	rc = 0;
+	u->pending = pending;
+	rc = sq_commit(q, e);
 out:
-	free(z);
+	if (rc == -1)
+		sq_rollback(q);
 	return rc;
 }
 
@@ -1918,8 +2140,8 @@ sq_quarantine_get(struct store *s, int64_t id, store_quarantine_cb cb,
 	}
 	sq_quar_read(st, &row);
 	if (raw != NULL && rawlen != NULL) {
-		blob = sqlite3_column_blob(st, 11);
-		bloblen = (size_t)sqlite3_column_bytes(st, 11);
+		blob = sqlite3_column_blob(st, 13);
+		bloblen = (size_t)sqlite3_column_bytes(st, 13);
 		if (row.size < 0 || row.size > LIMIT_SMTP_MESSAGE_BYTES ||
 		    blob == NULL) {
 			err_set(e, "quarantine %lld: stored raw bytes damaged",
@@ -2059,6 +2281,7 @@ static const struct store_ops sq_ops = {
 	.quarantine_list = sq_quarantine_list,
 	.quarantine_get = sq_quarantine_get,
 	.quarantine_resolve = sq_quarantine_resolve,
+	.quarantine_usage = sq_quarantine_usage,
 	.domains_version = sq_domains_version,
 };
 

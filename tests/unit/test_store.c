@@ -1354,6 +1354,119 @@ test_quarantine(void **state)
 	free(j);
 }
 
+/* One anonymous quarantine job through report_add_batch, as the
+ * daemon's writer does. Returns the result; *id the entry. */
+static int
+quar_job(struct store *s, const char *bytes,
+    const struct store_origin *o, const struct store_quarantine_caps *caps,
+    int64_t *id)
+{
+	struct store_report_job j = { .raw = (const uint8_t *)bytes,
+	    .rawlen = strlen(bytes), .o = o, .reason = "bad", .kind = "report",
+	    .caps = caps };
+	struct err e = { "" };
+	int result;
+
+	if (s->ops->report_add_batch(s, &j, 1, &result, id, &e) != 0)
+		fail_msg("report_add_batch: %s", e.msg);
+	return result;
+}
+
+/* Identical input is kept once; anonymous input is capped per client
+ * (on its key) and in total, the oldest anonymous entries giving way;
+ * the operator's own entries are never dropped. */
+static void
+test_quarantine_caps(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = fx->s;
+	struct store_origin a = { .route = "https", .client = "2001:db8::1",
+	    .client_key = "2001:db8::/64" };
+	struct store_origin a2 = { .route = "smtp", .client = "2001:db8::2",
+	    .client_key = "2001:db8::/64" };
+	struct store_origin b = { .route = "https", .client = "192.0.2.1" };
+	struct store_origin op = { .route = "import", .client = "f.json" };
+	struct store_quarantine_caps caps = { .max_per_client = 3 };
+	struct store_quarantine_usage u;
+	struct err e = { "" };
+	int64_t id, first, mine;
+	char buf[64], *big;
+
+	/* Folding: the same bytes twice are one entry seen twice, from any
+	 * client; the id is the first one's. */
+	assert_int_equal(quar_job(s, "same", &a, &caps, &first),
+	    STORE_QUARANTINED);
+	assert_int_equal(quar_job(s, "same", &b, &caps, &id),
+	    STORE_QUARANTINED);
+	assert_int_equal(id, first);
+	assert_int_equal(s->ops->quarantine_add(s, "report",
+	    (const uint8_t *)"same", 4, "again", &op, &id, &e), 0);
+	assert_int_equal(id, first);
+	assert_int_equal(count_rows(fx->path, "SELECT seen FROM quarantine"),
+	    3);
+	assert_int_equal(s->ops->quarantine_usage(s, &u, &e), 0);
+	assert_int_equal(u.entries, 1);
+	assert_int_equal(u.pending, 1);
+	assert_int_equal(u.folded, 2);
+	assert_int_equal(u.dropped, 0);
+
+	/* Per client, on the /64: a and a2 share a share of 3. */
+	for (int i = 0; i < 5; i++) {
+		snprintf(buf, sizeof(buf), "junk %d", i);
+		assert_int_equal(quar_job(s, buf, i % 2 ? &a2 : &a, &caps,
+		    &id), STORE_QUARANTINED);
+		assert_true(id > 0);
+	}
+	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM "
+	    "quarantine WHERE client_key = '2001:db8::/64'"), 3);
+	/* The newest three are left: junk 2, 3, 4 ("same" was the
+	 * oldest). */
+	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM "
+	    "quarantine WHERE reason = 'bad' AND size = 6"), 3);
+	assert_int_equal(count_rows(fx->path, "SELECT min(id) FROM "
+	    "quarantine WHERE client_key = '2001:db8::/64'"), first + 3);
+	/* The operator's own never count against anyone, nor go. */
+	assert_int_equal(s->ops->quarantine_add(s, "report",
+	    (const uint8_t *)"mine", 4, "x", &op, &mine, &e), 0);
+	assert_int_equal(s->ops->quarantine_usage(s, &u, &e), 0);
+	assert_int_equal(u.dropped, 3);	/* "same", junk 0, junk 1 */
+	assert_int_equal(u.entries, 4);
+
+	/* In total: with room for little, the oldest anonymous go first,
+	 * whoever sent them; the operator's stay. */
+	caps.max_per_client = 0;
+	caps.max_bytes = 200;
+	big = malloc(4000);
+	assert_non_null(big);
+	for (unsigned i = 0, x = 1; i < 3999; i++) {	/* compresses badly */
+		x = x * 1103515245u + 12345u;
+		big[i] = (char)('!' + (x >> 16) % 90);
+	}
+	big[3999] = '\0';
+	assert_int_equal(quar_job(s, "small", &b, &caps, &id),
+	    STORE_QUARANTINED);
+	assert_true(id > 0);
+	assert_int_equal(s->ops->quarantine_usage(s, &u, &e), 0);
+	assert_true(u.bytes <= 200);
+	assert_int_equal(u.entries, 5);
+	assert_int_equal(u.dropped, 3);
+	/* An entry bigger than the cap alone: every anonymous one goes,
+	 * itself too (id 0); "mine" stays. */
+	assert_int_equal(quar_job(s, big, &b, &caps, &id), STORE_QUARANTINED);
+	assert_int_equal(id, 0);
+	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM "
+	    "quarantine"), 1);
+	assert_int_equal(count_rows(fx->path, "SELECT id FROM quarantine "
+	    "WHERE anon = 0"), mine);
+	assert_int_equal(s->ops->quarantine_usage(s, &u, &e), 0);
+	assert_int_equal(u.dropped, 3 + 5);
+	assert_int_equal(u.entries, count_rows(fx->path, "SELECT count(*) "
+	    "FROM quarantine"));
+	assert_int_equal(u.bytes, count_rows(fx->path, "SELECT "
+	    "coalesce(sum(length(raw)), 0) FROM quarantine"));
+	free(big);
+}
+
 /* The intake domain of a report's origin is kept with it. */
 static void
 test_report_intake_domain(void **state)
@@ -1512,6 +1625,7 @@ test_migrate_from_1(void **state)
 	store_close(fx->s);
 	fx->s = NULL;
 	exec_sql(fx->path, "DROP TABLE domain_mx; DROP TABLE tlsa_host; "
+	    "DROP TABLE quarantine_usage; "
 	    "DROP TABLE quarantine; DROP TABLE domain_generation; "
 	    "ALTER TABLE report DROP COLUMN intake_domain; "
 	    "PRAGMA user_version = 1");
@@ -1533,6 +1647,59 @@ test_migrate_from_1(void **state)
 	v2 = dversion(fx->s);
 	assert_true(v1 != v2);
 	free(j);
+}
+
+/* Undoes migration 4. */
+#define UNDO_4								\
+	"DROP TRIGGER quarantine_usage_add; "				\
+	"DROP TRIGGER quarantine_usage_del; "				\
+	"DROP TABLE quarantine_usage; DROP INDEX quarantine_sha256; "	\
+	"DROP INDEX quarantine_anon; DROP INDEX quarantine_client; "	\
+	"ALTER TABLE quarantine DROP COLUMN sha256; "			\
+	"ALTER TABLE quarantine DROP COLUMN anon; "			\
+	"ALTER TABLE quarantine DROP COLUMN client_key; "		\
+	"ALTER TABLE quarantine DROP COLUMN seen; "			\
+	"ALTER TABLE quarantine DROP COLUMN last_seen; "
+
+/* A file of schema version 3 with quarantine entries: migration 4 marks
+ * those that came by HTTPS or SMTP anonymous, keyed on their client, and
+ * counts the stored bytes; the caps then apply to them. */
+static void
+test_migrate_from_3(void **state)
+{
+	struct fx *fx = *state;
+	struct store_origin web = { .route = "https", .client = "192.0.2.9" };
+	struct store_quarantine_caps caps = { .max_per_client = 2 };
+	struct store_quarantine_usage u;
+	struct err e = { "" };
+	int64_t id;
+
+	assert_int_equal(fx->s->ops->quarantine_add(fx->s, "report",
+	    (const uint8_t *)"a", 1, "x", &web, &id, &e), 0);
+	assert_int_equal(fx->s->ops->quarantine_add(fx->s, "report",
+	    (const uint8_t *)"b", 1, "x", &web, &id, &e), 0);
+	assert_int_equal(fx->s->ops->quarantine_add(fx->s, "report",
+	    (const uint8_t *)"c", 1, "x", NULL, &id, &e), 0);
+	store_close(fx->s);
+	fx->s = NULL;
+	exec_sql(fx->path, UNDO_4 "PRAGMA user_version = 3");
+
+	if (store_sqlite_open(fx->path, &fx->s, &e) != 0)
+		fail_msg("open version 3: %s", e.msg);
+	assert_int_equal(user_version(fx->path, -1), STORE_SQLITE_VERSION);
+	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM "
+	    "quarantine WHERE anon = 1 AND client_key = '192.0.2.9'"), 2);
+	assert_int_equal(fx->s->ops->quarantine_usage(fx->s, &u, &e), 0);
+	assert_int_equal(u.entries, 3);
+	assert_int_equal(u.bytes, count_rows(fx->path, "SELECT "
+	    "sum(length(raw)) FROM quarantine"));
+	/* A third from the same client: its oldest gives way. */
+	assert_int_equal(quar_job(fx->s, "d", &web, &caps, &id),
+	    STORE_QUARANTINED);
+	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM "
+	    "quarantine WHERE anon = 1"), 2);
+	assert_int_equal(count_rows(fx->path, "SELECT min(id) FROM "
+	    "quarantine WHERE anon = 1"), 2);
 }
 
 /* A file of schema version 2 (made here by undoing migration 3) with
@@ -1566,7 +1733,7 @@ test_migrate_from_2(void **state)
 	    "UPDATE rollup SET policy_domain = 'mx1.p.example.' WHERE "
 	    "policy_domain = 'mx1.p.example'; "
 	    "DROP TABLE domain_mx; DROP TABLE tlsa_host; "
-	    "PRAGMA user_version = 2");
+	    UNDO_4 "PRAGMA user_version = 2");
 
 	if (store_sqlite_open(fx->path, &fx->s, &e) != 0)
 		fail_msg("open version 2: %s", e.msg);
@@ -1688,6 +1855,8 @@ main(void)
 		    fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_report_raw_roundtrip,
 		    fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_quarantine_caps,
+		    fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_quarantine,
 		    fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_report_intake_domain,
@@ -1695,6 +1864,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_domains_version,
 		    fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_from_1,
+		    fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_from_3,
 		    fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_from_2,
 		    fx_setup, fx_teardown),
