@@ -24,7 +24,7 @@ CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=a
 LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 
-MODULES := lib policy tlsrpt store tls acme http daemon mime smtp
+MODULES := lib policy tlsrpt store tls acme http daemon mime smtp intake
 LIB_SRC := $(foreach m,$(MODULES),$(wildcard src/$(m)/*.c))
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -85,7 +85,10 @@ fuzz:
 	    clang -std=c17 -D_GNU_SOURCE -Isrc -g -O1 \
 	    -fsanitize=fuzzer,address,undefined -o build-fuzz/$$n $$f \
 	    build-fuzz/libstsguard.a $(LDLIBS) || exit 1; done
-	@echo "run e.g.: build-fuzz/fuzz_policy -max_total_time=60 $$(mktemp -d) fuzz/corpus/policy"
+	@echo "run each for 60 s: sh fuzz/run.sh 60   (some: sh fuzz/run.sh 60 http smtp_server)"
+	@echo "or one: build-fuzz/fuzz_policy -max_total_time=60 \$$(mktemp -d) fuzz/corpus/policy"
+	@echo "fuzz_http needs -max_len=65536 to pass the 8 KiB head limit (libFuzzer's default is 4096):"
+	@echo "  build-fuzz/fuzz_http -max_len=65536 -max_total_time=60 \$$(mktemp -d) fuzz/corpus/http"
 
 bench:
 	@sh scripts/deps.sh --bench

@@ -5,13 +5,13 @@
  * Threads: the main thread sets up, drops root, then waits for signals;
  * `workers` worker threads each run their own libevent loop (a base with
  * no locks) and accept on their own SO_REUSEPORT sockets (HTTPS, HTTP,
- * and SMTP when smtp_listen is set); report intake parses on the worker
- * that took the request or message, and the reports are then committed
- * by the one writer thread (group commit, see daemon_intake.c); only
- * quarantine entries are stored with the worker's own store handle; the
- * reload thread polls the store and swaps the policy table; the ACME
- * manager
- * (certificates = acme) runs in its own thread inside the acme module.
+ * and SMTP when smtp_listen is set); report intake only reads bytes on
+ * a worker: as many parser threads take each report or message apart
+ * (anything an attacker can make slow happens there), and the one
+ * writer thread commits reports and quarantine entries in groups (see
+ * daemon_intake.c); the reload thread polls the store and swaps the
+ * policy table; the ACME manager (certificates = acme) runs in its own
+ * thread inside the acme module. Nothing on a worker touches the disk.
  *
  * The policy table is immutable once published. Workers read it through
  * an atomic pointer without locks; a replaced table is freed by the
@@ -29,8 +29,10 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "../intake/intake.h"
 #include "../lib/err.h"
 #include "../lib/limits.h"
+#include "../lib/peer.h"
 #include "../lib/strv.h"
 #include "../store/store.h"
 
@@ -95,69 +97,79 @@ struct tls;
 struct acme_manager;
 struct intake;
 
-/* One report of a job. */
-struct intake_report {
-	struct tlsrpt_report *r;	/* owned */
-	const uint8_t	*raw;		/* as received (gzip or JSON): in
-					 * the job's buf, or data */
-	size_t		 len;		/* bytes of raw */
-	void		*data;		/* owned (free) when raw is not in
-					 * the job's buf, else NULL */
-	int		 result;	/* STORE_ADDED, STORE_DUPLICATE, -1 */
-	int64_t		 id;		/* the report's row id, or 0 */
-};
-
 /* What a job came by. */
 enum intake_via {
 	INTAKE_VIA_HTTPS = 0,	/* one report; waiter: a struct conn */
-	INTAKE_VIA_SMTP = 1,	/* one message's valid reports; waiter:
-				 * its struct smtp_delivery */
+	INTAKE_VIA_SMTP = 1,	/* one message; waiter: its struct
+				 * smtp_delivery */
 };
 
-/* A report POSTed over HTTPS, or the reports of one e-mail, on their
- * way to the writer and back (daemon_intake.c). Made on a worker; owned
- * by the writer's queue, then by the writer, then by the worker's
- * completed list, then freed by the worker (intake_job_free). The
- * writer commits a job's reports in one transaction, never split over
- * two (a message is stored whole or not at all). Only the worker reads
- * or writes waiter; only the writer writes the reports' result and id,
- * before it hands the job back under the owner's lock. */
+/* A report POSTed over HTTPS, or one e-mail, on its way through intake
+ * (daemon_intake.c):
+ *
+ *	worker --parse queue--> a parser thread: intake_examine
+ *	       --write queue--> the writer: one transaction per batch
+ *	       --done list----> the worker: the answer
+ *
+ * Made on a worker; owned by each queue in turn, then by the worker's
+ * done list, then freed by the worker (intake_job_free). Only the worker
+ * reads or writes waiter; only a parser writes parts, only the writer
+ * results and ids, each before handing the job on under a lock. The
+ * writer commits a job's pieces in one transaction, never split over
+ * two (a message is stored whole or not at all). */
 struct intake_job {
 	struct intake_job *next;
 	struct intake	*owner;		/* the worker that posted it */
 	void		*waiter;	/* who gets the answer, NULL once it
 					 * is gone (worker only) */
 	enum intake_via	 via;
-	void		*buf;		/* owned (free): HTTPS, holds the
-					 * report's raw */
-	size_t		 len;		/* raw bytes of all its reports */
+	uint8_t		*in;		/* owned (free): the body or message */
+	size_t		 inlen;
+	struct peer	*peer;		/* holds held bytes for it */
+	size_t		 held;		/* reserved in d->peers: the size of
+					 * in's buffer */
 	char		 client[64];	/* peer address */
+	char		 client_key[PEER_TEXT_LEN];	/* its /64 or so */
 	char		 domain[LIMIT_DNAME_LEN + 1];	/* the token's, or ""
 					 * (SMTP: the first recipient's) */
-	/* SMTP only: the envelope, and whether the mail carried a DKIM
-	 * signature of the reporter's domain (not verified). */
+	/* SMTP only: the envelope as received. */
 	char		 mail_from[LIMIT_SMTP_PATH_LEN + 1];
 	char		 rcpt_to[LIMIT_SMTP_PATH_LEN + 1];
-	bool		 dkim_present;
-	size_t		 nreports;	/* 1..LIMIT_MIME_REPORTS */
-	struct intake_report reports[];
+	struct intake_parts parts;	/* a parser's verdict */
+	int		 results[LIMIT_MIME_REPORTS];	/* the writer's, per
+					 * piece: STORE_*, or -1 */
+	int64_t		 ids[LIMIT_MIME_REPORTS];
 };
 
-/* The writer: one thread, its own store handle, a queue of jobs. It
- * takes everything queued (whole jobs, up to LIMIT_INTAKE_BATCH_JOBS
- * reports and LIMIT_INTAKE_BATCH_BYTES raw bytes) and commits it in one
- * transaction (store report_add_batch: one sync for the lot), then hands
- * each job back to its worker. */
-struct intake_writer {
-	pthread_t	 thr;
-	bool		 started;
+/* A queue of jobs between threads. */
+struct intake_queue {
 	pthread_mutex_t	 mu;		/* guards what follows */
 	pthread_cond_t	 cond;		/* signalled on post and on stop */
 	struct intake_job *head, **tail;	/* FIFO */
 	bool		 stop;		/* finish the queue, then exit */
+};
+
+/* The parser threads: each takes a job, runs intake_examine on it (the
+ * slow part, off every event loop) and passes it to the writer. */
+struct intake_parsers {
+	struct intake_queue q;
+	pthread_t	*thr;
+	int		 n, started;
+};
+
+/* The writer: one thread, its own store handle, a queue of jobs. It
+ * takes everything queued (whole jobs, up to LIMIT_INTAKE_BATCH_JOBS
+ * pieces and LIMIT_INTAKE_BATCH_BYTES raw bytes) and commits it in one
+ * transaction (store report_add_batch: reports and quarantine entries,
+ * one sync for the lot), then hands each job back to its worker. */
+struct intake_writer {
+	pthread_t	 thr;
+	bool		 started;
+	struct intake_queue q;
 	struct store	*store;		/* writer thread only; NULL until
 					 * opened */
 	const char	*data_dir;
+	struct store_quarantine_caps caps;	/* for anonymous input */
 };
 
 struct daemon {
@@ -192,18 +204,20 @@ struct daemon {
 					 * the current one */
 	struct strv	 listen_addrs;	/* explicit listen addresses */
 
-	struct intake_writer writer;	/* report group commit */
+	struct peers	*peers;		/* per client: connections, bytes */
+	unsigned	 max_conns;	/* HTTP(S) per worker (fd budget) */
+	unsigned	 max_conns_client;	/* HTTP(S) per client, in all */
+	unsigned	 smtp_max_conns;	/* SMTP per worker */
+	struct intake_parsers parsers;	/* report intake: parse */
+	struct intake_writer writer;	/* report intake: group commit */
 };
 
 /* --- report intake (daemon_intake.c) --------------------------------- */
 
-/* A worker's intake state: its own store handle (a handle is for one
- * thread) for quarantine entries, opened on first use on the worker's
- * thread, and the jobs the writer has finished for it. */
+/* A worker's intake state: the jobs the writer has finished for it. */
 struct intake {
 	struct daemon	*d;
 	int		 id;		/* worker number, for logs */
-	struct store	*store;		/* NULL until first used */
 	pthread_mutex_t	 mu;		/* guards done */
 	struct intake_job *done;	/* finished by the writer */
 	int		 done_fd;	/* eventfd: rung when done becomes
@@ -214,7 +228,7 @@ struct intake {
 enum {
 	INTAKE_NONE = 0,	/* not an intake request: route it as before */
 	INTAKE_READ_BODY = 1,	/* read content_length bytes, then call
-				 * intake_http_report */
+				 * intake_http_post */
 	/* any other value: the HTTP status to answer now, with the JSON
 	 * body intake_route wrote (the body is not read) */
 };
@@ -233,23 +247,18 @@ enum {
 int	intake_route(const struct daemon *d, const struct http_request *r,
 	    const char *host, char domain[LIMIT_DNAME_LEN + 1],
 	    char json[INTAKE_JSON_LEN], size_t *jsonlen);
-#define INTAKE_QUEUED 0	/* intake_http_report: posted to the writer */
-
-/* Takes one report body received for domain from client (body points
- * into buf, a malloc'd block). Parses it; an invalid one is quarantined
- * with the reason and the status to answer is returned now (400, or 503
- * when it cannot be kept: try later) with its JSON body in json, buf
- * still the caller's. A valid one is posted to the writer as a job that
- * takes buf (freed with the job) and *job (waiter = waiter), and
- * INTAKE_QUEUED is returned: the answer comes when the job comes back to
- * the worker (intake_done_take, intake_http_answer). Runs on the
- * worker's thread; never waits for the disk except to quarantine. */
-int	intake_http_report(struct intake *in, void *waiter,
-	    const char *client, const char *domain, void *buf,
-	    const uint8_t *body, size_t len, struct intake_job **job,
-	    char json[INTAKE_JSON_LEN], size_t *jsonlen);
-/* The answer for a finished HTTPS job: 201 stored, 200 duplicate, or
- * 503 (the commit failed: try later), its JSON body in json. */
+/* Posts one report body received for domain from client to the
+ * parsers, as a job (waiter = waiter) that takes buf (a malloc'd block
+ * of held bytes, reserved for peer in d->peers; the job gives them
+ * back when freed) and holds len bytes of body. Returns the job: the
+ * answer comes when it is back on the worker (intake_done_take,
+ * intake_http_answer). Worker thread; never waits. */
+struct intake_job *intake_http_post(struct intake *in, void *waiter,
+	    const char *client, const char *client_key, const char *domain,
+	    struct peer *peer, uint8_t *buf, size_t held, size_t len);
+/* The answer for a finished HTTPS job: 201 stored, 200 duplicate, 400
+ * invalid (kept in quarantine: the reason), or 503 (the commit failed:
+ * try later), its JSON body in json. */
 int	intake_http_answer(const struct intake_job *j,
 	    char json[INTAKE_JSON_LEN], size_t *jsonlen);
 /* Sets up in's completion list and eventfd (done_fd, non-blocking; the
@@ -259,29 +268,28 @@ int	intake_init(struct intake *in, struct daemon *d, int id,
 /* Reads the doorbell and takes every job the writer finished for in,
  * as a list through next (the caller frees each with intake_job_free). */
 struct intake_job *intake_done_take(struct intake *in);
+/* Frees j and gives back the bytes it held. */
 void	intake_job_free(struct intake_job *j);
 
-/* Starts the writer thread. Returns 0 or -1 with the reason. */
-int	intake_writer_start(struct daemon *d, struct err *e);
-/* Stops it once every queued job is committed and handed back: call
- * after the workers have stopped posting (joined). */
-void	intake_writer_stop(struct daemon *d);
+/* Starts the writer, then the parser threads (d->nworkers of them).
+ * Returns 0 or -1 with the reason. */
+int	intake_start(struct daemon *d, struct err *e);
+/* Stops them once every queued job is parsed, committed and handed
+ * back: call after the workers have stopped posting (joined). */
+void	intake_stop(struct daemon *d);
 /* Fills h with the SMTP hooks of the worker whose intake state is in
- * (h->arg = in): rcpt checks the token set; deliver extracts and parses
- * the reports, quarantines what is invalid (at once), and posts the
- * valid ones to the writer as one job, answering later
- * (SMTP_DELIVER_PENDING; intake_smtp_done gives the answer);
- * deliver_cancel forgets a job whose connection is gone; log writes to
- * the daemon's log. */
+ * (h->arg = in): rcpt checks the token set; deliver takes the message
+ * and posts it as a job, answering later (SMTP_DELIVER_PENDING;
+ * intake_smtp_done gives the answer); deliver_cancel forgets a job whose
+ * connection is gone; log writes to the daemon's log. */
 struct smtp_hooks;
 void	intake_smtp_hooks(struct intake *in, struct smtp_hooks *h);
 /* Answers the SMTP delivery of a finished job (INTAKE_VIA_SMTP), unless
  * its connection is gone: 250 when a report was added or all were
- * duplicates, 451 when the commit failed. Worker thread, from the
+ * duplicates, 554 when nothing in it was a valid report (it is kept in
+ * quarantine), 451 when the commit failed. Worker thread, from the
  * completion list; the caller frees j afterwards. */
 void	intake_smtp_done(struct intake_job *j);
-/* Closes the worker's store handle (on the worker's thread, at exit). */
-void	intake_close(struct intake *in);
 /* Frees what intake_init made and any finished job nobody took (after
  * the writer has stopped). */
 void	intake_fini(struct intake *in);

@@ -15,40 +15,43 @@
  *	400 {"error": "<reason>"}              invalid; kept in quarantine
  *	404 / 405 / 411 / 413 / 415            decided from the head alone,
  *	                                        before any body byte is read
- *	503 {"error": ...} + Retry-After       the store failed: try later
+ *	503 {"error": ...} + Retry-After       busy, or the store failed:
+ *	                                        try later
  *
  * Chunked bodies are answered 411: every known TLS-RPT sender sends a
  * Content-Length, and a length known up front lets us answer 413 before
- * reading anything and buffer exactly once.
+ * reading anything.
  *
  * SMTP (smtp_listen): RCPT is accepted only for tlsrpt+<token>@service_host
  * with a token of the published token set (550 otherwise: never a relay);
- * a message is taken apart by mime_report_extract and each report
- * parsed; a message without a report, or whose reports are all invalid,
- * is quarantined whole (554); invalid reports beside valid ones are
- * quarantined one by one, and the valid ones stored together: all of a
- * message's reports in one transaction (250 when any was new or all were
- * duplicates, 451 when the commit failed).
+ * a message's reports are found and parsed; a message without a valid
+ * report is quarantined whole (554); invalid reports beside valid ones
+ * are quarantined one by one, and the valid ones stored with them: all
+ * of a message's pieces in one transaction (250 when any report was new
+ * or all were duplicates, 451 when the commit failed).
  *
- * Parsing runs on a worker's thread; quarantine entries (rare) are
- * stored there, synchronously, with the worker's own store handle.
- * Reports of both routes go through group commit:
+ * A worker only reads bytes; every job then goes through two kinds of
+ * threads, so that nothing an attacker can make slow (a gzip member
+ * inflating to 16 MiB, a message GMime works hard on, a commit waiting
+ * for the disk) runs on an event loop that serves policies:
  *
- *	worker                          writer thread (one per daemon)
- *	parse, post job  --- queue --->  take whole jobs queued (<= 256
- *	(HTTPS connection or SMTP        reports, <= 8 MiB), report_add_
- *	 session stops reading)          batch: ONE transaction, ONE sync
- *	answer 201/200/503, or   <----  done list + eventfd of the job's
- *	 250/451 (smtp_server_           worker
- *	 deliver_done)
+ *	worker            parser threads (as many     writer thread (one)
+ *	                   as workers)
+ *	post job --q--> intake_examine: reports, --q--> take whole jobs
+ *	(the connection   quarantine entries,          queued (<= 256 pieces,
+ *	 or session        reasons                     <= 8 MiB): report_add_
+ *	 stops reading)                                batch: ONE transaction,
+ *	answer 201/200/  <---- done list + eventfd ----  ONE sync, quarantine
+ *	 400/503, or                                     caps applied
+ *	 250/554/451
  *
- * A job is an HTTPS report or the valid reports of one message; the
- * writer never splits a job over two batches. Either way an answer of
- * 2xx/250 always means "on disk": the writer hands a job back only after
- * its commit returned. A connection that closes while its job is queued
+ * Either way an answer of 2xx/250 (and 400/554: "kept in quarantine")
+ * always means "on disk": the writer hands a job back only after its
+ * commit returned. A connection that closes while its job is in flight
  * leaves the job alone (the waiter is cleared: conn_free, or the SMTP
- * deliver_cancel hook); the reports are still stored and the answer
- * dropped (a retry gets 200 duplicate / 250).
+ * deliver_cancel hook); its pieces are still stored and the answer
+ * dropped (a retry gets 200 duplicate / 250). The bytes a job holds stay
+ * reserved for its client in d->peers until it is freed.
  * Never reads the token set anywhere but the published table; never logs
  * untrusted bytes unescaped (log.h escapes).
  */
@@ -158,90 +161,19 @@ intake_media_ok(const char *ct, size_t len)
 	return false;
 }
 
-/* The worker's store, opened on first use. NULL (logged) when it cannot
- * be opened: the caller answers "try later". */
-static struct store *
-intake_store(struct intake *in)
-{
-	struct err e;
+/* --- jobs and queues ------------------------------------------------- */
 
-	if (in->store != NULL)
-		return in->store;
-	if (store_open_dir(in->d->data_dir, &in->store, &e) == -1) {
-		log_warn("intake", "worker %d: cannot open the store: %s",
-		    in->id, e.msg);
-		in->store = NULL;
-	}
-	return in->store;
-}
-
-/* Keeps raw in quarantine. Returns 0 or -1 (logged). */
-static int
-intake_quarantine(struct intake *in, const char *kind, const uint8_t *raw,
-    size_t len, const char *reason, const struct store_origin *o)
-{
-	struct store *s = intake_store(in);
-	struct log_line l;
-	struct err e;
-	int64_t id = 0;
-	int rc = -1;
-
-	if (s == NULL)
-		goto out;
-	if (s->ops->quarantine_add(s, kind, raw, len, reason, o, &id, &e)
-	    == -1) {
-		log_warn("intake", "quarantine failed: %s", e.msg);
-		goto out;
-	}
-	rc = 0;
-out:
-	log_begin(&l, rc == 0 ? LOG_INFO : LOG_WARN, "intake_quarantine");
-	log_cstr(&l, "route", o->route);
-	log_cstr(&l, "client", o->client);
-	log_cstr(&l, "domain", o->intake_domain);
-	log_cstr(&l, "kind", kind);
-	log_int(&l, "bytes", (int64_t)len);
-	log_cstr(&l, "reason", reason);
-	log_int(&l, "id", id);
-	log_end(&l);
-	return rc;
-}
-
-/* Logs what became of one report. */
-static void
-intake_report_log(const struct store_origin *o, const struct tlsrpt_report *r,
-    int rc, int64_t id)
-{
-	struct log_line l;
-
-	log_begin(&l, rc == -1 ? LOG_WARN : LOG_INFO, "intake_report");
-	log_cstr(&l, "route", o->route);
-	log_cstr(&l, "client", o->client);
-	log_cstr(&l, "domain", o->intake_domain);
-	log_cstr(&l, "org", r->organization_name);
-	log_cstr(&l, "report_id", r->report_id);
-	log_cstr(&l, "result", rc == STORE_ADDED ? "stored" :
-	    rc == STORE_DUPLICATE ? "duplicate" : "failed");
-	log_int(&l, "id", id);
-	log_end(&l);
-}
-
-/* --- group commit: the writer ---------------------------------------- */
-
-/* A job for n reports (1..LIMIT_MIME_REPORTS), zeroed; the caller fills
- * it in. */
 static struct intake_job *
-intake_job_new(struct intake *in, enum intake_via via, size_t n)
+intake_job_new(struct intake *in, enum intake_via via)
 {
 	struct intake_job *j;
 
-	if ((j = calloc(1, sizeof(*j) + n * sizeof(j->reports[0]))) == NULL)
+	if ((j = calloc(1, sizeof(*j))) == NULL)
 		log_fatal("intake", "out of memory");
 	j->owner = in;
 	j->via = via;
-	j->nreports = n;
-	for (size_t i = 0; i < n; i++)
-		j->reports[i].result = -1;
+	for (size_t i = 0; i < LIMIT_MIME_REPORTS; i++)
+		j->results[i] = -1;
 	return j;
 }
 
@@ -250,12 +182,48 @@ intake_job_free(struct intake_job *j)
 {
 	if (j == NULL)
 		return;
-	for (size_t i = 0; i < j->nreports; i++) {
-		tlsrpt_report_free(j->reports[i].r);
-		free(j->reports[i].data);
-	}
-	free(j->buf);
+	intake_parts_free(&j->parts);
+	free(j->in);
+	peers_give(j->owner->d->peers, j->peer, j->held);
 	free(j);
+}
+
+static void
+intake_queue_init(struct intake_queue *q)
+{
+	pthread_mutex_init(&q->mu, NULL);
+	pthread_cond_init(&q->cond, NULL);
+	q->head = NULL;
+	q->tail = &q->head;
+	q->stop = false;
+}
+
+static void
+intake_queue_fini(struct intake_queue *q)
+{
+	pthread_cond_destroy(&q->cond);
+	pthread_mutex_destroy(&q->mu);
+}
+
+static void
+intake_queue_post(struct intake_queue *q, struct intake_job *j)
+{
+	j->next = NULL;
+	pthread_mutex_lock(&q->mu);
+	*q->tail = j;
+	q->tail = &j->next;
+	pthread_cond_signal(&q->cond);
+	pthread_mutex_unlock(&q->mu);
+}
+
+/* Tells the queue's threads to finish what is queued, then exit. */
+static void
+intake_queue_stop(struct intake_queue *q)
+{
+	pthread_mutex_lock(&q->mu);
+	q->stop = true;
+	pthread_cond_broadcast(&q->cond);
+	pthread_mutex_unlock(&q->mu);
 }
 
 int
@@ -327,44 +295,94 @@ intake_done_post(struct intake_job *j)
 		    strerror(errno));
 }
 
-/* Queues j for the writer. */
-static void
-intake_writer_post(struct intake_writer *wr, struct intake_job *j)
+/* --- the parsers ----------------------------------------------------- */
+
+static void *
+intake_parser_main(void *arg)
 {
-	j->next = NULL;
-	pthread_mutex_lock(&wr->mu);
-	*wr->tail = j;
-	wr->tail = &j->next;
-	pthread_cond_signal(&wr->cond);
-	pthread_mutex_unlock(&wr->mu);
+	struct daemon *d = arg;
+	struct intake_queue *q = &d->parsers.q;
+	struct intake_job *j;
+
+	for (;;) {
+		pthread_mutex_lock(&q->mu);
+		while (q->head == NULL && !q->stop)
+			pthread_cond_wait(&q->cond, &q->mu);
+		if ((j = q->head) != NULL) {
+			q->head = j->next;
+			if (q->head == NULL)
+				q->tail = &q->head;
+		}
+		pthread_mutex_unlock(&q->mu);
+		if (j == NULL)			/* stopping, queue empty */
+			break;
+		intake_examine(j->via == INTAKE_VIA_SMTP, j->in, j->inlen,
+		    &j->parts);
+		intake_queue_post(&d->writer.q, j);
+	}
+	return NULL;
 }
 
-/* The origin stored with j's reports: the route, and for mail the
- * envelope as received. Borrows from j. */
+/* --- the writer ------------------------------------------------------ */
+
+/* The origin stored with j's pieces: the route, the client, and for
+ * mail the envelope as received. Borrows from j. */
 static void
 intake_job_origin(const struct intake_job *j, struct store_origin *o)
 {
-	if (j->via == INTAKE_VIA_SMTP) {
-		*o = (struct store_origin){ .route = "smtp",
-		    .client = j->client, .mail_from = j->mail_from,
-		    .rcpt_to = j->rcpt_to[0] != '\0' ? j->rcpt_to : NULL,
-		    .intake_domain = j->domain[0] != '\0' ? j->domain : NULL,
-		    .dkim_present = j->dkim_present };
-		return;
-	}
 	*o = (struct store_origin){ .route = "https", .client = j->client,
-	    .intake_domain = j->domain };
+	    .client_key = j->client_key, .intake_domain = j->domain[0] !=
+	    '\0' ? j->domain : NULL };
+	if (j->via == INTAKE_VIA_SMTP) {
+		o->route = "smtp";
+		o->mail_from = j->mail_from;
+		o->rcpt_to = j->rcpt_to[0] != '\0' ? j->rcpt_to : NULL;
+		o->dkim_present = j->parts.dkim_present;
+	}
 }
 
-/* Commits the reports of jobs[0..n) (nrep in all) in one transaction
- * and sets each report's result and id. When the batch fails as a
- * whole and has more than one job, each job is tried alone (its reports
- * still together), so that one the store refuses does not turn its
- * neighbours away. Writer thread only; sj, results and ids hold nrep,
- * o holds n. */
+/* Logs what became of one piece. */
+static void
+intake_piece_log(const struct store_origin *o, const struct intake_piece *p,
+    int rc, int64_t id)
+{
+	struct log_line l;
+
+	if (p->r == NULL) {
+		log_begin(&l, rc == -1 ? LOG_WARN : LOG_INFO,
+		    "intake_quarantine");
+		log_cstr(&l, "route", o->route);
+		log_cstr(&l, "client", o->client);
+		log_cstr(&l, "domain", o->intake_domain);
+		log_cstr(&l, "kind", p->kind);
+		log_int(&l, "bytes", (int64_t)p->len);
+		log_cstr(&l, "reason", p->reason);
+		log_cstr(&l, "result", rc == -1 ? "failed" : id == 0 ?
+		    "dropped by the caps" : "kept");
+		log_int(&l, "id", id);
+		log_end(&l);
+		return;
+	}
+	log_begin(&l, rc == -1 ? LOG_WARN : LOG_INFO, "intake_report");
+	log_cstr(&l, "route", o->route);
+	log_cstr(&l, "client", o->client);
+	log_cstr(&l, "domain", o->intake_domain);
+	log_cstr(&l, "org", p->r->organization_name);
+	log_cstr(&l, "report_id", p->r->report_id);
+	log_cstr(&l, "result", rc == STORE_ADDED ? "stored" :
+	    rc == STORE_DUPLICATE ? "duplicate" : "failed");
+	log_int(&l, "id", id);
+	log_end(&l);
+}
+
+/* Commits the pieces of jobs[0..n) (np in all) in one transaction and
+ * sets each piece's result and id. When the batch fails as a whole and
+ * has more than one job, each job is tried alone (its pieces still
+ * together), so that one the store refuses does not turn its neighbours
+ * away. Writer thread only; sj, results and ids hold np, o holds n. */
 static void
 intake_writer_commit(struct intake_writer *wr, struct intake_job **jobs,
-    size_t n, size_t nrep, struct store_report_job *sj,
+    size_t n, size_t np, struct store_report_job *sj,
     struct store_origin *o, int *results, int64_t *ids)
 {
 	struct err e;
@@ -375,127 +393,146 @@ intake_writer_commit(struct intake_writer *wr, struct intake_job **jobs,
 		log_warn("intake", "writer: cannot open the store: %s", e.msg);
 	for (size_t i = 0; i < n; i++) {
 		intake_job_origin(jobs[i], &o[i]);
-		for (size_t r = 0; r < jobs[i]->nreports; r++, k++) {
-			const struct intake_report *ir = &jobs[i]->reports[r];
+		for (size_t r = 0; r < jobs[i]->parts.n; r++, k++) {
+			const struct intake_piece *p = &jobs[i]->parts.p[r];
 
-			sj[k] = (struct store_report_job){ .r = ir->r,
-			    .raw = ir->raw, .rawlen = ir->len, .o = &o[i] };
+			sj[k] = (struct store_report_job){ .r = p->r,
+			    .raw = p->raw, .rawlen = p->len, .o = &o[i] };
+			if (p->r == NULL) {
+				sj[k].reason = p->reason;
+				sj[k].kind = p->kind;
+				sj[k].caps = &wr->caps;
+			}
 			results[k] = -1;
 			ids[k] = 0;
 		}
 	}
 	if (wr->store != NULL && wr->store->ops->report_add_batch(wr->store,
-	    sj, nrep, results, ids, &e) == -1) {
-		log_warn("intake", "storing %zu report(s) failed: %s", nrep,
+	    sj, np, results, ids, &e) == -1) {
+		log_warn("intake", "storing %zu piece(s) failed: %s", np,
 		    e.msg);
 		for (size_t i = 0, at = 0; n > 1 && i < n; i++) {
-			size_t m = jobs[i]->nreports;
+			size_t m = jobs[i]->parts.n;
 
 			if (wr->store->ops->report_add_batch(wr->store,
 			    &sj[at], m, &results[at], &ids[at], &e) == -1)
-				log_warn("intake", "storing %zu report(s) "
+				log_warn("intake", "storing %zu piece(s) "
 				    "failed: %s", m, e.msg);
 			at += m;
 		}
 	}
 	k = 0;
 	for (size_t i = 0; i < n; i++) {
-		for (size_t r = 0; r < jobs[i]->nreports; r++, k++) {
-			struct intake_report *ir = &jobs[i]->reports[r];
-
-			ir->result = results[k];
-			ir->id = ids[k];
-			intake_report_log(&o[i], ir->r, results[k], ids[k]);
+		for (size_t r = 0; r < jobs[i]->parts.n; r++, k++) {
+			jobs[i]->results[r] = results[k];
+			jobs[i]->ids[r] = ids[k];
+			intake_piece_log(&o[i], &jobs[i]->parts.p[r],
+			    results[k], ids[k]);
 		}
 	}
 }
 
-/* A message's reports always fit one batch. */
+/* A message's pieces always fit one batch. */
 _Static_assert(LIMIT_MIME_REPORTS <= LIMIT_INTAKE_BATCH_JOBS,
-    "a message's reports must fit one batch");
+    "a message's pieces must fit one batch");
 
 static void *
 intake_writer_main(void *arg)
 {
 	struct intake_writer *wr = arg;
+	struct intake_queue *q = &wr->q;
 	struct intake_job *jobs[LIMIT_INTAKE_BATCH_JOBS];
 	struct store_report_job sj[LIMIT_INTAKE_BATCH_JOBS];
 	struct store_origin o[LIMIT_INTAKE_BATCH_JOBS];
 	int results[LIMIT_INTAKE_BATCH_JOBS];
 	int64_t ids[LIMIT_INTAKE_BATCH_JOBS];
 
-	pthread_mutex_lock(&wr->mu);
+	log_buffer_thread(true);
+	pthread_mutex_lock(&q->mu);
 	for (;;) {
-		size_t n = 0, nrep = 0, bytes = 0;
+		size_t n = 0, np = 0, bytes = 0;
 
-		while (wr->head == NULL && !wr->stop)
-			pthread_cond_wait(&wr->cond, &wr->mu);
-		if (wr->head == NULL)		/* stopping, queue empty */
+		while (q->head == NULL && !q->stop)
+			pthread_cond_wait(&q->cond, &q->mu);
+		if (q->head == NULL)		/* stopping, queue empty */
 			break;
 		/* Whole jobs, everything queued up to the bounds; at least
 		 * one job even when it alone is over the bytes bound. */
-		while (wr->head != NULL &&
-		    nrep + wr->head->nreports <= LIMIT_INTAKE_BATCH_JOBS &&
-		    (n == 0 || bytes + wr->head->len <=
+		while (q->head != NULL &&
+		    np + q->head->parts.n <= LIMIT_INTAKE_BATCH_JOBS &&
+		    (n == 0 || bytes + q->head->inlen <=
 		    LIMIT_INTAKE_BATCH_BYTES)) {
-			struct intake_job *j = wr->head;
+			struct intake_job *j = q->head;
 
-			wr->head = j->next;
+			q->head = j->next;
 			jobs[n++] = j;
-			nrep += j->nreports;
-			bytes += j->len;
+			np += j->parts.n;
+			bytes += j->inlen;
 		}
-		if (wr->head == NULL)
-			wr->tail = &wr->head;
-		pthread_mutex_unlock(&wr->mu);
+		if (q->head == NULL)
+			q->tail = &q->head;
+		pthread_mutex_unlock(&q->mu);
 
-		intake_writer_commit(wr, jobs, n, nrep, sj, o, results, ids);
+		intake_writer_commit(wr, jobs, n, np, sj, o, results, ids);
 		for (size_t i = 0; i < n; i++)
 			intake_done_post(jobs[i]);
+		log_flush();
 
-		pthread_mutex_lock(&wr->mu);
+		pthread_mutex_lock(&q->mu);
 	}
-	pthread_mutex_unlock(&wr->mu);
+	pthread_mutex_unlock(&q->mu);
 	store_close(wr->store);
 	wr->store = NULL;
+	log_buffer_thread(false);
 	return NULL;
 }
 
 int
-intake_writer_start(struct daemon *d, struct err *e)
+intake_start(struct daemon *d, struct err *e)
 {
 	struct intake_writer *wr = &d->writer;
+	struct intake_parsers *ps = &d->parsers;
 
-	wr->head = NULL;
-	wr->tail = &wr->head;
-	wr->stop = false;
+	intake_queue_init(&wr->q);
 	wr->store = NULL;
 	wr->data_dir = d->data_dir;
-	pthread_mutex_init(&wr->mu, NULL);
-	pthread_cond_init(&wr->cond, NULL);
 	if (pthread_create(&wr->thr, NULL, intake_writer_main, wr) != 0) {
-		pthread_cond_destroy(&wr->cond);
-		pthread_mutex_destroy(&wr->mu);
+		intake_queue_fini(&wr->q);
 		return err_set(e, "cannot start the intake writer");
 	}
 	wr->started = true;
+	intake_queue_init(&ps->q);
+	ps->n = d->nworkers;
+	if ((ps->thr = calloc((size_t)ps->n, sizeof(*ps->thr))) == NULL)
+		return err_set(e, "out of memory");
+	for (ps->started = 0; ps->started < ps->n; ps->started++)
+		if (pthread_create(&ps->thr[ps->started], NULL,
+		    intake_parser_main, d) != 0)
+			return err_set(e, "cannot start intake parser %d",
+			    ps->started);
 	return 0;
 }
 
 void
-intake_writer_stop(struct daemon *d)
+intake_stop(struct daemon *d)
 {
 	struct intake_writer *wr = &d->writer;
+	struct intake_parsers *ps = &d->parsers;
 
+	/* The parsers first: what they finish goes to the writer. */
+	if (ps->thr != NULL) {
+		intake_queue_stop(&ps->q);
+		for (int i = 0; i < ps->started; i++)
+			pthread_join(ps->thr[i], NULL);
+		intake_queue_fini(&ps->q);
+		free(ps->thr);
+		ps->thr = NULL;
+	}
 	if (!wr->started)
 		return;
-	pthread_mutex_lock(&wr->mu);
-	wr->stop = true;
-	pthread_cond_signal(&wr->cond);
-	pthread_mutex_unlock(&wr->mu);
+	intake_queue_stop(&wr->q);
 	pthread_join(wr->thr, NULL);
-	pthread_cond_destroy(&wr->cond);
-	pthread_mutex_destroy(&wr->mu);
+	intake_queue_fini(&wr->q);
 	wr->started = false;
 }
 
@@ -551,61 +588,51 @@ intake_route(const struct daemon *d, const struct http_request *r,
 		    "%d bytes", LIMIT_INTAKE_BODY_BYTES);
 		return json_error(413, msg, json, jsonlen);
 	}
+	if (r->content_length == 0)
+		return json_error(400, "empty body: no report", json,
+		    jsonlen);
 	memcpy(domain, dom, strlen(dom) + 1);
 	*jsonlen = 0;
 	return INTAKE_READ_BODY;
 }
 
-int
-intake_http_report(struct intake *in, void *waiter, const char *client,
-    const char *domain, void *buf, const uint8_t *body, size_t len,
-    struct intake_job **job, char json[INTAKE_JSON_LEN], size_t *jsonlen)
+struct intake_job *
+intake_http_post(struct intake *in, void *waiter, const char *client,
+    const char *client_key, const char *domain, struct peer *peer,
+    uint8_t *buf, size_t held, size_t len)
 {
-	struct store_origin o = {
-		.route = "https", .client = client, .intake_domain = domain,
-	};
-	struct tlsrpt_report *r = NULL;
-	struct intake_job *j;
-	struct err e;
+	struct intake_job *j = intake_job_new(in, INTAKE_VIA_HTTPS);
 
-	*job = NULL;
-	if (len == 0)
-		return json_error(400, "empty body: no report", json,
-		    jsonlen);
-	if (tlsrpt_parse(body, len, &r, &e) == -1) {
-		if (intake_quarantine(in, "report", body, len, e.msg, &o)
-		    == -1)
-			return json_error(503, "cannot keep the report now; "
-			    "try later", json, jsonlen);
-		return json_error(400, e.msg, json, jsonlen);
-	}
-	j = intake_job_new(in, INTAKE_VIA_HTTPS, 1);
 	j->waiter = waiter;
-	j->buf = buf;
-	j->len = len;
-	j->reports[0].r = r;
-	j->reports[0].raw = body;
-	j->reports[0].len = len;
+	j->in = buf;
+	j->inlen = len;
+	j->peer = peer;
+	j->held = held;
 	snprintf(j->client, sizeof(j->client), "%s", client);
+	snprintf(j->client_key, sizeof(j->client_key), "%s", client_key);
 	snprintf(j->domain, sizeof(j->domain), "%s", domain);
-	*job = j;
-	*jsonlen = 0;
-	intake_writer_post(&in->d->writer, j);
-	return INTAKE_QUEUED;
+	intake_queue_post(&in->d->parsers.q, j);
+	return j;
 }
 
 int
 intake_http_answer(const struct intake_job *j, char json[INTAKE_JSON_LEN],
     size_t *jsonlen)
 {
-	const struct intake_report *ir = &j->reports[0];
+	const struct intake_piece *p = &j->parts.p[0];
 
-	if (ir->result == STORE_ADDED)
-		return json_status(201, "stored", ir->id, json, jsonlen);
-	if (ir->result == STORE_DUPLICATE)
-		return json_status(200, "duplicate", ir->id, json, jsonlen);
-	return json_error(503, "cannot store the report now; try later",
-	    json, jsonlen);
+	switch (j->parts.n > 0 ? j->results[0] : -1) {
+	case STORE_ADDED:
+		return json_status(201, "stored", j->ids[0], json, jsonlen);
+	case STORE_DUPLICATE:
+		return json_status(200, "duplicate", j->ids[0], json,
+		    jsonlen);
+	case STORE_QUARANTINED:
+		return json_error(400, p->reason, json, jsonlen);
+	default:
+		return json_error(503, "cannot store the report now; try "
+		    "later", json, jsonlen);
+	}
 }
 
 /* --- SMTP hooks ------------------------------------------------------ */
@@ -647,168 +674,76 @@ intake_reason(char *reason, const char *msg)
 	reason[n] = '\0';
 }
 
-/* The job for a message's valid reports (rs[i] != NULL): takes them and
- * their bytes out of rs and m, and copies the envelope. */
-static struct intake_job *
-intake_smtp_job(struct intake *in, const struct smtp_envelope *env,
-    const char *domain, struct mime_message *m, struct tlsrpt_report **rs,
-    size_t nvalid)
-{
-	struct intake_job *j = intake_job_new(in, INTAKE_VIA_SMTP, nvalid);
-	size_t k = 0;
-
-	for (size_t i = 0; i < m->nreports; i++) {
-		struct mime_report *mr = &m->reports[i];
-		struct intake_report *ir;
-
-		if (rs[i] == NULL)
-			continue;
-		ir = &j->reports[k++];
-		ir->r = rs[i];
-		rs[i] = NULL;
-		ir->data = mr->data;	/* mime_message_free skips NULL */
-		ir->raw = mr->data;
-		ir->len = mr->len;
-		mr->data = NULL;
-		j->len += ir->len;
-	}
-	snprintf(j->client, sizeof(j->client), "%s", env->client);
-	snprintf(j->domain, sizeof(j->domain), "%s", domain);
-	snprintf(j->mail_from, sizeof(j->mail_from), "%s",
-	    env->mail_from != NULL ? env->mail_from : "");
-	if (env->nrcpt > 0)
-		snprintf(j->rcpt_to, sizeof(j->rcpt_to), "%s", env->rcpt[0]);
-	j->dkim_present = m->dkim_present;
-	return j;
-}
-
+/* Takes the message (its buffer and the bytes reserved for it, from the
+ * session) into a job for the parsers, and answers later. */
 static enum smtp_deliver_result
 intake_smtp_deliver(void *arg, const struct smtp_envelope *env,
     const uint8_t *msg, size_t len, char *reason)
 {
 	struct intake *in = arg;
-	struct mime_message *m = NULL;
-	struct tlsrpt_report **rs = NULL;
-	struct err *errs = NULL;	/* why report i is invalid */
-	struct store_origin o = {
-		.route = "smtp", .client = env->client,
-		.mail_from = env->mail_from,
-	};
-	char domain[LIMIT_DNAME_LEN + 1] = "";
-	const char *first_err = NULL;
-	const char *dom;
 	struct intake_job *j;
-	struct err e;
-	enum smtp_deliver_result res = SMTP_DELIVER_TEMPFAIL;
-	size_t nvalid = 0;
+	const char *dom;
 
-	/* The domain of the first accepted recipient: a copy, the table may
-	 * change while we work. */
-	if (env->nrcpt > 0) {
-		o.rcpt_to = env->rcpt[0];
-		if ((dom = intake_smtp_domain(in->d, env->rcpt[0])) != NULL)
-			memcpy(domain, dom, strlen(dom) + 1);
-	}
-	o.intake_domain = domain[0] != '\0' ? domain : NULL;
-
-	if (mime_report_extract(msg, len, &m, &e) == -1) {
-		if (intake_quarantine(in, "message", msg, len, e.msg, &o)
-		    == -1) {
-			intake_reason(reason, "cannot keep the message now");
-			res = SMTP_DELIVER_TEMPFAIL;
-			goto out;
-		}
-		intake_reason(reason, e.msg);
-		res = SMTP_DELIVER_NO_REPORT;
-		goto out;
-	}
-	o.dkim_present = m->dkim_present;
-	if ((rs = calloc(m->nreports, sizeof(*rs))) == NULL ||
-	    (errs = calloc(m->nreports, sizeof(*errs))) == NULL)
-		log_fatal("intake", "out of memory");
-	for (size_t i = 0; i < m->nreports; i++) {
-		if (tlsrpt_parse(m->reports[i].data, m->reports[i].len, &rs[i],
-		    &errs[i]) == 0) {
-			nvalid++;
-			continue;
-		}
-		rs[i] = NULL;
-		if (first_err == NULL)
-			first_err = errs[i].msg;
-	}
-	if (nvalid == 0) {
-		/* Nothing to store: keep the whole message. */
-		if (intake_quarantine(in, "message", msg, len, first_err, &o)
-		    == -1) {
-			intake_reason(reason, "cannot keep the message now");
-			res = SMTP_DELIVER_TEMPFAIL;
-			goto out;
-		}
-		intake_reason(reason, first_err);
-		res = SMTP_DELIVER_NO_REPORT;
-		goto out;
-	}
-	/* An invalid report beside valid ones: keep it alone, with its
-	 * reason, before the valid ones go to the writer (a retry after a
-	 * failure here finds nothing of the message stored). */
-	for (size_t i = 0; i < m->nreports; i++) {
-		const struct mime_report *mr = &m->reports[i];
-
-		if (rs[i] != NULL)
-			continue;
-		if (intake_quarantine(in, "report", mr->data, mr->len,
-		    errs[i].msg, &o) == -1) {
-			intake_reason(reason, "cannot keep a report now");
-			res = SMTP_DELIVER_TEMPFAIL;
-			goto out;
-		}
-	}
-	if (env->delivery == NULL) {
+	if (env->delivery == NULL || env->msg_buf == NULL) {
 		/* Only smtp_server runs these hooks, and it always lends a
 		 * slot: a broken invariant, but the sender can retry. */
 		log_warn("intake", "worker %d: SMTP delivery without a slot",
 		    in->id);
 		intake_reason(reason, "cannot store the report now");
-		res = SMTP_DELIVER_TEMPFAIL;
-		goto out;
+		return SMTP_DELIVER_TEMPFAIL;
 	}
-	/* The valid reports, all of them in one job: the writer commits
-	 * them in one transaction, then intake_smtp_done answers. */
-	j = intake_smtp_job(in, env, domain, m, rs, nvalid);
+	j = intake_job_new(in, INTAKE_VIA_SMTP);
+	j->in = *env->msg_buf;		/* NULL for an empty message */
+	j->inlen = len;
+	j->held = *env->msg_held;
+	j->peer = env->peer;
+	*env->msg_buf = NULL;
+	*env->msg_held = 0;
+	(void)msg;			/* it is j->in */
+	snprintf(j->client, sizeof(j->client), "%s", env->client);
+	snprintf(j->client_key, sizeof(j->client_key), "%s",
+	    env->peer != NULL ? peer_text(env->peer) : env->client);
+	snprintf(j->mail_from, sizeof(j->mail_from), "%s",
+	    env->mail_from != NULL ? env->mail_from : "");
+	/* The domain of the first accepted recipient: a copy, the table
+	 * may change while the job is on its way. */
+	if (env->nrcpt > 0) {
+		snprintf(j->rcpt_to, sizeof(j->rcpt_to), "%s", env->rcpt[0]);
+		if ((dom = intake_smtp_domain(in->d, env->rcpt[0])) != NULL)
+			snprintf(j->domain, sizeof(j->domain), "%s", dom);
+	}
 	j->waiter = env->delivery;
 	env->delivery->job = j;
-	intake_writer_post(&in->d->writer, j);
-	res = SMTP_DELIVER_PENDING;
-out:
-	for (size_t i = 0; rs != NULL && i < m->nreports; i++)
-		tlsrpt_report_free(rs[i]);
-	free(rs);
-	free(errs);
-	mime_message_free(m);
-	return res;
+	intake_queue_post(&in->d->parsers.q, j);
+	return SMTP_DELIVER_PENDING;
 }
 
 void
 intake_smtp_done(struct intake_job *j)
 {
 	char reason[SMTP_REASON_LEN] = "";
-	enum smtp_deliver_result res = SMTP_DELIVER_DUPLICATE;
+	enum smtp_deliver_result res = SMTP_DELIVER_NO_REPORT;
 	struct smtp_delivery *dv = j->waiter;
 
 	if (dv == NULL)			/* the connection is gone */
 		return;
 	j->waiter = NULL;
-	for (size_t i = 0; i < j->nreports; i++) {
-		if (j->reports[i].result == -1) {
+	for (size_t i = 0; i < j->parts.n; i++) {
+		if (j->results[i] == -1) {
 			/* The commit failed (or the store refused one):
 			 * the retry finds what was stored as duplicates. */
 			res = SMTP_DELIVER_TEMPFAIL;
 			intake_reason(reason, "cannot store the report now");
 			break;
 		}
-		if (j->reports[i].result == STORE_ADDED)
+		if (j->results[i] == STORE_ADDED)
 			res = SMTP_DELIVER_STORED;
+		else if (j->results[i] == STORE_DUPLICATE &&
+		    res == SMTP_DELIVER_NO_REPORT)
+			res = SMTP_DELIVER_DUPLICATE;
 	}
+	if (res == SMTP_DELIVER_NO_REPORT && j->parts.first_error != NULL)
+		intake_reason(reason, j->parts.first_error);
 	smtp_server_deliver_done(dv, res, reason);
 }
 
@@ -845,11 +780,4 @@ intake_smtp_hooks(struct intake *in, struct smtp_hooks *h)
 	h->deliver = intake_smtp_deliver;
 	h->deliver_cancel = intake_smtp_cancel;
 	h->log = intake_smtp_log;
-}
-
-void
-intake_close(struct intake *in)
-{
-	store_close(in->store);
-	in->store = NULL;
 }

@@ -41,8 +41,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
+#include <dirent.h>
 #include <grp.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -52,6 +53,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -89,11 +92,15 @@ enum conn_state {
 				 * comes back (done_cb) */
 };
 
-/* An intake body being read: Content-Length bytes, then the report. */
+/* An intake body being read: Content-Length bytes, then the report.
+ * The buffer grows as bytes arrive, each step reserved for the client
+ * in d->peers (so a slow upload holds only what it has sent). */
 struct conn_body {
 	size_t		 need, have;	/* bytes */
+	size_t		 cap;		/* of data, all of it reserved */
+	time_t		 since;		/* when the head came */
 	char		 domain[LIMIT_DNAME_LEN + 1];	/* the token's */
-	uint8_t		 data[];
+	uint8_t		*data;
 };
 
 struct worker;
@@ -110,6 +117,7 @@ struct conn {
 	time_t		 deadline;	/* monotonic seconds */
 	struct event	 ev;
 	char		 peer[INET6_ADDRSTRLEN];
+	struct peer	*client;	/* its entry in d->peers */
 	struct conn_body *ib;		/* CONN_BODY only */
 	struct intake_job *job;		/* CONN_PENDING only; the job owns
 					 * the body then */
@@ -132,12 +140,10 @@ struct worker {
 	struct event	*ev_done;	/* intake.done_fd: jobs are back */
 	struct smtp_server *smtp;	/* NULL without smtp_listen */
 	struct smtp_hooks smtp_hooks;	/* .arg = &intake */
-	struct intake	 intake;	/* this worker's store handle */
-	size_t		 intake_bytes;	/* buffered for unfinished bodies and
-					 * for HTTPS reports with the writer
-					 * (a pending mail's reports are
-					 * bounded by the SMTP connection
-					 * limits instead) */
+	struct intake	 intake;	/* jobs back from the writer */
+	struct event	*ev_resume;	/* accepting again after a pause */
+	time_t		 paused_logged;	/* last "paused" log line */
+	unsigned	 pauses;	/* since that line */
 	atomic_uint_fast64_t seen;	/* quiescent counter */
 	bool		 draining;	/* SIGTERM: no new requests */
 	time_t		 drain_until;
@@ -187,22 +193,55 @@ worker_date(struct worker *w)
 
 /* --- connections ----------------------------------------------------- */
 
+/* Frees the intake body being read, and gives its bytes back. */
+static void
+conn_body_free(struct conn *c)
+{
+	if (c->ib == NULL)
+		return;
+	peers_give(c->w->d->peers, c->client, c->ib->cap);
+	free(c->ib->data);
+	free(c->ib);
+	c->ib = NULL;
+}
+
+/* Makes room for the next bytes of the body: doubles the buffer, up to
+ * its Content-Length, reserving each step for the client. Returns false
+ * when the client's share or the total would pass (503, try later). */
+static bool
+conn_body_grow(struct conn *c)
+{
+	struct conn_body *ib = c->ib;
+	size_t ncap = ib->cap * 2;
+	uint8_t *n;
+
+	if (ncap < LIMIT_INTAKE_BODY_FIRST)
+		ncap = LIMIT_INTAKE_BODY_FIRST;
+	if (ncap > ib->need)
+		ncap = ib->need;
+	if (!peers_take(c->w->d->peers, c->client, ncap - ib->cap))
+		return false;
+	if ((n = realloc(ib->data, ncap)) == NULL)
+		log_fatal("intake", "out of memory");
+	ib->data = n;
+	ib->cap = ncap;
+	return true;
+}
+
 static void
 conn_free(struct conn *c)
 {
 	struct worker *w = c->w;
 
 	event_del(&c->ev);
-	if (c->ib != NULL) {
-		w->intake_bytes -= c->ib->need;
-		free(c->ib);
-	}
+	conn_body_free(c);
 	if (c->job != NULL)		/* the job goes on; its answer is
 					 * dropped when it comes back */
 		c->job->waiter = NULL;
 	if (c->ssl != NULL)
 		SSL_free(c->ssl);
 	close(c->fd);
+	peers_leave(w->d->peers, c->client, PEER_HTTP);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -389,25 +428,26 @@ static void
 conn_body_done(struct conn *c)
 {
 	struct conn_body *ib = c->ib;
-	char json[INTAKE_JSON_LEN];
-	size_t jl = 0;
-	int status;
 
-	status = intake_http_report(&c->w->intake, c, c->peer, ib->domain,
-	    ib, ib->data, ib->need, &c->job, json, &jl);
-	if (status == INTAKE_QUEUED) {
-		c->ib = NULL;		/* the job's now; still counted in
-					 * intake_bytes until it is back */
-		return;
-	}
-	c->w->now = mono_now();		/* quarantine took a while */
-	conn_json(c, status, json, jl, status == 503 ?
-	    "Retry-After: 60\r\n" : NULL);
-	intake_log(c, NULL, ib->domain, status, ib->need);
-	c->w->intake_bytes -= ib->need;
+	/* The job takes the buffer and its reservation. */
+	c->job = intake_http_post(&c->w->intake, c, c->peer,
+	    peer_text(c->client), ib->domain, c->client, ib->data, ib->cap,
+	    ib->need);
 	free(ib);
 	c->ib = NULL;
-	c->deadline = c->w->now + LIMIT_HTTP_REQUEST_SECONDS;
+}
+
+/* Refuses an intake body the budget has no room for: 503, close. */
+static void
+conn_body_busy(struct conn *c, const struct http_request *r,
+    const char *domain, uint64_t bytes)
+{
+	static const char busy[] = "{\"error\": \"busy; try later\"}\n";
+
+	c->close_after = true;
+	c->linger = true;
+	conn_json(c, 503, busy, sizeof(busy) - 1, "Retry-After: 60\r\n");
+	intake_log(c, r, domain, 503, bytes);
 }
 
 /* Report intake on the HTTPS listener (RFC 8460 §3). Returns false when
@@ -428,12 +468,6 @@ route_intake(struct conn *c, const struct http_request *r, size_t *used)
 	if (hlen <= 0 || (st = intake_route(w->d, r, host, domain, json,
 	    &jl)) == INTAKE_NONE)
 		return false;
-	if (st == INTAKE_READ_BODY && w->intake_bytes + r->content_length >
-	    LIMIT_INTAKE_INFLIGHT_BYTES) {
-		st = 503;
-		jl = (size_t)snprintf(json, sizeof(json),
-		    "{\"error\": \"busy; try later\"}\n");
-	}
 	if (st != INTAKE_READ_BODY) {
 		/* Answered from the head: the body is never parsed. A
 		 * small one is skipped (keep-alive goes on), else close. */
@@ -450,18 +484,26 @@ route_intake(struct conn *c, const struct http_request *r, size_t *used)
 		intake_log(c, r, NULL, st, r->content_length);
 		return true;
 	}
-	if ((ib = malloc(sizeof(*ib) + r->content_length + 1)) == NULL)
+	if ((ib = calloc(1, sizeof(*ib))) == NULL)
 		log_fatal("intake", "out of memory");
 	ib->need = (size_t)r->content_length;
+	ib->since = w->now;
+	memcpy(ib->domain, domain, strlen(domain) + 1);
+	c->ib = ib;
+	if (!conn_body_grow(c)) {
+		conn_body_free(c);
+		*used = c->rlen;
+		conn_body_busy(c, r, domain, r->content_length);
+		return true;
+	}
+	/* What came with the head fits: rbuf is smaller than the first
+	 * step, or the body is. */
 	have = c->rlen - *used;
 	if (have > ib->need)
 		have = ib->need;
 	memcpy(ib->data, c->rbuf + *used, have);
 	ib->have = have;
 	*used += have;
-	memcpy(ib->domain, domain, strlen(domain) + 1);
-	c->ib = ib;
-	w->intake_bytes += ib->need;
 	if (ib->have == ib->need) {
 		conn_body_done(c);
 		return true;
@@ -741,8 +783,19 @@ conn_read(struct conn *c)
 		int n;
 
 		if (c->ib != NULL) {
+			if (c->ib->have == c->ib->cap &&
+			    !conn_body_grow(c)) {
+				char dom[LIMIT_DNAME_LEN + 1];
+				size_t need = c->ib->need;
+
+				memcpy(dom, c->ib->domain, sizeof(dom));
+				conn_body_free(c);
+				conn_body_busy(c, NULL, dom, need);
+				conn_write(c);
+				return;
+			}
 			dst = (char *)c->ib->data + c->ib->have;
-			room = c->ib->need - c->ib->have;
+			room = c->ib->cap - c->ib->have;
 		} else if (room == 0) {
 			conn_answer(c);		/* answers 431 */
 			conn_write(c);
@@ -782,11 +835,8 @@ conn_read(struct conn *c)
 			c->ib->have += (size_t)n;
 			if (c->ib->have == c->ib->need) {
 				conn_body_done(c);
-				if (c->job != NULL) {
-					conn_write(c);	/* pends */
-					return;
-				}
-				c->st = CONN_WRITE;
+				conn_write(c);	/* pends */
+				return;
 			}
 		} else {
 			c->rlen += (size_t)n;
@@ -930,7 +980,7 @@ conn_job_done(struct conn *c, struct intake_job *j)
 	c->job = NULL;
 	conn_json(c, status, json, jl, status == 503 ?
 	    "Retry-After: 60\r\n" : NULL);
-	intake_log(c, NULL, j->domain, status, j->len);
+	intake_log(c, NULL, j->domain, status, j->inlen);
 	c->deadline = c->w->now + LIMIT_HTTP_REQUEST_SECONDS;
 	c->st = CONN_WRITE;
 	conn_write(c);		/* then pipelined requests, if any */
@@ -938,10 +988,52 @@ conn_job_done(struct conn *c, struct intake_job *j)
 
 /* --- workers --------------------------------------------------------- */
 
+/* accept failed for want of descriptors or memory: the listener stays
+ * readable, so stop watching it (both listeners of this worker) for
+ * LIMIT_ACCEPT_PAUSE_MS; open connections are served meanwhile. Says so
+ * at most once a minute. */
+static void
+accept_pause(struct worker *w, int err)
+{
+	struct timeval tv = { 0, LIMIT_ACCEPT_PAUSE_MS * 1000 };
+
+	if (w->ev_https != NULL)
+		event_del(w->ev_https);
+	if (w->ev_http != NULL)
+		event_del(w->ev_http);
+	event_add(w->ev_resume, &tv);
+	w->pauses++;
+	if (w->now - w->paused_logged >= 60 || w->paused_logged == 0) {
+		log_warn("accept", "worker %d: %s: not accepting for %d ms "
+		    "(%u pause%s since the last such line)", w->id,
+		    strerror(err), LIMIT_ACCEPT_PAUSE_MS, w->pauses,
+		    w->pauses == 1 ? "" : "s");
+		w->paused_logged = w->now;
+		w->pauses = 0;
+	}
+}
+
+static void
+accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	worker_quiesce(w);
+	if (w->draining)
+		return;
+	if (w->ev_https != NULL)
+		event_add(w->ev_https, NULL);
+	if (w->ev_http != NULL)
+		event_add(w->ev_http, NULL);
+}
+
 static void
 accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
 	struct worker *w = arg;
+	struct daemon *d = w->d;
 	bool tls = lfd == w->https_fd;
 
 	(void)what;
@@ -949,18 +1041,26 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
+		struct peer *client;
 		struct conn *c;
 		int fd, one = 1;
 
 		fd = accept4(lfd, (struct sockaddr *)&ss, &sl,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
-			if (errno != EAGAIN && errno != EINTR &&
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM)
+				accept_pause(w, errno);
+			else if (errno != EAGAIN && errno != EINTR &&
 			    errno != ECONNABORTED)
 				log_warn("accept", "%s", strerror(errno));
 			return;
 		}
-		if (w->draining || w->nconns >= LIMIT_CONNS_PER_WORKER) {
+		/* Over a limit: closed at once, which costs the client a
+		 * retry and us one accept. */
+		if (w->draining || w->nconns >= d->max_conns ||
+		    (client = peers_join(d->peers, (struct sockaddr *)&ss,
+		    PEER_HTTP, d->max_conns_client)) == NULL) {
 			close(fd);
 			continue;
 		}
@@ -970,6 +1070,7 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 		c->w = w;
 		c->fd = fd;
 		c->ssl = NULL;
+		c->client = client;
 		c->close_after = c->linger = false;
 		c->ib = NULL;
 		c->job = NULL;
@@ -1000,7 +1101,7 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 		w->conns = c;
 		w->nconns++;
 		if (tls) {
-			if ((c->ssl = SSL_new(tls_default_ctx(w->d->tls)))
+			if ((c->ssl = SSL_new(tls_default_ctx(d->tls)))
 			    == NULL || !SSL_set_fd(c->ssl, fd)) {
 				ERR_clear_error();
 				c->ev_what = 0;
@@ -1041,6 +1142,21 @@ worker_stop_listening(struct worker *w)
 	w->https_fd = w->http_fd = -1;
 }
 
+/* True when an intake body comes slower than LIMIT_INTAKE_MIN_RATE on
+ * average, past LIMIT_INTAKE_RATE_GRACE seconds: it holds a slot and
+ * its bytes for nothing. */
+static bool
+conn_body_slow(const struct conn *c)
+{
+	time_t t;
+
+	if (c->ib == NULL)
+		return false;
+	t = c->w->now - c->ib->since;
+	return t > LIMIT_INTAKE_RATE_GRACE &&
+	    c->ib->have < (size_t)t * LIMIT_INTAKE_MIN_RATE;
+}
+
 /* Once a second: the clock, the Date line, timeouts, the log buffer. */
 static void
 tick_cb(evutil_socket_t fd, short what, void *arg)
@@ -1060,7 +1176,8 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 			conn_free(c);		/* idle keep-alive */
 			continue;
 		}
-		if (c->deadline <= w->now) {
+		if (c->deadline <= w->now || (c->st == CONN_BODY &&
+		    conn_body_slow(c))) {
 			if ((c->st == CONN_READ && c->rlen > 0) ||
 			    c->st == CONN_BODY) {
 				struct log_line l;
@@ -1069,6 +1186,8 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 				log_cstr(&l, "client", c->peer);
 				log_int(&l, "bytes", c->ib != NULL ?
 				    (int64_t)c->ib->have : (int64_t)c->rlen);
+				log_cstr(&l, "why", c->deadline <= w->now ?
+				    "deadline" : "upload too slow");
 				log_end(&l);
 			}
 			conn_free(c);
@@ -1117,10 +1236,8 @@ done_cb(evutil_socket_t fd, short what, void *arg)
 		if (j->via == INTAKE_VIA_SMTP) {
 			intake_smtp_done(j);	/* may run the session's
 						 * pipelined commands */
-		} else {
-			w->intake_bytes -= j->len;
-			if (j->waiter != NULL)
-				conn_job_done(j->waiter, j);
+		} else if (j->waiter != NULL) {
+			conn_job_done(j->waiter, j);
 		}
 		intake_job_free(j);
 	}
@@ -1140,7 +1257,6 @@ worker_main(void *arg)
 		smtp_server_stop(w->smtp);
 		w->smtp = NULL;
 	}
-	intake_close(&w->intake);
 	atomic_store(&w->seen, UINT64_MAX);
 	log_buffer_thread(false);
 	return NULL;
@@ -1181,7 +1297,8 @@ worker_setup(struct worker *w, struct err *e)
 	    stop_cb, w)) == NULL || event_add(w->ev_stop, NULL) == -1 ||
 	    (w->ev_done = event_new(w->base, w->intake.done_fd,
 	    EV_READ | EV_PERSIST, done_cb, w)) == NULL ||
-	    event_add(w->ev_done, NULL) == -1)
+	    event_add(w->ev_done, NULL) == -1 ||
+	    (w->ev_resume = evtimer_new(w->base, accept_resume_cb, w)) == NULL)
 		return err_set(e, "cannot set up the worker's events");
 	if (w->smtp_fd != -1) {
 		struct smtp_server_config sc;
@@ -1189,9 +1306,11 @@ worker_setup(struct worker *w, struct err *e)
 		memset(&sc, 0, sizeof(sc));
 		sc.session.hostname = w->d->service_host;
 		sc.session.starttls = true;
-		/* Hooks run on this worker's thread: they parse there and
-		 * post the reports to the writer; their answers come back
-		 * through done_cb. */
+		sc.session.peers = w->d->peers;
+		sc.max_conn = w->d->smtp_max_conns;
+		/* Hooks run on this worker's thread: they take the message
+		 * and post it to the parsers; the answers come back through
+		 * done_cb. */
 		intake_smtp_hooks(&w->intake, &w->smtp_hooks);
 		if ((w->smtp = smtp_server_start(w->base, w->smtp_fd,
 		    tls_default_ctx(w->d->tls), &w->smtp_hooks, &sc, e))
@@ -1212,7 +1331,8 @@ worker_free(struct worker *w)
 	if (w->smtp_fd != -1)
 		close(w->smtp_fd);
 	w->smtp_fd = -1;
-	intake_close(&w->intake);
+	if (w->ev_resume != NULL)
+		event_free(w->ev_resume);
 	if (w->ev_tick != NULL)
 		event_free(w->ev_tick);
 	if (w->ev_stop != NULL)
@@ -1308,39 +1428,192 @@ listen_addr(const char *spec, struct strv *out)
 
 /* --- privileges ------------------------------------------------------ */
 
-static uid_t chown_uid;
-static gid_t chown_gid;
-
+/* Makes data_dir (0700) when it is missing, and, when the daemon will
+ * run as user pw, gives the directory itself to pw; then checks that
+ * everything directly in it belongs to pw. Runs as root, so it never
+ * follows a link, never walks a tree and never changes the owner of
+ * anything by path: the service user can write there, and could swap a
+ * subdirectory for a link to /etc mid-walk. Whatever an earlier run as
+ * root left there is the operator's to hand over (the error says how).
+ * Returns 0 or -1 with the reason. */
 static int
-chown_one(const char *path, const struct stat *st, int flag, struct FTW *f)
+data_dir_prepare(const char *dir, const struct passwd *pw, struct err *e)
 {
-	(void)st;
-	(void)flag;
-	(void)f;
-	if (lchown(path, chown_uid, chown_gid) == -1)
-		log_warn("user", "chown %s: %s", path, strerror(errno));
-	return 0;
+	struct dirent *de;
+	struct stat st;
+	DIR *dp = NULL;
+	int fd, rc = -1;
+
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
+		return err_set(e, "data dir %s: %s", dir, strerror(errno));
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1)
+		return err_set(e, "data dir %s: %s", dir, strerror(errno));
+	if (pw == NULL) {
+		close(fd);
+		return 0;
+	}
+	if (fstat(fd, &st) == -1) {
+		err_set(e, "data dir %s: %s", dir, strerror(errno));
+		goto out;
+	}
+	if (st.st_uid == 0 && fchown(fd, pw->pw_uid, pw->pw_gid) == -1) {
+		err_set(e, "data dir %s: chown to %s: %s", dir, pw->pw_name,
+		    strerror(errno));
+		goto out;
+	} else if (st.st_uid != 0 && st.st_uid != pw->pw_uid) {
+		err_set(e, "data dir %s belongs to uid %u, not to %s", dir,
+		    (unsigned)st.st_uid, pw->pw_name);
+		goto out;
+	}
+	if ((dp = fdopendir(fd)) == NULL) {
+		err_set(e, "data dir %s: %s", dir, strerror(errno));
+		goto out;
+	}
+	fd = -1;			/* dp's now */
+	while ((de = readdir(dp)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (fstatat(dirfd(dp), de->d_name, &st, AT_SYMLINK_NOFOLLOW)
+		    == -1)
+			continue;
+		if (st.st_uid != pw->pw_uid) {
+			err_set(e, "data dir %s: %s belongs to uid %u, not to "
+			    "%s; hand the data dir over once with "
+			    "`chown -R %s: %s` (serve changes no owner "
+			    "inside it)", dir, de->d_name,
+			    (unsigned)st.st_uid, pw->pw_name, pw->pw_name,
+			    dir);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	if (dp != NULL)
+		closedir(dp);
+	if (fd != -1)
+		close(fd);
+	return rc;
 }
 
-/* Gives data_dir to user, then becomes user. Returns 0 or -1. */
+/* The account to run as, checked: not root (a daemon facing the
+ * internet with root's rights is what the drop is for). Returns 0 with
+ * a copy in *pw, or -1 with the reason. */
 static int
-drop_root(const char *user, const char *data_dir, struct err *e)
+user_lookup(const char *user, struct passwd *out, struct err *e)
 {
 	struct passwd *pw;
 
 	if ((pw = getpwnam(user)) == NULL)
 		return err_set(e, "user %s: no such user", user);
+	if (pw->pw_uid == 0 || pw->pw_gid == 0)
+		return err_set(e, "user %s: refusing to run with uid or gid "
+		    "0; name an unprivileged account", user);
 	if (geteuid() != 0)
 		return err_set(e, "user %s: not running as root", user);
-	chown_uid = pw->pw_uid;
-	chown_gid = pw->pw_gid;
-	nftw(data_dir, chown_one, 16, FTW_PHYS);
+	*out = *pw;
+	return 0;
+}
+
+/* Becomes pw for good: groups, gid, uid, then no way back (setuid(0)
+ * fails) and no new privileges for anything we might exec. Returns 0
+ * or -1 with the reason. */
+static int
+drop_root(const struct passwd *pw, struct err *e)
+{
 	if (initgroups(pw->pw_name, pw->pw_gid) == -1 ||
 	    setgid(pw->pw_gid) == -1 || setuid(pw->pw_uid) == -1)
-		return err_set(e, "user %s: %s", user, strerror(errno));
+		return err_set(e, "user %s: %s", pw->pw_name,
+		    strerror(errno));
 	if (setuid(0) != -1)
-		return err_set(e, "user %s: could regain root", user);
-	log_info("user", "running as %s", user);
+		return err_set(e, "user %s: could regain root", pw->pw_name);
+	log_info("user", "running as %s", pw->pw_name);
+	return 0;
+}
+
+/* --- descriptors ----------------------------------------------------- */
+
+/* Descriptors open now. */
+static long
+fds_open(void)
+{
+	struct dirent *de;
+	DIR *dp;
+	long n = 0;
+
+	if ((dp = opendir("/proc/self/fd")) == NULL)
+		return 64;		/* a guess on the safe side */
+	while ((de = readdir(dp)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(dp);
+	return n - 1;			/* dp's own */
+}
+
+/* Sizes the connection limits to RLIMIT_NOFILE, raising the soft limit
+ * to what the full limits need (up to the hard limit): every connection
+ * is a descriptor, and LIMIT_FD_RESERVE stay free for the store,
+ * certificate files and the ACME client, so that running out of
+ * descriptors (accept's EMFILE) is rare and never stops those. When the
+ * hard limit is lower, the limits are lowered to fit (and logged once);
+ * below LIMIT_CONNS_MIN per worker the daemon refuses to start. Call
+ * with the listeners open, before the workers are set up. Returns 0 or
+ * -1 with the reason. */
+static int
+fd_budget(struct daemon *d, bool smtp, struct err *e)
+{
+	const long per_worker_fds = 8;	/* epoll, eventfds, timers */
+	long want = LIMIT_CONNS_PER_WORKER + (smtp ? LIMIT_SMTP_CONNECTIONS :
+	    0), open_now = fds_open() + d->nworkers * per_worker_fds, avail,
+	    per;
+	struct rlimit rl;
+	rlim_t need = (rlim_t)(open_now + LIMIT_FD_RESERVE +
+	    d->nworkers * want);
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return err_set(e, "getrlimit: %s", strerror(errno));
+	if (rl.rlim_cur < need) {
+		struct rlimit up = rl;
+
+		up.rlim_cur = rl.rlim_max < need ? rl.rlim_max : need;
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			rl = up;
+	}
+	avail = (long)rl.rlim_cur - open_now - LIMIT_FD_RESERVE;
+	per = avail > 0 ? avail / d->nworkers : 0;
+	if (per < LIMIT_CONNS_MIN)
+		return err_set(e, "RLIMIT_NOFILE is %llu (hard %llu): with %ld "
+		    "descriptors in use and %d kept in reserve, %ld "
+		    "connection(s) per worker are left, under the %d needed; "
+		    "raise it (ulimit -n, systemd LimitNOFILE=) to %llu, or "
+		    "run fewer workers", (unsigned long long)rl.rlim_cur,
+		    (unsigned long long)rl.rlim_max, open_now,
+		    LIMIT_FD_RESERVE, per, LIMIT_CONNS_MIN,
+		    (unsigned long long)need);
+	d->max_conns = LIMIT_CONNS_PER_WORKER;
+	d->smtp_max_conns = LIMIT_SMTP_CONNECTIONS;
+	if (per < want) {
+		/* SMTP keeps its share of what there is, at least one. */
+		d->smtp_max_conns = smtp ? (unsigned)(per *
+		    LIMIT_SMTP_CONNECTIONS / want) : 0;
+		if (smtp && d->smtp_max_conns == 0)
+			d->smtp_max_conns = 1;
+		d->max_conns = (unsigned)per - d->smtp_max_conns;
+		log_warn("start", "RLIMIT_NOFILE %llu (hard %llu) allows "
+		    "%u HTTPS/HTTP and %u SMTP connections per worker, not "
+		    "%d and %d; raise it to %llu for the full limits",
+		    (unsigned long long)rl.rlim_cur,
+		    (unsigned long long)rl.rlim_max, d->max_conns,
+		    d->smtp_max_conns, LIMIT_CONNS_PER_WORKER,
+		    LIMIT_SMTP_CONNECTIONS, (unsigned long long)need);
+	}
+	/* One client gets at most a quarter of all slots. */
+	d->max_conns_client = LIMIT_HTTP_CONN_PER_CLIENT;
+	if (d->max_conns_client > d->max_conns * (unsigned)d->nworkers / 4)
+		d->max_conns_client = d->max_conns * (unsigned)d->nworkers / 4;
+	if (d->max_conns_client < 2)
+		d->max_conns_client = 2;
 	return 0;
 }
 
@@ -1397,8 +1670,9 @@ daemon_serve(const struct conf *cf)
 	const char *http = conf_get(cf, CONF_HTTP_LISTEN);
 	const char *user = conf_get(cf, CONF_USER);
 	const char *smtp = conf_get(cf, CONF_SMTP_LISTEN);
+	struct passwd pw, *as_user = NULL;
 	sigset_t sigs;
-	long nw;
+	long nw, qb, qc;
 	int sig, rc = 1, started = 0;
 
 	memset(&d, 0, sizeof(d));
@@ -1432,9 +1706,34 @@ daemon_serve(const struct conf *cf)
 	d.acme = tc.source == TLS_SOURCE_ACME;
 	d.http01 = d.acme && conf_get(cf, CONF_ACME_CHALLENGE) != NULL &&
 	    strcmp(conf_get(cf, CONF_ACME_CHALLENGE), "http-01") == 0;
-	if (mkdir(d.data_dir, 0700) == -1 && errno != EEXIST) {
-		log_warn("start", "data dir %s: %s", d.data_dir,
-		    strerror(errno));
+	if (conf_get_int(cf, CONF_QUARANTINE_MAX_BYTES, 0, LONG_MAX, &qb, &e)
+	    == -1 || conf_get_int(cf, CONF_QUARANTINE_MAX_PER_CLIENT, 0,
+	    LONG_MAX, &qc, &e) == -1) {
+		log_warn("start", "%s", e.msg);
+		goto out;
+	}
+	d.writer.caps.max_bytes = qb;
+	d.writer.caps.max_per_client = qc;
+	/* Nothing we run may gain privileges (setuid programs, file
+	 * capabilities), root or not. */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1) {
+		log_warn("start", "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
+		goto out;
+	}
+	if (user != NULL && *user != '\0') {
+		if (user_lookup(user, &pw, &e) == -1) {
+			log_warn("start", "%s", e.msg);
+			goto out;
+		}
+		as_user = &pw;
+	}
+	if (data_dir_prepare(d.data_dir, as_user, &e) == -1) {
+		log_warn("start", "%s", e.msg);
+		goto out;
+	}
+	if ((d.peers = peers_new(LIMIT_INTAKE_INFLIGHT_BYTES,
+	    LIMIT_INTAKE_CLIENT_BYTES)) == NULL) {
+		log_warn("start", "out of memory");
 		goto out;
 	}
 
@@ -1446,33 +1745,8 @@ daemon_serve(const struct conf *cf)
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
-	/* The first table, before anything listens. */
-	if (store_open_dir(d.data_dir, &s, &e) == -1 ||
-	    daemon_reload_now(&d, s, &e) == -1) {
-		log_warn("start", "%s", e.msg);
-		goto out;
-	}
-	store_close(s);
-	s = NULL;
-
-	tc.data_dir = d.data_dir;
-	tc.service_host = d.service_host;
-	tc.acme_alpn = d.acme;
-	tc.hosted = daemon_hosted;
-	tc.hosted_arg = &d;
-	if (tls_new(&tc, &d.tls, &e) == -1) {
-		log_warn("start", "%s", e.msg);
-		goto out;
-	}
-	if (tls_preload(d.tls, d.service_host, &e) == -1) {
-		if (tc.source == TLS_SOURCE_LOCAL) {
-			log_warn("start", "%s", e.msg);
-			goto out;
-		}
-		log_info("start", "no certificate for %s yet (%s)",
-		    d.service_host, e.msg);
-	}
-
+	/* The listeners, while root may bind low ports; the kernel queues
+	 * connections until the workers run. */
 	d.nworkers = (int)nw;
 	if ((d.workers = calloc((size_t)nw, sizeof(*d.workers))) == NULL) {
 		log_warn("start", "out of memory");
@@ -1500,11 +1774,42 @@ daemon_serve(const struct conf *cf)
 	if (strcmp(strrchr(https, ':'), ":443") != 0)	/* checked by listen_open */
 		snprintf(d.https_port, sizeof(d.https_port), "%s",
 		    strrchr(https, ':'));
-
-	if (user != NULL && *user != '\0' &&
-	    drop_root(user, d.data_dir, &e) == -1) {
+	/* Then root is given up before any file of the data dir is opened
+	 * or made: everything there is made by the service user. */
+	if (as_user != NULL && drop_root(as_user, &e) == -1) {
 		log_warn("start", "%s", e.msg);
 		goto out;
+	}
+	if (fd_budget(&d, d.workers[0].smtp_fd != -1, &e) == -1) {
+		log_warn("start", "%s", e.msg);
+		goto out;
+	}
+
+	/* The first table. */
+	if (store_open_dir(d.data_dir, &s, &e) == -1 ||
+	    daemon_reload_now(&d, s, &e) == -1) {
+		log_warn("start", "%s", e.msg);
+		goto out;
+	}
+	store_close(s);
+	s = NULL;
+
+	tc.data_dir = d.data_dir;
+	tc.service_host = d.service_host;
+	tc.acme_alpn = d.acme;
+	tc.hosted = daemon_hosted;
+	tc.hosted_arg = &d;
+	if (tls_new(&tc, &d.tls, &e) == -1) {
+		log_warn("start", "%s", e.msg);
+		goto out;
+	}
+	if (tls_preload(d.tls, d.service_host, &e) == -1) {
+		if (tc.source == TLS_SOURCE_LOCAL) {
+			log_warn("start", "%s", e.msg);
+			goto out;
+		}
+		log_info("start", "no certificate for %s yet (%s)",
+		    d.service_host, e.msg);
 	}
 
 	/* GMime's tables, once, before any worker parses a message. */
@@ -1515,8 +1820,8 @@ daemon_serve(const struct conf *cf)
 			goto out;
 		}
 	}
-	/* The writer before any worker can post to it. */
-	if (intake_writer_start(&d, &e) == -1) {
+	/* The writer and parsers before any worker can post to them. */
+	if (intake_start(&d, &e) == -1) {
 		log_warn("start", "%s", e.msg);
 		goto out;
 	}
@@ -1595,7 +1900,7 @@ out:
 			pthread_join(d.workers[i].thr, NULL);
 	/* No worker posts any more: the writer commits what is queued (an
 	 * in-flight report is stored, even if its answer is lost). */
-	intake_writer_stop(&d);
+	intake_stop(&d);
 	daemon_reload_stop(&d);
 	for (int i = 0; d.workers != NULL && i < d.nworkers; i++)
 		worker_free(&d.workers[i]);
@@ -1604,6 +1909,7 @@ out:
 	ptable_free(atomic_load(&d.table));
 	tls_free(d.tls);
 	strv_free(&d.listen_addrs);
+	peers_free(d.peers);	/* every job and connection is gone */
 	if (rc == 0)
 		log_info("stopped", "clean shutdown");
 	log_flush();

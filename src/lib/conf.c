@@ -47,6 +47,12 @@ const struct conf_def conf_defs[CONF_NKEYS] = {
 	    "drop root to this user after binding" },
 	[CONF_LOG_LEVEL] = { "log_level", "info", "debug|info|warn",
 	    "least severity logged" },
+	[CONF_QUARANTINE_MAX_BYTES] = { "quarantine_max_bytes", "1073741824",
+	    "BYTES", "quarantine kept from anonymous senders, in all "
+	    "(compressed); the oldest give way" },
+	[CONF_QUARANTINE_MAX_PER_CLIENT] = { "quarantine_max_per_client",
+	    "100", "N", "quarantine entries one client address (IPv6: /64) "
+	    "may have; its oldest give way" },
 };
 
 int

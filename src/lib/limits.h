@@ -59,18 +59,19 @@
  * stack-hungry 1000-level arrays before the JSON library sees them. */
 #define LIMIT_REPORT_JSON_DEPTH 16
 /* JSON tokens (values and keys) per report, counted in the text before
- * the JSON library builds anything: its tree costs 50-250 bytes a token,
- * so 16 MiB of "{},[]," would take a gigabyte and seconds of CPU. The
- * largest real report in our corpus has under 200; a busy domain's
- * report with hundreds of failure details (17 tokens each) some
- * thousands; 100,000 is 20x that, and at most about 25 MB of tree. */
-#define LIMIT_REPORT_JSON_TOKENS 100000
+ * the JSON library builds anything: its tree costs about 100 bytes a
+ * token, so 16 MiB of "{},[]," would take a gigabyte and seconds of CPU.
+ * The largest real report in our corpus has under 200; a busy domain's
+ * report with thousands of failure details (9 to 17 tokens each) some
+ * tens of thousands; 200,000 is room for a 2 MiB report of 11,000
+ * details, and at most about 20 MB of tree per parse. */
+#define LIMIT_REPORT_JSON_TOKENS 200000
 /* Policy entries per report: one per policy (and type) seen that day. */
 #define LIMIT_REPORT_POLICIES 10000
 /* Failure-detail entries per policy: one per (result, sending IP,
- * receiving MX) triple seen that day; a busy domain has hundreds. At 17
- * tokens each, 5000 is what LIMIT_REPORT_JSON_TOKENS leaves room for. */
-#define LIMIT_REPORT_FAILURE_DETAILS 5000
+ * receiving MX) triple seen that day. With every field set, a detail is
+ * 17 tokens, and LIMIT_REPORT_JSON_TOKENS binds first. */
+#define LIMIT_REPORT_FAILURE_DETAILS 20000
 /* Strings in policy-string or mx-host arrays. */
 #define LIMIT_REPORT_STRINGS 1000
 /* Any single JSON string in a report. */
@@ -101,15 +102,28 @@
  * that gets ten errors is confused or probing. (Postfix's
  * smtpd_hard_error_limit is 20; anonymous intake gets less.) */
 #define LIMIT_SMTP_ERRORS 10
+/* Commands that carry no mail (RSET, NOOP, VRFY, HELP, a repeated HELO)
+ * per session before 421 and disconnect: a reporter sends a handful; a
+ * session of NOOPs only holds a slot. (Postfix's smtpd_junk_command_limit
+ * is 100.) */
+#define LIMIT_SMTP_JUNK_COMMANDS 100
+/* A session's whole life, seconds: past it, 421 (a message being
+ * committed is answered first). A reporter's session takes seconds, and
+ * 30 minutes carry a dozen 8 MiB messages over a slow 64 KiB/s link;
+ * without a bound, one byte per command timeout keeps a slot for days. */
+#define LIMIT_SMTP_SESSION_SECONDS 1800
 /* RFC 5321 §4.5.3.2.7: the server SHOULD wait at least 5 minutes for the
  * next command. Seconds. */
 #define LIMIT_SMTP_CMD_TIMEOUT 300
 /* RFC 5321 §4.5.3.2.6: 3 minutes between two blocks of DATA. Seconds. */
 #define LIMIT_SMTP_DATA_TIMEOUT 180
-/* Simultaneous connections from one client address, process-wide: real
- * reporters open one or two; more is a scan or a flood. */
+/* Simultaneous connections from one client (an IPv4 address, an IPv6
+ * /64), process-wide: real reporters open one or two; more is a scan or
+ * a flood. */
 #define LIMIT_SMTP_CONN_PER_CLIENT 10
-/* Simultaneous SMTP connections per listener (per worker thread). */
+/* Simultaneous SMTP connections per listener (per worker thread); lowered
+ * at start to what RLIMIT_NOFILE allows. Message bytes are bounded by
+ * LIMIT_INTAKE_INFLIGHT_BYTES, not by this. */
 #define LIMIT_SMTP_CONNECTIONS 1000
 /* Replies queued for a client that does not read them (a pipelining
  * flood): past this many bytes we stop reading its input until it has
@@ -168,14 +182,26 @@
  * headroom, and a body is buffered whole before parsing. Over it: 413,
  * answered from the Content-Length before reading the body. */
 #define LIMIT_INTAKE_BODY_BYTES (2 * 1024 * 1024)
-/* Seconds from the request head to the last body byte. A 2 MiB body at a
- * slow sender's 64 KiB/s takes 32 s; a client slower than that is
- * dropped and costs only its connection slot until then. */
+/* Seconds from the request head to the last body byte. A 2 MiB body at
+ * a slow sender's 64 KiB/s takes 32 s. */
 #define LIMIT_INTAKE_SECONDS 60
-/* Body bytes one worker buffers for unfinished uploads at once (sum of
- * their Content-Lengths). Beyond it new uploads get 503 + Retry-After,
- * so a flood of slow uploads costs bounded memory. */
-#define LIMIT_INTAKE_INFLIGHT_BYTES (64 * 1024 * 1024)
+/* An upload must average this many bytes a second once it has had
+ * LIMIT_INTAKE_RATE_GRACE seconds: slower ones hold a slot and their
+ * bytes for nothing (a real reporter posts tens of KiB in a moment). */
+#define LIMIT_INTAKE_MIN_RATE (16 * 1024)
+#define LIMIT_INTAKE_RATE_GRACE 5
+/* A body buffer starts at this size (or the Content-Length) and doubles
+ * as bytes arrive, each step reserved before it is used: a client holds
+ * only what it has sent, not what it announced. */
+#define LIMIT_INTAKE_BODY_FIRST (16 * 1024)
+/* Bytes of report intake held at once: unfinished uploads and messages,
+ * and reports on their way to the disk, over all clients (beyond it:
+ * HTTPS 503 + Retry-After, SMTP 452) and per client (an IPv4 address,
+ * an IPv6 /64). A client's share holds one largest message and a few
+ * largest uploads; the total is a bound on memory that a flood from
+ * many addresses cannot pass. */
+#define LIMIT_INTAKE_INFLIGHT_BYTES (128 * 1024 * 1024)
+#define LIMIT_INTAKE_CLIENT_BYTES (16 * 1024 * 1024)
 /* One group commit of HTTPS reports (daemon_intake.c): at most this
  * many reports and raw bytes per transaction. A bigger batch barely
  * saves more syncs (one sync already costs as much as ~20 page writes)
@@ -192,11 +218,30 @@
 /* Seconds to drain a connection closed after an error, so that the
  * client reads our answer instead of a reset. */
 #define LIMIT_HTTP_LINGER_SECONDS 2
+/* Milliseconds a listener stops accepting after accept failed for want
+ * of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM): the
+ * listener stays readable, so without a pause the loop spins at 100 %
+ * CPU; open connections are served meanwhile, and some close. */
+#define LIMIT_ACCEPT_PAUSE_MS 250
 /* Seconds in-flight requests get to finish after SIGTERM. */
 #define LIMIT_SHUTDOWN_SECONDS 5
 /* Open connections per worker; beyond it new ones are closed at once, so
- * a flood costs bounded memory (about 40 KiB each with TLS buffers). */
+ * a flood costs bounded memory (about 40 KiB each with TLS buffers).
+ * Lowered at start to what RLIMIT_NOFILE allows (daemon_serve.c). */
 #define LIMIT_CONNS_PER_WORKER 20000
+/* Open HTTPS and HTTP connections of one client (an IPv4 address, an
+ * IPv6 /64) over all workers, and at most a quarter of all slots: a
+ * sender fetches a policy or posts a report on one or two; a big
+ * provider's relay, policies of many domains at once, some dozens. */
+#define LIMIT_HTTP_CONN_PER_CLIENT 256
+/* Descriptors kept free of connections: the store's files (a few per
+ * handle, one handle per thread), certificate files read on a cache
+ * miss, the ACME client's sockets, log and pipes. Connection limits are
+ * lowered so that these always fit. */
+#define LIMIT_FD_RESERVE 64
+/* Below this many connections per worker the daemon refuses to start:
+ * RLIMIT_NOFILE is too low to serve anyone. */
+#define LIMIT_CONNS_MIN 16
 /* Certificates (leaf, key, chain) kept in the SNI cache. Each costs about
  * 6.5 KiB resident (bench/policy-serving: +6.5 MB for 1000 names), so
  * 10,000 keep a node hosting 100,000 domains near 120 MB; names beyond

@@ -24,6 +24,7 @@
 
 #include "../lib/err.h"
 #include "../lib/limits.h"
+#include "../lib/peer.h"
 
 struct smtp_delivery;
 
@@ -44,6 +45,15 @@ struct smtp_envelope {
 					 * given later (SMTP_DELIVER_PENDING);
 					 * NULL when the session runs without
 					 * the I/O layer */
+	/* Deliver hook only: the message's buffer (malloc'd; msg lies in
+	 * it; NULL for an empty message) and the bytes reserved for it in
+	 * the session's peers for peer (0 without a budget). A hook that
+	 * answers later may take the buffer instead of copying msg: it
+	 * sets *msg_buf = NULL and *msg_held = 0, then frees the buffer
+	 * and gives the bytes back (peers_give) itself. */
+	uint8_t		**msg_buf;
+	size_t		 *msg_held;
+	struct peer	 *peer;		/* the client's entry, or NULL */
 };
 
 /* A connection's slot for a delivery answered later. The I/O layer owns
@@ -140,8 +150,14 @@ struct smtp_config {
 	size_t	    max_message;/* SIZE, bytes; 0: LIMIT_SMTP_MESSAGE_BYTES */
 	unsigned    max_rcpt;	/* 0: LIMIT_SMTP_RCPTS */
 	unsigned    max_errors;	/* 0: LIMIT_SMTP_ERRORS */
+	unsigned    max_junk;	/* 0: LIMIT_SMTP_JUNK_COMMANDS */
 	bool	    starttls;	/* offer STARTTLS (the I/O layer has a
 				 * TLS context) */
+	struct peers *peers;	/* message bytes are reserved here, for the
+				 * session's peer, as they arrive (NULL: no
+				 * budget); past the client's share or the
+				 * total the rest of the message is read and
+				 * dropped, and answered 452 */
 };
 
 /* What the I/O layer must do after smtp_session_feed(), bit flags. In
@@ -201,6 +217,11 @@ void	smtp_session_abort(struct smtp_session *s, const char *why);
  * layer then applies the DATA timeout instead of the command timeout. */
 bool	smtp_session_in_data(const struct smtp_session *s);
 
+/* The client's entry in cfg->peers, which message bytes are reserved
+ * for (the I/O layer calls it once, after smtp_session_new; borrowed,
+ * must outlive the session). Without it there is no budget. */
+void	smtp_session_set_peer(struct smtp_session *s, struct peer *p);
+
 /* Sets the slot put in every envelope's delivery field (the I/O layer
  * calls it once, after smtp_session_new). dv is borrowed and must
  * outlive the session. */
@@ -232,8 +253,11 @@ struct smtp_server_config {
 	unsigned cmd_timeout;	/* seconds; 0: LIMIT_SMTP_CMD_TIMEOUT */
 	unsigned data_timeout;	/* seconds; 0: LIMIT_SMTP_DATA_TIMEOUT */
 	unsigned max_conn;	/* 0: LIMIT_SMTP_CONNECTIONS */
-	unsigned max_conn_per_client; /* process-wide; 0:
-				 * LIMIT_SMTP_CONN_PER_CLIENT */
+	unsigned max_conn_per_client; /* per client (an IPv4 address, an
+				 * IPv6 /64) in session.peers, process-wide;
+				 * 0: LIMIT_SMTP_CONN_PER_CLIENT */
+	unsigned session_seconds; /* a session's whole life, seconds; 0:
+				 * LIMIT_SMTP_SESSION_SECONDS */
 };
 
 struct smtp_server;

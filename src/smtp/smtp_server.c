@@ -20,6 +20,12 @@
  *     write timeout, server stopped), the deliver_cancel hook is told,
  *     so that the answer never reaches a freed connection.
  *
+ * Limits: connections per server (max_conn) and per client (an IPv4
+ * address, an IPv6 /64: peer.h) across servers; a session lives at most
+ * session_seconds; message bytes are reserved per client as they arrive
+ * (smtp_session.c); when accept fails for want of descriptors, the
+ * listener pauses instead of spinning.
+ *
  * Back-pressure: a client that pipelines faster than it reads its replies
  * is not read from while more than LIMIT_SMTP_OUTBUF bytes wait for it;
  * libevent's input buffer is capped at the same size by a watermark.
@@ -36,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -54,9 +61,14 @@ struct smtp_conn;
 struct smtp_server {
 	struct event_base	*base;
 	struct evconnlistener	*lev;
+	struct event		*resume;	/* accepting again after a
+						 * pause (out of descriptors) */
+	time_t			 paused_logged;	/* last "paused" log line */
+	unsigned		 pauses;	/* since that line */
 	SSL_CTX			*ctx;
 	struct smtp_hooks	 hooks;
 	struct smtp_server_config cfg;
+	struct peers		*own_peers;	/* when cfg has none */
 	struct smtp_conn	*conns;		/* doubly linked */
 	unsigned		 nconn;
 };
@@ -66,6 +78,8 @@ struct smtp_conn {
 	struct bufferevent	*bev;
 	struct smtp_session	*sess;
 	struct event		*linger;	/* re-checks a pending flush */
+	struct event		*life;		/* the session's lifetime */
+	struct peer		*peer;		/* its client in the peers */
 	char			 client[INET6_ADDRSTRLEN];
 	bool			 tls_wait;	/* handshake running */
 	bool			 closing;	/* flushing, then free */
@@ -75,80 +89,6 @@ struct smtp_conn {
 	struct smtp_delivery	 dv;		/* .io = this connection */
 	struct smtp_conn	*prev, *next;
 };
-
-/* ------------------------------------------------------------------ */
-/* Connections per client address, process-wide (several worker threads
- * each run a server; the kernel spreads one client's connections over
- * them). A small chained hash table under a mutex.                    */
-
-#define SMTP_CLIENT_BUCKETS 1024
-
-struct smtp_client_count {
-	char	 addr[INET6_ADDRSTRLEN];
-	unsigned n;
-	struct smtp_client_count *next;
-};
-
-static pthread_mutex_t smtp_clients_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct smtp_client_count *smtp_clients[SMTP_CLIENT_BUCKETS];
-
-static unsigned
-smtp_client_hash(const char *addr)
-{
-	unsigned h = 5381;
-
-	for (; *addr != '\0'; addr++)
-		h = h * 33 + (unsigned char)*addr;
-	return h % SMTP_CLIENT_BUCKETS;
-}
-
-/* Counts one more connection from addr unless it already has max.
- * Returns true when admitted. */
-static bool
-smtp_client_acquire(const char *addr, unsigned max)
-{
-	struct smtp_client_count *c;
-	unsigned h = smtp_client_hash(addr);
-	bool ok = false;
-
-	pthread_mutex_lock(&smtp_clients_lock);
-	for (c = smtp_clients[h]; c != NULL; c = c->next)
-		if (strcmp(c->addr, addr) == 0)
-			break;
-	if (c == NULL) {
-		if ((c = calloc(1, sizeof(*c))) == NULL)
-			goto out;
-		snprintf(c->addr, sizeof(c->addr), "%s", addr);
-		c->next = smtp_clients[h];
-		smtp_clients[h] = c;
-	}
-	if (c->n < max) {
-		c->n++;
-		ok = true;
-	}
-out:
-	pthread_mutex_unlock(&smtp_clients_lock);
-	return ok;
-}
-
-static void
-smtp_client_release(const char *addr)
-{
-	struct smtp_client_count **pp, *c;
-	unsigned h = smtp_client_hash(addr);
-
-	pthread_mutex_lock(&smtp_clients_lock);
-	for (pp = &smtp_clients[h]; (c = *pp) != NULL; pp = &c->next) {
-		if (strcmp(c->addr, addr) != 0)
-			continue;
-		if (--c->n == 0) {
-			*pp = c->next;
-			free(c);
-		}
-		break;
-	}
-	pthread_mutex_unlock(&smtp_clients_lock);
-}
 
 /* ------------------------------------------------------------------ */
 
@@ -179,10 +119,12 @@ smtp_conn_free(struct smtp_conn *c)
 	srv->nconn--;
 	if (c->linger != NULL)
 		event_free(c->linger);
+	if (c->life != NULL)
+		event_free(c->life);
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);	/* closes the fd, frees SSL */
-	smtp_session_free(c->sess);
-	smtp_client_release(c->client);
+	smtp_session_free(c->sess);	/* gives its message bytes back */
+	peers_leave(srv->cfg.session.peers, c->peer, PEER_SMTP);
 	free(c);
 }
 
@@ -441,6 +383,31 @@ smtp_conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	smtp_conn_free(c);
 }
 
+/* The session has lived LIMIT_SMTP_SESSION_SECONDS: 421 and close,
+ * unless a delivery is pending (its answer comes first; checked again a
+ * second later). */
+static void
+smtp_conn_life_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_conn *c = arg;
+	struct timeval again = { 1, 0 };
+
+	if (c->closing)
+		return;
+	if (c->delivering || c->tls_wait) {
+		evtimer_add(c->life, &again);
+		return;
+	}
+	smtp_srv_log(c->srv, c->client, "session too long, closing");
+	smtp_session_abort(c->sess, "session too long");
+	if (smtp_conn_flush(c) == -1) {
+		smtp_conn_free(c);
+		return;
+	}
+	bufferevent_enable(c->bev, EV_WRITE);
+	smtp_conn_close(c);
+}
+
 /* Refuses a connection over a limit with a best-effort 421. */
 static void
 smtp_refuse(evutil_socket_t fd, const char *host, const char *why)
@@ -471,13 +438,21 @@ smtp_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	else if (sa->sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr,
 		    addr, sizeof(addr));
+	struct peer *peer;
+	struct timeval life = { 0, 0 };
+
+	if (sa->sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(
+	    &((struct sockaddr_in6 *)sa)->sin6_addr))
+		inet_ntop(AF_INET, &((struct sockaddr_in6 *)sa)->sin6_addr.
+		    s6_addr[12], addr, sizeof(addr));
 	if (srv->nconn >= srv->cfg.max_conn) {
 		smtp_srv_log(srv, addr, "refused: too many connections");
 		smtp_refuse(fd, srv->cfg.session.hostname,
 		    "too many connections");
 		return;
 	}
-	if (!smtp_client_acquire(addr, srv->cfg.max_conn_per_client)) {
+	if ((peer = peers_join(srv->cfg.session.peers, sa, PEER_SMTP,
+	    srv->cfg.max_conn_per_client)) == NULL) {
 		smtp_srv_log(srv, addr, "refused: too many connections from "
 		    "this address");
 		smtp_refuse(fd, srv->cfg.session.hostname,
@@ -485,10 +460,11 @@ smtp_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 		return;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		smtp_client_release(addr);
+		peers_leave(srv->cfg.session.peers, peer, PEER_SMTP);
 		evutil_closesocket(fd);
 		return;
 	}
+	c->peer = peer;
 	c->srv = srv;
 	memcpy(c->client, addr, sizeof(c->client));
 	c->next = srv->conns;
@@ -509,6 +485,13 @@ smtp_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	}
 	c->dv.io = c;
 	smtp_session_set_delivery(c->sess, &c->dv);
+	smtp_session_set_peer(c->sess, c->peer);
+	life.tv_sec = srv->cfg.session_seconds;
+	if ((c->life = evtimer_new(srv->base, smtp_conn_life_cb, c)) == NULL ||
+	    evtimer_add(c->life, &life) == -1) {
+		smtp_conn_free(c);
+		return;
+	}
 	bufferevent_setcb(c->bev, smtp_conn_read_cb, smtp_conn_write_cb,
 	    smtp_conn_event_cb, c);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, LIMIT_SMTP_OUTBUF);
@@ -521,15 +504,42 @@ smtp_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 }
 
 static void
+smtp_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_server *srv = arg;
+
+	if (srv->lev != NULL)
+		evconnlistener_enable(srv->lev);
+}
+
+/* accept failed (out of descriptors or memory): the listener would stay
+ * readable and libevent would call us again at once, a loop at 100 %
+ * CPU. Pause accepting for LIMIT_ACCEPT_PAUSE_MS instead (the sessions
+ * open go on), and say so at most once a minute. */
+static void
 smtp_accept_error_cb(struct evconnlistener *lev, void *arg)
 {
-	char line[128];
+	struct smtp_server *srv = arg;
+	struct timeval tv = { 0, LIMIT_ACCEPT_PAUSE_MS * 1000 };
+	int err = EVUTIL_SOCKET_ERROR();
+	time_t now = time(NULL);
+	char line[160];
 
-	/* EMFILE and friends: libevent keeps listening; say so once per
-	 * failure. */
-	snprintf(line, sizeof(line), "accept: %s",
-	    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-	smtp_srv_log(arg, "-", line);
+	if (err == EINTR || err == ECONNABORTED || err == EAGAIN)
+		return;
+	evconnlistener_disable(lev);
+	if (srv->resume != NULL)
+		evtimer_add(srv->resume, &tv);
+	srv->pauses++;
+	if (now - srv->paused_logged >= 60) {
+		snprintf(line, sizeof(line), "accept: %s: pausing %d ms "
+		    "(%u pause%s since the last such line)",
+		    evutil_socket_error_to_string(err), LIMIT_ACCEPT_PAUSE_MS,
+		    srv->pauses, srv->pauses == 1 ? "" : "s");
+		smtp_srv_log(srv, "-", line);
+		srv->paused_logged = now;
+		srv->pauses = 0;
+	}
 }
 
 struct smtp_server *
@@ -562,6 +572,21 @@ smtp_server_start(struct event_base *base, int listen_fd,
 		srv->cfg.max_conn = LIMIT_SMTP_CONNECTIONS;
 	if (srv->cfg.max_conn_per_client == 0)
 		srv->cfg.max_conn_per_client = LIMIT_SMTP_CONN_PER_CLIENT;
+	if (srv->cfg.session_seconds == 0)
+		srv->cfg.session_seconds = LIMIT_SMTP_SESSION_SECONDS;
+	if (srv->cfg.session.peers == NULL) {
+		/* Connections per client still limited; message bytes
+		 * counted, without a bound. */
+		if ((srv->own_peers = peers_new(SIZE_MAX, SIZE_MAX)) == NULL) {
+			err_set(e, "out of memory");
+			goto fail;
+		}
+		srv->cfg.session.peers = srv->own_peers;
+	}
+	if ((srv->resume = evtimer_new(base, smtp_resume_cb, srv)) == NULL) {
+		err_set(e, "out of memory");
+		goto fail;
+	}
 	if (evutil_make_socket_nonblocking(listen_fd) == -1) {
 		err_set(e, "listening socket: %s", strerror(errno));
 		goto fail;
@@ -576,6 +601,9 @@ smtp_server_start(struct event_base *base, int listen_fd,
 	evconnlistener_set_error_cb(srv->lev, smtp_accept_error_cb);
 	return srv;
 fail:
+	if (srv->resume != NULL)
+		event_free(srv->resume);
+	peers_free(srv->own_peers);
 	free(srv);
 	return NULL;
 }
@@ -591,6 +619,9 @@ smtp_server_stop(struct smtp_server *srv)
 		evconnlistener_free(srv->lev);
 	while (srv->conns != NULL)
 		smtp_conn_free(srv->conns);
+	if (srv->resume != NULL)
+		event_free(srv->resume);
+	peers_free(srv->own_peers);
 	free(srv);
 }
 

@@ -77,6 +77,9 @@ struct smtp_session {
 	size_t		 max_message;
 	unsigned	 max_rcpt;
 	unsigned	 max_errors;
+	unsigned	 max_junk;
+	struct peer	*peer;		/* bytes are reserved for it in
+					 * cfg->peers, or NULL: no budget */
 	char		 client[64];
 	enum smtp_state	 state;
 	bool		 tls;
@@ -85,6 +88,7 @@ struct smtp_session {
 	char		**rcpt;
 	size_t		 nrcpt;
 	unsigned	 errors;
+	unsigned	 junk;		/* commands that carry no mail */
 
 	char		 line[LIMIT_SMTP_CMD_LINE];	/* current command
 							 * line, CR kept */
@@ -94,7 +98,11 @@ struct smtp_session {
 	enum smtp_dstate dstate;
 	uint8_t		*msg;
 	size_t		 msglen, msgcap;
+	size_t		 held;		/* reserved for msg in cfg->peers:
+					 * msgcap, or 0 without a budget */
 	bool		 too_big;
+	bool		 no_room;	/* the budget said no: drop the rest,
+					 * answer 452 */
 
 	char		*out;
 	size_t		 outoff, outlen, outcap;	/* out[outoff..outlen) */
@@ -225,6 +233,18 @@ smtp_session_output_consumed(struct smtp_session *s, size_t n)
 /* ------------------------------------------------------------------ */
 /* Session life                                                         */
 
+/* Frees the message buffer and gives its bytes back. */
+static void
+smtp_msg_free(struct smtp_session *s)
+{
+	free(s->msg);
+	s->msg = NULL;
+	s->msglen = s->msgcap = 0;
+	if (s->held > 0)
+		peers_give(s->cfg->peers, s->peer, s->held);
+	s->held = 0;
+}
+
 static void
 smtp_reset_transaction(struct smtp_session *s)
 {
@@ -235,10 +255,9 @@ smtp_reset_transaction(struct smtp_session *s)
 	free(s->rcpt);
 	s->rcpt = NULL;
 	s->nrcpt = 0;
-	free(s->msg);
-	s->msg = NULL;
-	s->msglen = s->msgcap = 0;
+	smtp_msg_free(s);
 	s->too_big = false;
+	s->no_room = false;
 }
 
 struct smtp_session *
@@ -255,6 +274,8 @@ smtp_session_new(const struct smtp_config *cfg,
 	    LIMIT_SMTP_MESSAGE_BYTES;
 	s->max_rcpt = cfg->max_rcpt ? cfg->max_rcpt : LIMIT_SMTP_RCPTS;
 	s->max_errors = cfg->max_errors ? cfg->max_errors : LIMIT_SMTP_ERRORS;
+	s->max_junk = cfg->max_junk ? cfg->max_junk :
+	    LIMIT_SMTP_JUNK_COMMANDS;
 	smtp_sanitize(s->client, sizeof(s->client), client ? client : "-");
 	s->state = SMTP_ST_GREET;
 	smtp_out(s, "220 %s ESMTP stsguard TLS-RPT intake", cfg->hostname);
@@ -309,6 +330,12 @@ bool
 smtp_session_in_data(const struct smtp_session *s)
 {
 	return s->state == SMTP_ST_DATA;
+}
+
+void
+smtp_session_set_peer(struct smtp_session *s, struct peer *p)
+{
+	s->peer = s->cfg->peers != NULL ? p : NULL;
 }
 
 void
@@ -643,6 +670,19 @@ smtp_command(struct smtp_session *s, char *line, bool more_input)
 		    strncasecmp(line, verbs[i].verb, vlen) == 0)
 			id = verbs[i].id;
 	arg = smtp_arg(line, vlen);
+	/* Commands that carry no mail (a HELO after the first one, RSET,
+	 * NOOP, VRFY, HELP): a sender needs a few; a session made of them
+	 * holds a slot for nothing. (Postfix: smtpd_junk_command_limit.) */
+	if ((id == 6 || id == 7 || id == 9 || id == 10 ||
+	    ((id == 1 || id == 2) && s->helo != NULL)) &&
+	    ++s->junk > s->max_junk) {
+		smtp_out(s, "421 4.7.0 %s Error: too many commands without "
+		    "mail, closing", s->cfg->hostname);
+		smtp_log(s, "too many commands without mail (%u), closing",
+		    s->junk);
+		s->state = SMTP_ST_CLOSED;
+		return false;
+	}
 	switch (id) {
 	case 1:
 	case 2:
@@ -719,15 +759,13 @@ smtp_command(struct smtp_session *s, char *line, bool more_input)
 static void
 smtp_msg_put(struct smtp_session *s, const char *bytes, size_t n)
 {
-	if (s->too_big)
+	if (s->too_big || s->no_room)
 		return;
 	if (s->msglen + n > s->max_message) {
 		/* Past the limit: discard everything, keep reading to the
 		 * end of data so that the reply lands in the right place. */
 		s->too_big = true;
-		free(s->msg);
-		s->msg = NULL;
-		s->msglen = s->msgcap = 0;
+		smtp_msg_free(s);
 		return;
 	}
 	if (s->msglen + n > s->msgcap) {
@@ -738,6 +776,17 @@ smtp_msg_put(struct smtp_session *s, const char *bytes, size_t n)
 			cap *= 2;
 		if (cap > s->max_message)
 			cap = s->max_message;
+		/* Reserved as it grows, so a slow sender holds only what it
+		 * has sent; over its share or the total, the same as too
+		 * big but "try later". */
+		if (s->peer != NULL && !peers_take(s->cfg->peers, s->peer,
+		    cap - s->msgcap)) {
+			s->no_room = true;
+			smtp_msg_free(s);
+			return;
+		}
+		if (s->peer != NULL)
+			s->held += cap - s->msgcap;
 		if ((p = realloc(s->msg, cap)) == NULL) {
 			s->oom = true;
 			return;
@@ -786,6 +835,14 @@ smtp_data_end(struct smtp_session *s)
 	char reason[SMTP_REASON_LEN];
 
 	s->state = SMTP_ST_READY;
+	if (s->no_room) {
+		smtp_log(s, "452 no room for a message from <%s> now",
+		    s->mail_from);
+		smtp_out(s, "452 4.3.1 Error: insufficient system storage, "
+		    "try again later");
+		smtp_reset_transaction(s);
+		return;
+	}
 	if (s->too_big) {
 		smtp_log(s, "552 message over %zu bytes from <%s>",
 		    s->max_message, s->mail_from);
@@ -797,7 +854,8 @@ smtp_data_end(struct smtp_session *s)
 	env = (struct smtp_envelope){ .client = s->client, .helo = s->helo,
 	    .tls = s->tls, .mail_from = s->mail_from,
 	    .rcpt = (const char *const *)s->rcpt, .nrcpt = s->nrcpt,
-	    .delivery = s->delivery };
+	    .delivery = s->delivery, .msg_buf = &s->msg,
+	    .msg_held = &s->held, .peer = s->peer };
 	reason[0] = '\0';
 	res = s->hooks->deliver(s->hooks->arg, &env,
 	    s->msg != NULL ? s->msg : (const uint8_t *)"", s->msglen, reason);

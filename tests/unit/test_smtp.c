@@ -6,6 +6,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <arpa/inet.h>
+#include <limits.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -665,6 +668,88 @@ test_starttls_injection(void **state)
 	fx_free(f);
 }
 
+/* A new session on f with f->cfg as it is now. */
+static void
+fx_restart(struct fx *f)
+{
+	smtp_session_free(f->s);
+	f->s = smtp_session_new(&f->cfg, &f->hooks, "192.0.2.1");
+	assert_non_null(f->s);
+	fx_drain(f);
+}
+
+/* Commands that carry no mail: LIMIT_SMTP_JUNK_COMMANDS of them, then
+ * 421 and close; the first HELO and a transaction's commands do not
+ * count. */
+static void
+test_junk_limit(void **state)
+{
+	struct fx *f = fx_new(0, false);
+	static const char *const junk[] = { "NOOP", "RSET", "VRFY x", "HELP",
+	    "HELO again.example" };
+	char line[64];
+
+	fx_ehlo(f);
+	fx_send(f, "MAIL FROM:<a@example.net>\r\n");
+	for (int i = 0; i < LIMIT_SMTP_JUNK_COMMANDS; i++) {
+		snprintf(line, sizeof(line), "%s\r\n", junk[i % 5]);
+		fx_send(f, line);
+		assert_null(strstr(f->out, "421"));
+		assert_int_equal(f->act, SMTP_ACT_NONE);
+	}
+	assert_string_equal(fx_send(f, "NOOP\r\n"), "421 4.7.0 " HOST
+	    " Error: too many commands without mail, closing\r\n");
+	assert_int_equal(f->act, SMTP_ACT_CLOSE);
+	fx_free(f);
+}
+
+/* Message bytes are reserved for the client as they arrive; past its
+ * share the rest is dropped and the message answered 452, the bytes
+ * given back; a hook may take the buffer and its reservation. */
+static void
+test_message_budget(void **state)
+{
+	struct fx *f = fx_new(0, false);
+	struct peers *ps = peers_new(1 << 20, 64 * 1024);
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct peer *p;
+	char *big = malloc(100 * 1024 + 16);
+
+	assert_non_null(ps);
+	assert_non_null(big);
+	sin.sin_addr.s_addr = htonl(0xc0000201);
+	p = peers_join(ps, (struct sockaddr *)&sin, PEER_SMTP, 0);
+	assert_non_null(p);
+	f->cfg.peers = ps;
+	fx_restart(f);
+	smtp_session_set_peer(f->s, p);
+	fx_ehlo(f);
+	/* 100 KiB: over the 64 KiB share. */
+	memset(big, 'a', 100 * 1024);
+	memcpy(big + 100 * 1024, "\r\n.\r\n", 6);
+	big[100 * 1024 + 5] = '\0';
+	fx_send(f, "MAIL FROM:<a@example.net>\r\n"
+	    "RCPT TO:<tlsrpt+abc@" HOST ">\r\nDATA\r\n");
+	assert_string_equal(fx_send(f, big), "452 4.3.1 Error: insufficient "
+	    "system storage, try again later\r\n");
+	assert_int_equal(f->rec.ndeliver, 0);
+	assert_int_equal(peer_bytes(ps, p), 0);
+	assert_int_equal(peers_bytes(ps), 0);
+	/* 20 KiB fits (a 32 KiB buffer, reserved while it is read). */
+	memcpy(big + 20 * 1024, "\r\n.\r\n", 6);
+	big[20 * 1024 + 5] = '\0';
+	fx_send(f, "MAIL FROM:<a@example.net>\r\n"
+	    "RCPT TO:<tlsrpt+abc@" HOST ">\r\nDATA\r\n");
+	assert_string_equal(fx_send(f, big), "250 2.0.0 Ok: report stored\r\n");
+	assert_int_equal(f->rec.ndeliver, 1);
+	assert_int_equal(f->rec.len, 20 * 1024 + 2);
+	assert_int_equal(peers_bytes(ps), 0);	/* given back after */
+	fx_free(f);
+	peers_leave(ps, p, PEER_SMTP);
+	peers_free(ps);
+	free(big);
+}
+
 static void
 test_backpressure_and_abort(void **state)
 {
@@ -675,6 +760,10 @@ test_backpressure_and_abort(void **state)
 	size_t olen;
 	unsigned act;
 
+	/* 60,000 NOOPs: over the junk limit, which is not what this test
+	 * is about. */
+	f->cfg.max_junk = UINT_MAX;
+	fx_restart(f);
 	assert_non_null(in);
 	for (size_t i = 0; i < n; i++)
 		memcpy(in + i * 6, "NOOP\r\n", 6);
@@ -724,6 +813,8 @@ main(void)
 		cmocka_unit_test(test_starttls),
 		cmocka_unit_test(test_starttls_injection),
 		cmocka_unit_test(test_backpressure_and_abort),
+		cmocka_unit_test(test_junk_limit),
+		cmocka_unit_test(test_message_budget),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -831,7 +831,7 @@ test_array_limits(void **state)
 	    "\"summary\":{\"total-successful-session-count\":1},"
 	    "\"failure-details\":", "{}", LIMIT_REPORT_FAILURE_DETAILS + 1,
 	    "}]}");
-	parse_err(s, "failure-details: 5001 entries exceed the limit");
+	parse_err(s, "failure-details: 20001 entries exceed the limit");
 	free(s);
 	/* A nested TLSA list may not grow policy-string past the limit. */
 	s = make_array(HEAD "[{\"policy\":{\"policy-type\":\"tlsa\","
@@ -863,8 +863,8 @@ test_token_limit(void **state)
 	parse_err_len(buf, len, "expected a JSON object");
 	/* One more, a literal: refused with where and why. */
 	memcpy(buf + len - 1, ",true]", 6);
-	parse_err_len(buf, len + 5, "JSON has more than 100000 values and "
-	    "keys (at byte 200000)");
+	parse_err_len(buf, len + 5, "JSON has more than 200000 values and "
+	    "keys (at byte 400000)");
 	/* Strings and keys count once, whatever they hold. */
 	parse_err("[\"{},[],{},[]\", -12.5e3, null]", "expected a JSON "
 	    "object");
@@ -886,7 +886,7 @@ test_token_limit(void **state)
 	    0);
 	free(bomb);
 	assert_true(zlen < LIMIT_INTAKE_BODY_BYTES);
-	parse_err_len(z, zlen, "JSON has more than 100000 values and keys");
+	parse_err_len(z, zlen, "JSON has more than 200000 values and keys");
 	free(z);
 }
 
