@@ -2,6 +2,11 @@
  * replay.c - a main() for fuzz targets, so that `make test` can feed each
  * target its corpus without libFuzzer (gcc builds, sanitizer builds).
  * Usage: fuzz_X FILE|DIR...  Each file is one input.
+ *
+ * Exit: 0 when every input ran; 1 when there was nothing to run (no
+ * argument, or a directory without inputs: a corpus that is missing or
+ * was emptied must not pass as a replay of nothing); 2 when a file or
+ * directory cannot be read. A failed check in the target aborts.
  */
 #include <dirent.h>
 #include <stdint.h>
@@ -47,7 +52,7 @@ main(int argc, char **argv)
 	struct dirent *de;
 	struct stat st;
 	char path[4096];
-	int count = 0;
+	int count = 0, here;
 	DIR *d;
 
 	for (int i = 1; i < argc; i++) {
@@ -61,8 +66,11 @@ main(int argc, char **argv)
 			count++;
 			continue;
 		}
-		if ((d = opendir(argv[i])) == NULL)
+		if ((d = opendir(argv[i])) == NULL) {
+			perror(argv[i]);
 			return 2;
+		}
+		here = 0;
 		while ((de = readdir(d)) != NULL) {
 			if (de->d_name[0] == '.')
 				continue;
@@ -71,9 +79,20 @@ main(int argc, char **argv)
 				closedir(d);
 				return 2;
 			}
-			count++;
+			here++;
 		}
 		closedir(d);
+		if (here == 0) {
+			fprintf(stderr, "%s: no inputs in %s (is the corpus "
+			    "missing?)\n", argv[0], argv[i]);
+			return 1;
+		}
+		count += here;
+	}
+	if (count == 0) {
+		fprintf(stderr, "usage: %s FILE|DIR...: no inputs given\n",
+		    argv[0]);
+		return 1;
 	}
 	printf("%d inputs replayed\n", count);
 	return 0;

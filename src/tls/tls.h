@@ -26,6 +26,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <openssl/ssl.h>
 
@@ -96,6 +97,38 @@ bool	tls_is_acme_challenge(SSL *ssl);
  * case, no trailing dot), or NULL when none or an IP literal. Borrowed
  * for the life of ssl. */
 const char *tls_sni(SSL *ssl);
+
+/* --- ClientHello extensions (tls_hello.c; pure, no SSL) --------------- */
+
+/* Reads the body of a server_name extension (RFC 6066 §3), p[0..len) as
+ * SSL_client_hello_get0_ext gives it: exactly one host_name entry, whose
+ * 2-byte list and name lengths must add up to len. Letters are folded to
+ * lower case and one trailing dot is dropped; the name must then be
+ * 1..LIMIT_DNAME_LEN bytes of letters, digits, '-', '_' and '.', in
+ * labels of 1..LIMIT_LABEL_LEN bytes.
+ * Returns 1 with the name in out (NUL-terminated), 0 when the name is
+ * an IPv4 or IPv6 literal (clients given an IP URL send one: no SNI), or
+ * -1 when the extension is malformed or the name is not a host name
+ * (the caller answers unrecognized_name). On 0 and -1 out is "". Reads
+ * no byte outside p[0..len). */
+int	tls_sni_parse(const uint8_t *p, size_t len,
+	    char out[LIMIT_DNAME_LEN + 1]);
+
+/* True when the ALPN extension body p[0..len) (RFC 7301 §3.1: a 2-byte
+ * list length equal to len - 2, then entries of a 1-byte length and
+ * 1..255 bytes) is well formed and one entry is exactly proto (plen
+ * bytes). A malformed list (length mismatch, an empty or truncated
+ * entry, anywhere in the list) offers nothing: false. Reads no byte
+ * outside p[0..len). */
+bool	tls_alpn_offers(const uint8_t *p, size_t len, const char *proto,
+	    size_t plen);
+
+/* The same over the entries alone, list[0..len) without the 2-byte
+ * length (what OpenSSL's ALPN select callback is given): a pointer to
+ * the first entry equal to proto (its plen bytes, inside list), or NULL
+ * when there is none or the list is malformed. */
+const uint8_t *tls_alpn_find(const uint8_t *list, size_t len,
+	    const char *proto, size_t plen);
 
 /* Number of contexts in the cache (for logs and the benchmark). */
 size_t	tls_cache_count(struct tls *t);

@@ -2,10 +2,11 @@
  * tls_ctx.c - server contexts, the SNI certificate cache, session ticket
  * keys and ALPN. See tls.h for the SNI policy.
  *
- * What the ClientHello callback reads (RFC 6066 §3, RFC 7301 §3.1):
+ * What the ClientHello callback reads (RFC 6066 §3, RFC 7301 §3.1) is
+ * parsed by the pure functions of tls_hello.c:
  *
- *	server_name ext = list-len(2) *( type(1)=0 name-len(2) name )
- *	ALPN ext        = list-len(2) *( proto-len(1) proto )
+ *	server_name ext = list-len(2) type(1)=0 name-len(2) name
+ *	ALPN ext        = list-len(2) 1*( proto-len(1) proto )
  *
  * Settings on every context: TLS 1.2 and 1.3 only; TLS 1.2 only ECDHE
  * with AEAD suites; X25519, P-256, P-384; no compression, no
@@ -18,7 +19,6 @@
  *
  * Never reads the database; reads certificate files only on a cache miss.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -274,15 +274,12 @@ tls_alpn_cb(SSL *s, const unsigned char **out, unsigned char *outlen,
 	struct tls_conn *c = SSL_get_ex_data(s, tls_ex_conn);
 	const char *want = (c != NULL && c->acme) ? "acme-tls/1" : "http/1.1";
 	size_t wlen = strlen(want);
+	const uint8_t *hit = tls_alpn_find(in, inlen, want, wlen);
 
-	for (unsigned i = 0; i < inlen; i += 1u + in[i]) {
-		if (i + 1u + in[i] > inlen)
-			break;
-		if (in[i] == wlen && memcmp(in + i + 1, want, wlen) == 0) {
-			*out = in + i + 1;
-			*outlen = in[i];
-			return SSL_TLSEXT_ERR_OK;
-		}
+	if (hit != NULL) {
+		*out = hit;
+		*outlen = (unsigned char)wlen;
+		return SSL_TLSEXT_ERR_OK;
 	}
 	/* A TLS-ALPN-01 client that does not get acme-tls/1 must fail
 	 * (RFC 8737 §3); for anyone else, go on without ALPN. */
@@ -290,58 +287,23 @@ tls_alpn_cb(SSL *s, const unsigned char **out, unsigned char *outlen,
 	    SSL_TLSEXT_ERR_NOACK;
 }
 
-/* Copies the SNI host name of the ClientHello into c->sni, normalized.
- * Returns 1 when there is a usable name, 0 when none (or an IP literal),
- * -1 when it is malformed. */
+/* Copies the SNI host name of the ClientHello into c->sni, normalized
+ * (tls_sni_parse). Returns 1 when there is a usable name, 0 when none
+ * (or an IP literal), -1 when it is malformed. */
 static int
 tls_hello_sni(SSL *s, struct tls_conn *c)
 {
 	const unsigned char *p;
-	size_t len, list, nlen;
-	char tmp[64];
-	unsigned char a[16];
+	size_t len;
 
+	c->sni[0] = '\0';
 	if (!SSL_client_hello_get0_ext(s, TLSEXT_TYPE_server_name, &p, &len))
 		return 0;
-	if (len < 5)
-		return -1;
-	list = (size_t)p[0] << 8 | p[1];
-	if (list + 2 != len || p[2] != TLSEXT_NAMETYPE_host_name)
-		return -1;
-	nlen = (size_t)p[3] << 8 | p[4];
-	if (nlen == 0 || nlen + 3 > list)
-		return -1;
-	p += 5;
-	if (p[nlen - 1] == '.')
-		nlen--;
-	if (nlen == 0 || nlen > LIMIT_DNAME_LEN)
-		return -1;
-	for (size_t i = 0; i < nlen; i++) {
-		unsigned char ch = p[i];
-
-		if (ch >= 'A' && ch <= 'Z')
-			ch = (unsigned char)(ch - 'A' + 'a');
-		else if (!((ch >= 'a' && ch <= 'z') ||
-		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' ||
-		    ch == '_' || ch == ':'))
-			return -1;
-		c->sni[i] = (char)ch;
-	}
-	c->sni[nlen] = '\0';
-	/* RFC 6066 forbids IP literals, but clients given an IP URL (wrk,
-	 * curl -k) send them: treat as no SNI. */
-	if (nlen < sizeof(tmp)) {
-		memcpy(tmp, c->sni, nlen + 1);
-		if (inet_pton(AF_INET, tmp, a) == 1 ||
-		    inet_pton(AF_INET6, tmp, a) == 1)
-			return 0;
-	}
-	if (memchr(c->sni, ':', nlen) != NULL)
-		return -1;
-	return 1;
+	return tls_sni_parse(p, len, c->sni);
 }
 
-/* True when the ClientHello offers ALPN "acme-tls/1". */
+/* True when the ClientHello offers ALPN "acme-tls/1" (tls_alpn_offers:
+ * a malformed list offers nothing). */
 static bool
 tls_hello_acme(SSL *s)
 {
@@ -349,16 +311,9 @@ tls_hello_acme(SSL *s)
 	size_t len;
 
 	if (!SSL_client_hello_get0_ext(s,
-	    TLSEXT_TYPE_application_layer_protocol_negotiation, &p, &len) ||
-	    len < 2)
+	    TLSEXT_TYPE_application_layer_protocol_negotiation, &p, &len))
 		return false;
-	for (size_t i = 2; i < len; i += 1u + p[i]) {
-		if (i + 1u + p[i] > len)
-			return false;
-		if (p[i] == 10 && memcmp(p + i + 1, "acme-tls/1", 10) == 0)
-			return true;
-	}
-	return false;
+	return tls_alpn_offers(p, len, "acme-tls/1", 10);
 }
 
 static struct tls_cert *tls_cache_get(struct tls *t, const char *name,
