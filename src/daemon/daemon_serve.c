@@ -1594,11 +1594,12 @@ fd_budget(struct daemon *d, bool smtp, struct err *e)
 	d->max_conns = LIMIT_CONNS_PER_WORKER;
 	d->smtp_max_conns = LIMIT_SMTP_CONNECTIONS;
 	if (per < want) {
-		/* SMTP keeps its share of what there is, at least one. */
+		/* SMTP keeps its share of what there is, and at least an
+		 * eighth. */
 		d->smtp_max_conns = smtp ? (unsigned)(per *
 		    LIMIT_SMTP_CONNECTIONS / want) : 0;
-		if (smtp && d->smtp_max_conns == 0)
-			d->smtp_max_conns = 1;
+		if (smtp && d->smtp_max_conns < (unsigned)per / 8)
+			d->smtp_max_conns = (unsigned)per / 8;
 		d->max_conns = (unsigned)per - d->smtp_max_conns;
 		log_warn("start", "RLIMIT_NOFILE %llu (hard %llu) allows "
 		    "%u HTTPS/HTTP and %u SMTP connections per worker, not "

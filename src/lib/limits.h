@@ -234,14 +234,14 @@
  * sender fetches a policy or posts a report on one or two; a big
  * provider's relay, policies of many domains at once, some dozens. */
 #define LIMIT_HTTP_CONN_PER_CLIENT 256
-/* Descriptors kept free of connections: the store's files (a few per
- * handle, one handle per thread), certificate files read on a cache
- * miss, the ACME client's sockets, log and pipes. Connection limits are
- * lowered so that these always fit. */
-#define LIMIT_FD_RESERVE 64
+/* Descriptors kept free of connections: the store's files (3 per handle:
+ * the writer's and the reload thread's), certificate files read on a
+ * cache miss (2 per worker at once), the ACME client's sockets, pipes.
+ * Connection limits are lowered so that these always fit. */
+#define LIMIT_FD_RESERVE 32
 /* Below this many connections per worker the daemon refuses to start:
  * RLIMIT_NOFILE is too low to serve anyone. */
-#define LIMIT_CONNS_MIN 16
+#define LIMIT_CONNS_MIN 8
 /* Certificates (leaf, key, chain) kept in the SNI cache. Each costs about
  * 6.5 KiB resident (bench/policy-serving: +6.5 MB for 1000 names), so
  * 10,000 keep a node hosting 100,000 domains near 120 MB; names beyond

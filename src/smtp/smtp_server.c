@@ -68,6 +68,8 @@ struct smtp_server {
 	SSL_CTX			*ctx;
 	struct smtp_hooks	 hooks;
 	struct smtp_server_config cfg;
+	struct peers		*peers;		/* connections per client: the
+						 * config's, or own_peers */
 	struct peers		*own_peers;	/* when cfg has none */
 	struct smtp_conn	*conns;		/* doubly linked */
 	unsigned		 nconn;
@@ -124,7 +126,7 @@ smtp_conn_free(struct smtp_conn *c)
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);	/* closes the fd, frees SSL */
 	smtp_session_free(c->sess);	/* gives its message bytes back */
-	peers_leave(srv->cfg.session.peers, c->peer, PEER_SMTP);
+	peers_leave(srv->peers, c->peer, PEER_SMTP);
 	free(c);
 }
 
@@ -451,7 +453,7 @@ smtp_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 		    "too many connections");
 		return;
 	}
-	if ((peer = peers_join(srv->cfg.session.peers, sa, PEER_SMTP,
+	if ((peer = peers_join(srv->peers, sa, PEER_SMTP,
 	    srv->cfg.max_conn_per_client)) == NULL) {
 		smtp_srv_log(srv, addr, "refused: too many connections from "
 		    "this address");
@@ -460,7 +462,7 @@ smtp_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 		return;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		peers_leave(srv->cfg.session.peers, peer, PEER_SMTP);
+		peers_leave(srv->peers, peer, PEER_SMTP);
 		evutil_closesocket(fd);
 		return;
 	}
@@ -574,14 +576,16 @@ smtp_server_start(struct event_base *base, int listen_fd,
 		srv->cfg.max_conn_per_client = LIMIT_SMTP_CONN_PER_CLIENT;
 	if (srv->cfg.session_seconds == 0)
 		srv->cfg.session_seconds = LIMIT_SMTP_SESSION_SECONDS;
-	if (srv->cfg.session.peers == NULL) {
-		/* Connections per client still limited; message bytes
-		 * counted, without a bound. */
+	srv->peers = srv->cfg.session.peers;
+	if (srv->peers == NULL) {
+		/* Connections per client are still limited; message bytes
+		 * have no budget (sessions reserve in cfg.session.peers
+		 * only, which a deliver hook can name to give them back). */
 		if ((srv->own_peers = peers_new(SIZE_MAX, SIZE_MAX)) == NULL) {
 			err_set(e, "out of memory");
 			goto fail;
 		}
-		srv->cfg.session.peers = srv->own_peers;
+		srv->peers = srv->own_peers;
 	}
 	if ((srv->resume = evtimer_new(base, smtp_resume_cb, srv)) == NULL) {
 		err_set(e, "out of memory");
