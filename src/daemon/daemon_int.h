@@ -29,6 +29,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "../http/http.h"
 #include "../intake/intake.h"
 #include "../lib/err.h"
 #include "../lib/limits.h"
@@ -36,7 +37,6 @@
 #include "../lib/strv.h"
 #include "../store/store.h"
 
-struct http_request;
 
 /* --- the policy table (daemon_table.c) ------------------------------- */
 
@@ -293,6 +293,10 @@ void	intake_smtp_done(struct intake_job *j);
 /* Frees what intake_init made and any finished job nobody took (after
  * the writer has stopped). */
 void	intake_fini(struct intake *in);
+
+/* The route table of both listeners (daemon_serve.c), for the fuzzer. */
+extern const struct http_route daemon_routes[];
+extern const size_t daemon_nroutes;
 
 /* Quiescent counter of worker i (daemon_serve.c). */
 uint64_t daemon_worker_seen(struct daemon *d, int i);

@@ -21,21 +21,24 @@
  * response is a few memcpy into the connection's buffer and one
  * SSL_write, one TLS record, one syscall.
  *
- * Routes, HTTPS listener (Host decides, port and trailing dot ignored):
- *	GET|HEAD /.well-known/mta-sts.txt, Host mta-sts.<hosted>  200 policy
- *	  the same with an SNI naming another host                 421
- *	other methods on that path                                 405 Allow
- *	POST /tlsrpt/<token>, Host service_host      report intake, see
- *	                                                 daemon_intake.c
- *	anything else                                              404
- * A request body is read only for report intake (into a buffer of its
- * Content-Length, after an optional "100 Continue"); a small body sent
- * to another route is skipped so that keep-alive goes on, a big or
- * chunked one closes the connection after the answer.
- * Plain HTTP listener:
- *	GET|HEAD /.well-known/acme-challenge/TOKEN                 200 / 404
- *	GET|HEAD with a hosted Host or service_host                301 https
- *	anything else                                              404 / 405
+ * Routes are a table (daemon_routes, below; http_route_find picks):
+ *
+ *	listener  host          path                        methods   handler
+ *	HTTPS     any           /.well-known/mta-sts.txt    GET HEAD  policy
+ *	HTTPS     service_host  /tlsrpt/...                 (any)     intake
+ *	HTTP      any           /.well-known/acme-challenge/  GET HEAD  acme
+ *	HTTP      any           /...                        GET HEAD  redirect
+ *	a path that matched with another method: 405 + Allow; else 404.
+ *
+ * policy: a hosted Host (port and trailing dot ignored) -> 200 with its
+ * policy, 421 when the SNI named another host, 404 otherwise. intake: see
+ * daemon_intake.c (its own JSON answers, 405 included). acme: a pending
+ * HTTP-01 token -> 200, else 404. redirect: a hosted Host or
+ * service_host -> 301 to https, else 404.
+ * A request body is read only for report intake (into a buffer that
+ * grows as the bytes come, after an optional "100 Continue"); a small
+ * body sent to another route is skipped so that keep-alive goes on, a big
+ * or chunked one closes the connection after the answer.
  * Never serves a policy over plain HTTP; never reads the store.
  */
 #include <arpa/inet.h>
@@ -73,10 +76,7 @@
 #include "daemon.h"
 #include "daemon_int.h"
 
-#define POLICY_PATH	"/.well-known/mta-sts.txt"
 #define CHALLENGE_PATH	"/.well-known/acme-challenge/"
-#define INTAKE_PATH	"/tlsrpt/"
-#define INTAKE_PATH_LEN	8
 #define ACCEPT_BATCH	64
 #define OBUF_INLINE	2048
 #define OBUF_FLUSH_AT	(16 * 1024)	/* pipelined answers: flush first */
@@ -364,14 +364,6 @@ conn_log(struct conn *c, const char *event, const struct http_request *r,
 	log_end(&l);
 }
 
-static bool
-path_is(const struct http_request *r, const char *p)
-{
-	size_t n = strlen(p);
-
-	return r->path_len == n && memcmp(r->path, p, n) == 0;
-}
-
 /* Writes a response with a JSON body (intake answers). */
 static void
 conn_json(struct conn *c, int status, const char *json, size_t len,
@@ -450,24 +442,26 @@ conn_body_busy(struct conn *c, const struct http_request *r,
 	intake_log(c, r, domain, 503, bytes);
 }
 
-/* Report intake on the HTTPS listener (RFC 8460 §3). Returns false when
- * r is not an intake request; else answers it or starts reading its
- * body (bytes already in rbuf from *used on are taken) and returns
- * true. */
-static bool
-route_intake(struct conn *c, const struct http_request *r, size_t *used)
+/* Report intake on the HTTPS listener (RFC 8460 §3): answers r or
+ * starts reading its body (bytes already in rbuf from *used on are
+ * taken). */
+static void
+route_intake(struct conn *c, const struct http_request *r, const char *host,
+    size_t *used)
 {
 	struct worker *w = c->w;
-	char host[LIMIT_DNAME_LEN + 1], domain[LIMIT_DNAME_LEN + 1];
+	char domain[LIMIT_DNAME_LEN + 1];
 	char json[INTAKE_JSON_LEN];
 	size_t jl = 0, have;
 	struct conn_body *ib;
-	int hlen, st;
+	int st;
 
-	hlen = http_host_normalize(r->host, r->host_len, host);
-	if (hlen <= 0 || (st = intake_route(w->d, r, host, domain, json,
-	    &jl)) == INTAKE_NONE)
-		return false;
+	if ((st = intake_route(w->d, r, host, domain, json, &jl)) ==
+	    INTAKE_NONE) {
+		st = 404;		/* the table sent it here: never */
+		jl = (size_t)snprintf(json, sizeof(json),
+		    "{\"error\": \"not found\"}\n");
+	}
 	if (st != INTAKE_READ_BODY) {
 		/* Answered from the head: the body is never parsed. A
 		 * small one is skipped (keep-alive goes on), else close. */
@@ -482,7 +476,7 @@ route_intake(struct conn *c, const struct http_request *r, size_t *used)
 		conn_json(c, st, json, jl, st == 405 ? "Allow: POST\r\n" :
 		    st == 503 ? "Retry-After: 60\r\n" : NULL);
 		intake_log(c, r, NULL, st, r->content_length);
-		return true;
+		return;
 	}
 	if ((ib = calloc(1, sizeof(*ib))) == NULL)
 		log_fatal("intake", "out of memory");
@@ -494,7 +488,7 @@ route_intake(struct conn *c, const struct http_request *r, size_t *used)
 		conn_body_free(c);
 		*used = c->rlen;
 		conn_body_busy(c, r, domain, r->content_length);
-		return true;
+		return;
 	}
 	/* What came with the head fits: rbuf is smaller than the first
 	 * step, or the body is. */
@@ -506,36 +500,25 @@ route_intake(struct conn *c, const struct http_request *r, size_t *used)
 	*used += have;
 	if (ib->have == ib->need) {
 		conn_body_done(c);
-		return true;
+		return;
 	}
 	if (r->expect_continue)
 		conn_put(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
 	c->deadline = w->now + LIMIT_INTAKE_SECONDS;
-	return true;
+	return;
 }
 
+/* GET or HEAD /.well-known/mta-sts.txt on HTTPS: the policy of host. */
 static void
-route_https(struct conn *c, const struct http_request *r)
+route_policy(struct conn *c, const struct http_request *r, const char *host,
+    int hlen)
 {
 	struct daemon *d = c->w->d;
 	const struct ptable *t;
 	const struct ptable_entry *x = NULL;
-	char host[LIMIT_DNAME_LEN + 1];
 	const char *sni;
-	int hlen;
 	bool head = r->method == HTTP_HEAD;
 
-	hlen = http_host_normalize(r->host, r->host_len, host);
-	if (!path_is(r, POLICY_PATH)) {
-		conn_error(c, 404, NULL, head);
-		conn_log(c, "http_request", r, 404);
-		return;
-	}
-	if (r->method != HTTP_GET && r->method != HTTP_HEAD) {
-		conn_error(c, 405, "Allow: GET, HEAD\r\n", false);
-		conn_log(c, "policy_fetch", r, 405);
-		return;
-	}
 	t = atomic_load_explicit(&d->table, memory_order_acquire);
 	if (hlen > 0)
 		x = ptable_find(t, host, (size_t)hlen);
@@ -563,53 +546,54 @@ route_https(struct conn *c, const struct http_request *r)
 	conn_log(c, "policy_fetch", r, 200);
 }
 
+/* GET or HEAD /.well-known/acme-challenge/TOKEN on plain HTTP: the key
+ * authorization of a pending HTTP-01 challenge (RFC 8555 §8.3). */
 static void
-route_http(struct conn *c, const struct http_request *r)
+route_acme(struct conn *c, const struct http_request *r)
+{
+	char token[256], keyauth[512], len[32];
+	size_t plen = strlen(CHALLENGE_PATH), tlen = r->path_len - plen;
+	bool head = r->method == HTTP_HEAD;
+	int n;
+
+	if (!c->w->d->http01 || tlen == 0 || tlen >= sizeof(token)) {
+		conn_error(c, 404, NULL, head);
+		conn_log(c, "acme_http01", r, 404);
+		return;
+	}
+	memcpy(token, r->path + plen, tlen);
+	token[tlen] = '\0';
+	if (acme_http01_lookup(token, keyauth, sizeof(keyauth)) == -1) {
+		conn_error(c, 404, NULL, head);
+		conn_log(c, "acme_http01", r, 404);
+		return;
+	}
+	worker_date(c->w);
+	n = snprintf(len, sizeof(len), "%zu", strlen(keyauth));
+	conn_put(c, "HTTP/1.1 200 OK\r\n", 17);
+	conn_put(c, c->w->date, HTTP_DATE_LINE_LEN);
+	conn_put(c, "Content-Type: application/octet-stream\r\n"
+	    "Content-Length: ", 56);
+	conn_put(c, len, (size_t)n);
+	conn_put(c, c->close_after ? "\r\nConnection: close\r\n\r\n" :
+	    "\r\n\r\n", c->close_after ? 23 : 4);
+	if (!head)
+		conn_put(c, keyauth, strlen(keyauth));
+	conn_log(c, "acme_http01", r, 200);
+}
+
+/* GET or HEAD anything else on plain HTTP: 301 to https for a hosted
+ * name or the service's own; never a policy over plain HTTP. */
+static void
+route_redirect(struct conn *c, const struct http_request *r,
+    const char *host, int hlen)
 {
 	struct daemon *d = c->w->d;
 	const struct ptable *t;
-	char host[LIMIT_DNAME_LEN + 1], keyauth[512], loc[LIMIT_DNAME_LEN +
-	    LIMIT_HTTP_REQUEST_LINE + 32], len[32];
-	int hlen, n;
+	char loc[LIMIT_DNAME_LEN + LIMIT_HTTP_REQUEST_LINE + 32];
 	bool head = r->method == HTTP_HEAD;
-	size_t plen = strlen(CHALLENGE_PATH);
+	int n;
 
-	if (r->method != HTTP_GET && r->method != HTTP_HEAD) {
-		conn_error(c, 405, "Allow: GET, HEAD\r\n", false);
-		conn_log(c, "http_plain", r, 405);
-		return;
-	}
-	if (r->path_len > plen && memcmp(r->path, CHALLENGE_PATH, plen) == 0) {
-		char token[256];
-		size_t tlen = r->path_len - plen;
-
-		if (!d->http01 || tlen >= sizeof(token)) {
-			conn_error(c, 404, NULL, head);
-			conn_log(c, "acme_http01", r, 404);
-			return;
-		}
-		memcpy(token, r->path + plen, tlen);
-		token[tlen] = '\0';
-		if (acme_http01_lookup(token, keyauth, sizeof(keyauth)) == -1) {
-			conn_error(c, 404, NULL, head);
-			conn_log(c, "acme_http01", r, 404);
-			return;
-		}
-		worker_date(c->w);
-		n = snprintf(len, sizeof(len), "%zu", strlen(keyauth));
-		conn_put(c, "HTTP/1.1 200 OK\r\n", 17);
-		conn_put(c, c->w->date, HTTP_DATE_LINE_LEN);
-		conn_put(c, "Content-Type: application/octet-stream\r\n"
-		    "Content-Length: ", 56);
-		conn_put(c, len, (size_t)n);
-		conn_put(c, c->close_after ? "\r\nConnection: close\r\n\r\n" :
-		    "\r\n\r\n", c->close_after ? 23 : 4);
-		if (!head)
-			conn_put(c, keyauth, strlen(keyauth));
-		conn_log(c, "acme_http01", r, 200);
-		return;
-	}
-	hlen = http_host_normalize(r->host, r->host_len, host);
 	t = atomic_load_explicit(&d->table, memory_order_acquire);
 	if (hlen <= 0 || (strcmp(host, d->service_host) != 0 &&
 	    ptable_find(t, host, (size_t)hlen) == NULL)) {
@@ -626,6 +610,82 @@ route_http(struct conn *c, const struct http_request *r)
 	}
 	conn_error(c, 301, loc, head);
 	conn_log(c, "http_plain", r, 301);
+}
+
+/* The routes, in the order they are tried (http_route_find). */
+enum {
+	ROUTE_POLICY,
+	ROUTE_INTAKE,
+	ROUTE_ACME,
+	ROUTE_REDIRECT,
+};
+
+const struct http_route daemon_routes[] = {
+	{ HTTP_LISTEN_TLS, false, "/.well-known/mta-sts.txt",
+	    HTTP_M(HTTP_GET) | HTTP_M(HTTP_HEAD), ROUTE_POLICY },
+	/* intake_route answers wrong methods itself, in JSON. */
+	{ HTTP_LISTEN_TLS, true, "/tlsrpt/", HTTP_M_ANY, ROUTE_INTAKE },
+	{ HTTP_LISTEN_PLAIN, false, CHALLENGE_PATH,
+	    HTTP_M(HTTP_GET) | HTTP_M(HTTP_HEAD), ROUTE_ACME },
+	{ HTTP_LISTEN_PLAIN, false, "/",
+	    HTTP_M(HTTP_GET) | HTTP_M(HTTP_HEAD), ROUTE_REDIRECT },
+};
+const size_t daemon_nroutes = sizeof(daemon_routes) /
+    sizeof(daemon_routes[0]);
+
+/* Answers r, one request of c: finds its route, then its handler. */
+static void
+conn_route(struct conn *c, const struct http_request *r, size_t *used)
+{
+	char host[LIMIT_DNAME_LEN + 1], allow[64];
+	const struct http_route *x;
+	unsigned methods;
+	int hlen;
+
+	hlen = http_host_normalize(r->host, r->host_len, host);
+	x = http_route_find(daemon_routes, daemon_nroutes, c->ssl != NULL ?
+	    HTTP_LISTEN_TLS : HTTP_LISTEN_PLAIN, hlen > 0 &&
+	    strcmp(host, c->w->d->service_host) == 0, r, &methods);
+	if (x != NULL && x->id == ROUTE_INTAKE) {
+		route_intake(c, r, host, used);	/* reads its body */
+		return;
+	}
+	if (r->has_body) {
+		/* No other route reads a body: drop a small one and keep
+		 * the connection; else answer, drain, close. */
+		if (!r->chunked && !r->expect_continue &&
+		    r->content_length <= LIMIT_HTTP_BODY_DISCARD) {
+			c->skip = r->content_length;
+		} else {
+			c->close_after = true;
+			c->linger = true;
+			*used = c->rlen;
+		}
+	}
+	if (x == NULL && methods != 0 &&
+	    http_allow_line(methods, allow, sizeof(allow)) > 0) {
+		conn_error(c, 405, allow, false);
+		conn_log(c, c->ssl != NULL ? "http_request" : "http_plain", r,
+		    405);
+		return;
+	}
+	if (x == NULL) {
+		conn_error(c, 404, NULL, r->method == HTTP_HEAD);
+		conn_log(c, c->ssl != NULL ? "http_request" : "http_plain", r,
+		    404);
+		return;
+	}
+	switch (x->id) {
+	case ROUTE_POLICY:
+		route_policy(c, r, host, hlen);
+		break;
+	case ROUTE_ACME:
+		route_acme(c, r);
+		break;
+	case ROUTE_REDIRECT:
+		route_redirect(c, r, host, hlen);
+		break;
+	}
 }
 
 /* Answers every complete request in rbuf (pipelining) into out. */
@@ -665,28 +725,7 @@ conn_answer(struct conn *c)
 		used += r.head_len;
 		if (!r.keep_alive || c->w->draining)
 			c->close_after = true;
-		/* Intake is its own route behind one cheap test (the path
-		 * prefix), so policy GETs do not pay for it. */
-		if (c->ssl != NULL && r.path_len > INTAKE_PATH_LEN &&
-		    memcmp(r.path, INTAKE_PATH, INTAKE_PATH_LEN) == 0 &&
-		    route_intake(c, &r, &used))
-			continue;
-		if (r.has_body) {
-			/* No other route reads a body: drop a small one and
-			 * keep the connection; else answer, drain, close. */
-			if (!r.chunked && !r.expect_continue &&
-			    r.content_length <= LIMIT_HTTP_BODY_DISCARD) {
-				c->skip = r.content_length;
-			} else {
-				c->close_after = true;
-				c->linger = true;
-				used = c->rlen;
-			}
-		}
-		if (c->ssl != NULL)
-			route_https(c, &r);
-		else
-			route_http(c, &r);
+		conn_route(c, &r, &used);
 	}
 	if (used > 0) {
 		memmove(c->rbuf, c->rbuf + used, c->rlen - used);

@@ -77,6 +77,43 @@ enum http_parse http_parse_request(const char *buf, size_t len,
 int	http_host_normalize(const char *host, size_t len,
 	    char out[LIMIT_DNAME_LEN + 1]);
 
+/* --- routes (http_route.c) ------------------------------------------ */
+
+/* Which listener a request came on. */
+enum {
+	HTTP_LISTEN_TLS = 1,	/* HTTPS */
+	HTTP_LISTEN_PLAIN = 2,	/* plain HTTP */
+};
+
+#define HTTP_M(m)	(1u << (m))	/* a method's bit */
+#define HTTP_M_ANY	0xffffffffu	/* every method (the handler says
+					 * which it takes) */
+
+/* One route: requests on one of listeners, for Host service_host only
+ * when service_host is set, whose path is path (or starts with it, when
+ * it ends in '/'), with a method in methods, go to handler id (the
+ * caller's). A table of them is data a reader can scan; the daemon's is
+ * in daemon_serve.c. */
+struct http_route {
+	unsigned	 listeners;	/* HTTP_LISTEN_* bits */
+	bool		 service_host;	/* only Host = the service's name */
+	const char	*path;		/* exact, or a prefix ending in '/' */
+	unsigned	 methods;	/* HTTP_M() bits */
+	int		 id;		/* the handler, the caller's number */
+};
+
+/* The first route of t[0..n) that takes r on listener (service_host:
+ * r's Host is the service's name), or NULL: then *allow holds the
+ * methods of the routes whose path matched (non-zero: answer 405 with
+ * an Allow of them; zero: 404). Pure. */
+const struct http_route *http_route_find(const struct http_route *t,
+	    size_t n, unsigned listener, bool service_host,
+	    const struct http_request *r, unsigned *allow);
+
+/* Writes "Allow: GET, HEAD\r\n" for the method bits in allow into out
+ * (NUL-terminated). Returns the length, 0 when cap is too small. */
+size_t	http_allow_line(unsigned allow, char *out, size_t cap);
+
 /* The reason phrase of a status code we send ("Not Found"), or "Error". */
 const char *http_reason(int status);
 

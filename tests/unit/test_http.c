@@ -292,6 +292,78 @@ test_date_line(void **state)
 	assert_string_equal(d, "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n");
 }
 
+/* The route table is data: first match of listener, host, path and
+ * method wins; paths that matched without their method make the 405's
+ * Allow. */
+static void
+test_route_find(void **state)
+{
+	static const struct http_route t[] = {
+		{ HTTP_LISTEN_TLS, false, "/p.txt",
+		    HTTP_M(HTTP_GET) | HTTP_M(HTTP_HEAD), 1 },
+		{ HTTP_LISTEN_TLS, true, "/in/", HTTP_M_ANY, 2 },
+		{ HTTP_LISTEN_PLAIN, false, "/a/", HTTP_M(HTTP_GET), 3 },
+		{ HTTP_LISTEN_PLAIN, false, "/",
+		    HTTP_M(HTTP_GET) | HTTP_M(HTTP_HEAD), 4 },
+	};
+	const size_t n = sizeof(t) / sizeof(t[0]);
+	struct http_request r;
+	const struct http_route *x;
+	unsigned allow;
+	char line[64];
+
+	memset(&r, 0, sizeof(r));
+	r.method = HTTP_GET;
+	r.path = "/p.txt";
+	r.path_len = 6;
+	x = http_route_find(t, n, HTTP_LISTEN_TLS, false, &r, &allow);
+	assert_non_null(x);
+	assert_int_equal(x->id, 1);
+	/* On the other listener, "/" takes it; exact means exact. */
+	x = http_route_find(t, n, HTTP_LISTEN_PLAIN, false, &r, &allow);
+	assert_non_null(x);
+	assert_int_equal(x->id, 4);
+	r.path = "/p.txtx";
+	r.path_len = 7;
+	assert_null(http_route_find(t, n, HTTP_LISTEN_TLS, false, &r,
+	    &allow));
+	assert_int_equal(allow, 0);
+	/* A path that matched but not its method: 405, Allow GET, HEAD. */
+	r.path = "/p.txt";
+	r.path_len = 6;
+	r.method = HTTP_POST;
+	assert_null(http_route_find(t, n, HTTP_LISTEN_TLS, false, &r,
+	    &allow));
+	assert_int_equal(allow, HTTP_M(HTTP_GET) | HTTP_M(HTTP_HEAD));
+	assert_int_equal(http_allow_line(allow, line, sizeof(line)), 18);
+	assert_string_equal(line, "Allow: GET, HEAD\r\n");
+	assert_int_equal(http_allow_line(allow, line, 19), 18);
+	assert_int_equal(http_allow_line(allow, line, 18), 0);
+	/* A prefix, only for the service's own name, any method. */
+	r.path = "/in/abc";
+	r.path_len = 7;
+	r.method = HTTP_OTHER;
+	assert_null(http_route_find(t, n, HTTP_LISTEN_TLS, false, &r,
+	    &allow));
+	x = http_route_find(t, n, HTTP_LISTEN_TLS, true, &r, &allow);
+	assert_non_null(x);
+	assert_int_equal(x->id, 2);
+	r.path = "/in";
+	r.path_len = 3;
+	assert_null(http_route_find(t, n, HTTP_LISTEN_TLS, true, &r, &allow));
+	/* Plain: the first whose method fits; "/" catches the rest. */
+	r.path = "/a/b";
+	r.path_len = 4;
+	r.method = HTTP_HEAD;
+	x = http_route_find(t, n, HTTP_LISTEN_PLAIN, false, &r, &allow);
+	assert_non_null(x);
+	assert_int_equal(x->id, 4);
+	r.method = HTTP_POST;
+	assert_null(http_route_find(t, n, HTTP_LISTEN_PLAIN, false, &r,
+	    &allow));
+	assert_int_equal(allow, HTTP_M(HTTP_GET) | HTTP_M(HTTP_HEAD));
+}
+
 int
 main(void)
 {
@@ -310,6 +382,7 @@ main(void)
 		cmocka_unit_test(test_error_response),
 		cmocka_unit_test(test_date_line),
 		cmocka_unit_test(test_post_intake_head),
+		cmocka_unit_test(test_route_find),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
