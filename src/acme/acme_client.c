@@ -40,10 +40,11 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-#include "acme_int.h"
 #include "../lib/dname.h"
+#include "../lib/file.h"
 #include "../lib/limits.h"
 #include "../lib/log.h"
+#include "acme_int.h"
 
 struct acme_resp {
 	long	 status;
@@ -410,7 +411,7 @@ acme_account(struct acme_sess *s, struct err *e)
 		char line[ACME_LIMIT_HEADER + 1];
 		int n = snprintf(line, sizeof(line), "%s\n", s->kid);
 
-		if (acme_write_atomic(path, line, (size_t)n, 0600, e) == -1)
+		if (file_write_atomic(path, line, (size_t)n, 0600, true, e) == -1)
 			goto out;
 	}
 	rc = 0;
@@ -796,10 +797,10 @@ acme_obtain_cancel(const struct acme_config *cfg, const char *name,
 	    acme_key_pem(ckey, &pem, &pemlen) == -1)
 		goto out;
 	if (acme_cert_path(cfg->data_dir, name, "key", path, sizeof(path),
-	    e) == -1 || acme_write_atomic(path, pem, pemlen, 0600, e) == -1)
+	    e) == -1 || file_write_atomic(path, pem, pemlen, 0600, true, e) == -1)
 		goto out;
 	if (acme_cert_path(cfg->data_dir, name, "pem", path, sizeof(path),
-	    e) == -1 || acme_write_atomic(path, r.body, r.len, 0644, e) == -1)
+	    e) == -1 || file_write_atomic(path, r.body, r.len, 0644, true, e) == -1)
 		goto out;
 	acme_log(LOG_INFO, "acme_issued", name, NULL);
 	rc = 0;

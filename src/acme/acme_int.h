@@ -98,12 +98,6 @@ int	acme_sig_der_to_raw(const unsigned char *der, size_t len,
 int	acme_jws(EVP_PKEY *key, const char *kid, const char *nonce,
 	    const char *url, const char *payload, char **out, struct err *e);
 
-/* Writes len bytes to path atomically: a temporary file in the same
- * directory with mode, fsync, rename over path, fsync of the directory.
- * On error nothing is left behind and path is unchanged. 0 or -1. */
-int	acme_write_atomic(const char *path, const void *buf, size_t len,
-	    mode_t mode, struct err *e);
-
 /* mkdir -p of one level: creates dir with mode unless it exists. 0/-1. */
 int	acme_mkdir(const char *dir, mode_t mode, struct err *e);
 

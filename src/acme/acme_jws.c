@@ -16,7 +16,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,8 +31,9 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 
-#include "acme_int.h"
+#include "../lib/file.h"
 #include "../lib/log.h"
+#include "acme_int.h"
 
 void
 acme_log(int level, const char *ev, const char *name, const char *detail)
@@ -128,54 +128,6 @@ acme_mkdir(const char *dir, mode_t mode, struct err *e)
 }
 
 int
-acme_write_atomic(const char *path, const void *buf, size_t len,
-    mode_t mode, struct err *e)
-{
-	char tmp[4096], dir[4096];
-	const char *p = buf;
-	int fd = -1, dfd = -1, r, rc = -1;
-	size_t off = 0;
-
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >=
-	    sizeof(tmp))
-		return err_set(e, "%s: path too long", path);
-	if ((fd = mkstemp(tmp)) == -1)
-		return err_set(e, "%s: %s", tmp, strerror(errno));
-	if (fchmod(fd, mode) == -1)
-		goto fail;
-	while (off < len) {
-		ssize_t w = write(fd, p + off, len - off);
-
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			goto fail;
-		off += (size_t)w;
-	}
-	if (fsync(fd) == -1)
-		goto fail;
-	r = close(fd);
-	fd = -1;
-	if (r == -1)
-		goto fail;
-	if (rename(tmp, path) == -1)
-		goto fail;
-	/* The rename is durable once the directory entry is. */
-	snprintf(dir, sizeof(dir), "%s", path);
-	if ((dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY)) != -1) {
-		(void)fsync(dfd);
-		close(dfd);
-	}
-	return 0;
-fail:
-	rc = err_set(e, "%s: %s", path, strerror(errno));
-	if (fd != -1)
-		close(fd);
-	unlink(tmp);
-	return rc;
-}
-
-int
 acme_account_key(const char *data_dir, EVP_PKEY **key, struct err *e)
 {
 	char dir[4096], path[4096];
@@ -214,7 +166,7 @@ acme_account_key(const char *data_dir, EVP_PKEY **key, struct err *e)
 		err_set(e, "cannot create an ECDSA P-256 key");
 		goto out;
 	}
-	if (acme_write_atomic(path, pem, len, 0600, e) == -1)
+	if (file_write_atomic(path, pem, len, 0600, true, e) == -1)
 		goto out;
 	*key = k;
 	k = NULL;

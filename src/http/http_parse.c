@@ -159,8 +159,14 @@ http_parse_request(const char *buf, size_t len, struct http_request *r,
 		p++;
 
 	/* The request line, within its own limit. */
+	/* The limit counts the line without its end, CRLF or LF alike; an
+	 * unfinished line is over it once it cannot end in time (a CR
+	 * just past the limit may still be the start of its CRLF). */
 	if ((eol = http_eol(p, end)) == NULL) {
-		if ((size_t)(end - p) > LIMIT_HTTP_REQUEST_LINE) {
+		size_t n = (size_t)(end - p);
+
+		if (n > LIMIT_HTTP_REQUEST_LINE && !(n ==
+		    LIMIT_HTTP_REQUEST_LINE + 1 && p[n - 1] == '\r')) {
 			*status = 414;
 			return HTTP_PARSE_ERROR;
 		}
@@ -170,7 +176,8 @@ http_parse_request(const char *buf, size_t len, struct http_request *r,
 		}
 		return HTTP_PARSE_MORE;
 	}
-	if ((size_t)(eol - p) > LIMIT_HTTP_REQUEST_LINE) {
+	if ((size_t)(eol - p) - (eol > p && eol[-1] == '\r') >
+	    LIMIT_HTTP_REQUEST_LINE) {
 		*status = 414;
 		return HTTP_PARSE_ERROR;
 	}

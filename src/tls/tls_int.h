@@ -36,10 +36,4 @@ int	tls_localca_issue(struct tls_localca *ca, const char *name,
 	    const char *pem_path, const char *key_path, X509 **cert,
 	    EVP_PKEY **key, struct err *e);
 
-/* Writes len bytes to path atomically (temporary file, rename) with the
- * given mode; with durable, fsyncs before the rename. Returns 0 or -1
- * with the reason. */
-int	tls_write_file(const char *path, const void *buf, size_t len,
-	    mode_t mode, bool durable, struct err *e);
-
 #endif

@@ -24,6 +24,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
+#include "../lib/file.h"
 #include "tls_int.h"
 
 #define LOCALCA_DAYS (10 * 365)
@@ -41,56 +42,6 @@ tls_ossl_err(struct err *e, const char *what)
 		return err_set(e, "%s failed", what);
 	ERR_error_string_n(code, buf, sizeof(buf));
 	return err_set(e, "%s: %s", what, buf);
-}
-
-int
-tls_write_file(const char *path, const void *buf, size_t len, mode_t mode,
-    bool durable, struct err *e)
-{
-	char tmp[4096];
-	const char *p = buf;
-	int fd = -1, rc = -1, n;
-	unsigned char rnd[6];
-
-	RAND_bytes(rnd, sizeof(rnd));
-	n = snprintf(tmp, sizeof(tmp), "%s.tmp%02x%02x%02x%02x%02x%02x", path,
-	    rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
-	if (n < 0 || (size_t)n >= sizeof(tmp))
-		return err_set(e, "%s: path too long", path);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode))
-	    == -1) {
-		err_set(e, "%s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			err_set(e, "%s: %s", tmp, strerror(errno));
-			goto out;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	if ((durable && fsync(fd) == -1) || close(fd) == -1) {
-		fd = -1;
-		err_set(e, "%s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, path) == -1) {
-		err_set(e, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	rc = 0;
-out:
-	if (fd != -1)
-		close(fd);
-	if (rc == -1)
-		unlink(tmp);
-	return rc;
 }
 
 /* PEM of a certificate or private key into a new buffer; writes it. */
@@ -115,7 +66,7 @@ tls_write_pem(const char *path, X509 *cert, EVP_PKEY *key, mode_t mode,
 		goto out;
 	}
 	len = BIO_get_mem_data(b, &data);
-	rc = tls_write_file(path, data, (size_t)len, mode, durable, e);
+	rc = file_write_atomic(path, data, (size_t)len, mode, durable, e);
 out:
 	BIO_free(b);
 	return rc;

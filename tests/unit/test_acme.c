@@ -31,6 +31,7 @@
 #include <openssl/x509v3.h>
 
 #include "acme/acme_int.h"
+#include "lib/file.h"
 
 /* RFC 7515 Appendix A.3: the ES256 example key. */
 static const char rfc7515_d[] =
@@ -416,8 +417,8 @@ test_files(void **state)
 
 	/* Atomic write: mode as asked, replaces, leaves no temporary. */
 	snprintf(path, sizeof(path), "%s/f", dir);
-	assert_int_equal(acme_write_atomic(path, "one", 3, 0600, &e), 0);
-	assert_int_equal(acme_write_atomic(path, "two", 3, 0644, &e), 0);
+	assert_int_equal(file_write_atomic(path, "one", 3, 0600, true, &e), 0);
+	assert_int_equal(file_write_atomic(path, "two", 3, 0644, false, &e), 0);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0644);
 	assert_int_equal(st.st_size, 3);
@@ -426,7 +427,7 @@ test_files(void **state)
 	assert_int_equal(rmdir(path), 0);	/* empty: no leftovers */
 	assert_int_equal(rmdir(dir), 0);
 	snprintf(path, sizeof(path), "%s/none/f", dir);
-	assert_int_equal(acme_write_atomic(path, "x", 1, 0600, &e), -1);
+	assert_int_equal(file_write_atomic(path, "x", 1, 0600, true, &e), -1);
 }
 
 static void

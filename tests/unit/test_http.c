@@ -219,6 +219,35 @@ test_limits(void **state)
 	assert_int_equal(http_parse_request(big, LIMIT_HTTP_REQUEST_LINE + 15,
 	    &r, &st), HTTP_PARSE_ERROR);
 	assert_int_equal(st, 414);
+	/* Exactly at the limit, CRLF and LF alike: taken; one more: 414.
+	 * A CR just past the limit may still start the line's CRLF. */
+	for (int crlf = 0; crlf < 2; crlf++) {
+		size_t line = LIMIT_HTTP_REQUEST_LINE, end;
+
+		memcpy(big, "GET /", 5);
+		memset(big + 5, 'a', line - 5 - 9);
+		memcpy(big + line - 9, " HTTP/1.1", 9);
+		assert_int_equal(http_parse_request(big, line, &r, &st),
+		    HTTP_PARSE_MORE);
+		if (crlf) {
+			big[line] = '\r';
+			assert_int_equal(http_parse_request(big, line + 1, &r,
+			    &st), HTTP_PARSE_MORE);
+		}
+		end = line + crlf;
+		n = (size_t)snprintf(big + end, 64, "\nHost: a\r\n\r\n");
+		assert_int_equal(http_parse_request(big, end + n, &r, &st),
+		    HTTP_PARSE_DONE);
+		assert_int_equal(r.target_len, line - 4 - 9);
+		/* One byte more in the target: 414, whole or unfinished. */
+		memmove(big + 6, big + 5, end + n - 5);
+		assert_int_equal(http_parse_request(big, end + n + 1, &r, &st),
+		    HTTP_PARSE_ERROR);
+		assert_int_equal(st, 414);
+		assert_int_equal(http_parse_request(big, line + 1, &r, &st),
+		    HTTP_PARSE_ERROR);
+		assert_int_equal(st, 414);
+	}
 	/* A head that does not end within the limit: 431. */
 	n = (size_t)snprintf(big, 64, "GET / HTTP/1.1\r\nX-A: ");
 	memset(big + n, 'a', LIMIT_HTTP_HEADER_BYTES + 10 - n);
