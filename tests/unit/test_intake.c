@@ -1,0 +1,219 @@
+/*
+ * test_intake.c - unit tests of intake_examine (src/intake/), the one
+ * place that takes an input apart for every route, and of the per-client
+ * table the daemon's limits use (src/lib/peer.c).
+ *
+ * intake_examine: a valid report is one piece with its report; an
+ * invalid one a "report" piece with the parser's reason; an e-mail's
+ * valid reports are taken and its invalid ones kept one by one; an
+ * e-mail with nothing valid (or nothing found) is one "message" piece of
+ * the whole input. peer: IPv4 keys (mapped or not) and IPv6 /64 keys,
+ * connection limits per kind, byte shares per client and in total, and
+ * entries freed when they hold nothing.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "intake/intake.h"
+#include "lib/gzip.h"
+#include "lib/peer.h"
+#include "tlsrpt/tlsrpt.h"
+
+#define REPORT(id)							\
+	"{\"organization-name\":\"Org\",\"date-range\":"		\
+	"{\"start-datetime\":\"2026-05-12T00:00:00Z\","			\
+	"\"end-datetime\":\"2026-05-12T23:59:59Z\"},"			\
+	"\"report-id\":\"" id "\",\"policies\":[{\"policy\":"		\
+	"{\"policy-type\":\"sts\",\"policy-domain\":\"example.com\"},"	\
+	"\"summary\":{\"total-successful-session-count\":1,"		\
+	"\"total-failure-session-count\":0}}]}"
+
+static void
+examine(bool message, const char *in, struct intake_parts *out)
+{
+	intake_examine(message, (const uint8_t *)in, strlen(in), out);
+	assert_true(out->n >= 1 && out->n <= LIMIT_MIME_REPORTS);
+}
+
+static void
+test_report(void **state)
+{
+	struct intake_parts p;
+
+	examine(false, REPORT("r1"), &p);
+	assert_int_equal(p.n, 1);
+	assert_int_equal(p.nvalid, 1);
+	assert_non_null(p.p[0].r);
+	assert_string_equal(p.p[0].r->report_id, "r1");
+	assert_null(p.first_error);
+	intake_parts_free(&p);
+	assert_int_equal(p.n, 0);
+
+	examine(false, "{\"organization-name\": 1}", &p);
+	assert_int_equal(p.n, 1);
+	assert_int_equal(p.nvalid, 0);
+	assert_null(p.p[0].r);
+	assert_string_equal(p.p[0].kind, "report");
+	assert_int_equal(p.p[0].len, 24);
+	assert_non_null(strstr(p.p[0].reason, "organization-name"));
+	assert_ptr_equal(p.first_error, p.p[0].reason);
+	intake_parts_free(&p);
+
+	/* Empty input: a refused report, kept (zero bytes). */
+	intake_examine(false, (const uint8_t *)"", 0, &p);
+	assert_int_equal(p.n, 1);
+	assert_null(p.p[0].r);
+	assert_string_equal(p.p[0].reason, "empty report");
+	intake_parts_free(&p);
+}
+
+#define MAIL(parts)							\
+	"From: r@reporter.example\r\nTo: tlsrpt@sts.example.net\r\n"	\
+	"Subject: Report\r\nMIME-Version: 1.0\r\n"			\
+	"Content-Type: multipart/report; report-type=tlsrpt; "		\
+	"boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n"	\
+	"hello\r\n" parts "--b--\r\n"
+#define PART(body)							\
+	"--b\r\nContent-Type: application/tlsrpt+json\r\n\r\n" body "\r\n"
+
+static void
+test_message(void **state)
+{
+	struct intake_parts p;
+
+	/* Two reports, one invalid: the valid one taken, the other kept
+	 * alone with its reason. */
+	examine(true, MAIL(PART(REPORT("m1")) PART("{\"report-id\": 7}")),
+	    &p);
+	assert_int_equal(p.n, 2);
+	assert_int_equal(p.nvalid, 1);
+	assert_non_null(p.p[0].r);
+	assert_string_equal(p.p[0].r->report_id, "m1");
+	assert_null(p.p[1].r);
+	assert_string_equal(p.p[1].kind, "report");
+	assert_memory_equal(p.p[1].raw, "{\"report-id\": 7}", 16);
+	assert_ptr_equal(p.first_error, p.p[1].reason);
+	intake_parts_free(&p);
+
+	/* Nothing valid: the whole message is kept, with the reason of its
+	 * first report. */
+	examine(true, MAIL(PART("{\"report-id\": 7}")), &p);
+	assert_int_equal(p.n, 1);
+	assert_int_equal(p.nvalid, 0);
+	assert_string_equal(p.p[0].kind, "message");
+	assert_int_equal(p.p[0].len, strlen(MAIL(PART("{\"report-id\": 7}"))));
+	assert_non_null(strstr(p.first_error, "organization-name"));
+	intake_parts_free(&p);
+
+	/* No report at all. */
+	examine(true, "Subject: hi\r\n\r\njust text\r\n", &p);
+	assert_int_equal(p.n, 1);
+	assert_string_equal(p.p[0].kind, "message");
+	assert_non_null(strstr(p.first_error, "no application/tlsrpt"));
+	intake_parts_free(&p);
+}
+
+static void
+sin4(struct sockaddr_in *s, const char *a)
+{
+	memset(s, 0, sizeof(*s));
+	s->sin_family = AF_INET;
+	assert_int_equal(inet_pton(AF_INET, a, &s->sin_addr), 1);
+}
+
+static void
+sin6(struct sockaddr_in6 *s, const char *a)
+{
+	memset(s, 0, sizeof(*s));
+	s->sin6_family = AF_INET6;
+	assert_int_equal(inet_pton(AF_INET6, a, &s->sin6_addr), 1);
+}
+
+static void
+test_peer(void **state)
+{
+	struct peers *ps = peers_new(100, 60);
+	struct sockaddr_in a4;
+	struct sockaddr_in6 a6, b6, m6, c6;
+	struct peer *p, *q, *r;
+	char text[PEER_TEXT_LEN];
+
+	assert_non_null(ps);
+	sin4(&a4, "192.0.2.1");
+	sin6(&a6, "2001:db8:1:2::1");
+	sin6(&b6, "2001:db8:1:2:ffff:ffff:ffff:ffff");
+	sin6(&c6, "2001:db8:1:3::1");
+	sin6(&m6, "::ffff:192.0.2.1");
+	peer_key_text((struct sockaddr *)&a6, text);
+	assert_string_equal(text, "2001:db8:1:2::/64");
+	peer_key_text((struct sockaddr *)&m6, text);
+	assert_string_equal(text, "192.0.2.1");
+
+	/* One /64 is one client: two connections of a kind, the third
+	 * refused; another kind counts apart; another /64 is another. */
+	assert_non_null(p = peers_join(ps, (struct sockaddr *)&a6, PEER_HTTP,
+	    2));
+	assert_ptr_equal(peers_join(ps, (struct sockaddr *)&b6, PEER_HTTP, 2),
+	    p);
+	assert_null(peers_join(ps, (struct sockaddr *)&a6, PEER_HTTP, 2));
+	assert_ptr_equal(peers_join(ps, (struct sockaddr *)&b6, PEER_SMTP, 1),
+	    p);
+	assert_non_null(q = peers_join(ps, (struct sockaddr *)&c6, PEER_HTTP,
+	    2));
+	assert_true(q != p);
+	assert_string_equal(peer_text(p), "2001:db8:1:2::/64");
+	/* IPv4 and IPv4-mapped are the same client. */
+	assert_non_null(r = peers_join(ps, (struct sockaddr *)&a4, PEER_HTTP,
+	    0));
+	assert_ptr_equal(peers_join(ps, (struct sockaddr *)&m6, PEER_HTTP, 0),
+	    r);
+
+	/* Bytes: 60 per client, 100 in all, exactly. */
+	assert_true(peers_take(ps, p, 60));
+	assert_false(peers_take(ps, p, 1));
+	assert_true(peers_take(ps, q, 40));
+	assert_false(peers_take(ps, r, 1));	/* the total is full */
+	assert_int_equal(peers_bytes(ps), 100);
+	peers_give(ps, p, 10);
+	assert_true(peers_take(ps, r, 10));
+	assert_int_equal(peer_bytes(ps, p), 50);
+
+	/* An entry that still holds bytes outlives its connections. */
+	peers_leave(ps, q, PEER_HTTP);
+	assert_int_equal(peer_bytes(ps, q), 40);
+	peers_give(ps, q, 40);
+	assert_non_null(q = peers_join(ps, (struct sockaddr *)&c6, PEER_HTTP,
+	    1));
+	assert_int_equal(peer_bytes(ps, q), 0);
+	peers_leave(ps, q, PEER_HTTP);
+	peers_give(ps, p, 50);
+	peers_give(ps, r, 10);
+	assert_int_equal(peers_bytes(ps), 0);
+	peers_leave(ps, p, PEER_HTTP);
+	peers_leave(ps, p, PEER_HTTP);
+	peers_leave(ps, p, PEER_SMTP);
+	peers_leave(ps, r, PEER_HTTP);
+	peers_leave(ps, r, PEER_HTTP);
+	peers_free(ps);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_report),
+		cmocka_unit_test(test_message),
+		cmocka_unit_test(test_peer),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
