@@ -1640,13 +1640,21 @@ fd_budget(struct daemon *d, bool smtp, struct err *e)
 		if (smtp && d->smtp_max_conns < (unsigned)per / 8)
 			d->smtp_max_conns = (unsigned)per / 8;
 		d->max_conns = (unsigned)per - d->smtp_max_conns;
-		log_warn("start", "RLIMIT_NOFILE %llu (hard %llu) allows "
-		    "%u HTTPS/HTTP and %u SMTP connections per worker, not "
-		    "%d and %d; raise it to %llu for the full limits",
-		    (unsigned long long)rl.rlim_cur,
-		    (unsigned long long)rl.rlim_max, d->max_conns,
-		    d->smtp_max_conns, LIMIT_CONNS_PER_WORKER,
-		    LIMIT_SMTP_CONNECTIONS, (unsigned long long)need);
+		if (smtp)
+			log_warn("start", "RLIMIT_NOFILE %llu (hard %llu) "
+			    "allows %u HTTPS/HTTP and %u SMTP connections per "
+			    "worker, not %d and %d; raise it to %llu for the "
+			    "full limits", (unsigned long long)rl.rlim_cur,
+			    (unsigned long long)rl.rlim_max, d->max_conns,
+			    d->smtp_max_conns, LIMIT_CONNS_PER_WORKER,
+			    LIMIT_SMTP_CONNECTIONS, (unsigned long long)need);
+		else
+			log_warn("start", "RLIMIT_NOFILE %llu (hard %llu) "
+			    "allows %u HTTPS/HTTP connections per worker, not "
+			    "%d; raise it to %llu for the full limits",
+			    (unsigned long long)rl.rlim_cur,
+			    (unsigned long long)rl.rlim_max, d->max_conns,
+			    LIMIT_CONNS_PER_WORKER, (unsigned long long)need);
 	}
 	/* One client gets at most a quarter of all slots. */
 	d->max_conns_client = LIMIT_HTTP_CONN_PER_CLIENT;

@@ -20,7 +20,7 @@
 const struct conf_def conf_defs[CONF_NKEYS] = {
 	[CONF_DATA_DIR] = { "data_dir", "./data", "DIR",
 	    "where the database, certificates and keys live" },
-	[CONF_SERVICE_HOST] = { "service_host", "localhost", "HOST",
+	[CONF_SERVICE_HOST] = { "service_host", "sts.localhost", "HOST",
 	    "the service's own name: CNAME target, report intake host" },
 	[CONF_TENANT] = { "tenant", "default", "NAME",
 	    "the tenant new domains belong to" },
