@@ -135,10 +135,9 @@ struct intake_job {
 	/* SMTP only: the envelope as received. */
 	char		 mail_from[LIMIT_SMTP_PATH_LEN + 1];
 	char		 rcpt_to[LIMIT_SMTP_PATH_LEN + 1];
-	struct intake_parts parts;	/* a parser's verdict */
-	int		 results[LIMIT_MIME_REPORTS];	/* the writer's, per
-					 * piece: STORE_*, or -1 */
-	int64_t		 ids[LIMIT_MIME_REPORTS];
+	struct store_origin o;		/* borrows from the job */
+	struct intake_item item;	/* a parser's verdict (parts), then
+					 * the writer's results */
 };
 
 /* A queue of jobs between threads. */

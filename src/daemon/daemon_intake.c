@@ -173,7 +173,7 @@ intake_job_new(struct intake *in, enum intake_via via)
 	j->owner = in;
 	j->via = via;
 	for (size_t i = 0; i < LIMIT_MIME_REPORTS; i++)
-		j->results[i] = -1;
+		j->item.results[i] = -1;
 	return j;
 }
 
@@ -182,7 +182,7 @@ intake_job_free(struct intake_job *j)
 {
 	if (j == NULL)
 		return;
-	intake_parts_free(&j->parts);
+	intake_parts_free(&j->item.parts);
 	free(j->in);
 	peers_give(j->owner->d->peers, j->peer, j->held);
 	free(j);
@@ -317,7 +317,7 @@ intake_parser_main(void *arg)
 		if (j == NULL)			/* stopping, queue empty */
 			break;
 		intake_examine(j->via == INTAKE_VIA_SMTP, j->in, j->inlen,
-		    &j->parts);
+		    &j->item.parts);
 		intake_queue_post(&d->writer.q, j);
 	}
 	return NULL;
@@ -337,7 +337,7 @@ intake_job_origin(const struct intake_job *j, struct store_origin *o)
 		o->route = "smtp";
 		o->mail_from = j->mail_from;
 		o->rcpt_to = j->rcpt_to[0] != '\0' ? j->rcpt_to : NULL;
-		o->dkim_present = j->parts.dkim_present;
+		o->dkim_present = j->item.parts.dkim_present;
 	}
 }
 
@@ -375,61 +375,30 @@ intake_piece_log(const struct store_origin *o, const struct intake_piece *p,
 	log_end(&l);
 }
 
-/* Commits the pieces of jobs[0..n) (np in all) in one transaction and
- * sets each piece's result and id. When the batch fails as a whole and
- * has more than one job, each job is tried alone (its pieces still
- * together), so that one the store refuses does not turn its neighbours
- * away. Writer thread only; sj, results and ids hold np, o holds n. */
+/* Commits the jobs[0..n) in one transaction (intake_commit) and logs
+ * what became of each piece. Writer thread only. */
 static void
 intake_writer_commit(struct intake_writer *wr, struct intake_job **jobs,
-    size_t n, size_t np, struct store_report_job *sj,
-    struct store_origin *o, int *results, int64_t *ids)
+    size_t n)
 {
+	struct intake_item *items[LIMIT_INTAKE_BATCH_JOBS];
 	struct err e;
-	size_t k = 0;
 
 	if (wr->store == NULL &&
 	    store_open_dir(wr->data_dir, &wr->store, &e) == -1)
 		log_warn("intake", "writer: cannot open the store: %s", e.msg);
 	for (size_t i = 0; i < n; i++) {
-		intake_job_origin(jobs[i], &o[i]);
-		for (size_t r = 0; r < jobs[i]->parts.n; r++, k++) {
-			const struct intake_piece *p = &jobs[i]->parts.p[r];
-
-			sj[k] = (struct store_report_job){ .r = p->r,
-			    .raw = p->raw, .rawlen = p->len, .o = &o[i] };
-			if (p->r == NULL) {
-				sj[k].reason = p->reason;
-				sj[k].kind = p->kind;
-				sj[k].caps = &wr->caps;
-			}
-			results[k] = -1;
-			ids[k] = 0;
-		}
+		intake_job_origin(jobs[i], &jobs[i]->o);
+		jobs[i]->item.o = &jobs[i]->o;
+		jobs[i]->item.caps = &wr->caps;
+		items[i] = &jobs[i]->item;
 	}
-	if (wr->store != NULL && wr->store->ops->report_add_batch(wr->store,
-	    sj, np, results, ids, &e) == -1) {
-		log_warn("intake", "storing %zu piece(s) failed: %s", np,
-		    e.msg);
-		for (size_t i = 0, at = 0; n > 1 && i < n; i++) {
-			size_t m = jobs[i]->parts.n;
-
-			if (wr->store->ops->report_add_batch(wr->store,
-			    &sj[at], m, &results[at], &ids[at], &e) == -1)
-				log_warn("intake", "storing %zu piece(s) "
-				    "failed: %s", m, e.msg);
-			at += m;
-		}
-	}
-	k = 0;
-	for (size_t i = 0; i < n; i++) {
-		for (size_t r = 0; r < jobs[i]->parts.n; r++, k++) {
-			jobs[i]->results[r] = results[k];
-			jobs[i]->ids[r] = ids[k];
-			intake_piece_log(&o[i], &jobs[i]->parts.p[r],
-			    results[k], ids[k]);
-		}
-	}
+	if (wr->store != NULL && intake_commit(wr->store, items, n, &e) == -1)
+		log_warn("intake", "storing %zu input(s): %s", n, e.msg);
+	for (size_t i = 0; i < n; i++)
+		for (size_t r = 0; r < jobs[i]->item.parts.n; r++)
+			intake_piece_log(&jobs[i]->o, &jobs[i]->item.parts.p[r],
+			    jobs[i]->item.results[r], jobs[i]->item.ids[r]);
 }
 
 /* A message's pieces always fit one batch. */
@@ -442,10 +411,6 @@ intake_writer_main(void *arg)
 	struct intake_writer *wr = arg;
 	struct intake_queue *q = &wr->q;
 	struct intake_job *jobs[LIMIT_INTAKE_BATCH_JOBS];
-	struct store_report_job sj[LIMIT_INTAKE_BATCH_JOBS];
-	struct store_origin o[LIMIT_INTAKE_BATCH_JOBS];
-	int results[LIMIT_INTAKE_BATCH_JOBS];
-	int64_t ids[LIMIT_INTAKE_BATCH_JOBS];
 
 	log_buffer_thread(true);
 	pthread_mutex_lock(&q->mu);
@@ -459,21 +424,21 @@ intake_writer_main(void *arg)
 		/* Whole jobs, everything queued up to the bounds; at least
 		 * one job even when it alone is over the bytes bound. */
 		while (q->head != NULL &&
-		    np + q->head->parts.n <= LIMIT_INTAKE_BATCH_JOBS &&
+		    np + q->head->item.parts.n <= LIMIT_INTAKE_BATCH_JOBS &&
 		    (n == 0 || bytes + q->head->inlen <=
 		    LIMIT_INTAKE_BATCH_BYTES)) {
 			struct intake_job *j = q->head;
 
 			q->head = j->next;
 			jobs[n++] = j;
-			np += j->parts.n;
+			np += j->item.parts.n;
 			bytes += j->inlen;
 		}
 		if (q->head == NULL)
 			q->tail = &q->head;
 		pthread_mutex_unlock(&q->mu);
 
-		intake_writer_commit(wr, jobs, n, np, sj, o, results, ids);
+		intake_writer_commit(wr, jobs, n);
 		for (size_t i = 0; i < n; i++)
 			intake_done_post(jobs[i]);
 		log_flush();
@@ -619,13 +584,13 @@ int
 intake_http_answer(const struct intake_job *j, char json[INTAKE_JSON_LEN],
     size_t *jsonlen)
 {
-	const struct intake_piece *p = &j->parts.p[0];
+	const struct intake_piece *p = &j->item.parts.p[0];
 
-	switch (j->parts.n > 0 ? j->results[0] : -1) {
+	switch (j->item.parts.n > 0 ? j->item.results[0] : -1) {
 	case STORE_ADDED:
-		return json_status(201, "stored", j->ids[0], json, jsonlen);
+		return json_status(201, "stored", j->item.ids[0], json, jsonlen);
 	case STORE_DUPLICATE:
-		return json_status(200, "duplicate", j->ids[0], json,
+		return json_status(200, "duplicate", j->item.ids[0], json,
 		    jsonlen);
 	case STORE_QUARANTINED:
 		return json_error(400, p->reason, json, jsonlen);
@@ -728,22 +693,22 @@ intake_smtp_done(struct intake_job *j)
 	if (dv == NULL)			/* the connection is gone */
 		return;
 	j->waiter = NULL;
-	for (size_t i = 0; i < j->parts.n; i++) {
-		if (j->results[i] == -1) {
+	for (size_t i = 0; i < j->item.parts.n; i++) {
+		if (j->item.results[i] == -1) {
 			/* The commit failed (or the store refused one):
 			 * the retry finds what was stored as duplicates. */
 			res = SMTP_DELIVER_TEMPFAIL;
 			intake_reason(reason, "cannot store the report now");
 			break;
 		}
-		if (j->results[i] == STORE_ADDED)
+		if (j->item.results[i] == STORE_ADDED)
 			res = SMTP_DELIVER_STORED;
-		else if (j->results[i] == STORE_DUPLICATE &&
+		else if (j->item.results[i] == STORE_DUPLICATE &&
 		    res == SMTP_DELIVER_NO_REPORT)
 			res = SMTP_DELIVER_DUPLICATE;
 	}
-	if (res == SMTP_DELIVER_NO_REPORT && j->parts.first_error != NULL)
-		intake_reason(reason, j->parts.first_error);
+	if (res == SMTP_DELIVER_NO_REPORT && j->item.parts.first_error != NULL)
+		intake_reason(reason, j->item.parts.first_error);
 	smtp_server_deliver_done(dv, res, reason);
 }
 

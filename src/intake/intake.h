@@ -1,15 +1,23 @@
 /*
- * intake.h - what arrives is taken apart here: the bytes of a report
- * (gzip or JSON) or of a whole e-mail go in; the valid reports found in
- * them and what must be kept in quarantine come out, each with its own
- * bytes and, when refused, the reason.
+ * intake.h - the one way in for every report, whatever brought it (HTTPS,
+ * SMTP, `report import`, `quarantine retry`): bytes and their origin in;
+ * stored reports, duplicates and quarantine entries out. Two steps:
  *
- * Pure: no I/O, no store, no globals; so every route (HTTPS, SMTP,
- * import, retry) can call it and reach the same verdict on the same
- * bytes, and unit tests and fuzzers call it directly. It can be slow on
+ *	intake_examine  (pure: no I/O, no store, no globals) takes the bytes
+ *			of a report (gzip or JSON) or of a whole e-mail
+ *			apart: the valid reports found, and what must be
+ *			kept in quarantine, each with its own bytes and,
+ *			when refused, the reason;
+ *	intake_commit   stores the pieces of a batch of inputs in one
+ *			transaction (store report_add_batch): reports,
+ *			duplicates counted, quarantine entries (capped for
+ *			anonymous senders).
+ *
+ * So the same bytes reach the same verdict by every route, and unit
+ * tests and fuzzers call intake_examine directly. It can be slow on
  * hostile input (a gzip member inflating to LIMIT_REPORT_JSON_BYTES, a
  * deeply built message), within the limits of limits.h: the daemon runs
- * it on its parser threads, never on an event loop.
+ * both steps on its own threads, never on an event loop.
  */
 #ifndef STSGUARD_INTAKE_H
 #define STSGUARD_INTAKE_H
@@ -21,6 +29,9 @@
 #include "../lib/err.h"
 #include "../lib/limits.h"
 
+struct store;
+struct store_origin;
+struct store_quarantine_caps;
 struct tlsrpt_report;
 
 /* One thing found in the input. */
@@ -58,5 +69,31 @@ struct intake_parts {
 void	intake_examine(bool message, const uint8_t *in, size_t len,
 	    struct intake_parts *out);
 void	intake_parts_free(struct intake_parts *parts);
+
+/* An input on its way to the store: its verdict, where it came from, and
+ * then what became of each piece. */
+struct intake_item {
+	struct intake_parts parts;	/* intake_examine's */
+	const struct store_origin *o;	/* borrowed; o->dkim_present is the
+					 * caller's to set from parts */
+	const struct store_quarantine_caps *caps;	/* anonymous input:
+					 * the quarantine's caps; NULL for
+					 * the operator's own */
+	int		 results[LIMIT_MIME_REPORTS];	/* per piece:
+					 * STORE_ADDED, STORE_DUPLICATE,
+					 * STORE_QUARANTINED, or -1 */
+	int64_t		 ids[LIMIT_MIME_REPORTS];	/* the report's or the
+					 * entry's row id (0: none) */
+};
+
+/* Commits the pieces of items[0..n) (the caller keeps a batch within
+ * LIMIT_INTAKE_BATCH_JOBS pieces) in one transaction, an item's pieces
+ * never split: a message is stored whole or not at all. When that fails
+ * and n > 1, each item is tried alone, so that one the store refuses
+ * does not turn its neighbours away. Sets every piece's result and id
+ * (-1 and 0 when it was not stored). Returns 0 when every item was
+ * committed, -1 otherwise with the first reason in e. */
+int	intake_commit(struct store *s, struct intake_item *const *items,
+	    size_t n, struct err *e);
 
 #endif

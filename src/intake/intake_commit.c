@@ -1,0 +1,109 @@
+/*
+ * intake_commit.c - stores what intake_examine found, for every route
+ * (see intake.h): one transaction per batch of inputs, through the
+ * store's report_add_batch, which takes reports and quarantine entries
+ * alike.
+ *
+ *	items (inputs) -> pieces -> store_report_job[] -> ONE transaction
+ *	on failure with several items: each item alone, pieces together
+ *
+ * Never parses (intake_examine did), never logs (the caller says what
+ * became of each piece, in its own words).
+ */
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "../store/store.h"
+#include "intake.h"
+
+/* Sets every piece of items[0..n) as not stored. */
+static void
+intake_unstored(struct intake_item *const *items, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t r = 0; r < LIMIT_MIME_REPORTS; r++) {
+			items[i]->results[r] = -1;
+			items[i]->ids[r] = 0;
+		}
+}
+
+/* One report_add_batch over the pieces of items[0..n) (np in all),
+ * results copied back into the items. Returns the store's answer: -1
+ * when the transaction failed (nothing stored); 0 when it committed,
+ * *refused then telling whether some piece was refused before it (the
+ * store's checks; e says why). */
+static int
+intake_batch(struct store *s, struct intake_item *const *items, size_t n,
+    size_t np, struct store_report_job *sj, int *results, int64_t *ids,
+    bool *refused, struct err *e)
+{
+	size_t k = 0;
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		for (size_t r = 0; r < items[i]->parts.n; r++, k++) {
+			const struct intake_piece *p = &items[i]->parts.p[r];
+
+			sj[k] = (struct store_report_job){ .r = p->r,
+			    .raw = p->raw, .rawlen = p->len, .o = items[i]->o };
+			if (p->r == NULL) {
+				sj[k].reason = p->reason;
+				sj[k].kind = p->kind;
+				sj[k].caps = items[i]->caps;
+			}
+		}
+	}
+	rc = s->ops->report_add_batch(s, sj, np, results, ids, e);
+	k = 0;
+	for (size_t i = 0; i < n; i++) {
+		for (size_t r = 0; r < items[i]->parts.n; r++, k++) {
+			items[i]->results[r] = results[k];
+			items[i]->ids[r] = ids[k];
+			if (results[k] == -1)
+				*refused = true;
+		}
+	}
+	return rc;
+}
+
+int
+intake_commit(struct store *s, struct intake_item *const *items, size_t n,
+    struct err *e)
+{
+	struct store_report_job *sj = NULL;
+	int *results = NULL;
+	int64_t *ids = NULL;
+	struct err e1;
+	size_t np = 0;
+	bool refused = false;
+	int rc = -1;
+
+	intake_unstored(items, n);
+	for (size_t i = 0; i < n; i++)
+		np += items[i]->parts.n;
+	if (np == 0)
+		return 0;
+	if ((sj = calloc(np, sizeof(*sj))) == NULL ||
+	    (results = calloc(np, sizeof(*results))) == NULL ||
+	    (ids = calloc(np, sizeof(*ids))) == NULL) {
+		err_set(e, "out of memory");
+		goto out;
+	}
+	rc = intake_batch(s, items, n, np, sj, results, ids, &refused, e);
+	if (rc == -1 && n > 1) {
+		/* Rolled back: each alone; the first reason stays in e. */
+		rc = 0;
+		for (size_t i = 0; i < n; i++)
+			if (intake_batch(s, &items[i], 1, items[i]->parts.n,
+			    sj, results, ids, &refused, rc == 0 && !refused ?
+			    e : &e1) == -1)
+				rc = -1;
+	}
+	if (refused)
+		rc = -1;
+out:
+	free(sj);
+	free(results);
+	free(ids);
+	return rc;
+}
