@@ -20,16 +20,18 @@
  *   message = RFC 5322 message		; anything else: .eml files, the
  *					; files of a maildir's cur/ and new/
  *
- * A message's reports are found by mime_report_extract (mime.h). Every
- * report of an input is parsed before any is stored, and inputs are
- * committed in batches that never split one (one transaction and one
- * sync per batch, see struct cli_import), so an input is stored whole
- * or not at all; a duplicate (same organization-name and
- * report-id, by any route) is counted, never stored twice. An invalid
- * input (not a report, an invalid report, a message without one) is
- * kept in quarantine with the reason and its origin, and `quarantine
- * retry` runs it through the same steps again after a fix. Nothing is
- * printed as stored before the store's commit returned.
+ * Each input goes through intake (intake.h), as it does by HTTPS and
+ * SMTP: intake_examine takes it apart (a message's reports found by
+ * mime_report_extract), intake_commit stores a batch of inputs in one
+ * transaction (see struct cli_import); a batch never splits an input, so
+ * an input is stored whole or not at all. So the same bytes have the same
+ * outcome by every route: a duplicate (same organization-name and
+ * report-id) is counted, never stored twice; an invalid report is kept in
+ * quarantine with the reason and its origin, alone when valid reports
+ * came with it in a message (they are stored), or as the whole message
+ * when nothing in it could be taken; and `quarantine retry` runs an entry
+ * through the same steps again after a fix. Nothing is printed as stored
+ * before the store's commit returned.
  *
  * Exit codes of import: 0 all stored or duplicates, 1 some input invalid
  * (kept in quarantine), 2 I/O or store error. With --stdin they are
@@ -54,8 +56,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "intake/intake.h"
 #include "lib/gzip.h"
-#include "mime/mime.h"
 #include "tlsrpt/tlsrpt.h"
 
 /* {"report": R, "quirks": [...], "totals": {...}} for a parsed report. */
@@ -179,19 +181,16 @@ out:
 
 /* --- Import: files, maildirs, a pipe --- */
 
-/* One input parsed and waiting in the batch: its bytes, the message they
- * are (when they are one), its reports and its origin. */
+/* One input examined and waiting in the batch: its bytes, its origin,
+ * and what intake_examine found in it. */
 struct cli_pend {
 	char	*label;			/* file name, "stdin", ... */
-	uint8_t	*buf;			/* the input */
-	bool	 owned;			/* buf is freed with the entry */
+	uint8_t	*buf;			/* the input (owned) */
 	size_t	 len;
 	bool	 is_msg;		/* a message, not a bare report */
-	struct mime_message *m;		/* NULL for a bare report */
-	struct tlsrpt_report **r;	/* n parsed reports */
-	size_t	 n;
 	struct store_origin o;		/* its strings borrowed from the
 					 * caller until the commit */
+	struct intake_item item;	/* pieces, then what became of them */
 };
 
 /* One run of `report import` or `report quarantine retry`: the store,
@@ -204,7 +203,8 @@ struct cli_pend {
 struct cli_import {
 	struct store *s;
 	size_t	 total, done;		/* inputs, for the progress line */
-	size_t	 stored, dups, invalid;	/* reports, reports, inputs */
+	size_t	 stored, dups, invalid;	/* reports, reports, inputs with
+					 * something kept in quarantine */
 	bool	 progress;		/* stderr is a terminal, > 1 input */
 	bool	 drawn;			/* a progress line is on screen */
 	bool	 tty_out;		/* stdout is a terminal too */
@@ -212,7 +212,7 @@ struct cli_import {
 					 * CLI_USAGE (I/O or store) */
 	struct cli_pend *pend;		/* the batch, in input order */
 	size_t	 npend, cappend;
-	size_t	 nreports, bytes;	/* in the batch */
+	size_t	 npieces, bytes;	/* in the batch */
 };
 
 /* Remembers the worst outcome: a store error outranks invalid input. */
@@ -278,124 +278,103 @@ cli_is_report(const uint8_t *buf, size_t len)
 static void
 cli_pend_free(struct cli_pend *p)
 {
-	for (size_t i = 0; p->r != NULL && i < p->n; i++)
-		tlsrpt_report_free(p->r[i]);
-	free(p->r);
-	mime_message_free(p->m);
-	if (p->owned)
-		free(p->buf);
+	intake_parts_free(&p->item.parts);
+	free(p->buf);
 	free(p->label);
 	memset(p, 0, sizeof(*p));
 }
 
-/* Parses one input into p: a message (its reports found by
- * mime_report_extract; o.dkim_present set from it) or a bare report.
- * Every report is parsed before any is stored, and a batch never splits
- * an input, so an input is stored whole or not at all. Returns 0, or 1
- * when the input is invalid (reason in e), or -1 (out of memory). */
-static int
-cli_pend_parse(struct cli_pend *p, struct err *e)
+/* Prints what became of p's pieces (or the store's error), counts them,
+ * and remembers the first report's row id in *first (when not yet set). */
+static void
+cli_import_report(struct cli_import *im, struct cli_pend *p, bool failed,
+    const struct err *e, int64_t *first)
 {
-	const uint8_t *data;
-	size_t dlen;
+	const struct intake_parts *parts = &p->item.parts;
+	char org[256], safe[512];
+	bool invalid = false;
 
-	p->n = 1;
-	p->o.dkim_present = false;
-	if (p->is_msg) {
-		if (mime_report_extract(p->buf, p->len, &p->m, e) == -1)
-			return 1;
-		p->n = p->m->nreports;
-		p->o.dkim_present = p->m->dkim_present;
+	if (failed) {
+		cli_import_unbar(im, stderr);
+		cli_fail(CLI_USAGE, "%s: %s", cli_safe(p->label, safe,
+		    sizeof(safe)), e->msg);
+		cli_import_rc(im, CLI_USAGE);
+		return;
 	}
-	if ((p->r = calloc(p->n, sizeof(*p->r))) == NULL)
-		return err_set(e, "out of memory");
-	for (size_t i = 0; i < p->n; i++) {
-		data = p->m != NULL ? p->m->reports[i].data : p->buf;
-		dlen = p->m != NULL ? p->m->reports[i].len : p->len;
-		if (tlsrpt_parse(data, dlen, &p->r[i], e) == -1) {
-			if (p->n > 1)
-				err_prefix(e, "report %zu of %zu: ", i + 1,
-				    p->n);
-			return 1;
+	for (size_t j = 0; j < parts->n; j++) {
+		const struct intake_piece *pc = &parts->p[j];
+		int res = p->item.results[j];
+
+		cli_import_unbar(im, stdout);
+		cli_import_label(stdout, p->label);
+		if (pc->r == NULL) {
+			/* A report of several in a message says which. */
+			printf("invalid %s: ", pc->kind);
+			if (p->is_msg && strcmp(pc->kind, "report") == 0)
+				printf("report %zu of %zu: ", j + 1, parts->n);
+			cli_put_safe(stdout, pc->reason);
+			printf("; kept as quarantine %lld\n",
+			    (long long)p->item.ids[j]);
+			invalid = true;
+			continue;
 		}
+		if (first != NULL && *first == 0)
+			*first = p->item.ids[j];
+		printf("%s report %lld (%s, ", res == STORE_DUPLICATE ?
+		    "duplicate of" : "stored as", (long long)p->item.ids[j],
+		    cli_safe(pc->r->organization_name, org, sizeof(org)));
+		cli_put_safe(stdout, pc->r->report_id);
+		printf(")\n");
+		if (res == STORE_DUPLICATE)
+			im->dups++;
+		else
+			im->stored++;
 	}
-	return 0;
+	if (invalid) {
+		im->invalid++;
+		cli_import_rc(im, CLI_INVALID);
+	}
 }
 
-/* Commits the batch in one transaction and prints a line per report (or
- * the store's error per input); every input of it counts as done.
- * Returns 0 with the row id of the batch's first report in *first (may
- * be NULL), or -1 when the commit failed (reported). */
+/* Commits the batch in one transaction (intake_commit, as every route
+ * does) and prints a line per piece of each input (or the store's error
+ * per input); every input of it counts as done. Returns 0 with the row
+ * id of the batch's first report in *first (may be NULL; 0 when none),
+ * or -1 when the commit failed (reported). */
 static int
 cli_import_flush(struct cli_import *im, int64_t *first)
 {
-	struct store_report_job *jobs = NULL;
-	int *results = NULL;
-	int64_t *ids = NULL;
-	char org[256], safe[512];
-	size_t k = 0, nr = im->nreports;
+	struct intake_item **items = NULL;
 	struct err e;
 	int rc = -1;
 
+	if (first != NULL)
+		*first = 0;
 	if (im->npend == 0)
 		return 0;
-	if ((jobs = calloc(nr, sizeof(*jobs))) == NULL ||
-	    (results = calloc(nr, sizeof(*results))) == NULL ||
-	    (ids = calloc(nr, sizeof(*ids))) == NULL) {
+	if ((items = calloc(im->npend, sizeof(*items))) == NULL) {
 		err_set(&e, "out of memory");
 		goto out;
 	}
 	for (size_t i = 0; i < im->npend; i++) {
-		struct cli_pend *p = &im->pend[i];
-
-		for (size_t j = 0; j < p->n; j++, k++) {
-			jobs[k].r = p->r[j];
-			jobs[k].raw = p->m != NULL ? p->m->reports[j].data :
-			    p->buf;
-			jobs[k].rawlen = p->m != NULL ? p->m->reports[j].len :
-			    p->len;
-			jobs[k].o = &p->o;
-		}
+		im->pend[i].item.o = &im->pend[i].o;
+		items[i] = &im->pend[i].item;
 	}
-	rc = im->s->ops->report_add_batch(im->s, jobs, nr, results, ids, &e);
-	for (k = 0; rc == 0 && k < nr; k++)
-		if (results[k] == -1)	/* refused: cannot be, parsed */
-			rc = -1;
+	rc = intake_commit(im->s, items, im->npend, &e);
 out:
-	k = 0;
 	for (size_t i = 0; i < im->npend; i++) {
 		struct cli_pend *p = &im->pend[i];
+		bool failed = items == NULL;
 
-		if (rc == -1) {
-			cli_import_unbar(im, stderr);
-			cli_fail(CLI_USAGE, "%s: %s", cli_safe(p->label, safe,
-			    sizeof(safe)), e.msg);
-			cli_import_rc(im, CLI_USAGE);
-		}
-		for (size_t j = 0; rc == 0 && j < p->n; j++, k++) {
-			if (k == 0 && first != NULL)
-				*first = ids[k];
-			cli_import_unbar(im, stdout);
-			cli_import_label(stdout, p->label);
-			printf("%s report %lld (%s, ", results[k] ==
-			    STORE_DUPLICATE ? "duplicate of" : "stored as",
-			    (long long)ids[k], cli_safe(p->r[j]->
-			    organization_name, org, sizeof(org)));
-			cli_put_safe(stdout, p->r[j]->report_id);
-			printf(")\n");
-			if (results[k] == STORE_DUPLICATE)
-				im->dups++;
-			else
-				im->stored++;
-		}
+		for (size_t j = 0; !failed && j < p->item.parts.n; j++)
+			failed = p->item.results[j] == -1;
+		cli_import_report(im, p, failed, &e, first);
 		im->done++;
 		cli_pend_free(p);
 	}
 	cli_import_bar(im);
-	im->npend = im->nreports = im->bytes = 0;
-	free(jobs);
-	free(results);
-	free(ids);
+	im->npend = im->npieces = im->bytes = 0;
+	free(items);
 	return rc;
 }
 
@@ -417,78 +396,53 @@ cli_pend_slot(struct cli_import *im)
 	return &im->pend[im->npend];
 }
 
-/* Takes one input (buf: ours to free when owned) into the batch, and
- * commits the batch when it is full; invalid input goes to quarantine
- * with its reason at once (after the batch before it, so that lines come
- * in input order). o's strings must live until the batch is committed. */
-static void
+/* Takes one input (buf: ours, freed with the batch) into the batch: a
+ * report or a message, told apart by its bytes (or given, is_msg >= 0),
+ * examined by intake_examine as every route does; commits the batch when
+ * it is full. o's strings must live until the batch is committed.
+ * Returns the entry (valid until the next call), or NULL when out of
+ * memory (reported; buf freed). */
+static struct cli_pend *
 cli_import_add(struct cli_import *im, const char *label, uint8_t *buf,
-    size_t len, bool owned, const struct store_origin *o)
+    size_t len, int is_msg, const struct store_origin *o)
 {
 	struct cli_pend *p;
 	char why[ERR_MSG_LEN * 4];
-	struct err e, qe;
-	int64_t qid;
-	int r;
 
-	if ((p = cli_pend_slot(im)) == NULL)
-		goto oom;
+	if ((p = cli_pend_slot(im)) == NULL || (p->label = strdup(label)) ==
+	    NULL) {
+		free(buf);
+		cli_import_unbar(im, stderr);
+		cli_fail(CLI_USAGE, "%s: out of memory", cli_safe(label, why,
+		    sizeof(why)));
+		cli_import_rc(im, CLI_USAGE);
+		im->done++;
+		return NULL;
+	}
 	p->buf = buf;
 	p->len = len;
-	p->owned = owned;
-	p->is_msg = !cli_is_report(buf, len);
+	p->is_msg = is_msg >= 0 ? is_msg != 0 : !cli_is_report(buf, len);
 	p->o = *o;
-	if ((p->label = strdup(label)) == NULL) {
-		p->owned = false;
-		cli_pend_free(p);
-		goto oom;
-	}
-	if ((r = cli_pend_parse(p, &e)) == 0) {
-		im->npend++;
-		im->nreports += p->n;
-		im->bytes += len;
-		if (im->nreports >= LIMIT_INTAKE_BATCH_JOBS ||
-		    im->bytes >= LIMIT_INTAKE_BATCH_BYTES)
-			cli_import_flush(im, NULL);
-		return;
-	}
-	cli_import_flush(im, NULL);
-	if (r == -1) {
-		cli_import_unbar(im, stderr);
-		cli_fail(CLI_USAGE, "%s: %s", cli_safe(label, why,
-		    sizeof(why)), e.msg);
-		cli_import_rc(im, CLI_USAGE);
-	} else {
-		im->invalid++;
-		cli_import_rc(im, CLI_INVALID);
-		if (im->s->ops->quarantine_add(im->s, p->is_msg ? "message" :
-		    "report", buf, len, e.msg, o, &qid, &qe) == -1) {
-			cli_import_unbar(im, stderr);
-			cli_fail(CLI_USAGE, "%s: invalid (%s) and not kept: "
-			    "%s", cli_safe(label, why, sizeof(why)), e.msg,
-			    qe.msg);
-			cli_import_rc(im, CLI_USAGE);
-		} else {
-			cli_import_unbar(im, stdout);
-			cli_import_label(stdout, label);
-			printf("invalid %s: ", p->is_msg ? "message" :
-			    "report");
-			cli_put_safe(stdout, e.msg);
-			printf("; kept as quarantine %lld\n", (long long)qid);
+	intake_examine(p->is_msg, buf, len, &p->item.parts);
+	p->o.dkim_present = p->item.parts.dkim_present;
+	/* A batch never splits an input; it is flushed before it would
+	 * pass its bounds. */
+	if (im->npend > 0 && (im->npieces + p->item.parts.n >
+	    LIMIT_INTAKE_BATCH_JOBS || im->bytes + len >
+	    LIMIT_INTAKE_BATCH_BYTES)) {
+		struct cli_pend tmp = *p;
+
+		cli_import_flush(im, NULL);
+		if ((p = cli_pend_slot(im)) == NULL) {	/* cannot fail: room */
+			cli_pend_free(&tmp);
+			return NULL;
 		}
+		*p = tmp;
 	}
-	cli_pend_free(p);
-	im->done++;
-	cli_import_bar(im);
-	return;
-oom:
-	if (owned)
-		free(buf);
-	cli_import_unbar(im, stderr);
-	cli_fail(CLI_USAGE, "%s: out of memory", cli_safe(label, why,
-	    sizeof(why)));
-	cli_import_rc(im, CLI_USAGE);
-	im->done++;
+	im->npend++;
+	im->npieces += p->item.parts.n;
+	im->bytes += len;
+	return p;
 }
 
 /* Appends the messages of maildir dir (every file in cur/ and new/, in
@@ -623,7 +577,7 @@ cli_import_stdin(struct cli *c)
 		rc = EX_TEMPFAIL;
 		goto out;
 	}
-	cli_import_add(&im, "stdin", buf, len, true, &o);
+	cli_import_add(&im, "stdin", buf, len, -1, &o);
 	buf = NULL;
 	cli_import_flush(&im, NULL);
 	free(im.pend);
@@ -704,7 +658,7 @@ cli_report_import(struct cli *c)
 			cli_import_rc(&im, CLI_USAGE);
 		} else {
 			o.client = path;
-			cli_import_add(&im, path, buf, len, true, &o);
+			cli_import_add(&im, path, buf, len, -1, &o);
 			continue;
 		}
 		cli_import_flush(&im, NULL);	/* keep lines in order */
@@ -1135,42 +1089,34 @@ cli_quarantine_retry_one(struct cli_import *im, int64_t id)
 	o.mail_from = q.mail_from;
 	o.rcpt_to = q.rcpt_to;
 	o.intake_domain = q.intake_domain;
-	/* The batch is empty here: a retry commits its input alone. */
-	if ((p = cli_pend_slot(im)) == NULL) {
-		cli_fail(CLI_USAGE, "%s: out of memory", label);
-		cli_import_rc(im, CLI_USAGE);
+	/* The batch is empty here: a retry commits its input alone, taken
+	 * apart as every route does. */
+	if ((p = cli_import_add(im, label, raw, rawlen, q.message, &o)) ==
+	    NULL) {
+		raw = NULL;		/* freed */
 		goto out;
 	}
-	*p = (struct cli_pend){ .label = strdup(label), .buf = raw,
-	    .len = rawlen, .is_msg = q.message, .o = o };
-	if (p->label == NULL)
-		r = err_set(&e, "out of memory");
-	else
-		r = cli_pend_parse(p, &e);
-	if (r == 1) {
+	raw = NULL;			/* the batch's */
+	if (p->item.parts.nvalid == 0) {
+		/* Nothing in it can be stored yet: the entry stays as it
+		 * is (keeping it again would only count it again). */
 		printf("%s: still invalid: ", label);
-		cli_put_safe(stdout, e.msg);
+		cli_put_safe(stdout, p->item.parts.first_error);
 		putchar('\n');
 		im->invalid++;
 		cli_import_rc(im, CLI_INVALID);
 		cli_pend_free(p);
-	} else if (r == -1) {
-		cli_fail(CLI_USAGE, "%s: %s", label, e.msg);
-		cli_import_rc(im, CLI_USAGE);
-		cli_pend_free(p);
-	} else {
-		im->npend = 1;
-		im->nreports = p->n;
-		if (cli_import_flush(im, &first) == 0) {
-			if ((r = s->ops->quarantine_resolve(s, id, first,
-			    &e)) != 0) {
-				cli_fail(CLI_USAGE, "%s: %s", label, r == 1 ?
-				    "entry vanished" : e.msg);
-				cli_import_rc(im, CLI_USAGE);
-			} else {
-				printf("%s: resolved (report %lld)\n", label,
-				    (long long)first);
-			}
+		im->npend = im->npieces = im->bytes = 0;
+		goto out;
+	}
+	if (cli_import_flush(im, &first) == 0 && first != 0) {
+		if ((r = s->ops->quarantine_resolve(s, id, first, &e)) != 0) {
+			cli_fail(CLI_USAGE, "%s: %s", label, r == 1 ?
+			    "entry vanished" : e.msg);
+			cli_import_rc(im, CLI_USAGE);
+		} else {
+			printf("%s: resolved (report %lld)\n", label,
+			    (long long)first);
 		}
 	}
 out:
