@@ -1,27 +1,13 @@
 /*
  * cli_dns.c - `stsguard dns DOMAIN`: the records a customer publishes
- * once, in zone-file syntax or as JSON:
- *
- *	mta-sts.D.     CNAME  <service_host>.
- *	_mta-sts.D.    TXT    "v=STSv1; id=<policy id>;"
- *	_smtp._tls.D.  TXT    "v=TLSRPTv1; rua=mailto:tlsrpt+<token>@<service_host>,https://<service_host>/tlsrpt/<token>"
- *
- * The mailto: address comes first because some senders only use the
- * first rua URI, and mail is the route every sender supports.
+ * once (dns_records builds them), in zone-file syntax or as JSON.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
+#include "dns/dns.h"
 #include "lib/dname.h"
-
-#define CLI_DNS_TTL 3600
-
-struct cli_dns_rr {
-	char	name[LIMIT_DNAME_LEN + 16];
-	const char *type;
-	char	value[LIMIT_DNAME_LEN * 2 + 128];
-};
 
 /* A TXT string holds at most 255 bytes (RFC 1035 §3.3.14): longer values
  * are written as several strings, which resolvers concatenate. */
@@ -30,7 +16,7 @@ cli_dns_print_txt(const char *name, const char *value)
 {
 	size_t len = strlen(value);
 
-	printf("%s. %d IN TXT", name, CLI_DNS_TTL);
+	printf("%s. %d IN TXT", name, DNS_TTL);
 	for (size_t off = 0; off < len; off += 255)
 		printf(" \"%.*s\"", (int)(len - off > 255 ? 255 : len - off),
 		    value + off);
@@ -43,7 +29,8 @@ cli_dns(struct cli *c)
 	char name[LIMIT_DNAME_LEN + 1], host[LIMIT_DNAME_LEN + 1];
 	const char *sh = conf_get(&c->conf, CONF_SERVICE_HOST);
 	struct store_domain d = { 0 };
-	struct cli_dns_rr rr[3];
+	struct dns_records recs;
+	const struct dns_rr *rr = recs.rr;
 	struct store *s;
 	struct err e;
 	int rc, r;
@@ -61,19 +48,7 @@ cli_dns(struct cli *c)
 		    "domain (stsguard domain add %s)", name, name) :
 		    cli_fail(CLI_USAGE, "%s", e.msg);
 
-	snprintf(rr[0].name, sizeof(rr[0].name), "mta-sts.%s", name);
-	rr[0].type = "CNAME";
-	snprintf(rr[0].value, sizeof(rr[0].value), "%s", host);
-	snprintf(rr[1].name, sizeof(rr[1].name), "_mta-sts.%s", name);
-	rr[1].type = "TXT";
-	snprintf(rr[1].value, sizeof(rr[1].value), "v=STSv1; id=%s;",
-	    d.policy_id);
-	snprintf(rr[2].name, sizeof(rr[2].name), "_smtp._tls.%s", name);
-	rr[2].type = "TXT";
-	snprintf(rr[2].value, sizeof(rr[2].value),
-	    "v=TLSRPTv1; rua=mailto:tlsrpt+%s@%s,https://%s/tlsrpt/%s",
-	    d.token, host, host, d.token);
-
+	dns_records(name, d.policy_id, d.token, host, &recs);
 	if (c->json) {
 		json_t *a = json_array();
 
@@ -94,7 +69,7 @@ cli_dns(struct cli *c)
 		for (size_t i = 0; i < 3; i++) {
 			if (strcmp(rr[i].type, "CNAME") == 0)
 				printf("%s. %d IN CNAME %s.\n", rr[i].name,
-				    CLI_DNS_TTL, rr[i].value);
+				    DNS_TTL, rr[i].value);
 			else
 				cli_dns_print_txt(rr[i].name, rr[i].value);
 		}

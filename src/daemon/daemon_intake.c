@@ -69,8 +69,6 @@
 #include "../tlsrpt/tlsrpt.h"
 #include "daemon_int.h"
 
-#define INTAKE_PREFIX	  "/tlsrpt/"
-#define INTAKE_PREFIX_LEN 8
 
 /* --- small helpers --------------------------------------------------- */
 
@@ -514,14 +512,14 @@ intake_route(const struct daemon *d, const struct http_request *r,
 	const char *p;
 
 	if (strcmp(host, d->service_host) != 0 ||
-	    r->path_len < INTAKE_PREFIX_LEN ||
-	    memcmp(r->path, INTAKE_PREFIX, INTAKE_PREFIX_LEN) != 0)
+	    r->path_len < INTAKE_URL_PATH_LEN ||
+	    memcmp(r->path, INTAKE_URL_PATH, INTAKE_URL_PATH_LEN) != 0)
 		return INTAKE_NONE;
 	if (r->method != HTTP_POST)
 		return json_error(405, "only POST is allowed here", json,
 		    jsonlen);
-	p = r->path + INTAKE_PREFIX_LEN;
-	if (r->path_len - INTAKE_PREFIX_LEN != STORE_TOKEN_LEN)
+	p = r->path + INTAKE_URL_PATH_LEN;
+	if (r->path_len - INTAKE_URL_PATH_LEN != STORE_TOKEN_LEN)
 		return json_error(404, "no such report URL", json, jsonlen);
 	for (size_t i = 0; i < STORE_TOKEN_LEN; i++) {
 		char ch = p[i];

@@ -624,7 +624,7 @@ const struct http_route daemon_routes[] = {
 	{ HTTP_LISTEN_TLS, false, "/.well-known/mta-sts.txt",
 	    HTTP_M(HTTP_GET) | HTTP_M(HTTP_HEAD), ROUTE_POLICY },
 	/* intake_route answers wrong methods itself, in JSON. */
-	{ HTTP_LISTEN_TLS, true, "/tlsrpt/", HTTP_M_ANY, ROUTE_INTAKE },
+	{ HTTP_LISTEN_TLS, true, INTAKE_URL_PATH, HTTP_M_ANY, ROUTE_INTAKE },
 	{ HTTP_LISTEN_PLAIN, false, CHALLENGE_PATH,
 	    HTTP_M(HTTP_GET) | HTTP_M(HTTP_HEAD), ROUTE_ACME },
 	{ HTTP_LISTEN_PLAIN, false, "/",

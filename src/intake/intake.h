@@ -29,6 +29,13 @@
 #include "../lib/err.h"
 #include "../lib/limits.h"
 
+/* The way in, as the _smtp._tls record publishes it (RFC 8460 §3): a
+ * POST to https://<service_host>/tlsrpt/<token>, mail to
+ * tlsrpt+<token>[+tag]@<service_host>. Named here, and only here. */
+#define INTAKE_URL_PATH		"/tlsrpt/"
+#define INTAKE_URL_PATH_LEN	(sizeof(INTAKE_URL_PATH) - 1)
+#define INTAKE_ADDR_LOCAL	"tlsrpt+"
+
 struct store;
 struct store_origin;
 struct store_quarantine_caps;

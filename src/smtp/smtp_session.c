@@ -46,6 +46,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../intake/intake.h"
 #include "smtp.h"
 
 enum smtp_state {
@@ -357,7 +358,7 @@ bool
 smtp_report_address(const char *addr, const char *service_host,
     char *token, size_t tokensize)
 {
-	static const char prefix[] = "tlsrpt+";
+	static const char prefix[] = INTAKE_ADDR_LOCAL;
 	const char *at, *p, *dom;
 	size_t n = 0, hostlen, domlen;
 
