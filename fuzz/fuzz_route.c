@@ -67,7 +67,7 @@ fuzz_init(void)
 	p.max_age = 86400;
 	if (strv_push(&p.mx, "*.example.com") == -1 ||
 	    store_open_dir(dir, &s, &e) == -1 ||
-	    s->ops->domain_add(s, "default", "example.com", &p, &dom, &e)
+	    store_domain_add(s, "default", "example.com", &p, &dom, &e)
 	    == -1)
 		fuzz_fail(e.msg);
 	store_domain_free(&dom);

@@ -43,7 +43,7 @@ cli_dns(struct cli *c)
 		    sh ? sh : "", sh ? e.msg : "not set");
 	if ((s = cli_store(c)) == NULL)
 		return CLI_USAGE;
-	if ((r = s->ops->domain_get(s, name, &d, &e)) != 0)
+	if ((r = store_domain_get(s, name, &d, &e)) != 0)
 		return r == 1 ? cli_fail(CLI_INVALID, "%s is not a hosted "
 		    "domain (stsguard domain add %s)", name, name) :
 		    cli_fail(CLI_USAGE, "%s", e.msg);

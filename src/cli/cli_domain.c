@@ -163,7 +163,7 @@ cli_domain_add(struct cli *c)
 		rc = CLI_USAGE;
 		goto out;
 	}
-	if (s->ops->domain_add(s, conf_get(&c->conf, CONF_TENANT), name, &p,
+	if (store_domain_add(s, conf_get(&c->conf, CONF_TENANT), name, &p,
 	    &d, &e) == -1) {
 		rc = cli_fail(CLI_INVALID, "%s", e.msg);
 		goto out;
@@ -188,7 +188,7 @@ cli_domain_load(struct cli *c, struct store **s, struct store_domain *d)
 		return r;
 	if ((*s = cli_store(c)) == NULL)
 		return CLI_USAGE;
-	r = (*s)->ops->domain_get(*s, name, d, &e);
+	r = store_domain_get(*s, name, d, &e);
 	if (r == -1)
 		return cli_fail(CLI_USAGE, "%s", e.msg);
 	if (r == 1)
@@ -211,7 +211,7 @@ cli_domain_show(struct cli *c)
 	if (c->json) {
 		o = cli_domain_json(&d);
 		h = json_array();
-		if (s->ops->domain_history(s, d.name, cli_domain_history_json,
+		if (store_domain_history(s, d.name, cli_domain_history_json,
 		    h, &e) == -1) {
 			json_decref(o);
 			json_decref(h);
@@ -224,7 +224,7 @@ cli_domain_show(struct cli *c)
 	}
 	cli_domain_print(&d);
 	printf("policy ids:\n");
-	if (s->ops->domain_history(s, d.name, cli_domain_history_text, NULL,
+	if (store_domain_history(s, d.name, cli_domain_history_text, NULL,
 	    &e) == -1) {
 		rc = cli_fail(CLI_USAGE, "%s", e.msg);
 		goto out;
@@ -256,7 +256,7 @@ cli_domain_set(struct cli *c)
 	}
 	if ((rc = cli_domain_policy(c, &p)) != 0)
 		goto out;
-	r = s->ops->domain_set(s, d.name, &p, &nd, &e);
+	r = store_domain_set(s, d.name, &p, &nd, &e);
 	if (r != 0) {
 		rc = cli_fail(r == 1 ? CLI_INVALID : CLI_USAGE, "%s",
 		    r == 1 ? "no such domain" : e.msg);
@@ -281,7 +281,7 @@ cli_domain_remove(struct cli *c)
 
 	if ((rc = cli_domain_load(c, &s, &d)) != 0)
 		goto out;
-	r = s->ops->domain_remove(s, d.name, time(NULL), &nd, &e);
+	r = store_domain_remove(s, d.name, time(NULL), &nd, &e);
 	if (r != 0) {
 		rc = cli_fail(r == 1 ? CLI_INVALID : CLI_USAGE, "%s: %s",
 		    d.name, r == 1 ? "already removed" : e.msg);
@@ -335,7 +335,7 @@ cli_domain_list(struct cli *c)
 		return CLI_USAGE;
 	if (c->json) {
 		a = json_array();
-		if (s->ops->domain_list(s, cli_domain_list_json, a, &e) == -1) {
+		if (store_domain_list(s, cli_domain_list_json, a, &e) == -1) {
 			json_decref(a);
 			return cli_fail(CLI_USAGE, "%s", e.msg);
 		}
@@ -344,7 +344,7 @@ cli_domain_list(struct cli *c)
 	}
 	printf("%-30s %-8s %-8s %-26s %s\n", "DOMAIN", "STATUS", "MODE",
 	    "POLICY ID", "MX");
-	if (s->ops->domain_list(s, cli_domain_list_row, c, &e) == -1)
+	if (store_domain_list(s, cli_domain_list_row, c, &e) == -1)
 		return cli_fail(CLI_USAGE, "%s", e.msg);
 	return CLI_OK;
 }

@@ -747,12 +747,12 @@ cli_report_list(struct cli *c)
 		return CLI_USAGE;
 	if (c->json) {
 		a = json_array();
-		r = s->ops->report_list(s, &f, cli_report_list_json, a, &e);
+		r = store_report_list(s, &f, cli_report_list_json, a, &e);
 	} else {
 		printf("%6s  %-10s  %-24s  %-32s  %-24s  %10s  %8s\n", "ID",
 		    "DAY", "ORGANIZATION", "REPORT-ID", "DOMAINS",
 		    "SUCCESSFUL", "FAILED");
-		r = s->ops->report_list(s, &f, cli_report_list_text, NULL, &e);
+		r = store_report_list(s, &f, cli_report_list_text, NULL, &e);
 	}
 	if (r == -1) {
 		json_decref(a);
@@ -790,7 +790,7 @@ cli_report_show(struct cli *c)
 		    "id (see report list)", c->args.v[0]);
 	if ((s = cli_store(c)) == NULL)
 		return CLI_USAGE;
-	res = s->ops->report_get(s, id, cli_report_show_row, &row, &raw,
+	res = store_report_get(s, id, cli_report_show_row, &row, &raw,
 	    &rawlen, &e);
 	if (res != 0) {
 		rc = res == 1 ? cli_fail(CLI_INVALID, "no report %lld", id) :
@@ -895,15 +895,15 @@ cli_quarantine_list(struct cli *c)
 		return CLI_USAGE;
 	if (c->json) {
 		a = json_array();
-		r = s->ops->quarantine_list(s, pending, c->limit,
+		r = store_quarantine_list(s, pending, c->limit,
 		    cli_quarantine_list_json, a, &e);
 	} else {
 		printf("%6s  %-20s  %-7s  %-6s  %8s  %5s  %6s  %s\n", "ID",
 		    "RECEIVED", "KIND", "ROUTE", "BYTES", "SEEN", "REPORT",
 		    "REASON");
-		r = s->ops->quarantine_list(s, pending, c->limit,
+		r = store_quarantine_list(s, pending, c->limit,
 		    cli_quarantine_list_text, NULL, &e);
-		if (r == 0 && (r = s->ops->quarantine_usage(s, &u, &e)) == 0)
+		if (r == 0 && (r = store_quarantine_usage(s, &u, &e)) == 0)
 			printf("in all: %lld entries, %lld pending, %lld bytes "
 			    "stored; repeats counted: %lld; dropped by the "
 			    "caps: %lld\n", (long long)u.entries,
@@ -1007,7 +1007,7 @@ cli_quarantine_show(struct cli *c)
 		return rc;
 	if ((s = cli_store(c)) == NULL)
 		return CLI_USAGE;
-	res = s->ops->quarantine_get(s, id, cli_qrow_cb, &q, &raw, &rawlen,
+	res = store_quarantine_get(s, id, cli_qrow_cb, &q, &raw, &rawlen,
 	    &e);
 	if (res != 0) {
 		rc = res == 1 ? cli_fail(CLI_INVALID, "no quarantine entry "
@@ -1069,7 +1069,7 @@ cli_quarantine_retry_one(struct cli_import *im, int64_t id)
 	int r;
 
 	snprintf(label, sizeof(label), "quarantine %lld", (long long)id);
-	r = s->ops->quarantine_get(s, id, cli_qrow_cb, &q, &raw, &rawlen, &e);
+	r = store_quarantine_get(s, id, cli_qrow_cb, &q, &raw, &rawlen, &e);
 	if (r != 0) {
 		if (r == 1)
 			cli_fail(CLI_INVALID, "no quarantine entry %lld",
@@ -1110,7 +1110,7 @@ cli_quarantine_retry_one(struct cli_import *im, int64_t id)
 		goto out;
 	}
 	if (cli_import_flush(im, &first) == 0 && first != 0) {
-		if ((r = s->ops->quarantine_resolve(s, id, first, &e)) != 0) {
+		if ((r = store_quarantine_resolve(s, id, first, &e)) != 0) {
 			cli_fail(CLI_USAGE, "%s: %s", label, r == 1 ?
 			    "entry vanished" : e.msg);
 			cli_import_rc(im, CLI_USAGE);
@@ -1173,7 +1173,7 @@ cli_quarantine_retry(struct cli *c)
 	}
 	/* Ids first: a callback must not call back into the store. Oldest
 	 * first, the order they came in. */
-	if (im.s->ops->quarantine_list(im.s, true, 0, cli_quarantine_ids,
+	if (store_quarantine_list(im.s, true, 0, cli_quarantine_ids,
 	    &ids, &e) != 0) {
 		free(ids.v);
 		return cli_fail(CLI_USAGE, "%s", e.msg);

@@ -316,7 +316,7 @@ cli_stats(struct cli *c)
 	}
 	if ((s = cli_store(c)) == NULL)
 		return CLI_USAGE;
-	if (s->ops->stats(s, name, from, to, cli_stats_row, &st, &e) == -1 ||
+	if (store_stats(s, name, from, to, cli_stats_row, &st, &e) == -1 ||
 	    cli_stats_flush(&st) == -1) {
 		rc = st.oom ? cli_fail(CLI_USAGE, "out of memory") :
 		    cli_fail(CLI_USAGE, "%s", e.msg);
@@ -326,7 +326,7 @@ cli_stats(struct cli *c)
 		rc = cli_fail(CLI_USAGE, "out of memory");
 		goto out;
 	}
-	if (s->ops->stats_mx_hosts(s, name, from, to, cli_stats_mx_host, &mx,
+	if (store_stats_mx_hosts(s, name, from, to, cli_stats_mx_host, &mx,
 	    &e) != 0) {
 		rc = mx.oom ? cli_fail(CLI_USAGE, "out of memory") :
 		    cli_fail(CLI_USAGE, "%s", e.msg);

@@ -96,7 +96,7 @@ reload_version(struct store *s)
 	uint64_t v;
 	struct err e;
 
-	if (s == NULL || s->ops->domains_version(s, &v, &e) == -1)
+	if (s == NULL || store_domains_version(s, &v, &e) == -1)
 		return -1;
 	return (int64_t)(v & INT64_MAX);
 }

@@ -149,7 +149,7 @@ ptable_build(struct store *s, time_t now, struct err *e)
 	size_t size = 16;
 	int rc;
 
-	rc = s->ops->domain_list(s, ptable_add_domain, &b, e);
+	rc = store_domain_list(s, ptable_add_domain, &b, e);
 	if (rc != 0)
 		goto fail;
 	while (size < b.n * 2)

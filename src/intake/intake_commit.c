@@ -53,7 +53,7 @@ intake_batch(struct store *s, struct intake_item *const *items, size_t n,
 			}
 		}
 	}
-	rc = s->ops->report_add_batch(s, sj, np, results, ids, e);
+	rc = store_report_add_batch(s, sj, np, results, ids, e);
 	k = 0;
 	for (size_t i = 0; i < n; i++) {
 		for (size_t r = 0; r < items[i]->parts.n; r++, k++) {

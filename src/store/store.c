@@ -158,13 +158,26 @@ store_add_sat(uint64_t *a, uint64_t b)
 }
 
 int
+store_open(const char *url, struct store **s, struct err *e)
+{
+	*s = NULL;
+	if (strncmp(url, "sqlite:", 7) == 0 && url[7] != '\0')
+		return store_sqlite_open(url + 7, s, e);
+	if (strncmp(url, "postgresql:", 11) == 0 ||
+	    strncmp(url, "postgres:", 9) == 0)
+		return err_set(e, "store %s: PostgreSQL is not built in yet",
+		    url);
+	return err_set(e, "store '%s': expected sqlite:PATH", url);
+}
+
+int
 store_open_dir(const char *dir, struct store **s, struct err *e)
 {
-	char path[4096];
-	int n = snprintf(path, sizeof(path), "%s/stsguard.db", dir);
+	char url[4096];
+	int n = snprintf(url, sizeof(url), "sqlite:%s/stsguard.db", dir);
 
 	*s = NULL;
-	if (n < 0 || (size_t)n >= sizeof(path))
+	if (n < 0 || (size_t)n >= sizeof(url))
 		return err_set(e, "data dir %s: path too long", dir);
-	return store_sqlite_open(path, s, e);
+	return store_open(url, s, e);
 }

@@ -337,6 +337,11 @@ struct store {
 	const struct store_ops *ops;
 };
 
+/* Opens the store that url names, creating and migrating it when
+ * needed: "sqlite:PATH" (the embedded default). A PostgreSQL URL is
+ * refused until that backend exists. Returns 0 and *s (release with
+ * store_close), or -1 with the reason. */
+int	store_open(const char *url, struct store **s, struct err *e);
 /* Opens (creating and migrating when needed) the SQLite store at path.
  * Returns 0 and *s (release with store_close), or -1 with the reason.
  * A handle is for one thread at a time: the daemon opens one per worker.
@@ -351,6 +356,135 @@ store_close(struct store *s)
 {
 	if (s != NULL)
 		s->ops->close(s);
+}
+
+/* The store's operations, as functions: callers use these, never
+ * s->ops directly (the contracts are the ops' above). */
+static inline int
+store_domain_add(struct store *s, const char *tenant, const char *name, const
+    struct policy *p, struct store_domain *out, struct err *e)
+{
+	return s->ops->domain_add(s, tenant, name, p, out, e);
+}
+
+static inline int
+store_domain_get(struct store *s, const char *name, struct store_domain *out,
+    struct err *e)
+{
+	return s->ops->domain_get(s, name, out, e);
+}
+
+static inline int
+store_domain_set(struct store *s, const char *name, const struct policy *p,
+    struct store_domain *out, struct err *e)
+{
+	return s->ops->domain_set(s, name, p, out, e);
+}
+
+static inline int
+store_domain_remove(struct store *s, const char *name, time_t now, struct
+    store_domain *out, struct err *e)
+{
+	return s->ops->domain_remove(s, name, now, out, e);
+}
+
+static inline int
+store_domain_list(struct store *s, store_domain_cb cb, void *arg, struct err
+    *e)
+{
+	return s->ops->domain_list(s, cb, arg, e);
+}
+
+static inline int
+store_domain_history(struct store *s, const char *name, store_history_cb cb,
+    void *arg, struct err *e)
+{
+	return s->ops->domain_history(s, name, cb, arg, e);
+}
+
+static inline int
+store_report_add(struct store *s, const struct tlsrpt_report *r, const uint8_t
+    *raw, size_t rawlen, const struct store_origin *o, int64_t *id, struct err
+    *e)
+{
+	return s->ops->report_add(s, r, raw, rawlen, o, id, e);
+}
+
+static inline int
+store_report_add_batch(struct store *s, const struct store_report_job *jobs,
+    size_t n, int *results, int64_t *ids, struct err *e)
+{
+	return s->ops->report_add_batch(s, jobs, n, results, ids, e);
+}
+
+static inline int
+store_report_list(struct store *s, const struct store_report_filter *f,
+    store_report_cb cb, void *arg, struct err *e)
+{
+	return s->ops->report_list(s, f, cb, arg, e);
+}
+
+static inline int
+store_report_get(struct store *s, int64_t id, store_report_cb cb, void *arg,
+    uint8_t **raw, size_t *rawlen, struct err *e)
+{
+	return s->ops->report_get(s, id, cb, arg, raw, rawlen, e);
+}
+
+static inline int
+store_stats(struct store *s, const char *domain, time_t from, time_t to,
+    store_stat_cb cb, void *arg, struct err *e)
+{
+	return s->ops->stats(s, domain, from, to, cb, arg, e);
+}
+
+static inline int
+store_stats_mx_hosts(struct store *s, const char *domain, time_t from, time_t
+    to, store_mx_host_cb cb, void *arg, struct err *e)
+{
+	return s->ops->stats_mx_hosts(s, domain, from, to, cb, arg, e);
+}
+
+static inline int
+store_quarantine_add(struct store *s, const char *kind, const uint8_t *raw,
+    size_t rawlen, const char *reason, const struct store_origin *o, int64_t
+    *id, struct err *e)
+{
+	return s->ops->quarantine_add(s, kind, raw, rawlen, reason, o, id, e);
+}
+
+static inline int
+store_quarantine_list(struct store *s, bool pending_only, long limit,
+    store_quarantine_cb cb, void *arg, struct err *e)
+{
+	return s->ops->quarantine_list(s, pending_only, limit, cb, arg, e);
+}
+
+static inline int
+store_quarantine_get(struct store *s, int64_t id, store_quarantine_cb cb, void
+    *arg, uint8_t **raw, size_t *rawlen, struct err *e)
+{
+	return s->ops->quarantine_get(s, id, cb, arg, raw, rawlen, e);
+}
+
+static inline int
+store_quarantine_usage(struct store *s, struct store_quarantine_usage *u,
+    struct err *e)
+{
+	return s->ops->quarantine_usage(s, u, e);
+}
+
+static inline int
+store_quarantine_resolve(struct store *s, int64_t id, int64_t report, struct
+    err *e)
+{
+	return s->ops->quarantine_resolve(s, id, report, e);
+}
+
+static inline int
+store_domains_version(struct store *s, uint64_t *v, struct err *e)
+{
+	return s->ops->domains_version(s, v, e);
 }
 
 #endif

@@ -32,6 +32,16 @@ struct fx {
 	struct store *s;
 };
 
+/* Opens the store at path the way the program does: by its URL. */
+static int
+open_at(const char *path, struct store **s, struct err *e)
+{
+	char url[256];
+
+	snprintf(url, sizeof(url), "sqlite:%s", path);
+	return store_open(url, s, e);
+}
+
 static int
 fx_setup(void **state)
 {
@@ -42,7 +52,7 @@ fx_setup(void **state)
 	snprintf(fx->dir, sizeof(fx->dir), "/tmp/test_store.XXXXXX");
 	assert_non_null(mkdtemp(fx->dir));
 	snprintf(fx->path, sizeof(fx->path), "%s/stsguard.db", fx->dir);
-	if (store_sqlite_open(fx->path, &fx->s, &e) == -1)
+	if (open_at(fx->path, &fx->s, &e) == -1)
 		fail_msg("open: %s", e.msg);
 	*state = fx;
 	return 0;
@@ -89,7 +99,7 @@ add_domain(struct store *s, const char *name, uint32_t max_age,
 	struct err e = { "" };
 
 	mk_policy(&p, POLICY_MODE_ENFORCE, max_age, "mail.example.net", NULL);
-	if (s->ops->domain_add(s, "acme", name, &p, d, &e) != 0)
+	if (store_domain_add(s, "acme", name, &p, d, &e) != 0)
 		fail_msg("domain_add %s: %s", name, e.msg);
 	policy_free(&p);
 }
@@ -199,7 +209,7 @@ test_domain_add_get(void **state)
 
 	mk_policy(&p, POLICY_MODE_ENFORCE, 86400, "mail.example.com",
 	    "*.example.net", NULL);
-	assert_int_equal(s->ops->domain_add(s, "acme", "example.com", &p, &d,
+	assert_int_equal(store_domain_add(s, "acme", "example.com", &p, &d,
 	    &e), 0);
 	assert_true(d.id > 0);
 	assert_string_equal(d.name, "example.com");
@@ -214,7 +224,7 @@ test_domain_add_get(void **state)
 	assert_int_equal(d.removed, 0);
 	assert_int_equal(d.serve_until, 0);
 
-	assert_int_equal(s->ops->domain_get(s, "example.com", &g, &e), 0);
+	assert_int_equal(store_domain_get(s, "example.com", &g, &e), 0);
 	assert_int_equal(g.id, d.id);
 	assert_string_equal(g.policy_id, d.policy_id);
 	assert_string_equal(g.token, d.token);
@@ -224,21 +234,21 @@ test_domain_add_get(void **state)
 	assert_string_equal(g.policy.mx.v[1], "*.example.net");
 
 	/* A second add of a hosted domain fails and leaves it alone. */
-	assert_int_equal(s->ops->domain_add(s, "other", "example.com", &p, &x,
+	assert_int_equal(store_domain_add(s, "other", "example.com", &p, &x,
 	    &e), -1);
 	assert_non_null(strstr(e.msg, "already hosted"));
 	assert_int_equal(x.policy.mx.n, 0);
-	assert_int_equal(s->ops->domain_get(s, "nowhere.example", &x, &e), 1);
+	assert_int_equal(store_domain_get(s, "nowhere.example", &x, &e), 1);
 	store_domain_free(&g);
-	assert_int_equal(s->ops->domain_get(s, "example.com", &g, &e), 0);
+	assert_int_equal(store_domain_get(s, "example.com", &g, &e), 0);
 	assert_string_equal(g.tenant, "acme");
 
 	/* The store refuses a policy that could not be served. */
 	policy_free(&p);
 	mk_policy(&p, POLICY_MODE_ENFORCE, 86400, NULL);
-	assert_int_equal(s->ops->domain_add(s, "acme", "example.org", &p, &x,
+	assert_int_equal(store_domain_add(s, "acme", "example.org", &p, &x,
 	    &e), -1);
-	assert_int_equal(s->ops->domain_get(s, "example.org", &x, &e), 1);
+	assert_int_equal(store_domain_get(s, "example.org", &x, &e), 1);
 
 	policy_free(&p);
 	store_domain_free(&d);
@@ -280,25 +290,25 @@ test_domain_set_new_id_only_on_change(void **state)
 
 	/* The same policy again: same id, no history row. */
 	mk_policy(&p, POLICY_MODE_ENFORCE, 86400, "mail.example.net", NULL);
-	assert_int_equal(s->ops->domain_set(s, "example.com", &p, &n1, &e), 0);
+	assert_int_equal(store_domain_set(s, "example.com", &p, &n1, &e), 0);
 	assert_string_equal(n1.policy_id, d.policy_id);
 
 	/* A real change, twice within one second: two new, distinct ids. */
 	p.max_age = 604800;
-	assert_int_equal(s->ops->domain_set(s, "example.com", &p, &n2, &e), 0);
+	assert_int_equal(store_domain_set(s, "example.com", &p, &n2, &e), 0);
 	assert_policy_id(n2.policy_id, 2);
 	assert_int_equal(n2.policy.max_age, 604800);
 	p.mode = POLICY_MODE_TESTING;
-	assert_int_equal(s->ops->domain_set(s, "example.com", &p, &n3, &e), 0);
+	assert_int_equal(store_domain_set(s, "example.com", &p, &n3, &e), 0);
 	assert_policy_id(n3.policy_id, 3);
 	assert_string_not_equal(n2.policy_id, n3.policy_id);
 	assert_string_equal(n3.token, d.token);
 
 	/* No such domain. */
-	assert_int_equal(s->ops->domain_set(s, "nowhere.example", &p, &n4,
+	assert_int_equal(store_domain_set(s, "nowhere.example", &p, &n4,
 	    &e), 1);
 
-	assert_int_equal(s->ops->domain_history(s, "example.com", history_cb,
+	assert_int_equal(store_domain_history(s, "example.com", history_cb,
 	    &h, &e), 0);
 	assert_int_equal(h.n, 3);
 	assert_string_equal(h.ids[0], d.policy_id);
@@ -307,7 +317,7 @@ test_domain_set_new_id_only_on_change(void **state)
 	assert_non_null(strstr(h.bodies[0], "mode: enforce\r\n"));
 	assert_non_null(strstr(h.bodies[1], "max_age: 604800\r\n"));
 	assert_non_null(strstr(h.bodies[2], "mode: testing\r\n"));
-	assert_int_equal(s->ops->domain_history(s, "nowhere.example",
+	assert_int_equal(store_domain_history(s, "nowhere.example",
 	    history_cb, &h, &e), -1);
 
 	policy_free(&p);
@@ -332,7 +342,7 @@ test_domain_remove_and_readd(void **state)
 	add_domain(s, "example.com", 604800, &d);
 	/* RFC 8461 §8.3: mode none, max_age at most a day, served until
 	 * the old max_age has run out. */
-	assert_int_equal(s->ops->domain_remove(s, "example.com", now, &r, &e),
+	assert_int_equal(store_domain_remove(s, "example.com", now, &r, &e),
 	    0);
 	assert_int_equal(r.policy.mode, POLICY_MODE_NONE);
 	assert_int_equal(r.policy.max_age, 86400);
@@ -340,30 +350,30 @@ test_domain_remove_and_readd(void **state)
 	assert_int_equal(r.serve_until, now + 604800);
 	assert_int_equal(r.updated, now);
 	assert_string_equal(r.policy_id, "20260512093005r2");
-	assert_int_equal(s->ops->domain_get(s, "example.com", &g, &e), 0);
+	assert_int_equal(store_domain_get(s, "example.com", &g, &e), 0);
 	assert_int_equal(g.policy.mode, POLICY_MODE_NONE);
 	assert_int_equal(g.removed, now);
 	assert_string_equal(g.policy_id, r.policy_id);
 
 	/* Removing twice, or setting a removed domain, finds nothing. */
-	assert_int_equal(s->ops->domain_remove(s, "example.com", now, &x, &e),
+	assert_int_equal(store_domain_remove(s, "example.com", now, &x, &e),
 	    1);
-	assert_int_equal(s->ops->domain_remove(s, "nowhere.example", now, &x,
+	assert_int_equal(store_domain_remove(s, "nowhere.example", now, &x,
 	    &e), 1);
 	mk_policy(&p, POLICY_MODE_ENFORCE, 86400, "mail.example.net", NULL);
-	assert_int_equal(s->ops->domain_set(s, "example.com", &p, &x, &e), 1);
+	assert_int_equal(store_domain_set(s, "example.com", &p, &x, &e), 1);
 
 	/* A short max_age is kept as it is. */
 	add_domain(s, "short.example", 3600, &x);
 	store_domain_free(&x);
-	assert_int_equal(s->ops->domain_remove(s, "short.example", now, &x,
+	assert_int_equal(store_domain_remove(s, "short.example", now, &x,
 	    &e), 0);
 	assert_int_equal(x.policy.max_age, 3600);
 	assert_int_equal(x.serve_until, now + 3600);
 	store_domain_free(&x);
 
 	/* Adding it again brings it back with a new id, the same token. */
-	assert_int_equal(s->ops->domain_add(s, "acme", "example.com", &p, &b,
+	assert_int_equal(store_domain_add(s, "acme", "example.com", &p, &b,
 	    &e), 0);
 	assert_int_equal(b.id, d.id);
 	assert_int_equal(b.removed, 0);
@@ -372,7 +382,7 @@ test_domain_remove_and_readd(void **state)
 	assert_policy_id(b.policy_id, 3);
 	assert_string_equal(b.token, d.token);
 	assert_int_equal(b.created, d.created);
-	assert_int_equal(s->ops->domain_history(s, "example.com", history_cb,
+	assert_int_equal(store_domain_history(s, "example.com", history_cb,
 	    &h, &e), 0);
 	assert_int_equal(h.n, 3);
 	assert_non_null(strstr(h.bodies[1], "mode: none\r\n"));
@@ -421,10 +431,10 @@ test_domain_list_and_tokens(void **state)
 		add_domain(s, name, 86400, &d);
 		store_domain_free(&d);
 	}
-	assert_int_equal(s->ops->domain_remove(s, "d05.example", 1778578205,
+	assert_int_equal(store_domain_remove(s, "d05.example", 1778578205,
 	    &d, &e), 0);
 	store_domain_free(&d);
-	assert_int_equal(s->ops->domain_list(s, names_cb, &l, &e), 0);
+	assert_int_equal(store_domain_list(s, names_cb, &l, &e), 0);
 	assert_int_equal(l.n, 40);
 	assert_int_equal(l.removed, 1);
 	for (int i = 0; i < 40; i++) {
@@ -436,7 +446,7 @@ test_domain_list_and_tokens(void **state)
 	}
 	memset(&l, 0, sizeof(l));
 	l.stop_at = 3;
-	assert_int_equal(s->ops->domain_list(s, names_cb, &l, &e), 7);
+	assert_int_equal(store_domain_list(s, names_cb, &l, &e), 7);
 	assert_int_equal(l.n, 3);
 }
 
@@ -490,7 +500,7 @@ store_json(struct store *s, const char *json, int64_t *id)
 	struct err e = { "" };
 	int res;
 
-	res = s->ops->report_add(s, r, (const uint8_t *)json, strlen(json),
+	res = store_report_add(s, r, (const uint8_t *)json, strlen(json),
 	    &o, id, &e);
 	if (res == -1)
 		fail_msg("report_add: %s", e.msg);
@@ -529,7 +539,7 @@ get_stats(struct store *s, const char *domain, time_t from, time_t to,
 	struct err e = { "" };
 
 	memset(st, 0, sizeof(*st));
-	if (s->ops->stats(s, domain, from, to, stats_cb, st, &e) != 0)
+	if (store_stats(s, domain, from, to, stats_cb, st, &e) != 0)
 		fail_msg("stats: %s", e.msg);
 }
 
@@ -711,7 +721,7 @@ test_report_duplicate(void **state)
 	assert_int_equal(store_json(s, j2, &id2), STORE_ADDED);
 	assert_true(id2 != id);
 
-	assert_int_equal(s->ops->report_list(s, &f, rows_cb, &l, &e), 0);
+	assert_int_equal(store_report_list(s, &f, rows_cb, &l, &e), 0);
 	assert_int_equal(l.n, 2);
 	assert_int_equal(l.ids[0], id2);	/* newest first */
 	assert_int_equal(l.dups[0], 0);
@@ -764,7 +774,7 @@ test_report_batch(void **state)
 	/* A job refused before the transaction does not sink the others. */
 	jobs[4] = (struct store_report_job){ .r = r[1], .raw = NULL,
 	    .rawlen = 0, .o = &o };
-	assert_int_equal(s->ops->report_add_batch(s, jobs, 5, results, ids,
+	assert_int_equal(store_report_add_batch(s, jobs, 5, results, ids,
 	    &e), 0);
 	assert_int_equal(results[0], STORE_ADDED);
 	assert_int_equal(results[1], STORE_ADDED);
@@ -778,11 +788,11 @@ test_report_batch(void **state)
 
 	/* The same reports one by one into a second store. */
 	snprintf(path, sizeof(path), "%s/one.db", fx->dir);
-	if (store_sqlite_open(path, &s1, &e) == -1)
+	if (open_at(path, &s1, &e) == -1)
 		fail_msg("open: %s", e.msg);
 	assert_int_equal(store_json(s1, j[3], &id1), STORE_ADDED);
 	for (int i = 0; i < 4; i++)
-		assert_int_equal(s1->ops->report_add(s1, r[i],
+		assert_int_equal(store_report_add(s1, r[i],
 		    (const uint8_t *)j[i], strlen(j[i]), &o, &id1, &e),
 		    results[i]);
 	get_stats(s, "example.com", 0, 0, &sb);
@@ -791,8 +801,8 @@ test_report_batch(void **state)
 	assert_int_equal(sb.n, s1b.n);
 	for (int i = 0; i < sb.n; i++)
 		assert_string_equal(sb.rows[i], s1b.rows[i]);
-	assert_int_equal(s->ops->report_list(s, &f, rows_cb, &lb, &e), 0);
-	assert_int_equal(s1->ops->report_list(s1, &f, rows_cb, &l1, &e), 0);
+	assert_int_equal(store_report_list(s, &f, rows_cb, &lb, &e), 0);
+	assert_int_equal(store_report_list(s1, &f, rows_cb, &l1, &e), 0);
 	assert_int_equal(lb.n, 3);
 	assert_int_equal(l1.n, 3);
 	for (int i = 0; i < lb.n; i++) {
@@ -802,7 +812,7 @@ test_report_batch(void **state)
 	}
 
 	/* A batch of nothing but refused jobs writes nothing. */
-	assert_int_equal(s->ops->report_add_batch(s, &jobs[4], 1, results,
+	assert_int_equal(store_report_add_batch(s, &jobs[4], 1, results,
 	    ids, &e), 0);
 	assert_int_equal(results[0], -1);
 
@@ -858,7 +868,7 @@ test_report_list_filter(void **state)
 	free(j);
 
 	f.domain = "example.com";
-	assert_int_equal(s->ops->report_list(s, &f, rows_cb, &l, &e), 0);
+	assert_int_equal(store_report_list(s, &f, rows_cb, &l, &e), 0);
 	assert_int_equal(l.n, 3);
 	assert_int_equal(l.ids[0], ids[3]);
 	assert_int_equal(l.ids[1], ids[2]);
@@ -867,17 +877,17 @@ test_report_list_filter(void **state)
 
 	memset(&l, 0, sizeof(l));
 	f.limit = 2;
-	assert_int_equal(s->ops->report_list(s, &f, rows_cb, &l, &e), 0);
+	assert_int_equal(store_report_list(s, &f, rows_cb, &l, &e), 0);
 	assert_int_equal(l.n, 2);
 	assert_int_equal(l.ids[0], ids[3]);
 
 	memset(&l, 0, sizeof(l));
 	f.domain = NULL;
 	f.limit = 0;
-	assert_int_equal(s->ops->report_list(s, &f, rows_cb, &l, &e), 0);
+	assert_int_equal(store_report_list(s, &f, rows_cb, &l, &e), 0);
 	assert_int_equal(l.n, 4);
 	assert_int_equal(l.ids[3], ids[0]);
-	assert_int_equal(s->ops->report_list(s, NULL, rows_cb, &l, &e), 0);
+	assert_int_equal(store_report_list(s, NULL, rows_cb, &l, &e), 0);
 }
 
 /* --- reports and the domains they belong to (read-time mapping) --- */
@@ -926,7 +936,7 @@ add_domain_mx(struct store *s, const char *name, const char *mx1,
 	struct err e = { "" };
 
 	mk_policy(&p, POLICY_MODE_ENFORCE, 86400, mx1, mx2, NULL);
-	if (s->ops->domain_add(s, "acme", name, &p, &d, &e) != 0)
+	if (store_domain_add(s, "acme", name, &p, &d, &e) != 0)
 		fail_msg("domain_add %s: %s", name, e.msg);
 	policy_free(&p);
 	store_domain_free(&d);
@@ -941,7 +951,7 @@ set_domain_mx(struct store *s, const char *name, const char *mx1,
 	struct err e = { "" };
 
 	mk_policy(&p, POLICY_MODE_ENFORCE, 86400, mx1, mx2, NULL);
-	if (s->ops->domain_set(s, name, &p, &d, &e) != 0)
+	if (store_domain_set(s, name, &p, &d, &e) != 0)
 		fail_msg("domain_set %s: %s", name, e.msg);
 	policy_free(&p);
 	store_domain_free(&d);
@@ -971,7 +981,7 @@ get_mx_hosts(struct store *s, const char *domain, time_t from,
 	struct err e = { "" };
 
 	memset(l, 0, sizeof(*l));
-	if (s->ops->stats_mx_hosts(s, domain, from, 0, mxrows_cb, l, &e) != 0)
+	if (store_stats_mx_hosts(s, domain, from, 0, mxrows_cb, l, &e) != 0)
 		fail_msg("stats_mx_hosts: %s", e.msg);
 }
 
@@ -985,7 +995,7 @@ list_reports(struct store *s, const char *domain, bool unclaimed,
 	struct err e = { "" };
 
 	memset(l, 0, sizeof(*l));
-	if (s->ops->report_list(s, &f, rows_cb, l, &e) != 0)
+	if (store_report_list(s, &f, rows_cb, l, &e) != 0)
 		fail_msg("report_list: %s", e.msg);
 }
 
@@ -1010,7 +1020,7 @@ test_tlsa_mx_hosts(void **state)
 	add_domain_mx(s, "example.com", "mx1.p.example", "*.q.example");
 	add_domain_mx(s, "other.example", "mx1.p.example", NULL);
 	add_domain_mx(s, "gone.example", "mx1.p.example", NULL);
-	assert_int_equal(s->ops->domain_remove(s, "gone.example", time(NULL),
+	assert_int_equal(store_domain_remove(s, "gone.example", time(NULL),
 	    &d, &e), 0);
 	store_domain_free(&d);
 
@@ -1076,7 +1086,7 @@ test_tlsa_mx_hosts(void **state)
 	list_reports(s, NULL, true, 2, &l);
 	assert_int_equal(l.n, 2);
 	assert_int_equal(l.ids[1], r[8]);
-	assert_int_equal(s->ops->report_list(s, &both, rows_cb, &l, &e), -1);
+	assert_int_equal(store_report_list(s, &both, rows_cb, &l, &e), -1);
 
 	/* A domain added later claims its earlier reports. */
 	add_domain_mx(s, "nobody.example", "mail.nobody.example", NULL);
@@ -1110,7 +1120,7 @@ test_tlsa_mx_hosts(void **state)
 	    "'*.a.q.example')"), 2);
 
 	/* A removed domain keeps its patterns and claims. */
-	assert_int_equal(s->ops->domain_remove(s, "example.com", time(NULL),
+	assert_int_equal(store_domain_remove(s, "example.com", time(NULL),
 	    &d, &e), 0);
 	store_domain_free(&d);
 	list_reports(s, NULL, true, 0, &l);
@@ -1164,7 +1174,7 @@ test_report_raw_roundtrip(void **state)
 	j1 = report_json("Org A", "a-1", "2026-05-12", "example.com", 1, 0,
 	    NULL);
 	assert_int_equal(store_json(s, j1, &id1), STORE_ADDED);
-	assert_int_equal(s->ops->report_get(s, id1, one_row_cb, &seen, &raw,
+	assert_int_equal(store_report_get(s, id1, one_row_cb, &seen, &raw,
 	    &rawlen, &e), 0);
 	assert_int_equal(seen, id1);
 	assert_int_equal(rawlen, strlen(j1));
@@ -1181,10 +1191,10 @@ test_report_raw_roundtrip(void **state)
 	assert_int_equal(gzip_deflate((const uint8_t *)j2, strlen(j2), &gz,
 	    &gzlen, &e), 0);
 	r = parse(j2);
-	assert_int_equal(s->ops->report_add(s, r, gz, gzlen, &o, &id2, &e),
+	assert_int_equal(store_report_add(s, r, gz, gzlen, &o, &id2, &e),
 	    STORE_ADDED);
 	tlsrpt_report_free(r);
-	assert_int_equal(s->ops->report_get(s, id2, NULL, NULL, &raw, &rawlen,
+	assert_int_equal(store_report_get(s, id2, NULL, NULL, &raw, &rawlen,
 	    &e), 0);
 	assert_int_equal(rawlen, gzlen);
 	assert_memory_equal(raw, gz, gzlen);
@@ -1194,7 +1204,7 @@ test_report_raw_roundtrip(void **state)
 
 	free(raw);
 	raw = NULL;
-	assert_int_equal(s->ops->report_get(s, 9999, NULL, NULL, &raw,
+	assert_int_equal(store_report_get(s, 9999, NULL, NULL, &raw,
 	    &rawlen, &e), 1);
 	assert_null(raw);
 	free(gz);
@@ -1261,19 +1271,19 @@ test_quarantine(void **state)
 	int stops = 0;
 	char *j;
 
-	assert_int_equal(s->ops->quarantine_add(s, "message",
+	assert_int_equal(store_quarantine_add(s, "message",
 	    (const uint8_t *)msg, strlen(msg), "no application/tlsrpt part",
 	    &om, &q1, &e), 0);
 	assert_true(q1 > 0);
 	/* Truncated gzip: kept byte for byte although it is gzip itself. */
-	assert_int_equal(s->ops->quarantine_add(s, "report", bin, sizeof(bin),
+	assert_int_equal(store_quarantine_add(s, "report", bin, sizeof(bin),
 	    "truncated gzip", &ob, &q2, &e), 0);
 	/* Empty input (an empty pipe) is kept too; NULL origin is fine. */
-	assert_int_equal(s->ops->quarantine_add(s, "report", NULL, 0,
+	assert_int_equal(store_quarantine_add(s, "report", NULL, 0,
 	    "empty", NULL, &q3, &e), 0);
 	assert_true(q1 < q2 && q2 < q3);
 	/* Only the two kinds. */
-	assert_int_equal(s->ops->quarantine_add(s, "other", bin, sizeof(bin),
+	assert_int_equal(store_quarantine_add(s, "other", bin, sizeof(bin),
 	    "x", &ob, &rid, &e), -1);
 	assert_int_equal(rid, 0);
 	/* Committed: another connection sees all three, stored compressed. */
@@ -1283,7 +1293,7 @@ test_quarantine(void **state)
 	    "quarantine WHERE substr(hex(raw), 1, 4) = '1F8B'"), 3);
 
 	/* Newest first; the row carries the origin and the reason. */
-	assert_int_equal(s->ops->quarantine_list(s, true, 0, qrows_cb, &l,
+	assert_int_equal(store_quarantine_list(s, true, 0, qrows_cb, &l,
 	    &e), 0);
 	assert_int_equal(l.n, 3);
 	assert_int_equal(l.ids[0], q3);
@@ -1299,33 +1309,33 @@ test_quarantine(void **state)
 	assert_string_equal(l.intake[1], "(null)");
 	assert_int_equal(l.reports[1], 0);
 	memset(&l, 0, sizeof(l));
-	assert_int_equal(s->ops->quarantine_list(s, false, 2, qrows_cb, &l,
+	assert_int_equal(store_quarantine_list(s, false, 2, qrows_cb, &l,
 	    &e), 0);
 	assert_int_equal(l.n, 2);
-	assert_int_equal(s->ops->quarantine_list(s, false, 0, qstop_cb,
+	assert_int_equal(store_quarantine_list(s, false, 0, qstop_cb,
 	    &stops, &e), 7);
 	assert_int_equal(stops, 1);
 
 	/* The bytes come back exactly as received. */
 	memset(&l, 0, sizeof(l));
-	assert_int_equal(s->ops->quarantine_get(s, q1, qrows_cb, &l, &raw,
+	assert_int_equal(store_quarantine_get(s, q1, qrows_cb, &l, &raw,
 	    &rawlen, &e), 0);
 	assert_int_equal(l.n, 1);
 	assert_int_equal(l.ids[0], q1);
 	assert_int_equal(rawlen, strlen(msg));
 	assert_memory_equal(raw, msg, rawlen);
 	free(raw);
-	assert_int_equal(s->ops->quarantine_get(s, q2, NULL, NULL, &raw,
+	assert_int_equal(store_quarantine_get(s, q2, NULL, NULL, &raw,
 	    &rawlen, &e), 0);
 	assert_int_equal(rawlen, sizeof(bin));
 	assert_memory_equal(raw, bin, rawlen);
 	free(raw);
-	assert_int_equal(s->ops->quarantine_get(s, q3, NULL, NULL, &raw,
+	assert_int_equal(store_quarantine_get(s, q3, NULL, NULL, &raw,
 	    &rawlen, &e), 0);
 	assert_int_equal(rawlen, 0);
 	free(raw);
 	raw = NULL;
-	assert_int_equal(s->ops->quarantine_get(s, 9999, NULL, NULL, &raw,
+	assert_int_equal(store_quarantine_get(s, 9999, NULL, NULL, &raw,
 	    &rawlen, &e), 1);
 	assert_null(raw);
 
@@ -1334,19 +1344,19 @@ test_quarantine(void **state)
 	j = report_json("Org A", "q-1", "2026-05-12", "example.com", 1, 0,
 	    NULL);
 	assert_int_equal(store_json(s, j, &rid), STORE_ADDED);
-	assert_int_equal(s->ops->quarantine_resolve(s, q1, rid, &e), 0);
-	assert_int_equal(s->ops->quarantine_resolve(s, 9999, rid, &e), 1);
+	assert_int_equal(store_quarantine_resolve(s, q1, rid, &e), 0);
+	assert_int_equal(store_quarantine_resolve(s, 9999, rid, &e), 1);
 	/* Only a stored report can resolve an entry. */
-	assert_int_equal(s->ops->quarantine_resolve(s, q2, rid + 100, &e),
+	assert_int_equal(store_quarantine_resolve(s, q2, rid + 100, &e),
 	    -1);
 	memset(&l, 0, sizeof(l));
-	assert_int_equal(s->ops->quarantine_list(s, true, 0, qrows_cb, &l,
+	assert_int_equal(store_quarantine_list(s, true, 0, qrows_cb, &l,
 	    &e), 0);
 	assert_int_equal(l.n, 2);
 	assert_int_equal(l.ids[0], q3);
 	assert_int_equal(l.ids[1], q2);
 	memset(&l, 0, sizeof(l));
-	assert_int_equal(s->ops->quarantine_list(s, false, 0, qrows_cb, &l,
+	assert_int_equal(store_quarantine_list(s, false, 0, qrows_cb, &l,
 	    &e), 0);
 	assert_int_equal(l.n, 3);
 	assert_int_equal(l.ids[2], q1);
@@ -1367,7 +1377,7 @@ quar_job(struct store *s, const char *bytes,
 	struct err e = { "" };
 	int result;
 
-	if (s->ops->report_add_batch(s, &j, 1, &result, id, &e) != 0)
+	if (store_report_add_batch(s, &j, 1, &result, id, &e) != 0)
 		fail_msg("report_add_batch: %s", e.msg);
 	return result;
 }
@@ -1399,12 +1409,12 @@ test_quarantine_caps(void **state)
 	assert_int_equal(quar_job(s, "same", &b, &caps, &id),
 	    STORE_QUARANTINED);
 	assert_int_equal(id, first);
-	assert_int_equal(s->ops->quarantine_add(s, "report",
+	assert_int_equal(store_quarantine_add(s, "report",
 	    (const uint8_t *)"same", 4, "again", &op, &id, &e), 0);
 	assert_int_equal(id, first);
 	assert_int_equal(count_rows(fx->path, "SELECT seen FROM quarantine"),
 	    3);
-	assert_int_equal(s->ops->quarantine_usage(s, &u, &e), 0);
+	assert_int_equal(store_quarantine_usage(s, &u, &e), 0);
 	assert_int_equal(u.entries, 1);
 	assert_int_equal(u.pending, 1);
 	assert_int_equal(u.folded, 2);
@@ -1426,9 +1436,9 @@ test_quarantine_caps(void **state)
 	assert_int_equal(count_rows(fx->path, "SELECT min(id) FROM "
 	    "quarantine WHERE client_key = '2001:db8::/64'"), first + 3);
 	/* The operator's own never count against anyone, nor go. */
-	assert_int_equal(s->ops->quarantine_add(s, "report",
+	assert_int_equal(store_quarantine_add(s, "report",
 	    (const uint8_t *)"mine", 4, "x", &op, &mine, &e), 0);
-	assert_int_equal(s->ops->quarantine_usage(s, &u, &e), 0);
+	assert_int_equal(store_quarantine_usage(s, &u, &e), 0);
 	assert_int_equal(u.dropped, 3);	/* "same", junk 0, junk 1 */
 	assert_int_equal(u.entries, 4);
 
@@ -1446,7 +1456,7 @@ test_quarantine_caps(void **state)
 	assert_int_equal(quar_job(s, "small", &b, &caps, &id),
 	    STORE_QUARANTINED);
 	assert_true(id > 0);
-	assert_int_equal(s->ops->quarantine_usage(s, &u, &e), 0);
+	assert_int_equal(store_quarantine_usage(s, &u, &e), 0);
 	assert_true(u.bytes <= 200);
 	assert_int_equal(u.entries, 5);
 	assert_int_equal(u.dropped, 3);
@@ -1458,7 +1468,7 @@ test_quarantine_caps(void **state)
 	    "quarantine"), 1);
 	assert_int_equal(count_rows(fx->path, "SELECT id FROM quarantine "
 	    "WHERE anon = 0"), mine);
-	assert_int_equal(s->ops->quarantine_usage(s, &u, &e), 0);
+	assert_int_equal(store_quarantine_usage(s, &u, &e), 0);
 	assert_int_equal(u.dropped, 3 + 5);
 	assert_int_equal(u.entries, count_rows(fx->path, "SELECT count(*) "
 	    "FROM quarantine"));
@@ -1483,7 +1493,7 @@ test_report_intake_domain(void **state)
 	j = report_json("Org A", "i-1", "2026-05-12", "example.com", 1, 0,
 	    NULL);
 	r = parse(j);
-	assert_int_equal(s->ops->report_add(s, r, (const uint8_t *)j,
+	assert_int_equal(store_report_add(s, r, (const uint8_t *)j,
 	    strlen(j), &o, &id, &e), STORE_ADDED);
 	tlsrpt_report_free(r);
 	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM report "
@@ -1499,7 +1509,7 @@ dversion(struct store *s)
 	struct err e = { "" };
 	uint64_t v = 0;
 
-	if (s->ops->domains_version(s, &v, &e) != 0)
+	if (store_domains_version(s, &v, &e) != 0)
 		fail_msg("domains_version: %s", e.msg);
 	return v;
 }
@@ -1516,7 +1526,7 @@ test_domains_version(void **state)
 	int64_t id;
 	char *j;
 
-	if (store_sqlite_open(fx->path, &b, &e) != 0)
+	if (open_at(fx->path, &b, &e) != 0)
 		fail_msg("second open: %s", e.msg);
 	va = dversion(a);
 	vb = dversion(b);
@@ -1540,14 +1550,14 @@ test_domains_version(void **state)
 
 	/* set (with a new policy) and remove, from the other connection. */
 	mk_policy(&p, POLICY_MODE_TESTING, 3600, "mx.example.com", NULL);
-	assert_int_equal(b->ops->domain_set(b, "example.com", &p, &d, &e), 0);
+	assert_int_equal(store_domain_set(b, "example.com", &p, &d, &e), 0);
 	store_domain_free(&d);
 	policy_free(&p);
 	va = dversion(a);
 	vb = dversion(b);
 	assert_true(va != va2);
 	assert_true(vb != vb2);
-	assert_int_equal(b->ops->domain_remove(b, "example.com", time(NULL),
+	assert_int_equal(store_domain_remove(b, "example.com", time(NULL),
 	    &d, &e), 0);
 	store_domain_free(&d);
 	assert_true(dversion(a) != va);
@@ -1556,7 +1566,7 @@ test_domains_version(void **state)
 	/* A refused add changes nothing. */
 	va = dversion(a);
 	mk_policy(&p, POLICY_MODE_ENFORCE, 86400, NULL);
-	assert_int_equal(a->ops->domain_add(a, "acme", "example.org", &p, &d,
+	assert_int_equal(store_domain_add(a, "acme", "example.org", &p, &d,
 	    &e), -1);
 	policy_free(&p);
 	assert_int_equal(dversion(a), va);
@@ -1631,15 +1641,15 @@ test_migrate_from_1(void **state)
 	    "PRAGMA user_version = 1");
 	assert_int_equal(user_version(fx->path, -1), 1);
 
-	if (store_sqlite_open(fx->path, &fx->s, &e) != 0)
+	if (open_at(fx->path, &fx->s, &e) != 0)
 		fail_msg("open version 1: %s", e.msg);
 	assert_int_equal(user_version(fx->path, -1), STORE_SQLITE_VERSION);
-	assert_int_equal(fx->s->ops->report_list(fx->s, NULL, rows_cb, &l,
+	assert_int_equal(store_report_list(fx->s, NULL, rows_cb, &l,
 	    &e), 0);
 	assert_int_equal(l.n, 1);
 	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM report "
 	    "WHERE intake_domain IS NULL"), 1);
-	assert_int_equal(fx->s->ops->quarantine_add(fx->s, "report",
+	assert_int_equal(store_quarantine_add(fx->s, "report",
 	    (const uint8_t *)"{", 1, "x", NULL, &qid, &e), 0);
 	v1 = dversion(fx->s);
 	add_domain(fx->s, "example.org", 86400, &d);
@@ -1674,22 +1684,22 @@ test_migrate_from_3(void **state)
 	struct err e = { "" };
 	int64_t id;
 
-	assert_int_equal(fx->s->ops->quarantine_add(fx->s, "report",
+	assert_int_equal(store_quarantine_add(fx->s, "report",
 	    (const uint8_t *)"a", 1, "x", &web, &id, &e), 0);
-	assert_int_equal(fx->s->ops->quarantine_add(fx->s, "report",
+	assert_int_equal(store_quarantine_add(fx->s, "report",
 	    (const uint8_t *)"b", 1, "x", &web, &id, &e), 0);
-	assert_int_equal(fx->s->ops->quarantine_add(fx->s, "report",
+	assert_int_equal(store_quarantine_add(fx->s, "report",
 	    (const uint8_t *)"c", 1, "x", NULL, &id, &e), 0);
 	store_close(fx->s);
 	fx->s = NULL;
 	exec_sql(fx->path, UNDO_4 "PRAGMA user_version = 3");
 
-	if (store_sqlite_open(fx->path, &fx->s, &e) != 0)
+	if (open_at(fx->path, &fx->s, &e) != 0)
 		fail_msg("open version 3: %s", e.msg);
 	assert_int_equal(user_version(fx->path, -1), STORE_SQLITE_VERSION);
 	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM "
 	    "quarantine WHERE anon = 1 AND client_key = '192.0.2.9'"), 2);
-	assert_int_equal(fx->s->ops->quarantine_usage(fx->s, &u, &e), 0);
+	assert_int_equal(store_quarantine_usage(fx->s, &u, &e), 0);
 	assert_int_equal(u.entries, 3);
 	assert_int_equal(u.bytes, count_rows(fx->path, "SELECT "
 	    "sum(length(raw)) FROM quarantine"));
@@ -1716,7 +1726,7 @@ test_migrate_from_2(void **state)
 
 	add_domain_mx(fx->s, "example.com", "mx1.p.example", "*.q.example");
 	add_domain_mx(fx->s, "other.example", "mx1.p.example", NULL);
-	assert_int_equal(fx->s->ops->domain_remove(fx->s, "other.example",
+	assert_int_equal(store_domain_remove(fx->s, "other.example",
 	    time(NULL), &d, &e), 0);
 	store_domain_free(&d);
 	store_entry(fx->s, "Org T", "m-0", "tlsa", "MX1.P.example.", 10, 0);
@@ -1735,7 +1745,7 @@ test_migrate_from_2(void **state)
 	    "DROP TABLE domain_mx; DROP TABLE tlsa_host; "
 	    UNDO_4 "PRAGMA user_version = 2");
 
-	if (store_sqlite_open(fx->path, &fx->s, &e) != 0)
+	if (open_at(fx->path, &fx->s, &e) != 0)
 		fail_msg("open version 2: %s", e.msg);
 	assert_int_equal(user_version(fx->path, -1), STORE_SQLITE_VERSION);
 	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM "
@@ -1795,14 +1805,14 @@ test_reopen_and_version(void **state)
 	/* Reopening an existing file migrates nothing and keeps all. */
 	store_close(fx->s);
 	fx->s = NULL;
-	if (store_sqlite_open(fx->path, &fx->s, &e) != 0)
+	if (open_at(fx->path, &fx->s, &e) != 0)
 		fail_msg("reopen: %s", e.msg);
 	assert_int_equal(user_version(fx->path, -1), STORE_SQLITE_VERSION);
-	assert_int_equal(fx->s->ops->domain_get(fx->s, "example.com", &g, &e),
+	assert_int_equal(store_domain_get(fx->s, "example.com", &g, &e),
 	    0);
 	assert_string_equal(g.policy_id, d.policy_id);
 	assert_string_equal(g.token, d.token);
-	assert_int_equal(fx->s->ops->report_list(fx->s, NULL, rows_cb, &l,
+	assert_int_equal(store_report_list(fx->s, NULL, rows_cb, &l,
 	    &e), 0);
 	assert_int_equal(l.n, 1);
 	get_stats(fx->s, "example.com", 0, 0, &st);
@@ -1813,14 +1823,22 @@ test_reopen_and_version(void **state)
 	store_close(fx->s);
 	fx->s = NULL;
 	user_version(fx->path, STORE_SQLITE_VERSION + 1);
-	assert_int_equal(store_sqlite_open(fx->path, &fx->s, &e), -1);
+	assert_int_equal(open_at(fx->path, &fx->s, &e), -1);
 	assert_null(fx->s);
 	assert_non_null(strstr(e.msg, "newer"));
 	assert_int_equal(user_version(fx->path, -1), STORE_SQLITE_VERSION + 1);
 
 	/* Not a database at all. */
-	assert_int_equal(store_sqlite_open("/dev/null/x.db", &fx->s, &e), -1);
+	assert_int_equal(open_at("/dev/null/x.db", &fx->s, &e), -1);
 	assert_non_null(strstr(e.msg, "/dev/null/x.db"));
+	/* URLs: the backend is chosen by the scheme. */
+	assert_int_equal(store_open("postgresql://db.example/sts", &fx->s,
+	    &e), -1);
+	assert_null(fx->s);
+	assert_non_null(strstr(e.msg, "PostgreSQL is not built in yet"));
+	assert_int_equal(store_open(fx->path, &fx->s, &e), -1);
+	assert_non_null(strstr(e.msg, "expected sqlite:PATH"));
+	assert_int_equal(store_open("sqlite:", &fx->s, &e), -1);
 
 	free(j);
 	store_domain_free(&d);
