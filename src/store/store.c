@@ -7,6 +7,9 @@
  *   policy id = YYYYMMDDhhmmss "r" revision   ; UTC; 1*32 ALPHA/DIGIT
  *   day key   = YYYY-MM-DD                    ; UTC
  *
+ * and the policy rules every backend applies: what body is served, what
+ * a removed domain serves, and until when (RFC 8461 §8.3).
+ *
  * Never touches a database, never keeps state between calls, never reads
  * the clock: callers pass the time in, so that tests can choose it.
  */
@@ -180,4 +183,58 @@ store_open_dir(const char *dir, struct store **s, struct err *e)
 	if (n < 0 || (size_t)n >= sizeof(url))
 		return err_set(e, "data dir %s: path too long", dir);
 	return store_open(url, s, e);
+}
+
+char *
+store_policy_body(const struct policy *p, size_t *len, struct err *e)
+{
+	char *body;
+
+	if (policy_validate(p, e) == -1) {
+		err_prefix(e, "policy: ");
+		return NULL;
+	}
+	if ((body = policy_render(p, len)) == NULL)
+		err_set(e, "policy: out of memory");
+	return body;
+}
+
+void
+store_policy_removed(struct policy *p)
+{
+	p->mode = POLICY_MODE_NONE;
+	if (p->max_age > STORE_REMOVED_MAX_AGE)
+		p->max_age = STORE_REMOVED_MAX_AGE;
+}
+
+uint32_t
+store_body_max_age(const char *body)
+{
+	struct policy p;
+	struct err e;
+	uint32_t max_age;
+
+	if (body == NULL ||
+	    policy_parse(body, strlen(body), &p, NULL, &e) == -1)
+		return 0;
+	max_age = p.max_age;
+	policy_free(&p);
+	return max_age;
+}
+
+time_t
+store_serve_until(const struct store_served *h, size_t n, time_t now)
+{
+	time_t until = now;
+
+	for (size_t i = 0; i < n; i++) {
+		time_t end = i + 1 < n ? h[i + 1].since : now, t;
+
+		if (end > now)
+			end = now;
+		t = end + (time_t)h[i].max_age;
+		if (t > until)
+			until = t;
+	}
+	return until;
 }

@@ -221,9 +221,10 @@ struct store_ops {
 		    const struct policy *p, struct store_domain *out,
 		    struct err *e);
 	/* RFC 8461 §8.3: switches the domain to mode none with a new id and
-	 * a max_age of at most a day, marks it removed at now and to be
-	 * served until now + the old max_age. Returns 0, 1 (no such
-	 * domain, or already removed) or -1. */
+	 * a max_age of at most a day (store_policy_removed), marks it
+	 * removed at now and to be served until the last copy of any policy
+	 * it served may expire (store_serve_until over its history).
+	 * Returns 0, 1 (no such domain, or already removed) or -1. */
 	int	(*domain_remove)(struct store *s, const char *name, time_t now,
 		    struct store_domain *out, struct err *e);
 	/* Calls cb for every domain, removed ones too, in name order; stops

@@ -41,6 +41,37 @@ int	store_token_new(char out[STORE_TOKEN_LEN + 1], struct err *e);
 int	store_policy_id(time_t now, int64_t revision,
 	    char out[LIMIT_STS_ID_LEN + 1], struct err *e);
 
+/* The body p is served as (policy_render), after the checks policy_parse
+ * applies (policy_validate): the store is the last gate before a policy
+ * is served. Returns the body (caller frees; *len its bytes), or NULL
+ * with the reason. Every backend stores what this gives, and makes a
+ * new policy id only when it changes. */
+char	*store_policy_body(const struct policy *p, size_t *len,
+	    struct err *e);
+
+/* Makes p what a removed domain serves (RFC 8461 §8.3): mode none, a
+ * max_age of at most STORE_REMOVED_MAX_AGE; the mx list stays (mode none
+ * makes it harmless). */
+void	store_policy_removed(struct policy *p);
+
+/* One policy a domain served: since when, and its max_age (0 when its
+ * body cannot be read). */
+struct store_served {
+	time_t	 since;
+	uint32_t max_age;
+};
+
+/* The max_age of a served body (0 when it does not parse). */
+uint32_t store_body_max_age(const char *body);
+
+/* Until when a domain removed at now must serve mode none: until the
+ * last copy any sender may hold has expired. A sender may have fetched
+ * policy i (of h[0..n), oldest first) until the next one replaced it
+ * (the last: until now) and keep it for its max_age, so the answer is
+ * the latest of those ends, and at least now. Pure. */
+time_t	store_serve_until(const struct store_served *h, size_t n,
+	    time_t now);
+
 /* Writes the UTC day of t as "YYYY-MM-DD" into out. Returns 0, or -1 when
  * t is out of the range gmtime_r handles (out is then ""). */
 int	store_day_key(time_t t, char out[STORE_DAY_LEN + 1]);

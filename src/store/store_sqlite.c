@@ -934,23 +934,6 @@ sq_check_name(const char *name, struct err *e)
 	return 0;
 }
 
-/* Renders p and checks it the way policy_parse would: the store is the
- * last gate before a policy is served. */
-static char *
-sq_render(const struct policy *p, size_t *len, struct err *e)
-{
-	char *body = NULL;
-
-	if (policy_validate(p, e) == -1) {
-		err_prefix(e, "policy: ");
-		goto out;
-	}
-	if ((body = policy_render(p, len)) == NULL)
-		err_set(e, "policy: out of memory");
-out:
-	return body;
-}
-
 static int
 sq_domain_add(struct store *s, const char *tenant, const char *name,
     const struct policy *p, struct store_domain *out, struct err *e)
@@ -973,7 +956,7 @@ sq_domain_add(struct store *s, const char *tenant, const char *name,
 		    STORE_TENANT_LEN);
 		goto out;
 	}
-	if ((body = sq_render(p, &len, e)) == NULL)
+	if ((body = store_policy_body(p, &len, e)) == NULL)
 		goto out;
 	if (sq_begin(q, e) == -1)
 		goto out;
@@ -1050,7 +1033,7 @@ sq_domain_set(struct store *s, const char *name, const struct policy *p,
 	int rc = -1, r;
 
 	memset(out, 0, sizeof(*out));
-	if ((body = sq_render(p, &len, e)) == NULL)
+	if ((body = store_policy_body(p, &len, e)) == NULL)
 		goto out;
 	if (sq_begin(q, e) == -1)
 		goto out;
@@ -1090,13 +1073,57 @@ out:
 	return rc;
 }
 
+/* Until when sd, removed at now, must serve mode none: from the policies
+ * it served (its history), by store_serve_until. */
+static int
+sq_served_until(struct sq *q, const struct sq_domain *sd, time_t now,
+    time_t *until, struct err *e)
+{
+	sqlite3_stmt *st = sq_stmt(q, SQ_HISTORY_LIST);
+	struct store_served *h = NULL, *nh;
+	size_t n = 0, cap = 0;
+	int rc = -1, r;
+
+	if (sqlite3_bind_int64(st, 1, sd->d.id) != SQLITE_OK) {
+		sq_err(q, e, "policy history of %s", sd->d.name);
+		goto out;
+	}
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			if ((nh = realloc(h, cap * sizeof(*h))) == NULL) {
+				err_set(e, "out of memory");
+				goto out;
+			}
+			h = nh;
+		}
+		h[n].since = (time_t)sqlite3_column_int64(st, 1);
+		h[n++].max_age = store_body_max_age(sq_column_text(st, 2));
+	}
+	if (r != SQLITE_DONE) {
+		sq_err(q, e, "policy history of %s", sd->d.name);
+		goto out;
+	}
+	/* No history (a store older than it): the policy served now. */
+	if (n == 0) {
+		*until = now + (time_t)sd->d.policy.max_age;
+		rc = 0;
+		goto out;
+	}
+	*until = store_serve_until(h, n, now);
+	rc = 0;
+out:
+	sqlite3_reset(st);
+	free(h);
+	return rc;
+}
+
 static int
 sq_domain_remove(struct store *s, const char *name, time_t now,
     struct store_domain *out, struct err *e)
 {
 	struct sq *q = (struct sq *)s;
 	struct sq_domain sd = { 0 };
-	uint32_t old_max_age;
 	char *body = NULL;
 	bool tx = false;
 	size_t len;
@@ -1116,18 +1143,15 @@ sq_domain_remove(struct store *s, const char *name, time_t now,
 		goto out;
 	}
 	/* RFC 8461 §8.3: mode none, a short max_age, kept until every
-	 * sender's cached copy of the old policy has expired. The mx list
-	 * stays: mode none makes it harmless. */
-	old_max_age = sd.d.policy.max_age;
-	sd.d.policy.mode = POLICY_MODE_NONE;
-	if (sd.d.policy.max_age > STORE_REMOVED_MAX_AGE)
-		sd.d.policy.max_age = STORE_REMOVED_MAX_AGE;
+	 * sender's cached copy of any policy it served has expired. */
+	if (sq_served_until(q, &sd, now, &sd.d.serve_until, e) == -1)
+		goto out;
+	store_policy_removed(&sd.d.policy);
 	if ((body = policy_render(&sd.d.policy, &len)) == NULL) {
 		err_set(e, "%s: out of memory", name);
 		goto out;
 	}
 	sd.d.removed = now;
-	sd.d.serve_until = now + (time_t)old_max_age;
 	if (sq_domain_bump(&sd, now, e) == -1 ||
 	    sq_domain_write(q, &sd, false, body, e) == -1 ||
 	    sq_tenant_count(q, sd.tenant_id, -1, e) == -1 ||

@@ -372,6 +372,40 @@ test_domain_remove_and_readd(void **state)
 	assert_int_equal(x.serve_until, now + 3600);
 	store_domain_free(&x);
 
+	/* Served with 30 days, then with 1 hour, removed soon after: a
+	 * sender may still hold the 30-day policy, so mode none is served
+	 * until 30 days after it was replaced, not an hour. */
+	{
+		struct store_domain y = { 0 };
+		struct policy q;
+		struct store_served h2[] = { { 1000, 2592000 }, { 5000, 3600 },
+		    { 9000, 60 } };
+		time_t t0 = time(NULL);
+
+		add_domain(s, "long.example", 2592000, &y);
+		store_domain_free(&y);
+		mk_policy(&q, POLICY_MODE_ENFORCE, 3600, "mail.example.net",
+		    NULL);
+		assert_int_equal(store_domain_set(s, "long.example", &q, &y,
+		    &e), 0);
+		policy_free(&q);
+		store_domain_free(&y);
+		assert_int_equal(store_domain_remove(s, "long.example", t0 + 10,
+		    &y, &e), 0);
+		assert_in_range(y.serve_until, t0 + 2592000,
+		    time(NULL) + 2592000);
+		store_domain_free(&y);
+		/* The rule alone: each policy's end plus its max_age. */
+		assert_int_equal(store_serve_until(h2, 3, 10000),
+		    5000 + 2592000);
+		assert_int_equal(store_serve_until(h2 + 1, 2, 10000),
+		    10000 + 60 > 9000 + 3600 ? 10000 + 60 : 9000 + 3600);
+		assert_int_equal(store_serve_until(NULL, 0, 10000), 10000);
+		assert_int_equal(store_body_max_age("version: STSv1\r\n"
+		    "mode: none\r\nmax_age: 77\r\n"), 77);
+		assert_int_equal(store_body_max_age("nonsense"), 0);
+	}
+
 	/* Adding it again brings it back with a new id, the same token. */
 	assert_int_equal(store_domain_add(s, "acme", "example.com", &p, &b,
 	    &e), 0);
