@@ -104,6 +104,12 @@ const char *cli_safe(const char *s, char *buf, size_t bufsz);
  * printing why. */
 int	cli_domain_arg(const char *in, char out[LIMIT_DNAME_LEN + 1]);
 
+/* The line under every text view of session counts, saying how they are
+ * counted (tlsrpt.h: the same rules everywhere). */
+#define CLI_COUNTED_NOTE "Counted once: of a report's sts and tlsa " \
+	"entries for the same sessions, the larger; an entry's failure " \
+	"details when they add up to more than its total."
+
 /* Parses "YYYY-MM-DD" as midnight UTC. Returns 0 or -1. */
 int	cli_parse_day(const char *s, time_t *t);
 

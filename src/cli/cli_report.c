@@ -60,12 +60,32 @@
 #include "lib/gzip.h"
 #include "tlsrpt/tlsrpt.h"
 
-/* {"report": R, "quirks": [...], "totals": {...}} for a parsed report. */
+/* Why a report's counted sessions are not the plain sums of its entries'
+ * totals, or NULL when they are (tlsrpt_count). */
+static const char *
+cli_counted_note(const struct tlsrpt_counted *c)
+{
+	if (c->two_views && c->details_over)
+		return "its tlsa and sts entries report the same sessions, the "
+		    "larger counting; failure details over an entry's total "
+		    "count instead of it";
+	if (c->two_views)
+		return "its tlsa and sts entries report the same sessions: the "
+		    "larger counts";
+	if (c->details_over)
+		return "failure details add up to more than an entry's total: "
+		    "the details count";
+	return NULL;
+}
+
+/* {"report": R, "quirks": [...], "totals": {...}} for a parsed report;
+ * totals are the sessions counted (as statistics count them), with
+ * "note" saying why when they are not the plain sums. */
 static json_t *
 cli_report_json(const struct tlsrpt_report *r)
 {
 	json_t *o = json_object(), *q = json_array(), *t = json_object();
-	uint64_t ok, failed;
+	struct tlsrpt_counted c;
 	json_error_t je;
 	char *text;
 
@@ -78,9 +98,13 @@ cli_report_json(const struct tlsrpt_report *r)
 			json_array_append_new(q,
 			    json_string(tlsrpt_quirk_name(1u << b)));
 	json_object_set_new(o, "quirks", q);
-	tlsrpt_totals(r, &ok, &failed);
-	json_object_set_new(t, "successful", json_integer((json_int_t)ok));
-	json_object_set_new(t, "failed", json_integer((json_int_t)failed));
+	tlsrpt_count(r, &c);
+	json_object_set_new(t, "successful",
+	    json_integer((json_int_t)c.successful));
+	json_object_set_new(t, "failed", json_integer((json_int_t)c.failed));
+	if (cli_counted_note(&c) != NULL)
+		json_object_set_new(t, "note", json_string(
+		    cli_counted_note(&c)));
 	json_object_set_new(o, "totals", t);
 	return o;
 }
@@ -98,7 +122,7 @@ static void
 cli_report_print(const struct tlsrpt_report *r)
 {
 	char t1[21], t2[21], b1[256], b2[256], b3[256];
-	uint64_t ok, failed;
+	struct tlsrpt_counted c;
 
 	cli_report_field("organization:", r->organization_name);
 	cli_report_field("report-id:", r->report_id);
@@ -126,9 +150,11 @@ cli_report_print(const struct tlsrpt_report *r)
 			    sizeof(b3)) : "-");
 		}
 	}
-	tlsrpt_totals(r, &ok, &failed);
+	tlsrpt_count(r, &c);
 	printf("totals:       %llu successful, %llu failed\n",
-	    (unsigned long long)ok, (unsigned long long)failed);
+	    (unsigned long long)c.successful, (unsigned long long)c.failed);
+	if (cli_counted_note(&c) != NULL)
+		printf("counted:      %s\n", cli_counted_note(&c));
 	if (r->quirks) {
 		printf("quirks:      ");
 		for (unsigned b = 0; b < TLSRPT_Q_COUNT; b++)
@@ -753,6 +779,8 @@ cli_report_list(struct cli *c)
 		    "DAY", "ORGANIZATION", "REPORT-ID", "DOMAINS",
 		    "SUCCESSFUL", "FAILED");
 		r = store_report_list(s, &f, cli_report_list_text, NULL, &e);
+		if (r == 0)
+			printf("%s\n", CLI_COUNTED_NOTE);
 	}
 	if (r == -1) {
 		json_decref(a);

@@ -4,13 +4,11 @@
  * and per result type, read from the daily roll-ups (never from raw
  * reports). DATEs are YYYY-MM-DD, UTC, both inclusive.
  *
- * One sending session can be reported twice: Microsoft sends an "sts" and
- * a "tlsa" policy entry for the same domain and the same sessions. So for
- * each (day, organization) the sessions under tlsa and those under the
- * other policy types (sts, no-policy-found) are two views of the same
- * traffic, and the larger one counts; within a view, entries add up
- * (Google sends no-policy-found plus two sts entries when a policy
- * changed during the day: different sessions).
+ * Sessions are counted as every view counts them (tlsrpt_count.c): for
+ * each (day, organization) the tlsa view and the other view (sts,
+ * no-policy-found) are the same traffic and the larger counts; the
+ * store's roll-ups already count an entry's failures as its details
+ * when they add up to more than its total.
  *
  * The tlsa view also holds the TLSA reports for the MX hosts that the
  * domain's mx patterns match (store.h: reporters of DANE results name
@@ -23,6 +21,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "tlsrpt/tlsrpt.h"
 
 struct cli_stat_key {
 	char	*key;
@@ -44,8 +43,8 @@ struct cli_stats {
 	struct cli_stat_table days, orgs, results;
 	char	*day, *org;		/* current group, NULL before the
 					 * first row */
-	struct cli_stat_view view[2];	/* [0] sts and no-policy-found,
-					 * [1] tlsa */
+	struct cli_stat_view view[2];	/* TLSRPT_VIEW_POLICY and
+					 * TLSRPT_VIEW_TLSA */
 	int	 oom;
 };
 
@@ -95,8 +94,12 @@ cli_stats_flush(struct cli_stats *st)
 		rc = -1;
 		goto out;
 	}
-	v = v1->successful + v1->failed > v0->successful + v0->failed ?
-	    v1 : v0;
+	{
+		struct tlsrpt_views vs = { { v0->successful, v1->successful },
+		    { v0->failed, v1->failed } };
+
+		v = &st->view[tlsrpt_views_pick(&vs)];
+	}
 	d = cli_stat_get(&st->days, st->day);
 	o = cli_stat_get(&st->orgs, st->org);
 	if (d == NULL || o == NULL) {
@@ -142,7 +145,7 @@ cli_stats_row(void *arg, const struct store_stat_row *r)
 	if (st->day == NULL && ((st->day = strdup(r->day)) == NULL ||
 	    (st->org = strdup(r->organization_name)) == NULL))
 		goto oom;
-	v = &st->view[strcmp(r->policy_type, "tlsa") == 0];
+	v = &st->view[tlsrpt_view(r->policy_type)];
 	if (strcmp(r->result_type, "successful") == 0) {
 		v->successful += r->sessions;
 		return 0;
@@ -359,6 +362,7 @@ cli_stats(struct cli *c)
 		    "ORGANIZATION", &st.orgs, true);
 		cli_stats_print_table("Failures per result type",
 		    "RESULT TYPE", &st.results, false);
+		printf("%s\n", CLI_COUNTED_NOTE);
 	}
 	rc = CLI_OK;
 out:

@@ -67,8 +67,10 @@
  *     but did not explain;
  *   - when they sum to more (Mail.ru does this), the details are counted
  *     as given and the total is not: the details are the more specific
- *     data, and trimming them would mean choosing which to drop. The
- *     failed sessions in stats then exceed report.failed for that report.
+ *     data, and trimming them would mean choosing which to drop.
+ * These are tlsrpt_policy_failed's rules (tlsrpt_count.c), and the report
+ * row's successful and failed are tlsrpt_count's: the sessions counted
+ * once, as statistics count them (5: recomputed for older rows).
  * A duplicate report is counted (duplicates, last_duplicate) and never
  * rolled up again.
  *
@@ -285,6 +287,36 @@ static const char *const sq_migrations[] = {
 	"CREATE TRIGGER quarantine_usage_del AFTER DELETE ON quarantine\n"
 	"BEGIN UPDATE quarantine_usage SET entries = entries - 1,\n"
 	"  bytes = bytes - length(OLD.raw) WHERE id = 1; END;\n",
+	/* 5: a report's successful and failed are what every view counts
+	 * (tlsrpt_count): an entry's failures are its details when they
+	 * add up to more than its total; the tlsa view and the others are
+	 * the same sessions, the larger counting (the policy view on a
+	 * tie). total() does not overflow; the result saturates. */
+	"CREATE TEMP TABLE mig5_view AS\n"
+	"  SELECT p.report AS report,\n"
+	"    (p.policy_type = 'tlsa') AS v,\n"
+	"    total(p.successful) AS ok,\n"
+	"    total(max(p.failed, coalesce((SELECT total(f.failed_session_count)\n"
+	"      FROM failure_detail f WHERE f.policy = p.id), 0))) AS bad\n"
+	"  FROM report_policy p GROUP BY p.report, v;\n"
+	"CREATE TEMP TABLE mig5_pick AS\n"
+	"  SELECT a.report AS report,\n"
+	"    min(a.ok, 9223372036854775807.0) AS ok,\n"
+	"    min(a.bad, 9223372036854775807.0) AS bad\n"
+	"  FROM mig5_view a WHERE NOT EXISTS (SELECT 1 FROM mig5_view b\n"
+	"    WHERE b.report = a.report AND b.v <> a.v AND\n"
+	"    (b.ok + b.bad > a.ok + a.bad OR\n"
+	"     (b.ok + b.bad = a.ok + a.bad AND b.v < a.v)));\n"
+	"UPDATE report SET\n"
+	"  successful = CASE WHEN (SELECT ok FROM mig5_pick WHERE report = id)\n"
+	"    >= 9223372036854775807.0 THEN 9223372036854775807\n"
+	"    ELSE CAST((SELECT ok FROM mig5_pick WHERE report = id) AS INTEGER) END,\n"
+	"  failed = CASE WHEN (SELECT bad FROM mig5_pick WHERE report = id)\n"
+	"    >= 9223372036854775807.0 THEN 9223372036854775807\n"
+	"    ELSE CAST((SELECT bad FROM mig5_pick WHERE report = id) AS INTEGER) END\n"
+	"  WHERE id IN (SELECT report FROM mig5_pick);\n"
+	"DROP TABLE mig5_view;\n"
+	"DROP TABLE mig5_pick;\n",
 };
 
 static_assert(sizeof(sq_migrations) / sizeof(sq_migrations[0]) ==
@@ -1339,8 +1371,11 @@ sq_report_policy(struct sq *q, int64_t rid, size_t i,
 			goto out;
 		store_add_sat(&detailed, f->failed_session_count);
 	}
-	if (p->total_failure > detailed && sq_rollup_add(q, domain, day, org,
-	    type, "unspecified", p->total_failure - detailed, e) == -1)
+	/* The rest of what the entry counts (tlsrpt_policy_failed): the
+	 * failures it did not explain. */
+	if (tlsrpt_policy_failed(p, NULL) > detailed && sq_rollup_add(q,
+	    domain, day, org, type, "unspecified",
+	    tlsrpt_policy_failed(p, NULL) - detailed, e) == -1)
 		goto out;
 	rc = 0;
 out:
@@ -1450,7 +1485,13 @@ sq_report_prep(const struct store_report_job *j, struct sq_prep *p,
 		}
 		p->blob = p->z;
 	}
-	tlsrpt_totals(r, &p->succ, &p->fail);
+	{
+		struct tlsrpt_counted c;
+
+		tlsrpt_count(r, &c);	/* what every view counts */
+		p->succ = c.successful;
+		p->fail = c.failed;
+	}
 	p->ok = true;
 	return 0;
 }

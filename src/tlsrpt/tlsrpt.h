@@ -111,7 +111,52 @@ int	tlsrpt_parse(const uint8_t *buf, size_t len,
 
 void	tlsrpt_report_free(struct tlsrpt_report *r);
 
-/* Sums of total-successful and total-failure over all policies. */
+/* --- How sessions are counted (tlsrpt_count.c), by every view --------
+ *
+ * One sending session can be reported twice: Microsoft sends an "sts"
+ * and a "tlsa" policy entry for the same domain and the same sessions.
+ * So the entries of the tlsa type and those of the others (sts,
+ * no-policy-found) are two views of the same traffic, and the larger
+ * view (by successful + failed) counts, the policy view on a tie;
+ * within a view, entries add up (Google sends no-policy-found plus two
+ * sts entries when a policy changed during the day: different
+ * sessions). An entry's failed sessions are its failure details when
+ * they add up to more than its total-failure-session-count (Mail.ru
+ * does this: the details are the more specific data), else its total
+ * (the rest being failures it did not explain). All sums saturate. */
+enum {
+	TLSRPT_VIEW_POLICY = 0,		/* sts, no-policy-found, others */
+	TLSRPT_VIEW_TLSA = 1,
+};
+
+/* Sessions of the two views of one group (a report; a day and an
+ * organization in statistics). */
+struct tlsrpt_views {
+	uint64_t successful[2], failed[2];
+};
+
+/* The view of an entry of policy_type (NULL or "": the policy view). */
+int	tlsrpt_view(const char *policy_type);
+/* Adds sessions to view v of x. */
+void	tlsrpt_views_add(struct tlsrpt_views *x, int v, uint64_t successful,
+	    uint64_t failed);
+/* The view of x that counts. */
+int	tlsrpt_views_pick(const struct tlsrpt_views *x);
+/* An entry's failed sessions as counted, and the sum of its details. */
+uint64_t tlsrpt_policy_failed(const struct tlsrpt_policy *p,
+	    uint64_t *details);
+
+/* What counts of a report: its sessions counted once, as statistics
+ * count them. */
+struct tlsrpt_counted {
+	uint64_t successful, failed;
+	bool	 two_views;	/* it has entries of both views: one counted */
+	bool	 details_over;	/* some entry's details add up to more than
+				 * its total: they counted */
+};
+void	tlsrpt_count(const struct tlsrpt_report *r, struct tlsrpt_counted *c);
+/* What the report itself says, which tlsrpt_count may not count: the
+ * sums of its entries' total-successful and total-failure counts. */
 void	tlsrpt_totals(const struct tlsrpt_report *r, uint64_t *successful,
 	    uint64_t *failed);
 

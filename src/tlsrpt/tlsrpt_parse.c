@@ -979,21 +979,3 @@ tlsrpt_report_free(struct tlsrpt_report *r)
 	free(r);
 }
 
-void
-tlsrpt_totals(const struct tlsrpt_report *r, uint64_t *successful,
-    uint64_t *failed)
-{
-	uint64_t ok = 0, bad = 0;
-
-	/* Saturating: 10000 policies of 2^63 - 1 sessions would wrap. */
-	for (size_t i = 0; i < r->npolicies; i++) {
-		const struct tlsrpt_policy *p = &r->policies[i];
-
-		ok = ok + p->total_successful < ok ? UINT64_MAX :
-		    ok + p->total_successful;
-		bad = bad + p->total_failure < bad ? UINT64_MAX :
-		    bad + p->total_failure;
-	}
-	*successful = ok;
-	*failed = bad;
-}

@@ -1693,6 +1693,57 @@ test_migrate_from_1(void **state)
 	free(j);
 }
 
+/* A file of schema version 4, whose report rows hold the plain sums of
+ * their entries: migration 5 makes them what every view counts (the
+ * larger of a report's sts and tlsa views; failure details over an
+ * entry's total). */
+static void
+test_migrate_from_4(void **state)
+{
+	struct fx *fx = *state;
+	struct err e = { "" };
+	char *j;
+	int64_t id;
+
+	/* Two views of 30 and 50 sessions: 50 counts. */
+	j = strdup("{\"organization-name\":\"O\",\"date-range\":{"
+	    "\"start-datetime\":\"2026-05-12T00:00:00Z\",\"end-datetime\":"
+	    "\"2026-05-12T23:59:59Z\"},\"report-id\":\"two-views\","
+	    "\"policies\":[{\"policy\":{\"policy-type\":\"sts\","
+	    "\"policy-domain\":\"example.com\"},\"summary\":{"
+	    "\"total-successful-session-count\":30,"
+	    "\"total-failure-session-count\":0}},{\"policy\":{"
+	    "\"policy-type\":\"tlsa\",\"policy-domain\":\"mx.example.com\"},"
+	    "\"summary\":{\"total-successful-session-count\":50,"
+	    "\"total-failure-session-count\":0}}]}");
+	assert_non_null(j);
+	assert_int_equal(store_json(fx->s, j, &id), STORE_ADDED);
+	free(j);
+	/* Total 1 failure, details 3: 3 count. */
+	j = report_json("Org B", "details", "2026-05-12", "example.com", 5, 1,
+	    "{\"result-type\":\"certificate-expired\","
+	    "\"failed-session-count\":3}");
+	assert_int_equal(store_json(fx->s, j, &id), STORE_ADDED);
+	free(j);
+	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM report "
+	    "WHERE (report_id = 'two-views' AND successful = 50 AND "
+	    "failed = 0) OR (report_id = 'details' AND successful = 5 AND "
+	    "failed = 3)"), 2);
+	store_close(fx->s);
+	fx->s = NULL;
+	/* As version 4 stored them. */
+	exec_sql(fx->path, "UPDATE report SET successful = 80 WHERE "
+	    "report_id = 'two-views'; UPDATE report SET failed = 1 WHERE "
+	    "report_id = 'details'; PRAGMA user_version = 4");
+	if (open_at(fx->path, &fx->s, &e) != 0)
+		fail_msg("open version 4: %s", e.msg);
+	assert_int_equal(user_version(fx->path, -1), STORE_SQLITE_VERSION);
+	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM report "
+	    "WHERE (report_id = 'two-views' AND successful = 50 AND "
+	    "failed = 0) OR (report_id = 'details' AND successful = 5 AND "
+	    "failed = 3)"), 2);
+}
+
 /* Undoes migration 4. */
 #define UNDO_4								\
 	"DROP TRIGGER quarantine_usage_add; "				\
@@ -1916,6 +1967,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_domains_version,
 		    fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_from_1,
+		    fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_from_4,
 		    fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_from_3,
 		    fx_setup, fx_teardown),

@@ -46,6 +46,17 @@
 /* RFC 8460 Appendix B, as printed (mx-host a string; the example's
  * "failure-error-code" is an erratum for failure-reason-code and is an
  * unknown key to us). */
+/* A report's sessions as every view counts them (tlsrpt_count). */
+static void
+counted(const struct tlsrpt_report *r, uint64_t *ok, uint64_t *bad)
+{
+	struct tlsrpt_counted c;
+
+	tlsrpt_count(r, &c);
+	*ok = c.successful;
+	*bad = c.failed;
+}
+
 static const char rfc_example[] =
 "{\n"
 "  \"organization-name\": \"Company-X\",\n"
@@ -188,7 +199,7 @@ test_rfc_example(void **state)
 	 * example: mx-host as a string, receiving fields left out. */
 	assert_int_equal(r->quirks,
 	    TLSRPT_Q_MX_HOST_STRING | TLSRPT_Q_RECEIVING_ABSENT);
-	tlsrpt_totals(r, &ok, &bad);
+	counted(r, &ok, &bad);
 	assert_int_equal(ok, 5326);
 	assert_int_equal(bad, 303);
 	tlsrpt_report_free(r);
@@ -1241,6 +1252,56 @@ parse_file(const char *name)
 	return r;
 }
 
+/* The counting rules, on entries made here (tlsrpt.h): views, details
+ * over a total, ties, saturation. */
+static void
+test_count(void **state)
+{
+	struct tlsrpt_failure f[2] = { { .failed_session_count = 4 },
+	    { .failed_session_count = 5 } };
+	struct tlsrpt_policy p[3] = {
+		{ .policy_type = "sts", .total_successful = 10,
+		    .total_failure = 3, .failures = f, .nfailures = 2 },
+		{ .policy_type = "no-policy-found", .total_successful = 1 },
+		{ .policy_type = "tlsa", .total_successful = 12 },
+	};
+	struct tlsrpt_report r = { .policies = p, .npolicies = 3 };
+	struct tlsrpt_views v;
+	struct tlsrpt_counted c;
+	uint64_t d;
+
+	assert_int_equal(tlsrpt_policy_failed(&p[0], &d), 9);
+	assert_int_equal(d, 9);
+	p[0].total_failure = 20;	/* details under the total: the total */
+	assert_int_equal(tlsrpt_policy_failed(&p[0], &d), 20);
+	p[0].total_failure = 3;
+	/* Policy view: 10 + 9 + 1 = 20 sessions; tlsa: 12. */
+	tlsrpt_count(&r, &c);
+	assert_int_equal(c.successful, 11);
+	assert_int_equal(c.failed, 9);
+	assert_true(c.two_views && c.details_over);
+	/* tlsa larger: it counts; a tie: the policy view. */
+	p[2].total_successful = 21;
+	tlsrpt_count(&r, &c);
+	assert_int_equal(c.successful, 21);
+	assert_int_equal(c.failed, 0);
+	p[2].total_successful = 20;
+	tlsrpt_count(&r, &c);
+	assert_int_equal(c.successful, 11);
+	/* One view only. */
+	r.npolicies = 2;
+	tlsrpt_count(&r, &c);
+	assert_false(c.two_views);
+	/* Sums saturate. */
+	memset(&v, 0, sizeof(v));
+	tlsrpt_views_add(&v, TLSRPT_VIEW_TLSA, UINT64_MAX - 1, 0);
+	tlsrpt_views_add(&v, TLSRPT_VIEW_TLSA, 5, UINT64_MAX);
+	assert_true(v.successful[TLSRPT_VIEW_TLSA] == UINT64_MAX);
+	assert_int_equal(tlsrpt_views_pick(&v), TLSRPT_VIEW_TLSA);
+	assert_int_equal(tlsrpt_view("tlsa"), TLSRPT_VIEW_TLSA);
+	assert_int_equal(tlsrpt_view(NULL), TLSRPT_VIEW_POLICY);
+}
+
 static void
 test_data_files(void **state)
 {
@@ -1250,7 +1311,7 @@ test_data_files(void **state)
 	r = parse_file("001-google-style-success.json");
 	g = parse_file("001-google-style-success.json.gz");
 	assert_report_equal(r, g);
-	tlsrpt_totals(r, &ok, &bad);
+	counted(r, &ok, &bad);
 	assert_int_equal(ok, 1843);
 	assert_int_equal(bad, 0);
 	assert_int_equal(r->quirks, TLSRPT_Q_FAILURE_DETAILS_ABSENT);
@@ -1263,6 +1324,15 @@ test_data_files(void **state)
 	    TLSRPT_Q_FAILURE_DETAILS_ABSENT);
 	assert_int_equal(r->policies[1].policy_string.n, 2);
 	assert_int_equal(r->end - r->start, 86399);
+	/* The sts and the tlsa entry report the same 212 sessions. */
+	{
+		struct tlsrpt_counted c;
+
+		tlsrpt_count(r, &c);
+		assert_int_equal(c.successful, 212);
+		assert_true(c.two_views);
+		assert_false(c.details_over);
+	}
 	tlsrpt_report_free(r);
 
 	r = parse_file("003-failures-mismatch.json");
@@ -1273,9 +1343,10 @@ test_data_files(void **state)
 	assert_int_equal(r->quirks, TLSRPT_Q_MX_HOST_STRING |
 	    TLSRPT_Q_RECEIVING_MX_HOST_NAME | TLSRPT_Q_FAILURE_SUM_MISMATCH |
 	    TLSRPT_Q_SENDING_IP_ABSENT | TLSRPT_Q_RECEIVING_ABSENT);
-	tlsrpt_totals(r, &ok, &bad);
+	/* Details add up to 10, the total says 9: the details count. */
+	counted(r, &ok, &bad);
 	assert_int_equal(ok, 57);
-	assert_int_equal(bad, 9);
+	assert_int_equal(bad, 10);
 	tlsrpt_report_free(r);
 
 	r = parse_file("004-no-policy-found.json");
@@ -1288,7 +1359,7 @@ test_data_files(void **state)
 	r = parse_file("005-multi-policy.json");
 	assert_int_equal(r->npolicies, 3);
 	assert_true(r->quirks & TLSRPT_Q_DUPLICATE_POLICY);
-	tlsrpt_totals(r, &ok, &bad);
+	counted(r, &ok, &bad);
 	assert_int_equal(ok, 96 + 1377);
 	assert_int_equal(bad, 5);
 	tlsrpt_report_free(r);
@@ -1500,6 +1571,7 @@ main(void)
 		cmocka_unit_test(test_gzip_boundaries),
 		cmocka_unit_test(test_json_output),
 		cmocka_unit_test(test_round_trip_data),
+		cmocka_unit_test(test_count),
 		cmocka_unit_test(test_data_files),
 		cmocka_unit_test(test_totals_saturate),
 		cmocka_unit_test(test_record_valid),
