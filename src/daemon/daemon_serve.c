@@ -1467,21 +1467,23 @@ listen_addr(const char *spec, struct strv *out)
 
 /* --- privileges ------------------------------------------------------ */
 
-/* Makes data_dir (0700) when it is missing, and, when the daemon will
- * run as user pw, gives the directory itself to pw; then checks that
- * everything directly in it belongs to pw. Runs as root, so it never
- * follows a link, never walks a tree and never changes the owner of
- * anything by path: the service user can write there, and could swap a
- * subdirectory for a link to /etc mid-walk. Whatever an earlier run as
- * root left there is the operator's to hand over (the error says how).
- * Returns 0 or -1 with the reason. */
+/* Makes data_dir (0700) when it is missing, checks that everything
+ * directly in it belongs to pw, the account the daemon will run as, and
+ * only then, when root owns the directory itself, gives it to pw. Runs
+ * as root, before the drop: it never follows a link, never walks a tree
+ * and never changes the owner of anything by path, since the service
+ * user can write there (and could swap a subdirectory for a link to
+ * /etc mid-walk); everything inside is only read, by descriptor. What
+ * an earlier run as root left there is the operator's to hand over (the
+ * error says how); a refused start changes nothing. Returns 0 or -1
+ * with the reason. */
 static int
 data_dir_prepare(const char *dir, const struct passwd *pw, struct err *e)
 {
 	struct dirent *de;
-	struct stat st;
+	struct stat st, dst;
 	DIR *dp = NULL;
-	int fd, rc = -1;
+	int fd, dfd = -1, rc = -1;
 
 	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
 		return err_set(e, "data dir %s: %s", dir, strerror(errno));
@@ -1492,30 +1494,26 @@ data_dir_prepare(const char *dir, const struct passwd *pw, struct err *e)
 		close(fd);
 		return 0;
 	}
-	if (fstat(fd, &st) == -1) {
+	if (fstat(fd, &dst) == -1) {
 		err_set(e, "data dir %s: %s", dir, strerror(errno));
 		goto out;
 	}
-	if (st.st_uid == 0 && fchown(fd, pw->pw_uid, pw->pw_gid) == -1) {
-		err_set(e, "data dir %s: chown to %s: %s", dir, pw->pw_name,
-		    strerror(errno));
-		goto out;
-	} else if (st.st_uid != 0 && st.st_uid != pw->pw_uid) {
+	if (dst.st_uid != 0 && dst.st_uid != pw->pw_uid) {
 		err_set(e, "data dir %s belongs to uid %u, not to %s", dir,
-		    (unsigned)st.st_uid, pw->pw_name);
+		    (unsigned)dst.st_uid, pw->pw_name);
 		goto out;
 	}
-	if ((dp = fdopendir(fd)) == NULL) {
+	/* A second descriptor for the listing: fdopendir takes its fd. */
+	if ((dfd = dup(fd)) == -1 || (dp = fdopendir(dfd)) == NULL) {
 		err_set(e, "data dir %s: %s", dir, strerror(errno));
 		goto out;
 	}
-	fd = -1;			/* dp's now */
+	dfd = -1;			/* dp's now */
 	while ((de = readdir(dp)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 ||
 		    strcmp(de->d_name, "..") == 0)
 			continue;
-		if (fstatat(dirfd(dp), de->d_name, &st, AT_SYMLINK_NOFOLLOW)
-		    == -1)
+		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1)
 			continue;
 		if (st.st_uid != pw->pw_uid) {
 			err_set(e, "data dir %s: %s belongs to uid %u, not to "
@@ -1527,12 +1525,18 @@ data_dir_prepare(const char *dir, const struct passwd *pw, struct err *e)
 			goto out;
 		}
 	}
+	if (dst.st_uid == 0 && fchown(fd, pw->pw_uid, pw->pw_gid) == -1) {
+		err_set(e, "data dir %s: chown to %s: %s", dir, pw->pw_name,
+		    strerror(errno));
+		goto out;
+	}
 	rc = 0;
 out:
 	if (dp != NULL)
 		closedir(dp);
-	if (fd != -1)
-		close(fd);
+	if (dfd != -1)
+		close(dfd);
+	close(fd);
 	return rc;
 }
 
@@ -1551,6 +1555,21 @@ user_lookup(const char *user, struct passwd *out, struct err *e)
 		    "0; name an unprivileged account", user);
 	if (geteuid() != 0)
 		return err_set(e, "user %s: not running as root", user);
+	/* Its supplementary groups come along (initgroups): none may be
+	 * root's. */
+	{
+		gid_t groups[256];
+		int n = (int)(sizeof(groups) / sizeof(groups[0]));
+
+		if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) == -1)
+			return err_set(e, "user %s: in more than %zu groups",
+			    user, sizeof(groups) / sizeof(groups[0]));
+		for (int i = 0; i < n; i++)
+			if (groups[i] == 0)
+				return err_set(e, "user %s: a member of group "
+				    "0 (root); name an unprivileged account",
+				    user);
+	}
 	*out = *pw;
 	return 0;
 }
