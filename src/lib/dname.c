@@ -231,24 +231,48 @@ dname_normalize(const char *in, size_t len, bool allow_wildcard,
 	if (allow_wildcard && len >= 2 && in[0] == '*' && in[1] == '.')
 		pre = 2;
 	if (dname_needs_idn2(in + pre, len - pre)) {
-		irc = dname_idn2(in + pre, len - pre, &conv);
-		if (irc != IDN2_OK) {
-			if (irc == IDN2_MALLOC)
-				err_set(e, "out of memory");
-			else
-				dname_idn2_blame(in + pre, len - pre,
-				    pre ? 2 : 1, irc, e);
-			goto out;
-		}
-		n = strlen(conv);
-		if (pre + n > LIMIT_DNAME_LEN) {
-			err_set(e, "name is %zu bytes as A-labels, over %d",
-			    pre + n, LIMIT_DNAME_LEN);
-			goto out;
-		}
+		/* Label by label: only those with UTF-8 or "xn--" go to
+		 * libidn2, so that a plain LDH label beside them is judged as
+		 * it is alone (libidn2 refuses "ab--c" in a name it looks
+		 * at, never alone). */
+		const char *l = in + pre, *end = in + len, *dot;
+		size_t o = pre, idx = pre ? 2 : 1;
+
 		memcpy(out, in, pre);
-		memcpy(out + pre, conv, n);
-		len = pre + n;
+		for (;; idx++) {
+			const char *lab;
+
+			dot = memchr(l, '.', (size_t)(end - l));
+			n = (size_t)((dot != NULL ? dot : end) - l);
+			lab = l;
+			if (n > 0 && dname_needs_idn2(l, n)) {
+				if ((irc = dname_idn2(l, n, &conv)) !=
+				    IDN2_OK) {
+					if (irc == IDN2_MALLOC)
+						err_set(e, "out of memory");
+					else
+						dname_idn2_blame(l, n, idx,
+						    irc, e);
+					goto out;
+				}
+				lab = conv;
+				n = strlen(conv);
+			}
+			if (o + n + (dot != NULL) > LIMIT_DNAME_LEN) {
+				err_set(e, "name is over %d bytes as "
+				    "A-labels", LIMIT_DNAME_LEN);
+				goto out;
+			}
+			memcpy(out + o, lab, n);
+			o += n;
+			idn2_free(conv);
+			conv = NULL;
+			if (dot == NULL)
+				break;
+			out[o++] = '.';
+			l = dot + 1;
+		}
+		len = o;
 	} else {
 		if (len > LIMIT_DNAME_LEN) {
 			err_set(e, "name is %zu bytes, over %d", len,

@@ -89,6 +89,15 @@ test_normalize_ascii(void **state)
 	/* RFC 5891 §4.2.3.1 reserves "??--" labels for IDNA, but such host
 	 * names exist and are legal LDH; only xn-- ones are IDNA's. */
 	norm_ok("ab--c.example", false, "ab--c.example");
+	/* ... also beside a label libidn2 must convert or check, which it
+	 * once got with the whole name and refused (found by fuzz_policy:
+	 * the parser took the mx pattern, normalization did not). */
+	norm_ok("xn--bcher-kva.ab--c.example", false,
+	    "xn--bcher-kva.ab--c.example");
+	norm_ok("B\xc3\xbc" "cher.AB--c.example", false,
+	    "xn--bcher-kva.ab--c.example");
+	norm_ok("*.ab--c.xn--bcher-kva.example", true,
+	    "*.ab--c.xn--bcher-kva.example");
 }
 
 static void
