@@ -34,6 +34,7 @@
 #include "../lib/err.h"
 #include "../lib/limits.h"
 #include "../lib/peer.h"
+#include "../smtp/smtp.h"
 #include "../lib/strv.h"
 #include "../store/store.h"
 
@@ -293,7 +294,82 @@ void	intake_smtp_done(struct intake_job *j);
  * the writer has stopped). */
 void	intake_fini(struct intake *in);
 
-/* The route table of both listeners (daemon_serve.c), for the fuzzer. */
+/* --- workers (daemon_worker.c) and their connections (daemon_conn.c) --- */
+
+struct conn;
+struct event;
+struct event_base;
+struct sockaddr_storage;
+
+/* One worker thread: its event loop, its listening sockets, its
+ * connections. Only its own thread touches it after start, but for
+ * seen (the reload thread reads it). */
+struct worker {
+	struct daemon	*d;
+	int		 id;
+	pthread_t	 thr;
+	bool		 started;
+	struct event_base *base;
+	int		 https_fd, http_fd, stop_fd, smtp_fd;
+	struct event	*ev_https, *ev_http, *ev_tick, *ev_stop;
+	struct event	*ev_done;	/* intake.done_fd: jobs are back */
+	struct smtp_server *smtp;	/* NULL without smtp_listen */
+	struct smtp_hooks smtp_hooks;	/* .arg = &intake */
+	struct intake	 intake;	/* jobs back from the writer */
+	struct event	*ev_resume;	/* accepting again after a pause */
+	time_t		 paused_logged;	/* last "paused" log line */
+	unsigned	 pauses;	/* since that line */
+	atomic_uint_fast64_t seen;	/* quiescent counter */
+	bool		 draining;	/* SIGTERM: no new requests */
+	time_t		 drain_until;
+	time_t		 now;		/* monotonic, updated each tick */
+	struct conn	*conns;
+	size_t		 nconns;
+	char		 date[HTTP_DATE_LINE_LEN + 1];
+	time_t		 date_sec;
+};
+
+/* Monotonic seconds (coarse: the tick's clock). */
+static inline time_t
+daemon_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return ts.tv_sec;
+}
+
+/* A quiescent point: the worker holds no table pointer from before. */
+static inline void
+worker_quiesce(struct worker *w)
+{
+	atomic_store(&w->seen, atomic_load(&w->d->gen));
+}
+
+/* Refreshes w's Date line when the second changed. */
+void	worker_date(struct worker *w);
+/* Sets a worker up (its base, events, SMTP server) on the main thread,
+ * before it runs. Returns 0 or -1 with the reason. */
+int	worker_setup(struct worker *w, struct err *e);
+/* The worker's thread: runs the loop until stopped, then closes every
+ * connection. */
+void	*worker_main(void *arg);
+/* Frees what worker_setup made (after the thread, if any, was joined). */
+void	worker_free(struct worker *w);
+
+/* Takes a connection accept gave (fd, from ss, counted for client in
+ * d->peers) into w; tls on the HTTPS listener. */
+void	conn_accepted(struct worker *w, int fd,
+	    const struct sockaddr_storage *ss, struct peer *client, bool tls);
+/* Once a second: closes connections past their deadline (or uploading
+ * too slowly), and idle ones when draining. */
+void	conn_tick(struct worker *w);
+/* A report's job is back from intake: answers its connection. */
+void	conn_job_done(struct conn *c, struct intake_job *j);
+/* Closes every connection of w, without an answer (at exit). */
+void	conn_free_all(struct worker *w);
+
+/* The route table of both listeners (daemon_conn.c), for the fuzzer. */
 extern const struct http_route daemon_routes[];
 extern const size_t daemon_nroutes;
 
