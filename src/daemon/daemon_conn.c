@@ -246,11 +246,14 @@ conn_reserve(struct conn *c, size_t n)
 }
 
 static void
-conn_put(struct conn *c, const char *s, size_t n)
+conn_put(struct conn *c, const void *s, size_t n)
 {
 	memcpy(conn_reserve(c, n), s, n);
 	c->olen += n;
 }
+
+/* conn_put of a string literal, its length computed. */
+#define conn_puts(c, lit)	conn_put((c), (lit), sizeof(lit) - 1)
 
 static void
 conn_error(struct conn *c, int status, const char *extra, bool head_only)
@@ -288,31 +291,31 @@ conn_log(struct conn *c, const char *event, const struct http_request *r,
 	log_end(&l);
 }
 
+/* Writes a whole response: a head of computed lengths
+ * (http_response_head) with extra header lines (or NULL), then the body
+ * unless head_only. */
+static void
+conn_respond(struct conn *c, int status, const char *type,
+    const void *body, size_t len, const char *extra, bool head_only)
+{
+	char head[512];
+	size_t n;
+
+	worker_date(c->w);
+	if ((n = http_response_head(head, sizeof(head), status, c->w->date,
+	    type, len, extra, c->close_after)) == 0)
+		log_panic("conn", "response head does not fit");
+	conn_put(c, head, n);
+	if (!head_only)
+		conn_put(c, body, len);
+}
+
 /* Writes a response with a JSON body (intake answers). */
 static void
 conn_json(struct conn *c, int status, const char *json, size_t len,
     const char *extra)
 {
-	char head[256], num[24];
-	int n;
-
-	worker_date(c->w);
-	n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\n", status,
-	    http_reason(status));
-	if (n < 0 || (size_t)n >= sizeof(head))
-		log_panic("conn", "status line does not fit");
-	conn_put(c, head, (size_t)n);
-	conn_put(c, c->w->date, HTTP_DATE_LINE_LEN);
-	conn_put(c, "Content-Type: application/json\r\nContent-Length: ",
-	    48);
-	n = snprintf(num, sizeof(num), "%zu\r\n", len);
-	conn_put(c, num, (size_t)n);
-	if (extra != NULL)
-		conn_put(c, extra, strlen(extra));
-	if (c->close_after)
-		conn_put(c, "Connection: close\r\n", 19);
-	conn_put(c, "\r\n", 2);
-	conn_put(c, json, len);
+	conn_respond(c, status, "application/json", json, len, extra, false);
 }
 
 static void
@@ -427,7 +430,7 @@ route_intake(struct conn *c, const struct http_request *r, const char *host,
 		return;
 	}
 	if (r->expect_continue)
-		conn_put(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+		conn_puts(c, "HTTP/1.1 100 Continue\r\n\r\n");
 	c->deadline = w->now + LIMIT_INTAKE_SECONDS;
 	return;
 }
@@ -458,13 +461,13 @@ route_policy(struct conn *c, const struct http_request *r, const char *host,
 		return;
 	}
 	worker_date(c->w);
-	conn_put(c, "HTTP/1.1 200 OK\r\n", 17);
+	conn_puts(c, "HTTP/1.1 200 OK\r\n");
 	conn_put(c, c->w->date, HTTP_DATE_LINE_LEN);
 	conn_put(c, x->fields, x->fields_len);
 	if (c->close_after)
-		conn_put(c, "Connection: close\r\n\r\n", 21);
+		conn_puts(c, "Connection: close\r\n\r\n");
 	else
-		conn_put(c, "\r\n", 2);
+		conn_puts(c, "\r\n");
 	if (!head)
 		conn_put(c, x->body, x->body_len);
 	conn_log(c, "policy_fetch", r, 200);
@@ -475,10 +478,9 @@ route_policy(struct conn *c, const struct http_request *r, const char *host,
 static void
 route_acme(struct conn *c, const struct http_request *r)
 {
-	char token[256], keyauth[512], len[32];
+	char token[256], keyauth[512];
 	size_t plen = strlen(CHALLENGE_PATH), tlen = r->path_len - plen;
 	bool head = r->method == HTTP_HEAD;
-	int n;
 
 	if (!c->w->d->http01 || tlen == 0 || tlen >= sizeof(token)) {
 		conn_error(c, 404, NULL, head);
@@ -492,17 +494,8 @@ route_acme(struct conn *c, const struct http_request *r)
 		conn_log(c, "acme_http01", r, 404);
 		return;
 	}
-	worker_date(c->w);
-	n = snprintf(len, sizeof(len), "%zu", strlen(keyauth));
-	conn_put(c, "HTTP/1.1 200 OK\r\n", 17);
-	conn_put(c, c->w->date, HTTP_DATE_LINE_LEN);
-	conn_put(c, "Content-Type: application/octet-stream\r\n"
-	    "Content-Length: ", 56);
-	conn_put(c, len, (size_t)n);
-	conn_put(c, c->close_after ? "\r\nConnection: close\r\n\r\n" :
-	    "\r\n\r\n", c->close_after ? 23 : 4);
-	if (!head)
-		conn_put(c, keyauth, strlen(keyauth));
+	conn_respond(c, 200, "application/octet-stream", keyauth,
+	    strlen(keyauth), NULL, head);
 	conn_log(c, "acme_http01", r, 200);
 }
 

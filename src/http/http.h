@@ -117,6 +117,16 @@ size_t	http_allow_line(unsigned allow, char *out, size_t cap);
 /* The reason phrase of a status code we send ("Not Found"), or "Error". */
 const char *http_reason(int status);
 
+/* Writes the head of a response into buf: status line, date_line (a
+ * "Date: ...\r\n" line, or NULL), Content-Type, Content-Length of
+ * body_len (computed, never counted by hand), extra (more header lines
+ * each ending in CRLF, or NULL), "Connection: close" when close, and the
+ * blank line; the body is the caller's to append. Returns the length, or
+ * 0 when cap is too small. */
+size_t	http_response_head(char *buf, size_t cap, int status,
+	    const char *date_line, const char *content_type, size_t body_len,
+	    const char *extra, bool close);
+
 /* Writes a complete response with a short text/plain body ("404 Not
  * Found\n") into buf: status line, date_line (a "Date: ...\r\n" line, or
  * NULL), Content-Type, Content-Length, extra (more header lines each

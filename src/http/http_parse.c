@@ -459,38 +459,51 @@ http_utoa(uint64_t n, char *out)
 }
 
 size_t
-http_error_response(char *buf, size_t cap, int status, const char *date_line,
-    const char *extra, bool close, bool head_only)
+http_response_head(char *buf, size_t cap, int status, const char *date_line,
+    const char *content_type, size_t body_len, const char *extra, bool close)
 {
 	const char *reason = http_reason(status);
-	char num[24], body[96];
-	size_t off = 0, blen = 0, k;
+	char num[24];
+	size_t off = 0, k;
 
 	k = http_utoa((uint64_t)status, num);
-	if (k + 1 + strlen(reason) + 1 > sizeof(body))
-		return 0;
-	memcpy(body, num, k);
-	blen = k;
-	body[blen++] = ' ';
-	memcpy(body + blen, reason, strlen(reason));
-	blen += strlen(reason);
-	body[blen++] = '\n';
-
 	if (!http_puts(buf, cap, &off, "HTTP/1.1 ") ||
 	    !http_put(buf, cap, &off, num, k) ||
 	    !http_puts(buf, cap, &off, " ") ||
 	    !http_puts(buf, cap, &off, reason) ||
 	    !http_puts(buf, cap, &off, "\r\n") ||
 	    (date_line != NULL && !http_puts(buf, cap, &off, date_line)) ||
-	    !http_puts(buf, cap, &off,
-	    "Content-Type: text/plain\r\nContent-Length: "))
+	    !http_puts(buf, cap, &off, "Content-Type: ") ||
+	    !http_puts(buf, cap, &off, content_type) ||
+	    !http_puts(buf, cap, &off, "\r\nContent-Length: "))
 		return 0;
-	k = http_utoa(blen, num);
+	k = http_utoa(body_len, num);
 	if (!http_put(buf, cap, &off, num, k) ||
 	    !http_puts(buf, cap, &off, "\r\n") ||
 	    (extra != NULL && !http_puts(buf, cap, &off, extra)) ||
 	    (close && !http_puts(buf, cap, &off, "Connection: close\r\n")) ||
-	    !http_puts(buf, cap, &off, "\r\n") ||
+	    !http_puts(buf, cap, &off, "\r\n"))
+		return 0;
+	return off;
+}
+
+size_t
+http_error_response(char *buf, size_t cap, int status, const char *date_line,
+    const char *extra, bool close, bool head_only)
+{
+	const char *reason = http_reason(status);
+	char body[96];
+	size_t off, blen;
+
+	blen = http_utoa((uint64_t)status, body);
+	if (blen + 1 + strlen(reason) + 1 > sizeof(body))
+		return 0;
+	body[blen++] = ' ';
+	memcpy(body + blen, reason, strlen(reason));
+	blen += strlen(reason);
+	body[blen++] = '\n';
+	if ((off = http_response_head(buf, cap, status, date_line,
+	    "text/plain", blen, extra, close)) == 0 ||
 	    (!head_only && !http_put(buf, cap, &off, body, blen)))
 		return 0;
 	return off;

@@ -321,6 +321,32 @@ test_date_line(void **state)
 	assert_string_equal(d, "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n");
 }
 
+/* A response head: lengths computed, never counted by hand. */
+static void
+test_response_head(void **state)
+{
+	char buf[256];
+	size_t n;
+
+	n = http_response_head(buf, sizeof(buf), 201, "Date: x\r\n",
+	    "application/json", 12345, "Retry-After: 60\r\n", true);
+	buf[n] = '\0';
+	assert_string_equal(buf, "HTTP/1.1 201 Created\r\nDate: x\r\n"
+	    "Content-Type: application/json\r\nContent-Length: 12345\r\n"
+	    "Retry-After: 60\r\nConnection: close\r\n\r\n");
+	assert_int_equal(n, strlen(buf));
+	/* Exactly fitting, and one byte short. */
+	assert_int_equal(http_response_head(buf, n, 201, "Date: x\r\n",
+	    "application/json", 12345, "Retry-After: 60\r\n", true), n);
+	assert_int_equal(http_response_head(buf, n - 1, 201, "Date: x\r\n",
+	    "application/json", 12345, "Retry-After: 60\r\n", true), 0);
+	n = http_response_head(buf, sizeof(buf), 200, NULL, "text/plain", 0,
+	    NULL, false);
+	buf[n] = '\0';
+	assert_string_equal(buf, "HTTP/1.1 200 OK\r\nContent-Type: "
+	    "text/plain\r\nContent-Length: 0\r\n\r\n");
+}
+
 /* The route table is data: first match of listener, host, path and
  * method wins; paths that matched without their method make the 405's
  * Allow. */
@@ -412,6 +438,7 @@ main(void)
 		cmocka_unit_test(test_date_line),
 		cmocka_unit_test(test_post_intake_head),
 		cmocka_unit_test(test_route_find),
+		cmocka_unit_test(test_response_head),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
