@@ -6,7 +6,7 @@
  * `workers` worker threads each run their own libevent loop (a base with
  * no locks) and accept on their own SO_REUSEPORT sockets (HTTPS, HTTP,
  * and SMTP when smtp_listen is set); report intake only reads bytes on
- * a worker: as many parser threads take each report or message apart
+ * a worker: the pool's threads (as many) take each report or message apart
  * (anything an attacker can make slow happens there), and the one
  * writer thread commits reports and quarantine entries in groups (see
  * daemon_intake.c); the reload thread polls the store and swaps the
@@ -98,6 +98,26 @@ struct tls;
 struct acme_manager;
 struct intake;
 
+struct daemon;
+struct intake;
+
+/* Slow work a worker hands off, so that its loop keeps serving
+ * policies: a task runs on a thread of the pool (daemon_pool_post: run),
+ * then comes back to the worker that posted it (owner), whose loop calls
+ * done. Embed it as the first member of the task's own struct. Intake's
+ * jobs are tasks (parsed in the pool, then committed by the writer); a
+ * handler that must read the store or ask the DNS posts its own the same
+ * way, and answers its connection from done. */
+struct daemon_task {
+	struct daemon_task *next;	/* in a queue or a done list */
+	struct intake	*owner;		/* the worker it comes back to */
+	/* On a pool thread: the work; then daemon_task_back(t), or t
+	 * handed on (intake's: to the writer, which hands it back). */
+	void		(*run)(struct daemon *d, struct daemon_task *t);
+	/* On the owner's loop, once back: answers and frees. */
+	void		(*done)(struct daemon_task *t);
+};
+
 /* What a job came by. */
 enum intake_via {
 	INTAKE_VIA_HTTPS = 0,	/* one report; waiter: a struct conn */
@@ -108,19 +128,18 @@ enum intake_via {
 /* A report POSTed over HTTPS, or one e-mail, on its way through intake
  * (daemon_intake.c):
  *
- *	worker --parse queue--> a parser thread: intake_examine
+ *	worker --pool queue---> a pool thread: intake_examine
  *	       --write queue--> the writer: one transaction per batch
  *	       --done list----> the worker: the answer
  *
  * Made on a worker; owned by each queue in turn, then by the worker's
  * done list, then freed by the worker (intake_job_free). Only the worker
- * reads or writes waiter; only a parser writes parts, only the writer
+ * reads or writes waiter; only a pool thread writes parts, only the writer
  * results and ids, each before handing the job on under a lock. The
  * writer commits a job's pieces in one transaction, never split over
  * two (a message is stored whole or not at all). */
 struct intake_job {
-	struct intake_job *next;
-	struct intake	*owner;		/* the worker that posted it */
+	struct daemon_task task;	/* first: owner, queue link */
 	void		*waiter;	/* who gets the answer, NULL once it
 					 * is gone (worker only) */
 	enum intake_via	 via;
@@ -137,22 +156,22 @@ struct intake_job {
 	char		 mail_from[LIMIT_SMTP_PATH_LEN + 1];
 	char		 rcpt_to[LIMIT_SMTP_PATH_LEN + 1];
 	struct store_origin o;		/* borrows from the job */
-	struct intake_item item;	/* a parser's verdict (parts), then
+	struct intake_item item;	/* the pool's verdict (parts), then
 					 * the writer's results */
 };
 
-/* A queue of jobs between threads. */
-struct intake_queue {
+/* A queue of tasks between threads. */
+struct task_queue {
 	pthread_mutex_t	 mu;		/* guards what follows */
 	pthread_cond_t	 cond;		/* signalled on post and on stop */
-	struct intake_job *head, **tail;	/* FIFO */
+	struct daemon_task *head, **tail;	/* FIFO */
 	bool		 stop;		/* finish the queue, then exit */
 };
 
-/* The parser threads: each takes a job, runs intake_examine on it (the
- * slow part, off every event loop) and passes it to the writer. */
-struct intake_parsers {
-	struct intake_queue q;
+/* The pool: as many threads as workers, each taking a task and running
+ * it (intake: intake_examine, the slow part, then on to the writer). */
+struct daemon_pool {
+	struct task_queue q;
 	pthread_t	*thr;
 	int		 n, started;
 };
@@ -165,7 +184,7 @@ struct intake_parsers {
 struct intake_writer {
 	pthread_t	 thr;
 	bool		 started;
-	struct intake_queue q;
+	struct task_queue q;		/* of intake jobs */
 	struct store	*store;		/* writer thread only; NULL until
 					 * opened */
 	const char	*data_dir;
@@ -208,18 +227,18 @@ struct daemon {
 	unsigned	 max_conns;	/* HTTP(S) per worker (fd budget) */
 	unsigned	 max_conns_client;	/* HTTP(S) per client, in all */
 	unsigned	 smtp_max_conns;	/* SMTP per worker */
-	struct intake_parsers parsers;	/* report intake: parse */
+	struct daemon_pool pool;	/* slow work, intake's parsing */
 	struct intake_writer writer;	/* report intake: group commit */
 };
 
 /* --- report intake (daemon_intake.c) --------------------------------- */
 
-/* A worker's intake state: the jobs the writer has finished for it. */
+/* A worker's mailbox: the tasks that came back to it. */
 struct intake {
 	struct daemon	*d;
 	int		 id;		/* worker number, for logs */
 	pthread_mutex_t	 mu;		/* guards done */
-	struct intake_job *done;	/* finished by the writer */
+	struct daemon_task *done;	/* back, not yet taken */
 	int		 done_fd;	/* eventfd: rung when done becomes
 					 * non-empty; -1 when not set up */
 };
@@ -248,7 +267,7 @@ int	intake_route(const struct daemon *d, const struct http_request *r,
 	    const char *host, char domain[LIMIT_DNAME_LEN + 1],
 	    char json[INTAKE_JSON_LEN], size_t *jsonlen);
 /* Posts one report body received for domain from client to the
- * parsers, as a job (waiter = waiter) that takes buf (a malloc'd block
+ * pool, as a job (waiter = waiter) that takes buf (a malloc'd block
  * of held bytes, reserved for peer in d->peers; the job gives them
  * back when freed) and holds len bytes of body. Returns the job: the
  * answer comes when it is back on the worker (intake_done_take,
@@ -265,17 +284,23 @@ int	intake_http_answer(const struct intake_job *j,
  * worker watches it). Returns 0 or -1 with the reason. */
 int	intake_init(struct intake *in, struct daemon *d, int id,
 	    struct err *e);
-/* Reads the doorbell and takes every job the writer finished for in,
- * as a list through next (the caller frees each with intake_job_free). */
-struct intake_job *intake_done_take(struct intake *in);
+/* Reads the doorbell and takes every task that came back to in, as a
+ * list through next (the caller calls each one's done). */
+struct daemon_task *intake_done_take(struct intake *in);
+/* Queues t for the pool (from a worker; t->owner is it). */
+void	daemon_pool_post(struct daemon *d, struct daemon_task *t);
+/* Hands t back to its owner's loop (from any thread): rings its
+ * doorbell when its list was empty. */
+void	daemon_task_back(struct daemon_task *t);
 /* Frees j and gives back the bytes it held. */
 void	intake_job_free(struct intake_job *j);
 
-/* Starts the writer, then the parser threads (d->nworkers of them).
+/* Starts the writer, then the pool's threads (d->nworkers of them).
  * Returns 0 or -1 with the reason. */
 int	intake_start(struct daemon *d, struct err *e);
-/* Stops them once every queued job is parsed, committed and handed
- * back: call after the workers have stopped posting (joined). */
+/* Stops them once every queued task has run and every job is committed
+ * and handed back: call after the workers have stopped posting
+ * (joined). */
 void	intake_stop(struct daemon *d);
 /* Fills h with the SMTP hooks of the worker whose intake state is in
  * (h->arg = in): rcpt checks the token set; deliver takes the message

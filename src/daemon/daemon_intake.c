@@ -35,8 +35,8 @@
  * inflating to 16 MiB, a message GMime works hard on, a commit waiting
  * for the disk) runs on an event loop that serves policies:
  *
- *	worker            parser threads (as many     writer thread (one)
- *	                   as workers)
+ *	worker            the pool's threads (as      writer thread (one)
+ *	                   many as workers)
  *	post job --q--> intake_examine: reports, --q--> take whole jobs
  *	(the connection   quarantine entries,          queued (<= 256 pieces,
  *	 or session        reasons                     <= 8 MiB): report_add_
@@ -161,6 +161,9 @@ intake_media_ok(const char *ct, size_t len)
 
 /* --- jobs and queues ------------------------------------------------- */
 
+static void intake_job_run(struct daemon *d, struct daemon_task *t);
+static void intake_job_done(struct daemon_task *t);
+
 static struct intake_job *
 intake_job_new(struct intake *in, enum intake_via via)
 {
@@ -168,7 +171,9 @@ intake_job_new(struct intake *in, enum intake_via via)
 
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		log_fatal("intake", "out of memory");
-	j->owner = in;
+	j->task.owner = in;
+	j->task.run = intake_job_run;
+	j->task.done = intake_job_done;
 	j->via = via;
 	for (size_t i = 0; i < LIMIT_MIME_REPORTS; i++)
 		j->item.results[i] = -1;
@@ -182,12 +187,12 @@ intake_job_free(struct intake_job *j)
 		return;
 	intake_parts_free(&j->item.parts);
 	free(j->in);
-	peers_give(j->owner->d->peers, j->peer, j->held);
+	peers_give(j->task.owner->d->peers, j->peer, j->held);
 	free(j);
 }
 
 static void
-intake_queue_init(struct intake_queue *q)
+task_queue_init(struct task_queue *q)
 {
 	pthread_mutex_init(&q->mu, NULL);
 	pthread_cond_init(&q->cond, NULL);
@@ -197,26 +202,26 @@ intake_queue_init(struct intake_queue *q)
 }
 
 static void
-intake_queue_fini(struct intake_queue *q)
+task_queue_fini(struct task_queue *q)
 {
 	pthread_cond_destroy(&q->cond);
 	pthread_mutex_destroy(&q->mu);
 }
 
 static void
-intake_queue_post(struct intake_queue *q, struct intake_job *j)
+task_queue_post(struct task_queue *q, struct daemon_task *t)
 {
-	j->next = NULL;
+	t->next = NULL;
 	pthread_mutex_lock(&q->mu);
-	*q->tail = j;
-	q->tail = &j->next;
+	*q->tail = t;
+	q->tail = &t->next;
 	pthread_cond_signal(&q->cond);
 	pthread_mutex_unlock(&q->mu);
 }
 
 /* Tells the queue's threads to finish what is queued, then exit. */
 static void
-intake_queue_stop(struct intake_queue *q)
+task_queue_stop(struct task_queue *q)
 {
 	pthread_mutex_lock(&q->mu);
 	q->stop = true;
@@ -239,13 +244,14 @@ intake_init(struct intake *in, struct daemon *d, int id, struct err *e)
 void
 intake_fini(struct intake *in)
 {
-	struct intake_job *j, *next;
+	struct daemon_task *t, *next;
 
 	if (in->d == NULL)		/* intake_init never ran */
 		return;
-	for (j = in->done; j != NULL; j = next) {
-		next = j->next;
-		intake_job_free(j);
+	/* Nobody waits any more: done answers no one, then frees. */
+	for (t = in->done; t != NULL; t = next) {
+		next = t->next;
+		t->done(t);
 	}
 	in->done = NULL;
 	if (in->done_fd != -1)
@@ -255,10 +261,10 @@ intake_fini(struct intake *in)
 	in->d = NULL;
 }
 
-struct intake_job *
+struct daemon_task *
 intake_done_take(struct intake *in)
 {
-	struct intake_job *list;
+	struct daemon_task *list;
 	uint64_t v;
 
 	/* The doorbell first: a job handed back after this read rings it
@@ -273,52 +279,81 @@ intake_done_take(struct intake *in)
 	return list;
 }
 
-/* Hands a finished job back to its worker. Rings the worker's doorbell
- * only when its list was empty: a non-empty one has rung already and
- * not been taken yet. */
-static void
-intake_done_post(struct intake_job *j)
+/* Rings the worker's doorbell only when its list was empty: a
+ * non-empty one has rung already and not been taken yet. */
+void
+daemon_task_back(struct daemon_task *t)
 {
-	struct intake *in = j->owner;
+	struct intake *in = t->owner;
 	uint64_t one = 1;
 	bool ring;
 
 	pthread_mutex_lock(&in->mu);
 	ring = in->done == NULL;
-	j->next = in->done;
-	in->done = j;
+	t->next = in->done;
+	in->done = t;
 	pthread_mutex_unlock(&in->mu);
 	if (ring && write(in->done_fd, &one, sizeof(one)) != sizeof(one))
 		log_warn("intake", "worker %d: doorbell: %s", in->id,
 		    strerror(errno));
 }
 
-/* --- the parsers ----------------------------------------------------- */
+/* --- the pool -------------------------------------------------------- */
 
 static void *
-intake_parser_main(void *arg)
+daemon_pool_main(void *arg)
 {
 	struct daemon *d = arg;
-	struct intake_queue *q = &d->parsers.q;
-	struct intake_job *j;
+	struct task_queue *q = &d->pool.q;
+	struct daemon_task *t;
 
 	for (;;) {
 		pthread_mutex_lock(&q->mu);
 		while (q->head == NULL && !q->stop)
 			pthread_cond_wait(&q->cond, &q->mu);
-		if ((j = q->head) != NULL) {
-			q->head = j->next;
+		if ((t = q->head) != NULL) {
+			q->head = t->next;
 			if (q->head == NULL)
 				q->tail = &q->head;
 		}
 		pthread_mutex_unlock(&q->mu);
-		if (j == NULL)			/* stopping, queue empty */
+		if (t == NULL)			/* stopping, queue empty */
 			break;
-		intake_examine(j->via == INTAKE_VIA_SMTP, j->in, j->inlen,
-		    &j->item.parts);
-		intake_queue_post(&d->writer.q, j);
+		t->run(d, t);
 	}
 	return NULL;
+}
+
+void
+daemon_pool_post(struct daemon *d, struct daemon_task *t)
+{
+	task_queue_post(&d->pool.q, t);
+}
+
+/* An intake job in the pool: taken apart, then on to the writer. */
+static void
+intake_job_run(struct daemon *d, struct daemon_task *t)
+{
+	struct intake_job *j = (struct intake_job *)t;
+
+	intake_examine(j->via == INTAKE_VIA_SMTP, j->in, j->inlen,
+	    &j->item.parts);
+	task_queue_post(&d->writer.q, t);
+}
+
+/* An intake job back on its worker: answers its connection or SMTP
+ * session, if still there, and frees it. */
+static void
+intake_job_done(struct daemon_task *t)
+{
+	struct intake_job *j = (struct intake_job *)t;
+
+	if (j->via == INTAKE_VIA_SMTP)
+		intake_smtp_done(j);	/* may run the session's pipelined
+					 * commands */
+	else if (j->waiter != NULL)
+		conn_job_done(j->waiter, j);
+	intake_job_free(j);
 }
 
 /* --- the writer ------------------------------------------------------ */
@@ -407,7 +442,7 @@ static void *
 intake_writer_main(void *arg)
 {
 	struct intake_writer *wr = arg;
-	struct intake_queue *q = &wr->q;
+	struct task_queue *q = &wr->q;
 	struct intake_job *jobs[LIMIT_INTAKE_BATCH_JOBS];
 
 	log_buffer_thread(true);
@@ -422,12 +457,13 @@ intake_writer_main(void *arg)
 		/* Whole jobs, everything queued up to the bounds; at least
 		 * one job even when it alone is over the bytes bound. */
 		while (q->head != NULL &&
-		    np + q->head->item.parts.n <= LIMIT_INTAKE_BATCH_JOBS &&
-		    (n == 0 || bytes + q->head->inlen <=
+		    np + ((struct intake_job *)q->head)->item.parts.n <=
+		    LIMIT_INTAKE_BATCH_JOBS && (n == 0 || bytes +
+		    ((struct intake_job *)q->head)->inlen <=
 		    LIMIT_INTAKE_BATCH_BYTES)) {
-			struct intake_job *j = q->head;
+			struct intake_job *j = (struct intake_job *)q->head;
 
-			q->head = j->next;
+			q->head = j->task.next;
 			jobs[n++] = j;
 			np += j->item.parts.n;
 			bytes += j->inlen;
@@ -438,7 +474,7 @@ intake_writer_main(void *arg)
 
 		intake_writer_commit(wr, jobs, n);
 		for (size_t i = 0; i < n; i++)
-			intake_done_post(jobs[i]);
+			daemon_task_back(&jobs[i]->task);
 		log_flush();
 
 		pthread_mutex_lock(&q->mu);
@@ -454,24 +490,24 @@ int
 intake_start(struct daemon *d, struct err *e)
 {
 	struct intake_writer *wr = &d->writer;
-	struct intake_parsers *ps = &d->parsers;
+	struct daemon_pool *ps = &d->pool;
 
-	intake_queue_init(&wr->q);
+	task_queue_init(&wr->q);
 	wr->store = NULL;
 	wr->data_dir = d->data_dir;
 	if (pthread_create(&wr->thr, NULL, intake_writer_main, wr) != 0) {
-		intake_queue_fini(&wr->q);
+		task_queue_fini(&wr->q);
 		return err_set(e, "cannot start the intake writer");
 	}
 	wr->started = true;
-	intake_queue_init(&ps->q);
+	task_queue_init(&ps->q);
 	ps->n = d->nworkers;
 	if ((ps->thr = calloc((size_t)ps->n, sizeof(*ps->thr))) == NULL)
 		return err_set(e, "out of memory");
 	for (ps->started = 0; ps->started < ps->n; ps->started++)
 		if (pthread_create(&ps->thr[ps->started], NULL,
-		    intake_parser_main, d) != 0)
-			return err_set(e, "cannot start intake parser %d",
+		    daemon_pool_main, d) != 0)
+			return err_set(e, "cannot start pool thread %d",
 			    ps->started);
 	return 0;
 }
@@ -480,22 +516,22 @@ void
 intake_stop(struct daemon *d)
 {
 	struct intake_writer *wr = &d->writer;
-	struct intake_parsers *ps = &d->parsers;
+	struct daemon_pool *ps = &d->pool;
 
-	/* The parsers first: what they finish goes to the writer. */
+	/* The pool first: the intake jobs it finishes go to the writer. */
 	if (ps->thr != NULL) {
-		intake_queue_stop(&ps->q);
+		task_queue_stop(&ps->q);
 		for (int i = 0; i < ps->started; i++)
 			pthread_join(ps->thr[i], NULL);
-		intake_queue_fini(&ps->q);
+		task_queue_fini(&ps->q);
 		free(ps->thr);
 		ps->thr = NULL;
 	}
 	if (!wr->started)
 		return;
-	intake_queue_stop(&wr->q);
+	task_queue_stop(&wr->q);
 	pthread_join(wr->thr, NULL);
-	intake_queue_fini(&wr->q);
+	task_queue_fini(&wr->q);
 	wr->started = false;
 }
 
@@ -574,7 +610,7 @@ intake_http_post(struct intake *in, void *waiter, const char *client,
 	snprintf(j->client, sizeof(j->client), "%s", client);
 	snprintf(j->client_key, sizeof(j->client_key), "%s", client_key);
 	snprintf(j->domain, sizeof(j->domain), "%s", domain);
-	intake_queue_post(&in->d->parsers.q, j);
+	daemon_pool_post(in->d, &j->task);
 	return j;
 }
 
@@ -638,7 +674,7 @@ intake_reason(char *reason, const char *msg)
 }
 
 /* Takes the message (its buffer and the bytes reserved for it, from the
- * session) into a job for the parsers, and answers later. */
+ * session) into a job for the pool, and answers later. */
 static enum smtp_deliver_result
 intake_smtp_deliver(void *arg, const struct smtp_envelope *env,
     const uint8_t *msg, size_t len, char *reason)
@@ -677,7 +713,7 @@ intake_smtp_deliver(void *arg, const struct smtp_envelope *env,
 	}
 	j->waiter = env->delivery;
 	env->delivery->job = j;
-	intake_queue_post(&in->d->parsers.q, j);
+	daemon_pool_post(in->d, &j->task);
 	return SMTP_DELIVER_PENDING;
 }
 

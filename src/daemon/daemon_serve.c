@@ -504,7 +504,7 @@ daemon_load(struct daemon *d, struct tls_config *tc)
 }
 
 /* Starts the threads, in the order they need each other: intake (the
- * writer and parsers) before the workers that post to it, the reload
+ * writer and the pool) before the workers that post to it, the reload
  * thread, the ACME manager. Returns 0 or -1 (logged). */
 static int
 daemon_start(struct daemon *d)

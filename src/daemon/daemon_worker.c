@@ -175,27 +175,21 @@ stop_cb(evutil_socket_t fd, short what, void *arg)
 	tick_cb(-1, 0, w);
 }
 
-/* The writer handed jobs back (intake.done_fd rang): answer the HTTPS
- * connections and SMTP sessions still waiting for them. */
+/* Tasks came back (intake.done_fd rang): each one's done answers its
+ * connection or session, if still there. */
 static void
 done_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
-	struct intake_job *j, *next;
+	struct daemon_task *t, *next;
 
 	(void)fd;
 	(void)what;
 	worker_quiesce(w);
 	w->now = daemon_now();
-	for (j = intake_done_take(&w->intake); j != NULL; j = next) {
-		next = j->next;
-		if (j->via == INTAKE_VIA_SMTP) {
-			intake_smtp_done(j);	/* may run the session's
-						 * pipelined commands */
-		} else if (j->waiter != NULL) {
-			conn_job_done(j->waiter, j);
-		}
-		intake_job_free(j);
+	for (t = intake_done_take(&w->intake); t != NULL; t = next) {
+		next = t->next;
+		t->done(t);
 	}
 }
 
@@ -264,7 +258,7 @@ worker_setup(struct worker *w, struct err *e)
 		sc.session.peers = w->d->peers;
 		sc.max_conn = w->d->smtp_max_conns;
 		/* Hooks run on this worker's thread: they take the message
-		 * and post it to the parsers; the answers come back through
+		 * and post it to the pool; the answers come back through
 		 * done_cb. */
 		intake_smtp_hooks(&w->intake, &w->smtp_hooks);
 		if ((w->smtp = smtp_server_start(w->base, w->smtp_fd,
