@@ -35,9 +35,11 @@
 
 #include "cli.h"
 #include "acme/acme.h"
+#include "http/http.h"
+#include "lib/net.h"
+#include "tls/tls.h"
 
 #define CLI_ACME_IO_SECONDS 5
-#define CLI_ACME_REQ_BYTES 4096
 #define CLI_ACME_PREFIX "/.well-known/acme-challenge/"
 
 struct cli_acme_srv {
@@ -48,135 +50,50 @@ struct cli_acme_srv {
 	pthread_t thr;
 };
 
-/* Listens on "ADDR:PORT", ":PORT" or "[V6ADDR]:PORT". Returns the socket
- * or -1 after printing why. */
-static int
-cli_acme_listen(const char *spec)
-{
-	struct addrinfo hints, *res = NULL;
-	char host[256] = "";
-	const char *colon = strrchr(spec, ':'), *h = spec;
-	size_t hl;
-	int fd = -1, one = 1, r;
-
-	if (colon == NULL || colon[1] == '\0') {
-		cli_fail(CLI_USAGE, "%s: expected ADDR:PORT", spec);
-		return -1;
-	}
-	hl = (size_t)(colon - spec);
-	if (hl >= 2 && spec[0] == '[' && spec[hl - 1] == ']') {
-		h++;
-		hl -= 2;
-	}
-	if (hl >= sizeof(host)) {
-		cli_fail(CLI_USAGE, "%s: address too long", spec);
-		return -1;
-	}
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
-	if ((r = getaddrinfo(hl ? host : NULL, colon + 1, &hints, &res)) !=
-	    0) {
-		cli_fail(CLI_USAGE, "%s: %s", spec, gai_strerror(r));
-		return -1;
-	}
-	if ((fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC,
-	    0)) == -1 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ==
-	    -1 ||
-	    bind(fd, res->ai_addr, res->ai_addrlen) == -1 ||
-	    listen(fd, 16) == -1) {
-		cli_fail(CLI_USAGE, "listen on %s: %s", spec, strerror(errno));
-		if (fd != -1)
-			close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	return fd;
-}
-
-/* HTTP-01: reads one request head and answers it. */
+/* HTTP-01: reads one request head (the HTTP parser's) and answers it
+ * (the HTTP response writer's): the key authorization of a pending
+ * challenge, else 404. */
 static void
 cli_acme_http(int fd)
 {
-	char req[CLI_ACME_REQ_BYTES + 1], body[ACME_HTTP01_BUF], out[1024];
-	const char *tok, *end;
-	size_t len = 0;
-	int n;
+	char req[LIMIT_HTTP_HEADER_BYTES], body[ACME_HTTP01_BUF], out[1024];
+	char token[256];
+	struct http_request r;
+	size_t len = 0, plen = strlen(CLI_ACME_PREFIX), n;
+	int status = 404;
+	enum http_parse p = HTTP_PARSE_MORE;
 
-	while (len < CLI_ACME_REQ_BYTES) {
-		ssize_t r = recv(fd, req + len, CLI_ACME_REQ_BYTES - len, 0);
+	while (len < sizeof(req) && p == HTTP_PARSE_MORE) {
+		ssize_t k = recv(fd, req + len, sizeof(req) - len, 0);
 
-		if (r <= 0)
+		if (k <= 0)
 			return;
-		len += (size_t)r;
-		req[len] = '\0';
-		if (strstr(req, "\r\n\r\n") != NULL)
-			break;
+		len += (size_t)k;
+		p = http_parse_request(req, len, &r, &status);
 	}
-	req[len] = '\0';
-	if (strncmp(req, "GET " CLI_ACME_PREFIX,
-	    4 + strlen(CLI_ACME_PREFIX)) == 0) {
-		tok = req + 4 + strlen(CLI_ACME_PREFIX);
-		if ((end = strchr(tok, ' ')) != NULL &&
-		    (size_t)(end - tok) < 256) {
-			char t[256];
-
-			memcpy(t, tok, (size_t)(end - tok));
-			t[end - tok] = '\0';
-			if (acme_http01_lookup(t, body, sizeof(body)) == 0) {
-				n = snprintf(out, sizeof(out),
-				    "HTTP/1.1 200 OK\r\n"
-				    "Content-Type: application/octet-stream\r\n"
-				    "Content-Length: %zu\r\n"
-				    "Connection: close\r\n\r\n%s",
-				    strlen(body), body);
-				(void)send(fd, out, (size_t)n, MSG_NOSIGNAL);
-				return;
-			}
+	if (p == HTTP_PARSE_DONE && (r.method == HTTP_GET ||
+	    r.method == HTTP_HEAD) && r.path_len > plen &&
+	    r.path_len - plen < sizeof(token) &&
+	    memcmp(r.path, CLI_ACME_PREFIX, plen) == 0) {
+		memcpy(token, r.path + plen, r.path_len - plen);
+		token[r.path_len - plen] = '\0';
+		if (acme_http01_lookup(token, body, sizeof(body)) == 0 &&
+		    (n = http_response_head(out, sizeof(out), 200, NULL,
+		    "application/octet-stream", strlen(body), NULL, true))
+		    > 0) {
+			(void)send(fd, out, n, MSG_NOSIGNAL | MSG_MORE);
+			if (r.method == HTTP_GET)
+				(void)send(fd, body, strlen(body),
+				    MSG_NOSIGNAL);
+			return;
 		}
+		status = 404;
+	} else if (p == HTTP_PARSE_DONE) {
+		status = 404;
 	}
-	n = snprintf(out, sizeof(out), "HTTP/1.1 404 Not Found\r\n"
-	    "Content-Length: 0\r\nConnection: close\r\n\r\n");
-	(void)send(fd, out, (size_t)n, MSG_NOSIGNAL);
-}
-
-/* True when the ALPN extension (RFC 7301 §3.1) lists "acme-tls/1". */
-static bool
-cli_acme_alpn_offered(const unsigned char *p, size_t len)
-{
-	size_t n;
-
-	if (len < 2 || (size_t)((p[0] << 8) | p[1]) != len - 2)
-		return false;
-	for (p += 2, len -= 2; len > 0; p += n, len -= n) {
-		n = *p++;
-		len--;
-		if (n > len)
-			return false;
-		if (n == 10 && memcmp(p, "acme-tls/1", 10) == 0)
-			return true;
-	}
-	return false;
-}
-
-/* The host_name of the SNI extension (RFC 6066 §3) into out. */
-static bool
-cli_acme_sni(const unsigned char *p, size_t len, char *out, size_t outlen)
-{
-	size_t n;
-
-	if (len < 5 || (size_t)((p[0] << 8) | p[1]) != len - 2 || p[2] != 0)
-		return false;
-	n = (size_t)((p[3] << 8) | p[4]);
-	if (n + 5 > len || n == 0 || n >= outlen)
-		return false;
-	memcpy(out, p + 5, n);
-	out[n] = '\0';
-	return true;
+	if ((n = http_error_response(out, sizeof(out), status, NULL, NULL,
+	    true, false)) > 0)
+		(void)send(fd, out, n, MSG_NOSIGNAL);
 }
 
 /* Picks the challenge certificate before the handshake goes on: only a
@@ -187,19 +104,20 @@ cli_acme_hello(SSL *ssl, int *alert, void *arg)
 {
 	const unsigned char *p;
 	size_t len;
-	char name[256];
+	char name[LIMIT_DNAME_LEN + 1];
 	X509 *cert = NULL;
 	EVP_PKEY *key = NULL;
 	int ok;
 
+	/* The ClientHello readers the daemon uses (tls.h). */
 	*alert = SSL_AD_NO_APPLICATION_PROTOCOL;
 	if (!SSL_client_hello_get0_ext(ssl,
 	    TLSEXT_TYPE_application_layer_protocol_negotiation, &p, &len) ||
-	    !cli_acme_alpn_offered(p, len))
+	    !tls_alpn_offers(p, len, "acme-tls/1", 10))
 		return SSL_CLIENT_HELLO_ERROR;
 	*alert = SSL_AD_UNRECOGNIZED_NAME;
 	if (!SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p,
-	    &len) || !cli_acme_sni(p, len, name, sizeof(name)) ||
+	    &len) || tls_sni_parse(p, len, name) != 1 ||
 	    acme_alpn01_lookup(name, &cert, &key) == -1)
 		return SSL_CLIENT_HELLO_ERROR;
 	ok = SSL_use_certificate(ssl, cert) == 1 &&
@@ -214,13 +132,12 @@ static int
 cli_acme_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
     const unsigned char *in, unsigned int inlen, void *arg)
 {
-	static const unsigned char want[] = "\x0a" "acme-tls/1";
-	unsigned char *sel;
+	const uint8_t *sel = tls_alpn_find(in, inlen, "acme-tls/1", 10);
 
-	if (SSL_select_next_proto(&sel, outlen, want, sizeof(want) - 1, in,
-	    inlen) != OPENSSL_NPN_NEGOTIATED)
+	if (sel == NULL)
 		return SSL_TLSEXT_ERR_ALERT_FATAL;
 	*out = sel;
+	*outlen = 10;
 	return SSL_TLSEXT_ERR_OK;
 }
 
@@ -311,8 +228,8 @@ cli_acme_obtain(struct cli *c)
 		SSL_CTX_set_client_hello_cb(s.ctx, cli_acme_hello, NULL);
 		SSL_CTX_set_alpn_select_cb(s.ctx, cli_acme_alpn, NULL);
 	}
-	if ((s.lfd = cli_acme_listen(listen_on)) == -1) {
-		rc = CLI_USAGE;
+	if ((s.lfd = net_listen(listen_on, false, &e)) == -1) {
+		rc = cli_fail(CLI_USAGE, "listen on %s", e.msg);
 		goto out;
 	}
 	if (pipe2(s.wake, O_CLOEXEC) == -1 ||

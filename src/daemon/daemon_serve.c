@@ -26,90 +26,11 @@
 
 #include "../acme/acme.h"
 #include "../lib/log.h"
+#include "../lib/net.h"
 #include "../mime/mime.h"
 #include "../tls/tls.h"
 #include "daemon.h"
 #include "daemon_int.h"
-
-/* --- listeners ------------------------------------------------------- */
-
-/* Opens a listening socket for "ADDR:PORT", ":PORT" (every address,
- * IPv6 and IPv4) or "[V6]:PORT", with SO_REUSEPORT so that every worker
- * has its own. Returns the fd or -1 with the reason. */
-static int
-listen_open(const char *spec, bool defer, struct err *e)
-{
-	struct addrinfo hints, *res = NULL, *ai;
-	char host[256], port[16];
-	const char *colon = strrchr(spec, ':');
-	size_t hl;
-	int fd = -1, one = 1, zero = 0, r;
-
-	if (colon == NULL || colon[1] == '\0' || strlen(colon + 1) >=
-	    sizeof(port))
-		return err_set(e, "'%s': expected ADDR:PORT or :PORT", spec);
-	memcpy(port, colon + 1, strlen(colon + 1) + 1);
-	hl = (size_t)(colon - spec);
-	if (hl >= 2 && spec[0] == '[' && spec[hl - 1] == ']') {
-		spec++;
-		hl -= 2;
-	}
-	if (hl >= sizeof(host))
-		return err_set(e, "'%s': address too long", spec);
-	memcpy(host, spec, hl);
-	host[hl] = '\0';
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = hl == 0 ? AF_INET6 : AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	if ((r = getaddrinfo(hl == 0 ? NULL : host, port, &hints, &res))
-	    != 0 && hl == 0) {
-		hints.ai_family = AF_INET;	/* no IPv6 here */
-		r = getaddrinfo(NULL, port, &hints, &res);
-	}
-	if (r != 0)
-		return err_set(e, "'%s': %s", spec, gai_strerror(r));
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
-		    SOCK_CLOEXEC, 0);
-		if (fd == -1)
-			continue;
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-		if (ai->ai_family == AF_INET6 && hl == 0)
-			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero,
-			    sizeof(zero));
-		if (defer) {
-			int secs = 1;
-
-			setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs,
-			    sizeof(secs));
-		}
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
-		    listen(fd, 4096) == 0)
-			break;
-		err_set(e, "'%s': %s", spec, strerror(errno));
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	return fd;
-}
-
-/* The host part of a specific listen address ("127.0.0.10:443"), for the
- * ACME pre-check; nothing for ":443". */
-static void
-listen_addr(const char *spec, struct strv *out)
-{
-	const char *colon = strrchr(spec, ':');
-	size_t hl = colon ? (size_t)(colon - spec) : 0;
-
-	if (hl >= 2 && spec[0] == '[' && spec[hl - 1] == ']')
-		strv_pushn(out, spec + 1, hl - 2);
-	else if (hl > 0)
-		strv_pushn(out, spec, hl);
-}
 
 /* --- privileges ------------------------------------------------------ */
 
@@ -454,15 +375,15 @@ daemon_listen(struct daemon *d, const struct passwd *as_user)
 	for (int i = 0; i < d->nworkers; i++) {
 		struct worker *w = &d->workers[i];
 
-		if ((w->https_fd = listen_open(https, true, &e)) == -1 ||
+		if ((w->https_fd = net_listen(https, true, &e)) == -1 ||
 		    (http != NULL && *http != '\0' && strcmp(http, "off") != 0 &&
-		    (w->http_fd = listen_open(http, false, &e)) == -1) ||
+		    (w->http_fd = net_listen(http, false, &e)) == -1) ||
 		    (smtp != NULL && *smtp != '\0' && strcmp(smtp, "off") != 0 &&
-		    (w->smtp_fd = listen_open(smtp, false, &e)) == -1))
+		    (w->smtp_fd = net_listen(smtp, false, &e)) == -1))
 			return log_warn("start", "listen %s", e.msg), -1;
 	}
-	listen_addr(https, &d->listen_addrs);
-	if (strcmp(strrchr(https, ':'), ":443") != 0)	/* checked by listen_open */
+	net_listen_host(https, &d->listen_addrs);
+	if (strcmp(strrchr(https, ':'), ":443") != 0)	/* checked by net_listen */
 		snprintf(d->https_port, sizeof(d->https_port), "%s",
 		    strrchr(https, ':'));
 	if (as_user != NULL && drop_root(as_user, &e) == -1)
