@@ -18,6 +18,16 @@
 #                   starts one and clears it when it stopped it itself
 #   wait_up         waits until the daemon just started answers
 #   cleanup_add     one more command for the exit trap
+# and, for what several tests do (each function has its contract below):
+#   grepf           a check that a file has a line matching a regex
+#   serve_stop, log_clean   SIGTERM -> exit 0; no panic/sanitizer lines
+#   reports_stored  "COUNT DISTINCT" of the stored reports
+#   tcp_open, smtp_ready    is a TCP listener (the SMTP one) accepting?
+#   raw_client      a raw TCP or TLS client that sends what it is told
+#   netns_new       a network namespace with its /etc/netns files
+#   nsd_start, nsd_stop     nsd serving a `test.` zone file
+#   zone_acme       the `test.` zone of the two ACME tests
+#   pebble_start    the Pebble test CA, with its listener certificate
 # At exit, and on INT or TERM, the trap stops $PID with $STOP_SIGNAL (TERM
 # unless the test says KILL) and waits for it, kills every background job
 # of the test still running, runs the cleanup_add commands in order, and
@@ -80,4 +90,307 @@ wait_up() {
 	done
 	echo "serve did not come up:"; cat "$log"
 	return 1
+}
+
+# grepf DESCRIPTION FILE REGEX: ok when a line of FILE matches the
+# extended REGEX; else bad, with the last 20 lines of FILE.
+grepf() {
+	if grep -qE -- "$3" "$2"; then ok "$1"; else
+		bad "$1 (no /$3/ in:)"; sed 's/^/    | /' "$2" | tail -n 20; fi
+}
+
+# serve_stop: sends SIGTERM to the daemon $PID, waits for it and checks
+# that it exited 0; PID is cleared (the trap has nothing left to stop).
+serve_stop() {
+	local rc
+	kill -TERM "$PID"
+	wait "$PID"; rc=$?
+	PID=
+	check "SIGTERM exit code" 0 "$rc"
+}
+
+# log_clean LOG...: ok when no LOG has a panic line or a sanitizer report
+# (ASan, LSan, UBSan); else bad, with the first such lines.
+log_clean() {
+	if grep -qE 'level=panic|Sanitizer|runtime error' "$@"; then
+		bad "panic or sanitizer report in the daemon log: $(grep -hE \
+		    'level=panic|Sanitizer|runtime error' "$@" | head -3)"
+	else
+		ok "no panic or sanitizer report in the daemon log"
+	fi
+}
+
+# reports_stored: "COUNT DISTINCT" of the reports in the store of sg:
+# rows, and distinct (organization-name, report-id) among them.
+reports_stored() {
+	sg report list --json | /usr/bin/python3 -c 'import json, sys
+d = json.load(sys.stdin)
+print(len(d), len({(r["organization-name"], r["report-id"]) for r in d}))'
+}
+
+# tcp_open ADDR PORT [PREFIX...]: true when a TCP connection to ADDR:PORT
+# is accepted (it is closed at once; a connect still pending after 2 s
+# counts as not open). PREFIX runs the probe elsewhere, e.g. in a
+# network namespace: tcp_open 127.0.0.25 25 nsenter --net=/run/netns/N --
+tcp_open() {
+	local a=$1 p=$2
+	shift 2
+	"$@" timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$a" "$p" \
+	    2> /dev/null
+}
+
+# smtp_ready ADDR PORT: true once `stsguard serve` has written its local
+# CA ($DIR/data/local-ca.pem, which STARTTLS clients trust) and its SMTP
+# listener ADDR:PORT accepts. For wait_up.
+smtp_ready() {
+	[ -f "$DIR/data/local-ca.pem" ] && tcp_open "$1" "$2"
+}
+
+# raw_client [--tls SNI CAFILE] ADDR PORT STEP...: a client that sends
+# exactly what it is told, for what curl and swaks will not send. With
+# --tls it first completes a TLS handshake for SNI, trusting CAFILE only.
+# Steps:
+#   s:TEXT   send TEXT (Python escapes: \r \n \t \\ \xNN), read 0.3 s
+#   S:N      send N bytes of 80-byte lines "xx...x\r\n", read 0.5 s
+#   w:SECS   read for SECS seconds, or until the server closes
+#   u:TEXT   read until TEXT (escaped as in s:) has come or the server
+#            closes (30 s at the most)
+#   x        close at once; later steps are not run
+# It reads 0.3 s after connecting (for a greeting) and, unless the
+# connection is closed, 1 s after the last step. Prints all it received
+# (as latin-1), then "[closed]" when the server closed the connection.
+# Exit 0; not 0 when it cannot connect or the handshake fails; bounded
+# (60 s).
+raw_client() {
+	timeout 60 /usr/bin/python3 -c "$RAW_CLIENT_PY" "$@"
+}
+read -r -d '' RAW_CLIENT_PY <<'EOPY' || true	# (read is false at the end)
+import codecs, socket, ssl, sys, time
+args = sys.argv[1:]
+tls = None
+if args[0] == "--tls":
+    tls, args = args[1:3], args[3:]
+s = socket.create_connection((args[0], int(args[1])), timeout=10)
+if tls:
+    ctx = ssl.create_default_context(cafile=tls[1])
+    s = ctx.wrap_socket(s, server_hostname=tls[0])
+got, closed = b"", False
+def pump(secs, until=None):
+    global got, closed
+    end = time.time() + secs
+    while not closed and time.time() < end:
+        if until is not None and until in got:
+            break
+        s.settimeout(max(0.01, end - time.time()))
+        try:
+            b = s.recv(65536)
+        except socket.timeout:
+            break
+        except OSError:
+            closed = True; break
+        if not b: closed = True
+        got += b
+def text(t):
+    return codecs.decode(t, "unicode_escape").encode("latin1")
+pump(0.3)
+for step in args[2:]:
+    try:
+        if step.startswith("s:"):
+            s.sendall(text(step[2:]))
+            pump(0.3)
+        elif step.startswith("S:"):
+            line = b"x" * 78 + b"\r\n"
+            s.sendall(line * (int(step[2:]) // len(line)))
+            pump(0.5)
+        elif step.startswith("w:"):
+            pump(float(step[2:]))
+        elif step.startswith("u:"):
+            pump(30, text(step[2:]))
+        elif step == "x":
+            s.close(); closed = True; break
+    except (BrokenPipeError, ConnectionResetError):
+        closed = True
+if not closed: pump(1.0)
+sys.stdout.write(got.decode("latin1"))
+if closed: print("[closed]")
+EOPY
+
+# netns_new NAME [HOSTS-LINE...]: a network namespace of the test's own,
+# its loopback up (every 127.x address usable, port 53 and the like
+# free), and the files `ip netns exec NAME` puts over /etc:
+# /etc/netns/NAME/resolv.conf (nameserver 127.0.0.1: the test's nsd on
+# port 53) and hosts (localhost, then each HOSTS-LINE). Sets NETNS=NAME
+# and NETNS_EXEC=(nsenter --net=... --), the prefix that starts a daemon
+# in it as a simple command, so that $! is the daemon (nsenter execs; a
+# shell function would run in a subshell); clients that resolve names
+# use `ip netns exec NAME` (it mounts the /etc/netns files). At exit
+# (cleanup_add: after the trap stopped $PID and the test's jobs, and
+# after the cleanup commands added before this call) it kills what still
+# runs in the namespace (only the test's own processes), deletes it and
+# /etc/netns/NAME. Needs root; false, with the reason, when the
+# namespace cannot be made.
+netns_new() {
+	local l
+	NETNS=$1
+	shift
+	NETNS_EXEC=(nsenter --net="/run/netns/$NETNS" --)
+	ip netns add "$NETNS" ||
+	    { echo "ip netns add $NETNS failed (root needed)"; return 1; }
+	cleanup_add "netns_del $NETNS"
+	ip -n "$NETNS" link set lo up || return 1
+	mkdir -p "/etc/netns/$NETNS"
+	printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:2\n' \
+	    > "/etc/netns/$NETNS/resolv.conf"
+	{
+		printf '127.0.0.1 localhost\n::1 localhost\n'
+		for l in "$@"; do printf '%s\n' "$l"; done
+	} > "/etc/netns/$NETNS/hosts"
+}
+netns_del() { # netns_del NAME: netns_new's exit command
+	local p
+	if [ -e "/run/netns/$1" ]; then
+		for p in $(ip netns pids "$1" 2> /dev/null); do
+			kill -KILL "$p" 2> /dev/null
+		done
+		ip netns del "$1" 2> /dev/null
+	fi
+	rm -rf "/etc/netns/$1"
+}
+
+# nsd_start ZONEFILE PORT [PREFIX...]: nsd, authoritative for the zone
+# `test.` in ZONEFILE (an absolute path; checked with nsd-checkzone
+# first), on 127.0.0.1:PORT (UDP and TCP), in the foreground as a job of
+# the test: NSD_PID is nsd itself (stopped by the exit trap, or earlier
+# by nsd_stop). Its files are $DIR/nsd.*, its log $DIR/nsd.log. PREFIX
+# starts it elsewhere and must exec (e.g. "${NETNS_EXEC[@]}", not a
+# shell function). Returns once nsd answers the SOA of test. (dig, run
+# with PREFIX too); 1, with the reason, when the zone is refused or nsd
+# has not answered after 10 s. (../shared/PEERS.md §1)
+nsd_start() {
+	local zone=$1 port=$2 _
+	shift 2
+	nsd-checkzone test "$zone" > "$DIR/nsd.check" 2>&1 || {
+		echo "nsd-checkzone refused $zone:"
+		cat "$DIR/nsd.check" "$zone"
+		return 1
+	}
+	cat > "$DIR/nsd.conf" <<EOC
+server:
+  ip-address: 127.0.0.1@$port
+  port: $port
+  do-ip6: no
+  username: ""
+  chroot: ""
+  zonesdir: "$DIR"
+  pidfile: "$DIR/nsd.pid"
+  database: ""
+  xfrdfile: "$DIR/nsd.xfrd.state"
+  zonelistfile: "$DIR/nsd.zone.list"
+  server-count: 1
+  verbosity: 0
+remote-control:
+  control-enable: no
+zone:
+  name: test
+  zonefile: "$zone"
+EOC
+	"$@" nsd -d -c "$DIR/nsd.conf" > "$DIR/nsd.log" 2>&1 &
+	NSD_PID=$!
+	for _ in $(seq 100); do
+		[ -n "$("$@" dig +short +time=1 +tries=1 -p "$port" \
+		    @127.0.0.1 test. SOA 2> /dev/null)" ] && return 0
+		kill -0 "$NSD_PID" 2> /dev/null || break
+		sleep 0.1
+	done
+	echo "nsd did not answer on 127.0.0.1:$port:"
+	cat "$DIR/nsd.log"
+	return 1
+}
+nsd_stop() { # nsd_stop: stops the nsd of nsd_start
+	kill "$NSD_PID" 2> /dev/null
+	wait "$NSD_PID" 2> /dev/null
+	NSD_PID=
+}
+
+# zone_acme ADDR: prints the `test.` zone the ACME tests serve:
+# stshost.test A ADDR (the service host), mta-sts.customer1.test CNAME
+# to it, mta-sts.customer2.test A ADDR; no record for customer3 or
+# customer4 (so a CA cannot validate them).
+zone_acme() {
+	cat <<EOZ
+\$ORIGIN test.
+\$TTL 60
+@                  SOA ns.test. admin.test. 1 3600 600 86400 60
+@                  NS  ns.test.
+ns                 A   127.0.0.1
+stshost            A   $1
+mta-sts.customer1  CNAME stshost.test.
+mta-sts.customer2  A   $1
+EOZ
+}
+
+# pebble_start ACME_PORT MGMT_PORT HTTP_PORT TLS_PORT DNS [PREFIX...]:
+# the Pebble test CA (../shared/PEERS.md §2) on 127.0.0.1:ACME_PORT, its
+# management interface on 127.0.0.1:MGMT_PORT, validating http-01 on
+# HTTP_PORT and tls-alpn-01 on TLS_PORT of the address a name resolves
+# to, resolving with the DNS server DNS (ADDR:PORT). No sleep before a
+# validation, no reuse of authorizations; PEBBLE_NONCEREJECT (percent of
+# good nonces refused, default 0) and PEBBLE_VALIDITY (certificate
+# lifetime, seconds; default Pebble's) when set. Its listener
+# certificate comes from a test CA made here: ACME clients trust
+# $DIR/test-ca.pem. PREFIX as for nsd_start (it also runs the curl
+# calls here). Sets PEBBLE_PID (stopped by the exit trap) and
+# PEBBLE_DIR_URL; writes this run's root and intermediate to
+# $DIR/pebble-root.pem and $DIR/pebble-int.pem; log $DIR/pebble.log.
+# Returns 1, with the reason, when openssl fails or Pebble has not
+# answered after 10 s.
+pebble_start() {
+	local acme=$1 mgmt=$2 http=$3 tls=$4 dns=$5 validity= _
+	shift 5
+	(
+		cd "$DIR" &&
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+		    -nodes -keyout test-ca.key -out test-ca.pem -days 2 \
+		    -subj /CN=test-ca \
+		    -addext basicConstraints=critical,CA:TRUE \
+		    -addext keyUsage=critical,keyCertSign &&
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		    -keyout pebble-listener.key -out listener.csr \
+		    -subj /CN=localhost &&
+		printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > ext.cnf &&
+		openssl x509 -req -in listener.csr -CA test-ca.pem \
+		    -CAkey test-ca.key -CAcreateserial -days 2 \
+		    -extfile ext.cnf -out pebble-listener.pem
+	) > "$DIR/openssl.log" 2>&1 ||
+	    { echo "openssl: $(cat "$DIR/openssl.log")"; return 1; }
+	[ -n "${PEBBLE_VALIDITY:-}" ] &&
+	    validity=", \"certificateValidityPeriod\": $PEBBLE_VALIDITY"
+	cat > "$DIR/pebble.json" <<EOJ
+{ "pebble": {
+  "listenAddress": "127.0.0.1:$acme",
+  "managementListenAddress": "127.0.0.1:$mgmt",
+  "certificate": "$DIR/pebble-listener.pem",
+  "privateKey": "$DIR/pebble-listener.key",
+  "httpPort": $http, "tlsPort": $tls,
+  "ocspResponderURL": "", "externalAccountBindingRequired": false$validity } }
+EOJ
+	"$@" env PEBBLE_VA_NOSLEEP=1 \
+	    PEBBLE_WFE_NONCEREJECT="${PEBBLE_NONCEREJECT:-0}" \
+	    PEBBLE_AUTHZREUSE=0 pebble -config "$DIR/pebble.json" \
+	    -strict=false -dnsserver "$dns" > "$DIR/pebble.log" 2>&1 &
+	PEBBLE_PID=$!
+	PEBBLE_DIR_URL=https://127.0.0.1:$acme/dir
+	for _ in $(seq 100); do
+		"$@" curl -sf --cacert "$DIR/test-ca.pem" "$PEBBLE_DIR_URL" \
+		    > /dev/null && break
+		kill -0 "$PEBBLE_PID" 2> /dev/null || break
+		sleep 0.1
+	done
+	"$@" curl -sf --cacert "$DIR/test-ca.pem" -o "$DIR/pebble-root.pem" \
+	    "https://127.0.0.1:$mgmt/roots/0" &&
+	"$@" curl -sf --cacert "$DIR/test-ca.pem" -o "$DIR/pebble-int.pem" \
+	    "https://127.0.0.1:$mgmt/intermediates/0" || {
+		echo "pebble did not start: $(tail -5 "$DIR/pebble.log")"
+		return 1
+	}
 }

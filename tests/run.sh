@@ -8,6 +8,12 @@
 #   tests/t_*.sh         black-box tests of the binary and real peers
 # They run two at a time (the machine has 2 cores); each is bounded by
 # TEST_TIMEOUT seconds (default 600). ONLY=regex runs a subset.
+#
+# A test passes when it exits 0; a black-box test must also have made a
+# check: its log has at least one "ok   ..." line (lib.sh's ok()) and no
+# line starting with "FAIL", so that a script which ran nothing, or
+# printed a failure and still exited 0, fails. A cmocka test that skipped
+# cases (skip(), e.g. no corpus) passes with ", N skipped" on its line.
 set -u
 BUILD=${1:-build}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,7 +25,7 @@ export CORPUS="${CORPUS:-$TOP/../shared/corpus}"
 export TEST_TIMEOUT="${TEST_TIMEOUT:-600}"
 
 run_one() {
-	local kind=$1 path=$2 name log start cmd
+	local kind=$1 path=$2 name log start cmd why secs skipped
 	name=$(basename "$path" .sh)
 	log="$LOGS/$name.log"
 	case $kind in
@@ -28,11 +34,25 @@ run_one() {
 	sh)   cmd=(bash "$path") ;;
 	esac
 	start=$(date +%s)
-	if (cd "$TOP" && timeout -k 10 "$TEST_TIMEOUT" "${cmd[@]}") \
+	why=
+	if ! (cd "$TOP" && timeout -k 10 "$TEST_TIMEOUT" "${cmd[@]}") \
 	    > "$log" 2>&1 < /dev/null; then
-		echo "ok   $name ($(( $(date +%s) - start ))s)"
+		why=-
+	elif [ "$kind" = sh ] && grep -q '^FAIL' "$log"; then
+		why="exit 0, but its log has a FAIL line"
+	elif [ "$kind" = sh ] && ! grep -q '^ok   ' "$log"; then
+		why="exit 0, but no check passed (no \"ok   \" line in its log)"
+	fi
+	secs=$(( $(date +%s) - start ))
+	if [ -z "$why" ]; then
+		# cmocka closes a group with skips by "[  SKIPPED ] N test(s), ..."
+		skipped=$(awk '/^\[  SKIPPED \] [0-9]+ test/ { n += $4 }
+		    END { print n + 0 }' "$log")
+		echo "ok   $name (${secs}s)$([ "$skipped" -gt 0 ] &&
+		    echo ", $skipped skipped")"
 	else
-		echo "FAIL $name ($(( $(date +%s) - start ))s), log $log:"
+		echo "FAIL $name (${secs}s), log $log:"
+		[ "$why" = - ] || echo "    $why"
 		tail -n 40 "$log" | sed 's/^/    /'
 	fi
 }

@@ -44,82 +44,12 @@ free_port() {
 P_DNS=$(free_port) P_ACME=$(free_port) P_MGMT=$(free_port)
 P_HTTP=$(free_port) P_TLS=$(free_port)
 
-# --- DNS --------------------------------------------------------------
-cat > "$DIR/test.zone" <<EOF
-\$ORIGIN test.
-\$TTL 60
-@                  SOA ns.test. admin.test. 1 3600 600 86400 60
-@                  NS  ns.test.
-ns                 A   127.0.0.1
-stshost            A   $ADDR
-mta-sts.customer1  CNAME stshost.test.
-mta-sts.customer2  A   $ADDR
-EOF
-cat > "$DIR/nsd.conf" <<EOF
-server:
-  ip-address: 127.0.0.1@$P_DNS
-  port: $P_DNS
-  do-ip6: no
-  username: ""
-  chroot: ""
-  zonesdir: "$DIR"
-  pidfile: "$DIR/nsd.pid"
-  database: ""
-  xfrdfile: "$DIR/xfrd.state"
-  zonelistfile: "$DIR/zone.list"
-  server-count: 1
-  verbosity: 0
-remote-control:
-  control-enable: no
-zone:
-  name: test
-  zonefile: test.zone
-EOF
-nsd -d -c "$DIR/nsd.conf" > "$DIR/nsd.log" 2>&1 &
-
-# --- Pebble's listener certificate (its own test CA) -------------------
-(
-	cd "$DIR" &&
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	    -keyout test-ca.key -out test-ca.pem -days 2 -subj /CN=test-ca \
-	    -addext basicConstraints=critical,CA:TRUE \
-	    -addext keyUsage=critical,keyCertSign &&
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	    -keyout pebble-listener.key -out listener.csr -subj /CN=localhost &&
-	printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > ext.cnf &&
-	openssl x509 -req -in listener.csr -CA test-ca.pem -CAkey test-ca.key \
-	    -CAcreateserial -days 2 -extfile ext.cnf -out pebble-listener.pem
-) > "$DIR/openssl.log" 2>&1 || die "openssl: $(cat "$DIR/openssl.log")"
-
-cat > "$DIR/pebble.json" <<EOF
-{ "pebble": {
-  "listenAddress": "127.0.0.1:$P_ACME",
-  "managementListenAddress": "127.0.0.1:$P_MGMT",
-  "certificate": "$DIR/pebble-listener.pem",
-  "privateKey": "$DIR/pebble-listener.key",
-  "httpPort": $P_HTTP, "tlsPort": $P_TLS,
-  "ocspResponderURL": "", "externalAccountBindingRequired": false } }
-EOF
-PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=30 PEBBLE_AUTHZREUSE=0 \
-    pebble -config "$DIR/pebble.json" -strict=false \
-    -dnsserver "127.0.0.1:$P_DNS" > "$DIR/pebble.log" 2>&1 &
-
-DIR_URL="https://127.0.0.1:$P_ACME/dir"
-for _ in $(seq 100); do
-	curl -sf --cacert "$DIR/test-ca.pem" "$DIR_URL" >/dev/null && break
-	sleep 0.1
-done
-curl -sf --cacert "$DIR/test-ca.pem" "$DIR_URL" >/dev/null ||
-    die "pebble did not start: $(tail -5 "$DIR/pebble.log")"
-curl -sf --cacert "$DIR/test-ca.pem" \
-    "https://127.0.0.1:$P_MGMT/roots/0" > "$DIR/pebble-root.pem" ||
-    die "cannot fetch Pebble's root"
-for _ in $(seq 50); do
-	[ -n "$(ss -Huln "sport = :$P_DNS")" ] && break
-	sleep 0.1
-done
-[ -n "$(ss -Huln "sport = :$P_DNS")" ] ||
-    die "nsd did not start: $(cat "$DIR/nsd.log")"
+# --- DNS and Pebble (lib.sh) ------------------------------------------
+zone_acme "$ADDR" > "$DIR/test.zone"
+nsd_start "$DIR/test.zone" "$P_DNS" || die "nsd did not start"
+PEBBLE_NONCEREJECT=30 pebble_start "$P_ACME" "$P_MGMT" "$P_HTTP" "$P_TLS" \
+    "127.0.0.1:$P_DNS" || die "Pebble did not start"
+DIR_URL=$PEBBLE_DIR_URL
 
 DATA="$DIR/data"
 # obtain NAME CHALLENGE: runs `stsguard acme obtain`, stderr kept per run.

@@ -47,6 +47,7 @@ for in in "$TD"/cli/*.in; do
 		cp "$DIR/got" "$exp"
 	fi
 	if cmp -s "$DIR/got" "$exp"; then
+		ok "$name"
 		pass=$((pass + 1))
 	else
 		bad "$name:"

@@ -17,10 +17,6 @@ PY=/usr/bin/python3
 SPORT=$(( PORT + 1 ))
 SH=sts.example.net
 
-grepf() { # grepf DESCRIPTION FILE REGEX
-	if grep -qE -- "$3" "$2"; then ok "$1"; else
-		bad "$1 (no /$3/ in:)"; sed 's/^/    | /' "$2" | tail -n 12; fi
-}
 c() {
 	curl -sS --max-time 20 --cacert "$DIR/data/local-ca.pem" \
 	    --resolve "$SH:$PORT:$IP" --resolve "mta-sts.example.com:$PORT:$IP" \
@@ -83,48 +79,8 @@ check "each kept in quarantine as a report" "6 report" "$(sg report quarantine l
     $PY -c 'import json,sys; q=json.load(sys.stdin); print(len(q), " ".join(sorted(set(x["kind"] for x in q))))')"
 check "nothing stored" 0 "$(sg report list --json | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))')"
 
-# --- SMTP, a raw client ---------------------------------------------------
-# raw.py STEP...: s:TEXT sends (\r \n escapes), S:N sends N bytes of
-# 80-column text lines, w:SECS reads for a while, x closes at once.
-cat > "$DIR/raw.py" <<'EOF'
-import codecs, socket, sys, time
-s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
-got, closed = b"", False
-def pump(secs):
-    global got, closed
-    end = time.time() + secs
-    while not closed and time.time() < end:
-        s.settimeout(max(0.01, end - time.time()))
-        try:
-            b = s.recv(65536)
-        except socket.timeout:
-            break
-        except ConnectionResetError:
-            closed = True; break
-        if not b: closed = True
-        got += b
-pump(0.3)
-for step in sys.argv[3:]:
-    try:
-        if step.startswith("s:"):
-            s.sendall(codecs.decode(step[2:], "unicode_escape").encode("latin1"))
-            pump(0.3)
-        elif step.startswith("S:"):
-            line = b"x" * 78 + b"\r\n"
-            n = int(step[2:])
-            s.sendall(line * (n // len(line)))
-            pump(0.5)
-        elif step.startswith("w:"):
-            pump(float(step[2:]))
-        elif step == "x":
-            s.close(); closed = True; break
-    except (BrokenPipeError, ConnectionResetError):
-        closed = True
-if not closed: pump(1.0)
-sys.stdout.write(got.decode("latin1"))
-if closed: print("[closed]")
-EOF
-raw() { timeout 60 $PY "$DIR/raw.py" "$IP" "$SPORT" "$@"; }
+# --- SMTP, a raw client (lib.sh's raw_client) -----------------------------
+raw() { raw_client "$IP" "$SPORT" "$@"; }
 ENV="s:EHLO x.example\r\nMAIL FROM:<a@example.test>\r\nRCPT TO:<$RCPT>\r\n"
 
 raw 's:EHLO x.example\r\nMAIL FROM:<a@example.test> SIZE=999999999\r\n' > "$DIR/s1.out"
@@ -172,11 +128,6 @@ check "nothing quarantined for the cut messages" "$nq" \
     "$(sg report quarantine list --json | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))')"
 
 kill -0 "$PID" 2>/dev/null && ok "daemon still running" || bad "daemon died"
-kill -TERM "$PID"
-wait "$PID"; rc=$?
-PID=
-check "SIGTERM exit code" 0 "$rc"
-if grep -q 'level=panic\|Sanitizer\|runtime error' "$DIR/serve.log"; then
-	bad "daemon log: $(grep 'panic\|Sanitizer\|runtime error' "$DIR/serve.log" | head -3)"
-fi
+serve_stop
+log_clean "$DIR/serve.log"
 finish

@@ -20,11 +20,6 @@ PY=/usr/bin/python3
 SPORT=$(( PORT + 1 ))
 SH=sts.example.net
 
-grepf() { # grepf DESCRIPTION FILE REGEX
-	if grep -qE -- "$3" "$2"; then ok "$1"; else
-		bad "$1 (no /$3/ in:)"; sed 's/^/    | /' "$2" | tail -n 20; fi
-}
-
 command -v swaks > /dev/null || { echo "swaks missing (scripts/deps.sh)"; exit 1; }
 perl -MNet::SSLeay -e1 2> /dev/null ||
 	{ echo "libnet-ssleay-perl missing: swaks --tls needs it"; exit 1; }
@@ -51,8 +46,7 @@ case $TO in tlsrpt+[0-9a-f]*@$SH) ok "rua mailto $TO" ;;
     --http-listen off --smtp-listen "$IP:$SPORT" --service-host $SH \
     --workers 2 2> "$DIR/serve.log" &
 PID=$!
-wait_up "$DIR/serve.log" timeout 2 bash -c \
-    "[ -f '$DIR/data/local-ca.pem' ] && exec 3<>/dev/tcp/$IP/$SPORT" || exit 1
+wait_up "$DIR/serve.log" smtp_ready "$IP" "$SPORT" || exit 1
 
 SW=(timeout 30 swaks --server "$IP" --port "$SPORT" --ehlo mail.example.test
     --from noreply-smtp-tls-reporting@example.test)
@@ -165,11 +159,6 @@ check "policy fetch still answered" 200 "$(curl -sS --max-time 5 -o /dev/null \
     --resolve "mta-sts.example.com:$PORT:$IP" \
     "https://mta-sts.example.com:$PORT/.well-known/mta-sts.txt")"
 
-kill -TERM "$PID"
-wait "$PID"; rc=$?
-PID=
-check "SIGTERM exit code" 0 "$rc"
-if grep -q 'level=panic\|Sanitizer\|runtime error' "$DIR/serve.log"; then
-	bad "daemon log: $(grep 'panic\|Sanitizer\|runtime error' "$DIR/serve.log" | head -3)"
-fi
+serve_stop
+log_clean "$DIR/serve.log"
 finish

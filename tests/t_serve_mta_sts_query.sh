@@ -14,20 +14,11 @@ NS=stsq$$
 D=$DIR/data
 SH=policy.stshost.test
 
-cleanup_add 'ip netns del "$NS" 2>/dev/null; rm -rf "/etc/netns/$NS"'
-
+# Clients resolve names: `ip netns exec` (the /etc/netns files). Daemons
+# go in with "${NETNS_EXEC[@]}" (lib.sh), so that $! is the daemon itself
+# and TERM reaches it; they need no /etc/netns files.
 inns() { ip netns exec "$NS" "$@"; }
-# Daemons go in with nsenter, which execs, started as simple commands
-# (not through a function, which would run in a subshell) so that $! is
-# the daemon itself and TERM reaches it. They need no /etc/netns files:
-# only clients resolve names.
-INDAEMON=(nsenter --net="/run/netns/$NS" --)
-
-ip netns add "$NS" || { echo "ip netns add failed (root needed)"; exit 1; }
-inns ip link set lo up
-mkdir -p "/etc/netns/$NS"
-printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:2\n' > "/etc/netns/$NS/resolv.conf"
-printf '127.0.0.1 localhost\n::1 localhost\n' > "/etc/netns/$NS/hosts"
+netns_new "$NS" || exit 1
 
 sg domain add customer1.test --mode enforce --mx mx1.customer1.test \
     --max-age 86400 > /dev/null || exit 1
@@ -57,31 +48,7 @@ for r in json.load(sys.stdin):
 	} > "$DIR/test.zone"
 }
 
-start_nsd() {
-	cat > "$DIR/nsd.conf" <<EOC
-server:
-  ip-address: 127.0.0.1@53
-  do-ip6: no
-  username: ""
-  chroot: ""
-  zonesdir: "$DIR"
-  pidfile: "$DIR/nsd.pid"
-  database: ""
-  xfrdfile: "$DIR/xfrd.state"
-  zonelistfile: "$DIR/zone.list"
-  server-count: 1
-  verbosity: 0
-remote-control:
-  control-enable: no
-zone:
-  name: test
-  zonefile: test.zone
-EOC
-	nsd-checkzone test "$DIR/test.zone" > /dev/null || { cat "$DIR/test.zone"; exit 1; }
-	"${INDAEMON[@]}" nsd -d -c "$DIR/nsd.conf" > "$DIR/nsd.log" 2>&1 &
-	NSD=$!
-}
-stop_nsd() { kill "$NSD"; wait "$NSD" 2>/dev/null; }
+start_nsd() { nsd_start "$DIR/test.zone" 53 "${NETNS_EXEC[@]}" || exit 1; }
 wait_dns() {
 	for i in $(seq 50); do
 		[ "$(inns getent hosts mta-sts.customer1.test | awk '{print $1; exit}')" = 127.0.0.10 ] && return 0
@@ -97,7 +64,7 @@ wait_dns &&
     ok "nsd answers: mta-sts.customer1.test -> $SH -> 127.0.0.10" ||
     { bad "nsd does not answer"; cat "$DIR/nsd.log"; exit 1; }
 
-"${INDAEMON[@]}" "$STSGUARD" --data-dir "$D" serve --https-listen 127.0.0.10:443 \
+"${NETNS_EXEC[@]}" "$STSGUARD" --data-dir "$D" serve --https-listen 127.0.0.10:443 \
     --http-listen 127.0.0.10:80 --service-host $SH 2> "$DIR/serve.log" &
 PID=$!
 wait_up "$DIR/serve.log" inns curl -s -o /dev/null --max-time 2 \
@@ -134,7 +101,7 @@ sg domain set customer1.test --mode enforce --mx mx2.customer1.test \
     --max-age 172800 > /dev/null
 new=$(sg domain show customer1.test | sed -n 's/^policy id: *//p')
 [ "$old" != "$new" ] && ok "domain set: id $old -> $new" || bad "id did not change"
-stop_nsd
+nsd_stop
 make_zone
 start_nsd
 wait_dns || bad "nsd did not come back"

@@ -154,19 +154,43 @@ check "plain HTTP, ACME challenge unknown: 404" "404" \
     "$(curl -sS --max-time 5 -o /dev/null -w '%{http_code}' -H "Host: $A" "http://$IP:$HPORT/.well-known/acme-challenge/abc")"
 
 # --- policy change without restart -----------------------------------------
+# The daemon notices a change of the store by polling it (every 250 ms)
+# and rebuilds its table in full every 60 s anyway. So the test waits for
+# the new policy up to 30 s, a hang guard that still tells the change
+# detection from the 60 s rebuild; the time it took is printed, not
+# checked. Until then each fetch must return the old policy (never
+# anything else), and after it only the new one.
+# poll_policy WANT OLD: fetches A's policy until the body is the bytes of
+# file WANT (30 s at the most); true when it came. OTHER counts the
+# bodies before it that were not the bytes of file OLD.
+poll_policy() {
+	local end=$(( $(date +%s) + 30 )) ms0 ms
+	ms0=$(date +%s%N)
+	OTHER=0
+	while [ "$(date +%s)" -lt $end ]; do
+		c $A -o "$DIR/body2" "$(URL $A)"
+		cmp -s "$1" "$DIR/body2" && break
+		cmp -s "$2" "$DIR/body2" || OTHER=$((OTHER + 1))
+		sleep 0.1
+	done
+	ms=$(( ($(date +%s%N) - ms0) / 1000000 ))
+	cmp -s "$1" "$DIR/body2" && echo "     served after $ms ms"
+}
 id1=$(sg domain show example.com | sed -n 's/^policy id: *//p')
 sg domain set example.com --mode enforce --mx mx2.example.com --max-age 3600 > /dev/null
 printf 'version: STSv1\r\nmode: enforce\r\nmx: mx2.example.com\r\nmax_age: 3600\r\n' > "$DIR/want_a2"
-start=$(date +%s%N)
-got=
-for i in $(seq 50); do
+if poll_policy "$DIR/want_a2" "$DIR/want_a"; then
+	ok "policy change served, no restart"
+else
+	bad "policy change not served after 30 s: $(cat "$DIR/body2")"
+fi
+check "before it, only the old policy was served" 0 "$OTHER"
+n=0
+for _ in 1 2 3 4 5 6; do
 	c $A -o "$DIR/body2" "$(URL $A)"
-	cmp -s "$DIR/want_a2" "$DIR/body2" && { got=1; break; }
-	sleep 0.1
+	cmp -s "$DIR/want_a2" "$DIR/body2" && n=$((n + 1))
 done
-ms=$(( ($(date +%s%N) - start) / 1000000 ))
-[ -n "$got" ] && ok "policy change served after ${ms} ms, no restart" || \
-    bad "policy change not served within 5 s: $(cat "$DIR/body2")"
+check "after it, only the new one (both workers)" 6 "$n"
 id2=$(sg domain show example.com | sed -n 's/^policy id: *//p')
 [ -n "$id1" ] && [ "$id1" != "$id2" ] && ok "policy id changed ($id1 -> $id2)" || \
     bad "policy id did not change ($id1 -> $id2)"
@@ -175,13 +199,14 @@ kill -0 "$PID" && ok "same daemon process ($PID)"
 # --- removal: mode none, then still served until serve_until ----------------
 sg domain remove example.org > /dev/null
 got=
-for i in $(seq 50); do
+end=$(( $(date +%s) + 30 ))	# a hang guard, as for the change above
+while [ "$(date +%s)" -lt $end ]; do
 	c $B -o "$DIR/body3" "$(URL $B)"
 	grep -q $'^mode: none\r$' "$DIR/body3" && { got=1; break; }
 	sleep 0.1
 done
 [ -n "$got" ] && ok "removed domain serves mode: none" || \
-    bad "removal not served within 5 s: $(cat "$DIR/body3")"
+    bad "removal not served after 30 s: $(cat "$DIR/body3")"
 
 # --- logs: one line per fetch, untrusted strings escaped -------------------
 # (a control byte would be a 400: RFC 9110 §5.5; obs-text is allowed)

@@ -18,6 +18,7 @@
  *	post ADDR PORT SNI CAFILE PATH CONNS FILE...
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -152,6 +153,22 @@ fail:
 	return NULL;
 }
 
+/* A whole decimal number in [min, max] (atoi takes "12x" and "" too);
+ * 0 and *out, or -1. */
+static int
+number(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -159,6 +176,7 @@ main(int argc, char **argv)
 	struct conn *conns;
 	const char *sep = "";
 	double t0;
+	long port, n;
 	int rc = 0;
 
 	if (argc < 8) {
@@ -166,16 +184,22 @@ main(int argc, char **argv)
 		    "FILE...\n");
 		return 2;
 	}
+	if (number(argv[2], 1, 65535, &port) == -1 ||
+	    number(argv[6], 1, 100000, &n) == -1) {
+		fprintf(stderr, "post: PORT (1-65535) and CONNS (1-100000) "
+		    "are whole numbers\n");
+		return 2;
+	}
 	addr.sin_family = AF_INET;
-	addr.sin_port = htons((unsigned short)atoi(argv[2]));
+	addr.sin_port = htons((unsigned short)port);
 	if (inet_pton(AF_INET, argv[1], &addr.sin_addr) != 1)
 		return 2;
 	sni = argv[3];
 	path = argv[5];
-	nconns = atoi(argv[6]);
+	nconns = (int)n;
 	nfiles = argc - 7;
-	if (nconns < 1 || (files = calloc((size_t)nfiles, sizeof(*files))) ==
-	    NULL || (conns = calloc((size_t)nconns, sizeof(*conns))) == NULL)
+	if ((files = calloc((size_t)nfiles, sizeof(*files))) == NULL ||
+	    (conns = calloc((size_t)nconns, sizeof(*conns))) == NULL)
 		return 2;
 	for (int i = 0; i < nfiles; i++)
 		if (readfile(argv[7 + i], &files[i]) == -1)

@@ -15,9 +15,15 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -454,15 +460,43 @@ test_dns_check(void **state)
 	strv_free(&addrs);
 }
 
-/* The manager thread: asks for names at once, again on a kick, backs off
- * a name whose order fails (no CA listening), never calls issued, and
- * stops promptly. */
-static atomic_int names_calls, issued_calls;
+/*
+ * The manager thread, against a stand-in CA of the test's own that
+ * accepts each connection and closes it at once: every order fails at its
+ * first request, and each order is one connection, so the stand-in counts
+ * the orders. What happens, in this order:
+ *   round 1 (at start): names() gives c, whose certificate (made here,
+ *	valid for a week) is far from renewal: no order, nothing due, the
+ *	thread waits for its interval (3600 s);
+ *   round 2 (kick): names() gives b, a, a: one order per distinct name,
+ *	both fail and back off (60 s);
+ *   round 3 (kick): the same names, both backing off: no order;
+ *   round 4 (kick): names() gives c again: the 3600 s wait again;
+ *   acme_manager_stop() wakes it and joins it: no round after that, and
+ *	issued() was never called.
+ * No duration is asserted. A kick or a stop that did not wake the thread
+ * would leave it in its 3600 s wait; the watchdog (MANAGER_WATCHDOG s,
+ * far below that) then ends the test naming the step it waited for,
+ * instead of letting it hang until tests/run.sh's timeout.
+ */
+#ifndef MANAGER_WATCHDOG
+#define MANAGER_WATCHDOG 120
+#endif
+#define MANAGER_ROUNDS	 4
+
+static atomic_int names_calls, issued_calls, ca_conns;
+static int orders_at_names[MANAGER_ROUNDS + 1];	/* ca_conns at call N */
+static const char *volatile manager_step = "";
 
 static int
 names_cb(void *arg, struct strv *out)
 {
-	atomic_fetch_add(&names_calls, 1);
+	int n = atomic_fetch_add(&names_calls, 1) + 1;
+
+	if (n <= MANAGER_ROUNDS)
+		orders_at_names[n] = atomic_load(&ca_conns);
+	if (n != 2 && n != 3)
+		return strv_push(out, "c.example");
 	return strv_push(out, "b.example") | strv_push(out, "a.example") |
 	    strv_push(out, "a.example");
 }
@@ -473,38 +507,119 @@ issued_cb(void *arg, const char *name)
 	atomic_fetch_add(&issued_calls, 1);
 }
 
-static void
-wait_for(atomic_int *v, int n)
+/* The stand-in CA: accepts, counts, closes, until its socket is shut
+ * down. */
+static void *
+ca_main(void *arg)
 {
-	for (int i = 0; i < 500 && atomic_load(v) < n; i++)
+	int lfd = *(int *)arg, fd;
+
+	while ((fd = accept(lfd, NULL, NULL)) != -1 || errno == EINTR) {
+		if (fd == -1)
+			continue;
+		atomic_fetch_add(&ca_conns, 1);
+		close(fd);
+	}
+	return NULL;
+}
+
+static void
+manager_watchdog(int sig)
+{
+	static const char head[] = "test_manager: watchdog: still waiting "
+	    "for ";
+	const char *step = manager_step;
+
+	(void)sig;
+	(void)!write(STDERR_FILENO, head, sizeof(head) - 1);
+	(void)!write(STDERR_FILENO, step, strlen(step));
+	(void)!write(STDERR_FILENO, "\n", 1);
+	_exit(1);
+}
+
+/* Waits (no bound but the watchdog's) until names() was called n times. */
+static void
+wait_names(int n, const char *step)
+{
+	manager_step = step;
+	while (atomic_load(&names_calls) < n)
 		usleep(10000);
-	assert_true(atomic_load(v) >= n);
 }
 
 static void
 test_manager(void **state)
 {
-	char dir[] = "/tmp/test_acme_m.XXXXXX";
-	struct acme_config cfg = {
-		.directory_url = "https://127.0.0.1:1/dir",
-		.skip_dns_check = true,
-	};
+	char dir[] = "/tmp/test_acme_m.XXXXXX", url[64], cmd[128], path[128];
+	struct acme_config cfg = { .skip_dns_check = true };
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t slen = sizeof(sin);
 	struct acme_manager *m;
-	struct timespec t0, t1;
+	EVP_PKEY *ck;
+	pthread_t ca;
 	struct err e;
-	char cmd[128];
+	X509 *c;
+	FILE *f;
+	int lfd;
+
+	/* The stand-in CA on a port of the kernel's choice. */
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_true((lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) >=
+	    0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(lfd, 16), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sin, &slen), 0);
+	snprintf(url, sizeof(url), "https://127.0.0.1:%u/dir",
+	    (unsigned)ntohs(sin.sin_port));
+	assert_int_equal(pthread_create(&ca, NULL, ca_main, &lfd), 0);
 
 	assert_non_null(mkdtemp(dir));
+	/* c.example: a certificate with a week to run. */
+	snprintf(path, sizeof(path), "%s/certs", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/certs/c.example.pem", dir);
+	assert_int_equal(acme_alpn01_cert("c.example", "a.b", &c, &ck, &e), 0);
+	assert_non_null(f = fopen(path, "w"));
+	assert_int_equal(PEM_write_X509(f, c), 1);
+	assert_int_equal(fclose(f), 0);
+	X509_free(c);
+	EVP_PKEY_free(ck);
+	cfg.directory_url = url;
 	cfg.data_dir = dir;
+	signal(SIGALRM, manager_watchdog);
+	alarm(MANAGER_WATCHDOG);
 	assert_int_equal(acme_manager_start(&cfg, names_cb, issued_cb, NULL,
 	    3600, &m, &e), 0);
-	wait_for(&names_calls, 1);
+	wait_names(1, "round 1 (names() at start)");
 	acme_manager_kick(m);
-	wait_for(&names_calls, 2);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	wait_names(2, "round 2 (a kick must wake the thread out of its "
+	    "3600 s wait)");
+	acme_manager_kick(m);
+	wait_names(3, "round 3 (the second kick)");
+	acme_manager_kick(m);
+	wait_names(4, "round 4 (the third kick)");
+	manager_step = "acme_manager_stop() (it must wake the thread out "
+	    "of its 3600 s wait)";
 	acme_manager_stop(m);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	assert_true(t1.tv_sec - t0.tv_sec < 3);
+	alarm(0);
+	signal(SIGALRM, SIG_DFL);
+
+	shutdown(lfd, SHUT_RDWR);	/* ends accept() in ca_main */
+	assert_int_equal(pthread_join(ca, NULL), 0);
+	close(lfd);
+	print_message("manager: names() %d times, orders before each: %d %d "
+	    "%d %d, after stop: %d\n", atomic_load(&names_calls),
+	    orders_at_names[1], orders_at_names[2], orders_at_names[3],
+	    orders_at_names[4], atomic_load(&ca_conns));
+	/* Round 1 ordered nothing (c is not due); round 2 ordered a and b
+	 * once each (the duplicate a once). */
+	assert_int_equal(orders_at_names[1], 0);
+	assert_int_equal(orders_at_names[2], 0);
+	assert_int_equal(orders_at_names[3], 2);
+	/* Round 3: both backing off, nothing ordered. */
+	assert_int_equal(orders_at_names[4], 2);
+	/* Stopped in its wait: no round, no order after round 4. */
+	assert_int_equal(atomic_load(&names_calls), 4);
+	assert_int_equal(atomic_load(&ca_conns), 2);
 	assert_int_equal(atomic_load(&issued_calls), 0);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	assert_int_equal(system(cmd), 0);
