@@ -256,7 +256,8 @@ acme_mstate_sync(struct acme_manager *m, struct strv *sv)
 	struct acme_mstate *st, key, *old;
 	size_t n = 0;
 
-	qsort(sv->v, sv->n, sizeof(char *), acme_str_cmp);
+	if (sv->n > 1)		/* qsort of nothing: v may be NULL */
+		qsort(sv->v, sv->n, sizeof(char *), acme_str_cmp);
 	if ((st = calloc(sv->n ? sv->n : 1, sizeof(*st))) == NULL)
 		return -1;
 	for (size_t i = 0; i < sv->n; i++) {
