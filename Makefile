@@ -11,7 +11,7 @@ SANITIZE ?=
 BUILD := build$(if $(SANITIZE),-san)
 
 PKGS := openssl libevent libevent_pthreads libevent_openssl libcurl \
-	jansson sqlite3 libidn2 zlib gmime-3.0
+	jansson sqlite3 libidn2 zlib gmime-3.0 libunbound opendkim
 CC ?= cc
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wpointer-arith -Wformat=2 -Wno-unused-parameter

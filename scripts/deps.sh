@@ -8,10 +8,11 @@ set -eu
 # Build: compiler, libraries (DESIGN.md), unit tests.
 BUILD="build-essential pkg-config clang libssl-dev libevent-dev
 libcurl4-openssl-dev libjansson-dev libsqlite3-dev libidn2-dev zlib1g-dev
-libgmime-3.0-dev libunbound-dev libldns-dev libsodium-dev libcmocka-dev"
+libgmime-3.0-dev libunbound-dev libldns-dev libsodium-dev libcmocka-dev
+libopendkim-dev"
 # Tests with real peers and the tools the test scripts call.
 PEERS="curl openssl sqlite3 iproute2 procps psmisc dnsutils nsd pebble
-postfix-mta-sts-resolver swaks libnet-ssleay-perl postfix"
+postfix-mta-sts-resolver swaks libnet-ssleay-perl postfix python3-dkim"
 # Benchmarks only (bench/): the peers we measure against and the load.
 BENCH="nginx h2o wrk jq linux-perf strace python3"
 

@@ -1,13 +1,16 @@
 /*
- * dns.h - what stsguard says in DNS. Today: the records a customer
- * publishes once for a hosted domain (built here, and only here, for the
- * CLI, and later the API and DNS UPDATE). The resolver and the publisher
- * (RFC 2136 DNS UPDATE) come next.
+ * dns.h - stsguard and the DNS: the records a customer publishes once for
+ * a hosted domain (built here, and only here, for the CLI, and later the
+ * API and DNS UPDATE), and the one resolver (libunbound) that everything
+ * asking the DNS uses: DKIM keys now, the checker and the monitor next.
+ * The publisher (RFC 2136 DNS UPDATE) comes later.
  */
 #ifndef STSGUARD_DNS_H
 #define STSGUARD_DNS_H
 
+#include "../lib/err.h"
 #include "../lib/limits.h"
+#include "../lib/strv.h"
 
 #define DNS_TTL 3600		/* seconds, of the records we suggest */
 
@@ -38,5 +41,33 @@ struct dns_records {
 void	dns_records(const char *domain, const char *policy_id,
 	    const char *token, const char *service_host,
 	    struct dns_records *out);
+
+/* --- the resolver (dns_resolve.c) ------------------------------------ */
+
+/* Seconds a lookup may take before it counts as failed: a sender's
+ * report waits for its DKIM key on a pool thread, and the pool must not
+ * be held by a DNS server that does not answer. */
+#define DNS_TIMEOUT_MS 5000
+
+struct dns_resolver;
+
+/* A resolver asking nameserver ("IP" or "IP:PORT", "[V6]:PORT"; the
+ * setting `nameserver`) when given, else the servers of
+ * /etc/resolv.conf. One per thread (it is not shared). Returns 0 and
+ * *out, or -1 with the reason. */
+int	dns_resolver_new(const char *nameserver, struct dns_resolver **out,
+	    struct err *e);
+void	dns_resolver_free(struct dns_resolver *r);
+
+enum dns_answer {
+	DNS_FOUND = 0,		/* records in out */
+	DNS_NONE = 1,		/* the name or the type does not exist */
+	DNS_FAILED = -1,	/* no answer (timeout, SERVFAIL, ...): e says */
+};
+
+/* The TXT records of name, each one's strings joined, appended to out.
+ * Returns an enum dns_answer. */
+int	dns_txt(struct dns_resolver *r, const char *name, struct strv *out,
+	    struct err *e);
 
 #endif
