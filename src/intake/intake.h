@@ -61,6 +61,10 @@ struct intake_parts {
 	size_t		 nvalid;	/* pieces with a report */
 	bool		 dkim_present;	/* e-mail: a DKIM-Signature of the
 					 * From domain (not verified) */
+	/* E-mail: its TLS-Report-Domain and TLS-Report-Submitter header
+	 * fields (RFC 8460 §5.3), lower case, or "". */
+	char		 report_domain[LIMIT_DNAME_LEN + 1];
+	char		 report_submitter[LIMIT_DNAME_LEN + 1];
 	const char	*first_error;	/* the first refused piece's reason,
 					 * or NULL; borrowed from the parts */
 	struct intake_piece p[LIMIT_MIME_REPORTS];
@@ -76,6 +80,50 @@ struct intake_parts {
 void	intake_examine(bool message, const uint8_t *in, size_t len,
 	    struct intake_parts *out);
 void	intake_parts_free(struct intake_parts *parts);
+
+/* --- provenance: how far a report can be trusted (intake_dkim.c) ----- */
+
+/* Strongest first: when two different reports share an
+ * (organization-name, report-id), the one of the stronger provenance
+ * counts. */
+enum intake_provenance {
+	INTAKE_DKIM_VERIFIED = 0,	/* mail with a valid, aligned DKIM
+					 * signature, no l= (RFC 8460 §3) */
+	INTAKE_IMPORT = 1,		/* brought by the operator */
+	INTAKE_MAIL_UNVERIFIED = 2,	/* mail without one (and why) */
+	INTAKE_HTTPS = 3,		/* anyone's POST: RFC 8460 gives no
+					 * way to authenticate it */
+};
+
+/* "dkim-verified", "import", "mail-unverified", "https". */
+const char *intake_provenance_name(enum intake_provenance p);
+
+/* Looks up the TXT record of name (a DKIM key: sel._domainkey.d) into
+ * buf (cap bytes, NUL-terminated): 0 found, 1 no such record, -1 the
+ * lookup failed. */
+typedef int (*intake_key_lookup)(void *arg, const char *name, char *buf,
+    size_t cap);
+
+/* A mail's DKIM verdict. */
+struct intake_dkim {
+	bool	 verified;
+	char	 domain[LIMIT_DNAME_LEN + 1];	/* d= of the signature that
+					 * verified, or of the one the
+					 * reason is about; "" for none */
+	char	 reason[LIMIT_DNAME_LEN + 80];	/* why not verified: "no signature",
+					 * "bad signature (d=...)", "key not
+					 * found (d=...)", "l= used (d=...)",
+					 * "domain not aligned (d=...)" */
+};
+
+/* Verifies the DKIM signatures of the message msg[0..len) with
+ * libopendkim, keys from fn: verified when one passes, has no l= tag,
+ * and its d= is one of aligned[0..naligned) (NULL entries skipped) or a
+ * parent of one. Otherwise out->reason says why, for the signature that
+ * came closest. */
+void	intake_dkim_verify(const uint8_t *msg, size_t len,
+	    const char *const *aligned, size_t naligned, intake_key_lookup fn,
+	    void *arg, struct intake_dkim *out);
 
 /* An input on its way to the store: its verdict, where it came from, and
  * then what became of each piece. */

@@ -9,6 +9,7 @@
  *
  * Never does I/O, never logs; the caller decides what to store.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,6 +62,12 @@ intake_examine(bool message, const uint8_t *in, size_t len,
 		return;
 	}
 	out->dkim_present = m->dkim_present;
+	if (m->report_domain != NULL)
+		snprintf(out->report_domain, sizeof(out->report_domain), "%s",
+		    m->report_domain);
+	if (m->report_submitter != NULL)
+		snprintf(out->report_submitter, sizeof(out->report_submitter),
+		    "%s", m->report_submitter);
 	for (size_t i = 0; i < m->nreports && i < LIMIT_MIME_REPORTS; i++) {
 		struct mime_report *mr = &m->reports[i];
 		struct intake_piece *p = &out->p[out->n++];

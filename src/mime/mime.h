@@ -44,6 +44,10 @@ struct mime_message {
 				 * case, or NULL when From has none */
 	char	*subject;	/* decoded (RFC 2047) to UTF-8, or NULL */
 	char	*message_id;	/* without the angle brackets, or NULL */
+	char	*report_domain;	/* TLS-Report-Domain (RFC 8460 §5.3),
+				 * lower case, or NULL */
+	char	*report_submitter;	/* TLS-Report-Submitter, lower
+				 * case, or NULL */
 	bool	 dkim_present;	/* a DKIM-Signature header whose d= equals
 				 * from_domain or is a parent of it. NOT
 				 * verified: a hint for the operator only */

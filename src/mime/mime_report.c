@@ -25,6 +25,7 @@
  * depth limit, so containers are counted in the raw bytes first.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,8 @@ mime_message_free(struct mime_message *m)
 	free(m->from_domain);
 	free(m->subject);
 	free(m->message_id);
+	free(m->report_domain);
+	free(m->report_submitter);
 	free(m);
 }
 
@@ -381,6 +384,41 @@ mime_domain_covers(const char *d, const char *from)
 	    strcmp(from + nf - nd, d) == 0;
 }
 
+/* A header value that should be a domain name: blanks trimmed, lower
+ * case, at most LIMIT_DNAME_LEN letters, digits, '-' and '.'; NULL
+ * otherwise (errno ENOMEM when out of memory, else 0). */
+static char *
+mime_header_domain(const char *v)
+{
+	size_t n;
+
+	errno = 0;
+	while (*v == ' ' || *v == '\t')
+		v++;
+	n = strlen(v);
+	while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t' ||
+	    v[n - 1] == '\r' || v[n - 1] == '\n'))
+		n--;
+	if (n > 0 && v[n - 1] == '.')
+		n--;
+	if (n == 0 || n > LIMIT_DNAME_LEN ||
+	    strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789-.") < n)
+		return NULL;
+	{
+		char *d = strndup(v, n);
+
+		if (d == NULL) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		for (size_t i = 0; i < n; i++)
+			if (d[i] >= 'A' && d[i] <= 'Z')
+				d[i] = (char)(d[i] - 'A' + 'a');
+		return d;
+	}
+}
+
 static int
 mime_read_headers(GMimeMessage *msg, struct mime_message *m, struct err *e)
 {
@@ -411,6 +449,17 @@ mime_read_headers(GMimeMessage *msg, struct mime_message *m, struct err *e)
 		return err_set(e, "out of memory");
 	if ((s = g_mime_message_get_message_id(msg)) != NULL &&
 	    (m->message_id = strdup(s)) == NULL)
+		return err_set(e, "out of memory");
+	/* RFC 8460 §5.3; the value is a domain name, kept only when it
+	 * fits one (a reporter's string, not trusted for anything but
+	 * display and the DKIM alignment). */
+	if ((s = g_mime_object_get_header(GMIME_OBJECT(msg),
+	    "TLS-Report-Domain")) != NULL && (m->report_domain =
+	    mime_header_domain(s)) == NULL && errno == ENOMEM)
+		return err_set(e, "out of memory");
+	if ((s = g_mime_object_get_header(GMIME_OBJECT(msg),
+	    "TLS-Report-Submitter")) != NULL && (m->report_submitter =
+	    mime_header_domain(s)) == NULL && errno == ENOMEM)
 		return err_set(e, "out of memory");
 	if (m->from_domain == NULL)
 		return 0;

@@ -206,6 +206,103 @@ test_peer(void **state)
 	peers_free(ps);
 }
 
+/* --- DKIM (intake_dkim_verify), with messages python3-dkim signed
+ * (tests/data/dkim/make.py) and keys served from a table here. */
+
+#define DKIM_DATA "tests/data/dkim/"
+
+/* The key table: sel._domainkey.reporter.test and .other.test hold the
+ * key arg (NULL: no key anywhere; "fail": no answer). */
+static int
+test_key_lookup(void *arg, const char *name, char *buf, size_t cap)
+{
+	const char *pub = arg;
+
+	if (pub == NULL)		/* the key is gone from the DNS */
+		return 1;
+	if (strcmp(pub, "fail") == 0)	/* the DNS does not answer */
+		return -1;
+	if (strcmp(name, "sel._domainkey.reporter.test") == 0 ||
+	    strcmp(name, "sel._domainkey.other.test") == 0) {
+		snprintf(buf, cap, "v=DKIM1; k=rsa; p=%s", pub);
+		return 0;
+	}
+	return 1;
+}
+
+static uint8_t *
+read_all(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *b = malloc(1 << 16);
+
+	assert_non_null(f);
+	assert_non_null(b);
+	*len = fread(b, 1, 1 << 16, f);
+	fclose(f);
+	return b;
+}
+
+static void
+dkim_case(const char *file, const char *const *aligned, size_t n,
+    const char *pub, bool verified, const char *reason)
+{
+	struct intake_dkim d;
+	size_t len;
+	uint8_t *m = read_all(file, &len);
+
+	intake_dkim_verify(m, len, aligned, n, test_key_lookup, (void *)pub,
+	    &d);
+	if (d.verified != verified || (reason != NULL &&
+	    strstr(d.reason, reason) == NULL))
+		fail_msg("%s: verified %d, reason '%s' (want %d, '%s')", file,
+		    d.verified, d.reason, verified, reason ? reason : "");
+	free(m);
+}
+
+static void
+test_dkim(void **state)
+{
+	static const char *const submitter[] = { "reporter.test" };
+	static const char *const sub[] = { "mail.reporter.test" };
+	static const char *const other[] = { NULL, "someone.test" };
+	char pub[1024];
+	size_t n;
+	uint8_t *p = read_all(DKIM_DATA "reporter.pub.b64", &n);
+
+	assert_true(n < sizeof(pub));
+	memcpy(pub, p, n);
+	pub[n] = '\0';
+	free(p);
+	dkim_case(DKIM_DATA "signed.eml", submitter, 1, pub, true, "");
+	/* d= a parent of the submitter's domain. */
+	dkim_case(DKIM_DATA "subdomain.eml", sub, 1, pub, true, "");
+	dkim_case(DKIM_DATA "tampered.eml", submitter, 1, pub, false,
+	    "bad signature");
+	dkim_case(DKIM_DATA "ltag.eml", submitter, 1, pub, false,
+	    "l= used (d=reporter.test)");
+	dkim_case(DKIM_DATA "unaligned.eml", submitter, 1, pub, false,
+	    "domain not aligned (d=other.test)");
+	dkim_case(DKIM_DATA "signed.eml", other, 2, pub, false,
+	    "domain not aligned (d=reporter.test)");
+	dkim_case(DKIM_DATA "unsigned.eml", submitter, 1, pub, false,
+	    "no signature");
+	/* The key gone from the DNS, the DNS not answering, a revoked key
+	 * (empty p=), a wrong key. */
+	dkim_case(DKIM_DATA "signed.eml", submitter, 1, NULL, false,
+	    "key not found (d=reporter.test)");
+	dkim_case(DKIM_DATA "signed.eml", submitter, 1, "fail", false,
+	    "key lookup failed (d=reporter.test)");
+	dkim_case(DKIM_DATA "signed.eml", submitter, 1, "", false, NULL);
+	dkim_case(DKIM_DATA "signed.eml", submitter, 1,
+	    "MFwwDQYJKoZIhvcNAQEBBQADSwAwSAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf"
+	    "9Cnzj4p4WGeKLs1Pt8QuKUpRKfFLfRYC9AIKjbJTWit+CqvjWYzvQwECAwEAAQ==",
+	    false, "bad signature");
+	assert_string_equal(intake_provenance_name(INTAKE_DKIM_VERIFIED),
+	    "dkim-verified");
+	assert_string_equal(intake_provenance_name(INTAKE_HTTPS), "https");
+}
+
 int
 main(void)
 {
@@ -213,6 +310,7 @@ main(void)
 		cmocka_unit_test(test_report),
 		cmocka_unit_test(test_message),
 		cmocka_unit_test(test_peer),
+		cmocka_unit_test(test_dkim),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
