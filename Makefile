@@ -78,12 +78,12 @@ $(BUILD)/fuzz/%: fuzz/%.c fuzz/replay.c $(BUILD)/libstsguard.a
 
 fuzz:
 	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang \
-	    OPT="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" \
+	    OPT="-O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all" \
 	    build-fuzz/libstsguard.a
 	@for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
 	    echo "clang $$n"; \
 	    clang -std=c17 -D_GNU_SOURCE -Isrc -g -O1 \
-	    -fsanitize=fuzzer,address,undefined -o build-fuzz/$$n $$f \
+	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o build-fuzz/$$n $$f \
 	    build-fuzz/libstsguard.a $(LDLIBS) || exit 1; done
 	@echo "run each for 60 s: sh fuzz/run.sh 60   (some: sh fuzz/run.sh 60 http smtp_server)"
 	@echo "or one: build-fuzz/fuzz_policy -max_total_time=60 \$$(mktemp -d) fuzz/corpus/policy"

@@ -144,8 +144,13 @@ intake_media_ok(const char *ct, size_t len)
 		"application/tlsrpt+gzip", "application/tlsrpt+json",
 		"application/gzip", "application/json",
 	};
-	const char *semi = memchr(ct, ';', len);
-	size_t n = semi != NULL ? (size_t)(semi - ct) : len;
+	const char *semi;
+	size_t n;
+
+	if (len == 0)		/* no Content-Type (ct may be NULL) */
+		return false;
+	semi = memchr(ct, ';', len);
+	n = semi != NULL ? (size_t)(semi - ct) : len;
 
 	while (n > 0 && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
 		n--;
