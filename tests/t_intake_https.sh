@@ -62,8 +62,12 @@ wait_up "$DIR/serve.log" c -o /dev/null \
 
 # --- every report: the answer python expects ----------------------------
 # One line per file: path, content type, expected status. 201 for the
-# first (organization-name, report-id), 200 after, 400 for the invalid one
-# (named: a policy-type outside the RFC's three).
+# first copy of a report, 200 for the same report again (the same
+# (organization-name, report-id) and the same content after
+# normalization: `report parse --json` gives it), 400 for the invalid one
+# (named: a policy-type outside the RFC's three). A different report
+# under a stored (organization-name, report-id) is stored too (201): a
+# conflict, of which the first counts (all came by HTTPS).
 INVALID="stalwart-malformed-missing-fields.json"
 ls "$TOP"/tests/data/reports/* > "$DIR/files"
 if [ -d "$CORPUS/tlsrpt/reports" ]; then
@@ -72,7 +76,7 @@ else
 	echo "note: no corpus at $CORPUS: test data only"
 fi
 $PY - "$DIR/files" "$INVALID" > "$DIR/plan" <<'EOF' || exit 1
-import gzip, json, sys
+import gzip, json, os, subprocess, sys
 seen = set()
 for path in open(sys.argv[1]).read().split():
     raw = open(path, "rb").read()
@@ -80,10 +84,12 @@ for path in open(sys.argv[1]).read().split():
     ctype = "application/tlsrpt+gzip" if gz else "application/tlsrpt+json"
     if path.rsplit("/", 1)[-1] in sys.argv[2].split():
         print(path, ctype, 400); continue
-    d = json.loads(gzip.decompress(raw) if gz else raw)
-    key = (d["organization-name"], d["report-id"])
-    print(path, ctype, 200 if key in seen else 201)
-    seen.add(key)
+    norm = subprocess.run([os.environ["STSGUARD"], "report", "parse", path,
+                           "--json"], capture_output=True, check=True).stdout
+    norm = json.loads(norm)["report"]
+    ident = json.dumps(norm, sort_keys=True)
+    print(path, ctype, 200 if ident in seen else 201)
+    seen.add(ident)
 EOF
 n=0; nbad=0
 while read -r f t want; do
@@ -128,23 +134,30 @@ done
 $PY - "$DIR/plan" "$DIR/list.json" "$DIR" > "$DIR/totals" <<'EOF'
 import gzip, json, os, sys
 plan = [l.split() for l in open(sys.argv[1])]
-first, dups = {}, 0
+first, stored, dups = {}, 0, 0
 for p, t, s in plan:
     if s == "400": continue
+    if s == "200": dups += 1; continue
+    stored += 1
     raw = open(p, "rb").read()
     d = json.loads(gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw)
-    key = (d["organization-name"], d["report-id"])
-    if key in first: dups += 1
-    else: first[key] = d
+    first.setdefault((d["organization-name"], d["report-id"]), d)
 # every non-invalid file was posted twice
 dups += sum(1 for p, t, s in plan if s != "400")
 rows = json.load(open(sys.argv[2]))
 out = []
 def pair(name, want, got):
     out.append("%s %s %s" % (name, want, got))
-pair("reports", len(first), len(rows))
+pair("reports", stored, len(rows))
 pair("duplicates", dups, sum(r["duplicates"] for r in rows))
-pair("routes-https", len(first), sum(1 for r in rows if r["route"] == "https"))
+pair("routes-https", stored, sum(1 for r in rows if r["route"] == "https"))
+pair("provenance-https", stored,
+     sum(1 for r in rows if r["provenance"] == "https"))
+pair("counted", len(first), sum(1 for r in rows if r["counted"]))
+pair("conflicts", stored - len(first) + sum(
+     1 for k in first if sum(1 for r in rows if (r["organization-name"],
+     r["report-id"]) == k) > 1),
+     sum(1 for r in rows if r["conflict"]))
 # A report's sessions as every view counts them (tlsrpt.h): its tlsa
 # entries and its other entries are two views of the same sessions, the
 # larger counts (the other on a tie); an entry's failed sessions are
@@ -160,9 +173,9 @@ def counted(d):
         x[1] += max(s["total-failure-session-count"], det)
     return v[1] if sum(v[1]) > sum(v[0]) else v[0]
 pair("successful", sum(counted(d)[0] for d in first.values()),
-     sum(r["successful"] for r in rows))
+     sum(r["successful"] for r in rows if r["counted"]))
 pair("failed", sum(counted(d)[1] for d in first.values()),
-     sum(r["failed"] for r in rows))
+     sum(r["failed"] for r in rows if r["counted"]))
 # stats: per policy-domain, per (UTC day of start, organization): the
 # tlsa entries and the other entries are two views of the same sessions,
 # the larger counts; per entry failed = max(total-failure, sum of details)

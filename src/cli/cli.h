@@ -26,7 +26,7 @@ enum { CLI_OK = 0, CLI_INVALID = 1, CLI_USAGE = 2 };
 enum cli_flag_id {
 	CLI_F_JSON, CLI_F_MODE, CLI_F_MX, CLI_F_MAX_AGE, CLI_F_LIMIT,
 	CLI_F_DOMAIN, CLI_F_FROM, CLI_F_TO, CLI_F_STDIN, CLI_F_RAW,
-	CLI_F_PROGRESS, CLI_F_ALL, CLI_F_UNCLAIMED,
+	CLI_F_PROGRESS, CLI_F_ALL, CLI_F_UNCLAIMED, CLI_F_CONFLICTS,
 };
 
 struct cli_flag {
@@ -43,7 +43,8 @@ struct cli {
 	bool	    config_loaded;
 	struct store *store;		/* opened on first cli_store() */
 	/* Parsed flags of the subcommand. */
-	bool	    json, stdin_flag, raw, progress, all, unclaimed;
+	bool	    json, stdin_flag, raw, progress, all, unclaimed,
+		    conflicts;
 	const char *mode, *max_age, *domain, *from, *to;
 	long	    limit;
 	struct strv mx;			/* --mx, repeatable */

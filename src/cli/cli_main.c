@@ -140,6 +140,7 @@ cli_set_flag(struct cli *c, const struct cli_flag *f, const char *v)
 	case CLI_F_PROGRESS:	c->progress = true; break;
 	case CLI_F_ALL:		c->all = true; break;
 	case CLI_F_UNCLAIMED:	c->unclaimed = true; break;
+	case CLI_F_CONFLICTS:	c->conflicts = true; break;
 	case CLI_F_MODE:	c->mode = v; break;
 	case CLI_F_MAX_AGE:	c->max_age = v; break;
 	case CLI_F_DOMAIN:	c->domain = v; break;

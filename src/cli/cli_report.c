@@ -6,8 +6,10 @@
  *	report import PATH...	 store reports: files and maildirs
  *	report import --stdin	 store one input from an MTA's pipe
  *	report list		 stored reports, newest first; a domain's
- *				 (--domain), or those no domain claims
- *				 (--unclaimed)
+ *				 (--domain), those no domain claims
+ *				 (--unclaimed), or those in conflict
+ *				 (--conflicts: different reports under one
+ *				 organization-name and report-id)
  *	report show ID		 one stored report
  *	report quarantine list	 input that could not be taken
  *	report quarantine show ID
@@ -25,8 +27,9 @@
  * mime_report_extract), intake_commit stores a batch of inputs in one
  * transaction (see struct cli_import); a batch never splits an input, so
  * an input is stored whole or not at all. So the same bytes have the same
- * outcome by every route: a duplicate (same organization-name and
- * report-id) is counted, never stored twice; an invalid report is kept in
+ * outcome by every route: a duplicate (the same report) is counted, never
+ * stored twice; a different report under a stored organization-name and
+ * report-id is stored, flagged a conflict (store.h says which counts); an invalid report is kept in
  * quarantine with the reason and its origin, alone when valid reports
  * came with it in a message (they are stored), or as the whole message
  * when nothing in it could be taken; and `quarantine retry` runs an entry
@@ -450,7 +453,6 @@ cli_import_add(struct cli_import *im, const char *label, uint8_t *buf,
 	p->is_msg = is_msg >= 0 ? is_msg != 0 : !cli_is_report(buf, len);
 	p->o = *o;
 	intake_examine(p->is_msg, buf, len, &p->item.parts);
-	p->o.dkim_present = p->item.parts.dkim_present;
 	/* A batch never splits an input; it is flushed before it would
 	 * pass its bounds. */
 	if (im->npend > 0 && (im->npieces + p->item.parts.n >
@@ -583,7 +585,8 @@ out:
 static int
 cli_import_stdin(struct cli *c)
 {
-	struct store_origin o = { .route = "stdin" };
+	struct store_origin o = { .route = "stdin",
+	    .provenance = STORE_IMPORT };
 	struct cli_import im = { .total = 1 };
 	uint8_t *buf = NULL;
 	size_t len;
@@ -627,7 +630,8 @@ out:
 static int
 cli_report_import(struct cli *c)
 {
-	struct store_origin o = { .route = "import" };
+	struct store_origin o = { .route = "import",
+	    .provenance = STORE_IMPORT };
 	struct cli_import im = { 0 };
 	struct strv paths = { 0 };
 	char safe[512];
@@ -726,7 +730,21 @@ cli_report_row_json(const struct store_report_row *r)
 	json_object_set_new(o, "failed", json_integer((json_int_t)r->failed));
 	json_object_set_new(o, "received", cli_json_time(r->received));
 	json_object_set_new(o, "route", cli_json_str(r->route));
+	json_object_set_new(o, "client", cli_json_str(r->client));
 	json_object_set_new(o, "duplicates", json_integer(r->duplicates));
+	json_object_set_new(o, "provenance",
+	    json_string(store_provenance_name(r->provenance)));
+	json_object_set_new(o, "provenance-reason",
+	    cli_json_str(r->provenance_reason));
+	json_object_set_new(o, "dkim-domain", cli_json_str(r->dkim_domain));
+	json_object_set_new(o, "tls-report-domain",
+	    cli_json_str(r->report_domain));
+	json_object_set_new(o, "tls-report-submitter",
+	    cli_json_str(r->report_submitter));
+	json_object_set_new(o, "report-domain-mismatch",
+	    json_boolean(r->domain_mismatch));
+	json_object_set_new(o, "counted", json_boolean(r->counted));
+	json_object_set_new(o, "conflict", json_boolean(r->conflict));
 	return o;
 }
 
@@ -742,11 +760,14 @@ cli_report_list_text(void *arg, const struct store_report_row *r)
 {
 	char t[21], org[256], rid[256];
 
-	printf("%6lld  %-10.10s  %-24.24s  %-32.32s  %-24.24s  %10llu  %8llu\n",
-	    (long long)r->id, cli_time(r->start, t),
+	printf("%6lld  %-10.10s  %-24.24s  %-32.32s  %-24.24s  %10llu  %8llu"
+	    "  %-15s  %s\n", (long long)r->id, cli_time(r->start, t),
 	    cli_safe(r->organization_name, org, sizeof(org)),
 	    cli_safe(r->report_id, rid, sizeof(rid)), r->policy_domains,
-	    (unsigned long long)r->successful, (unsigned long long)r->failed);
+	    (unsigned long long)r->successful, (unsigned long long)r->failed,
+	    store_provenance_name(r->provenance), r->counted ?
+	    (r->conflict ? "yes, conflict" : "yes") :
+	    (r->conflict ? "no, conflict" : "no"));
 	return 0;
 }
 
@@ -754,16 +775,16 @@ static int
 cli_report_list(struct cli *c)
 {
 	struct store_report_filter f = { .limit = c->limit,
-	    .unclaimed = c->unclaimed };
+	    .unclaimed = c->unclaimed, .conflicts = c->conflicts };
 	char name[LIMIT_DNAME_LEN + 1];
 	struct store *s;
 	struct err e;
 	json_t *a = NULL;
 	int r;
 
-	if (c->domain != NULL && c->unclaimed)
-		return cli_fail(CLI_USAGE, "report list: --domain and "
-		    "--unclaimed exclude each other");
+	if ((c->domain != NULL) + c->unclaimed + c->conflicts > 1)
+		return cli_fail(CLI_USAGE, "report list: --domain, "
+		    "--unclaimed and --conflicts exclude each other");
 	if (c->domain != NULL) {
 		if (cli_domain_arg(c->domain, name) != 0)
 			return CLI_INVALID;
@@ -775,9 +796,9 @@ cli_report_list(struct cli *c)
 		a = json_array();
 		r = store_report_list(s, &f, cli_report_list_json, a, &e);
 	} else {
-		printf("%6s  %-10s  %-24s  %-32s  %-24s  %10s  %8s\n", "ID",
-		    "DAY", "ORGANIZATION", "REPORT-ID", "DOMAINS",
-		    "SUCCESSFUL", "FAILED");
+		printf("%6s  %-10s  %-24s  %-32s  %-24s  %10s  %8s  %-15s  "
+		    "%s\n", "ID", "DAY", "ORGANIZATION", "REPORT-ID",
+		    "DOMAINS", "SUCCESSFUL", "FAILED", "PROVENANCE", "COUNTED");
 		r = store_report_list(s, &f, cli_report_list_text, NULL, &e);
 		if (r == 0)
 			printf("%s\n", CLI_COUNTED_NOTE);
@@ -795,6 +816,137 @@ static int
 cli_report_show_row(void *arg, const struct store_report_row *r)
 {
 	*(json_t **)arg = cli_report_row_json(r);
+	return 0;
+}
+
+/* Prints a line "label value" when the row's key holds a string. */
+static void
+cli_print_field(const char *label, json_t *row, const char *key)
+{
+	const char *v = json_string_value(json_object_get(row, key));
+
+	if (v != NULL) {
+		printf("%-14s", label);
+		cli_put_safe(stdout, v);
+		putchar('\n');
+	}
+}
+
+/* report show's lines on where the report came from, how far it is
+ * trusted, and whether it counts (row: "stored", with the group's). */
+static void
+cli_report_print_origin(json_t *row)
+{
+	json_t *x;
+	size_t i;
+
+	cli_print_field("client:", row, "client");
+	cli_print_field("provenance:", row, "provenance");
+	cli_print_field("dkim:", row, "provenance-reason");
+	cli_print_field("dkim domain:", row, "dkim-domain");
+	cli_print_field("report domain:", row, "tls-report-domain");
+	if (json_is_true(json_object_get(row, "report-domain-mismatch")))
+		printf("              (not among the report's "
+		    "policy-domains)\n");
+	cli_print_field("submitter:", row, "tls-report-submitter");
+	cli_print_field("statistics:", row, "counted-why");
+	json_array_foreach(json_object_get(row, "conflicts"), i, x)
+		printf("%-14sreport %lld (%s, %s)\n", i == 0 ? "conflicts:" :
+		    "", (long long)json_integer_value(json_object_get(x,
+		    "id")), json_string_value(json_object_get(x,
+		    "provenance")), json_is_true(json_object_get(x,
+		    "counted")) ? "counts" : "not counted");
+}
+
+static int
+cli_report_group_cb(void *arg, const struct store_report_row *r)
+{
+	json_array_append_new(arg, cli_report_row_json(r));
+	return 0;
+}
+
+/* Writes into buf why the stored report row counts in the statistics or
+ * not, from group: the rows under its (organization-name, report-id),
+ * the one that counts first (store report_list, same_key_as). */
+static void
+cli_counted_why(json_t *row, json_t *group, char *buf, size_t cap)
+{
+	json_t *first = json_array_get(group, 0), *x;
+	const char *prov = json_string_value(json_object_get(row,
+	    "provenance"));
+	size_t n = json_array_size(group), i, same = 0;
+
+	json_array_foreach(group, i, x)
+		if (x != row && json_equal(json_object_get(x, "provenance"),
+		    json_object_get(row, "provenance")))
+			same++;
+	if (json_is_true(json_object_get(row, "counted"))) {
+		if (n <= 1)
+			snprintf(buf, cap, "counts: the only report under its "
+			    "organization-name and report-id");
+		else
+			snprintf(buf, cap, "counts: of %zu different reports "
+			    "under its organization-name and report-id, the "
+			    "strongest provenance (%s)%s", n, prov, same > 0 ?
+			    ", received first" : "");
+		return;
+	}
+	if (first != NULL && json_is_true(json_object_get(first,
+	    "counted"))) {
+		int a = store_provenance_parse(json_string_value(
+		    json_object_get(first, "provenance")));
+		int b = store_provenance_parse(prov);
+
+		snprintf(buf, cap, "not counted: report %lld (%s) under the "
+		    "same organization-name and report-id counts instead: %s",
+		    (long long)json_integer_value(json_object_get(first,
+		    "id")), json_string_value(json_object_get(first,
+		    "provenance")), a < b ? "a stronger provenance" :
+		    "the same provenance, received earlier");
+		return;
+	}
+	if (store_provenance_parse(prov) == STORE_MAIL_UNVERIFIED)
+		snprintf(buf, cap, "not counted: mail without a valid DKIM "
+		    "signature of its reporter (require_dkim)");
+	else
+		snprintf(buf, cap, "not counted");
+}
+
+/* Adds to row (report show's "stored") why it counts or not
+ * ("counted-why") and the other reports under its key ("conflicts":
+ * id, provenance, received, counted of each). */
+static int
+cli_report_group(struct store *s, int64_t id, json_t *row, struct err *e)
+{
+	struct store_report_filter f = { .same_key_as = id };
+	json_t *group = json_array(), *others = json_array(), *x, *o;
+	json_t *self = row;
+	char why[256];
+	size_t i;
+
+	if (store_report_list(s, &f, cli_report_group_cb, group, e) == -1) {
+		json_decref(group);
+		json_decref(others);
+		return -1;
+	}
+	json_array_foreach(group, i, x) {
+		if (json_integer_value(json_object_get(x, "id")) == id) {
+			self = x;	/* the row itself, as in the group */
+			continue;
+		}
+		o = json_object();
+		json_object_set(o, "id", json_object_get(x, "id"));
+		json_object_set(o, "provenance", json_object_get(x,
+		    "provenance"));
+		json_object_set(o, "received", json_object_get(x,
+		    "received"));
+		json_object_set(o, "counted", json_object_get(x, "counted"));
+		json_array_append_new(others, o);
+	}
+	cli_counted_why(self, group, why, sizeof(why));
+	json_object_set_new(row, "counted-why", json_string(why));
+	json_object_set_new(row, "conflicts", others);
+	json_decref(group);
 	return 0;
 }
 
@@ -830,6 +982,10 @@ cli_report_show(struct cli *c)
 		rc = CLI_OK;
 		goto out;
 	}
+	if (cli_report_group(s, id, row, &e) == -1) {
+		rc = cli_fail(CLI_USAGE, "%s", e.msg);
+		goto out;
+	}
 	if (tlsrpt_parse(raw, rawlen, &r, &e) == -1) {
 		rc = cli_fail(CLI_USAGE, "report %lld no longer parses: %s",
 		    id, e.msg);
@@ -848,6 +1004,7 @@ cli_report_show(struct cli *c)
 		    json_object_get(row, "route")));
 		printf("duplicates:   %lld\n", (long long)json_integer_value(
 		    json_object_get(row, "duplicates")));
+		cli_report_print_origin(row);
 		cli_report_print(r);
 	}
 	rc = CLI_OK;
@@ -1086,7 +1243,7 @@ static void
 cli_quarantine_retry_one(struct cli_import *im, int64_t id)
 {
 	struct cli_qrow q = { 0 };
-	struct store_origin o = { 0 };
+	struct store_origin o = { .provenance = STORE_IMPORT };
 	struct store *s = im->s;
 	struct cli_pend *p;
 	uint8_t *raw = NULL;
@@ -1226,6 +1383,9 @@ static const struct cli_flag cli_report_list_flags[] = {
 	    "policy-domain, or TLSA ones on its MX hosts" },
 	{ CLI_F_UNCLAIMED, "unclaimed", NULL, "only reports no domain "
 	    "claims (by policy-domain or MX host)" },
+	{ CLI_F_CONFLICTS, "conflicts", NULL, "only different reports "
+	    "sharing an organization-name and report-id, by that pair, the "
+	    "one that counts first" },
 	{ CLI_F_LIMIT, "limit", "N", "at most N reports (newest first)" },
 	{ 0, NULL, NULL, NULL },
 };
@@ -1263,8 +1423,8 @@ const struct cli_cmd cli_report_cmds[] = {
 	    "(.json, .json.gz, .eml, maildirs, stdin); invalid input is "
 	    "quarantined", cli_report_import_flags, true, cli_report_import,
 	    0, (size_t)-1 },
-	{ "report list", "[--domain D | --unclaimed] [--limit N]", "list "
-	    "stored reports, newest first", cli_report_list_flags, true,
+	{ "report list", "[--domain D | --unclaimed | --conflicts] "
+	    "[--limit N]", "list stored reports, newest first", cli_report_list_flags, true,
 	    cli_report_list, 0, 0 },
 	{ "report show", "ID", "show one stored report",
 	    cli_report_show_flags, true, cli_report_show, 1, 1 },

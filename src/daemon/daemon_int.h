@@ -155,6 +155,7 @@ struct intake_job {
 	/* SMTP only: the envelope as received. */
 	char		 mail_from[LIMIT_SMTP_PATH_LEN + 1];
 	char		 rcpt_to[LIMIT_SMTP_PATH_LEN + 1];
+	struct intake_dkim dkim;	/* SMTP: the pool's DKIM verdict */
 	struct store_origin o;		/* borrows from the job */
 	struct intake_item item;	/* the pool's verdict (parts), then
 					 * the writer's results */
@@ -189,6 +190,7 @@ struct intake_writer {
 					 * opened */
 	const char	*data_dir;
 	struct store_quarantine_caps caps;	/* for anonymous input */
+	bool		 require_dkim;	/* the setting */
 };
 
 struct daemon {
@@ -227,7 +229,10 @@ struct daemon {
 	unsigned	 max_conns;	/* HTTP(S) per worker (fd budget) */
 	unsigned	 max_conns_client;	/* HTTP(S) per client, in all */
 	unsigned	 smtp_max_conns;	/* SMTP per worker */
-	struct daemon_pool pool;	/* slow work, intake's parsing */
+	struct daemon_pool pool;	/* slow work, intake's parsing and
+					 * DKIM keys */
+	const char	*nameserver;	/* the setting, or NULL: the
+					 * system's resolvers */
 	struct intake_writer writer;	/* report intake: group commit */
 };
 

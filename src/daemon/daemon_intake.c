@@ -62,6 +62,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "../dns/dns.h"
 #include "../http/http.h"
 #include "../lib/log.h"
 #include "../mime/mime.h"
@@ -305,6 +306,40 @@ daemon_task_back(struct daemon_task *t)
 
 /* --- the pool -------------------------------------------------------- */
 
+/* A pool thread's resolver, for DKIM keys: made at its first mail, freed
+ * when the thread ends (dns.h: one per thread). */
+static _Thread_local struct dns_resolver *pool_dns;
+static _Thread_local bool pool_dns_failed;
+
+/* intake_key_lookup through the pool thread's resolver: the first TXT
+ * record of name. */
+static int
+pool_key_lookup(void *arg, const char *name, char *buf, size_t cap)
+{
+	const struct daemon *d = arg;
+	struct strv txt = { 0 };
+	struct err e;
+	int r;
+
+	if (pool_dns == NULL && !pool_dns_failed &&
+	    dns_resolver_new(d->nameserver, &pool_dns, &e) == -1) {
+		pool_dns_failed = true;		/* said once per thread */
+		log_warn("intake", "DKIM keys cannot be looked up: %s",
+		    e.msg);
+	}
+	if (pool_dns == NULL)
+		return -1;
+	r = dns_txt(pool_dns, name, &txt, &e);
+	if (r == DNS_FOUND && txt.n > 0)
+		snprintf(buf, cap, "%s", txt.v[0]);
+	else if (r == DNS_FOUND)
+		r = DNS_NONE;
+	else if (r == DNS_FAILED)
+		log_info("intake", "DKIM key %s: %s", name, e.msg);
+	strv_free(&txt);
+	return r == DNS_FOUND ? 0 : r == DNS_NONE ? 1 : -1;
+}
+
 static void *
 daemon_pool_main(void *arg)
 {
@@ -326,6 +361,8 @@ daemon_pool_main(void *arg)
 			break;
 		t->run(d, t);
 	}
+	dns_resolver_free(pool_dns);
+	pool_dns = NULL;
 	return NULL;
 }
 
@@ -335,7 +372,9 @@ daemon_pool_post(struct daemon *d, struct daemon_task *t)
 	task_queue_post(&d->pool.q, t);
 }
 
-/* An intake job in the pool: taken apart, then on to the writer. */
+/* An intake job in the pool: taken apart (a mail's DKIM signature
+ * checked, its key looked up: seconds at worst, never on a worker's
+ * loop), then on to the writer. */
 static void
 intake_job_run(struct daemon *d, struct daemon_task *t)
 {
@@ -343,6 +382,9 @@ intake_job_run(struct daemon *d, struct daemon_task *t)
 
 	intake_examine(j->via == INTAKE_VIA_SMTP, j->in, j->inlen,
 	    &j->item.parts);
+	if (j->via == INTAKE_VIA_SMTP && j->item.parts.nvalid > 0)
+		intake_dkim_message(&j->item.parts, j->in, j->inlen,
+		    pool_key_lookup, d, &j->dkim);
 	task_queue_post(&d->writer.q, t);
 }
 
@@ -363,19 +405,27 @@ intake_job_done(struct daemon_task *t)
 
 /* --- the writer ------------------------------------------------------ */
 
-/* The origin stored with j's pieces: the route, the client, and for
- * mail the envelope as received. Borrows from j. */
+/* The origin stored with j's pieces: the route, the client, the
+ * provenance, and for mail the envelope as received and the DKIM
+ * verdict. Borrows from j. */
 static void
-intake_job_origin(const struct intake_job *j, struct store_origin *o)
+intake_job_origin(const struct intake_writer *wr, const struct intake_job *j,
+    struct store_origin *o)
 {
 	*o = (struct store_origin){ .route = "https", .client = j->client,
 	    .client_key = j->client_key, .intake_domain = j->domain[0] !=
-	    '\0' ? j->domain : NULL };
+	    '\0' ? j->domain : NULL, .provenance = STORE_HTTPS,
+	    .require_dkim = wr->require_dkim };
 	if (j->via == INTAKE_VIA_SMTP) {
 		o->route = "smtp";
 		o->mail_from = j->mail_from;
 		o->rcpt_to = j->rcpt_to[0] != '\0' ? j->rcpt_to : NULL;
-		o->dkim_present = j->item.parts.dkim_present;
+		o->provenance = j->dkim.verified ? STORE_DKIM_VERIFIED :
+		    STORE_MAIL_UNVERIFIED;
+		o->provenance_reason = j->dkim.verified ? NULL :
+		    j->dkim.reason;
+		o->dkim_domain = j->dkim.domain[0] != '\0' ? j->dkim.domain :
+		    NULL;
 	}
 }
 
@@ -407,6 +457,9 @@ intake_piece_log(const struct store_origin *o, const struct intake_piece *p,
 	log_cstr(&l, "domain", o->intake_domain);
 	log_cstr(&l, "org", p->r->organization_name);
 	log_cstr(&l, "report_id", p->r->report_id);
+	log_cstr(&l, "provenance", store_provenance_name(o->provenance));
+	if (o->provenance_reason != NULL)
+		log_cstr(&l, "dkim", o->provenance_reason);
 	log_cstr(&l, "result", rc == STORE_ADDED ? "stored" :
 	    rc == STORE_DUPLICATE ? "duplicate" : "failed");
 	log_int(&l, "id", id);
@@ -426,7 +479,7 @@ intake_writer_commit(struct intake_writer *wr, struct intake_job **jobs,
 	    store_open_dir(wr->data_dir, &wr->store, &e) == -1)
 		log_warn("intake", "writer: cannot open the store: %s", e.msg);
 	for (size_t i = 0; i < n; i++) {
-		intake_job_origin(jobs[i], &jobs[i]->o);
+		intake_job_origin(wr, jobs[i], &jobs[i]->o);
 		jobs[i]->item.o = &jobs[i]->o;
 		jobs[i]->item.caps = &wr->caps;
 		items[i] = &jobs[i]->item;

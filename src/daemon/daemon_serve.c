@@ -323,6 +323,10 @@ daemon_configure(struct daemon *d, const struct conf *cf,
 	d->nworkers = (int)nw;
 	d->writer.caps.max_bytes = qb;
 	d->writer.caps.max_per_client = qc;
+	if (conf_get_bool(cf, CONF_REQUIRE_DKIM, &d->writer.require_dkim,
+	    &e) == -1)
+		return log_warn("start", "%s", e.msg), -1;
+	d->nameserver = conf_get(cf, CONF_NAMESERVER);
 	memset(tc, 0, sizeof(*tc));
 	if (d->service_host == NULL || d->data_dir == NULL ||
 	    tls_source_parse(conf_get(cf, CONF_CERTIFICATES), &tc->source)

@@ -52,6 +52,9 @@ struct intake_piece {
 	const char	*kind;		/* "report", or "message" for a whole
 					 * e-mail kept because nothing in it
 					 * could be taken */
+	bool		 domain_mismatch;	/* a report whose policy-domains
+					 * do not include the mail's
+					 * TLS-Report-Domain */
 	char		 reason[ERR_MSG_LEN];	/* why it was refused */
 };
 
@@ -81,22 +84,7 @@ void	intake_examine(bool message, const uint8_t *in, size_t len,
 	    struct intake_parts *out);
 void	intake_parts_free(struct intake_parts *parts);
 
-/* --- provenance: how far a report can be trusted (intake_dkim.c) ----- */
-
-/* Strongest first: when two different reports share an
- * (organization-name, report-id), the one of the stronger provenance
- * counts. */
-enum intake_provenance {
-	INTAKE_DKIM_VERIFIED = 0,	/* mail with a valid, aligned DKIM
-					 * signature, no l= (RFC 8460 §3) */
-	INTAKE_IMPORT = 1,		/* brought by the operator */
-	INTAKE_MAIL_UNVERIFIED = 2,	/* mail without one (and why) */
-	INTAKE_HTTPS = 3,		/* anyone's POST: RFC 8460 gives no
-					 * way to authenticate it */
-};
-
-/* "dkim-verified", "import", "mail-unverified", "https". */
-const char *intake_provenance_name(enum intake_provenance p);
+/* --- DKIM: is a report mail signed by its reporter? (intake_dkim.c) --- */
 
 /* Looks up the TXT record of name (a DKIM key: sel._domainkey.d) into
  * buf (cap bytes, NUL-terminated): 0 found, 1 no such record, -1 the
@@ -110,10 +98,13 @@ struct intake_dkim {
 	char	 domain[LIMIT_DNAME_LEN + 1];	/* d= of the signature that
 					 * verified, or of the one the
 					 * reason is about; "" for none */
-	char	 reason[LIMIT_DNAME_LEN + 80];	/* why not verified: "no signature",
-					 * "bad signature (d=...)", "key not
-					 * found (d=...)", "l= used (d=...)",
-					 * "domain not aligned (d=...)" */
+	char	 reason[LIMIT_DNAME_LEN + 80];	/* why not verified:
+					 * "no signature", "bad signature
+					 * (d=...)", "key not found (d=...)"
+					 * (with ": the lookup failed" when
+					 * the DNS gave no answer), "l= used
+					 * (d=...)", "domain not aligned
+					 * (d=...)" */
 };
 
 /* Verifies the DKIM signatures of the message msg[0..len) with
@@ -125,15 +116,26 @@ void	intake_dkim_verify(const uint8_t *msg, size_t len,
 	    const char *const *aligned, size_t naligned, intake_key_lookup fn,
 	    void *arg, struct intake_dkim *out);
 
+/* intake_dkim_verify for the message msg that intake_examine took apart
+ * into parts, aligned with RFC 8460's reporting domain: the
+ * TLS-Report-Submitter header's domain and the domains of the valid
+ * reports' contact-info. */
+void	intake_dkim_message(const struct intake_parts *parts,
+	    const uint8_t *msg, size_t len, intake_key_lookup fn, void *arg,
+	    struct intake_dkim *out);
+
 /* An input on its way to the store: its verdict, where it came from, and
  * then what became of each piece. */
 struct intake_item {
 	struct intake_parts parts;	/* intake_examine's */
-	const struct store_origin *o;	/* borrowed; o->dkim_present is the
-					 * caller's to set from parts */
+	const struct store_origin *o;	/* borrowed: route, client,
+					 * provenance, ...; intake_commit
+					 * adds what parts say (dkim_present,
+					 * the TLS-Report-* headers) */
 	const struct store_quarantine_caps *caps;	/* anonymous input:
-					 * the quarantine's caps; NULL for
-					 * the operator's own */
+					 * the quarantine's caps (for what it
+					 * leaves there); NULL for the
+					 * operator's own */
 	int		 results[LIMIT_MIME_REPORTS];	/* per piece:
 					 * STORE_ADDED, STORE_DUPLICATE,
 					 * STORE_QUARANTINED, or -1 */

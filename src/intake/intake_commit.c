@@ -27,15 +27,16 @@ intake_unstored(struct intake_item *const *items, size_t n)
 		}
 }
 
-/* One report_add_batch over the pieces of items[0..n) (np in all),
+/* One report_add_batch over the pieces of items[0..n) (np in all), each
+ * item's origin os[i] (its own, with what the message says of itself),
  * results copied back into the items. Returns the store's answer: -1
  * when the transaction failed (nothing stored); 0 when it committed,
  * *refused then telling whether some piece was refused before it (the
  * store's checks; e says why). */
 static int
 intake_batch(struct store *s, struct intake_item *const *items, size_t n,
-    size_t np, struct store_report_job *sj, int *results, int64_t *ids,
-    bool *refused, struct err *e)
+    const struct store_origin *os, size_t np, struct store_report_job *sj,
+    int *results, int64_t *ids, bool *refused, struct err *e)
 {
 	size_t k = 0;
 	int rc;
@@ -45,11 +46,12 @@ intake_batch(struct store *s, struct intake_item *const *items, size_t n,
 			const struct intake_piece *p = &items[i]->parts.p[r];
 
 			sj[k] = (struct store_report_job){ .r = p->r,
-			    .raw = p->raw, .rawlen = p->len, .o = items[i]->o };
+			    .raw = p->raw, .rawlen = p->len, .o = &os[i],
+			    .domain_mismatch = p->domain_mismatch,
+			    .caps = items[i]->caps };
 			if (p->r == NULL) {
 				sj[k].reason = p->reason;
 				sj[k].kind = p->kind;
-				sj[k].caps = items[i]->caps;
 			}
 		}
 	}
@@ -71,6 +73,7 @@ intake_commit(struct store *s, struct intake_item *const *items, size_t n,
     struct err *e)
 {
 	struct store_report_job *sj = NULL;
+	struct store_origin *os = NULL;
 	int *results = NULL;
 	int64_t *ids = NULL;
 	struct err e1;
@@ -85,24 +88,39 @@ intake_commit(struct store *s, struct intake_item *const *items, size_t n,
 		return 0;
 	if ((sj = calloc(np, sizeof(*sj))) == NULL ||
 	    (results = calloc(np, sizeof(*results))) == NULL ||
-	    (ids = calloc(np, sizeof(*ids))) == NULL) {
+	    (ids = calloc(np, sizeof(*ids))) == NULL ||
+	    (os = calloc(n, sizeof(*os))) == NULL) {
 		err_set(e, "out of memory");
 		goto out;
 	}
-	rc = intake_batch(s, items, n, np, sj, results, ids, &refused, e);
+	for (size_t i = 0; i < n; i++) {
+		const struct intake_parts *pa = &items[i]->parts;
+
+		if (items[i]->o != NULL)
+			os[i] = *items[i]->o;
+		else
+			os[i].provenance = STORE_IMPORT;
+		os[i].dkim_present = pa->dkim_present;
+		os[i].report_domain = pa->report_domain[0] != '\0' ?
+		    pa->report_domain : NULL;
+		os[i].report_submitter = pa->report_submitter[0] != '\0' ?
+		    pa->report_submitter : NULL;
+	}
+	rc = intake_batch(s, items, n, os, np, sj, results, ids, &refused, e);
 	if (rc == -1 && n > 1) {
 		/* Rolled back: each alone; the first reason stays in e. */
 		rc = 0;
 		for (size_t i = 0; i < n; i++)
-			if (intake_batch(s, &items[i], 1, items[i]->parts.n,
-			    sj, results, ids, &refused, rc == 0 && !refused ?
-			    e : &e1) == -1)
+			if (intake_batch(s, &items[i], 1, &os[i],
+			    items[i]->parts.n, sj, results, ids, &refused,
+			    rc == 0 && !refused ? e : &e1) == -1)
 				rc = -1;
 	}
 	if (refused)
 		rc = -1;
 out:
 	free(sj);
+	free(os);
 	free(results);
 	free(ids);
 	return rc;

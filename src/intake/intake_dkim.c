@@ -15,12 +15,15 @@
  * feed it the message, hand it keys and read its verdict. Never does I/O
  * itself (the key lookup is the caller's), never logs.
  */
+#include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <opendkim/dkim.h>
+
+#include "../tlsrpt/tlsrpt.h"
 
 #include "intake.h"
 
@@ -134,8 +137,8 @@ intake_dkim_verify(const uint8_t *msg, size_t len,
 		/* The key could not be looked up: say so, for the domain
 		 * whose key it was. */
 		memcpy(out->domain, ctx.domain, sizeof(out->domain));
-		snprintf(out->reason, sizeof(out->reason), "key lookup failed "
-		    "(d=%s)", out->domain);
+		snprintf(out->reason, sizeof(out->reason), "key not found "
+		    "(d=%s): the lookup failed", out->domain);
 		dkim_free(d);
 		return;
 	}
@@ -172,8 +175,8 @@ intake_dkim_verify(const uint8_t *msg, size_t len,
 			snprintf(why, sizeof(why), "key not found (d=%s)", dom);
 		} else if (err == DKIM_SIGERROR_KEYFAIL) {
 			rank = RANK_KEY;
-			snprintf(why, sizeof(why), "key lookup failed (d=%s)",
-			    dom);
+			snprintf(why, sizeof(why), "key not found (d=%s): the "
+			    "lookup failed", dom);
 		} else if (dkim_sig_getbh(s) == DKIM_SIGBH_MISMATCH) {
 			rank = RANK_BAD;
 			snprintf(why, sizeof(why), "bad signature: body hash "
@@ -199,18 +202,45 @@ intake_dkim_verify(const uint8_t *msg, size_t len,
 	dkim_free(d);
 }
 
-const char *
-intake_provenance_name(enum intake_provenance p)
+/* The domain of a contact-info (RFC 8460 §4.4: an e-mail address, a
+ * mailto: or https: URI) into out, lower case, or "". */
+static void
+intake_contact_domain(const char *ci, char out[LIMIT_DNAME_LEN + 1])
 {
-	switch (p) {
-	case INTAKE_DKIM_VERIFIED:
-		return "dkim-verified";
-	case INTAKE_IMPORT:
-		return "import";
-	case INTAKE_MAIL_UNVERIFIED:
-		return "mail-unverified";
-	case INTAKE_HTTPS:
-		return "https";
+	const char *p = ci != NULL ? strrchr(ci, '@') : NULL;
+	size_t n = 0;
+
+	out[0] = '\0';
+	if (p != NULL)
+		p++;
+	else if (ci != NULL && (p = strstr(ci, "://")) != NULL)
+		p += 3;
+	else
+		return;
+	while (p[n] != '\0' && n < LIMIT_DNAME_LEN &&
+	    (isalnum((unsigned char)p[n]) || p[n] == '.' || p[n] == '-')) {
+		out[n] = (char)tolower((unsigned char)p[n]);
+		n++;
 	}
-	return "https";
+	out[n] = '\0';
+}
+
+void
+intake_dkim_message(const struct intake_parts *parts, const uint8_t *msg,
+    size_t len, intake_key_lookup fn, void *arg, struct intake_dkim *out)
+{
+	char contact[LIMIT_MIME_REPORTS][LIMIT_DNAME_LEN + 1];
+	const char *aligned[LIMIT_MIME_REPORTS + 1];
+	size_t n = 0;
+
+	if (parts->report_submitter[0] != '\0')
+		aligned[n++] = parts->report_submitter;
+	for (size_t i = 0; i < parts->n && i < LIMIT_MIME_REPORTS; i++) {
+		if (parts->p[i].r == NULL)
+			continue;
+		intake_contact_domain(parts->p[i].r->contact_info, contact[i]);
+		if (contact[i][0] != '\0')
+			aligned[n++] = contact[i];
+	}
+	intake_dkim_verify(msg, len, aligned, n, fn, arg, out);
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../mime/mime.h"
 #include "../tlsrpt/tlsrpt.h"
@@ -31,6 +32,27 @@ intake_whole(struct intake_parts *out, const char *kind, const uint8_t *in,
 	p->kind = kind;
 	memcpy(p->reason, reason, strnlen(reason, sizeof(p->reason) - 1));
 	out->first_error = p->reason;
+}
+
+/* True when one of r's policy-domains is domain (lower case; a trailing
+ * dot on either side ignored). */
+static bool
+intake_names_domain(const struct tlsrpt_report *r, const char *domain)
+{
+	size_t n = strlen(domain);
+
+	if (n > 0 && domain[n - 1] == '.')
+		n--;
+	for (size_t i = 0; i < r->npolicies; i++) {
+		const char *d = r->policies[i].policy_domain;
+		size_t k = d != NULL ? strlen(d) : 0;
+
+		if (k > 0 && d[k - 1] == '.')
+			k--;
+		if (k == n && n > 0 && strncasecmp(d, domain, n) == 0)
+			return true;
+	}
+	return false;
 }
 
 void
@@ -79,6 +101,8 @@ intake_examine(bool message, const uint8_t *in, size_t len,
 		p->kind = "report";
 		if (tlsrpt_parse(p->raw, p->len, &p->r, &e) == 0) {
 			out->nvalid++;
+			p->domain_mismatch = out->report_domain[0] != '\0' &&
+			    !intake_names_domain(p->r, out->report_domain);
 			continue;
 		}
 		p->r = NULL;

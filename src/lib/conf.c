@@ -17,6 +17,9 @@
 #include "conf.h"
 #include "limits.h"
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 const struct conf_def conf_defs[CONF_NKEYS] = {
 	[CONF_DATA_DIR] = { "data_dir", "./data", "DIR",
 	    "where the database, certificates and keys live" },
@@ -53,6 +56,17 @@ const struct conf_def conf_defs[CONF_NKEYS] = {
 	[CONF_QUARANTINE_MAX_PER_CLIENT] = { "quarantine_max_per_client",
 	    "100", "N", "quarantine entries one client address (IPv6: /64) "
 	    "may have; its oldest give way" },
+	[CONF_NAMESERVER] = { "nameserver", NULL, "IP[:PORT]",
+	    "DNS server for DKIM keys (unset: those of /etc/resolv.conf)" },
+	[CONF_REQUIRE_DKIM] = { "require_dkim", "yes", "yes|no",
+	    "count mailed reports only when DKIM-verified (RFC 8460, "
+	    "section 3)" },
+	[CONF_INTAKE_CLIENT_RATE] = { "intake_client_rate",
+	    STR(LIMIT_INTAKE_CLIENT_RATE), "N", "reports a minute one "
+	    "client address (IPv6: /64) may send; past it 429 / 450" },
+	[CONF_INTAKE_CLIENT_CONCURRENT] = { "intake_client_concurrent",
+	    STR(LIMIT_INTAKE_CLIENT_CONCURRENT), "N", "report uploads one "
+	    "client address may have at once; past it 429" },
 };
 
 int
@@ -206,5 +220,21 @@ conf_get_int(const struct conf *c, enum conf_key k, long min, long max,
 		return err_set(e, "%s: '%s' is not a number in %ld..%ld",
 		    conf_defs[k].name, v, min, max);
 	*out = n;
+	return 0;
+}
+
+int
+conf_get_bool(const struct conf *c, enum conf_key k, bool *out,
+    struct err *e)
+{
+	const char *v = c->value[k];
+
+	if (v != NULL && strcmp(v, "yes") == 0)
+		*out = true;
+	else if (v != NULL && strcmp(v, "no") == 0)
+		*out = false;
+	else
+		return err_set(e, "%s: '%s': expected yes or no",
+		    conf_defs[k].name, v != NULL ? v : "");
 	return 0;
 }

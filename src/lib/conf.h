@@ -32,6 +32,10 @@ enum conf_key {
 	CONF_LOG_LEVEL,
 	CONF_QUARANTINE_MAX_BYTES,
 	CONF_QUARANTINE_MAX_PER_CLIENT,
+	CONF_NAMESERVER,
+	CONF_REQUIRE_DKIM,
+	CONF_INTAKE_CLIENT_RATE,
+	CONF_INTAKE_CLIENT_CONCURRENT,
 	CONF_NKEYS
 };
 
@@ -70,6 +74,11 @@ int	conf_load(struct conf *c, const char *path, bool must_exist,
 
 /* The value of k, or NULL when unset. Borrowed until c changes. */
 const char *conf_get(const struct conf *c, enum conf_key k);
+
+/* conf_get as "yes" or "no" (true, false); returns 0 or -1 with the
+ * reason. */
+int	conf_get_bool(const struct conf *c, enum conf_key k, bool *out,
+	    struct err *e);
 
 /* conf_get as a number in [min, max]; returns 0 or -1 with the reason. */
 int	conf_get_int(const struct conf *c, enum conf_key k, long min,

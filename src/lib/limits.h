@@ -76,6 +76,12 @@
 #define LIMIT_REPORT_STRINGS 1000
 /* Any single JSON string in a report. */
 #define LIMIT_REPORT_STRING_BYTES (64 * 1024)
+/* Different reports stored under one (organization-name, report-id): a
+ * reporter sends one, a forger may post variants of it, and each insert
+ * reads the key's rows to decide which counts. Past this, anonymous ones
+ * go to quarantine (capped), the operator's and dkim-verified ones are
+ * still stored. */
+#define LIMIT_REPORT_CONFLICTS 32
 
 /* --- SMTP listener (RFC 5321) ---------------------------------------- */
 
@@ -202,6 +208,21 @@
  * many addresses cannot pass. */
 #define LIMIT_INTAKE_INFLIGHT_BYTES (128 * 1024 * 1024)
 #define LIMIT_INTAKE_CLIENT_BYTES (16 * 1024 * 1024)
+/* Reports one client (an IPv4 address, an IPv6 /64) may send a minute,
+ * by HTTPS and by mail together (setting intake_client_rate), as a
+ * token bucket that holds a minute's worth: past it, HTTPS 429 and SMTP
+ * 450, each with when to come back. The busiest reporter delivering a
+ * day's reports for 100,000 hosted domains from a handful of addresses
+ * within a few hours sends about 100,000 / (10 x 180 min) = 55 a
+ * minute from each; 600 leaves tenfold room and still holds a flood
+ * from one address to 10 a second. */
+#define LIMIT_INTAKE_CLIENT_RATE 600
+/* Report uploads (HTTPS requests being read or stored) one client may
+ * have at once (setting intake_client_concurrent): past it, 429. A
+ * reporter posts one at a time; HTTP clients open up to 6 connections
+ * to a host. Its SMTP sessions are bounded by LIMIT_SMTP_CONN_PER_CLIENT
+ * (421). */
+#define LIMIT_INTAKE_CLIENT_CONCURRENT 8
 /* One group commit of HTTPS reports (daemon_intake.c): at most this
  * many reports and raw bytes per transaction. A bigger batch barely
  * saves more syncs (one sync already costs as much as ~20 page writes)

@@ -1,7 +1,7 @@
 /*
  * store.c - what every store backend shares: freeing a domain row, intake
- * tokens, policy ids, roll-up day keys, and joining the string lists that
- * a row keeps in one column.
+ * tokens, policy ids, roll-up day keys, provenance names, and joining the
+ * string lists that a row keeps in one column.
  *
  *   token     = 32 lower-case hex digits      ; 128 random bits
  *   policy id = YYYYMMDDhhmmss "r" revision   ; UTC; 1*32 ALPHA/DIGIT
@@ -21,6 +21,30 @@
 #include <sys/random.h>
 
 #include "store_int.h"
+
+static const char *const store_provenance_names[] = {
+	[STORE_PROVENANCE_UNSET] = "unset",
+	[STORE_DKIM_VERIFIED] = "dkim-verified",
+	[STORE_IMPORT] = "import",
+	[STORE_MAIL_UNVERIFIED] = "mail-unverified",
+	[STORE_HTTPS] = "https",
+};
+
+const char *
+store_provenance_name(enum store_provenance p)
+{
+	return (unsigned)p <= STORE_PROVENANCE_MAX ?
+	    store_provenance_names[p] : "unset";
+}
+
+int
+store_provenance_parse(const char *name)
+{
+	for (int i = STORE_DKIM_VERIFIED; i <= STORE_PROVENANCE_MAX; i++)
+		if (name != NULL && strcmp(name, store_provenance_names[i]) == 0)
+			return i;
+	return -1;
+}
 
 void
 store_domain_free(struct store_domain *d)

@@ -47,6 +47,29 @@ struct store_domain {
 /* Frees what d owns (its policy). */
 void	store_domain_free(struct store_domain *d);
 
+/* How far a stored report can be trusted, strongest first: when
+ * different reports share an (organization-name, report-id), the one of
+ * the strongest provenance counts (the earliest on a tie). */
+enum store_provenance {
+	STORE_PROVENANCE_UNSET = 0,	/* refused: every route must say */
+	STORE_DKIM_VERIFIED = 1,	/* mail with a valid DKIM signature
+					 * of the reporter (RFC 8460 §3) */
+	STORE_IMPORT = 2,		/* brought by the operator (report
+					 * import, quarantine retry) */
+	STORE_MAIL_UNVERIFIED = 3,	/* mail without one: the reason says
+					 * why; counted only when DKIM is not
+					 * required */
+	STORE_HTTPS = 4,		/* anyone's POST: RFC 8460 gives no
+					 * way to authenticate it */
+};
+#define STORE_PROVENANCE_MAX STORE_HTTPS
+
+/* "dkim-verified", "import", "mail-unverified", "https" (and "unset");
+ * the names the store keeps, and every view shows. */
+const char *store_provenance_name(enum store_provenance p);
+/* The provenance named name, or -1 (never STORE_PROVENANCE_UNSET). */
+int	store_provenance_parse(const char *name);
+
 /* How a report arrived. Any pointer may be NULL. */
 struct store_origin {
 	const char *route;		/* "import", "stdin", "https", "smtp" */
@@ -61,12 +84,26 @@ struct store_origin {
 					 * it; NULL for imports */
 	bool	    dkim_present;	/* a DKIM-Signature of the reporter's
 					 * domain was present (not verified) */
+	enum store_provenance provenance;
+	const char *provenance_reason;	/* mail-unverified: why ("no
+					 * signature", "key not found
+					 * (d=...)", ...) */
+	const char *dkim_domain;	/* d= of the signature that verified
+					 * (or that the reason is about) */
+	const char *report_domain;	/* a mail's TLS-Report-Domain and */
+	const char *report_submitter;	/* TLS-Report-Submitter (RFC 8460
+					 * §5.3), lower case */
+	bool	    require_dkim;	/* the setting: mail that is not
+					 * dkim-verified does not count */
 };
 
 enum store_add_result {
 	STORE_ADDED = 0,	/* a new report, stored and rolled up */
-	STORE_DUPLICATE = 1,	/* same organization-name and report-id as
-				 * a stored one: counted as a duplicate */
+	STORE_DUPLICATE = 1,	/* the same report (after normalization)
+				 * as a stored one: counted as a duplicate;
+				 * a different report under a stored
+				 * (organization-name, report-id) is
+				 * STORE_ADDED, both flagged a conflict */
 	STORE_QUARANTINED = 2,	/* a quarantine job: kept (or folded into
 				 * an identical entry; or dropped at once
 				 * by the caps: id 0) */
@@ -103,6 +140,8 @@ struct store_report_job {
 					 * quarantine 0..LIMIT_SMTP_MESSAGE_
 					 * BYTES */
 	const struct store_origin *o;	/* may be NULL */
+	bool		 domain_mismatch;	/* o->report_domain is not
+					 * among the report's policy-domains */
 	/* Quarantine only: */
 	const char	*reason;	/* why the input was refused */
 	const char	*kind;		/* "report" or "message" */
@@ -124,6 +163,18 @@ struct store_report_row {
 	int64_t	    duplicates;		/* times it arrived again */
 	time_t	    last_duplicate;	/* 0, or when it last arrived again */
 	unsigned    quirks;		/* TLSRPT_Q_* bits of the report */
+	const char *client;		/* as in store_origin */
+	enum store_provenance provenance;
+	const char *provenance_reason;	/* may be NULL */
+	const char *dkim_domain;	/* may be NULL */
+	const char *report_domain;	/* may be NULL */
+	const char *report_submitter;	/* may be NULL */
+	bool	    domain_mismatch;	/* report_domain not among its
+					 * policy-domains */
+	bool	    counted;		/* in the statistics */
+	bool	    conflict;		/* another, different report shares
+					 * its (organization-name,
+					 * report-id) */
 };
 
 /* One row of daily statistics. Successful sessions have result_type
@@ -144,6 +195,13 @@ struct store_report_filter {
 					 * NULL for all (see report_list) */
 	bool	    unclaimed;		/* only reports no domain claims;
 					 * not together with domain */
+	bool	    conflicts;		/* only reports flagged a conflict,
+					 * by (organization-name, report-id)
+					 * then strongest first; alone */
+	int64_t	    same_key_as;	/* only the reports that share this
+					 * report's (organization-name,
+					 * report-id), it included, the one
+					 * that counts first; alone */
 	long	    limit;		/* 0: no limit */
 };
 
@@ -238,18 +296,29 @@ struct store_ops {
 		    store_history_cb cb, void *arg, struct err *e);
 
 	/* Stores a parsed report with its raw bytes (compressed if they are
-	 * not gzip already), its policies and failure details, and adds it
-	 * to the daily roll-ups, in one transaction committed durably before
-	 * returning. Returns STORE_ADDED or STORE_DUPLICATE with the report's
-	 * row id in *id, or -1. */
+	 * not gzip already), its policies and failure details, in one
+	 * transaction committed durably before returning. The same report
+	 * (equal after normalization: tlsrpt_report_json) stored before is
+	 * a duplicate, counted on the stored one (whose provenance is raised
+	 * when this one's is stronger). A different report under a stored
+	 * (organization-name, report-id) is stored, and every report under
+	 * that key flagged a conflict. Of the reports under one key, the one
+	 * of the strongest provenance counts in the daily roll-ups, the
+	 * earliest on a tie; mail-unverified ones only when o->require_dkim
+	 * is false; the roll-ups follow when that one changes. Returns
+	 * STORE_ADDED or STORE_DUPLICATE with the report's row id in *id,
+	 * or -1. */
 	int	(*report_add)(struct store *s, const struct tlsrpt_report *r,
 		    const uint8_t *raw, size_t rawlen,
 		    const struct store_origin *o, int64_t *id, struct err *e);
 	/* Group commit: stores n (>= 1) reports as report_add would, and
 	 * keeps the quarantine jobs among them as quarantine_add would (with
 	 * their caps), in ONE transaction and one sync, in order, so that
-	 * the second of two reports with the same (organization-name,
-	 * report-id) in jobs is a duplicate of the first. results[i] is
+	 * the second of two equal reports in jobs is a duplicate of the
+	 * first. Past LIMIT_REPORT_CONFLICTS reports under one key, a
+	 * further different one by an anonymous route (https,
+	 * mail-unverified) is kept in quarantine (with the job's caps)
+	 * instead: STORE_QUARANTINED. results[i] is
 	 * STORE_ADDED or STORE_DUPLICATE with the report's row id in ids[i],
 	 * STORE_QUARANTINED with the entry's id (0: the caps dropped it), or
 	 * -1 (ids[i] 0) for a job refused before the transaction (missing
@@ -264,7 +333,8 @@ struct store_ops {
 	 * reports with a policy entry that belongs to that domain (see
 	 * "belongs" above: its own policy-domain, or a tlsa entry for one of
 	 * its MX hosts); with f->unclaimed, only unclaimed reports (both at
-	 * once is an error). Stops when cb returns non-zero (and returns
+	 * once is an error); f->conflicts and f->same_key_as as their
+	 * comments say, each alone. Stops when cb returns non-zero (and returns
 	 * that). */
 	int	(*report_list)(struct store *s,
 		    const struct store_report_filter *f, store_report_cb cb,

@@ -317,6 +317,66 @@ static const char *const sq_migrations[] = {
 	"  WHERE id IN (SELECT report FROM mig5_pick);\n"
 	"DROP TABLE mig5_view;\n"
 	"DROP TABLE mig5_pick;\n",
+	/* 6: provenance and conflicts (issue 12). (organization_name,
+	 * report_id) is no longer unique: a different report under a
+	 * stored key is kept beside it. SQLite cannot drop a constraint, so
+	 * the table is rebuilt (sq_migrate runs this with foreign keys off
+	 * and checks them after). Reports stored before were all counted;
+	 * mail ones become mail-unverified, and stay counted until their
+	 * key is written again. */
+	"CREATE TABLE report_new (\n"
+	"  id INTEGER PRIMARY KEY,\n"
+	"  organization_name TEXT NOT NULL,\n"
+	"  report_id TEXT NOT NULL,\n"
+	"  contact_info TEXT,\n"
+	"  start_time INTEGER NOT NULL,\n"
+	"  end_time INTEGER NOT NULL,\n"
+	"  received INTEGER NOT NULL,\n"
+	"  route TEXT,\n"
+	"  client TEXT,\n"
+	"  mail_from TEXT,\n"
+	"  rcpt_to TEXT,\n"
+	"  dkim_present INTEGER NOT NULL,\n"
+	"  successful INTEGER NOT NULL,\n"
+	"  failed INTEGER NOT NULL,\n"
+	"  quirks INTEGER NOT NULL,\n"
+	"  raw BLOB NOT NULL,\n"
+	"  raw_len INTEGER NOT NULL,\n"
+	"  raw_plain INTEGER NOT NULL,\n"
+	"  duplicates INTEGER NOT NULL DEFAULT 0,\n"
+	"  last_duplicate INTEGER,\n"
+	"  intake_domain TEXT,\n"
+	"  provenance TEXT NOT NULL CHECK (provenance IN ('dkim-verified',\n"
+	"    'import', 'mail-unverified', 'https')),\n"
+	"  provenance_reason TEXT,        -- mail-unverified: why\n"
+	"  dkim_domain TEXT,\n"
+	"  report_domain TEXT,            -- TLS-Report-Domain\n"
+	"  report_submitter TEXT,         -- TLS-Report-Submitter\n"
+	"  domain_mismatch INTEGER NOT NULL DEFAULT 0,\n"
+	"  digest BLOB,                   -- SHA-256 of the normalized report;\n"
+	"                                 -- NULL: not computed yet\n"
+	"  counted INTEGER NOT NULL DEFAULT 1,  -- in the roll-ups\n"
+	"  conflict INTEGER NOT NULL DEFAULT 0\n"
+	");\n"
+	"INSERT INTO report_new (id, organization_name, report_id,\n"
+	"  contact_info, start_time, end_time, received, route, client,\n"
+	"  mail_from, rcpt_to, dkim_present, successful, failed, quirks, raw,\n"
+	"  raw_len, raw_plain, duplicates, last_duplicate, intake_domain,\n"
+	"  provenance, provenance_reason)\n"
+	"  SELECT id, organization_name, report_id, contact_info, start_time,\n"
+	"  end_time, received, route, client, mail_from, rcpt_to,\n"
+	"  dkim_present, successful, failed, quirks, raw, raw_len, raw_plain,\n"
+	"  duplicates, last_duplicate, intake_domain,\n"
+	"  CASE route WHEN 'https' THEN 'https'\n"
+	"    WHEN 'smtp' THEN 'mail-unverified' ELSE 'import' END,\n"
+	"  CASE route WHEN 'smtp' THEN 'stored before DKIM was verified' END\n"
+	"  FROM report;\n"
+	"DROP TABLE report;\n"
+	"ALTER TABLE report_new RENAME TO report;\n"
+	"CREATE INDEX report_received ON report (received, id);\n"
+	"CREATE INDEX report_key ON report (organization_name, report_id);\n"
+	"CREATE INDEX report_conflict ON report (organization_name, report_id)\n"
+	"  WHERE conflict = 1;\n",
 };
 
 static_assert(sizeof(sq_migrations) / sizeof(sq_migrations[0]) ==
@@ -338,9 +398,16 @@ enum sq_id {
 	SQ_DOMAIN_MX_ADD,
 	SQ_HISTORY_ADD,
 	SQ_HISTORY_LIST,
-	SQ_REPORT_FIND,
+	SQ_REPORT_KEY,
+	SQ_REPORT_DIGEST,
 	SQ_REPORT_DUP,
+	SQ_REPORT_RAISE,
 	SQ_REPORT_INSERT,
+	SQ_REPORT_CONFLICT,
+	SQ_REPORT_WINNER,
+	SQ_REPORT_COUNTED,
+	SQ_REPORT_SET_COUNTED,
+	SQ_ROLLUP_PRUNE,
 	SQ_RPOLICY_INSERT,
 	SQ_DETAIL_INSERT,
 	SQ_ROLLUP_ADD,
@@ -348,6 +415,8 @@ enum sq_id {
 	SQ_REPORT_LIST,
 	SQ_REPORT_LIST_DOMAIN,
 	SQ_REPORT_LIST_UNCLAIMED,
+	SQ_REPORT_LIST_CONFLICTS,
+	SQ_REPORT_LIST_KEY,
 	SQ_REPORT_GET,
 	SQ_STATS,
 	SQ_STATS_MX,
@@ -382,7 +451,17 @@ enum sq_id {
 	"p.policy_domain AS x FROM report_policy p WHERE p.report = r.id " \
 	"AND p.policy_domain <> '' ORDER BY x)), " \
 	"r.start_time, r.end_time, r.successful, r.failed, r.received, " \
-	"r.route, r.duplicates, r.last_duplicate, r.quirks"
+	"r.route, r.duplicates, r.last_duplicate, r.quirks, r.client, " \
+	"r.provenance, r.provenance_reason, r.dkim_domain, r.report_domain, " \
+	"r.report_submitter, r.domain_mismatch, r.counted, r.conflict"
+/* How many columns SQ_REPORT_COLS has: SQ_REPORT_GET's raw come next. */
+#define SQ_REPORT_NCOLS 23
+
+/* SQL: the rank of provenance column c (enum store_provenance), the
+ * strongest 1. */
+#define SQ_RANK(c) \
+	"(CASE " c " WHEN 'dkim-verified' THEN 1 WHEN 'import' THEN 2 " \
+	"WHEN 'mail-unverified' THEN 3 ELSE 4 END)"
 
 /* SQL: h (a column or parameter) without one trailing dot, which rows
  * stored before the parser folded policy-domains may have, and RFC 8461
@@ -457,16 +536,36 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	    "policy_id, since, body) VALUES (?1, ?2, ?3, ?4)",
 	[SQ_HISTORY_LIST] = "SELECT policy_id, since, body FROM "
 	    "policy_history WHERE domain_id = ?1 ORDER BY id",
-	[SQ_REPORT_FIND] = "SELECT id FROM report WHERE "
-	    "organization_name = ?1 AND report_id = ?2",
+	[SQ_REPORT_KEY] = "SELECT id, digest, " SQ_RANK("provenance") " FROM report "
+	    "WHERE organization_name = ?1 AND report_id = ?2 ORDER BY id",
+	[SQ_REPORT_DIGEST] = "UPDATE report SET digest = ?2 WHERE id = ?1",
 	[SQ_REPORT_DUP] = "UPDATE report SET duplicates = duplicates + 1, "
 	    "last_duplicate = ?2 WHERE id = ?1",
+	[SQ_REPORT_RAISE] = "UPDATE report SET provenance = ?2, "
+	    "provenance_reason = ?3, dkim_domain = ?4 WHERE id = ?1",
 	[SQ_REPORT_INSERT] = "INSERT INTO report (organization_name, "
 	    "report_id, contact_info, start_time, end_time, received, route, "
 	    "client, mail_from, rcpt_to, dkim_present, successful, failed, "
-	    "quirks, raw, raw_len, raw_plain, intake_domain) VALUES (?1, ?2, "
-	    "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
-	    "?17, ?18)",
+	    "quirks, raw, raw_len, raw_plain, intake_domain, provenance, "
+	    "provenance_reason, dkim_domain, report_domain, report_submitter, "
+	    "domain_mismatch, digest, counted, conflict) VALUES (?1, ?2, ?3, "
+	    "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
+	    "?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)",
+	[SQ_REPORT_CONFLICT] = "UPDATE report SET conflict = 1 WHERE "
+	    "organization_name = ?1 AND report_id = ?2 AND conflict = 0",
+	/* The report of a key that should count: the strongest, then the
+	 * earliest; mail-unverified ones only when ?3 (require_dkim) is 0. */
+	[SQ_REPORT_WINNER] = "SELECT id FROM report WHERE "
+	    "organization_name = ?1 AND report_id = ?2 AND "
+	    "(provenance <> 'mail-unverified' OR ?3 = 0) "
+	    "ORDER BY " SQ_RANK("provenance") ", received, id LIMIT 1",
+	[SQ_REPORT_COUNTED] = "SELECT id FROM report WHERE "
+	    "organization_name = ?1 AND report_id = ?2 AND counted = 1",
+	[SQ_REPORT_SET_COUNTED] = "UPDATE report SET counted = ?2 "
+	    "WHERE id = ?1",
+	[SQ_ROLLUP_PRUNE] = "DELETE FROM rollup WHERE policy_domain = ?1 "
+	    "AND day = ?2 AND organization_name = ?3 AND policy_type = ?4 "
+	    "AND result_type = ?5 AND sessions <= 0",
 	[SQ_RPOLICY_INSERT] = "INSERT INTO report_policy (report, idx, "
 	    "policy_type, policy_domain, policy_string, mx_host, successful, "
 	    "failed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -496,6 +595,13 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	    "WHERE NOT EXISTS (SELECT 1 FROM report_policy p "
 	    "WHERE p.report = r.id AND " SQ_CLAIMED("p") ") "
 	    "ORDER BY r.received DESC, r.id DESC LIMIT ?1",
+	[SQ_REPORT_LIST_CONFLICTS] = "SELECT " SQ_REPORT_COLS " FROM report r "
+	    "WHERE r.conflict = 1 ORDER BY r.organization_name, r.report_id, "
+	    "r.counted DESC, " SQ_RANK("r.provenance") ", r.received, r.id LIMIT ?1",
+	[SQ_REPORT_LIST_KEY] = "SELECT " SQ_REPORT_COLS " FROM report r, "
+	    "report k WHERE k.id = ?1 AND r.organization_name = "
+	    "k.organization_name AND r.report_id = k.report_id "
+	    "ORDER BY r.counted DESC, " SQ_RANK("r.provenance") ", r.received, r.id LIMIT ?2",
 	[SQ_REPORT_GET] = "SELECT " SQ_REPORT_COLS ", r.raw, r.raw_len, "
 	    "r.raw_plain FROM report r WHERE r.id = ?1",
 	/* Rows of one key may come from several policy-domains: sq_stats
@@ -1272,20 +1378,77 @@ out:
 
 /* --- Reports --- */
 
-/* Adds sessions to one roll-up cell. */
+/* Adds sessions to one roll-up cell (sign > 0), or takes them away
+ * (sign < 0: a report that no longer counts), dropping the cell when
+ * that leaves nothing. */
 static int
 sq_rollup_add(struct sq *q, const char *domain, const char *day,
     const char *org, const char *type, const char *result, uint64_t sessions,
-    struct err *e)
+    int sign, struct err *e)
 {
 	sqlite3_stmt *st = sq_stmt(q, SQ_ROLLUP_ADD);
+	int64_t v = sessions > INT64_MAX ? INT64_MAX : (int64_t)sessions;
 
 	if ((sq_bind_text(st, 1, domain) | sq_bind_text(st, 2, day) |
 	    sq_bind_text(st, 3, org) | sq_bind_text(st, 4, type) |
 	    sq_bind_text(st, 5, result) |
-	    sq_bind_u64(st, 6, sessions)) != SQLITE_OK)
+	    sqlite3_bind_int64(st, 6, sign < 0 ? -v : v)) != SQLITE_OK)
+		return sq_err(q, e, "roll-up of %s", domain);
+	if (sq_exec(q, st, "roll-up", e) == -1)
+		return -1;
+	if (sign > 0)
+		return 0;
+	st = sq_stmt(q, SQ_ROLLUP_PRUNE);
+	if ((sq_bind_text(st, 1, domain) | sq_bind_text(st, 2, day) |
+	    sq_bind_text(st, 3, org) | sq_bind_text(st, 4, type) |
+	    sq_bind_text(st, 5, result)) != SQLITE_OK)
 		return sq_err(q, e, "roll-up of %s", domain);
 	return sq_exec(q, st, "roll-up", e);
+}
+
+/* Adds report r to the daily roll-ups (sign > 0) or takes it out of them
+ * (sign < 0); see the opening comment for the arithmetic. */
+static int
+sq_report_rollup(struct sq *q, const struct tlsrpt_report *r, int sign,
+    struct err *e)
+{
+	char day[STORE_DAY_LEN + 1];
+
+	if (store_day_key(r->start, day) == -1)
+		return err_set(e, "store report: start-datetime %lld out of "
+		    "range", (long long)r->start);
+	for (size_t i = 0; i < r->npolicies; i++) {
+		const struct tlsrpt_policy *p = &r->policies[i];
+		const char *domain = p->policy_domain ? p->policy_domain : "";
+		const char *type = p->policy_type ? p->policy_type : "";
+		const char *org = r->organization_name;
+		uint64_t detailed = 0;
+
+		if (sq_rollup_add(q, domain, day, org, type, "successful",
+		    p->total_successful, sign, e) == -1)
+			return -1;
+		for (size_t j = 0; j < p->nfailures; j++) {
+			const struct tlsrpt_failure *f = &p->failures[j];
+			const char *result = f->result_type;
+
+			if (f->failed_session_count == 0)
+				continue;
+			if (result == NULL || result[0] == '\0' ||
+			    strcmp(result, "successful") == 0)
+				result = "unspecified";
+			if (sq_rollup_add(q, domain, day, org, type, result,
+			    f->failed_session_count, sign, e) == -1)
+				return -1;
+			store_add_sat(&detailed, f->failed_session_count);
+		}
+		/* The rest of what the entry counts (tlsrpt_policy_failed):
+		 * the failures it did not explain. */
+		if (tlsrpt_policy_failed(p, NULL) > detailed &&
+		    sq_rollup_add(q, domain, day, org, type, "unspecified",
+		    tlsrpt_policy_failed(p, NULL) - detailed, sign, e) == -1)
+			return -1;
+	}
+	return 0;
 }
 
 /* Records host, the policy-domain of a tlsa entry, as a possible MX host
@@ -1300,18 +1463,15 @@ sq_tlsa_host(struct sq *q, const char *host, struct err *e)
 	return sq_exec(q, st, "tlsa host", e);
 }
 
-/* Stores policy entry i of report rid with its failure details, records
- * the host of a tlsa entry in tlsa_host, and rolls the entry up (see the
- * opening comment for the arithmetic). */
+/* Stores policy entry i of report rid with its failure details, and
+ * records the host of a tlsa entry in tlsa_host. */
 static int
 sq_report_policy(struct sq *q, int64_t rid, size_t i,
-    const struct tlsrpt_policy *p, const char *org, const char *day,
-    struct err *e)
+    const struct tlsrpt_policy *p, struct err *e)
 {
 	const char *domain = p->policy_domain ? p->policy_domain : "";
 	const char *type = p->policy_type ? p->policy_type : "";
 	char *strings = NULL, *mx = NULL;
-	uint64_t detailed = 0;
 	sqlite3_stmt *st;
 	int64_t pid;
 	int rc = -1;
@@ -1338,16 +1498,12 @@ sq_report_policy(struct sq *q, int64_t rid, size_t i,
 	if (strcmp(type, "tlsa") == 0 && domain[0] != '\0' &&
 	    sq_tlsa_host(q, domain, e) == -1)
 		goto out;
-	if (sq_rollup_add(q, domain, day, org, type, "successful",
-	    p->total_successful, e) == -1)
-		goto out;
 	for (size_t j = 0; j < p->nfailures; j++) {
 		const struct tlsrpt_failure *f = &p->failures[j];
-		const char *result = f->result_type;
 
 		st = sq_stmt(q, SQ_DETAIL_INSERT);
 		if ((sqlite3_bind_int64(st, 1, pid) |
-		    sq_bind_text(st, 2, result ? result : "") |
+		    sq_bind_text(st, 2, f->result_type ? f->result_type : "") |
 		    sq_bind_text(st, 3, f->sending_mta_ip) |
 		    sq_bind_text(st, 4, f->receiving_mx_hostname) |
 		    sq_bind_text(st, 5, f->receiving_mx_helo) |
@@ -1361,22 +1517,7 @@ sq_report_policy(struct sq *q, int64_t rid, size_t i,
 		}
 		if (sq_exec(q, st, "insert failure detail", e) == -1)
 			goto out;
-		if (f->failed_session_count == 0)
-			continue;
-		if (result == NULL || result[0] == '\0' ||
-		    strcmp(result, "successful") == 0)
-			result = "unspecified";
-		if (sq_rollup_add(q, domain, day, org, type, result,
-		    f->failed_session_count, e) == -1)
-			goto out;
-		store_add_sat(&detailed, f->failed_session_count);
 	}
-	/* The rest of what the entry counts (tlsrpt_policy_failed): the
-	 * failures it did not explain. */
-	if (tlsrpt_policy_failed(p, NULL) > detailed && sq_rollup_add(q,
-	    domain, day, org, type, "unspecified",
-	    tlsrpt_policy_failed(p, NULL) - detailed, e) == -1)
-		goto out;
 	rc = 0;
 out:
 	free(strings);
@@ -1384,13 +1525,79 @@ out:
 	return rc;
 }
 
-/* Looks the report up by (organization_name, report_id). Returns 0 with
- * its row id, 1 when there is none, or -1. */
+/* SHA-256 of r as normalized (tlsrpt_report_json): two reports are the
+ * same report when these are equal, whatever their whitespace, key
+ * order or compression. Returns 0 or -1 with the reason. */
 static int
-sq_report_find(struct sq *q, const struct tlsrpt_report *r, int64_t *id,
+sq_report_digest(const struct tlsrpt_report *r, unsigned char out[32],
     struct err *e)
 {
-	sqlite3_stmt *st = sq_stmt(q, SQ_REPORT_FIND);
+	char *json = tlsrpt_report_json(r, 0);
+	int ok;
+
+	if (json == NULL)
+		return err_set(e, "store report: out of memory");
+	ok = EVP_Digest(json, strlen(json), out, NULL, EVP_sha256(), NULL);
+	free(json);
+	return ok == 1 ? 0 : err_set(e, "store report: SHA-256 failed");
+}
+
+static int sq_report_raw(sqlite3_stmt *st, int64_t id, uint8_t **raw,
+    size_t *rawlen, struct err *e);
+
+/* Reads stored report id back into a parsed report (caller frees). */
+static int
+sq_report_load(struct sq *q, int64_t id, struct tlsrpt_report **out,
+    struct err *e)
+{
+	sqlite3_stmt *st = sq_stmt(q, SQ_REPORT_GET);
+	uint8_t *raw = NULL;
+	size_t rawlen = 0;
+	int rc = -1, r;
+
+	*out = NULL;
+	if (sqlite3_bind_int64(st, 1, id) != SQLITE_OK) {
+		sq_err(q, e, "read report %lld", (long long)id);
+		goto out;
+	}
+	if ((r = sqlite3_step(st)) != SQLITE_ROW) {
+		if (r == SQLITE_DONE)
+			err_set(e, "report %lld: gone", (long long)id);
+		else
+			sq_err(q, e, "read report %lld", (long long)id);
+		goto out;
+	}
+	if (sq_report_raw(st, id, &raw, &rawlen, e) == -1)
+		goto out;
+	if (tlsrpt_parse(raw, rawlen, out, e) == -1) {
+		err_prefix(e, "report %lld no longer parses: ", (long long)id);
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_reset(st);
+	free(raw);
+	return rc;
+}
+
+/* A report already stored under the key of the one being added. */
+struct sq_keyed {
+	int64_t		 id;
+	int		 rank;		/* enum store_provenance */
+	bool		 has_digest;
+	unsigned char	 digest[32];
+};
+
+/* Reads the reports stored under r's (organization-name, report-id),
+ * oldest first, into *rows (caller frees; *n of them), computing (and
+ * storing) the digest of rows stored before digests were. */
+static int
+sq_report_keyed(struct sq *q, const struct tlsrpt_report *r,
+    struct sq_keyed **rows, size_t *n, struct err *e)
+{
+	sqlite3_stmt *st = sq_stmt(q, SQ_REPORT_KEY);
+	struct sq_keyed *v = NULL, *grown;
+	size_t cap = 0, k = 0;
 	int rc = -1, s;
 
 	if ((sq_bind_text(st, 1, r->organization_name) |
@@ -1398,18 +1605,143 @@ sq_report_find(struct sq *q, const struct tlsrpt_report *r, int64_t *id,
 		sq_err(q, e, "look up report");
 		goto out;
 	}
-	s = sqlite3_step(st);
-	if (s == SQLITE_ROW) {
-		*id = sqlite3_column_int64(st, 0);
-		rc = 0;
-	} else if (s == SQLITE_DONE) {
-		rc = 1;
-	} else {
-		sq_err(q, e, "look up report");
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		if (k == cap) {
+			cap = cap ? 2 * cap : 4;
+			if ((grown = realloc(v, cap * sizeof(*v))) == NULL) {
+				err_set(e, "look up report: out of memory");
+				goto out;
+			}
+			v = grown;
+		}
+		v[k].id = sqlite3_column_int64(st, 0);
+		v[k].has_digest = sqlite3_column_bytes(st, 1) == 32;
+		if (v[k].has_digest)
+			memcpy(v[k].digest, sqlite3_column_blob(st, 1), 32);
+		v[k].rank = sqlite3_column_int(st, 2);
+		k++;
 	}
+	if (s != SQLITE_DONE) {
+		sq_err(q, e, "look up report");
+		goto out;
+	}
+	sqlite3_reset(st);
+	for (size_t i = 0; i < k; i++) {
+		struct tlsrpt_report *old;
+		int d;
+
+		if (v[i].has_digest)
+			continue;
+		if (sq_report_load(q, v[i].id, &old, e) == -1)
+			goto out;
+		d = sq_report_digest(old, v[i].digest, e);
+		tlsrpt_report_free(old);
+		if (d == -1)
+			goto out;
+		v[i].has_digest = true;
+		st = sq_stmt(q, SQ_REPORT_DIGEST);
+		if ((sqlite3_bind_int64(st, 1, v[i].id) |
+		    sqlite3_bind_blob(st, 2, v[i].digest, 32, SQLITE_STATIC))
+		    != SQLITE_OK) {
+			sq_err(q, e, "report digest");
+			goto out;
+		}
+		if (sq_exec(q, st, "report digest", e) == -1)
+			goto out;
+	}
+	*rows = v;
+	*n = k;
+	v = NULL;
+	rc = 0;
 out:
 	sqlite3_reset(st);
+	free(v);
 	return rc;
+}
+
+/* The first row id of a one-column query bound to (org, report-id[,
+ * require_dkim]), or 0 for none; -1 on error. */
+static int64_t
+sq_report_pick(struct sq *q, enum sq_id which, const struct tlsrpt_report *r,
+    bool require_dkim, struct err *e)
+{
+	sqlite3_stmt *st = sq_stmt(q, which);
+	int64_t id = -1;
+	int s;
+
+	if ((sq_bind_text(st, 1, r->organization_name) |
+	    sq_bind_text(st, 2, r->report_id)) != SQLITE_OK ||
+	    (which == SQ_REPORT_WINNER &&
+	    sqlite3_bind_int(st, 3, require_dkim) != SQLITE_OK)) {
+		sq_err(q, e, "report conflicts");
+		goto out;
+	}
+	s = sqlite3_step(st);
+	if (s == SQLITE_ROW)
+		id = sqlite3_column_int64(st, 0);
+	else if (s == SQLITE_DONE)
+		id = 0;
+	else
+		sq_err(q, e, "report conflicts");
+out:
+	sqlite3_reset(st);
+	return id;
+}
+
+/* Moves report id in (sign > 0) or out of the roll-ups, and marks it so.
+ * r is the report itself when at hand (the one being added), else NULL:
+ * it is read back from the store. */
+static int
+sq_report_count(struct sq *q, int64_t id, const struct tlsrpt_report *r,
+    int sign, struct err *e)
+{
+	struct tlsrpt_report *loaded = NULL;
+	sqlite3_stmt *st;
+	int rc = -1;
+
+	if (r == NULL) {
+		if (sq_report_load(q, id, &loaded, e) == -1)
+			return -1;
+		r = loaded;
+	}
+	if (sq_report_rollup(q, r, sign, e) == -1)
+		goto out;
+	st = sq_stmt(q, SQ_REPORT_SET_COUNTED);
+	if ((sqlite3_bind_int64(st, 1, id) |
+	    sqlite3_bind_int(st, 2, sign > 0)) != SQLITE_OK) {
+		sq_err(q, e, "report %lld", (long long)id);
+		goto out;
+	}
+	rc = sq_exec(q, st, "mark counted", e);
+out:
+	tlsrpt_report_free(loaded);
+	return rc;
+}
+
+/* Decides which of the reports under r's key counts (SQ_REPORT_WINNER)
+ * and moves the roll-ups when that changed. added is the row id of r
+ * when r was just stored (its parsed form is at hand), else 0. */
+static int
+sq_report_settle(struct sq *q, const struct tlsrpt_report *r, int64_t added,
+    bool require_dkim, struct err *e)
+{
+	int64_t win, was;
+
+	if ((win = sq_report_pick(q, SQ_REPORT_WINNER, r, require_dkim, e))
+	    == -1 ||
+	    (was = sq_report_pick(q, SQ_REPORT_COUNTED, r, false, e)) == -1)
+		return -1;
+	if (win == was)
+		return 0;
+	/* Out first: cells it leaves empty are dropped, and the new one's
+	 * zero-session cells (a reporter showing on its day) come back. */
+	if (was != 0 && sq_report_count(q, was, was == added ? r : NULL, -1,
+	    e) == -1)
+		return -1;
+	if (win != 0 && sq_report_count(q, win, win == added ? r : NULL, 1,
+	    e) == -1)
+		return -1;
+	return 0;
 }
 
 /* A job of a batch, made ready before the write lock is taken. */
@@ -1419,9 +1751,9 @@ struct sq_prep {
 	uint8_t		*z;		/* raw compressed by us, or NULL */
 	bool		 plain;		/* raw was not gzip */
 	bool		 ok;		/* passed the checks */
-	char		 day[STORE_DAY_LEN + 1];	/* of r->start */
 	uint64_t	 succ, fail;
-	unsigned char	 sha256[32];	/* quarantine: of raw */
+	unsigned char	 sha256[32];	/* quarantine: of raw; report: of
+					 * the normalized report */
 };
 
 /* Checks quarantine job j, compresses its bytes (always, even gzip
@@ -1455,13 +1787,15 @@ sq_quarantine_prep(const struct store_report_job *j, struct sq_prep *p,
 	return 0;
 }
 
-/* Checks job j and compresses its raw bytes (the slow part: before the
- * write lock). Returns 0 or -1 with the reason. */
+/* Checks job j, compresses its raw bytes and hashes the report (the slow
+ * part: before the write lock). Returns 0 or -1 with the reason. */
 static int
 sq_report_prep(const struct store_report_job *j, struct sq_prep *p,
     struct err *e)
 {
 	const struct tlsrpt_report *r = j->r;
+	char day[STORE_DAY_LEN + 1];
+	struct tlsrpt_counted c;
 
 	if (j->reason != NULL)
 		return sq_quarantine_prep(j, p, e);
@@ -1471,9 +1805,14 @@ sq_report_prep(const struct store_report_job *j, struct sq_prep *p,
 		return err_set(e, "store report: no organization-name, no "
 		    "report-id or raw bytes missing or over %d",
 		    LIMIT_REPORT_BYTES);
-	if (store_day_key(r->start, p->day) == -1)
+	if (store_day_key(r->start, day) == -1)
 		return err_set(e, "store report: start-datetime %lld out of "
 		    "range", (long long)r->start);
+	if (j->o != NULL && (j->o->provenance < STORE_DKIM_VERIFIED ||
+	    j->o->provenance > STORE_PROVENANCE_MAX))
+		return err_set(e, "store report: no provenance");
+	if (sq_report_digest(r, p->sha256, e) == -1)
+		return -1;
 	p->blob = j->raw;
 	p->bloblen = j->rawlen;
 	p->plain = !gzip_is(j->raw, j->rawlen);
@@ -1485,42 +1824,75 @@ sq_report_prep(const struct store_report_job *j, struct sq_prep *p,
 		}
 		p->blob = p->z;
 	}
-	{
-		struct tlsrpt_counted c;
-
-		tlsrpt_count(r, &c);	/* what every view counts */
-		p->succ = c.successful;
-		p->fail = c.failed;
-	}
+	tlsrpt_count(r, &c);	/* what every view counts */
+	p->succ = c.successful;
+	p->fail = c.failed;
 	p->ok = true;
 	return 0;
 }
 
+/* sq_report_one's answer for a different report under a key that holds
+ * LIMIT_REPORT_CONFLICTS already, from an anonymous route: the caller
+ * keeps it in quarantine. */
+#define SQ_TOO_MANY_CONFLICTS 3
+
 /* Inside the open transaction: stores one prepared report, or counts it
- * as a duplicate of the stored one with the same (organization-name,
- * report-id), rows written earlier in this transaction included.
- * Returns STORE_ADDED or STORE_DUPLICATE with the row id in *id, or -1
- * (the caller rolls back). */
+ * as a duplicate of the same report stored before (rows written earlier
+ * in this transaction included), raising that one's provenance when
+ * this one's is stronger; then settles which report of its key counts.
+ * Returns STORE_ADDED or STORE_DUPLICATE with the row id in *id,
+ * SQ_TOO_MANY_CONFLICTS, or -1 (the caller rolls back). */
 static int
 sq_report_one(struct sq *q, const struct store_report_job *j,
     const struct sq_prep *p, time_t now, int64_t *id, struct err *e)
 {
-	static const struct store_origin none = { 0 };
+	static const struct store_origin none = { .provenance = STORE_IMPORT };
 	const struct tlsrpt_report *r = j->r;
 	const struct store_origin *o = j->o != NULL ? j->o : &none;
+	const char *prov = store_provenance_name(o->provenance);
+	bool eligible = o->provenance != STORE_MAIL_UNVERIFIED ||
+	    !o->require_dkim;
+	struct sq_keyed *rows = NULL;
 	sqlite3_stmt *st;
-	int f;
+	size_t n = 0;
+	int rc = -1;
 
-	if ((f = sq_report_find(q, r, id, e)) == -1)
+	if (sq_report_keyed(q, r, &rows, &n, e) == -1)
 		return -1;
-	if (f == 0) {
+	for (size_t i = 0; i < n; i++) {
+		if (memcmp(rows[i].digest, p->sha256, 32) != 0)
+			continue;
+		*id = rows[i].id;
 		st = sq_stmt(q, SQ_REPORT_DUP);
 		if ((sqlite3_bind_int64(st, 1, *id) |
-		    sqlite3_bind_int64(st, 2, (int64_t)now)) != SQLITE_OK)
-			return sq_err(q, e, "count duplicate report");
+		    sqlite3_bind_int64(st, 2, (int64_t)now)) != SQLITE_OK) {
+			sq_err(q, e, "count duplicate report");
+			goto out;
+		}
 		if (sq_exec(q, st, "count duplicate report", e) == -1)
-			return -1;
-		return STORE_DUPLICATE;
+			goto out;
+		if ((int)o->provenance < rows[i].rank) {
+			/* The same report, vouched for better (the reporter
+			 * posted it, then mailed it signed). */
+			st = sq_stmt(q, SQ_REPORT_RAISE);
+			if ((sqlite3_bind_int64(st, 1, *id) |
+			    sq_bind_text(st, 2, prov) |
+			    sq_bind_text(st, 3, o->provenance_reason) |
+			    sq_bind_text(st, 4, o->dkim_domain)) != SQLITE_OK) {
+				sq_err(q, e, "report provenance");
+				goto out;
+			}
+			if (sq_exec(q, st, "report provenance", e) == -1 ||
+			    sq_report_settle(q, r, 0, o->require_dkim, e) == -1)
+				goto out;
+		}
+		rc = STORE_DUPLICATE;
+		goto out;
+	}
+	if (n >= LIMIT_REPORT_CONFLICTS && (o->provenance == STORE_HTTPS ||
+	    o->provenance == STORE_MAIL_UNVERIFIED)) {
+		rc = SQ_TOO_MANY_CONFLICTS;
+		goto out;
 	}
 	st = sq_stmt(q, SQ_REPORT_INSERT);
 	if ((sq_bind_text(st, 1, r->organization_name) |
@@ -1538,16 +1910,45 @@ sq_report_one(struct sq *q, const struct store_report_job *j,
 	    sqlite3_bind_blob64(st, 15, p->blob, p->bloblen, SQLITE_STATIC) |
 	    sqlite3_bind_int64(st, 16, (int64_t)j->rawlen) |
 	    sqlite3_bind_int(st, 17, p->plain) |
-	    sq_bind_text(st, 18, o->intake_domain)) != SQLITE_OK)
-		return sq_err(q, e, "store report");
+	    sq_bind_text(st, 18, o->intake_domain) |
+	    sq_bind_text(st, 19, prov) |
+	    sq_bind_text(st, 20, o->provenance_reason) |
+	    sq_bind_text(st, 21, o->dkim_domain) |
+	    sq_bind_text(st, 22, o->report_domain) |
+	    sq_bind_text(st, 23, o->report_submitter) |
+	    sqlite3_bind_int(st, 24, j->domain_mismatch) |
+	    sqlite3_bind_blob(st, 25, p->sha256, 32, SQLITE_STATIC) |
+	    sqlite3_bind_int(st, 26, n == 0 && eligible) |
+	    sqlite3_bind_int(st, 27, n > 0)) != SQLITE_OK) {
+		sq_err(q, e, "store report");
+		goto out;
+	}
 	if (sq_exec(q, st, "store report", e) == -1)
-		return -1;
+		goto out;
 	*id = sqlite3_last_insert_rowid(q->db);
 	for (size_t i = 0; i < r->npolicies; i++)
-		if (sq_report_policy(q, *id, i, &r->policies[i],
-		    r->organization_name, p->day, e) == -1)
-			return -1;
-	return STORE_ADDED;
+		if (sq_report_policy(q, *id, i, &r->policies[i], e) == -1)
+			goto out;
+	if (n == 0) {
+		/* Alone under its key (the rule, by far): it counts unless
+		 * it is mail that DKIM must vouch for and does not. */
+		if (eligible && sq_report_rollup(q, r, 1, e) == -1)
+			goto out;
+	} else {
+		st = sq_stmt(q, SQ_REPORT_CONFLICT);
+		if ((sq_bind_text(st, 1, r->organization_name) |
+		    sq_bind_text(st, 2, r->report_id)) != SQLITE_OK) {
+			sq_err(q, e, "report conflict");
+			goto out;
+		}
+		if (sq_exec(q, st, "report conflict", e) == -1 ||
+		    sq_report_settle(q, r, *id, o->require_dkim, e) == -1)
+			goto out;
+	}
+	rc = STORE_ADDED;
+out:
+	free(rows);
+	return rc;
 }
 
 /* Reads the quarantine's usage row into u (pending is left alone). */
@@ -1678,6 +2079,31 @@ sq_quarantine_count(struct sq *q, int64_t folded, int64_t dropped,
 	return sq_exec(q, st, "quarantine usage", e);
 }
 
+/* Keeps report job j in quarantine: a further different report under a
+ * key that holds LIMIT_REPORT_CONFLICTS already, from an anonymous
+ * route. Prepared here, under the write lock: rare, and bounded. */
+static int
+sq_report_overflow(struct sq *q, const struct store_report_job *j,
+    time_t now, int64_t *id, int64_t *folded, int64_t *dropped,
+    struct err *e)
+{
+	char why[ERR_MSG_LEN];
+	struct store_report_job qj = *j;
+	struct sq_prep p = { 0 };
+	int r = -1;
+
+	snprintf(why, sizeof(why), "more than %d different reports under "
+	    "this organization-name and report-id: not stored as a report",
+	    LIMIT_REPORT_CONFLICTS);
+	qj.r = NULL;
+	qj.reason = why;
+	qj.kind = "report";
+	if (sq_quarantine_prep(&qj, &p, e) == 0)
+		r = sq_quarantine_one(q, &qj, &p, now, id, folded, dropped, e);
+	free(p.z);
+	return r;
+}
+
 static int
 sq_report_add_batch(struct store *s, const struct store_report_job *jobs,
     size_t n, int *results, int64_t *ids, struct err *e)
@@ -1724,6 +2150,9 @@ sq_report_add_batch(struct store *s, const struct store_report_job *jobs,
 		else
 			r = sq_report_one(q, &jobs[i], &prep[i], now, &ids[i],
 			    e);
+		if (r == SQ_TOO_MANY_CONFLICTS)
+			r = sq_report_overflow(q, &jobs[i], now, &ids[i],
+			    &folded, &dropped, e);
 		if (r == -1)
 			goto out;
 		results[i] = r;
@@ -1786,6 +2215,16 @@ sq_report_read(sqlite3_stmt *st, struct store_report_row *row)
 	row->duplicates = sqlite3_column_int64(st, 11);
 	row->last_duplicate = (time_t)sqlite3_column_int64(st, 12);
 	row->quirks = (unsigned)sqlite3_column_int64(st, 13);
+	row->client = sq_column_null(st, 14);
+	row->provenance = (enum store_provenance)store_provenance_parse(
+	    sq_column_text(st, 15));
+	row->provenance_reason = sq_column_null(st, 16);
+	row->dkim_domain = sq_column_null(st, 17);
+	row->report_domain = sq_column_null(st, 18);
+	row->report_submitter = sq_column_null(st, 19);
+	row->domain_mismatch = sqlite3_column_int(st, 20) != 0;
+	row->counted = sqlite3_column_int(st, 21) != 0;
+	row->conflict = sqlite3_column_int(st, 22) != 0;
 }
 
 static int
@@ -1796,6 +2235,8 @@ sq_report_list(struct store *s, const struct store_report_filter *f,
 	struct store_report_row row;
 	bool by_domain = f != NULL && f->domain != NULL;
 	bool unclaimed = f != NULL && f->unclaimed;
+	bool conflicts = f != NULL && f->conflicts;
+	int64_t key = f != NULL ? f->same_key_as : 0;
 	long limit = f != NULL && f->limit > 0 ? f->limit : -1;
 	sqlite3_stmt *st = NULL;
 	int rc = -1, r, b;
@@ -1804,7 +2245,19 @@ sq_report_list(struct store *s, const struct store_report_filter *f,
 		err_set(e, "list reports: a domain's reports are claimed");
 		goto out;
 	}
-	if (by_domain) {
+	if ((conflicts || key != 0) && (by_domain || unclaimed ||
+	    (conflicts && key != 0))) {
+		err_set(e, "list reports: conflicts and same_key_as go alone");
+		goto out;
+	}
+	if (key != 0) {
+		st = sq_stmt(q, SQ_REPORT_LIST_KEY);
+		b = sqlite3_bind_int64(st, 1, key) |
+		    sqlite3_bind_int64(st, 2, limit);
+	} else if (conflicts) {
+		st = sq_stmt(q, SQ_REPORT_LIST_CONFLICTS);
+		b = sqlite3_bind_int64(st, 1, limit);
+	} else if (by_domain) {
 		st = sq_stmt(q, SQ_REPORT_LIST_DOMAIN);
 		b = sq_bind_text(st, 1, f->domain) |
 		    sqlite3_bind_int64(st, 2, limit);
@@ -1841,10 +2294,10 @@ static int
 sq_report_raw(sqlite3_stmt *st, int64_t id, uint8_t **raw, size_t *rawlen,
     struct err *e)
 {
-	const void *blob = sqlite3_column_blob(st, 14);
-	size_t bloblen = (size_t)sqlite3_column_bytes(st, 14);
-	int64_t len = sqlite3_column_int64(st, 15);
-	bool plain = sqlite3_column_int(st, 16) != 0;
+	const void *blob = sqlite3_column_blob(st, SQ_REPORT_NCOLS);
+	size_t bloblen = (size_t)sqlite3_column_bytes(st, SQ_REPORT_NCOLS);
+	int64_t len = sqlite3_column_int64(st, SQ_REPORT_NCOLS + 1);
+	bool plain = sqlite3_column_int(st, SQ_REPORT_NCOLS + 2) != 0;
 	uint8_t *buf = NULL;
 	size_t n = 0;
 	int rc = -1;
@@ -2369,18 +2822,43 @@ out:
 	return rc;
 }
 
+/* True when PRAGMA foreign_key_check finds a row that breaks a foreign
+ * key (or cannot run). */
+static bool
+sq_fk_broken(struct sq *q)
+{
+	sqlite3_stmt *st = NULL;
+	bool broken = true;
+
+	if (sqlite3_prepare_v2(q->db, "PRAGMA foreign_key_check", -1, &st,
+	    NULL) == SQLITE_OK)
+		broken = sqlite3_step(st) != SQLITE_DONE;
+	sqlite3_finalize(st);
+	return broken;
+}
+
 /* Runs the migrations the file has not had, each in its own transaction
  * that re-reads the version: two processes opening a new file at once
- * apply each step once. */
+ * apply each step once. Foreign keys are off meanwhile (a migration may
+ * rebuild a table others refer to, as SQLite's ALTER TABLE advice has
+ * it) and checked before each commit. */
 static int
 sq_migrate(struct sq *q, struct err *e)
 {
 	char set[48];
-	bool tx = false;
+	bool tx = false, fk_off = false;
 	int v, rc = -1;
 
 	if (sq_version(q, &v, e) == -1)
 		goto out;
+	if (v < STORE_SQLITE_VERSION) {
+		if (sqlite3_exec(q->db, "PRAGMA foreign_keys = OFF", NULL,
+		    NULL, NULL) != SQLITE_OK) {
+			sq_err(q, e, "migrations: foreign keys off");
+			goto out;
+		}
+		fk_off = true;
+	}
 	for (int n = v + 1; n <= STORE_SQLITE_VERSION; n++) {
 		if (sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL,
 		    NULL) != SQLITE_OK) {
@@ -2395,6 +2873,10 @@ sq_migrate(struct sq *q, struct err *e)
 		    NULL, NULL) != SQLITE_OK || sqlite3_exec(q->db, set, NULL,
 		    NULL, NULL) != SQLITE_OK)) {
 			sq_err(q, e, "migration %d", n);
+			goto out;
+		}
+		if (sq_fk_broken(q)) {
+			err_set(e, "migration %d: foreign key check failed", n);
 			goto out;
 		}
 		if (sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) !=
@@ -2415,6 +2897,9 @@ sq_migrate(struct sq *q, struct err *e)
 out:
 	if (tx && !sqlite3_get_autocommit(q->db))
 		sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+	if (fk_off && sqlite3_exec(q->db, "PRAGMA foreign_keys = ON", NULL,
+	    NULL, NULL) != SQLITE_OK && rc == 0)
+		rc = sq_err(q, e, "migrations: foreign keys on");
 	return rc;
 }
 

@@ -26,6 +26,7 @@
 #include "intake/intake.h"
 #include "lib/gzip.h"
 #include "lib/peer.h"
+#include "store/store.h"
 #include "tlsrpt/tlsrpt.h"
 
 #define REPORT(id)							\
@@ -292,15 +293,68 @@ test_dkim(void **state)
 	dkim_case(DKIM_DATA "signed.eml", submitter, 1, NULL, false,
 	    "key not found (d=reporter.test)");
 	dkim_case(DKIM_DATA "signed.eml", submitter, 1, "fail", false,
-	    "key lookup failed (d=reporter.test)");
+	    "key not found (d=reporter.test): the lookup failed");
 	dkim_case(DKIM_DATA "signed.eml", submitter, 1, "", false, NULL);
 	dkim_case(DKIM_DATA "signed.eml", submitter, 1,
 	    "MFwwDQYJKoZIhvcNAQEBBQADSwAwSAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf"
 	    "9Cnzj4p4WGeKLs1Pt8QuKUpRKfFLfRYC9AIKjbJTWit+CqvjWYzvQwECAwEAAQ==",
 	    false, "bad signature");
-	assert_string_equal(intake_provenance_name(INTAKE_DKIM_VERIFIED),
+	for (int i = 1; i <= STORE_PROVENANCE_MAX; i++)
+		assert_int_equal(store_provenance_parse(
+		    store_provenance_name((enum store_provenance)i)), i);
+	assert_string_equal(store_provenance_name(STORE_DKIM_VERIFIED),
 	    "dkim-verified");
-	assert_string_equal(intake_provenance_name(INTAKE_HTTPS), "https");
+	assert_string_equal(store_provenance_name(STORE_HTTPS), "https");
+	assert_int_equal(store_provenance_parse("smtp"), -1);
+}
+
+/* A whole message through intake_examine then intake_dkim_message: the
+ * aligned domains come from its TLS-Report-Submitter and contact-info;
+ * its TLS-Report-Domain is read, and checked against the report. */
+static void
+test_dkim_message(void **state)
+{
+	struct intake_parts parts;
+	struct intake_dkim d;
+	char pub[1024], *hdr;
+	size_t n, len;
+	uint8_t *p = read_all(DKIM_DATA "reporter.pub.b64", &n), *m;
+
+	assert_true(n < sizeof(pub));
+	memcpy(pub, p, n);
+	pub[n] = '\0';
+	free(p);
+	m = read_all(DKIM_DATA "signed.eml", &len);
+	intake_examine(true, m, len, &parts);
+	assert_int_equal(parts.nvalid, 1);
+	assert_string_equal(parts.report_domain, "example.com");
+	assert_string_equal(parts.report_submitter, "reporter.test");
+	assert_false(parts.p[0].domain_mismatch);
+	intake_dkim_message(&parts, m, len, test_key_lookup, pub, &d);
+	assert_true(d.verified);
+	assert_string_equal(d.domain, "reporter.test");
+	intake_parts_free(&parts);
+	/* Signed by other.test: aligned with neither the submitter nor the
+	 * contact-info (tlsrpt@reporter.test). */
+	free(m);
+	m = read_all(DKIM_DATA "unaligned.eml", &len);
+	intake_examine(true, m, len, &parts);
+	intake_dkim_message(&parts, m, len, test_key_lookup, pub, &d);
+	assert_false(d.verified);
+	assert_string_equal(d.reason, "domain not aligned (d=other.test)");
+	intake_parts_free(&parts);
+	/* A TLS-Report-Domain the report does not name is noted. */
+	free(m);
+	m = read_all(DKIM_DATA "unsigned.eml", &len);
+	hdr = memmem(m, len, "TLS-Report-Domain: example.com", 30);
+	assert_non_null(hdr);
+	memcpy(hdr + 27, "org", 3);
+	intake_examine(true, m, len, &parts);
+	assert_int_equal(parts.nvalid, 1);
+	assert_string_equal(parts.report_domain, "example.org");
+	assert_true(parts.p[0].domain_mismatch);
+	intake_parts_free(&parts);
+	free(m);
 }
 
 int
@@ -311,6 +365,7 @@ main(void)
 		cmocka_unit_test(test_message),
 		cmocka_unit_test(test_peer),
 		cmocka_unit_test(test_dkim),
+		cmocka_unit_test(test_dkim_message),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -529,7 +529,7 @@ parse(const char *json)
 static int
 store_json(struct store *s, const char *json, int64_t *id)
 {
-	struct store_origin o = { .route = "import", .client = "test" };
+	struct store_origin o = { .route = "import", .provenance = STORE_IMPORT, .client = "test" };
 	struct tlsrpt_report *r = parse(json);
 	struct err e = { "" };
 	int res;
@@ -735,37 +735,289 @@ test_report_duplicate(void **state)
 	assert_true(id > 0);
 	get_stats(s, "example.com", 0, 0, &before);
 
-	/* RFC 8460 §4: (organization-name, report-id) names a report. The
-	 * same pair again, even with other counts, is a duplicate. */
+	/* The same report again is a duplicate: as sent, pretty-printed
+	 * (normalization: whitespace, key order), or gzipped. */
 	assert_int_equal(store_json(s, j, &id2), STORE_DUPLICATE);
 	assert_int_equal(id2, id);
-	j2 = report_json("Org A", "a-1", "2026-05-12", "example.com", 5, 0,
-	    NULL);
-	assert_int_equal(store_json(s, j2, &id2), STORE_DUPLICATE);
-	assert_int_equal(id2, id);
+	{
+		struct tlsrpt_report *r = parse(j);
+		char *pretty = tlsrpt_report_json(r, 2);
+		uint8_t *gz;
+		size_t gzlen;
+		struct store_origin o = { .route = "import",
+		    .provenance = STORE_IMPORT };
+
+		assert_int_equal(store_json(s, pretty, &id2),
+		    STORE_DUPLICATE);
+		assert_int_equal(id2, id);
+		assert_int_equal(gzip_deflate((const uint8_t *)j, strlen(j),
+		    &gz, &gzlen, &e), 0);
+		assert_int_equal(store_report_add(s, r, gz, gzlen, &o, &id2,
+		    &e), STORE_DUPLICATE);
+		assert_int_equal(id2, id);
+		free(gz);
+		free(pretty);
+		tlsrpt_report_free(r);
+	}
 	get_stats(s, "example.com", 0, 0, &after);
 	assert_int_equal(after.n, before.n);
 	for (int i = 0; i < before.n; i++)
 		assert_string_equal(after.rows[i], before.rows[i]);
 
-	/* Another organization may use the same report-id. */
+	/* RFC 8460 §4: (organization-name, report-id) names a report; a
+	 * different one under the same pair is not dropped: it is stored,
+	 * both are flagged, and the first (same provenance) still counts
+	 * alone. */
+	j2 = report_json("Org A", "a-1", "2026-05-12", "example.com", 5, 0,
+	    NULL);
+	assert_int_equal(store_json(s, j2, &id2), STORE_ADDED);
+	assert_true(id2 != id);
+	get_stats(s, "example.com", 0, 0, &after);
+	assert_int_equal(after.n, before.n);
+	for (int i = 0; i < before.n; i++)
+		assert_string_equal(after.rows[i], before.rows[i]);
+	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM report "
+	    "WHERE conflict = 1"), 2);
+	assert_int_equal(count_rows(fx->path, "SELECT id FROM report "
+	    "WHERE counted = 1 AND report_id = 'a-1'"), id);
+	{
+		struct store_report_filter k = { .same_key_as = id2 };
+		struct rows kl = { 0 };
+
+		assert_int_equal(store_report_list(s, &k, rows_cb, &kl, &e),
+		    0);
+		assert_int_equal(kl.n, 2);
+		assert_int_equal(kl.ids[0], id);	/* counts: first */
+		assert_int_equal(kl.ids[1], id2);
+	}
+
+	/* Another organization may use the same report-id: no conflict. */
 	free(j2);
 	j2 = report_json("Org B", "a-1", "2026-05-12", "example.com", 1, 0,
 	    NULL);
 	assert_int_equal(store_json(s, j2, &id2), STORE_ADDED);
 	assert_true(id2 != id);
+	assert_int_equal(count_rows(fx->path, "SELECT conflict FROM report "
+	    "WHERE organization_name = 'Org B'"), 0);
 
 	assert_int_equal(store_report_list(s, &f, rows_cb, &l, &e), 0);
-	assert_int_equal(l.n, 2);
+	assert_int_equal(l.n, 3);
 	assert_int_equal(l.ids[0], id2);	/* newest first */
 	assert_int_equal(l.dups[0], 0);
-	assert_int_equal(l.ids[1], id);
-	assert_int_equal(l.dups[1], 2);
-	assert_int_equal(l.ok[1], 100);
-	assert_int_equal(l.failed[1], 10);
-	assert_string_equal(l.domains[1], "example.com");
+	assert_int_equal(l.ids[2], id);
+	assert_int_equal(l.dups[2], 3);
+	assert_int_equal(l.ok[2], 100);
+	assert_int_equal(l.failed[2], 10);
+	assert_string_equal(l.domains[2], "example.com");
 	free(j);
 	free(j2);
+}
+
+/* Stores json as a report of provenance p, require_dkim as given. */
+static int
+add_as(struct store *s, const char *json, enum store_provenance p,
+    bool require_dkim, int64_t *id)
+{
+	struct store_origin o = { .route = "test", .client = "192.0.2.1",
+	    .provenance = p, .require_dkim = require_dkim,
+	    .provenance_reason = p == STORE_MAIL_UNVERIFIED ? "no signature" :
+	    NULL };
+	struct tlsrpt_report *r = parse(json);
+	struct err e = { "" };
+	int res;
+
+	res = store_report_add(s, r, (const uint8_t *)json, strlen(json), &o,
+	    id, &e);
+	if (res == -1)
+		fail_msg("report_add: %s", e.msg);
+	tlsrpt_report_free(r);
+	return res;
+}
+
+/* The statistics of domain in a and b are the same rows. */
+static void
+same_stats(struct store *a, struct store *b, const char *domain)
+{
+	struct stats sa, sb;
+
+	get_stats(a, domain, 0, 0, &sa);
+	get_stats(b, domain, 0, 0, &sb);
+	if (sa.n != sb.n)
+		fail_msg("%s: %d rows, want %d (first: '%s')", domain, sa.n,
+		    sb.n, sa.n > 0 ? sa.rows[0] : "");
+	for (int i = 0; i < sa.n && i < 32; i++)
+		assert_string_equal(sa.rows[i], sb.rows[i]);
+}
+
+/* The counted flag of report id in the file at path. */
+static int64_t
+counted(const char *path, int64_t id)
+{
+	char sql[96];
+
+	snprintf(sql, sizeof(sql), "SELECT counted FROM report WHERE id = "
+	    "%lld", (long long)id);
+	return count_rows(path, sql);
+}
+
+/* Issue 12: what counts when different reports share an
+ * (organization-name, report-id). Every case compares the statistics
+ * with a second store that holds only the report that should count. */
+static void
+test_report_conflict(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = fx->s, *ref = NULL;
+	struct store_report_filter f = { .conflicts = true };
+	struct rows l = { 0 };
+	struct err e = { "" };
+	char path[160], *real, *forged, *v;
+	int64_t idr, idf, id;
+
+	snprintf(path, sizeof(path), "%s/ref.db", fx->dir);
+	if (open_at(path, &ref, &e) == -1)
+		fail_msg("open: %s", e.msg);
+	real = report_json("Google", "2026-05-12T00:00:00Z_a.example",
+	    "2026-05-12", "a.example", 900, 3,
+	    DETAIL("certificate-expired", 3));
+	assert_int_equal(add_as(ref, real, STORE_IMPORT, true, &id),
+	    STORE_ADDED);
+
+	/* Pre-emption: a forged report posted first under the id the
+	 * reporter will use counts while it is alone... */
+	forged = report_json("Google", "2026-05-12T00:00:00Z_a.example",
+	    "2026-05-12", "a.example", 0, 5000,
+	    DETAIL("starttls-not-supported", 5000));
+	assert_int_equal(add_as(s, forged, STORE_HTTPS, true, &idf),
+	    STORE_ADDED);
+	assert_int_equal(counted(fx->path, idf), 1);
+	/* ...then the real one, signed: it counts, the forged one is kept
+	 * and flagged, and its sessions leave the statistics. */
+	assert_int_equal(add_as(s, real, STORE_DKIM_VERIFIED, true, &idr),
+	    STORE_ADDED);
+	assert_int_equal(counted(fx->path, idr), 1);
+	assert_int_equal(counted(fx->path, idf), 0);
+	same_stats(s, ref, "a.example");
+	assert_int_equal(store_report_list(s, &f, rows_cb, &l, &e), 0);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.ids[0], idr);	/* the one that counts first */
+	assert_int_equal(l.ids[1], idf);
+
+	/* The other order: the real one first; the forged one after it is
+	 * stored, flagged, never counted. */
+	free(real);
+	free(forged);
+	real = report_json("Google", "b-id", "2026-05-13", "b.example", 40,
+	    0, NULL);
+	forged = report_json("Google", "b-id", "2026-05-14", "b.example", 1,
+	    7, DETAIL("validation-failure", 7));
+	assert_int_equal(add_as(ref, real, STORE_IMPORT, true, &id),
+	    STORE_ADDED);
+	assert_int_equal(add_as(s, real, STORE_DKIM_VERIFIED, true, &idr),
+	    STORE_ADDED);
+	assert_int_equal(add_as(s, forged, STORE_HTTPS, true, &idf),
+	    STORE_ADDED);
+	assert_int_equal(counted(fx->path, idr), 1);
+	assert_int_equal(counted(fx->path, idf), 0);
+	same_stats(s, ref, "b.example");
+	/* Its day (the 14th) left no trace in the roll-ups. */
+	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM rollup "
+	    "WHERE day = '2026-05-14'"), 0);
+
+	/* HTTPS against HTTPS: the earliest counts. The reporter's own copy
+	 * arriving later by signed mail (the same report) is a duplicate
+	 * that raises it to dkim-verified: now it counts. */
+	free(real);
+	free(forged);
+	forged = report_json("Org", "c-id", "2026-05-12", "c.example", 1, 99,
+	    NULL);
+	real = report_json("Org", "c-id", "2026-05-12", "c.example", 50, 0,
+	    NULL);
+	assert_int_equal(add_as(s, forged, STORE_HTTPS, true, &idf),
+	    STORE_ADDED);
+	assert_int_equal(add_as(s, real, STORE_HTTPS, true, &idr),
+	    STORE_ADDED);
+	assert_int_equal(counted(fx->path, idf), 1);
+	assert_int_equal(counted(fx->path, idr), 0);
+	assert_int_equal(add_as(s, real, STORE_DKIM_VERIFIED, true, &id),
+	    STORE_DUPLICATE);
+	assert_int_equal(id, idr);
+	assert_int_equal(counted(fx->path, idr), 1);
+	assert_int_equal(counted(fx->path, idf), 0);
+	assert_int_equal(add_as(ref, real, STORE_IMPORT, true, &id),
+	    STORE_ADDED);
+	same_stats(s, ref, "c.example");
+
+	/* require_dkim: an unverified mail report alone is kept and not
+	 * counted; with require_dkim off it counts at its rank, above an
+	 * HTTPS one. */
+	free(real);
+	v = report_json("Org", "d-id", "2026-05-12", "d.example", 8, 0, NULL);
+	assert_int_equal(add_as(s, v, STORE_MAIL_UNVERIFIED, true, &id),
+	    STORE_ADDED);
+	assert_int_equal(counted(fx->path, id), 0);
+	same_stats(s, ref, "d.example");	/* nothing */
+	free(v);
+	v = report_json("Org", "e-id", "2026-05-12", "e.example", 8, 0, NULL);
+	real = report_json("Org", "e-id", "2026-05-12", "e.example", 9, 1,
+	    NULL);
+	assert_int_equal(add_as(s, real, STORE_HTTPS, false, &idf),
+	    STORE_ADDED);
+	assert_int_equal(add_as(s, v, STORE_MAIL_UNVERIFIED, false, &idr),
+	    STORE_ADDED);
+	assert_int_equal(counted(fx->path, idr), 1);
+	assert_int_equal(counted(fx->path, idf), 0);
+	assert_int_equal(add_as(ref, v, STORE_IMPORT, true, &id),
+	    STORE_ADDED);
+	same_stats(s, ref, "e.example");
+
+	/* Past LIMIT_REPORT_CONFLICTS variants under one key, anonymous
+	 * ones go to quarantine; the operator's are still stored. */
+	for (int i = 0; i < LIMIT_REPORT_CONFLICTS; i++) {
+		free(v);
+		v = report_json("Org", "f-id", "2026-05-12", "f.example",
+		    (unsigned)i, 0, NULL);
+		assert_int_equal(add_as(s, v, STORE_HTTPS, true, &id),
+		    STORE_ADDED);
+	}
+	free(v);
+	v = report_json("Org", "f-id", "2026-05-12", "f.example", 1000, 0,
+	    NULL);
+	assert_int_equal(add_as(s, v, STORE_HTTPS, true, &id),
+	    STORE_QUARANTINED);
+	assert_true(id > 0);
+	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM "
+	    "quarantine WHERE reason LIKE 'more than % different reports%'"),
+	    1);
+	assert_int_equal(add_as(s, v, STORE_IMPORT, true, &id), STORE_ADDED);
+	assert_int_equal(counted(fx->path, id), 1);
+	assert_int_equal(add_as(ref, v, STORE_IMPORT, true, &id),
+	    STORE_ADDED);
+	same_stats(s, ref, "f.example");
+	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM report "
+	    "WHERE report_id = 'f-id' AND counted = 1"), 1);
+	free(v);
+	free(real);
+	store_close(ref);
+}
+
+/* A report without a provenance is refused. */
+static void
+test_report_provenance_required(void **state)
+{
+	struct fx *fx = *state;
+	struct store_origin o = { .route = "https" };
+	char *j = report_json("Org", "p-id", "2026-05-12", "p.example", 1, 0,
+	    NULL);
+	struct tlsrpt_report *r = parse(j);
+	struct err e = { "" };
+	int64_t id;
+
+	assert_int_equal(store_report_add(fx->s, r, (const uint8_t *)j,
+	    strlen(j), &o, &id, &e), -1);
+	assert_non_null(strstr(e.msg, "no provenance"));
+	tlsrpt_report_free(r);
+	free(j);
 }
 
 /* Group commit: one transaction for many reports, each with the
@@ -776,7 +1028,7 @@ test_report_batch(void **state)
 {
 	struct fx *fx = *state;
 	struct store *s = fx->s, *s1 = NULL;
-	struct store_origin o = { .route = "https", .client = "test" };
+	struct store_origin o = { .route = "https", .provenance = STORE_HTTPS, .client = "test" };
 	struct store_report_filter f = { 0 };
 	struct store_report_job jobs[5];
 	struct tlsrpt_report *r[4];
@@ -792,8 +1044,7 @@ test_report_batch(void **state)
 	    10, DETAIL("certificate-expired", 3));
 	j[1] = report_json("Org B", "b-2", "2026-05-12", "example.com", 7, 2,
 	    DETAIL("starttls-not-supported", 2));
-	j[2] = report_json("Org A", "b-1", "2026-05-12", "example.com", 5, 0,
-	    NULL);	/* the same (org, report-id) as j[0], other counts */
+	j[2] = strdup(j[0]);	/* the same report as j[0] */
 	j[3] = report_json("Org C", "stored-before", "2026-05-13",
 	    "example.com", 1, 1, NULL);
 	for (int i = 0; i < 4; i++)
@@ -1195,7 +1446,7 @@ test_report_raw_roundtrip(void **state)
 {
 	struct fx *fx = *state;
 	struct store *s = fx->s;
-	struct store_origin o = { .route = "https", .client = "192.0.2.7" };
+	struct store_origin o = { .route = "https", .provenance = STORE_HTTPS, .client = "192.0.2.7" };
 	struct tlsrpt_report *r;
 	struct err e = { "" };
 	uint8_t *gz = NULL, *raw = NULL;
@@ -1293,10 +1544,10 @@ test_quarantine(void **state)
 	static const char msg[] = "From: a@reporter.example\r\n"
 	    "Subject: no report\r\n\r\nhello\r\n";
 	static const uint8_t bin[] = { 0x1f, 0x8b, 0x08, 0x00, 0xff, 0x00 };
-	struct store_origin om = { .route = "smtp", .client = "192.0.2.9",
+	struct store_origin om = { .route = "smtp", .provenance = STORE_MAIL_UNVERIFIED, .client = "192.0.2.9",
 	    .mail_from = "a@reporter.example", .rcpt_to = "tlsrpt@sts.test",
 	    .intake_domain = "example.com" };
-	struct store_origin ob = { .route = "import", .client = "bad.json.gz" };
+	struct store_origin ob = { .route = "import", .provenance = STORE_IMPORT, .client = "bad.json.gz" };
 	struct qrows l = { 0 };
 	struct err e = { "" };
 	uint8_t *raw = NULL;
@@ -1424,12 +1675,12 @@ test_quarantine_caps(void **state)
 {
 	struct fx *fx = *state;
 	struct store *s = fx->s;
-	struct store_origin a = { .route = "https", .client = "2001:db8::1",
+	struct store_origin a = { .route = "https", .provenance = STORE_HTTPS, .client = "2001:db8::1",
 	    .client_key = "2001:db8::/64" };
-	struct store_origin a2 = { .route = "smtp", .client = "2001:db8::2",
+	struct store_origin a2 = { .route = "smtp", .provenance = STORE_MAIL_UNVERIFIED, .client = "2001:db8::2",
 	    .client_key = "2001:db8::/64" };
-	struct store_origin b = { .route = "https", .client = "192.0.2.1" };
-	struct store_origin op = { .route = "import", .client = "f.json" };
+	struct store_origin b = { .route = "https", .provenance = STORE_HTTPS, .client = "192.0.2.1" };
+	struct store_origin op = { .route = "import", .provenance = STORE_IMPORT, .client = "f.json" };
 	struct store_quarantine_caps caps = { .max_per_client = 3 };
 	struct store_quarantine_usage u;
 	struct err e = { "" };
@@ -1517,7 +1768,7 @@ test_report_intake_domain(void **state)
 {
 	struct fx *fx = *state;
 	struct store *s = fx->s;
-	struct store_origin o = { .route = "https", .client = "192.0.2.7",
+	struct store_origin o = { .route = "https", .provenance = STORE_HTTPS, .client = "192.0.2.7",
 	    .intake_domain = "example.com" };
 	struct tlsrpt_report *r;
 	struct err e = { "" };
@@ -1744,6 +1995,105 @@ test_migrate_from_4(void **state)
 	    "failed = 3)"), 2);
 }
 
+/* Undoes migration 6: the report table as version 5 had it, with
+ * (organization_name, report_id) unique. */
+#define UNDO_6								\
+	"PRAGMA foreign_keys = OFF; BEGIN; "				\
+	"CREATE TABLE r5 (id INTEGER PRIMARY KEY, "			\
+	"organization_name TEXT NOT NULL, report_id TEXT NOT NULL, "	\
+	"contact_info TEXT, start_time INTEGER NOT NULL, "		\
+	"end_time INTEGER NOT NULL, received INTEGER NOT NULL, "	\
+	"route TEXT, client TEXT, mail_from TEXT, rcpt_to TEXT, "	\
+	"dkim_present INTEGER NOT NULL, successful INTEGER NOT NULL, "	\
+	"failed INTEGER NOT NULL, quirks INTEGER NOT NULL, "		\
+	"raw BLOB NOT NULL, raw_len INTEGER NOT NULL, "			\
+	"raw_plain INTEGER NOT NULL, "					\
+	"duplicates INTEGER NOT NULL DEFAULT 0, last_duplicate INTEGER, " \
+	"intake_domain TEXT, UNIQUE (organization_name, report_id)); "	\
+	"INSERT INTO r5 SELECT id, organization_name, report_id, "	\
+	"contact_info, start_time, end_time, received, route, client, "	\
+	"mail_from, rcpt_to, dkim_present, successful, failed, quirks, " \
+	"raw, raw_len, raw_plain, duplicates, last_duplicate, "		\
+	"intake_domain FROM report; DROP TABLE report; "		\
+	"ALTER TABLE r5 RENAME TO report; "				\
+	"CREATE INDEX report_received ON report (received, id); "	\
+	"PRAGMA user_version = 5; COMMIT; "
+
+/* A file of schema version 5: migration 6 rebuilds the report table
+ * (its policies, details and quarantine links kept), names each
+ * report's provenance by its route, keeps them all counted, and a
+ * different report under a stored key is then a conflict. */
+static void
+test_migrate_from_5(void **state)
+{
+	struct fx *fx = *state;
+	struct store_origin mail = { .route = "smtp",
+	    .provenance = STORE_MAIL_UNVERIFIED };
+	struct store_origin web = { .route = "https",
+	    .provenance = STORE_HTTPS };
+	struct tlsrpt_report *r;
+	struct stats before, after;
+	struct err e = { "" };
+	char *a, *b, *c;
+	int64_t ida, idb, idc, qid;
+
+	a = report_json("Org", "m-a", "2026-05-12", "example.com", 5, 1,
+	    DETAIL("certificate-expired", 1));
+	b = report_json("Org", "m-b", "2026-05-12", "example.com", 6, 0,
+	    NULL);
+	r = parse(a);
+	assert_int_equal(store_report_add(fx->s, r, (const uint8_t *)a,
+	    strlen(a), &mail, &ida, &e), STORE_ADDED);
+	tlsrpt_report_free(r);
+	r = parse(b);
+	assert_int_equal(store_report_add(fx->s, r, (const uint8_t *)b,
+	    strlen(b), &web, &idb, &e), STORE_ADDED);
+	tlsrpt_report_free(r);
+	assert_int_equal(store_quarantine_add(fx->s, "report",
+	    (const uint8_t *)"{", 1, "x", NULL, &qid, &e), 0);
+	assert_int_equal(store_quarantine_resolve(fx->s, qid, idb, &e), 0);
+	/* As version 5 had them: all counted, whatever their route. */
+	assert_int_equal(store_json(fx->s, a, &idc), STORE_DUPLICATE);
+	get_stats(fx->s, "example.com", 0, 0, &before);
+	store_close(fx->s);
+	fx->s = NULL;
+	exec_sql(fx->path, "UPDATE report SET counted = 1; " UNDO_6);
+	assert_int_equal(user_version(fx->path, -1), 5);
+
+	if (open_at(fx->path, &fx->s, &e) != 0)
+		fail_msg("open version 5: %s", e.msg);
+	assert_int_equal(user_version(fx->path, -1), STORE_SQLITE_VERSION);
+	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM report "
+	    "WHERE counted = 1 AND digest IS NULL AND ((route = 'smtp' AND "
+	    "provenance = 'mail-unverified' AND provenance_reason IS NOT "
+	    "NULL) OR (route = 'https' AND provenance = 'https'))"), 2);
+	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM "
+	    "report_policy p JOIN report r ON r.id = p.report"), 2);
+	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM "
+	    "failure_detail"), 1);
+	assert_int_equal(count_rows(fx->path, "SELECT report FROM "
+	    "quarantine"), idb);
+	get_stats(fx->s, "example.com", 0, 0, &after);
+	assert_int_equal(after.n, before.n);
+	/* The same report again: its digest is worked out, a duplicate. */
+	assert_int_equal(store_json(fx->s, a, &idc), STORE_DUPLICATE);
+	assert_int_equal(idc, ida);
+	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM report "
+	    "WHERE digest IS NOT NULL"), 1);
+	/* A different one under m-b (import beats https): a conflict; it
+	 * counts and b's sessions leave. */
+	c = report_json("Org", "m-b", "2026-05-12", "example.com", 1, 0,
+	    NULL);
+	assert_int_equal(store_json(fx->s, c, &idc), STORE_ADDED);
+	assert_int_equal(counted(fx->path, idc), 1);
+	assert_int_equal(counted(fx->path, idb), 0);
+	assert_int_equal(count_rows(fx->path, "SELECT sessions FROM rollup "
+	    "WHERE result_type = 'successful'"), 5 + 1);
+	free(a);
+	free(b);
+	free(c);
+}
+
 /* Undoes migration 4. */
 #define UNDO_4								\
 	"DROP TRIGGER quarantine_usage_add; "				\
@@ -1763,7 +2113,7 @@ static void
 test_migrate_from_3(void **state)
 {
 	struct fx *fx = *state;
-	struct store_origin web = { .route = "https", .client = "192.0.2.9" };
+	struct store_origin web = { .route = "https", .provenance = STORE_HTTPS, .client = "192.0.2.9" };
 	struct store_quarantine_caps caps = { .max_per_client = 2 };
 	struct store_quarantine_usage u;
 	struct err e = { "" };
@@ -1952,6 +2302,10 @@ main(void)
 		    fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_report_batch,
 		    fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_report_conflict,
+		    fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_report_provenance_required, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_report_list_filter,
 		    fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_tlsa_mx_hosts,
@@ -1967,6 +2321,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_domains_version,
 		    fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_from_1,
+		    fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_from_5,
 		    fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_from_4,
 		    fx_setup, fx_teardown),
