@@ -26,7 +26,7 @@
 #   raw_client      a raw TCP or TLS client that sends what it is told
 #   netns_new       a network namespace with its /etc/netns files
 #   nsd_start, nsd_stop     nsd serving a `test.` zone file
-#   zone_dkim               a zone with the DKIM test key of reporter.test
+#   zone_dkim       a zone with the DKIM test key of reporter.test
 #   zone_acme       the `test.` zone of the two ACME tests
 #   pebble_start    the Pebble test CA, with its listener certificate
 # At exit, and on INT or TERM, the trap stops $PID with $STOP_SIGNAL (TERM
@@ -331,10 +331,10 @@ EOZ
 }
 
 # zone_dkim: prints a `test.` zone with the DKIM key of
-# tests/data/dkim/reporter.key published for reporter.test under the
-# selector "sel" (RFC 6376 §3.6.2: v=DKIM1; k=rsa; p=..., in 255-byte
-# strings), and nothing for other.test: the report mails of the DKIM
-# tests are signed with that key (tests/data/dkim/make.py).
+# tests/data/dkim/reporter.key published for reporter.test and for
+# other.test under the selector "sel" (RFC 6376 §3.6.2: v=DKIM1; k=rsa;
+# p=..., in strings of at most 255 bytes), and no other selector: the
+# report mails of the DKIM tests are signed with that key.
 zone_dkim() {
 	local p
 	p=$(tr -d '\n' < "$TOP/tests/data/dkim/reporter.pub.b64")
@@ -345,6 +345,7 @@ zone_dkim() {
 @                  NS  ns.test.
 ns                 A   127.0.0.1
 sel._domainkey.reporter TXT "v=DKIM1; k=rsa; " "p=${p:0:200}" "${p:200}"
+sel._domainkey.other    TXT "v=DKIM1; k=rsa; " "p=${p:0:200}" "${p:200}"
 EOZ
 }
 
