@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # seeds.py [NAME...] - writes the hand-made seeds of fuzz/corpus/NAME/ for
 # the targets whose input has a binary header or exact sizes: tls_hello,
-# smtp_server, and the boundary seeds of http (the other seeds of http,
+# smtp_server, chunked, and the boundary seeds of http (the other seeds of http,
 # and the other corpora, are hand-written files). Run from anywhere; it
 # overwrites the files it names and leaves the others alone. Re-run it
 # when a target's input format changes (fuzz_smtp_server.c's header,
@@ -276,7 +276,121 @@ def smtp_server():
     seed('039-late-554-is-the-last-error', 0, 0, find_seed(['timer'], res=3),
          b'EHLO x\r\n' + b'BOGUS\r\n' * 2 + tx() + quit, lim=0x20)
 
+
+# --- chunked: fuzz_chunked.c's 3 + P byte header (pieces, max_data index,
+# out capacity), then the body: the cases of tests/unit/test_chunked.c,
+# limits exactly and one past; names end in the status expected.
+
+def chunked():
+    MAX_TAB = [16, 300, 1000, 4096, 4097, 8192, 65536, 2 << 20, 4 << 20,
+               2**32 - 1, 2**63 - 2, 2**63 - 1, 2**63, 2**64 - 2, 2**64 - 1,
+               1 << 40]
+    ANY = 2**64 - 1
+    def maxbyte(m):
+        if m < 0xf0:
+            return m
+        return 0xf0 + MAX_TAB.index(m)
+    count = [0]
+
+    def seed(name, body, max=ANY, cap=0, pieces=()):
+        count[0] += 1
+        assert len(pieces) < 16
+        h = bytes([len(pieces), maxbyte(max), cap]) + bytes(pieces)
+        out('chunked', '%03d-%s' % (count[0], name), h + body)
+
+    ex = (b'7\r\nMozilla\r\n11;note="a \\"quoted\\" value"\r\nDeveloper Network\r\n'
+          b'0\r\nExpires: Wed, 21 Oct 2015 07:28:00 GMT\r\n\r\n')
+    seed('example', ex, 24, 5, (1, 2, 3))
+    seed('example-max-23-413', ex, 23, 0, (7,))
+    seed('example-bytewise', ex, ANY, 1, (1,))
+    seed('empty-calls', ex, ANY, 3, (0, 0, 1, 0, 5))
+    hw = b'5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n'
+    seed('max-data-exact', hw, 11)
+    seed('max-data-one-over-413', hw, 10, 2, (4, 9))
+    seed('size-line-only-413', b'6\r\n', 5)
+    seed('size-line-only-lf-413', b'6\n', 5)
+    seed('ext-then-413', b'6;x=y\r\nhello!', 5)
+    seed('max-0-empty-body', b'0\r\n\r\n', 0)
+    seed('max-0-413', b'1\r\nx\r\n0\r\n\r\n', 0)
+    seed('bad-size-ext-before-413', b'ff;=\r\n', 5)
+    for i, s in enumerate([b'ab', b'AB', b'aB']):
+        body = s + b'\r\n' + b'x' * 0xab + b'\r\n0\r\n\r\n'
+        seed('hex-case-%d' % i, body, 0xab, 16, (3, 200))
+        seed('hex-case-%d-413' % i, body, 0xaa)
+    seed('leading-zeros', b'0003\r\nabc\r\n000\r\n\r\n')
+    for i, s in enumerate([b'\r\n', b'\n', b';a\r\n', b' 3\r\nabc\r\n',
+                           b'+3\r\nabc\r\n', b'-1\r\n', b'0x3\r\nabc\r\n',
+                           b'3g\r\n', b'3\r\r\n', b'3\rabc']):
+        seed('bad-size-%d' % i, s)
+    seed('size-2^63-1-413', b'7fffffffffffffff\r\n', 2**63 - 2)
+    seed('size-2^63-1-max', b'7FFFFFFFFFFFFFFF\r\nabc', 2**63 - 1)
+    seed('size-2^63-400', b'8000000000000000\r\n', 2**63)
+    seed('size-2^64-1-400', b'ffffffffffffffff\r\n', 2**64 - 2)
+    seed('size-17-digits-400', b'10000000000000000\r\n')
+    seed('size-16-digits-zeros', b'0000000000000003\r\nabc\r\n0\r\n\r\n', 3)
+    seed('size-17-digits-zeros-400', b'00000000000000003\r\nabc\r\n0\r\n\r\n', 3)
+    for i, s in enumerate([b'3;a\r\nabc\r\n0\r\n\r\n',
+                           b'3;a=b\r\nabc\r\n0;last\r\n\r\n',
+                           b'3 ;\ta = b ; c="" ;d\r\nabc\r\n0\r\n\r\n',
+                           b'3;a="x;y=\\"z\\\\"\r\nabc\r\n0\r\n\r\n',
+                           b'3;a="\x80\xff"\nabc\n0\n\n',
+                           b'3;a;b;c=d\r\nabc\r\n0\r\n\r\n']):
+        seed('ext-ok-%d' % i, s, 3, 1, (2, 1))
+    for i, s in enumerate([b'3;\r\nabc\r\n', b'3;=b\r\n', b'3;a=\r\n',
+                           b'3;a=b c\r\n', b'3;a b\r\n', b'3;a=b;\r\n',
+                           b'3;a="b\r\nabc\r\n', b'3;a="b"c\r\n',
+                           b'3;a="\x01"\r\n', b'3;a="\\\r\n', b'3;a(b)\r\n',
+                           b'3 \r\nabc\r\n', b'3;a \r\n', b'3;a=b\t\r\n',
+                           b'3;a="b" \r\n', b'3\t\nabc\n']):
+        seed('ext-bad-%d-400' % i, s)
+    for lf in (0, 1):
+        eol = b'\n' if lf else b'\r\n'
+        for last in (0, 1):
+            line = (b'0' if last else b'1') + b';' + b'a' * 4094
+            rest = b'\r\n' if last else b'x\r\n0\r\n\r\n'
+            tag = '%s-%s' % ('last' if last else 'data', 'lf' if lf else 'crlf')
+            seed('size-line-4096-' + tag, line + eol + rest, 1, 0, (200, 255))
+            seed('size-line-4097-%s-400' % tag, line + b'a' + eol + rest, 1)
+    seed('size-lines-4096-twice', (b'1;' + b'b' * 4094 + b'\r\nz\r\n') * 2 +
+         b'0\r\n\r\n', 2)
+    for i, s in enumerate([b'3\r\nabcd\r\n0\r\n\r\n', b'3\r\nabc\r0\r\n\r\n',
+                           b'3\r\nabc0\r\n\r\n', b'3\r\nabc\r\n\r\n',
+                           b'0\r\n\r\r\n', b'0\r\nA: b\rx']):
+        seed('missing-crlf-%d-400' % i, s, 16, 2, (5,))
+    seed('bare-lf', b'3\nabc\n0\n\n')
+    seed('bare-lf-mixed', b'3\r\nabc\n2;x\nde\r\n0\nT: 1\r\nU: 2\n\r\n', 5, 1)
+    seed('trailers', b'0\r\nA: b\r\nC-D:\r\nE:  f g \t\r\n\r\n')
+    seed('trailer-obs-text', b'3\r\nabc\r\n0\r\nX-Sum: \x80\xfe\r\n\r\n')
+    for i, s in enumerate([b'0\r\nA\r\n\r\n', b'0\r\nA b: c\r\n\r\n',
+                           b'0\r\n: c\r\n\r\n', b'0\r\nA: b\r\n c\r\n\r\n',
+                           b'0\r\nA: b\x01\r\n\r\n', b'0\r\nA: b\x7f\r\n\r\n',
+                           b'0\r\nA : b\r\n\r\n']):
+        seed('trailer-bad-%d-400' % i, s)
+    fields = lambda k: b'0\r\n' + b''.join(b'F%d: v\r\n' % i for i in range(k)) + b'\r\n'
+    seed('trailer-fields-64', fields(64), 0)
+    seed('trailer-fields-65-431', fields(65), 0)
+    for lf in (0, 1):
+        e = 1 if lf else 2
+        end = b'\n\n' if lf else b'\r\n\r\n'
+        v = 8192 - 3 - 2 * e
+        tag = 'lf' if lf else 'crlf'
+        seed('trailer-bytes-8192-' + tag, b'0\r\nX: ' + b'v' * v + end, 0, 0, (250,))
+        seed('trailer-bytes-8193-%s-431' % tag, b'0\r\nX: ' + b'v' * (v + 1) + end, 0)
+    seed('trailer-line-runs-on-431', b'0\r\nX: ' + b'v' * 8200, 0)
+    seed('pipelined', b'4\r\nbody\r\n0\r\nT: x\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n', 4)
+    seed('pipelined-bodies', b'0\r\n\r\n0\r\n\r\n', 0)
+    seed('pipelined-lf', b'0\n\n\n', 0)
+    seed('zero-chunk-trailers', b'0;x=y\r\nA: b\r\nC: d\r\n\r\n')
+    seed('out-full', b'5\r\nhello\r\n0\r\n\r\n', 100, 2, (3,))
+    big = b''.join(b'%x\r\n' % k + bytes((i * 7 + k) % 256 for i in range(k)) + b'\r\n'
+                   for k in (1, 15, 16, 255, 256, 1000, 2000)) + b'0\r\n\r\n'
+    seed('many-sizes-binary', big, 4096, 7, (1, 100, 13, 255))
+    seed('many-sizes-binary-413', big, 1000)
+    print(count[0], 'chunked seeds')
+
+
 if __name__ == '__main__':
-    gens = {'tls_hello': tls_hello, 'http': http, 'smtp_server': smtp_server}
+    gens = {'tls_hello': tls_hello, 'http': http, 'smtp_server': smtp_server,
+            'chunked': chunked}
     for name in sys.argv[1:] or gens:
         gens[name]()

@@ -77,6 +77,74 @@ enum http_parse http_parse_request(const char *buf, size_t len,
 int	http_host_normalize(const char *host, size_t len,
 	    char out[LIMIT_DNAME_LEN + 1]);
 
+/* RFC 9110 §5.6.2 tchar: 1 for the bytes a token may hold (the parsers
+ * of the head and of chunked bodies share it). */
+extern const unsigned char http_tchar[256];
+
+/* --- chunked request bodies (http_chunked.c) ------------------------ */
+
+enum http_chunked_result {
+	HTTP_CHUNKED_DONE = 0,	/* the last chunk and the trailer section
+				 * were read; the body is whole */
+	HTTP_CHUNKED_MORE = 1,	/* call again: with more input, or (when
+				 * *used < len) with room in out */
+	HTTP_CHUNKED_ERROR = -1,	/* answer *status and close */
+};
+
+/* An incremental decoder of one chunked body (RFC 9112 §7.1). Set up by
+ * http_chunked_init(); total is for the caller to read, the other fields
+ * are the decoder's own. 40 bytes, no pointers: keep it in the
+ * connection. */
+struct http_chunked {
+	uint64_t max_data;	/* data bytes allowed in all */
+	uint64_t total;		/* data bytes decoded so far, <= max_data */
+	uint64_t chunk;		/* the size being read, then the data bytes
+				 * of the current chunk still to come */
+	uint32_t line;		/* bytes of the size line so far, its end
+				 * not counted */
+	uint32_t trailer;	/* bytes of the trailer section so far */
+	uint16_t fields;	/* trailer fields so far */
+	uint8_t	 digits;	/* hex digits of the size so far */
+	uint8_t	 state;		/* where in the grammar (http_chunked.c) */
+	int	 status;	/* 400, 413 or 431 once in error */
+};
+
+/* Starts decoding a body that may carry at most max_data data bytes. */
+void	http_chunked_init(struct http_chunked *c, uint64_t max_data);
+
+/* Decodes in[0..len): copies the data bytes to out (at most outcap; out
+ * may be NULL when outcap is 0), sets *used to the input bytes consumed
+ * and *produced to the bytes written to out (never more than *used: out
+ * may be in itself, to decode in place, or anywhere before it in the
+ * same buffer; no other overlap). The bytes from in + *used on are not
+ * looked at: the caller passes them again.
+ * Returns:
+ * HTTP_CHUNKED_MORE: *used == len: the input is used up, send more;
+ *	*used < len: out is full (the next bytes are data), call again with
+ *	in + *used and room in out. Nothing is wrong yet.
+ * HTTP_CHUNKED_DONE: the final line end of the trailer section was
+ *	read; *used ends right after it, so in + *used is the next
+ *	request's (pipelined) first byte. c->total is the body's length.
+ *	Trailer fields are checked but dropped.
+ * HTTP_CHUNKED_ERROR: *status is 400 (malformed: a size that is not
+ *	1 to 16 hex digits or is 2^63 or more, a bad chunk extension, no
+ *	line end after the data, a bad trailer line, a bare CR, a size line
+ *	over 4096 bytes without its line end), 413 (the chunk announced would take the
+ *	data past max_data: found at the end of its size line, before any
+ *	of its data is read; *used ends after that line) or 431 (more than
+ *	LIMIT_HTTP_HEADERS trailer fields, or a trailer section, its last
+ *	line end included, over LIMIT_HTTP_HEADER_BYTES). On 400 and 431,
+ *	in[*used] is the byte that broke the rule. Data this call wrote
+ *	before the error is in *produced. Either way the framing is lost:
+ *	answer and close, never read the next request.
+ * Line ends are CRLF or a bare LF, as in http_parse_request(). Once DONE
+ * or ERROR, further calls return the same with *used = *produced = 0.
+ * Pure: no allocation, no I/O, no globals; any split of the input gives
+ * the same data, result and status as one call. */
+enum http_chunked_result http_chunked_feed(struct http_chunked *c,
+	    const char *in, size_t len, uint8_t *out, size_t outcap,
+	    size_t *used, size_t *produced, int *status);
+
 /* --- routes (http_route.c) ------------------------------------------ */
 
 /* Which listener a request came on. */

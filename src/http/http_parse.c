@@ -18,8 +18,8 @@
 
 #include "http.h"
 
-/* RFC 9110 §5.6.2 tchar. */
-static const unsigned char http_tchar[256] = {
+/* RFC 9110 §5.6.2 tchar (http.h). */
+const unsigned char http_tchar[256] = {
 	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1,
 	['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1,
 	['`'] = 1, ['|'] = 1, ['~'] = 1,

@@ -164,7 +164,9 @@
 /* --- HTTP front (src/http/, src/daemon/) ------------------------------ */
 
 /* Request line plus header fields. Real MTA-STS fetchers send < 300 bytes;
- * 8 KiB is what nginx and h2o allow by default. Over it: 431 and close. */
+ * 8 KiB is what nginx and h2o allow by default. Over it: 431 and close.
+ * A chunked body's trailer section has the same bound, and that of
+ * LIMIT_HTTP_HEADERS, on its own. */
 #define LIMIT_HTTP_HEADER_BYTES 8192
 /* The request line alone (method, target, version). A policy URL is 40
  * bytes; ACME tokens and intake tokens keep the target under 200. Over
@@ -172,6 +174,12 @@
 #define LIMIT_HTTP_REQUEST_LINE 2048
 /* Header fields per request: browsers send about 15. Over it: 431. */
 #define LIMIT_HTTP_HEADERS 64
+/* A chunk-size line of a chunked body (RFC 9112 §7.1) without its line
+ * end: hex digits and extensions. Real senders send a few hex digits and
+ * no extension; 4096 is what Go's net/http allows (maxLineLength), and
+ * bounds the bytes a client makes us read for one chunk before any
+ * data. Over it: 400. */
+#define LIMIT_HTTP_CHUNK_LINE 4096
 /* Request body on the policy listener: policy fetches have none; report
  * intake reads up to LIMIT_INTAKE_BODY_BYTES. Over it: 413. */
 #define LIMIT_HTTP_BODY_BYTES LIMIT_REPORT_BYTES

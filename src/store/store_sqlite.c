@@ -536,8 +536,8 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	    "policy_id, since, body) VALUES (?1, ?2, ?3, ?4)",
 	[SQ_HISTORY_LIST] = "SELECT policy_id, since, body FROM "
 	    "policy_history WHERE domain_id = ?1 ORDER BY id",
-	[SQ_REPORT_KEY] = "SELECT id, digest, " SQ_RANK("provenance") " FROM report "
-	    "WHERE organization_name = ?1 AND report_id = ?2 ORDER BY id",
+	[SQ_REPORT_KEY] = "SELECT id, digest, " SQ_RANK("provenance")
+	    " FROM report WHERE organization_name = ?1 AND report_id = ?2 ORDER BY id",
 	[SQ_REPORT_DIGEST] = "UPDATE report SET digest = ?2 WHERE id = ?1",
 	[SQ_REPORT_DUP] = "UPDATE report SET duplicates = duplicates + 1, "
 	    "last_duplicate = ?2 WHERE id = ?1",
@@ -597,11 +597,13 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	    "ORDER BY r.received DESC, r.id DESC LIMIT ?1",
 	[SQ_REPORT_LIST_CONFLICTS] = "SELECT " SQ_REPORT_COLS " FROM report r "
 	    "WHERE r.conflict = 1 ORDER BY r.organization_name, r.report_id, "
-	    "r.counted DESC, " SQ_RANK("r.provenance") ", r.received, r.id LIMIT ?1",
+	    "r.counted DESC, " SQ_RANK("r.provenance") ", r.received, r.id "
+	    "LIMIT ?1",
 	[SQ_REPORT_LIST_KEY] = "SELECT " SQ_REPORT_COLS " FROM report r, "
 	    "report k WHERE k.id = ?1 AND r.organization_name = "
 	    "k.organization_name AND r.report_id = k.report_id "
-	    "ORDER BY r.counted DESC, " SQ_RANK("r.provenance") ", r.received, r.id LIMIT ?2",
+	    "ORDER BY r.counted DESC, " SQ_RANK("r.provenance") ", "
+	    "r.received, r.id LIMIT ?2",
 	[SQ_REPORT_GET] = "SELECT " SQ_REPORT_COLS ", r.raw, r.raw_len, "
 	    "r.raw_plain FROM report r WHERE r.id = ?1",
 	/* Rows of one key may come from several policy-domains: sq_stats
