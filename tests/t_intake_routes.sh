@@ -15,7 +15,10 @@
 # and the three must agree on what is stored (organization, report-id,
 # sessions, duplicates counted) and on what is kept in quarantine and
 # still pending (kind, size, reason). Origins (route, client) differ by
-# design and are not compared.
+# design and are not compared; provenance is checked apart: https and
+# mail-unverified by the daemon (the DKIM keys of the corpus mails are
+# asked of an nsd on loopback that has none of them: "key not found"),
+# import by the other two.
 set -u
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
@@ -69,8 +72,11 @@ setup() { # setup NAME: a data dir with example.com; prints its token
 
 # --- daemon: HTTPS and SMTP ---------------------------------------------
 T=$(setup daemon)
+zone_dkim > "$DIR/test.zone"
+nsd_start "$DIR/test.zone" $(( PORT + 2 )) || exit 1
 "$STSGUARD" --data-dir "$DIR/daemon" serve --https-listen "$IP:$PORT" \
     --http-listen off --smtp-listen "$IP:$SPORT" --service-host $SH \
+    --nameserver "127.0.0.1:$(( PORT + 2 ))" \
     --workers 2 2> "$DIR/serve.log" &
 PID=$!
 wait_up "$DIR/serve.log" curl -s -o /dev/null --max-time 2 \
@@ -179,6 +185,22 @@ for r in daemon retry; do
 		head -20 "$DIR/$r.diff"
 	fi
 done
+# Provenance: what each route says of how far its reports are trusted.
+for r in daemon import retry; do
+	check "$r: provenance of the stored reports" \
+	    "$([ $r = daemon ] && echo "https mail-unverified" || echo import)" \
+	    "$($PY -c '
+import json, sys
+print(" ".join(sorted({r["provenance"] for r in json.load(open(sys.argv[1]))})))' \
+	    "$DIR/$r.list")"
+done
+check "daemon: mail reasons are no signature or key not found" ok "$($PY -c '
+import json, sys
+bad = [r["provenance-reason"] for r in json.load(open(sys.argv[1]))
+       if r["provenance"] == "mail-unverified" and not (
+       r["provenance-reason"] == "no signature" or
+       r["provenance-reason"].startswith("key not found"))]
+print(bad or "ok")' "$DIR/daemon.list")"
 # The e-mail with a valid report beside an invalid one: the valid one
 # stored, only the invalid one kept (as a report, not the message).
 grep -q '^stored Routes Test|mixed-1|21|0|' "$DIR/import.outcome" &&
