@@ -55,6 +55,10 @@ struct intake_piece {
 	bool		 domain_mismatch;	/* a report whose policy-domains
 					 * do not include the mail's
 					 * TLS-Report-Domain */
+	bool		 has_digest;	/* a report: digest is set */
+	unsigned char	 digest[32];	/* store_report_digest of r, worked
+					 * out here (the pool's threads), not
+					 * on the writer's */
 	char		 reason[ERR_MSG_LEN];	/* why it was refused */
 };
 

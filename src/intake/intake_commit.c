@@ -48,6 +48,7 @@ intake_batch(struct store *s, struct intake_item *const *items, size_t n,
 			sj[k] = (struct store_report_job){ .r = p->r,
 			    .raw = p->raw, .rawlen = p->len, .o = &os[i],
 			    .domain_mismatch = p->domain_mismatch,
+			    .digest = p->has_digest ? p->digest : NULL,
 			    .caps = items[i]->caps };
 			if (p->r == NULL) {
 				sj[k].reason = p->reason;

@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "../mime/mime.h"
+#include "../store/store.h"
 #include "../tlsrpt/tlsrpt.h"
 #include "intake.h"
 
@@ -55,6 +56,16 @@ intake_names_domain(const struct tlsrpt_report *r, const char *domain)
 	return false;
 }
 
+/* Takes piece p's report: counts it valid and works out its digest. */
+static void
+intake_valid(struct intake_parts *out, struct intake_piece *p)
+{
+	struct err e;
+
+	out->nvalid++;
+	p->has_digest = store_report_digest(p->r, p->digest, &e) == 0;
+}
+
 void
 intake_examine(bool message, const uint8_t *in, size_t len,
     struct intake_parts *out)
@@ -71,7 +82,7 @@ intake_examine(bool message, const uint8_t *in, size_t len,
 		p->len = len;
 		p->kind = "report";
 		if (tlsrpt_parse(in, len, &p->r, &e) == 0) {
-			out->nvalid = 1;
+			intake_valid(out, p);
 		} else {
 			p->r = NULL;
 			memcpy(p->reason, e.msg, sizeof(p->reason));
@@ -100,7 +111,7 @@ intake_examine(bool message, const uint8_t *in, size_t len,
 		p->len = mr->len;
 		p->kind = "report";
 		if (tlsrpt_parse(p->raw, p->len, &p->r, &e) == 0) {
-			out->nvalid++;
+			intake_valid(out, p);
 			p->domain_mismatch = out->report_domain[0] != '\0' &&
 			    !intake_names_domain(p->r, out->report_domain);
 			continue;

@@ -1527,23 +1527,6 @@ out:
 	return rc;
 }
 
-/* SHA-256 of r as normalized (tlsrpt_report_json): two reports are the
- * same report when these are equal, whatever their whitespace, key
- * order or compression. Returns 0 or -1 with the reason. */
-static int
-sq_report_digest(const struct tlsrpt_report *r, unsigned char out[32],
-    struct err *e)
-{
-	char *json = tlsrpt_report_json(r, 0);
-	int ok;
-
-	if (json == NULL)
-		return err_set(e, "store report: out of memory");
-	ok = EVP_Digest(json, strlen(json), out, NULL, EVP_sha256(), NULL);
-	free(json);
-	return ok == 1 ? 0 : err_set(e, "store report: SHA-256 failed");
-}
-
 static int sq_report_raw(sqlite3_stmt *st, int64_t id, uint8_t **raw,
     size_t *rawlen, struct err *e);
 
@@ -1636,7 +1619,7 @@ sq_report_keyed(struct sq *q, const struct tlsrpt_report *r,
 			continue;
 		if (sq_report_load(q, v[i].id, &old, e) == -1)
 			goto out;
-		d = sq_report_digest(old, v[i].digest, e);
+		d = store_report_digest(old, v[i].digest, e);
 		tlsrpt_report_free(old);
 		if (d == -1)
 			goto out;
@@ -1813,7 +1796,9 @@ sq_report_prep(const struct store_report_job *j, struct sq_prep *p,
 	if (j->o != NULL && (j->o->provenance < STORE_DKIM_VERIFIED ||
 	    j->o->provenance > STORE_PROVENANCE_MAX))
 		return err_set(e, "store report: no provenance");
-	if (sq_report_digest(r, p->sha256, e) == -1)
+	if (j->digest != NULL)
+		memcpy(p->sha256, j->digest, sizeof(p->sha256));
+	else if (store_report_digest(r, p->sha256, e) == -1)
 		return -1;
 	p->blob = j->raw;
 	p->bloblen = j->rawlen;
