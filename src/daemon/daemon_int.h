@@ -251,7 +251,8 @@ struct intake {
 /* What intake_route decided about a request head. */
 enum {
 	INTAKE_NONE = 0,	/* not an intake request: route it as before */
-	INTAKE_READ_BODY = 1,	/* read content_length bytes, then call
+	INTAKE_READ_BODY = 1,	/* read content_length bytes, or decode
+				 * the chunked body, then call
 				 * intake_http_post */
 	/* any other value: the HTTP status to answer now, with the JSON
 	 * body intake_route wrote (the body is not read) */
@@ -261,16 +262,31 @@ enum {
 
 /* Decides a request on the HTTPS listener for host (normalized) before
  * its body is read: POST /tlsrpt/<token> on service_host with a known
- * token, a report media type and a Content-Length up to
- * LIMIT_INTAKE_BODY_BYTES gives INTAKE_READ_BODY and the token's domain
- * in domain; any other request for /tlsrpt/... on service_host gives the
- * status to answer (404 unknown token or path, 405 method, 411 no
- * Content-Length or chunked, 413 too large, 415 media type) and its JSON
- * body in json; everything else gives INTAKE_NONE. Reads only the
+ * token, a report media type and a Content-Length from 1 to
+ * LIMIT_INTAKE_BODY_BYTES, or a chunked body, gives INTAKE_READ_BODY
+ * and the token's domain in domain; any other request for /tlsrpt/...
+ * on service_host gives the status to answer (400 Content-Length 0, 404
+ * unknown token or path, 405 method, 411 neither Content-Length nor
+ * chunked, 413 Content-Length too large, 415 media type) and its JSON
+ * body in json; everything else gives INTAKE_NONE. A chunked body's size
+ * is decided while it is read (intake_body_refuse). Reads only the
  * published table: no I/O. */
 int	intake_route(const struct daemon *d, const struct http_request *r,
 	    const char *host, char domain[LIMIT_DNAME_LEN + 1],
 	    char json[INTAKE_JSON_LEN], size_t *jsonlen);
+/* Why a body is refused while it is read (intake_body_refuse): the
+ * status http_chunked_feed gave (400 malformed, 413 over
+ * LIMIT_INTAKE_BODY_BYTES, 431 trailers over the head's limits), or: */
+enum {
+	INTAKE_EMPTY = -1,	/* no data ("0\r\n\r\n"): 400 */
+	INTAKE_FRAMING = -2,	/* more chunk framing than its data allows
+				 * (LIMIT_INTAKE_CHUNK_FRAMING): 400 */
+};
+/* Writes the JSON answer to a body refused for why (above) into json,
+ * the same words as intake_route's for the same fault. Returns the HTTP
+ * status: 400, 413 or 431. */
+int	intake_body_refuse(int why, char json[INTAKE_JSON_LEN],
+	    size_t *jsonlen);
 /* Posts one report body received for domain from client to the
  * pool, as a job (waiter = waiter) that takes buf (a malloc'd block
  * of held bytes, reserved for peer in d->peers; the job gives them

@@ -10,17 +10,30 @@
  *	                                         application/json; parameters
  *	<N bytes: gzip or JSON>                  such as charset ignored)
  *
+ *	  or, instead of Content-Length (RFC 9112 §7.1):
+ *	Transfer-Encoding: chunked
+ *
+ *	<chunks of the gzip or JSON bytes>
+ *
  *	201 {"status": "stored", "id": N}      a new report, committed
  *	200 {"status": "duplicate", "id": N}   seen before (org, report-id)
  *	400 {"error": "<reason>"}              invalid; kept in quarantine
  *	404 / 405 / 411 / 413 / 415            decided from the head alone,
  *	                                        before any body byte is read
+ *	400 / 413 / 431 {"error": ...}         a chunked body refused while
+ *	                                        it is decoded (then close)
  *	503 {"error": ...} + Retry-After       busy, or the store failed:
  *	                                        try later
  *
- * Chunked bodies are answered 411: every known TLS-RPT sender sends a
- * Content-Length, and a length known up front lets us answer 413 before
- * reading anything.
+ * A chunked body is decoded as its bytes arrive (http_chunked_feed,
+ * from the connection's head buffer into the body buffer: memory holds
+ * decoded data only) under the same limits as a Content-Length one:
+ * LIMIT_INTAKE_BODY_BYTES of data (413 at the size line of the chunk
+ * that would pass it), the same per-client reservations, the minimum
+ * upload rate counted in data bytes; and its framing may not outweigh
+ * its data (LIMIT_INTAKE_CHUNK_FRAMING). Its length is known only at its
+ * end, so an empty one ("0\r\n\r\n") gets the 400 of an empty
+ * Content-Length body there, and 413 is sent after "100 Continue".
  *
  * SMTP (smtp_listen): RCPT is accepted only for tlsrpt+<token>@service_host
  * with a token of the published token set (550 otherwise: never a relay);
@@ -635,22 +648,45 @@ intake_route(const struct daemon *d, const struct http_request *r,
 		return json_error(415, "expected Content-Type "
 		    "application/tlsrpt+gzip or application/tlsrpt+json",
 		    json, jsonlen);
-	if (r->chunked || !r->has_length)
-		return json_error(411, "a Content-Length is required", json,
-		    jsonlen);
-	if (r->content_length > LIMIT_INTAKE_BODY_BYTES) {
-		char msg[80];
-
-		snprintf(msg, sizeof(msg), "report larger than the limit of "
-		    "%d bytes", LIMIT_INTAKE_BODY_BYTES);
-		return json_error(413, msg, json, jsonlen);
+	/* A chunked body's length is known at its end: its 413 and the
+	 * 400 of an empty one come while it is read (daemon_conn.c). */
+	if (!r->chunked) {
+		if (!r->has_length)
+			return json_error(411, "a Content-Length or a "
+			    "chunked body is required", json, jsonlen);
+		if (r->content_length > LIMIT_INTAKE_BODY_BYTES)
+			return intake_body_refuse(413, json, jsonlen);
+		if (r->content_length == 0)
+			return intake_body_refuse(INTAKE_EMPTY, json,
+			    jsonlen);
 	}
-	if (r->content_length == 0)
-		return json_error(400, "empty body: no report", json,
-		    jsonlen);
 	memcpy(domain, dom, strlen(dom) + 1);
 	*jsonlen = 0;
 	return INTAKE_READ_BODY;
+}
+
+int
+intake_body_refuse(int why, char json[INTAKE_JSON_LEN], size_t *jsonlen)
+{
+	char msg[80];
+
+	switch (why) {
+	case INTAKE_EMPTY:
+		return json_error(400, "empty body: no report", json, jsonlen);
+	case 413:
+		snprintf(msg, sizeof(msg), "report larger than the limit of "
+		    "%d bytes", LIMIT_INTAKE_BODY_BYTES);
+		return json_error(413, msg, json, jsonlen);
+	case 431:
+		return json_error(431, "chunked body: trailer section over "
+		    "the limits of a request head", json, jsonlen);
+	case INTAKE_FRAMING:
+		return json_error(400, "chunked body: more framing than the "
+		    "data allows", json, jsonlen);
+	default:
+		return json_error(400, "chunked body: malformed framing",
+		    json, jsonlen);
+	}
 }
 
 struct intake_job *
