@@ -130,12 +130,14 @@ static void conn_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_read(struct conn *c);
 static void conn_write(struct conn *c);
 
-/* Frees the intake body being read, and gives its bytes back. */
+/* Frees the intake body being read, gives its bytes back and ends its
+ * upload (intake_admit counted it). */
 static void
 conn_body_free(struct conn *c)
 {
 	if (c->ib == NULL)
 		return;
+	peers_upload_end(c->w->d->peers, c->client);
 	peers_give(c->w->d->peers, c->client, c->ib->cap);
 	free(c->ib->data);
 	free(c->ib);
@@ -362,7 +364,7 @@ conn_body_done(struct conn *c)
 {
 	struct conn_body *ib = c->ib;
 
-	/* The job takes the buffer and its reservation. */
+	/* The job takes the buffer, its reservation and the upload. */
 	c->job = intake_http_post(&c->w->intake, c, c->peer,
 	    peer_text(c->client), ib->domain, c->client, ib->data, ib->cap,
 	    ib->have);
@@ -473,7 +475,7 @@ route_intake(struct conn *c, const struct http_request *r, const char *host,
 {
 	struct worker *w = c->w;
 	char domain[LIMIT_DNAME_LEN + 1];
-	char json[INTAKE_JSON_LEN];
+	char json[INTAKE_JSON_LEN], retry[INTAKE_RETRY_LEN] = "";
 	size_t jl = 0, have;
 	struct conn_body *ib;
 	int st;
@@ -484,6 +486,10 @@ route_intake(struct conn *c, const struct http_request *r, const char *host,
 		jl = (size_t)snprintf(json, sizeof(json),
 		    "{\"error\": \"not found\"}\n");
 	}
+	/* A report we would read: the client's rate and uploads at once
+	 * (429 from the head, like the answers above). */
+	if (st == INTAKE_READ_BODY)
+		st = intake_admit(w->d, c->client, json, &jl, retry);
 	if (st != INTAKE_READ_BODY) {
 		/* Answered from the head: the body is never parsed. A
 		 * small one is skipped (keep-alive goes on), else close. */
@@ -496,7 +502,8 @@ route_intake(struct conn *c, const struct http_request *r, const char *host,
 			*used = c->rlen;
 		}
 		conn_json(c, st, json, jl, st == 405 ? "Allow: POST\r\n" :
-		    st == 503 ? "Retry-After: 60\r\n" : NULL);
+		    st == 429 ? retry : st == 503 ? "Retry-After: 60\r\n" :
+		    NULL);
 		intake_log(c, r, NULL, st, r->content_length);
 		return;
 	}

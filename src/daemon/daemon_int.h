@@ -148,6 +148,8 @@ struct intake_job {
 	struct peer	*peer;		/* holds held bytes for it */
 	size_t		 held;		/* reserved in d->peers: the size of
 					 * in's buffer */
+	bool		 upload;	/* HTTPS: counted as one of peer's
+					 * uploads (peers_admit) until freed */
 	char		 client[64];	/* peer address */
 	char		 client_key[PEER_TEXT_LEN];	/* its /64 or so */
 	char		 domain[LIMIT_DNAME_LEN + 1];	/* the token's, or ""
@@ -225,7 +227,12 @@ struct daemon {
 					 * the current one */
 	struct strv	 listen_addrs;	/* explicit listen addresses */
 
-	struct peers	*peers;		/* per client: connections, bytes */
+	struct peers	*peers;		/* per client: connections, bytes,
+					 * report rate, uploads */
+	unsigned	 intake_rate;	/* reports a minute per client (the
+					 * setting), 0: no limit */
+	unsigned	 intake_concurrent;	/* uploads at once per client
+					 * (the setting), 0: no limit */
 	unsigned	 max_conns;	/* HTTP(S) per worker (fd budget) */
 	unsigned	 max_conns_client;	/* HTTP(S) per client, in all */
 	unsigned	 smtp_max_conns;	/* SMTP per worker */
@@ -287,11 +294,26 @@ enum {
  * status: 400, 413 or 431. */
 int	intake_body_refuse(int why, char json[INTAKE_JSON_LEN],
 	    size_t *jsonlen);
+/* "Retry-After: N\r\n" and its NUL. */
+#define INTAKE_RETRY_LEN 40
+/* The per-client limits of anonymous intake, for a request that
+ * intake_route would read (INTAKE_READ_BODY) from peer: counts one
+ * upload of peer and takes one report from its bucket (peers_admit at
+ * the time now) and returns INTAKE_READ_BODY; or returns 429 with its
+ * JSON body in json (which limit, and for the rate when to come back)
+ * and the header line "Retry-After: N\r\n" (seconds until the client
+ * may try again) in retry, nothing counted or taken. The upload ends
+ * with peers_upload_end, or when the job that takes the body is freed.
+ * Worker thread; takes the peers' lock once, never waits. */
+int	intake_admit(struct daemon *d, struct peer *peer,
+	    char json[INTAKE_JSON_LEN], size_t *jsonlen,
+	    char retry[INTAKE_RETRY_LEN]);
 /* Posts one report body received for domain from client to the
  * pool, as a job (waiter = waiter) that takes buf (a malloc'd block
  * of held bytes, reserved for peer in d->peers; the job gives them
- * back when freed) and holds len bytes of body. Returns the job: the
- * answer comes when it is back on the worker (intake_done_take,
+ * back when freed) and holds len bytes of body, and peer's upload that
+ * intake_admit counted (ended when the job is freed). Returns the job:
+ * the answer comes when it is back on the worker (intake_done_take,
  * intake_http_answer). Worker thread; never waits. */
 struct intake_job *intake_http_post(struct intake *in, void *waiter,
 	    const char *client, const char *client_key, const char *domain,
@@ -383,6 +405,17 @@ daemon_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	return ts.tv_sec;
+}
+
+/* Monotonic milliseconds (coarse: a few ms), the clock of the report
+ * buckets (peers_admit). */
+static inline uint64_t
+daemon_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* A quiescent point: the worker holds no table pointer from before. */

@@ -22,6 +22,10 @@
  *	                                        before any body byte is read
  *	400 / 413 / 431 {"error": ...}         a chunked body refused while
  *	                                        it is decoded (then close)
+ *	429 {"error": ...} + Retry-After       the client (an IPv4 address,
+ *	                                        an IPv6 /64) is over its rate
+ *	                                        or its uploads at once:
+ *	                                        decided from the head too
  *	503 {"error": ...} + Retry-After       busy, or the store failed:
  *	                                        try later
  *
@@ -35,8 +39,24 @@
  * end, so an empty one ("0\r\n\r\n") gets the 400 of an empty
  * Content-Length body there, and 413 is sent after "100 Continue".
  *
+ * Limits per client (intake_admit, peer.h), for anonymous senders: a
+ * rate of reports (setting intake_client_rate; a token bucket holding a
+ * minute's worth, one per client, HTTPS and SMTP together) and HTTPS
+ * uploads at once (intake_client_concurrent). Past either, 429 with
+ * Retry-After, decided on the worker from the head after the other
+ * head answers: the body is never read, nothing reaches the pool or the
+ * writer, so a flood from one address costs a lookup under the peers'
+ * lock and never delays another's reports. An upload counts from its
+ * head until its job is freed (answered, or its connection gone).
+ *
  * SMTP (smtp_listen): RCPT is accepted only for tlsrpt+<token>@service_host
- * with a token of the published token set (550 otherwise: never a relay);
+ * with a token of the published token set (550 otherwise: never a relay),
+ * and the transaction's first accepted RCPT takes a report from the
+ * client's bucket (450 4.7.1 "try again in N seconds" past the rate:
+ * before DATA, so nothing of the message is read; at RCPT rather than
+ * MAIL so that only transactions that carry a report to us count, and
+ * once a message however many recipients); too many sessions from one
+ * client stay 421 (LIMIT_SMTP_CONN_PER_CLIENT);
  * a message's reports are found and parsed; a message without a valid
  * report is quarantined whole (554); invalid reports beside valid ones
  * are quarantined one by one, and the valid ones stored with them: all
@@ -206,6 +226,8 @@ intake_job_free(struct intake_job *j)
 		return;
 	intake_parts_free(&j->item.parts);
 	free(j->in);
+	if (j->upload)
+		peers_upload_end(j->task.owner->d->peers, j->peer);
 	peers_give(j->task.owner->d->peers, j->peer, j->held);
 	free(j);
 }
@@ -689,6 +711,34 @@ intake_body_refuse(int why, char json[INTAKE_JSON_LEN], size_t *jsonlen)
 	}
 }
 
+int
+intake_admit(struct daemon *d, struct peer *peer, char json[INTAKE_JSON_LEN],
+    size_t *jsonlen, char retry[INTAKE_RETRY_LEN])
+{
+	uint64_t wait_ms = 0, secs;
+	char msg[160];
+
+	switch (peers_admit(d->peers, peer, daemon_now_ms(), true, &wait_ms)) {
+	case PEER_ADMIT:
+		return INTAKE_READ_BODY;
+	case PEER_OVER_CONCURRENT:
+		snprintf(retry, INTAKE_RETRY_LEN, "Retry-After: %d\r\n",
+		    LIMIT_INTAKE_CONCURRENT_RETRY);
+		snprintf(msg, sizeof(msg), "too many uploads at once from "
+		    "this address (at most %u); retry in %d seconds",
+		    d->intake_concurrent, LIMIT_INTAKE_CONCURRENT_RETRY);
+		return json_error(429, msg, json, jsonlen);
+	default:
+		secs = (wait_ms + 999) / 1000;	/* at least 1: wait_ms > 0 */
+		snprintf(retry, INTAKE_RETRY_LEN, "Retry-After: %llu\r\n",
+		    (unsigned long long)secs);
+		snprintf(msg, sizeof(msg), "too many reports from this address "
+		    "(at most %u a minute); retry in %llu seconds",
+		    d->intake_rate, (unsigned long long)secs);
+		return json_error(429, msg, json, jsonlen);
+	}
+}
+
 struct intake_job *
 intake_http_post(struct intake *in, void *waiter, const char *client,
     const char *client_key, const char *domain, struct peer *peer,
@@ -701,6 +751,7 @@ intake_http_post(struct intake *in, void *waiter, const char *client,
 	j->inlen = len;
 	j->peer = peer;
 	j->held = held;
+	j->upload = true;
 	snprintf(j->client, sizeof(j->client), "%s", client);
 	snprintf(j->client_key, sizeof(j->client_key), "%s", client_key);
 	snprintf(j->domain, sizeof(j->domain), "%s", domain);
@@ -745,15 +796,28 @@ intake_smtp_domain(const struct daemon *d, const char *addr)
 	return ptable_find_token(t, token);
 }
 
+/* A report address of ours, and the client's rate: a transaction takes
+ * one report from the client's bucket (the one its HTTPS uploads take
+ * from) at its first accepted recipient, so that a message counts once
+ * and a transaction that carries no report to us costs nothing. Over the
+ * rate: 450 4.7.1 with when to come back, before DATA. */
 static enum smtp_rcpt_result
 intake_smtp_rcpt(void *arg, const struct smtp_envelope *env,
     const char *addr)
 {
 	struct intake *in = arg;
+	uint64_t wait_ms = 0;
 
-	(void)env;
-	return intake_smtp_domain(in->d, addr) != NULL ? SMTP_RCPT_ACCEPT :
-	    SMTP_RCPT_REFUSE;
+	if (intake_smtp_domain(in->d, addr) == NULL)
+		return SMTP_RCPT_REFUSE;
+	if (env->nrcpt > 0 || env->peer == NULL ||
+	    peers_admit(in->d->peers, env->peer, daemon_now_ms(), false,
+	    &wait_ms) == PEER_ADMIT)
+		return SMTP_RCPT_ACCEPT;
+	snprintf(env->reason, SMTP_REASON_LEN, "too many reports from your "
+	    "address (at most %u a minute); try again in %llu seconds",
+	    in->d->intake_rate, (unsigned long long)(wait_ms + 999) / 1000);
+	return SMTP_RCPT_LIMITED;
 }
 
 static void

@@ -231,20 +231,25 @@
 #define LIMIT_INTAKE_INFLIGHT_BYTES (128 * 1024 * 1024)
 #define LIMIT_INTAKE_CLIENT_BYTES (16 * 1024 * 1024)
 /* Reports one client (an IPv4 address, an IPv6 /64) may send a minute,
- * by HTTPS and by mail together (setting intake_client_rate), as a
- * token bucket that holds a minute's worth: past it, HTTPS 429 and SMTP
- * 450, each with when to come back. The busiest reporter delivering a
- * day's reports for 100,000 hosted domains from a handful of addresses
- * within a few hours sends about 100,000 / (10 x 180 min) = 55 a
- * minute from each; 600 leaves tenfold room and still holds a flood
- * from one address to 10 a second. */
+ * by HTTPS and by mail together (setting intake_client_rate; 0: no
+ * limit, for a node behind a trusted relay), as a token bucket that
+ * holds a minute's worth (peer.h): past it, HTTPS 429 and SMTP 450 (at
+ * RCPT, a message counts once), each with when to come back. The
+ * busiest reporter delivering a day's reports for 100,000 hosted
+ * domains from a handful of addresses within a few hours sends about
+ * 100,000 / (10 x 180 min) = 55 a minute from each; 600 leaves tenfold
+ * room and still holds a flood from one address to 10 a second. */
 #define LIMIT_INTAKE_CLIENT_RATE 600
 /* Report uploads (HTTPS requests being read or stored) one client may
- * have at once (setting intake_client_concurrent): past it, 429. A
- * reporter posts one at a time; HTTP clients open up to 6 connections
- * to a host. Its SMTP sessions are bounded by LIMIT_SMTP_CONN_PER_CLIENT
- * (421). */
+ * have at once (setting intake_client_concurrent; 0: no limit): past
+ * it, 429. A reporter posts one at a time; HTTP clients open up to 6
+ * connections to a host. Its SMTP sessions are bounded by
+ * LIMIT_SMTP_CONN_PER_CLIENT (421). */
 #define LIMIT_INTAKE_CLIENT_CONCURRENT 8
+/* Retry-After of that 429, seconds: an upload takes a moment (at most
+ * LIMIT_INTAKE_SECONDS); a few seconds let one finish without inviting
+ * a tight loop of retries. */
+#define LIMIT_INTAKE_CONCURRENT_RETRY 5
 /* One group commit of HTTPS reports (daemon_intake.c): at most this
  * many reports and raw bytes per transaction. A bigger batch barely
  * saves more syncs (one sync already costs as much as ~20 page writes)
