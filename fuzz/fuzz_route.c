@@ -14,9 +14,11 @@
  * Checked: a route's listener, path and method match the request; a
  * 405's Allow line is well-formed; intake_route answers only the
  * statuses it documents, each with a JSON body ({"error": ...}) that
- * parses, and reads a body only for POST of a Content-Length within
- * LIMIT_INTAKE_BODY_BYTES, a report media type and the known token,
- * naming example.com. A broken property aborts.
+ * parses, and reads a body only for POST of a chunked body or of a
+ * Content-Length from 1 to LIMIT_INTAKE_BODY_BYTES, with a report media
+ * type and the known token, naming example.com; a POST that meets all
+ * of these is read (a chunked body's size is decided while it is read,
+ * never from the head). A broken property aborts.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -98,19 +100,30 @@ fuzz_intake(const struct http_request *r, const char *host)
 	char domain[LIMIT_DNAME_LEN + 1], json[INTAKE_JSON_LEN];
 	size_t jl = 0;
 	json_t *j;
+	bool sized, framed;
 	int st;
 
 	st = intake_route(&fuzz_d, r, host, domain, json, &jl);
 	if (st == INTAKE_NONE)
 		fuzz_fail("intake route: not taken on its own path");
+	sized = r->has_length && r->content_length > 0 &&
+	    r->content_length <= LIMIT_INTAKE_BODY_BYTES;
+	framed = r->chunked || sized;
 	if (st == INTAKE_READ_BODY) {
-		if (r->method != HTTP_POST || r->chunked || !r->has_length ||
-		    r->content_length == 0 ||
-		    r->content_length > LIMIT_INTAKE_BODY_BYTES ||
+		if (r->method != HTTP_POST || !framed ||
 		    strcmp(domain, "example.com") != 0)
 			fuzz_fail("intake route: reads a body it must not");
 		return;
 	}
+	/* The framing answers come from the head's framing alone: never
+	 * for a chunked body, whose size is known only once read. */
+	if ((st == 400 && (r->chunked || !r->has_length ||
+	    r->content_length != 0)) ||
+	    (st == 411 && (r->chunked || r->has_length)) ||
+	    (st == 413 && (r->chunked ||
+	    r->content_length <= LIMIT_INTAKE_BODY_BYTES)))
+		fuzz_fail("intake route: a framing answer its head does not "
+		    "call for");
 	if (st != 400 && st != 404 && st != 405 && st != 411 && st != 413 &&
 	    st != 415)
 		fuzz_fail("intake route: undocumented status");

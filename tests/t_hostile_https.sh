@@ -48,10 +48,13 @@ TOKEN=$(sg domain show hostile.test --json | $PY -c \
     'import json, sys; print(json.load(sys.stdin)["token"])')
 URL="https://$SH:$PORT/tlsrpt/$TOKEN"
 
+# C holds 40 and 10 uploads from one address: uploads at once per client
+# (default 8, t_intake_limits.sh tests it) are raised so that the byte
+# share and the minimum upload rate are what stops them.
 "$STSGUARD" --data-dir "$DIR/data" serve --https-listen "$IP:$PORT" \
     --http-listen off --service-host $SH --workers 2 \
     --quarantine-max-per-client 3 --quarantine-max-bytes 60000 \
-    2> "$DIR/serve.log" &
+    --intake-client-concurrent 64 2> "$DIR/serve.log" &
 PID=$!
 wait_up "$DIR/serve.log" fetch > /dev/null || exit 1
 

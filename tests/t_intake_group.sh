@@ -22,9 +22,13 @@ N=${N:-300}
 NB=${NB:-1500}		# set b: long enough for a SIGTERM to land in it
 SH=sts.group.test
 
+# Every sender here is one address, 64 at once and thousands of reports
+# a minute: the per-client limits (t_intake_limits.sh tests them) are
+# off, or they would answer most of this load 429.
 start_daemon() { # start_daemon N
 	"$STSGUARD" --data-dir "$DIR/data" serve --https-listen "$IP:$PORT" \
 	    --http-listen off --service-host $SH --workers 2 \
+	    --intake-client-rate 0 --intake-client-concurrent 0 \
 	    --log-level warn 2> "$DIR/serve.$1.log" &
 	PID=$!
 	wait_up "$DIR/serve.$1.log" curl -s -o /dev/null --max-time 2 \

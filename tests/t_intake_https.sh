@@ -10,8 +10,9 @@
 # invalid corpus report. Then compares what the store says (`report list
 # --json`, `stats DOMAIN --json` for every policy-domain seen) with sums
 # computed here by python3 from the files themselves. Plus: 404 (unknown
-# token, bad path), 405, 411 (no length; chunked), 413 (answered without
-# reading the body), 415, Expect: 100-continue with a 1.3 MB report,
+# token, bad path), 405, 411 (no length), a chunked body taken like a
+# Content-Length one (t_intake_chunked.sh has the rest), 413 (answered
+# without reading the body), 415, Expect: 100-continue with a 1.3 MB report,
 # keep-alive across intake and policy requests, and a policy fetch still
 # answered at the end.
 #
@@ -234,9 +235,12 @@ check "405 Allow: POST" "Allow: POST" \
     "$(c -o /dev/null -D - -X PUT "$URL" | grep -i '^allow:' | tr -d '\r')"
 check "POST without body or length 411" 411 \
     "$(c -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' "$URL")"
-check "chunked 411" 411 \
-    "$(c -o /dev/null -w '%{http_code}' -H 'Transfer-Encoding: chunked' \
+check "chunked: the stored report again, 200 duplicate" 200 \
+    "$(c -o "$DIR/resp" -w '%{http_code}' -H 'Transfer-Encoding: chunked' \
       -H 'Content-Type: application/json' --data-binary @"$R" "$URL")"
+grep -q '^{"status": "duplicate", "id": [0-9]*}$' "$DIR/resp" &&
+    ok "chunked duplicate: its JSON answer" ||
+    bad "chunked duplicate: $(cat "$DIR/resp")"
 check "empty body 400" 400 \
     "$(c -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
       -H 'Content-Length: 0' -X POST "$URL")"

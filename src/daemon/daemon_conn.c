@@ -36,11 +36,15 @@
  * HTTP-01 token -> 200, else 404. redirect: a hosted Host or
  * service_host -> 301 to https, else 404.
  * A request body is read only for report intake (into a buffer that
- * grows as the bytes come, after an optional "100 Continue"); a small
- * body sent to another route is skipped so that keep-alive goes on, a big
- * or chunked one closes the connection after the answer.
+ * grows as the bytes come, after an optional "100 Continue"): a
+ * Content-Length body straight into that buffer; a chunked one into
+ * rbuf, as heads are, and decoded from there into the buffer
+ * (http_chunked_feed), so that the buffer holds data only and bytes
+ * after the body's end stay in rbuf as the next request. A small body
+ * sent to another route is skipped so that keep-alive goes on, a big or
+ * chunked one closes the connection after the answer.
  * Never serves a policy over plain HTTP; never reads the store.
- */#include <arpa/inet.h>
+ */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -77,13 +81,22 @@ enum conn_state {
 				 * comes back (done_cb) */
 };
 
-/* An intake body being read: Content-Length bytes, then the report.
- * The buffer grows as bytes arrive, each step reserved for the client
- * in d->peers (so a slow upload holds only what it has sent). */
+/* An intake body being read: Content-Length bytes, or a chunked body
+ * decoded as it comes; then the report. The buffer grows as data
+ * arrives, each step reserved for the client in d->peers (so a slow
+ * upload holds only what it has sent). */
 struct conn_body {
-	size_t		 need, have;	/* bytes */
+	size_t		 need;		/* bytes: the Content-Length; chunked:
+					 * LIMIT_INTAKE_BODY_BYTES, the most
+					 * it may hold */
+	size_t		 have;		/* data bytes in data (chunked:
+					 * decoded) */
 	size_t		 cap;		/* of data, all of it reserved */
 	time_t		 since;		/* when the head came */
+	bool		 chunked;	/* Transfer-Encoding: chunked */
+	uint64_t	 raw;		/* chunked: bytes taken from rbuf,
+					 * framing and data */
+	struct http_chunked dec;	/* chunked: the decoder */
 	char		 domain[LIMIT_DNAME_LEN + 1];	/* the token's */
 	uint8_t		*data;
 };
@@ -117,12 +130,14 @@ static void conn_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_read(struct conn *c);
 static void conn_write(struct conn *c);
 
-/* Frees the intake body being read, and gives its bytes back. */
+/* Frees the intake body being read, gives its bytes back and ends its
+ * upload (intake_admit counted it). */
 static void
 conn_body_free(struct conn *c)
 {
 	if (c->ib == NULL)
 		return;
+	peers_upload_end(c->w->d->peers, c->client);
 	peers_give(c->w->d->peers, c->client, c->ib->cap);
 	free(c->ib->data);
 	free(c->ib);
@@ -130,8 +145,8 @@ conn_body_free(struct conn *c)
 }
 
 /* Makes room for the next bytes of the body: doubles the buffer, up to
- * its Content-Length, reserving each step for the client. Returns false
- * when the client's share or the total would pass (503, try later). */
+ * need, reserving each step for the client. Returns false when the
+ * client's share or the total would pass (503, try later). */
 static bool
 conn_body_grow(struct conn *c)
 {
@@ -340,18 +355,19 @@ intake_log(struct conn *c, const struct http_request *r, const char *domain,
 	log_end(&l);
 }
 
-/* The whole intake body is in c->ib: take the report. A valid one goes
- * to the writer with the body (c->job set: the caller's flush makes the
- * connection wait, see conn_flush); anything else is answered now. */
+/* The whole intake body is in c->ib (have bytes): take the report. A
+ * valid one goes to the writer with the body (c->job set: the caller's
+ * flush makes the connection wait, see conn_flush); anything else is
+ * answered now. */
 static void
 conn_body_done(struct conn *c)
 {
 	struct conn_body *ib = c->ib;
 
-	/* The job takes the buffer and its reservation. */
+	/* The job takes the buffer, its reservation and the upload. */
 	c->job = intake_http_post(&c->w->intake, c, c->peer,
 	    peer_text(c->client), ib->domain, c->client, ib->data, ib->cap,
-	    ib->need);
+	    ib->have);
 	free(ib);
 	c->ib = NULL;
 }
@@ -369,6 +385,87 @@ conn_body_busy(struct conn *c, const struct http_request *r,
 	intake_log(c, r, domain, 503, bytes);
 }
 
+/* Refuses an intake body while it is read, for why (intake_body_refuse:
+ * a decoder's status, INTAKE_EMPTY, INTAKE_FRAMING): frees it and
+ * answers. An empty body leaves the framing whole, and the connection
+ * goes on; after any other fault the rest of the input cannot be framed:
+ * drop it (*used = rlen) and close. */
+static void
+conn_body_refuse(struct conn *c, const struct http_request *r, int why,
+    size_t *used)
+{
+	char json[INTAKE_JSON_LEN], dom[LIMIT_DNAME_LEN + 1];
+	size_t jl = 0, have = c->ib->have;
+	int st = intake_body_refuse(why, json, &jl);
+
+	memcpy(dom, c->ib->domain, sizeof(dom));
+	conn_body_free(c);
+	if (why != INTAKE_EMPTY) {
+		c->close_after = true;
+		c->linger = true;
+		*used = c->rlen;
+	}
+	conn_json(c, st, json, jl, NULL);
+	intake_log(c, r, dom, st, have);
+}
+
+/* Decodes the chunked body bytes in rbuf[*used..rlen) into c->ib,
+ * growing its buffer as data comes out, and moves *used past what was
+ * taken. Returns true while the body goes on: everything was taken,
+ * read more. Returns false when it has ended, c->ib gone: a report
+ * posted to the writer (c->job), or an answer written (an empty body:
+ * 400, and keep-alive goes on; a decoder's error, too much framing, no
+ * room to grow: 400/413/431/503, and close). Bytes after the body's
+ * last line end stay in rbuf: the next request. */
+static bool
+conn_body_decode(struct conn *c, const struct http_request *r, size_t *used)
+{
+	struct conn_body *ib = c->ib;
+
+	for (;;) {
+		enum http_chunked_result res;
+		size_t u, p;
+		int status;
+
+		res = http_chunked_feed(&ib->dec, c->rbuf + *used,
+		    c->rlen - *used, ib->data + ib->have, ib->cap - ib->have,
+		    &u, &p, &status);
+		*used += u;
+		ib->have += p;
+		ib->raw += u;
+		if (res == HTTP_CHUNKED_ERROR) {
+			conn_body_refuse(c, r, status, used);
+			return false;
+		}
+		if (ib->raw - ib->have > LIMIT_INTAKE_CHUNK_FRAMING_FLOOR +
+		    (uint64_t)LIMIT_INTAKE_CHUNK_FRAMING * ib->have) {
+			conn_body_refuse(c, r, INTAKE_FRAMING, used);
+			return false;
+		}
+		if (res == HTTP_CHUNKED_DONE) {
+			if (ib->have == 0)
+				conn_body_refuse(c, r, INTAKE_EMPTY, used);
+			else
+				conn_body_done(c);
+			return false;
+		}
+		if (*used == c->rlen)
+			return true;		/* send more */
+		/* The buffer is full and data comes next. The decoder
+		 * keeps the total within need: there is room to grow. */
+		if (!conn_body_grow(c)) {
+			char dom[LIMIT_DNAME_LEN + 1];
+			size_t have = ib->have;
+
+			memcpy(dom, ib->domain, sizeof(dom));
+			conn_body_free(c);
+			*used = c->rlen;
+			conn_body_busy(c, r, dom, have);
+			return false;
+		}
+	}
+}
+
 /* Report intake on the HTTPS listener (RFC 8460 §3): answers r or
  * starts reading its body (bytes already in rbuf from *used on are
  * taken). */
@@ -378,7 +475,7 @@ route_intake(struct conn *c, const struct http_request *r, const char *host,
 {
 	struct worker *w = c->w;
 	char domain[LIMIT_DNAME_LEN + 1];
-	char json[INTAKE_JSON_LEN];
+	char json[INTAKE_JSON_LEN], retry[INTAKE_RETRY_LEN] = "";
 	size_t jl = 0, have;
 	struct conn_body *ib;
 	int st;
@@ -389,6 +486,10 @@ route_intake(struct conn *c, const struct http_request *r, const char *host,
 		jl = (size_t)snprintf(json, sizeof(json),
 		    "{\"error\": \"not found\"}\n");
 	}
+	/* A report we would read: the client's rate and uploads at once
+	 * (429 from the head, like the answers above). */
+	if (st == INTAKE_READ_BODY)
+		st = intake_admit(w->d, c->client, json, &jl, retry);
 	if (st != INTAKE_READ_BODY) {
 		/* Answered from the head: the body is never parsed. A
 		 * small one is skipped (keep-alive goes on), else close. */
@@ -401,15 +502,20 @@ route_intake(struct conn *c, const struct http_request *r, const char *host,
 			*used = c->rlen;
 		}
 		conn_json(c, st, json, jl, st == 405 ? "Allow: POST\r\n" :
-		    st == 503 ? "Retry-After: 60\r\n" : NULL);
+		    st == 429 ? retry : st == 503 ? "Retry-After: 60\r\n" :
+		    NULL);
 		intake_log(c, r, NULL, st, r->content_length);
 		return;
 	}
 	if ((ib = calloc(1, sizeof(*ib))) == NULL)
 		log_fatal("intake", "out of memory");
-	ib->need = (size_t)r->content_length;
+	ib->chunked = r->chunked;
+	ib->need = r->chunked ? LIMIT_INTAKE_BODY_BYTES :
+	    (size_t)r->content_length;
 	ib->since = w->now;
 	memcpy(ib->domain, domain, strlen(domain) + 1);
+	if (r->chunked)
+		http_chunked_init(&ib->dec, LIMIT_INTAKE_BODY_BYTES);
 	c->ib = ib;
 	if (!conn_body_grow(c)) {
 		conn_body_free(c);
@@ -417,18 +523,27 @@ route_intake(struct conn *c, const struct http_request *r, const char *host,
 		conn_body_busy(c, r, domain, r->content_length);
 		return;
 	}
-	/* What came with the head fits: rbuf is smaller than the first
-	 * step, or the body is. */
-	have = c->rlen - *used;
-	if (have > ib->need)
-		have = ib->need;
-	memcpy(ib->data, c->rbuf + *used, have);
-	ib->have = have;
-	*used += have;
-	if (ib->have == ib->need) {
-		conn_body_done(c);
-		return;
+	if (r->chunked) {
+		/* What came with the head, decoded; the rest comes into
+		 * rbuf (conn_read). */
+		if (!conn_body_decode(c, r, used))
+			return;
+	} else {
+		/* What came with the head fits: rbuf is smaller than the
+		 * first step, or the body is. */
+		have = c->rlen - *used;
+		if (have > ib->need)
+			have = ib->need;
+		memcpy(ib->data, c->rbuf + *used, have);
+		ib->have = have;
+		*used += have;
+		if (ib->have == ib->need) {
+			conn_body_done(c);
+			return;
+		}
 	}
+	/* The body goes on. With chunked, 413 comes after this, at the
+	 * size line that passes the limit. */
 	if (r->expect_continue)
 		conn_puts(c, "HTTP/1.1 100 Continue\r\n\r\n");
 	c->deadline = w->now + LIMIT_INTAKE_SECONDS;
@@ -727,9 +842,11 @@ conn_flush(struct conn *c)
 	return true;
 }
 
-/* Reads what is there; answers complete requests. Level-triggered
- * readiness brings us back for bytes still in the kernel; bytes OpenSSL
- * already holds (SSL_has_pending) must be taken now. */
+/* Reads what is there: into the intake body (Content-Length), or into
+ * rbuf (heads, chunked bodies: decoded at once); answers complete
+ * requests. Level-triggered readiness brings us back for bytes still in
+ * the kernel; bytes OpenSSL already holds (SSL_has_pending) must be
+ * taken now. */
 static void
 conn_read(struct conn *c)
 {
@@ -738,7 +855,7 @@ conn_read(struct conn *c)
 		char *dst = c->rbuf + c->rlen;
 		int n;
 
-		if (c->ib != NULL) {
+		if (c->ib != NULL && !c->ib->chunked) {
 			if (c->ib->have == c->ib->cap &&
 			    !conn_body_grow(c)) {
 				char dom[LIMIT_DNAME_LEN + 1];
@@ -787,11 +904,25 @@ conn_read(struct conn *c)
 			}
 			n = (int)k;
 		}
-		if (c->ib != NULL) {
+		if (c->ib != NULL && !c->ib->chunked) {
 			c->ib->have += (size_t)n;
 			if (c->ib->have == c->ib->need) {
 				conn_body_done(c);
 				conn_write(c);	/* pends */
+				return;
+			}
+		} else if (c->ib != NULL) {
+			size_t used = 0;
+			bool more;
+
+			c->rlen += (size_t)n;
+			more = conn_body_decode(c, NULL, &used);
+			memmove(c->rbuf, c->rbuf + used, c->rlen - used);
+			c->rlen -= used;
+			if (!more) {
+				/* pends, or answers (then pipelined
+				 * requests, or close) */
+				conn_write(c);
 				return;
 			}
 		} else {

@@ -148,6 +148,8 @@ struct intake_job {
 	struct peer	*peer;		/* holds held bytes for it */
 	size_t		 held;		/* reserved in d->peers: the size of
 					 * in's buffer */
+	bool		 upload;	/* HTTPS: counted as one of peer's
+					 * uploads (peers_admit) until freed */
 	char		 client[64];	/* peer address */
 	char		 client_key[PEER_TEXT_LEN];	/* its /64 or so */
 	char		 domain[LIMIT_DNAME_LEN + 1];	/* the token's, or ""
@@ -225,7 +227,12 @@ struct daemon {
 					 * the current one */
 	struct strv	 listen_addrs;	/* explicit listen addresses */
 
-	struct peers	*peers;		/* per client: connections, bytes */
+	struct peers	*peers;		/* per client: connections, bytes,
+					 * report rate, uploads */
+	unsigned	 intake_rate;	/* reports a minute per client (the
+					 * setting), 0: no limit */
+	unsigned	 intake_concurrent;	/* uploads at once per client
+					 * (the setting), 0: no limit */
 	unsigned	 max_conns;	/* HTTP(S) per worker (fd budget) */
 	unsigned	 max_conns_client;	/* HTTP(S) per client, in all */
 	unsigned	 smtp_max_conns;	/* SMTP per worker */
@@ -251,7 +258,8 @@ struct intake {
 /* What intake_route decided about a request head. */
 enum {
 	INTAKE_NONE = 0,	/* not an intake request: route it as before */
-	INTAKE_READ_BODY = 1,	/* read content_length bytes, then call
+	INTAKE_READ_BODY = 1,	/* read content_length bytes, or decode
+				 * the chunked body, then call
 				 * intake_http_post */
 	/* any other value: the HTTP status to answer now, with the JSON
 	 * body intake_route wrote (the body is not read) */
@@ -261,21 +269,51 @@ enum {
 
 /* Decides a request on the HTTPS listener for host (normalized) before
  * its body is read: POST /tlsrpt/<token> on service_host with a known
- * token, a report media type and a Content-Length up to
- * LIMIT_INTAKE_BODY_BYTES gives INTAKE_READ_BODY and the token's domain
- * in domain; any other request for /tlsrpt/... on service_host gives the
- * status to answer (404 unknown token or path, 405 method, 411 no
- * Content-Length or chunked, 413 too large, 415 media type) and its JSON
- * body in json; everything else gives INTAKE_NONE. Reads only the
+ * token, a report media type and a Content-Length from 1 to
+ * LIMIT_INTAKE_BODY_BYTES, or a chunked body, gives INTAKE_READ_BODY
+ * and the token's domain in domain; any other request for /tlsrpt/...
+ * on service_host gives the status to answer (400 Content-Length 0, 404
+ * unknown token or path, 405 method, 411 neither Content-Length nor
+ * chunked, 413 Content-Length too large, 415 media type) and its JSON
+ * body in json; everything else gives INTAKE_NONE. A chunked body's size
+ * is decided while it is read (intake_body_refuse). Reads only the
  * published table: no I/O. */
 int	intake_route(const struct daemon *d, const struct http_request *r,
 	    const char *host, char domain[LIMIT_DNAME_LEN + 1],
 	    char json[INTAKE_JSON_LEN], size_t *jsonlen);
+/* Why a body is refused while it is read (intake_body_refuse): the
+ * status http_chunked_feed gave (400 malformed, 413 over
+ * LIMIT_INTAKE_BODY_BYTES, 431 trailers over the head's limits), or: */
+enum {
+	INTAKE_EMPTY = -1,	/* no data ("0\r\n\r\n"): 400 */
+	INTAKE_FRAMING = -2,	/* more chunk framing than its data allows
+				 * (LIMIT_INTAKE_CHUNK_FRAMING): 400 */
+};
+/* Writes the JSON answer to a body refused for why (above) into json,
+ * the same words as intake_route's for the same fault. Returns the HTTP
+ * status: 400, 413 or 431. */
+int	intake_body_refuse(int why, char json[INTAKE_JSON_LEN],
+	    size_t *jsonlen);
+/* "Retry-After: N\r\n" and its NUL. */
+#define INTAKE_RETRY_LEN 40
+/* The per-client limits of anonymous intake, for a request that
+ * intake_route would read (INTAKE_READ_BODY) from peer: counts one
+ * upload of peer and takes one report from its bucket (peers_admit at
+ * the time now) and returns INTAKE_READ_BODY; or returns 429 with its
+ * JSON body in json (which limit, and for the rate when to come back)
+ * and the header line "Retry-After: N\r\n" (seconds until the client
+ * may try again) in retry, nothing counted or taken. The upload ends
+ * with peers_upload_end, or when the job that takes the body is freed.
+ * Worker thread; takes the peers' lock once, never waits. */
+int	intake_admit(struct daemon *d, struct peer *peer,
+	    char json[INTAKE_JSON_LEN], size_t *jsonlen,
+	    char retry[INTAKE_RETRY_LEN]);
 /* Posts one report body received for domain from client to the
  * pool, as a job (waiter = waiter) that takes buf (a malloc'd block
  * of held bytes, reserved for peer in d->peers; the job gives them
- * back when freed) and holds len bytes of body. Returns the job: the
- * answer comes when it is back on the worker (intake_done_take,
+ * back when freed) and holds len bytes of body, and peer's upload that
+ * intake_admit counted (ended when the job is freed). Returns the job:
+ * the answer comes when it is back on the worker (intake_done_take,
  * intake_http_answer). Worker thread; never waits. */
 struct intake_job *intake_http_post(struct intake *in, void *waiter,
 	    const char *client, const char *client_key, const char *domain,
@@ -367,6 +405,17 @@ daemon_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	return ts.tv_sec;
+}
+
+/* Monotonic milliseconds (coarse: a few ms), the clock of the report
+ * buckets (peers_admit). */
+static inline uint64_t
+daemon_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* A quiescent point: the worker holds no table pointer from before. */

@@ -10,20 +10,53 @@
  *	                                         application/json; parameters
  *	<N bytes: gzip or JSON>                  such as charset ignored)
  *
+ *	  or, instead of Content-Length (RFC 9112 §7.1):
+ *	Transfer-Encoding: chunked
+ *
+ *	<chunks of the gzip or JSON bytes>
+ *
  *	201 {"status": "stored", "id": N}      a new report, committed
  *	200 {"status": "duplicate", "id": N}   seen before (org, report-id)
  *	400 {"error": "<reason>"}              invalid; kept in quarantine
  *	404 / 405 / 411 / 413 / 415            decided from the head alone,
  *	                                        before any body byte is read
+ *	400 / 413 / 431 {"error": ...}         a chunked body refused while
+ *	                                        it is decoded (then close)
+ *	429 {"error": ...} + Retry-After       the client (an IPv4 address,
+ *	                                        an IPv6 /64) is over its rate
+ *	                                        or its uploads at once:
+ *	                                        decided from the head too
  *	503 {"error": ...} + Retry-After       busy, or the store failed:
  *	                                        try later
  *
- * Chunked bodies are answered 411: every known TLS-RPT sender sends a
- * Content-Length, and a length known up front lets us answer 413 before
- * reading anything.
+ * A chunked body is decoded as its bytes arrive (http_chunked_feed,
+ * from the connection's head buffer into the body buffer: memory holds
+ * decoded data only) under the same limits as a Content-Length one:
+ * LIMIT_INTAKE_BODY_BYTES of data (413 at the size line of the chunk
+ * that would pass it), the same per-client reservations, the minimum
+ * upload rate counted in data bytes; and its framing may not outweigh
+ * its data (LIMIT_INTAKE_CHUNK_FRAMING). Its length is known only at its
+ * end, so an empty one ("0\r\n\r\n") gets the 400 of an empty
+ * Content-Length body there, and 413 is sent after "100 Continue".
+ *
+ * Limits per client (intake_admit, peer.h), for anonymous senders: a
+ * rate of reports (setting intake_client_rate; a token bucket holding a
+ * minute's worth, one per client, HTTPS and SMTP together) and HTTPS
+ * uploads at once (intake_client_concurrent). Past either, 429 with
+ * Retry-After, decided on the worker from the head after the other
+ * head answers: the body is never read, nothing reaches the pool or the
+ * writer, so a flood from one address costs a lookup under the peers'
+ * lock and never delays another's reports. An upload counts from its
+ * head until its job is freed (answered, or its connection gone).
  *
  * SMTP (smtp_listen): RCPT is accepted only for tlsrpt+<token>@service_host
- * with a token of the published token set (550 otherwise: never a relay);
+ * with a token of the published token set (550 otherwise: never a relay),
+ * and the transaction's first accepted RCPT takes a report from the
+ * client's bucket (450 4.7.1 "try again in N seconds" past the rate:
+ * before DATA, so nothing of the message is read; at RCPT rather than
+ * MAIL so that only transactions that carry a report to us count, and
+ * once a message however many recipients); too many sessions from one
+ * client stay 421 (LIMIT_SMTP_CONN_PER_CLIENT);
  * a message's reports are found and parsed; a message without a valid
  * report is quarantined whole (554); invalid reports beside valid ones
  * are quarantined one by one, and the valid ones stored with them: all
@@ -193,6 +226,8 @@ intake_job_free(struct intake_job *j)
 		return;
 	intake_parts_free(&j->item.parts);
 	free(j->in);
+	if (j->upload)
+		peers_upload_end(j->task.owner->d->peers, j->peer);
 	peers_give(j->task.owner->d->peers, j->peer, j->held);
 	free(j);
 }
@@ -635,22 +670,73 @@ intake_route(const struct daemon *d, const struct http_request *r,
 		return json_error(415, "expected Content-Type "
 		    "application/tlsrpt+gzip or application/tlsrpt+json",
 		    json, jsonlen);
-	if (r->chunked || !r->has_length)
-		return json_error(411, "a Content-Length is required", json,
-		    jsonlen);
-	if (r->content_length > LIMIT_INTAKE_BODY_BYTES) {
-		char msg[80];
-
-		snprintf(msg, sizeof(msg), "report larger than the limit of "
-		    "%d bytes", LIMIT_INTAKE_BODY_BYTES);
-		return json_error(413, msg, json, jsonlen);
+	/* A chunked body's length is known at its end: its 413 and the
+	 * 400 of an empty one come while it is read (daemon_conn.c). */
+	if (!r->chunked) {
+		if (!r->has_length)
+			return json_error(411, "a Content-Length or a "
+			    "chunked body is required", json, jsonlen);
+		if (r->content_length > LIMIT_INTAKE_BODY_BYTES)
+			return intake_body_refuse(413, json, jsonlen);
+		if (r->content_length == 0)
+			return intake_body_refuse(INTAKE_EMPTY, json,
+			    jsonlen);
 	}
-	if (r->content_length == 0)
-		return json_error(400, "empty body: no report", json,
-		    jsonlen);
 	memcpy(domain, dom, strlen(dom) + 1);
 	*jsonlen = 0;
 	return INTAKE_READ_BODY;
+}
+
+int
+intake_body_refuse(int why, char json[INTAKE_JSON_LEN], size_t *jsonlen)
+{
+	char msg[80];
+
+	switch (why) {
+	case INTAKE_EMPTY:
+		return json_error(400, "empty body: no report", json, jsonlen);
+	case 413:
+		snprintf(msg, sizeof(msg), "report larger than the limit of "
+		    "%d bytes", LIMIT_INTAKE_BODY_BYTES);
+		return json_error(413, msg, json, jsonlen);
+	case 431:
+		return json_error(431, "chunked body: trailer section over "
+		    "the limits of a request head", json, jsonlen);
+	case INTAKE_FRAMING:
+		return json_error(400, "chunked body: more framing than the "
+		    "data allows", json, jsonlen);
+	default:
+		return json_error(400, "chunked body: malformed framing",
+		    json, jsonlen);
+	}
+}
+
+int
+intake_admit(struct daemon *d, struct peer *peer, char json[INTAKE_JSON_LEN],
+    size_t *jsonlen, char retry[INTAKE_RETRY_LEN])
+{
+	uint64_t wait_ms = 0, secs;
+	char msg[160];
+
+	switch (peers_admit(d->peers, peer, daemon_now_ms(), true, &wait_ms)) {
+	case PEER_ADMIT:
+		return INTAKE_READ_BODY;
+	case PEER_OVER_CONCURRENT:
+		snprintf(retry, INTAKE_RETRY_LEN, "Retry-After: %d\r\n",
+		    LIMIT_INTAKE_CONCURRENT_RETRY);
+		snprintf(msg, sizeof(msg), "too many uploads at once from "
+		    "this address (at most %u); retry in %d seconds",
+		    d->intake_concurrent, LIMIT_INTAKE_CONCURRENT_RETRY);
+		return json_error(429, msg, json, jsonlen);
+	default:
+		secs = (wait_ms + 999) / 1000;	/* at least 1: wait_ms > 0 */
+		snprintf(retry, INTAKE_RETRY_LEN, "Retry-After: %llu\r\n",
+		    (unsigned long long)secs);
+		snprintf(msg, sizeof(msg), "too many reports from this address "
+		    "(at most %u a minute); retry in %llu seconds",
+		    d->intake_rate, (unsigned long long)secs);
+		return json_error(429, msg, json, jsonlen);
+	}
 }
 
 struct intake_job *
@@ -665,6 +751,7 @@ intake_http_post(struct intake *in, void *waiter, const char *client,
 	j->inlen = len;
 	j->peer = peer;
 	j->held = held;
+	j->upload = true;
 	snprintf(j->client, sizeof(j->client), "%s", client);
 	snprintf(j->client_key, sizeof(j->client_key), "%s", client_key);
 	snprintf(j->domain, sizeof(j->domain), "%s", domain);
@@ -709,15 +796,28 @@ intake_smtp_domain(const struct daemon *d, const char *addr)
 	return ptable_find_token(t, token);
 }
 
+/* A report address of ours, and the client's rate: a transaction takes
+ * one report from the client's bucket (the one its HTTPS uploads take
+ * from) at its first accepted recipient, so that a message counts once
+ * and a transaction that carries no report to us costs nothing. Over the
+ * rate: 450 4.7.1 with when to come back, before DATA. */
 static enum smtp_rcpt_result
 intake_smtp_rcpt(void *arg, const struct smtp_envelope *env,
     const char *addr)
 {
 	struct intake *in = arg;
+	uint64_t wait_ms = 0;
 
-	(void)env;
-	return intake_smtp_domain(in->d, addr) != NULL ? SMTP_RCPT_ACCEPT :
-	    SMTP_RCPT_REFUSE;
+	if (intake_smtp_domain(in->d, addr) == NULL)
+		return SMTP_RCPT_REFUSE;
+	if (env->nrcpt > 0 || env->peer == NULL ||
+	    peers_admit(in->d->peers, env->peer, daemon_now_ms(), false,
+	    &wait_ms) == PEER_ADMIT)
+		return SMTP_RCPT_ACCEPT;
+	snprintf(env->reason, SMTP_REASON_LEN, "too many reports from your "
+	    "address (at most %u a minute); try again in %llu seconds",
+	    in->d->intake_rate, (unsigned long long)(wait_ms + 999) / 1000);
+	return SMTP_RCPT_LIMITED;
 }
 
 static void

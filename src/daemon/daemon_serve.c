@@ -302,7 +302,7 @@ daemon_configure(struct daemon *d, const struct conf *cf,
 	const char *user = conf_get(cf, CONF_USER);
 	enum log_level lv;
 	struct err e;
-	long nw, qb, qc;
+	long nw, qb, qc, rate, conc;
 
 	d->conf = cf;
 	d->data_dir = conf_get(cf, CONF_DATA_DIR);
@@ -318,8 +318,14 @@ daemon_configure(struct daemon *d, const struct conf *cf,
 	if (conf_get_int(cf, CONF_WORKERS, 1, 256, &nw, &e) == -1 ||
 	    conf_get_int(cf, CONF_QUARANTINE_MAX_BYTES, 0, LONG_MAX, &qb,
 	    &e) == -1 || conf_get_int(cf, CONF_QUARANTINE_MAX_PER_CLIENT, 0,
-	    LONG_MAX, &qc, &e) == -1)
+	    LONG_MAX, &qc, &e) == -1 ||
+	    conf_get_int(cf, CONF_INTAKE_CLIENT_RATE, 0, 1000000, &rate,
+	    &e) == -1 ||
+	    conf_get_int(cf, CONF_INTAKE_CLIENT_CONCURRENT, 0, 1000000, &conc,
+	    &e) == -1)
 		return log_warn("start", "%s", e.msg), -1;
+	d->intake_rate = (unsigned)rate;	/* 0: no limit */
+	d->intake_concurrent = (unsigned)conc;
 	d->nworkers = (int)nw;
 	d->writer.caps.max_bytes = qb;
 	d->writer.caps.max_per_client = qc;
@@ -351,6 +357,7 @@ daemon_configure(struct daemon *d, const struct conf *cf,
 	if ((d->peers = peers_new(LIMIT_INTAKE_INFLIGHT_BYTES,
 	    LIMIT_INTAKE_CLIENT_BYTES)) == NULL)
 		return log_warn("start", "out of memory"), -1;
+	peers_set_intake(d->peers, d->intake_rate, d->intake_concurrent);
 	return 0;
 }
 
@@ -477,6 +484,8 @@ daemon_start(struct daemon *d)
 	log_int(&l, "workers", d->nworkers);
 	log_cstr(&l, "certificates", conf_get(cf, CONF_CERTIFICATES));
 	log_cstr(&l, "service_host", d->service_host);
+	log_int(&l, "intake_client_rate", d->intake_rate);
+	log_int(&l, "intake_client_concurrent", d->intake_concurrent);
 	log_end(&l);
 	return 0;
 }

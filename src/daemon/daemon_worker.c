@@ -137,7 +137,10 @@ worker_stop_listening(struct worker *w)
 }
 
 
-/* Once a second: the clock, the Date line, timeouts, the log buffer. */
+/* Once a second: the clock, the Date line, timeouts, the log buffer;
+ * on worker 0, the clients whose report bucket is full again are
+ * forgotten (peers_sweep: the table is process-wide, one sweep is
+ * enough). */
 static void
 tick_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -149,6 +152,8 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 	w->now = daemon_now();
 	worker_date(w);
 	conn_tick(w);
+	if (w->id == 0)
+		peers_sweep(w->d->peers, daemon_now_ms());
 	/* In flight: HTTP requests, and SMTP messages being committed or
 	 * their replies being sent. Idle SMTP sessions are closed after. */
 	if (w->draining && ((w->nconns == 0 && (w->smtp == NULL ||

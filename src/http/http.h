@@ -8,7 +8,8 @@
  * request line and header fields, bounded by LIMIT_HTTP_* of limits.h.
  * Bodies are framed (Content-Length, or chunked flagged) but not read:
  * the daemon reads a body itself, into its own buffer, and only for the
- * report intake route (daemon_intake.c).
+ * report intake route (daemon_intake.c); a chunked one through the
+ * decoder below (http_chunked_feed).
  */
 #ifndef STSGUARD_HTTP_H
 #define STSGUARD_HTTP_H

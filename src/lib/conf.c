@@ -63,10 +63,11 @@ const struct conf_def conf_defs[CONF_NKEYS] = {
 	    "section 3)" },
 	[CONF_INTAKE_CLIENT_RATE] = { "intake_client_rate",
 	    STR(LIMIT_INTAKE_CLIENT_RATE), "N", "reports a minute one "
-	    "client address (IPv6: /64) may send; past it 429 / 450" },
+	    "client address (IPv6: /64) may send; past it 429 / 450 "
+	    "(0: no limit)" },
 	[CONF_INTAKE_CLIENT_CONCURRENT] = { "intake_client_concurrent",
 	    STR(LIMIT_INTAKE_CLIENT_CONCURRENT), "N", "report uploads one "
-	    "client address may have at once; past it 429" },
+	    "client address may have at once; past it 429 (0: no limit)" },
 };
 
 int

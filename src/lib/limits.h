@@ -194,14 +194,28 @@
  * this is tighter than LIMIT_REPORT_BYTES (what an operator may import):
  * real daily reports are tens of KiB compressed, so 2 MiB is still 50x
  * headroom, and a body is buffered whole before parsing. Over it: 413,
- * answered from the Content-Length before reading the body. */
+ * answered from the Content-Length before reading the body; a chunked
+ * body counts its decoded data, and gets 413 at the size line of the
+ * chunk that would pass it. */
 #define LIMIT_INTAKE_BODY_BYTES (2 * 1024 * 1024)
+/* A chunked body's framing (size lines, extensions, line ends,
+ * trailers) may come to LIMIT_INTAKE_CHUNK_FRAMING_FLOOR bytes plus
+ * LIMIT_INTAKE_CHUNK_FRAMING times its data bytes so far; past that,
+ * 400. Real senders chunk kilobytes at a time (a few bytes of framing
+ * each); even 1-byte chunks ("1\r\nX\r\n", 5 bytes of framing) pass.
+ * Chunk extensions of up to LIMIT_HTTP_CHUNK_LINE bytes around 1-byte
+ * chunks do not: without this bound they make us parse 4 KiB for every
+ * byte of data, and the minimum upload rate counts data only. (Go's
+ * net/http has a like rule: "too much non-data", CVE-2023-39326.) */
+#define LIMIT_INTAKE_CHUNK_FRAMING 8
+#define LIMIT_INTAKE_CHUNK_FRAMING_FLOOR (64 * 1024)
 /* Seconds from the request head to the last body byte. A 2 MiB body at
  * a slow sender's 64 KiB/s takes 32 s. */
 #define LIMIT_INTAKE_SECONDS 60
 /* An upload must average this many bytes a second once it has had
  * LIMIT_INTAKE_RATE_GRACE seconds: slower ones hold a slot and their
- * bytes for nothing (a real reporter posts tens of KiB in a moment). */
+ * bytes for nothing (a real reporter posts tens of KiB in a moment).
+ * A chunked body counts its data bytes, not its framing. */
 #define LIMIT_INTAKE_MIN_RATE (16 * 1024)
 #define LIMIT_INTAKE_RATE_GRACE 5
 /* A body buffer starts at this size (or the Content-Length) and doubles
@@ -217,20 +231,25 @@
 #define LIMIT_INTAKE_INFLIGHT_BYTES (128 * 1024 * 1024)
 #define LIMIT_INTAKE_CLIENT_BYTES (16 * 1024 * 1024)
 /* Reports one client (an IPv4 address, an IPv6 /64) may send a minute,
- * by HTTPS and by mail together (setting intake_client_rate), as a
- * token bucket that holds a minute's worth: past it, HTTPS 429 and SMTP
- * 450, each with when to come back. The busiest reporter delivering a
- * day's reports for 100,000 hosted domains from a handful of addresses
- * within a few hours sends about 100,000 / (10 x 180 min) = 55 a
- * minute from each; 600 leaves tenfold room and still holds a flood
- * from one address to 10 a second. */
+ * by HTTPS and by mail together (setting intake_client_rate; 0: no
+ * limit, for a node behind a trusted relay), as a token bucket that
+ * holds a minute's worth (peer.h): past it, HTTPS 429 and SMTP 450 (at
+ * RCPT, a message counts once), each with when to come back. The
+ * busiest reporter delivering a day's reports for 100,000 hosted
+ * domains from a handful of addresses within a few hours sends about
+ * 100,000 / (10 x 180 min) = 55 a minute from each; 600 leaves tenfold
+ * room and still holds a flood from one address to 10 a second. */
 #define LIMIT_INTAKE_CLIENT_RATE 600
 /* Report uploads (HTTPS requests being read or stored) one client may
- * have at once (setting intake_client_concurrent): past it, 429. A
- * reporter posts one at a time; HTTP clients open up to 6 connections
- * to a host. Its SMTP sessions are bounded by LIMIT_SMTP_CONN_PER_CLIENT
- * (421). */
+ * have at once (setting intake_client_concurrent; 0: no limit): past
+ * it, 429. A reporter posts one at a time; HTTP clients open up to 6
+ * connections to a host. Its SMTP sessions are bounded by
+ * LIMIT_SMTP_CONN_PER_CLIENT (421). */
 #define LIMIT_INTAKE_CLIENT_CONCURRENT 8
+/* Retry-After of that 429, seconds: an upload takes a moment (at most
+ * LIMIT_INTAKE_SECONDS); a few seconds let one finish without inviting
+ * a tight loop of retries. */
+#define LIMIT_INTAKE_CONCURRENT_RETRY 5
 /* One group commit of HTTPS reports (daemon_intake.c): at most this
  * many reports and raw bytes per transaction. A bigger batch barely
  * saves more syncs (one sync already costs as much as ~20 page writes)

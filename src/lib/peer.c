@@ -1,13 +1,24 @@
 /*
- * peer.c - per-client connection counts and byte reservations (see
- * peer.h).
+ * peer.c - per-client connection counts, byte reservations, report
+ * rates and uploads (see peer.h).
  *
  * A chained hash table under one mutex. The key is 16 bytes: an IPv4
  * address as ::ffff:a.b.c.d, an IPv6 address with its last 64 bits
  * cleared. The hash is keyed with random bits drawn at start, so that
  * clients cannot pick addresses that all land in one chain. An entry
- * exists while its client holds a connection or a byte; the last
- * peers_leave or peers_give frees it.
+ * exists while its client holds a connection, a byte or an upload; the
+ * last peers_leave, peers_give or peers_upload_end frees it, unless its
+ * report bucket is not full yet: a client that reconnects for every
+ * report must find its bucket as it left it. Such entries are freed by
+ * peers_sweep once their bucket is full again, at most a minute after
+ * their last report.
+ *
+ * The bucket (peer_bucket_take) is a plain token bucket in integers: a
+ * report costs PEER_BUCKET_UNIT units, the bucket gains `rate` units a
+ * millisecond and holds rate * PEER_BUCKET_UNIT (a minute's worth).
+ *
+ *	level(now) = min(cap, level(last) + (now - last) * rate)
+ *	take:  level >= UNIT ? level -= UNIT : wait ceil((UNIT - level)/rate)
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -27,6 +38,8 @@ struct peer {
 	uint8_t		 key[16];
 	unsigned	 conns[PEER_NKINDS];
 	size_t		 bytes;
+	unsigned	 uploads;	/* HTTPS report uploads at once */
+	struct peer_bucket reports;	/* its rate of reports */
 	char		 text[PEER_TEXT_LEN];
 };
 
@@ -35,6 +48,10 @@ struct peers {
 	uint64_t	 seed[2];
 	size_t		 max_bytes, max_bytes_per_peer;
 	size_t		 bytes;		/* over all entries */
+	unsigned	 rate;		/* reports a minute per client, 0:
+					 * no limit */
+	unsigned	 concurrent;	/* uploads at once per client, 0: no
+					 * limit */
 	struct peer	*bucket[PEER_BUCKETS];
 };
 
@@ -125,16 +142,24 @@ peers_free(struct peers *ps)
 	free(ps);
 }
 
-/* Frees p when it holds nothing any more. Called with the lock. */
+/* True when p holds no connection, byte or upload. */
+static bool
+peer_unused(const struct peer *p)
+{
+	for (int k = 0; k < PEER_NKINDS; k++)
+		if (p->conns[k] > 0)
+			return false;
+	return p->bytes == 0 && p->uploads == 0;
+}
+
+/* Frees p when it holds nothing any more and its bucket was never
+ * used (peers_sweep frees the others). Called with the lock. */
 static void
 peer_drop_if_idle(struct peers *ps, struct peer *p)
 {
 	struct peer **pp;
 
-	for (int k = 0; k < PEER_NKINDS; k++)
-		if (p->conns[k] > 0)
-			return;
-	if (p->bytes > 0)
+	if (!peer_unused(p) || p->reports.used)
 		return;
 	for (pp = &ps->bucket[peer_hash(ps, p->key)]; *pp != NULL;
 	    pp = &(*pp)->next) {
@@ -248,4 +273,120 @@ const char *
 peer_text(const struct peer *p)
 {
 	return p->text;
+}
+
+/* --- report intake --------------------------------------------------- */
+
+/* Brings b's level up to now_ms. */
+static uint64_t
+bucket_level(const struct peer_bucket *b, unsigned rate, uint64_t now_ms)
+{
+	uint64_t cap = (uint64_t)rate * PEER_BUCKET_UNIT, dt;
+
+	if (!b->used)
+		return cap;
+	dt = now_ms > b->last ? now_ms - b->last : 0;
+	if (dt >= PEER_BUCKET_UNIT)	/* a minute refills any bucket */
+		return cap;
+	/* dt * rate < PEER_BUCKET_UNIT * rate = cap: no overflow. */
+	return cap - b->level <= dt * rate ? cap : b->level + dt * rate;
+}
+
+bool
+peer_bucket_take(struct peer_bucket *b, unsigned rate, uint64_t now_ms,
+    uint64_t *wait_ms)
+{
+	uint64_t level;
+
+	if (rate == 0)
+		return true;
+	level = bucket_level(b, rate, now_ms);
+	if (!b->used || now_ms > b->last)
+		b->last = now_ms;
+	b->used = true;
+	b->level = level;
+	if (level < PEER_BUCKET_UNIT) {
+		*wait_ms = (PEER_BUCKET_UNIT - level + rate - 1) / rate;
+		return false;
+	}
+	b->level = level - PEER_BUCKET_UNIT;
+	return true;
+}
+
+bool
+peer_bucket_full(const struct peer_bucket *b, unsigned rate, uint64_t now_ms)
+{
+	return rate == 0 || bucket_level(b, rate, now_ms) ==
+	    (uint64_t)rate * PEER_BUCKET_UNIT;
+}
+
+void
+peers_set_intake(struct peers *ps, unsigned rate, unsigned concurrent)
+{
+	ps->rate = rate;
+	ps->concurrent = concurrent;
+}
+
+enum peer_admit
+peers_admit(struct peers *ps, struct peer *p, uint64_t now_ms, bool upload,
+    uint64_t *wait_ms)
+{
+	enum peer_admit r = PEER_ADMIT;
+
+	pthread_mutex_lock(&ps->mu);
+	if (upload && ps->concurrent != 0 && p->uploads >= ps->concurrent)
+		r = PEER_OVER_CONCURRENT;
+	else if (!peer_bucket_take(&p->reports, ps->rate, now_ms, wait_ms))
+		r = PEER_OVER_RATE;
+	else if (upload)
+		p->uploads++;
+	pthread_mutex_unlock(&ps->mu);
+	return r;
+}
+
+void
+peers_upload_end(struct peers *ps, struct peer *p)
+{
+	if (p == NULL)
+		return;
+	pthread_mutex_lock(&ps->mu);
+	if (p->uploads > 0)
+		p->uploads--;
+	peer_drop_if_idle(ps, p);
+	pthread_mutex_unlock(&ps->mu);
+}
+
+unsigned
+peer_uploads(struct peers *ps, const struct peer *p)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&ps->mu);
+	n = p->uploads;
+	pthread_mutex_unlock(&ps->mu);
+	return n;
+}
+
+size_t
+peers_sweep(struct peers *ps, uint64_t now_ms)
+{
+	size_t left = 0;
+
+	pthread_mutex_lock(&ps->mu);
+	for (size_t i = 0; i < PEER_BUCKETS; i++) {
+		struct peer **pp = &ps->bucket[i], *p;
+
+		while ((p = *pp) != NULL) {
+			if (peer_unused(p) && peer_bucket_full(&p->reports,
+			    ps->rate, now_ms)) {
+				*pp = p->next;
+				free(p);
+			} else {
+				left++;
+				pp = &p->next;
+			}
+		}
+	}
+	pthread_mutex_unlock(&ps->mu);
+	return left;
 }

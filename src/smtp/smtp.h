@@ -53,7 +53,12 @@ struct smtp_envelope {
 	 * and gives the bytes back (peers_give) itself. */
 	uint8_t		**msg_buf;
 	size_t		 *msg_held;
-	struct peer	 *peer;		/* the client's entry, or NULL */
+	struct peer	 *peer;		/* rcpt and deliver hooks: the client's
+					 * entry in the session's peers, or
+					 * NULL */
+	char		 *reason;	/* rcpt hook only: SMTP_REASON_LEN
+					 * bytes for the reason sent with
+					 * SMTP_RCPT_LIMITED */
 };
 
 /* A connection's slot for a delivery answered later. The I/O layer owns
@@ -74,6 +79,10 @@ enum smtp_rcpt_result {
 	SMTP_RCPT_REFUSE = 1,	/* 550 5.7.1 not a report address here */
 	SMTP_RCPT_TEMPFAIL = 2,	/* 451 4.3.0 (the domain table is not
 				 * available right now) */
+	SMTP_RCPT_LIMITED = 3,	/* 450 4.7.1 <addr>: <reason>: the client
+				 * is over a limit of ours; the hook
+				 * writes the reason (when to come back)
+				 * into env->reason */
 };
 
 enum smtp_deliver_result {
@@ -97,8 +106,11 @@ struct smtp_hooks {
 	void	*arg;	/* passed to every hook */
 
 	/* Decides one RCPT TO. addr is the forward-path without <>, as
-	 * sent (case kept). Must be fast (an in-memory table lookup):
-	 * typically smtp_report_address() then a token lookup. */
+	 * sent (case kept); env->rcpt holds the recipients accepted so far
+	 * in this transaction. Must be fast (an in-memory table lookup, a
+	 * counter): typically smtp_report_address() then a token lookup,
+	 * and a rate check (SMTP_RCPT_LIMITED: plain ASCII reason, no
+	 * CR/LF; it is sanitised anyway). */
 	enum smtp_rcpt_result (*rcpt)(void *arg,
 	    const struct smtp_envelope *env, const char *addr);
 

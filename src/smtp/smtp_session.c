@@ -566,7 +566,7 @@ smtp_cmd_rcpt(struct smtp_session *s, const char *arg)
 	struct smtp_envelope env;
 	const char *p = arg, *why = NULL;
 	enum smtp_rcpt_result res;
-	char *to = NULL, **v;
+	char *to = NULL, **v, reason[SMTP_REASON_LEN], clean[SMTP_REASON_LEN];
 
 	if (s->state != SMTP_ST_MAIL) {
 		smtp_error(s, "503 5.5.1 Error: need MAIL command");
@@ -592,9 +592,11 @@ smtp_cmd_rcpt(struct smtp_session *s, const char *arg)
 		smtp_out(s, "452 4.5.3 Error: too many recipients");
 		goto out;
 	}
+	reason[0] = '\0';
 	env = (struct smtp_envelope){ .client = s->client, .helo = s->helo,
 	    .tls = s->tls, .mail_from = s->mail_from,
-	    .rcpt = (const char *const *)s->rcpt, .nrcpt = s->nrcpt };
+	    .rcpt = (const char *const *)s->rcpt, .nrcpt = s->nrcpt,
+	    .peer = s->peer, .reason = reason };
 	res = s->hooks->rcpt(s->hooks->arg, &env, to);
 	switch (res) {
 	case SMTP_RCPT_ACCEPT:
@@ -610,6 +612,14 @@ smtp_cmd_rcpt(struct smtp_session *s, const char *arg)
 		break;
 	case SMTP_RCPT_TEMPFAIL:
 		smtp_out(s, "451 4.3.0 <%s>: try again later", to);
+		break;
+	case SMTP_RCPT_LIMITED:
+		reason[SMTP_REASON_LEN - 1] = '\0';
+		smtp_sanitize(clean, sizeof(clean), reason);
+		smtp_log(s, "450 limited <%s> from <%s>: %s", to,
+		    s->mail_from, clean);
+		smtp_out(s, "450 4.7.1 <%s>: %s", to, clean[0] != '\0' ?
+		    clean : "try again later");
 		break;
 	case SMTP_RCPT_REFUSE:
 	default:

@@ -9,7 +9,10 @@
  * e-mail with nothing valid (or nothing found) is one "message" piece of
  * the whole input. peer: IPv4 keys (mapped or not) and IPv6 /64 keys,
  * connection limits per kind, byte shares per client and in total, and
- * entries freed when they hold nothing.
+ * entries freed when they hold nothing; the report bucket at its exact
+ * boundaries (exactly empty, exactly refilled, exactly full, with rates
+ * that do and do not divide a minute), uploads at once, and entries kept
+ * while their bucket refills, then swept.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -207,6 +210,162 @@ test_peer(void **state)
 	peers_free(ps);
 }
 
+/* The bucket alone, time passed in: a minute's worth at first, one
+ * report back every 60000 / rate ms, to the millisecond. */
+static void
+test_peer_bucket(void **state)
+{
+	struct peer_bucket b = { 0 };
+	uint64_t w = 0, t0 = 1000;
+
+	/* 3 a minute: three at once, the fourth waits exactly 20 s. */
+	assert_true(peer_bucket_full(&b, 3, t0));
+	for (int i = 0; i < 3; i++)
+		assert_true(peer_bucket_take(&b, 3, t0, &w));
+	assert_false(peer_bucket_take(&b, 3, t0, &w));	/* exactly empty */
+	assert_int_equal(w, 20000);
+	assert_false(peer_bucket_full(&b, 3, t0));
+	assert_false(peer_bucket_take(&b, 3, t0 + 19999, &w));
+	assert_int_equal(w, 1);
+	assert_true(peer_bucket_take(&b, 3, t0 + 20000, &w));	/* exactly one
+								 * back */
+	assert_false(peer_bucket_take(&b, 3, t0 + 20000, &w));
+	assert_int_equal(w, 20000);
+	/* Full again a minute after it was empty, not a millisecond
+	 * before; never fuller than full. */
+	assert_false(peer_bucket_full(&b, 3, t0 + 20000 + 59999));
+	assert_true(peer_bucket_full(&b, 3, t0 + 20000 + 60000));
+	t0 += 20000 + 3600 * 1000;		/* an hour later */
+	for (int i = 0; i < 3; i++)
+		assert_true(peer_bucket_take(&b, 3, t0, &w));
+	assert_false(peer_bucket_take(&b, 3, t0, &w));
+
+	/* A clock that goes back counts as standing still. */
+	assert_false(peer_bucket_take(&b, 3, t0 - 5000, &w));
+	assert_int_equal(w, 20000);
+	assert_true(peer_bucket_take(&b, 3, t0 + 20000, &w));
+
+	/* 7 a minute: 60000 / 7 is not whole; a report comes back after
+	 * 8571.43 ms, so at 8572 and not at 8571. */
+	memset(&b, 0, sizeof(b));
+	for (int i = 0; i < 7; i++)
+		assert_true(peer_bucket_take(&b, 7, t0, &w));
+	assert_false(peer_bucket_take(&b, 7, t0, &w));
+	assert_int_equal(w, 8572);
+	assert_false(peer_bucket_take(&b, 7, t0 + 8571, &w));
+	assert_int_equal(w, 1);
+	assert_true(peer_bucket_take(&b, 7, t0 + 8572, &w));
+	/* the 4 units over stay: the second comes at 2 x 8571.43 = 17143 */
+	assert_false(peer_bucket_take(&b, 7, t0 + 17142, &w));
+	assert_int_equal(w, 1);
+	assert_true(peer_bucket_take(&b, 7, t0 + 17143, &w));
+
+	/* 1 a minute; the largest rate the setting takes holds its minute
+	 * without overflow. */
+	memset(&b, 0, sizeof(b));
+	assert_true(peer_bucket_take(&b, 1, t0, &w));
+	assert_false(peer_bucket_take(&b, 1, t0 + 59999, &w));
+	assert_int_equal(w, 1);
+	assert_true(peer_bucket_take(&b, 1, t0 + 60000, &w));
+	memset(&b, 0, sizeof(b));
+	assert_true(peer_bucket_take(&b, 1000000, t0, &w));
+	assert_false(peer_bucket_full(&b, 1000000, t0));
+	assert_true(peer_bucket_full(&b, 1000000, t0 + 1));	/* 0.06 ms */
+
+	/* Rate 0: no limit, nothing kept. */
+	memset(&b, 0, sizeof(b));
+	for (int i = 0; i < 1000; i++)
+		assert_true(peer_bucket_take(&b, 0, t0, &w));
+	assert_false(b.used);
+}
+
+/* The table's intake limits: uploads at once, the rate shared by
+ * uploads and mail, one bucket per client key, entries kept while their
+ * bucket refills. */
+static void
+test_peer_admit(void **state)
+{
+	struct peers *ps = peers_new(100, 60);
+	struct sockaddr_in6 a6, b6, c6;
+	struct peer *p, *q;
+	uint64_t w = 0, t0 = 5000;
+
+	assert_non_null(ps);
+	peers_set_intake(ps, 2, 1);
+	sin6(&a6, "2001:db8:1:2::1");
+	sin6(&b6, "2001:db8:1:2::2");		/* the same /64 */
+	sin6(&c6, "2001:db8:1:3::1");
+	assert_non_null(p = peers_join(ps, (struct sockaddr *)&a6, PEER_HTTP,
+	    0));
+	assert_non_null(q = peers_join(ps, (struct sockaddr *)&c6, PEER_HTTP,
+	    0));
+
+	/* One upload at once; the one refused takes no report. */
+	assert_int_equal(peers_admit(ps, p, t0, true, &w), PEER_ADMIT);
+	assert_int_equal(peer_uploads(ps, p), 1);
+	assert_int_equal(peers_admit(ps, p, t0, true, &w),
+	    PEER_OVER_CONCURRENT);
+	assert_int_equal(peer_uploads(ps, p), 1);
+	/* Mail is no upload: it takes the second report meanwhile. */
+	assert_int_equal(peers_admit(ps, p, t0, false, &w), PEER_ADMIT);
+	peers_upload_end(ps, p);
+	assert_int_equal(peer_uploads(ps, p), 0);
+	/* Exactly empty: 2 a minute, one back in 30 s; nothing counted. */
+	assert_int_equal(peers_admit(ps, p, t0, true, &w), PEER_OVER_RATE);
+	assert_int_equal(w, 30000);
+	assert_int_equal(peer_uploads(ps, p), 0);
+	assert_int_equal(peers_admit(ps, p, t0 + 29999, false, &w),
+	    PEER_OVER_RATE);
+	/* Another client has its own bucket. */
+	assert_int_equal(peers_admit(ps, q, t0, false, &w), PEER_ADMIT);
+
+	/* The client leaves and comes back from another address of its
+	 * /64: the same bucket, still empty. */
+	peers_leave(ps, p, PEER_HTTP);
+	assert_int_equal(peers_sweep(ps, t0 + 29999), 2);	/* refilling */
+	assert_non_null(p = peers_join(ps, (struct sockaddr *)&b6, PEER_HTTP,
+	    0));
+	assert_int_equal(peers_admit(ps, p, t0 + 29999, true, &w),
+	    PEER_OVER_RATE);
+	assert_int_equal(w, 1);
+	/* Exactly refilled: one report back at 30 s. */
+	assert_int_equal(peers_admit(ps, p, t0 + 30000, true, &w),
+	    PEER_ADMIT);
+	peers_upload_end(ps, p);
+	peers_leave(ps, p, PEER_HTTP);
+	peers_leave(ps, q, PEER_HTTP);
+
+	/* Swept once full again: q (one report at t0) at t0 + 30000, p
+	 * (empty at t0 + 30000) at t0 + 90000; not a millisecond before. */
+	assert_int_equal(peers_sweep(ps, t0 + 29999), 2);
+	assert_int_equal(peers_sweep(ps, t0 + 30000), 1);
+	assert_int_equal(peers_sweep(ps, t0 + 89999), 1);
+	assert_int_equal(peers_sweep(ps, t0 + 90000), 0);
+	/* A new entry after the sweep: a full bucket. */
+	assert_non_null(p = peers_join(ps, (struct sockaddr *)&a6, PEER_HTTP,
+	    0));
+	assert_int_equal(peers_admit(ps, p, t0 + 90000, false, &w),
+	    PEER_ADMIT);
+	assert_int_equal(peers_admit(ps, p, t0 + 90000, false, &w),
+	    PEER_ADMIT);
+	assert_int_equal(peers_admit(ps, p, t0 + 90000, false, &w),
+	    PEER_OVER_RATE);
+	peers_leave(ps, p, PEER_HTTP);
+
+	/* No limits: every upload admitted, entries freed as before. */
+	peers_set_intake(ps, 0, 0);
+	assert_non_null(q = peers_join(ps, (struct sockaddr *)&c6, PEER_HTTP,
+	    0));
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(peers_admit(ps, q, t0, true, &w), PEER_ADMIT);
+	assert_int_equal(peer_uploads(ps, q), 100);
+	for (int i = 0; i < 100; i++)
+		peers_upload_end(ps, q);
+	peers_leave(ps, q, PEER_HTTP);
+	assert_int_equal(peers_sweep(ps, t0), 0);
+	peers_free(ps);
+}
+
 /* --- DKIM (intake_dkim_verify), with messages python3-dkim signed
  * (tests/data/dkim/make.py) and keys served from a table here. */
 
@@ -364,6 +523,8 @@ main(void)
 		cmocka_unit_test(test_report),
 		cmocka_unit_test(test_message),
 		cmocka_unit_test(test_peer),
+		cmocka_unit_test(test_peer_bucket),
+		cmocka_unit_test(test_peer_admit),
 		cmocka_unit_test(test_dkim),
 		cmocka_unit_test(test_dkim_message),
 	};

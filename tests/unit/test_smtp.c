@@ -41,6 +41,14 @@ rcpt_hook(void *arg, const struct smtp_envelope *env, const char *addr)
 		return SMTP_RCPT_REFUSE;
 	if (strcmp(token, "tempfail") == 0)
 		return SMTP_RCPT_TEMPFAIL;
+	if (strcmp(token, "limited") == 0) {
+		/* Control bytes in a reason never reach the wire. */
+		snprintf(env->reason, SMTP_REASON_LEN, "over %zu\r\n250 ok",
+		    env->nrcpt);
+		return SMTP_RCPT_LIMITED;
+	}
+	if (strcmp(token, "limitednoreason") == 0)
+		return SMTP_RCPT_LIMITED;
 	return SMTP_RCPT_ACCEPT;
 }
 
@@ -257,6 +265,14 @@ test_relay_refused(void **state)
 	assert_string_equal(fx_send(f, "RCPT TO:<tlsrpt+tempfail@" HOST
 	    ">\r\n"), "451 4.3.0 <tlsrpt+tempfail@" HOST ">: try again "
 	    "later\r\n");
+	/* A limit of the hook's: 450 4.7.1 with its reason, one line; the
+	 * hook sees the recipients accepted so far (none). */
+	assert_string_equal(fx_send(f, "RCPT TO:<tlsrpt+limited@" HOST
+	    ">\r\n"), "450 4.7.1 <tlsrpt+limited@" HOST ">: over 0??250 ok"
+	    "\r\n");
+	assert_string_equal(fx_send(f, "RCPT TO:<tlsrpt+limitednoreason@" HOST
+	    ">\r\n"), "450 4.7.1 <tlsrpt+limitednoreason@" HOST ">: try "
+	    "again later\r\n");
 	assert_string_equal(fx_send(f, "RCPT TO:victim@gmail.com\r\n"),
 	    "501 5.1.3 Bad recipient address syntax: address must be in "
 	    "angle brackets\r\n");
