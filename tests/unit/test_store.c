@@ -952,6 +952,7 @@ test_report_conflict(void **state)
 	 * counted; with require_dkim off it counts at its rank, above an
 	 * HTTPS one. */
 	free(real);
+	free(forged);
 	v = report_json("Org", "d-id", "2026-05-12", "d.example", 8, 0, NULL);
 	assert_int_equal(add_as(s, v, STORE_MAIL_UNVERIFIED, true, &id),
 	    STORE_ADDED);
