@@ -152,6 +152,9 @@ n=$(cat "$DIR"/err.* | grep -c 'event=acme_bad_nonce')
 
 if [ $fails -ne 0 ]; then
 	echo "--- pebble log (tail)"; tail -20 "$DIR/pebble.log"
+	echo "--- nsd on 127.0.0.1:$P_DNS: $(kill -0 "$NSD_PID" 2> /dev/null &&
+	    echo running || echo "gone ($(ss -Hauln "sport = :$P_DNS" | wc -l) sockets on the port)")"
+	tail -5 "$DIR/nsd.log"
 	echo "--- client stderr"; tail -n 5 "$DIR"/err.*
 fi
 finish
