@@ -313,17 +313,25 @@ nsd_stop() { # nsd_stop: stops the nsd of nsd_start
 	NSD_PID=
 }
 
-# zone_acme ADDR: prints the `test.` zone the ACME tests serve:
-# stshost.test A ADDR (the service host), mta-sts.customer1.test CNAME
-# to it, mta-sts.customer2.test A ADDR; no record for customer3 or
-# customer4 (so a CA cannot validate them).
-zone_acme() {
+# zone_head: the first lines of every `test.` zone the tests serve: its
+# SOA and NS, ns.test at 127.0.0.1.
+zone_head() {
 	cat <<EOZ
 \$ORIGIN test.
 \$TTL 60
 @                  SOA ns.test. admin.test. 1 3600 600 86400 60
 @                  NS  ns.test.
 ns                 A   127.0.0.1
+EOZ
+}
+
+# zone_acme ADDR: prints the `test.` zone the ACME tests serve:
+# stshost.test A ADDR (the service host), mta-sts.customer1.test CNAME
+# to it, mta-sts.customer2.test A ADDR; no record for customer3 or
+# customer4 (so a CA cannot validate them).
+zone_acme() {
+	zone_head
+	cat <<EOZ
 stshost            A   $1
 mta-sts.customer1  CNAME stshost.test.
 mta-sts.customer2  A   $1
@@ -338,12 +346,8 @@ EOZ
 zone_dkim() {
 	local p
 	p=$(tr -d '\n' < "$TOP/tests/data/dkim/reporter.pub.b64")
+	zone_head
 	cat <<EOZ
-\$ORIGIN test.
-\$TTL 60
-@                  SOA ns.test. admin.test. 1 3600 600 86400 60
-@                  NS  ns.test.
-ns                 A   127.0.0.1
 sel._domainkey.reporter TXT "v=DKIM1; k=rsa; " "p=${p:0:200}" "${p:200}"
 sel._domainkey.other    TXT "v=DKIM1; k=rsa; " "p=${p:0:200}" "${p:200}"
 EOZ
