@@ -56,7 +56,7 @@ struct intake_piece {
 					 * do not include the mail's
 					 * TLS-Report-Domain */
 	bool		 has_digest;	/* a report: digest is set */
-	unsigned char	 digest[32];	/* store_report_digest of r, worked
+	unsigned char	 digest[32];	/* tlsrpt_report_digest of r, worked
 					 * out here (the pool's threads), not
 					 * on the writer's */
 	char		 reason[ERR_MSG_LEN];	/* why it was refused */

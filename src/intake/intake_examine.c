@@ -15,7 +15,6 @@
 #include <strings.h>
 
 #include "../mime/mime.h"
-#include "../store/store.h"
 #include "../tlsrpt/tlsrpt.h"
 #include "intake.h"
 
@@ -60,10 +59,8 @@ intake_names_domain(const struct tlsrpt_report *r, const char *domain)
 static void
 intake_valid(struct intake_parts *out, struct intake_piece *p)
 {
-	struct err e;
-
 	out->nvalid++;
-	p->has_digest = store_report_digest(p->r, p->digest, &e) == 0;
+	p->has_digest = tlsrpt_report_digest(p->r, p->digest) == 0;
 }
 
 void

@@ -1,7 +1,7 @@
 /*
  * store.c - what every store backend shares: freeing a domain row, intake
- * tokens, policy ids, roll-up day keys, provenance names, report digests,
- * and joining the string lists that a row keeps in one column.
+ * tokens, policy ids, roll-up day keys, provenance names, and joining the
+ * string lists that a row keeps in one column.
  *
  *   token     = 32 lower-case hex digits      ; 128 random bits
  *   policy id = YYYYMMDDhhmmss "r" revision   ; UTC; 1*32 ALPHA/DIGIT
@@ -20,9 +20,6 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include <openssl/evp.h>
-
-#include "../tlsrpt/tlsrpt.h"
 #include "store_int.h"
 
 static const char *const store_provenance_names[] = {
@@ -47,20 +44,6 @@ store_provenance_parse(const char *name)
 		if (name != NULL && strcmp(name, store_provenance_names[i]) == 0)
 			return i;
 	return -1;
-}
-
-int
-store_report_digest(const struct tlsrpt_report *r, unsigned char out[32],
-    struct err *e)
-{
-	char *json = tlsrpt_report_json(r, 0);
-	int ok;
-
-	if (json == NULL)
-		return err_set(e, "store report: out of memory");
-	ok = EVP_Digest(json, strlen(json), out, NULL, EVP_sha256(), NULL);
-	free(json);
-	return ok == 1 ? 0 : err_set(e, "store report: SHA-256 failed");
 }
 
 void

@@ -70,12 +70,6 @@ const char *store_provenance_name(enum store_provenance p);
 /* The provenance named name, or -1 (never STORE_PROVENANCE_UNSET). */
 int	store_provenance_parse(const char *name);
 
-struct tlsrpt_report;
-/* SHA-256 of r as normalized (tlsrpt_report_json): two reports are the
- * same report when these are equal, whatever their whitespace, key
- * order or compression. Returns 0 or -1 with the reason. */
-int	store_report_digest(const struct tlsrpt_report *r,
-	    unsigned char out[32], struct err *e);
 
 /* How a report arrived. Any pointer may be NULL. */
 struct store_origin {
@@ -149,9 +143,9 @@ struct store_report_job {
 	const struct store_origin *o;	/* may be NULL */
 	bool		 domain_mismatch;	/* o->report_domain is not
 					 * among the report's policy-domains */
-	const unsigned char *digest;	/* 32 bytes: store_report_digest of
-					 * r, worked out by the caller (off
-					 * the writer's path); NULL: the
+	const unsigned char *digest;	/* 32 bytes: tlsrpt_report_digest
+					 * of r, worked out by the caller
+					 * (off the writer's path); NULL: the
 					 * store works it out */
 	/* Quarantine only: */
 	const char	*reason;	/* why the input was refused */
@@ -309,7 +303,7 @@ struct store_ops {
 	/* Stores a parsed report with its raw bytes (compressed if they are
 	 * not gzip already), its policies and failure details, in one
 	 * transaction committed durably before returning. The same report
-	 * (equal after normalization: tlsrpt_report_json) stored before is
+	 * (equal after normalization: tlsrpt_report_digest) stored before is
 	 * a duplicate, counted on the stored one (whose provenance is raised
 	 * when this one's is stronger). A different report under a stored
 	 * (organization-name, report-id) is stored, and every report under

@@ -1619,10 +1619,13 @@ sq_report_keyed(struct sq *q, const struct tlsrpt_report *r,
 			continue;
 		if (sq_report_load(q, v[i].id, &old, e) == -1)
 			goto out;
-		d = store_report_digest(old, v[i].digest, e);
+		d = tlsrpt_report_digest(old, v[i].digest);
 		tlsrpt_report_free(old);
-		if (d == -1)
+		if (d == -1) {
+			err_set(e, "report %lld: SHA-256 failed",
+			    (long long)v[i].id);
 			goto out;
+		}
 		v[i].has_digest = true;
 		st = sq_stmt(q, SQ_REPORT_DIGEST);
 		if ((sqlite3_bind_int64(st, 1, v[i].id) |
@@ -1798,8 +1801,8 @@ sq_report_prep(const struct store_report_job *j, struct sq_prep *p,
 		return err_set(e, "store report: no provenance");
 	if (j->digest != NULL)
 		memcpy(p->sha256, j->digest, sizeof(p->sha256));
-	else if (store_report_digest(r, p->sha256, e) == -1)
-		return -1;
+	else if (tlsrpt_report_digest(r, p->sha256) == -1)
+		return err_set(e, "store report: SHA-256 failed");
 	p->blob = j->raw;
 	p->bloblen = j->rawlen;
 	p->plain = !gzip_is(j->raw, j->rawlen);

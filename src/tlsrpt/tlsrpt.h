@@ -170,6 +170,13 @@ void	tlsrpt_totals(const struct tlsrpt_report *r, uint64_t *successful,
  * when out of memory (or when a hand-built report holds invalid UTF-8). */
 char	*tlsrpt_report_json(const struct tlsrpt_report *r, int indent);
 
+/* SHA-256 of the report as normalized (what tlsrpt_report_json writes,
+ * without writing it): two reports are the same report when these are
+ * equal, whatever their whitespace, key order, mx-host form or
+ * compression. Returns 0, or -1 when the hash cannot be had. */
+int	tlsrpt_report_digest(const struct tlsrpt_report *r,
+	    unsigned char out[32]);
+
 /* The _smtp._tls TXT record (RFC 8460 §3). */
 struct tlsrpt_record {
 	struct strv rua;	/* mailto: and https: URIs, in record order */

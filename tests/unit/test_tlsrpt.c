@@ -1153,7 +1153,20 @@ assert_report_equal(const struct tlsrpt_report *a,
 	}
 }
 
-/* parse(json(parse(x))) == parse(x), and json() is stable from there. */
+/* The digests of a and b are equal. */
+static void
+assert_digest_equal(const struct tlsrpt_report *a,
+    const struct tlsrpt_report *b)
+{
+	unsigned char da[32], db[32];
+
+	assert_int_equal(tlsrpt_report_digest(a, da), 0);
+	assert_int_equal(tlsrpt_report_digest(b, db), 0);
+	assert_memory_equal(da, db, 32);
+}
+
+/* parse(json(parse(x))) == parse(x), and json() is stable from there;
+ * so is the digest. */
 static void
 round_trip(const void *buf, size_t len)
 {
@@ -1165,6 +1178,7 @@ round_trip(const void *buf, size_t len)
 	assert_null(strstr(j1, "\"mx-host\":\""));
 	b = parse_ok(j1);
 	assert_report_equal(a, b);
+	assert_digest_equal(a, b);
 	j2 = tlsrpt_report_json(b, 0);
 	assert_string_equal(j1, j2);
 	pretty = tlsrpt_report_json(a, 2);
@@ -1173,6 +1187,7 @@ round_trip(const void *buf, size_t len)
 	tlsrpt_report_free(b);
 	b = parse_ok(pretty);
 	assert_report_equal(a, b);
+	assert_digest_equal(a, b);
 	free(pretty);
 	free(j1);
 	free(j2);
@@ -1204,6 +1219,65 @@ test_json_output(void **state)
 	free(j);
 	tlsrpt_report_free(r);
 	round_trip(rfc_example, strlen(rfc_example));
+}
+
+/* The digest tells apart reports that differ in any field, absent from
+ * empty, and one string split differently across two fields. */
+static void
+test_digest(void **state)
+{
+	struct tlsrpt_report *r = parse_ok(rfc_example);
+	struct tlsrpt_policy *p = &r->policies[0];
+	struct tlsrpt_failure *f = &p->failures[0];
+	unsigned char base[32], d[32];
+	char *saved;
+
+	assert_true(p->nfailures > 0 && p->mx_host.n > 0);
+	assert_int_equal(tlsrpt_report_digest(r, base), 0);
+#define CHANGED() do {							\
+	assert_int_equal(tlsrpt_report_digest(r, d), 0);		\
+	assert_memory_not_equal(base, d, 32);				\
+} while (0)
+#define SAME() do {							\
+	assert_int_equal(tlsrpt_report_digest(r, d), 0);		\
+	assert_memory_equal(base, d, 32);				\
+} while (0)
+	r->start++; CHANGED(); r->start--;
+	r->end++; CHANGED(); r->end--;
+	p->total_successful++; CHANGED(); p->total_successful--;
+	p->total_failure++; CHANGED(); p->total_failure--;
+	f->failed_session_count++; CHANGED(); f->failed_session_count--;
+	p->nfailures--; CHANGED(); p->nfailures++;
+	p->mx_host.n--; CHANGED(); p->mx_host.n++;
+	r->quirks ^= 1; SAME(); r->quirks ^= 1;
+	saved = r->contact_info;
+	r->contact_info = NULL; CHANGED();
+	r->contact_info = (char *)""; CHANGED();
+	r->contact_info = saved; SAME();
+	saved = f->sending_mta_ip;
+	f->sending_mta_ip = NULL; CHANGED();
+	f->sending_mta_ip = saved;
+	/* "ab" + "c" against "a" + "bc": lengths frame the strings. */
+	saved = r->organization_name;
+	{
+		char *rid = r->report_id;
+		char a1[] = "ab", a2[] = "c", b1[] = "a", b2[] = "bc";
+		unsigned char x[32], y[32];
+
+		r->organization_name = a1;
+		r->report_id = a2;
+		assert_int_equal(tlsrpt_report_digest(r, x), 0);
+		r->organization_name = b1;
+		r->report_id = b2;
+		assert_int_equal(tlsrpt_report_digest(r, y), 0);
+		assert_memory_not_equal(x, y, 32);
+		r->report_id = rid;
+	}
+	r->organization_name = saved;
+	SAME();
+#undef CHANGED
+#undef SAME
+	tlsrpt_report_free(r);
 }
 
 static const char *const data_files[] = {
@@ -1570,6 +1644,7 @@ main(void)
 		cmocka_unit_test(test_gzip),
 		cmocka_unit_test(test_gzip_boundaries),
 		cmocka_unit_test(test_json_output),
+		cmocka_unit_test(test_digest),
 		cmocka_unit_test(test_round_trip_data),
 		cmocka_unit_test(test_count),
 		cmocka_unit_test(test_data_files),
