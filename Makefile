@@ -11,7 +11,7 @@ SANITIZE ?=
 BUILD := build$(if $(SANITIZE),-san)
 
 PKGS := openssl libevent libevent_pthreads libevent_openssl libcurl \
-	jansson sqlite3 libidn2 zlib gmime-3.0 libunbound opendkim
+	jansson sqlite3 libidn2 zlib gmime-3.0 libunbound opendkim libsodium
 CC ?= cc
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wpointer-arith -Wformat=2 -Wno-unused-parameter
@@ -24,7 +24,8 @@ CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=a
 LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 
-MODULES := lib policy tlsrpt store tls acme http daemon mime smtp intake dns
+MODULES := lib policy tlsrpt store tls acme http daemon mime smtp intake dns \
+	account
 LIB_SRC := $(foreach m,$(MODULES),$(wildcard src/$(m)/*.c))
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
