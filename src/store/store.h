@@ -234,6 +234,39 @@ struct store_quarantine_row {
 	time_t	    last_seen;		/* when they last came */
 };
 
+/* A tenant, as listed. */
+struct store_tenant_row {
+	int64_t	    id;
+	const char *name;
+	time_t	    created;
+	int64_t	    domains;		/* hosted, not removed */
+};
+
+/* A user of the dashboard: an e-mail address, a role, a password hash
+ * (account.h says what they are; the store keeps them). */
+struct store_account_row {
+	int64_t	    id;
+	const char *email;
+	const char *tenant;		/* NULL for an admin */
+	const char *role;		/* "admin", "owner", "viewer" */
+	const char *password;		/* the Argon2id hash string */
+	time_t	    created;
+};
+
+/* An API token: only its hash and first characters are kept. */
+struct store_token_row {
+	int64_t	    id;
+	const char *tenant;
+	const char *prefix;		/* "sgt_AbCd" */
+	bool	    read_only;
+	time_t	    created;
+	time_t	    revoked;		/* 0 while it works */
+};
+
+typedef int (*store_tenant_cb)(void *arg, const struct store_tenant_row *t);
+typedef int (*store_account_cb)(void *arg,
+    const struct store_account_row *a);
+typedef int (*store_token_cb)(void *arg, const struct store_token_row *t);
 typedef int (*store_quarantine_cb)(void *arg,
     const struct store_quarantine_row *q);
 typedef int (*store_domain_cb)(void *arg, const struct store_domain *d);
@@ -407,6 +440,49 @@ struct store_ops {
 	 * entries do not change it. Returns 0 or -1. */
 	int	(*domains_version)(struct store *s, uint64_t *v,
 		    struct err *e);
+
+	/* --- accounts: tenants, users, API tokens --- */
+
+	/* Adds tenant name (1..STORE_TENANT_LEN bytes). Returns 0 with its
+	 * row id, 1 when it exists already, or -1. */
+	int	(*tenant_add)(struct store *s, const char *name, time_t now,
+		    int64_t *id, struct err *e);
+	/* Every tenant, by name; stops when cb returns non-zero. */
+	int	(*tenant_list)(struct store *s, store_tenant_cb cb, void *arg,
+		    struct err *e);
+	/* Adds a user: role "admin" with tenant NULL, "owner" or "viewer"
+	 * of an existing tenant; password is its hash. Returns 0 with its
+	 * row id, 1 when the e-mail address is taken (case aside), 2 when
+	 * there is no such tenant, or -1. */
+	int	(*account_add)(struct store *s, const char *email,
+		    const char *tenant, const char *role,
+		    const char *password, time_t now, int64_t *id,
+		    struct err *e);
+	/* The user with that e-mail address (case aside) to cb. Returns 0,
+	 * 1 when there is none, or -1. */
+	int	(*account_get)(struct store *s, const char *email,
+		    store_account_cb cb, void *arg, struct err *e);
+	/* Users by e-mail address, those of tenant only when it is not
+	 * NULL; stops when cb returns non-zero. */
+	int	(*account_list)(struct store *s, const char *tenant,
+		    store_account_cb cb, void *arg, struct err *e);
+	/* Keeps a new token of tenant: its SHA-256 and its first
+	 * characters. Returns 0 with its row id, 2 when there is no such
+	 * tenant, or -1. */
+	int	(*token_add)(struct store *s, const char *tenant,
+		    const unsigned char hash[32], const char *prefix,
+		    bool read_only, time_t now, int64_t *id, struct err *e);
+	/* The token with that hash to cb, revoked ones too (the caller
+	 * refuses them). Returns 0, 1 when there is none, or -1. */
+	int	(*token_find)(struct store *s, const unsigned char hash[32],
+		    store_token_cb cb, void *arg, struct err *e);
+	/* Tokens by id, those of tenant only when it is not NULL. */
+	int	(*token_list)(struct store *s, const char *tenant,
+		    store_token_cb cb, void *arg, struct err *e);
+	/* Revokes token id at now. Returns 0, 1 when there is no such token
+	 * or it is revoked already, or -1. */
+	int	(*token_revoke)(struct store *s, int64_t id, time_t now,
+		    struct err *e);
 };
 
 struct store {
@@ -561,6 +637,72 @@ static inline int
 store_domains_version(struct store *s, uint64_t *v, struct err *e)
 {
 	return s->ops->domains_version(s, v, e);
+}
+
+static inline int
+store_tenant_add(struct store *s, const char *name, time_t now, int64_t *id,
+    struct err *e)
+{
+	return s->ops->tenant_add(s, name, now, id, e);
+}
+
+static inline int
+store_tenant_list(struct store *s, store_tenant_cb cb, void *arg,
+    struct err *e)
+{
+	return s->ops->tenant_list(s, cb, arg, e);
+}
+
+static inline int
+store_account_add(struct store *s, const char *email, const char *tenant,
+    const char *role, const char *password, time_t now, int64_t *id,
+    struct err *e)
+{
+	return s->ops->account_add(s, email, tenant, role, password, now, id,
+	    e);
+}
+
+static inline int
+store_account_get(struct store *s, const char *email, store_account_cb cb,
+    void *arg, struct err *e)
+{
+	return s->ops->account_get(s, email, cb, arg, e);
+}
+
+static inline int
+store_account_list(struct store *s, const char *tenant, store_account_cb cb,
+    void *arg, struct err *e)
+{
+	return s->ops->account_list(s, tenant, cb, arg, e);
+}
+
+static inline int
+store_token_add(struct store *s, const char *tenant,
+    const unsigned char hash[32], const char *prefix, bool read_only,
+    time_t now, int64_t *id, struct err *e)
+{
+	return s->ops->token_add(s, tenant, hash, prefix, read_only, now, id,
+	    e);
+}
+
+static inline int
+store_token_find(struct store *s, const unsigned char hash[32],
+    store_token_cb cb, void *arg, struct err *e)
+{
+	return s->ops->token_find(s, hash, cb, arg, e);
+}
+
+static inline int
+store_token_list(struct store *s, const char *tenant, store_token_cb cb,
+    void *arg, struct err *e)
+{
+	return s->ops->token_list(s, tenant, cb, arg, e);
+}
+
+static inline int
+store_token_revoke(struct store *s, int64_t id, time_t now, struct err *e)
+{
+	return s->ops->token_revoke(s, id, now, e);
 }
 
 #endif

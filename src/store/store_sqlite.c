@@ -377,6 +377,29 @@ static const char *const sq_migrations[] = {
 	"CREATE INDEX report_key ON report (organization_name, report_id);\n"
 	"CREATE INDEX report_conflict ON report (organization_name, report_id)\n"
 	"  WHERE conflict = 1;\n",
+	/* 7: accounts (issue 13): the users of the dashboard and the API
+	 * tokens of tenants. An admin has no tenant, an owner or viewer
+	 * one. Passwords and tokens are kept only as hashes. */
+	"CREATE TABLE account (\n"
+	"  id INTEGER PRIMARY KEY,\n"
+	"  email TEXT NOT NULL UNIQUE COLLATE NOCASE,\n"
+	"  tenant_id INTEGER REFERENCES tenant (id),\n"
+	"  role TEXT NOT NULL CHECK (role IN ('admin', 'owner', 'viewer')),\n"
+	"  password TEXT NOT NULL,        -- Argon2id hash string\n"
+	"  created INTEGER NOT NULL,\n"
+	"  CHECK ((role = 'admin') = (tenant_id IS NULL))\n"
+	");\n"
+	"CREATE INDEX account_tenant ON account (tenant_id, email);\n"
+	"CREATE TABLE api_token (\n"
+	"  id INTEGER PRIMARY KEY,\n"
+	"  tenant_id INTEGER NOT NULL REFERENCES tenant (id),\n"
+	"  hash BLOB NOT NULL UNIQUE,     -- SHA-256 of the token\n"
+	"  prefix TEXT NOT NULL,          -- its first characters, for lists\n"
+	"  read_only INTEGER NOT NULL,\n"
+	"  created INTEGER NOT NULL,\n"
+	"  revoked INTEGER                -- when; NULL while it works\n"
+	");\n"
+	"CREATE INDEX api_token_tenant ON api_token (tenant_id, id);\n",
 };
 
 static_assert(sizeof(sq_migrations) / sizeof(sq_migrations[0]) ==
@@ -433,6 +456,16 @@ enum sq_id {
 	SQ_QUAR_RESOLVE,
 	SQ_GEN_BUMP,
 	SQ_GEN_GET,
+	SQ_TENANT_ADD,
+	SQ_TENANT_LIST,
+	SQ_TENANT_ID,
+	SQ_ACCOUNT_ADD,
+	SQ_ACCOUNT_GET,
+	SQ_ACCOUNT_LIST,
+	SQ_TOKEN_ADD,
+	SQ_TOKEN_FIND,
+	SQ_TOKEN_LIST,
+	SQ_TOKEN_REVOKE,
 	SQ_DATA_VERSION,
 	SQ_NSTMT
 };
@@ -503,6 +536,14 @@ enum sq_id {
 	"tlsa_host t JOIN domain_mx m ON m.pattern IN (" \
 	SQ_DOTLESS("t.name") ", '*.' || t.parent) " \
 	"WHERE t.name = " p ".policy_domain)))"
+
+/* Column orders read by sq_account_read and sq_token_read. */
+#define SQ_ACCOUNT_COLS \
+	"a.id, a.email, t.name, a.role, a.password, a.created FROM account a " \
+	"LEFT JOIN tenant t ON t.id = a.tenant_id"
+#define SQ_TOKEN_COLS \
+	"k.id, t.name, k.prefix, k.read_only, k.created, k.revoked " \
+	"FROM api_token k JOIN tenant t ON t.id = k.tenant_id"
 
 /* Column order read by sq_quar_read. */
 #define SQ_QUAR_COLS \
@@ -656,6 +697,24 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	[SQ_QUAR_RESOLVE] = "UPDATE quarantine SET report = ?2 WHERE id = ?1",
 	[SQ_GEN_BUMP] = "UPDATE domain_generation SET n = n + 1 WHERE id = 1",
 	[SQ_GEN_GET] = "SELECT n FROM domain_generation WHERE id = 1",
+	[SQ_TENANT_ADD] = "INSERT INTO tenant (name, created) VALUES (?1, ?2) "
+	    "ON CONFLICT (name) DO NOTHING",
+	[SQ_TENANT_LIST] = "SELECT id, name, created, domains FROM tenant "
+	    "ORDER BY name",
+	[SQ_TENANT_ID] = "SELECT id FROM tenant WHERE name = ?1",
+	[SQ_ACCOUNT_ADD] = "INSERT INTO account (email, tenant_id, role, "
+	    "password, created) VALUES (?1, ?2, ?3, ?4, ?5) "
+	    "ON CONFLICT (email) DO NOTHING",
+	[SQ_ACCOUNT_GET] = "SELECT " SQ_ACCOUNT_COLS " WHERE a.email = ?1",
+	[SQ_ACCOUNT_LIST] = "SELECT " SQ_ACCOUNT_COLS " WHERE ?1 IS NULL OR "
+	    "t.name = ?1 ORDER BY a.email",
+	[SQ_TOKEN_ADD] = "INSERT INTO api_token (tenant_id, hash, prefix, "
+	    "read_only, created) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[SQ_TOKEN_FIND] = "SELECT " SQ_TOKEN_COLS " WHERE k.hash = ?1",
+	[SQ_TOKEN_LIST] = "SELECT " SQ_TOKEN_COLS " WHERE ?1 IS NULL OR "
+	    "t.name = ?1 ORDER BY k.id",
+	[SQ_TOKEN_REVOKE] = "UPDATE api_token SET revoked = ?2 WHERE id = ?1 "
+	    "AND revoked IS NULL",
 	[SQ_DATA_VERSION] = "PRAGMA data_version",
 };
 
@@ -2770,6 +2829,299 @@ sq_close(struct store *s)
 	free(q);
 }
 
+/* --- Accounts --- */
+
+/* A list's caller: the typed callback, and how to read a row for it. */
+struct sq_visit {
+	int	(*row)(const struct sq_visit *v, sqlite3_stmt *st);
+	void	*arg;
+	union {
+		store_tenant_cb	 tenant;
+		store_account_cb account;
+		store_token_cb	 token;
+	} cb;
+};
+
+/* Runs st (bound) to its end, handing each row to v; resets st. Stops
+ * when v's callback returns non-zero. */
+static int
+sq_rows(struct sq *q, sqlite3_stmt *st, const struct sq_visit *v,
+    const char *what, struct err *e)
+{
+	int r, rc = -1;
+
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((r = v->row(v, st)) != 0) {
+			rc = sq_stopped(r, e);
+			goto out;
+		}
+	}
+	if (r != SQLITE_DONE)
+		sq_err(q, e, "%s", what);
+	else
+		rc = 0;
+out:
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int
+sq_tenant_row(const struct sq_visit *v, sqlite3_stmt *st)
+{
+	struct store_tenant_row t;
+
+	t.id = sqlite3_column_int64(st, 0);
+	t.name = sq_column_text(st, 1);
+	t.created = (time_t)sqlite3_column_int64(st, 2);
+	t.domains = sqlite3_column_int64(st, 3);
+	return v->cb.tenant(v->arg, &t);
+}
+
+static void
+sq_account_read(sqlite3_stmt *st, struct store_account_row *a)
+{
+	a->id = sqlite3_column_int64(st, 0);
+	a->email = sq_column_text(st, 1);
+	a->tenant = sq_column_null(st, 2);
+	a->role = sq_column_text(st, 3);
+	a->password = sq_column_text(st, 4);
+	a->created = (time_t)sqlite3_column_int64(st, 5);
+}
+
+static int
+sq_account_row(const struct sq_visit *v, sqlite3_stmt *st)
+{
+	struct store_account_row a;
+
+	sq_account_read(st, &a);
+	return v->cb.account(v->arg, &a);
+}
+
+static void
+sq_token_read(sqlite3_stmt *st, struct store_token_row *k)
+{
+	k->id = sqlite3_column_int64(st, 0);
+	k->tenant = sq_column_text(st, 1);
+	k->prefix = sq_column_text(st, 2);
+	k->read_only = sqlite3_column_int(st, 3) != 0;
+	k->created = (time_t)sqlite3_column_int64(st, 4);
+	k->revoked = (time_t)sqlite3_column_int64(st, 5);
+}
+
+static int
+sq_token_row(const struct sq_visit *v, sqlite3_stmt *st)
+{
+	struct store_token_row k;
+
+	sq_token_read(st, &k);
+	return v->cb.token(v->arg, &k);
+}
+
+/* The row id of tenant name into *id: 0, 1 when there is none, -1. */
+static int
+sq_tenant_id(struct sq *q, const char *name, int64_t *id, struct err *e)
+{
+	sqlite3_stmt *st = sq_stmt(q, SQ_TENANT_ID);
+	int r, rc = -1;
+
+	if (sq_bind_text(st, 1, name) != SQLITE_OK) {
+		sq_err(q, e, "tenant %s", name);
+		goto out;
+	}
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW) {
+		*id = sqlite3_column_int64(st, 0);
+		rc = 0;
+	} else if (r == SQLITE_DONE) {
+		rc = 1;
+	} else {
+		sq_err(q, e, "tenant %s", name);
+	}
+out:
+	sqlite3_reset(st);
+	return rc;
+}
+
+/* Runs one insert bound by the caller: 0 with the new row id, 1 when a
+ * DO NOTHING conflict kept it out, or -1. */
+static int
+sq_insert(struct sq *q, sqlite3_stmt *st, int64_t *id, const char *what,
+    struct err *e)
+{
+	if (sq_exec(q, st, what, e) == -1)
+		return -1;
+	if (sqlite3_changes(q->db) == 0)
+		return 1;
+	*id = sqlite3_last_insert_rowid(q->db);
+	return 0;
+}
+
+static int
+sq_tenant_add(struct store *s, const char *name, time_t now, int64_t *id,
+    struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	sqlite3_stmt *st = sq_stmt(q, SQ_TENANT_ADD);
+
+	if (name == NULL || name[0] == '\0' ||
+	    strlen(name) > STORE_TENANT_LEN)
+		return err_set(e, "tenant name must have 1 to %d characters",
+		    STORE_TENANT_LEN);
+	if ((sq_bind_text(st, 1, name) |
+	    sqlite3_bind_int64(st, 2, (int64_t)now)) != SQLITE_OK)
+		return sq_err(q, e, "tenant %s", name);
+	return sq_insert(q, st, id, "add tenant", e);
+}
+
+static int
+sq_tenant_list(struct store *s, store_tenant_cb cb, void *arg, struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	struct sq_visit v = { sq_tenant_row, arg, { .tenant = cb } };
+
+	return sq_rows(q, sq_stmt(q, SQ_TENANT_LIST), &v, "list tenants", e);
+}
+
+static int
+sq_account_add(struct store *s, const char *email, const char *tenant,
+    const char *role, const char *password, time_t now, int64_t *id,
+    struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	sqlite3_stmt *st;
+	int64_t tid = 0;
+	int r;
+
+	if (tenant != NULL && (r = sq_tenant_id(q, tenant, &tid, e)) != 0)
+		return r == 1 ? 2 : -1;
+	st = sq_stmt(q, SQ_ACCOUNT_ADD);
+	if ((sq_bind_text(st, 1, email) |
+	    (tenant != NULL ? sqlite3_bind_int64(st, 2, tid) :
+	    sqlite3_bind_null(st, 2)) | sq_bind_text(st, 3, role) |
+	    sq_bind_text(st, 4, password) |
+	    sqlite3_bind_int64(st, 5, (int64_t)now)) != SQLITE_OK)
+		return sq_err(q, e, "add user %s", email);
+	return sq_insert(q, st, id, "add user", e);
+}
+
+static int
+sq_account_get(struct store *s, const char *email, store_account_cb cb,
+    void *arg, struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	sqlite3_stmt *st = sq_stmt(q, SQ_ACCOUNT_GET);
+	struct store_account_row row;
+	int r, rc = -1;
+
+	if (sq_bind_text(st, 1, email) != SQLITE_OK) {
+		sq_err(q, e, "user %s", email);
+		goto out;
+	}
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW) {
+		sq_account_read(st, &row);
+		cb(arg, &row);
+		rc = 0;
+	} else if (r == SQLITE_DONE) {
+		rc = 1;
+	} else {
+		sq_err(q, e, "user %s", email);
+	}
+out:
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int
+sq_account_list(struct store *s, const char *tenant, store_account_cb cb,
+    void *arg, struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	sqlite3_stmt *st = sq_stmt(q, SQ_ACCOUNT_LIST);
+	struct sq_visit v = { sq_account_row, arg, { .account = cb } };
+
+	if (sq_bind_text(st, 1, tenant) != SQLITE_OK)
+		return sq_err(q, e, "list users");
+	return sq_rows(q, st, &v, "list users", e);
+}
+
+static int
+sq_token_add(struct store *s, const char *tenant, const unsigned char
+    hash[32], const char *prefix, bool read_only, time_t now, int64_t *id,
+    struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	sqlite3_stmt *st;
+	int64_t tid;
+	int r;
+
+	if ((r = sq_tenant_id(q, tenant, &tid, e)) != 0)
+		return r == 1 ? 2 : -1;
+	st = sq_stmt(q, SQ_TOKEN_ADD);
+	if ((sqlite3_bind_int64(st, 1, tid) |
+	    sqlite3_bind_blob(st, 2, hash, 32, SQLITE_STATIC) |
+	    sq_bind_text(st, 3, prefix) | sqlite3_bind_int(st, 4, read_only) |
+	    sqlite3_bind_int64(st, 5, (int64_t)now)) != SQLITE_OK)
+		return sq_err(q, e, "add token");
+	r = sq_insert(q, st, id, "add token", e);
+	return r == 1 ? err_set(e, "add token: the same hash twice") : r;
+}
+
+static int
+sq_token_find(struct store *s, const unsigned char hash[32],
+    store_token_cb cb, void *arg, struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	sqlite3_stmt *st = sq_stmt(q, SQ_TOKEN_FIND);
+	struct store_token_row row;
+	int r, rc = -1;
+
+	if (sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC) != SQLITE_OK) {
+		sq_err(q, e, "find token");
+		goto out;
+	}
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW) {
+		sq_token_read(st, &row);
+		cb(arg, &row);
+		rc = 0;
+	} else if (r == SQLITE_DONE) {
+		rc = 1;
+	} else {
+		sq_err(q, e, "find token");
+	}
+out:
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int
+sq_token_list(struct store *s, const char *tenant, store_token_cb cb,
+    void *arg, struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	sqlite3_stmt *st = sq_stmt(q, SQ_TOKEN_LIST);
+	struct sq_visit v = { sq_token_row, arg, { .token = cb } };
+
+	if (sq_bind_text(st, 1, tenant) != SQLITE_OK)
+		return sq_err(q, e, "list tokens");
+	return sq_rows(q, st, &v, "list tokens", e);
+}
+
+static int
+sq_token_revoke(struct store *s, int64_t id, time_t now, struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	sqlite3_stmt *st = sq_stmt(q, SQ_TOKEN_REVOKE);
+
+	if ((sqlite3_bind_int64(st, 1, id) |
+	    sqlite3_bind_int64(st, 2, (int64_t)now)) != SQLITE_OK)
+		return sq_err(q, e, "revoke token");
+	if (sq_exec(q, st, "revoke token", e) == -1)
+		return -1;
+	return sqlite3_changes(q->db) == 0 ? 1 : 0;
+}
+
 static const struct store_ops sq_ops = {
 	.name = "sqlite",
 	.close = sq_close,
@@ -2791,6 +3143,15 @@ static const struct store_ops sq_ops = {
 	.quarantine_resolve = sq_quarantine_resolve,
 	.quarantine_usage = sq_quarantine_usage,
 	.domains_version = sq_domains_version,
+	.tenant_add = sq_tenant_add,
+	.tenant_list = sq_tenant_list,
+	.account_add = sq_account_add,
+	.account_get = sq_account_get,
+	.account_list = sq_account_list,
+	.token_add = sq_token_add,
+	.token_find = sq_token_find,
+	.token_list = sq_token_list,
+	.token_revoke = sq_token_revoke,
 };
 
 /* Reads PRAGMA user_version. */

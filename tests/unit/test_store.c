@@ -1899,6 +1899,10 @@ exec_sql(const char *path, const char *sql)
 	sqlite3_close(db);
 }
 
+/* Undoes migration 7 (the migration tests go back further, and undo
+ * the later steps that would otherwise run twice). */
+#define UNDO_7 "DROP TABLE api_token; DROP TABLE account; "
+
 /* A file of schema version 1 (made here by undoing migrations 3 and 2)
  * with a report and a domain in it is upgraded at open, and keeps
  * both. */
@@ -1920,7 +1924,7 @@ test_migrate_from_1(void **state)
 	assert_int_equal(store_json(fx->s, j, &id), STORE_ADDED);
 	store_close(fx->s);
 	fx->s = NULL;
-	exec_sql(fx->path, "DROP TABLE domain_mx; DROP TABLE tlsa_host; "
+	exec_sql(fx->path, UNDO_7 "DROP TABLE domain_mx; DROP TABLE tlsa_host; "
 	    "DROP TABLE quarantine_usage; "
 	    "DROP TABLE quarantine; DROP TABLE domain_generation; "
 	    "ALTER TABLE report DROP COLUMN intake_domain; "
@@ -1986,7 +1990,7 @@ test_migrate_from_4(void **state)
 	/* As version 4 stored them. */
 	exec_sql(fx->path, "UPDATE report SET successful = 80 WHERE "
 	    "report_id = 'two-views'; UPDATE report SET failed = 1 WHERE "
-	    "report_id = 'details'; PRAGMA user_version = 4");
+	    "report_id = 'details'; " UNDO_7 "PRAGMA user_version = 4");
 	if (open_at(fx->path, &fx->s, &e) != 0)
 		fail_msg("open version 4: %s", e.msg);
 	assert_int_equal(user_version(fx->path, -1), STORE_SQLITE_VERSION);
@@ -1994,6 +1998,135 @@ test_migrate_from_4(void **state)
 	    "WHERE (report_id = 'two-views' AND successful = 50 AND "
 	    "failed = 0) OR (report_id = 'details' AND successful = 5 AND "
 	    "failed = 3)"), 2);
+}
+
+/* --- accounts --- */
+
+struct acct {
+	int	n;
+	char	names[8][80];
+};
+
+static int
+acct_tenant(void *arg, const struct store_tenant_row *t)
+{
+	struct acct *a = arg;
+
+	if (a->n < 8)
+		snprintf(a->names[a->n], sizeof(a->names[0]), "%s %lld",
+		    t->name, (long long)t->domains);
+	a->n++;
+	return 0;
+}
+
+static int
+acct_user(void *arg, const struct store_account_row *u)
+{
+	struct acct *a = arg;
+
+	if (a->n < 8)
+		snprintf(a->names[a->n], sizeof(a->names[0]), "%s %s %s %s",
+		    u->email, u->tenant ? u->tenant : "-", u->role,
+		    u->password);
+	a->n++;
+	return 0;
+}
+
+static int
+acct_token(void *arg, const struct store_token_row *k)
+{
+	struct acct *a = arg;
+
+	if (a->n < 8)
+		snprintf(a->names[a->n], sizeof(a->names[0]), "%lld %s %s %d "
+		    "%d", (long long)k->id, k->tenant, k->prefix, k->read_only,
+		    k->revoked != 0);
+	a->n++;
+	return 0;
+}
+
+/* Tenants, users and API tokens (issue 13): added once, found, listed
+ * per tenant, revoked. */
+static void
+test_accounts(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = fx->s;
+	struct store_domain d = { 0 };
+	unsigned char h1[32], h2[32];
+	struct acct a = { 0 };
+	struct err e = { "" };
+	int64_t id, t1, k1, k2;
+
+	assert_int_equal(store_tenant_add(s, "acme", 100, &t1, &e), 0);
+	assert_int_equal(store_tenant_add(s, "acme", 101, &id, &e), 1);
+	assert_int_equal(store_tenant_add(s, "", 100, &id, &e), -1);
+	assert_int_equal(store_tenant_add(s, "other", 100, &id, &e), 0);
+	add_domain(s, "example.com", 86400, &d);	/* tenant "default" */
+	store_domain_free(&d);
+	assert_int_equal(store_tenant_list(s, acct_tenant, &a, &e), 0);
+	assert_int_equal(a.n, 2);
+	assert_string_equal(a.names[0], "acme 1");	/* add_domain's */
+	assert_string_equal(a.names[1], "other 0");
+
+	/* Users: an admin without tenant, owners and viewers with one. */
+	assert_int_equal(store_account_add(s, "root@example.net", NULL,
+	    "admin", "$h0", 100, &id, &e), 0);
+	assert_int_equal(store_account_add(s, "Ann@acme.example", "acme",
+	    "owner", "$h1", 100, &id, &e), 0);
+	assert_int_equal(store_account_add(s, "bob@acme.example", "acme",
+	    "viewer", "$h2", 100, &id, &e), 0);
+	assert_int_equal(store_account_add(s, "ANN@acme.example", "other",
+	    "viewer", "$h3", 100, &id, &e), 1);	/* taken, case aside */
+	assert_int_equal(store_account_add(s, "cy@nowhere.example", "nowhere",
+	    "viewer", "$h4", 100, &id, &e), 2);
+	/* An admin with a tenant, an owner without one: refused. */
+	assert_int_equal(store_account_add(s, "x@acme.example", "acme",
+	    "admin", "$h5", 100, &id, &e), -1);
+	assert_int_equal(store_account_add(s, "y@acme.example", NULL,
+	    "owner", "$h6", 100, &id, &e), -1);
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(store_account_get(s, "ann@ACME.example", acct_user,
+	    &a, &e), 0);
+	assert_string_equal(a.names[0], "Ann@acme.example acme owner $h1");
+	assert_int_equal(store_account_get(s, "nobody@acme.example",
+	    acct_user, &a, &e), 1);
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(store_account_list(s, "acme", acct_user, &a, &e), 0);
+	assert_int_equal(a.n, 2);
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(store_account_list(s, NULL, acct_user, &a, &e), 0);
+	assert_int_equal(a.n, 3);
+
+	/* Tokens: kept by hash, listed per tenant, revoked once. */
+	memset(h1, 1, sizeof(h1));
+	memset(h2, 2, sizeof(h2));
+	assert_int_equal(store_token_add(s, "acme", h1, "sgt_AAAA", false,
+	    100, &k1, &e), 0);
+	assert_int_equal(store_token_add(s, "other", h2, "sgt_BBBB", true,
+	    100, &k2, &e), 0);
+	assert_int_equal(store_token_add(s, "nowhere", h2, "sgt_CCCC", true,
+	    100, &id, &e), 2);
+	assert_int_equal(store_token_add(s, "acme", h1, "sgt_AAAA", false,
+	    100, &id, &e), -1);		/* the same hash twice */
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(store_token_find(s, h2, acct_token, &a, &e), 0);
+	assert_int_equal(a.n, 1);
+	assert_non_null(strstr(a.names[0], " other sgt_BBBB 1 0"));
+	memset(h2, 3, sizeof(h2));
+	assert_int_equal(store_token_find(s, h2, acct_token, &a, &e), 1);
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(store_token_list(s, "acme", acct_token, &a, &e), 0);
+	assert_int_equal(a.n, 1);
+	assert_int_equal(store_token_revoke(s, k1, 200, &e), 0);
+	assert_int_equal(store_token_revoke(s, k1, 201, &e), 1);
+	assert_int_equal(store_token_revoke(s, 9999, 201, &e), 1);
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(store_token_find(s, h1, acct_token, &a, &e), 0);
+	assert_non_null(strstr(a.names[0], " acme sgt_AAAA 0 1"));
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(store_token_list(s, NULL, acct_token, &a, &e), 0);
+	assert_int_equal(a.n, 2);
 }
 
 /* Undoes migration 6: the report table as version 5 had it, with
@@ -2018,7 +2151,7 @@ test_migrate_from_4(void **state)
 	"intake_domain FROM report; DROP TABLE report; "		\
 	"ALTER TABLE r5 RENAME TO report; "				\
 	"CREATE INDEX report_received ON report (received, id); "	\
-	"PRAGMA user_version = 5; COMMIT; "
+	UNDO_7 "PRAGMA user_version = 5; COMMIT; "
 
 /* A file of schema version 5: migration 6 rebuilds the report table
  * (its policies, details and quarantine links kept), names each
@@ -2128,7 +2261,7 @@ test_migrate_from_3(void **state)
 	    (const uint8_t *)"c", 1, "x", NULL, &id, &e), 0);
 	store_close(fx->s);
 	fx->s = NULL;
-	exec_sql(fx->path, UNDO_4 "PRAGMA user_version = 3");
+	exec_sql(fx->path, UNDO_7 UNDO_4 "PRAGMA user_version = 3");
 
 	if (open_at(fx->path, &fx->s, &e) != 0)
 		fail_msg("open version 3: %s", e.msg);
@@ -2179,7 +2312,7 @@ test_migrate_from_2(void **state)
 	    "UPDATE rollup SET policy_domain = 'mx1.p.example.' WHERE "
 	    "policy_domain = 'mx1.p.example'; "
 	    "DROP TABLE domain_mx; DROP TABLE tlsa_host; "
-	    UNDO_4 "PRAGMA user_version = 2");
+	    UNDO_7 UNDO_4 "PRAGMA user_version = 2");
 
 	if (open_at(fx->path, &fx->s, &e) != 0)
 		fail_msg("open version 2: %s", e.msg);
@@ -2322,6 +2455,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_domains_version,
 		    fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_from_1,
+		    fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_accounts,
 		    fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_from_5,
 		    fx_setup, fx_teardown),
