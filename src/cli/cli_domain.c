@@ -26,36 +26,12 @@
 static int
 cli_domain_policy(struct cli *c, struct policy *p)
 {
-	char name[LIMIT_DNAME_LEN + 1], *end;
-	unsigned long n;
 	struct err e;
 
-	if (c->mode != NULL && policy_mode_parse(c->mode, &p->mode) == -1)
-		return cli_fail(CLI_INVALID, "--mode: '%s' is not one of "
-		    "testing, enforce, none", c->mode);
-	if (c->max_age != NULL) {
-		errno = 0;
-		n = strtoul(c->max_age, &end, 10);
-		if (errno != 0 || *end != '\0' || c->max_age[0] < '0' ||
-		    c->max_age[0] > '9' || n > LIMIT_POLICY_MAX_AGE)
-			return cli_fail(CLI_INVALID, "--max-age: '%s' is not "
-			    "a number of seconds in 0..%u", c->max_age,
-			    LIMIT_POLICY_MAX_AGE);
-		p->max_age = (uint32_t)n;
-	}
-	if (c->mx.n > 0) {
-		strv_free(&p->mx);
-		for (size_t i = 0; i < c->mx.n; i++) {
-			if (dname_normalize(c->mx.v[i], strlen(c->mx.v[i]),
-			    true, name, &e) == -1)
-				return cli_fail(CLI_INVALID, "--mx '%s': %s",
-				    c->mx.v[i], e.msg);
-			if (strv_push(&p->mx, name) == -1)
-				return cli_fail(CLI_USAGE, "out of memory");
-		}
-	}
-	if (policy_validate(p, &e) == -1)
-		return cli_fail(CLI_INVALID, "policy: %s", e.msg);
+	if (policy_apply(p, c->mode, c->max_age,
+	    (const char *const *)c->mx.v, c->mx.n, &e) == -1)
+		return cli_fail(CLI_INVALID, "%s%s", strncmp(e.msg, "policy:",
+		    7) != 0 ? "--" : "", e.msg);	/* names the flag */
 	return 0;
 }
 

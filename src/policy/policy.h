@@ -64,6 +64,17 @@ char	*policy_render(const struct policy *p, size_t *len);
  * Returns 0 or -1 with the reason. */
 int	policy_validate(const struct policy *p, struct err *e);
 
+/* Applies what a person typed to p (which holds the current policy, or
+ * the defaults of a new one): mode ("testing", "enforce", "none"),
+ * max_age (decimal seconds, 0..LIMIT_POLICY_MAX_AGE) and mx patterns
+ * (U- or A-labels, "*." allowed; they replace p's when n > 0), each left
+ * alone when NULL or empty; then policy_validate. The CLI's flags and
+ * `domain import`'s CSV columns both go through here. Returns 0, or -1
+ * with the reason, naming the field ("mode: 'x' is not one of ...",
+ * "max-age: ...", "mx 'P': ..."), or "policy: ..." for the whole. */
+int	policy_apply(struct policy *p, const char *mode, const char *max_age,
+	    const char *const *mx, size_t nmx, struct err *e);
+
 /* Deep copy. Returns 0 or -1 (out of memory; dst left empty). */
 int	policy_copy(struct policy *dst, const struct policy *src);
 

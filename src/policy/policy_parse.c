@@ -49,6 +49,7 @@
  * returns, or accept a policy whose canonical form would exceed
  * LIMIT_POLICY_BYTES (so that whatever parses also renders and reparses).
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -570,4 +571,43 @@ policy_mode_parse(const char *s, enum policy_mode *m)
 		}
 	}
 	return -1;
+}
+
+int
+policy_apply(struct policy *p, const char *mode, const char *max_age,
+    const char *const *mx, size_t nmx, struct err *e)
+{
+	char name[LIMIT_DNAME_LEN + 1], *end;
+	unsigned long n;
+
+	if (mode != NULL && *mode != '\0' &&
+	    policy_mode_parse(mode, &p->mode) == -1)
+		return err_set(e, "mode: '%s' is not one of testing, enforce, "
+		    "none", mode);
+	if (max_age != NULL && *max_age != '\0') {
+		errno = 0;
+		n = strtoul(max_age, &end, 10);
+		if (errno != 0 || *end != '\0' || max_age[0] < '0' ||
+		    max_age[0] > '9' || n > LIMIT_POLICY_MAX_AGE)
+			return err_set(e, "max-age: '%s' is not a number of "
+			    "seconds in 0..%u", max_age, LIMIT_POLICY_MAX_AGE);
+		p->max_age = (uint32_t)n;
+	}
+	if (nmx > 0) {
+		strv_free(&p->mx);
+		for (size_t i = 0; i < nmx; i++) {
+			if (dname_normalize(mx[i], strlen(mx[i]), true, name,
+			    e) == -1) {
+				err_prefix(e, "mx '%s': ", mx[i]);
+				return -1;
+			}
+			if (strv_push(&p->mx, name) == -1)
+				return err_set(e, "out of memory");
+		}
+	}
+	if (policy_validate(p, e) == -1) {
+		err_prefix(e, "policy: ");
+		return -1;
+	}
+	return 0;
 }
