@@ -161,6 +161,16 @@
  * of domains, but in several tenants. */
 #define LIMIT_DOMAINS_PER_TENANT 1000000
 
+/* `domain import FILE` (bulk onboarding): a file of at most this many
+ * bytes and lines, a line of at most LIMIT_IMPORT_LINE bytes. A million
+ * domains (the most one tenant may have) at about 120 bytes a line fit;
+ * a line holds a domain, a tenant, a mode, a few mx patterns and a
+ * number. Errors shown, at most LIMIT_IMPORT_ERRORS (and how many more). */
+#define LIMIT_IMPORT_BYTES (256 * 1024 * 1024)
+#define LIMIT_IMPORT_LINES LIMIT_DOMAINS_PER_TENANT
+#define LIMIT_IMPORT_LINE 4096
+#define LIMIT_IMPORT_ERRORS 100
+
 /* --- Accounts (src/account/) ------------------------------------------- */
 
 /* A password's bytes. NIST SP 800-63B asks verifiers to take at least 64;

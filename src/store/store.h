@@ -263,6 +263,21 @@ struct store_token_row {
 	time_t	    revoked;		/* 0 while it works */
 };
 
+/* One domain of a bulk add (domain_add_batch). */
+struct store_domain_job {
+	const char	*tenant;
+	const char	*name;		/* normalized */
+	const struct policy *p;
+};
+
+/* What a bulk add says as it goes, and whether it only checks. */
+struct store_batch_cb {
+	void	(*refused)(void *arg, size_t i, const char *why);
+	void	(*progress)(void *arg, size_t done, size_t n);
+	void	*arg;
+	bool	 check_only;		/* check every job, write nothing */
+};
+
 typedef int (*store_tenant_cb)(void *arg, const struct store_tenant_row *t);
 typedef int (*store_account_cb)(void *arg,
     const struct store_account_row *a);
@@ -307,6 +322,19 @@ struct store_ops {
 	int	(*domain_add)(struct store *s, const char *tenant,
 		    const char *name, const struct policy *p,
 		    struct store_domain *out, struct err *e);
+	/* Bulk onboarding: adds jobs[0..n) as domain_add would, all in
+	 * one transaction or none: every job is checked (its name, tenant,
+	 * policy; not hosted already, not twice in jobs, within its
+	 * tenant's limit), each refused one reported to b->refused with its
+	 * index and reason, and then nothing is written. b->progress (may
+	 * be NULL) hears how many are done now and then; with
+	 * b->check_only every job is checked the same way and nothing is
+	 * written. Returns 0 when all were added and committed (or would
+	 * be), 1 when some were refused (nothing written), -1 when the
+	 * store failed (e says why). */
+	int	(*domain_add_batch)(struct store *s,
+		    const struct store_domain_job *jobs, size_t n,
+		    const struct store_batch_cb *b, struct err *e);
 	/* Returns 0 and fills out, 1 when there is no such domain, -1. */
 	int	(*domain_get)(struct store *s, const char *name,
 		    struct store_domain *out, struct err *e);
@@ -637,6 +665,13 @@ static inline int
 store_domains_version(struct store *s, uint64_t *v, struct err *e)
 {
 	return s->ops->domains_version(s, v, e);
+}
+
+static inline int
+store_domain_add_batch(struct store *s, const struct store_domain_job *jobs,
+    size_t n, const struct store_batch_cb *b, struct err *e)
+{
+	return s->ops->domain_add_batch(s, jobs, n, b, e);
 }
 
 static inline int

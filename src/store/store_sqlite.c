@@ -1133,38 +1133,46 @@ sq_check_name(const char *name, struct err *e)
 	return 0;
 }
 
+/* Checks what domain_add is given, before any transaction; renders the
+ * body to serve into *body (caller frees). Returns 0 or -1. */
 static int
-sq_domain_add(struct store *s, const char *tenant, const char *name,
-    const struct policy *p, struct store_domain *out, struct err *e)
+sq_domain_check(const char *tenant, const char *name, const struct policy *p,
+    char **body, struct err *e)
 {
-	struct sq *q = (struct sq *)s;
-	struct sq_domain sd = { 0 };
-	time_t now = time(NULL);
-	int64_t tid, ndomains;
-	char *body = NULL;
-	bool tx = false, revive;
 	size_t len;
+
+	*body = NULL;
+	if (sq_check_name(name, e) == -1)
+		return -1;
+	if (tenant == NULL || tenant[0] == '\0' ||
+	    strlen(tenant) > STORE_TENANT_LEN)
+		return err_set(e, "tenant name must have 1 to %d characters",
+		    STORE_TENANT_LEN);
+	if ((*body = store_policy_body(p, &len, e)) == NULL)
+		return -1;
+	return 0;
+}
+
+/* Inside the open transaction: adds (or brings back) domain name of
+ * tenant, serving body. Returns 0 with *out filled (out may be NULL),
+ * 1 when it is refused (hosted already, the tenant full; e says why),
+ * or -1 (the caller rolls back). */
+static int
+sq_domain_add_tx(struct sq *q, const char *tenant, const char *name,
+    const struct policy *p, const char *body, time_t now,
+    struct store_domain *out, struct err *e)
+{
+	struct sq_domain sd = { 0 };
+	int64_t tid, ndomains;
+	bool revive;
 	int rc = -1, r;
 
-	memset(out, 0, sizeof(*out));
-	if (sq_check_name(name, e) == -1)
-		goto out;
-	if (tenant == NULL || tenant[0] == '\0' ||
-	    strlen(tenant) > STORE_TENANT_LEN) {
-		err_set(e, "tenant name must have 1 to %d characters",
-		    STORE_TENANT_LEN);
-		goto out;
-	}
-	if ((body = store_policy_body(p, &len, e)) == NULL)
-		goto out;
-	if (sq_begin(q, e) == -1)
-		goto out;
-	tx = true;
 	if ((r = sq_domain_get(q, name, &sd, e)) == -1)
 		goto out;
 	if (r == 0 && sd.d.removed == 0) {
 		err_set(e, "%s is already hosted (tenant %s)", name,
 		    sd.d.tenant);
+		rc = 1;
 		goto out;
 	}
 	revive = r == 0;
@@ -1173,6 +1181,7 @@ sq_domain_add(struct store *s, const char *tenant, const char *name,
 	if (ndomains >= LIMIT_DOMAINS_PER_TENANT) {
 		err_set(e, "tenant %s already hosts %lld domains, the limit",
 		    tenant, (long long)ndomains);
+		rc = 1;
 		goto out;
 	}
 	/* A removed domain comes back with its row: created, token (rua
@@ -1191,18 +1200,105 @@ sq_domain_add(struct store *s, const char *tenant, const char *name,
 	sd.d.serve_until = 0;
 	if (sq_domain_bump(&sd, now, e) == -1 ||
 	    sq_domain_write(q, &sd, !revive, body, e) == -1 ||
-	    sq_tenant_count(q, tid, 1, e) == -1 ||
-	    sq_commit(q, e) == -1)
+	    sq_tenant_count(q, tid, 1, e) == -1)
 		goto out;
-	tx = false;
-	*out = sd.d;
-	memset(&sd.d.policy, 0, sizeof(sd.d.policy));
+	if (out != NULL) {
+		*out = sd.d;
+		memset(&sd.d.policy, 0, sizeof(sd.d.policy));
+	}
 	rc = 0;
 out:
-	if (tx)
-		sq_rollback(q);
 	policy_free(&sd.d.policy);
+	return rc;
+}
+
+static int
+sq_domain_add(struct store *s, const char *tenant, const char *name,
+    const struct policy *p, struct store_domain *out, struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	char *body = NULL;
+	int rc = -1, r;
+
+	memset(out, 0, sizeof(*out));
+	if (sq_domain_check(tenant, name, p, &body, e) == -1 ||
+	    sq_begin(q, e) == -1)
+		goto out;
+	r = sq_domain_add_tx(q, tenant, name, p, body, time(NULL), out, e);
+	if (r != 0 || sq_commit(q, e) == -1) {
+		sq_rollback(q);
+		store_domain_free(out);
+		memset(out, 0, sizeof(*out));
+		goto out;
+	}
+	rc = 0;
+out:
 	free(body);
+	return rc;
+}
+
+/* How often a bulk add tells its progress. */
+#define SQ_BATCH_PROGRESS 1000
+
+static int
+sq_domain_add_batch(struct store *s, const struct store_domain_job *jobs,
+    size_t n, const struct store_batch_cb *b, struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	time_t now = time(NULL);
+	bool refused = false;
+	struct err je;
+	char **bodies;
+	int rc = -1, r;
+
+	if ((bodies = calloc(n > 0 ? n : 1, sizeof(*bodies))) == NULL)
+		return err_set(e, "domain import: out of memory");
+	/* Every job checked and rendered first, outside the write lock. */
+	for (size_t i = 0; i < n; i++) {
+		if (sq_domain_check(jobs[i].tenant, jobs[i].name, jobs[i].p,
+		    &bodies[i], &je) == -1) {
+			refused = true;
+			if (b != NULL && b->refused != NULL)
+				b->refused(b->arg, i, je.msg);
+		}
+	}
+	if (refused) {
+		rc = 1;
+		goto out;
+	}
+	if (sq_begin(q, e) == -1)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		r = sq_domain_add_tx(q, jobs[i].tenant, jobs[i].name,
+		    jobs[i].p, bodies[i], now, NULL, &je);
+		if (r == -1) {
+			*e = je;
+			sq_rollback(q);
+			goto out;
+		}
+		if (r == 1) {
+			refused = true;
+			if (b != NULL && b->refused != NULL)
+				b->refused(b->arg, i, je.msg);
+		}
+		if (b != NULL && b->progress != NULL &&
+		    ((i + 1) % SQ_BATCH_PROGRESS == 0 || i + 1 == n))
+			b->progress(b->arg, i + 1, n);
+	}
+	if (refused || (b != NULL && b->check_only)) {
+		sq_rollback(q);
+		rc = refused ? 1 : 0;
+		goto out;
+	}
+	if (sq_commit(q, e) == -1) {
+		sq_rollback(q);
+		goto out;
+	}
+	rc = 0;
+out:
+	for (size_t i = 0; i < n; i++)
+		free(bodies[i]);
+	free(bodies);
 	return rc;
 }
 
@@ -3126,6 +3222,7 @@ static const struct store_ops sq_ops = {
 	.name = "sqlite",
 	.close = sq_close,
 	.domain_add = sq_domain_add,
+	.domain_add_batch = sq_domain_add_batch,
 	.domain_get = sq_domain_get_op,
 	.domain_set = sq_domain_set,
 	.domain_remove = sq_domain_remove,

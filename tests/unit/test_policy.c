@@ -945,6 +945,46 @@ test_record_select(void **state)
 	assert_string_equal(r.id, "");
 }
 
+/* policy_apply: what a person typed, field by field, limits exactly. */
+static void
+test_apply(void **state)
+{
+	struct policy p = { .mode = POLICY_MODE_TESTING, .max_age = 604800 };
+	const char *mx[] = { "MX1.Example.com", "*.mail.bücher.example" };
+	const char *bad[] = { "mail.*.example.org" };
+	char big[16];
+	struct err e = { "" };
+
+	assert_int_equal(policy_apply(&p, "enforce", "86400", mx, 2, &e), 0);
+	assert_int_equal(p.mode, POLICY_MODE_ENFORCE);
+	assert_int_equal(p.max_age, 86400);
+	assert_int_equal(p.mx.n, 2);
+	assert_string_equal(p.mx.v[0], "mx1.example.com");
+	assert_string_equal(p.mx.v[1], "*.mail.xn--bcher-kva.example");
+	/* NULL or empty: left alone. */
+	assert_int_equal(policy_apply(&p, "", NULL, NULL, 0, &e), 0);
+	assert_int_equal(p.mode, POLICY_MODE_ENFORCE);
+	assert_int_equal(p.mx.n, 2);
+	snprintf(big, sizeof(big), "%u", LIMIT_POLICY_MAX_AGE);
+	assert_int_equal(policy_apply(&p, NULL, big, NULL, 0, &e), 0);
+	assert_int_equal(p.max_age, LIMIT_POLICY_MAX_AGE);
+	snprintf(big, sizeof(big), "%u", LIMIT_POLICY_MAX_AGE + 1);
+	assert_int_equal(policy_apply(&p, NULL, big, NULL, 0, &e), -1);
+	assert_non_null(strstr(e.msg, "max-age: "));
+	assert_int_equal(policy_apply(&p, NULL, "-1", NULL, 0, &e), -1);
+	assert_int_equal(policy_apply(&p, NULL, "1h", NULL, 0, &e), -1);
+	assert_int_equal(policy_apply(&p, "Enforce", NULL, NULL, 0, &e), -1);
+	assert_string_equal(e.msg, "mode: 'Enforce' is not one of testing, "
+	    "enforce, none");
+	assert_int_equal(policy_apply(&p, NULL, NULL, bad, 1, &e), -1);
+	assert_non_null(strstr(e.msg, "mx 'mail.*.example.org': "));
+	policy_free(&p);
+	p.mode = POLICY_MODE_TESTING;
+	assert_int_equal(policy_apply(&p, "enforce", NULL, NULL, 0, &e), -1);
+	assert_non_null(strstr(e.msg, "policy: "));
+	policy_free(&p);
+}
+
 int
 main(void)
 {
@@ -983,6 +1023,7 @@ main(void)
 		cmocka_unit_test(test_record_extensions),
 		cmocka_unit_test(test_record_bad),
 		cmocka_unit_test(test_record_select),
+		cmocka_unit_test(test_apply),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
