@@ -28,11 +28,9 @@ split(const char *s, size_t max)
 		return out;
 	}
 	out[0] = '\0';
-	for (size_t i = 0; i < n; i++) {
-		strcat(out, f[i]);
-		if (i + 1 < n)
-			strcat(out, "|");
-	}
+	for (size_t i = 0, k = 0; i < n; i++)
+		k += (size_t)snprintf(out + k, sizeof(out) - k, "%s%s", f[i],
+		    i + 1 < n ? "|" : "");
 	return out;
 }
 
