@@ -64,14 +64,36 @@ intake_dkim_key(DKIM *dkim, DKIM_SIGINFO *sig, u_char *buf, size_t buflen)
 static void
 intake_dkim_init(void)
 {
-	unsigned int flags = DKIM_LIBFLAGS_FIXCRLF;	/* .eml files with
-							 * bare LF too */
-
 	if ((intake_dkim_lib = dkim_init(NULL, NULL)) == NULL)
 		return;
-	(void)dkim_options(intake_dkim_lib, DKIM_OP_SETOPT, DKIM_OPTS_FLAGS,
-	    &flags, sizeof(flags));
 	(void)dkim_set_key_lookup(intake_dkim_lib, intake_dkim_key);
+}
+
+/* The message with every bare LF made CRLF (a new buffer, *outlen its
+ * bytes; NULL when out of memory). Messages by SMTP come with CRLF, .eml
+ * files often without. libopendkim's own fixing (DKIM_LIBFLAGS_FIXCRLF)
+ * is not used: on a message that starts with a bare LF it fails an
+ * assertion in dkim_header and aborts the whole process (fuzz_dkim
+ * found it; seed regress-leading-bare-lf), so the library is given CRLF
+ * only. */
+static uint8_t *
+intake_dkim_crlf(const uint8_t *msg, size_t len, size_t *outlen)
+{
+	size_t bare = 0, k = 0;
+	uint8_t *out;
+
+	for (size_t i = 0; i < len; i++)
+		if (msg[i] == '\n' && (i == 0 || msg[i - 1] != '\r'))
+			bare++;
+	if ((out = malloc(len + bare + 1)) == NULL)
+		return NULL;
+	for (size_t i = 0; i < len; i++) {
+		if (msg[i] == '\n' && (i == 0 || msg[i - 1] != '\r'))
+			out[k++] = '\r';
+		out[k++] = msg[i];
+	}
+	*outlen = k;
+	return out;
 }
 
 /* True when d (a signature's domain) is x or a parent of x. */
@@ -111,6 +133,8 @@ intake_dkim_verify(const uint8_t *msg, size_t len,
 	DKIM *d = NULL;
 	DKIM_STAT st;
 	int nsigs = 0, best = -1;
+	uint8_t *crlf = NULL;
+	size_t crlflen;
 
 	memset(out, 0, sizeof(*out));
 	snprintf(out->reason, sizeof(out->reason), "no signature");
@@ -127,7 +151,13 @@ intake_dkim_verify(const uint8_t *msg, size_t len,
 		return;
 	}
 	dkim_set_user_context(d, &ctx);
-	st = dkim_chunk(d, (u_char *)(uintptr_t)msg, len);
+	if ((crlf = intake_dkim_crlf(msg, len, &crlflen)) == NULL) {
+		snprintf(out->reason, sizeof(out->reason), "DKIM: out of "
+		    "memory");
+		dkim_free(d);
+		return;
+	}
+	st = dkim_chunk(d, crlf, crlflen);
 	if (st == DKIM_STAT_OK)
 		st = dkim_chunk(d, NULL, 0);
 	if (st == DKIM_STAT_OK || st == DKIM_STAT_NOSIG)
@@ -140,6 +170,7 @@ intake_dkim_verify(const uint8_t *msg, size_t len,
 		snprintf(out->reason, sizeof(out->reason), "key not found "
 		    "(d=%s): the lookup failed", out->domain);
 		dkim_free(d);
+		free(crlf);
 		return;
 	}
 	if (dkim_getsiglist(d, &sigs, &nsigs) != DKIM_STAT_OK)
@@ -200,6 +231,7 @@ intake_dkim_verify(const uint8_t *msg, size_t len,
 		}
 	}
 	dkim_free(d);
+	free(crlf);
 }
 
 /* The domain of a contact-info (RFC 8460 §4.4: an e-mail address, a
