@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "lib/csv.h"
 #include "lib/dname.h"
+#include "web/web.h"
 
 /* A new domain starts in testing mode with a one-week max_age: long
  * enough to be useful, short enough to move to enforce soon. */
@@ -36,35 +37,6 @@ cli_domain_policy(struct cli *c, struct policy *p)
 		return cli_fail(CLI_INVALID, "%s%s", strncmp(e.msg, "policy:",
 		    7) != 0 ? "--" : "", e.msg);	/* names the flag */
 	return 0;
-}
-
-static json_t *
-cli_domain_json(const struct store_domain *d)
-{
-	json_t *o = json_object(), *mx = json_array();
-	char *body;
-	size_t len;
-
-	for (size_t i = 0; i < d->policy.mx.n; i++)
-		json_array_append_new(mx, json_string(d->policy.mx.v[i]));
-	json_object_set_new(o, "name", json_string(d->name));
-	json_object_set_new(o, "tenant", json_string(d->tenant));
-	json_object_set_new(o, "status", json_string(d->removed ?
-	    "removed" : "active"));
-	json_object_set_new(o, "mode",
-	    json_string(policy_mode_name(d->policy.mode)));
-	json_object_set_new(o, "mx", mx);
-	json_object_set_new(o, "max_age", json_integer(d->policy.max_age));
-	json_object_set_new(o, "policy_id", json_string(d->policy_id));
-	json_object_set_new(o, "token", json_string(d->token));
-	json_object_set_new(o, "created", cli_json_time(d->created));
-	json_object_set_new(o, "updated", cli_json_time(d->updated));
-	json_object_set_new(o, "removed", cli_json_time(d->removed));
-	json_object_set_new(o, "serve_until", cli_json_time(d->serve_until));
-	body = policy_render(&d->policy, &len);
-	json_object_set_new(o, "policy", cli_json_str(body));
-	free(body);
-	return o;
 }
 
 static int
@@ -117,7 +89,7 @@ static int
 cli_domain_done(struct cli *c, const struct store_domain *d)
 {
 	if (c->json)
-		cli_print_json(cli_domain_json(d));
+		cli_print_json(web_domain_json(d));
 	else
 		cli_domain_print(d);
 	return CLI_OK;
@@ -474,7 +446,7 @@ cli_domain_show(struct cli *c)
 	if ((rc = cli_domain_load(c, &s, &d)) != 0)
 		goto out;
 	if (c->json) {
-		o = cli_domain_json(&d);
+		o = web_domain_json(&d);
 		h = json_array();
 		if (store_domain_history(s, d.name, cli_domain_history_json,
 		    h, &e) == -1) {
@@ -553,7 +525,7 @@ cli_domain_remove(struct cli *c)
 		goto out;
 	}
 	if (c->json) {
-		cli_print_json(cli_domain_json(&nd));
+		cli_print_json(web_domain_json(&nd));
 		goto out;
 	}
 	printf("%s removed: serving mode none (policy id %s) until %s, "
@@ -585,7 +557,7 @@ cli_domain_list_row(void *arg, const struct store_domain *d)
 static int
 cli_domain_list_json(void *arg, const struct store_domain *d)
 {
-	json_array_append_new(arg, cli_domain_json(d));
+	json_array_append_new(arg, web_domain_json(d));
 	return 0;
 }
 

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "web/web.h"
 #include "lib/dname.h"
 
 int
@@ -103,7 +104,7 @@ cli_print_json(json_t *v)
 json_t *
 cli_json_str(const char *s)
 {
-	return s != NULL ? json_string(s) : json_null();
+	return web_json_str(s);
 }
 
 const char *
@@ -120,9 +121,7 @@ cli_time(time_t t, char buf[21])
 json_t *
 cli_json_time(time_t t)
 {
-	char buf[21];
-
-	return t == 0 ? json_null() : json_string(cli_time(t, buf));
+	return web_json_time(t);
 }
 
 int

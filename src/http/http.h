@@ -40,6 +40,8 @@ struct http_request {
 							 * target; port kept */
 	const char *user_agent;	size_t user_agent_len;
 	const char *content_type; size_t content_type_len;
+	const char *authorization; size_t authorization_len;	/* one at
+							 * most: two are 400 */
 	unsigned minor;			/* HTTP/1.minor, 0 or 1 */
 	bool	 keep_alive;		/* after version and Connection */
 	bool	 has_body;		/* Content-Length > 0 or chunked */

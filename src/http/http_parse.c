@@ -316,6 +316,14 @@ http_parse_request(const char *buf, size_t len, struct http_request *r,
 				r->content_type_len = vlen;
 			}
 			break;
+		case 13:
+			if (http_ieq(p, nlen, "authorization")) {
+				if (r->authorization != NULL)
+					return HTTP_PARSE_ERROR;
+				r->authorization = v;
+				r->authorization_len = vlen;
+			}
+			break;
 		case 14:
 			if (http_ieq(p, nlen, "content-length")) {
 				uint64_t n = 0;

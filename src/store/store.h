@@ -355,6 +355,12 @@ struct store_ops {
 	 * when cb returns non-zero (and returns that). */
 	int	(*domain_list)(struct store *s, store_domain_cb cb, void *arg,
 		    struct err *e);
+	/* A page of tenant's domains, removed ones too: those named after
+	 * after ("" from the first), by name, at most limit; stops when cb
+	 * returns non-zero (and returns that). No such tenant: no domains. */
+	int	(*domain_page)(struct store *s, const char *tenant,
+		    const char *after, long limit, store_domain_cb cb,
+		    void *arg, struct err *e);
 	/* Every policy id the domain has served, oldest first, with the
 	 * body served and since when; stops when cb returns non-zero (and
 	 * returns that). No such domain is an error (-1). */
@@ -665,6 +671,13 @@ static inline int
 store_domains_version(struct store *s, uint64_t *v, struct err *e)
 {
 	return s->ops->domains_version(s, v, e);
+}
+
+static inline int
+store_domain_page(struct store *s, const char *tenant, const char *after,
+    long limit, store_domain_cb cb, void *arg, struct err *e)
+{
+	return s->ops->domain_page(s, tenant, after, limit, cb, arg, e);
 }
 
 static inline int

@@ -415,6 +415,7 @@ enum sq_id {
 	SQ_TENANT_COUNT,
 	SQ_DOMAIN_GET,
 	SQ_DOMAIN_LIST,
+	SQ_DOMAIN_PAGE,
 	SQ_DOMAIN_INSERT,
 	SQ_DOMAIN_UPDATE,
 	SQ_DOMAIN_MX_CLEAR,
@@ -562,6 +563,10 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	    "WHERE id = ?1",
 	[SQ_DOMAIN_GET] = "SELECT " SQ_DOMAIN_COLS " WHERE d.name = ?1",
 	[SQ_DOMAIN_LIST] = "SELECT " SQ_DOMAIN_COLS " ORDER BY d.name",
+	/* Index domain_tenant (tenant_id, name): a range, never a scan. */
+	[SQ_DOMAIN_PAGE] = "SELECT " SQ_DOMAIN_COLS " WHERE d.tenant_id = "
+	    "(SELECT id FROM tenant WHERE name = ?1) AND d.name > ?2 "
+	    "ORDER BY d.name LIMIT ?3",
 	[SQ_DOMAIN_INSERT] = "INSERT INTO domain (name, tenant_id, mode, "
 	    "max_age, mx, policy_id, updated, removed, serve_until, "
 	    "revision, token, created) "
@@ -1464,12 +1469,12 @@ out:
 	return rc;
 }
 
+/* Runs st (bound), a SQ_DOMAIN_COLS query, handing each domain to cb;
+ * resets st. */
 static int
-sq_domain_list(struct store *s, store_domain_cb cb, void *arg,
+sq_domains(struct sq *q, sqlite3_stmt *st, store_domain_cb cb, void *arg,
     struct err *e)
 {
-	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st = sq_stmt(q, SQ_DOMAIN_LIST);
 	struct sq_domain sd;
 	int rc = -1, r;
 
@@ -1491,6 +1496,30 @@ sq_domain_list(struct store *s, store_domain_cb cb, void *arg,
 out:
 	sqlite3_reset(st);
 	return rc;
+}
+
+static int
+sq_domain_list(struct store *s, store_domain_cb cb, void *arg,
+    struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+
+	return sq_domains(q, sq_stmt(q, SQ_DOMAIN_LIST), cb, arg, e);
+}
+
+static int
+sq_domain_page(struct store *s, const char *tenant, const char *after,
+    long limit, store_domain_cb cb, void *arg, struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	sqlite3_stmt *st = sq_stmt(q, SQ_DOMAIN_PAGE);
+
+	if ((sq_bind_text(st, 1, tenant) | sq_bind_text(st, 2, after) |
+	    sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1)) != SQLITE_OK) {
+		sqlite3_reset(st);
+		return sq_err(q, e, "list domains of %s", tenant);
+	}
+	return sq_domains(q, st, cb, arg, e);
 }
 
 static int
@@ -3227,6 +3256,7 @@ static const struct store_ops sq_ops = {
 	.domain_set = sq_domain_set,
 	.domain_remove = sq_domain_remove,
 	.domain_list = sq_domain_list,
+	.domain_page = sq_domain_page,
 	.domain_history = sq_domain_history,
 	.report_add = sq_report_add,
 	.report_add_batch = sq_report_add_batch,

@@ -41,6 +41,30 @@ test_simple_get(void **state)
 	assert_int_equal(r.head_len, strlen(req));
 }
 
+/* The API reads the bearer token: one Authorization field, two are 400
+ * (which would the server believe?). */
+static void
+test_authorization(void **state)
+{
+	struct http_request r;
+	int st;
+
+	(void)state;
+	assert_int_equal(parse("GET /api/v1/domains HTTP/1.1\r\nHost: s\r\n"
+	    "authorization:  Bearer sgt_abc \r\n\r\n", &r, &st),
+	    HTTP_PARSE_DONE);
+	assert_int_equal(r.authorization_len, strlen("Bearer sgt_abc"));
+	assert_memory_equal(r.authorization, "Bearer sgt_abc",
+	    r.authorization_len);
+	assert_int_equal(parse("GET / HTTP/1.1\r\nHost: s\r\n\r\n", &r, &st),
+	    HTTP_PARSE_DONE);
+	assert_null(r.authorization);
+	assert_int_equal(parse("GET / HTTP/1.1\r\nHost: s\r\nAuthorization: "
+	    "Bearer a\r\nAuthorization: Bearer b\r\n\r\n", &r, &st),
+	    HTTP_PARSE_ERROR);
+	assert_int_equal(st, 400);
+}
+
 /* Report intake reads these to answer 411/413/100 before the body. */
 static void
 test_post_intake_head(void **state)
@@ -424,6 +448,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_simple_get),
+		cmocka_unit_test(test_authorization),
 		cmocka_unit_test(test_incomplete),
 		cmocka_unit_test(test_pipelined),
 		cmocka_unit_test(test_bare_lf_and_query),

@@ -1,0 +1,73 @@
+/*
+ * web.h - what stsguard shows: the JSON of its objects (one shape for
+ * the CLI's --json and the REST API) and the REST API itself.
+ *
+ *	GET /api/v1/domains[?limit=N&cursor=NAME]   the token's tenant's
+ *	                                            domains, by name, a page
+ *	GET /api/v1/domains/{domain}                one, with the records
+ *	                                            to publish and the
+ *	                                            intake URL and address
+ *
+ *	Authorization: Bearer sgt_...               every request; no, a
+ *	                                            bad or a revoked token:
+ *	                                            401 (WWW-Authenticate)
+ *
+ * Answers are JSON; errors {"error": "<reason>"}. A domain of another
+ * tenant is 404, as one that does not exist. web_api does store I/O: the
+ * daemon runs it on its pool's threads, never on an event loop.
+ */
+#ifndef STSGUARD_WEB_H
+#define STSGUARD_WEB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "../http/http.h"
+#include "../store/store.h"
+
+#define WEB_API_PREFIX "/api/v1/"
+/* Domains per page of GET /api/v1/domains, unless ?limit= says less. */
+#define WEB_PAGE_DEFAULT 100
+#define WEB_PAGE_MAX 1000
+
+/* JSON of a time: "2026-05-11T00:00:00Z", null for 0. */
+json_t	*web_json_time(time_t t);
+/* json_string(s), or null for NULL. */
+json_t	*web_json_str(const char *s);
+
+/* A hosted domain as the CLI's domain show --json and the API show it:
+ * name, tenant, status, mode, mx, max_age, policy_id, token, created,
+ * updated, removed, serve_until, policy (the body served). */
+json_t	*web_domain_json(const struct store_domain *d);
+
+/* One API request, as the daemon read it (all borrowed). */
+struct web_request {
+	enum http_method method;
+	const char	*path;		/* without the query */
+	size_t		 path_len;
+	const char	*query;		/* after '?', or NULL */
+	size_t		 query_len;
+	const char	*authorization;	/* the header's value, or NULL */
+	size_t		 authorization_len;
+	const char	*service_host;	/* for the intake URL and address */
+};
+
+/* Its answer: the body is the caller's to free (web_response_free). */
+struct web_response {
+	int	 status;
+	char	*body;
+	size_t	 len;
+	char	 extra[96];		/* more header lines, CRLF each */
+};
+
+/* Answers rq from store s. Never fails: a store error is a 500 with the
+ * reason. */
+void	web_api(struct store *s, const struct web_request *rq,
+	    struct web_response *out);
+void	web_response_free(struct web_response *r);
+
+#endif

@@ -1,0 +1,286 @@
+/*
+ * web_api.c - the REST API (web.h): a request, already parsed by the
+ * HTTP front, in; a status and a JSON body out. Every route checks the
+ * bearer token first and sees only the token's tenant: a domain of
+ * another tenant is answered exactly as one that does not exist.
+ *
+ *	request --token--> tenant, read-only? --route--> store --> JSON
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../account/account.h"
+#include "../dns/dns.h"
+#include "../lib/dname.h"
+#include "web.h"
+
+/* What the token says of its bearer. */
+struct web_who {
+	bool	 found;
+	bool	 revoked;
+	bool	 read_only;
+	char	 tenant[STORE_TENANT_LEN + 1];
+};
+
+static int
+web_token_cb(void *arg, const struct store_token_row *k)
+{
+	struct web_who *w = arg;
+
+	w->found = true;
+	w->revoked = k->revoked != 0;
+	w->read_only = k->read_only;
+	snprintf(w->tenant, sizeof(w->tenant), "%s", k->tenant);
+	return 0;
+}
+
+/* Sets out to status with body o (dropped). */
+static void
+web_reply(struct web_response *out, int status, json_t *o)
+{
+	out->status = status;
+	out->body = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	if (out->body == NULL) {
+		out->status = 500;
+		out->body = strdup("{\"error\": \"out of memory\"}");
+	}
+	out->len = out->body != NULL ? strlen(out->body) : 0;
+}
+
+static void
+web_error(struct web_response *out, int status, const char *why)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "error", json_string(why));
+	web_reply(out, status, o);
+}
+
+/* The tenant of the request's bearer token into who. Returns 0, or the
+ * status already answered (401, 500). */
+static int
+web_auth(struct store *s, const struct web_request *rq, struct web_who *who,
+    struct web_response *out)
+{
+	static const char scheme[] = "Bearer ";
+	unsigned char hash[32];
+	const char *tok;
+	size_t len;
+	struct err e;
+	int r;
+
+	memset(who, 0, sizeof(*who));
+	if (rq->authorization == NULL || rq->authorization_len <
+	    sizeof(scheme) - 1 || strncasecmp(rq->authorization, scheme,
+	    sizeof(scheme) - 1) != 0) {
+		snprintf(out->extra, sizeof(out->extra),
+		    "WWW-Authenticate: Bearer realm=\"stsguard\"\r\n");
+		web_error(out, 401, "an API token is required: "
+		    "Authorization: Bearer <token> (stsguard token create)");
+		return 401;
+	}
+	tok = rq->authorization + sizeof(scheme) - 1;
+	len = rq->authorization_len - (sizeof(scheme) - 1);
+	if (account_token_hash(tok, len, hash) == 0) {
+		if ((r = store_token_find(s, hash, web_token_cb, who,
+		    &e)) == -1) {
+			web_error(out, 500, e.msg);
+			return 500;
+		}
+	}
+	if (!who->found || who->revoked) {
+		snprintf(out->extra, sizeof(out->extra),
+		    "WWW-Authenticate: Bearer realm=\"stsguard\", "
+		    "error=\"invalid_token\"\r\n");
+		web_error(out, 401, "the API token is not valid (unknown or "
+		    "revoked)");
+		return 401;
+	}
+	return 0;
+}
+
+/* The value of key in query q[0..n) ("a=1&b=2"), copied into out (cap
+ * bytes) as sent (no percent-decoding: names and numbers need none).
+ * Returns 1 when present, 0 when absent, -1 when too long. */
+static int
+web_query(const char *q, size_t n, const char *key, char *out, size_t cap)
+{
+	size_t klen = strlen(key);
+
+	while (q != NULL && n > 0) {
+		const char *amp = memchr(q, '&', n);
+		size_t plen = amp != NULL ? (size_t)(amp - q) : n;
+
+		if (plen > klen && memcmp(q, key, klen) == 0 &&
+		    q[klen] == '=') {
+			if (plen - klen - 1 >= cap)
+				return -1;
+			memcpy(out, q + klen + 1, plen - klen - 1);
+			out[plen - klen - 1] = '\0';
+			return 1;
+		}
+		if (amp == NULL)
+			break;
+		n -= plen + 1;
+		q = amp + 1;
+	}
+	return 0;
+}
+
+struct web_page {
+	json_t	*list;
+	long	 n, limit;
+	char	 last[LIMIT_DNAME_LEN + 1];
+};
+
+static int
+web_page_cb(void *arg, const struct store_domain *d)
+{
+	struct web_page *p = arg;
+
+	json_array_append_new(p->list, web_domain_json(d));
+	snprintf(p->last, sizeof(p->last), "%s", d->name);
+	p->n++;
+	return 0;
+}
+
+/* GET /api/v1/domains: a page of the tenant's domains. */
+static void
+web_domains(struct store *s, const struct web_request *rq,
+    const struct web_who *who, struct web_response *out)
+{
+	char lim[16], cursor[LIMIT_DNAME_LEN + 1] = "", *end;
+	struct web_page p = { .limit = WEB_PAGE_DEFAULT };
+	struct err e;
+	json_t *o;
+	int r;
+
+	if ((r = web_query(rq->query, rq->query_len, "limit", lim,
+	    sizeof(lim))) != 0) {
+		errno = 0;
+		p.limit = r == 1 ? strtol(lim, &end, 10) : 0;
+		if (r == -1 || errno != 0 || *end != '\0' || p.limit < 1 ||
+		    p.limit > WEB_PAGE_MAX) {
+			web_error(out, 400, "limit: a number in 1..1000");
+			return;
+		}
+	}
+	if (web_query(rq->query, rq->query_len, "cursor", cursor,
+	    sizeof(cursor)) == -1) {
+		web_error(out, 400, "cursor: longer than a domain name");
+		return;
+	}
+	p.list = json_array();
+	/* One more than the page: is there a next one? */
+	if (store_domain_page(s, who->tenant, cursor, p.limit + 1,
+	    web_page_cb, &p, &e) == -1) {
+		json_decref(p.list);
+		web_error(out, 500, e.msg);
+		return;
+	}
+	o = json_object();
+	if (p.n > p.limit) {
+		json_array_remove(p.list, (size_t)p.limit);
+		json_object_set_new(o, "next", json_string(json_string_value(
+		    json_object_get(json_array_get(p.list,
+		    (size_t)p.limit - 1), "name"))));
+	} else {
+		json_object_set_new(o, "next", json_null());
+	}
+	json_object_set_new(o, "domains", p.list);
+	web_reply(out, 200, o);
+}
+
+/* GET /api/v1/domains/{domain}: one, with what its owner publishes. */
+static void
+web_domain(struct store *s, const struct web_request *rq,
+    const struct web_who *who, const char *arg, size_t arglen,
+    struct web_response *out)
+{
+	char name[LIMIT_DNAME_LEN + 1];
+	struct store_domain d = { 0 };
+	struct dns_records recs;
+	json_t *o, *a;
+	struct err e;
+	int r;
+
+	if (dname_normalize(arg, arglen, false, name, &e) == -1 ||
+	    (r = store_domain_get(s, name, &d, &e)) == 1 ||
+	    (r == 0 && strcmp(d.tenant, who->tenant) != 0)) {
+		store_domain_free(&d);
+		web_error(out, 404, "no such domain");
+		return;
+	}
+	if (r == -1) {
+		web_error(out, 500, e.msg);
+		return;
+	}
+	o = web_domain_json(&d);
+	dns_records(d.name, d.policy_id, d.token, rq->service_host, &recs);
+	a = json_array();
+	for (size_t i = 0; i < sizeof(recs.rr) / sizeof(recs.rr[0]); i++) {
+		json_t *x = json_object();
+
+		json_object_set_new(x, "name", json_string(recs.rr[i].name));
+		json_object_set_new(x, "type", json_string(recs.rr[i].type));
+		json_object_set_new(x, "value",
+		    json_string(recs.rr[i].value));
+		json_array_append_new(a, x);
+	}
+	json_object_set_new(o, "records", a);
+	json_object_set_new(o, "intake_url", json_string(recs.intake_url));
+	json_object_set_new(o, "intake_address",
+	    json_string(recs.intake_addr));
+	store_domain_free(&d);
+	web_reply(out, 200, o);
+}
+
+void
+web_api(struct store *s, const struct web_request *rq,
+    struct web_response *out)
+{
+	static const char domains[] = WEB_API_PREFIX "domains";
+	const size_t dlen = sizeof(domains) - 1;
+	struct web_who who;
+
+	memset(out, 0, sizeof(*out));
+	if (web_auth(s, rq, &who, out) != 0)
+		return;
+	if (rq->path_len == dlen && memcmp(rq->path, domains, dlen) == 0) {
+		if (rq->method != HTTP_GET && rq->method != HTTP_HEAD) {
+			snprintf(out->extra, sizeof(out->extra),
+			    "Allow: GET, HEAD\r\n");
+			web_error(out, 405, "only GET here, for now");
+			return;
+		}
+		web_domains(s, rq, &who, out);
+		return;
+	}
+	if (rq->path_len > dlen + 1 && memcmp(rq->path, domains, dlen) == 0 &&
+	    rq->path[dlen] == '/' &&
+	    memchr(rq->path + dlen + 1, '/', rq->path_len - dlen - 1) ==
+	    NULL) {
+		if (rq->method != HTTP_GET && rq->method != HTTP_HEAD) {
+			snprintf(out->extra, sizeof(out->extra),
+			    "Allow: GET, HEAD\r\n");
+			web_error(out, 405, "only GET here, for now");
+			return;
+		}
+		web_domain(s, rq, &who, rq->path + dlen + 1,
+		    rq->path_len - dlen - 1, out);
+		return;
+	}
+	web_error(out, 404, "no such API route");
+}
+
+void
+web_response_free(struct web_response *r)
+{
+	free(r->body);
+	r->body = NULL;
+	r->len = 0;
+}

@@ -1,0 +1,252 @@
+/*
+ * test_web.c - the REST API (src/web/web_api.c) against a real store in
+ * a temporary folder: tokens, tenants, pages, 401/404/405/400.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "account/account.h"
+#include "store/store.h"
+#include "web/web.h"
+
+struct fx {
+	char	 dir[64];
+	struct store *s;
+	char	 acme[ACCOUNT_TOKEN_LEN + 1];	/* read-write */
+	char	 other[ACCOUNT_TOKEN_LEN + 1];	/* read-only */
+	char	 revoked[ACCOUNT_TOKEN_LEN + 1];
+};
+
+static void
+token(struct fx *fx, const char *tenant, bool ro, char out[], bool revoke)
+{
+	unsigned char h[32];
+	struct err e = { "" };
+	int64_t id;
+
+	assert_int_equal(account_token_new(out, h, &e), 0);
+	assert_int_equal(store_token_add(fx->s, tenant, h, "sgt_xxxx", ro,
+	    100, &id, &e), 0);
+	if (revoke)
+		assert_int_equal(store_token_revoke(fx->s, id, 200, &e), 0);
+}
+
+static void
+domain(struct fx *fx, const char *tenant, const char *name)
+{
+	struct store_domain d = { 0 };
+	struct policy p = { .mode = POLICY_MODE_TESTING, .max_age = 86400 };
+	struct err e = { "" };
+
+	assert_int_equal(strv_push(&p.mx, "mx.example.net"), 0);
+	if (store_domain_add(fx->s, tenant, name, &p, &d, &e) != 0)
+		fail_msg("domain_add: %s", e.msg);
+	store_domain_free(&d);
+	policy_free(&p);
+}
+
+static int
+setup(void **state)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+	char url[128];
+	struct err e = { "" };
+	int64_t id;
+
+	assert_non_null(fx);
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/test_web.XXXXXX");
+	assert_non_null(mkdtemp(fx->dir));
+	snprintf(url, sizeof(url), "sqlite:%s/stsguard.db", fx->dir);
+	if (store_open(url, &fx->s, &e) == -1)
+		fail_msg("open: %s", e.msg);
+	assert_int_equal(store_tenant_add(fx->s, "acme", 1, &id, &e), 0);
+	assert_int_equal(store_tenant_add(fx->s, "other", 1, &id, &e), 0);
+	domain(fx, "acme", "a.example");
+	domain(fx, "acme", "b.example");
+	domain(fx, "acme", "c.example");
+	domain(fx, "other", "secret.example");
+	token(fx, "acme", false, fx->acme, false);
+	token(fx, "other", true, fx->other, false);
+	token(fx, "acme", false, fx->revoked, true);
+	*state = fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *fx = *state;
+	char cmd[128];
+
+	store_close(fx->s);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", fx->dir);
+	assert_int_equal(system(cmd), 0);
+	free(fx);
+	return 0;
+}
+
+/* Calls the API with method, target (path?query) and the token tok
+ * (NULL: no Authorization; a string not starting with "sgt_" is sent
+ * as the whole header value). */
+static json_t *
+call(struct fx *fx, enum http_method m, const char *target, const char *tok,
+    struct web_response *out)
+{
+	char auth[128];
+	const char *q = strchr(target, '?');
+	struct web_request rq = { .method = m, .path = target,
+	    .path_len = q != NULL ? (size_t)(q - target) : strlen(target),
+	    .query = q != NULL ? q + 1 : NULL,
+	    .query_len = q != NULL ? strlen(q + 1) : 0,
+	    .service_host = "sts.example.net" };
+	json_error_t je;
+	json_t *o;
+
+	if (tok != NULL) {
+		snprintf(auth, sizeof(auth), "%s%s", strncmp(tok, "sgt_", 4) ==
+		    0 ? "Bearer " : "", tok);
+		rq.authorization = auth;
+		rq.authorization_len = strlen(auth);
+	}
+	web_api(fx->s, &rq, out);
+	o = json_loadb(out->body, out->len, 0, &je);
+	if (o == NULL)
+		fail_msg("not JSON (%d): %.*s", out->status, (int)out->len,
+		    out->body);
+	return o;
+}
+
+static void
+test_auth(void **state)
+{
+	struct fx *fx = *state;
+	struct web_response r;
+	json_t *o;
+
+	o = call(fx, HTTP_GET, "/api/v1/domains", NULL, &r);
+	assert_int_equal(r.status, 401);
+	assert_non_null(strstr(r.extra, "WWW-Authenticate: Bearer"));
+	assert_non_null(json_string_value(json_object_get(o, "error")));
+	json_decref(o);
+	web_response_free(&r);
+	o = call(fx, HTTP_GET, "/api/v1/domains", "Basic dXNlcjpwdw==", &r);
+	assert_int_equal(r.status, 401);
+	json_decref(o);
+	web_response_free(&r);
+	/* A token of the right form nobody issued; one cut short; revoked. */
+	o = call(fx, HTTP_GET, "/api/v1/domains",
+	    "sgt_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", &r);
+	assert_int_equal(r.status, 401);
+	assert_non_null(strstr(r.extra, "invalid_token"));
+	json_decref(o);
+	web_response_free(&r);
+	fx->acme[20] = '\0';
+	o = call(fx, HTTP_GET, "/api/v1/domains", fx->acme, &r);
+	assert_int_equal(r.status, 401);
+	json_decref(o);
+	web_response_free(&r);
+	o = call(fx, HTTP_GET, "/api/v1/domains", fx->revoked, &r);
+	assert_int_equal(r.status, 401);
+	json_decref(o);
+	web_response_free(&r);
+}
+
+static void
+test_domains(void **state)
+{
+	struct fx *fx = *state;
+	struct web_response r, r2;
+	json_t *o, *o2, *d;
+
+	/* The tenant's domains only, by name; pages by cursor. */
+	o = call(fx, HTTP_GET, "/api/v1/domains", fx->acme, &r);
+	assert_int_equal(r.status, 200);
+	d = json_object_get(o, "domains");
+	assert_int_equal(json_array_size(d), 3);
+	assert_string_equal(json_string_value(json_object_get(
+	    json_array_get(d, 0), "name")), "a.example");
+	assert_true(json_is_null(json_object_get(o, "next")));
+	json_decref(o);
+	web_response_free(&r);
+	o = call(fx, HTTP_GET, "/api/v1/domains?limit=2", fx->acme, &r);
+	assert_int_equal(json_array_size(json_object_get(o, "domains")), 2);
+	assert_string_equal(json_string_value(json_object_get(o, "next")),
+	    "b.example");
+	json_decref(o);
+	web_response_free(&r);
+	o = call(fx, HTTP_GET, "/api/v1/domains?limit=2&cursor=b.example",
+	    fx->acme, &r);
+	d = json_object_get(o, "domains");
+	assert_int_equal(json_array_size(d), 1);
+	assert_string_equal(json_string_value(json_object_get(
+	    json_array_get(d, 0), "name")), "c.example");
+	assert_true(json_is_null(json_object_get(o, "next")));
+	json_decref(o);
+	web_response_free(&r);
+	o = call(fx, HTTP_GET, "/api/v1/domains", fx->other, &r);
+	assert_int_equal(json_array_size(json_object_get(o, "domains")), 1);
+	json_decref(o);
+	web_response_free(&r);
+	/* limit out of 1..1000. */
+	o = call(fx, HTTP_GET, "/api/v1/domains?limit=0", fx->acme, &r);
+	assert_int_equal(r.status, 400);
+	json_decref(o);
+	web_response_free(&r);
+	o = call(fx, HTTP_GET, "/api/v1/domains?limit=1001", fx->acme, &r);
+	assert_int_equal(r.status, 400);
+	json_decref(o);
+	web_response_free(&r);
+
+	/* One domain: its records and intake points. */
+	o = call(fx, HTTP_GET, "/api/v1/domains/B.Example", fx->acme, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(json_string_value(json_object_get(o, "name")),
+	    "b.example");
+	assert_int_equal(json_array_size(json_object_get(o, "records")), 3);
+	assert_non_null(strstr(json_string_value(json_object_get(o,
+	    "intake_url")), "https://sts.example.net/tlsrpt/"));
+	json_decref(o);
+	web_response_free(&r);
+	/* Another tenant's domain: the very answer of one that is not. */
+	o = call(fx, HTTP_GET, "/api/v1/domains/secret.example", fx->acme, &r);
+	o2 = call(fx, HTTP_GET, "/api/v1/domains/nothing.example", fx->acme,
+	    &r2);
+	assert_int_equal(r.status, 404);
+	assert_int_equal(r2.status, 404);
+	assert_int_equal(r.len, r2.len);
+	assert_memory_equal(r.body, r2.body, r.len);
+	json_decref(o);
+	json_decref(o2);
+	web_response_free(&r);
+	web_response_free(&r2);
+	o = call(fx, HTTP_POST, "/api/v1/domains", fx->acme, &r);
+	assert_int_equal(r.status, 405);
+	assert_non_null(strstr(r.extra, "Allow: GET"));
+	json_decref(o);
+	web_response_free(&r);
+	o = call(fx, HTTP_GET, "/api/v1/nothing", fx->acme, &r);
+	assert_int_equal(r.status, 404);
+	json_decref(o);
+	web_response_free(&r);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_auth, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_domains, setup,
+		    teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
