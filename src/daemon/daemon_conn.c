@@ -26,6 +26,7 @@
  *	listener  host          path                        methods   handler
  *	HTTPS     any           /.well-known/mta-sts.txt    GET HEAD  policy
  *	HTTPS     service_host  /tlsrpt/...                 (any)     intake
+ *	HTTPS     service_host  /api/v1/...                 (any)     api
  *	HTTP      any           /.well-known/acme-challenge/  GET HEAD  acme
  *	HTTP      any           /...                        GET HEAD  redirect
  *	a path that matched with another method: 405 + Allow; else 404.
@@ -117,6 +118,8 @@ struct conn {
 	struct conn_body *ib;		/* CONN_BODY only */
 	struct intake_job *job;		/* CONN_PENDING only; the job owns
 					 * the body then */
+	struct api_job	*api;		/* CONN_PENDING only: an API request
+					 * with the pool */
 	uint64_t	 skip;		/* body bytes still to drop */
 	size_t		 rlen;
 	char		 rbuf[LIMIT_HTTP_HEADER_BYTES];
@@ -177,6 +180,8 @@ conn_free(struct conn *c)
 	if (c->job != NULL)		/* the job goes on; its answer is
 					 * dropped when it comes back */
 		c->job->waiter = NULL;
+	if (c->api != NULL)
+		c->api->waiter = NULL;
 	if (c->ssl != NULL)
 		SSL_free(c->ssl);
 	close(c->fd);
@@ -650,6 +655,7 @@ enum {
 	ROUTE_INTAKE,
 	ROUTE_ACME,
 	ROUTE_REDIRECT,
+	ROUTE_API,
 };
 
 const struct http_route daemon_routes[] = {
@@ -657,6 +663,8 @@ const struct http_route daemon_routes[] = {
 	    HTTP_M(HTTP_GET) | HTTP_M(HTTP_HEAD), ROUTE_POLICY },
 	/* intake_route answers wrong methods itself, in JSON. */
 	{ HTTP_LISTEN_TLS, true, INTAKE_URL_PATH, HTTP_M_ANY, ROUTE_INTAKE },
+	/* web_api answers wrong methods itself, in JSON. */
+	{ HTTP_LISTEN_TLS, true, WEB_API_PREFIX, HTTP_M_ANY, ROUTE_API },
 	{ HTTP_LISTEN_PLAIN, false, CHALLENGE_PATH,
 	    HTTP_M(HTTP_GET) | HTTP_M(HTTP_HEAD), ROUTE_ACME },
 	{ HTTP_LISTEN_PLAIN, false, "/",
@@ -717,7 +725,30 @@ conn_route(struct conn *c, const struct http_request *r, size_t *used)
 	case ROUTE_REDIRECT:
 		route_redirect(c, r, host, hlen);
 		break;
+	case ROUTE_API:
+		/* Read on a pool thread; the connection waits (conn_pend). */
+		c->api = api_post(&c->w->intake, c, r);
+		break;
 	}
+}
+
+void
+conn_api_done(struct conn *c, struct api_job *j)
+{
+	struct log_line l;
+
+	c->api = NULL;
+	conn_respond(c, j->resp.status, "application/json", j->resp.body,
+	    j->resp.len, j->resp.extra[0] != '\0' ? j->resp.extra : NULL,
+	    j->head);
+	log_begin(&l, LOG_INFO, "api_request");
+	log_cstr(&l, "client", c->peer);
+	log_cstr(&l, "path", j->target);
+	log_int(&l, "status", j->resp.status);
+	log_end(&l);
+	c->deadline = c->w->now + LIMIT_HTTP_REQUEST_SECONDS;
+	c->st = CONN_WRITE;
+	conn_write(c);		/* then pipelined requests, if any */
 }
 
 /* Answers every complete request in rbuf (pipelining) into out. */
@@ -729,7 +760,7 @@ conn_answer(struct conn *c)
 	int status;
 
 	while (!c->close_after && c->olen < OBUF_FLUSH_AT && c->ib == NULL &&
-	    c->job == NULL) {
+	    c->job == NULL && c->api == NULL) {
 		enum http_parse p;
 
 		if (c->skip > 0) {
@@ -765,7 +796,7 @@ conn_answer(struct conn *c)
 	}
 	if (c->olen > 0)
 		c->st = CONN_WRITE;	/* conn_flush pends after it */
-	else if (c->job != NULL)
+	else if (c->job != NULL || c->api != NULL)
 		conn_pend(c);
 	else if (c->ib != NULL)
 		c->st = CONN_BODY;
@@ -821,8 +852,8 @@ conn_flush(struct conn *c)
 		c->out = c->obuf;
 		c->ocap = sizeof(c->obuf);
 	}
-	if (c->job != NULL) {		/* before close_after: the answer
-					 * is still to come */
+	if (c->job != NULL || c->api != NULL) {	/* before close_after:
+					 * the answer is still to come */
 		conn_pend(c);
 		return false;
 	}
@@ -1143,6 +1174,7 @@ conn_accepted(struct worker *w, int fd, const struct sockaddr_storage *ss,
 	c->close_after = c->linger = false;
 	c->ib = NULL;
 	c->job = NULL;
+	c->api = NULL;
 	c->skip = 0;
 	c->rlen = c->olen = c->ooff = 0;
 	c->out = c->obuf;

@@ -37,6 +37,7 @@
 #include "../smtp/smtp.h"
 #include "../lib/strv.h"
 #include "../store/store.h"
+#include "../web/web.h"
 
 
 /* --- the policy table (daemon_table.c) ------------------------------- */
@@ -243,6 +244,28 @@ struct daemon {
 	struct intake_writer writer;	/* report intake: group commit */
 };
 
+/* --- the REST API (daemon_api.c) -------------------------------------- */
+
+/* One API request on its way through the pool: read on the worker,
+ * answered by web_api on a pool thread (with that thread's own store
+ * handle), written by the worker. */
+struct api_job {
+	struct daemon_task task;	/* first: owner, queue link */
+	void		*waiter;	/* its struct conn; NULL once gone */
+	bool		 head;		/* HEAD: no body in the answer */
+	char		*target;	/* owned: path and query */
+	char		*auth;		/* owned: Authorization, or NULL */
+	struct web_request rq;		/* points into the above */
+	struct web_response resp;	/* the pool's answer */
+};
+
+/* Copies what web_api needs of r and posts it to the pool; the answer
+ * comes back to in's worker (conn_api_done). */
+struct api_job *api_post(struct intake *in, void *waiter,
+	    const struct http_request *r);
+/* Closes the pool thread's store handle (at the thread's end). */
+void	api_thread_end(void);
+
 /* --- report intake (daemon_intake.c) --------------------------------- */
 
 /* A worker's mailbox: the tasks that came back to it. */
@@ -445,6 +468,8 @@ void	conn_accepted(struct worker *w, int fd,
 void	conn_tick(struct worker *w);
 /* A report's job is back from intake: answers its connection. */
 void	conn_job_done(struct conn *c, struct intake_job *j);
+/* An API request is back from the pool: answers its connection. */
+void	conn_api_done(struct conn *c, struct api_job *j);
 /* Closes every connection of w, without an answer (at exit). */
 void	conn_free_all(struct worker *w);
 

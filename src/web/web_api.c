@@ -183,15 +183,13 @@ web_domains(struct store *s, const struct web_request *rq,
 		return;
 	}
 	o = json_object();
-	if (p.n > p.limit) {
+	if (p.n > p.limit)
 		json_array_remove(p.list, (size_t)p.limit);
-		json_object_set_new(o, "next", json_string(json_string_value(
-		    json_object_get(json_array_get(p.list,
-		    (size_t)p.limit - 1), "name"))));
-	} else {
-		json_object_set_new(o, "next", json_null());
-	}
 	json_object_set_new(o, "domains", p.list);
+	/* The cursor of the next page: the last name of this one. */
+	json_object_set_new(o, "next", p.n > p.limit ?
+	    json_string(json_string_value(json_object_get(json_array_get(
+	    p.list, (size_t)p.limit - 1), "name"))) : json_null());
 	web_reply(out, 200, o);
 }
 

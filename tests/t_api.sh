@@ -1,0 +1,119 @@
+#!/bin/bash
+# t_api.sh - the REST API (/api/v1, issue 13) of a running `stsguard
+# serve`, with curl as the client: bearer tokens made by `token create`
+# (none, unknown, revoked: 401 with WWW-Authenticate), each tenant's
+# domains and only those (another tenant's domain is the same 404 as one
+# that does not exist, byte for byte), pages by cursor, one domain with
+# the records to publish and the intake URL and address (compared with
+# `stsguard dns --json`), HEAD, 405 for what is not built yet, and a
+# policy fetched on the same daemon meanwhile. A route matrix: every
+# route with no token, each tenant's token, a revoked one.
+#
+# Own loopback address and random port; the trap stops the daemon.
+set -u
+. "$(dirname "$0")/lib.sh"
+PY=/usr/bin/python3
+SH=sts.api.test
+
+c() {
+	curl -sS --max-time 20 --cacert "$DIR/data/local-ca.pem" \
+	    --resolve "$SH:$PORT:$IP" --resolve "mta-sts.a1.example:$PORT:$IP" "$@"
+}
+# get PATH [TOKEN]: the status; the body in $DIR/body
+get() {
+	local h=()
+	[ -n "${2:-}" ] && h=(-H "Authorization: Bearer $2")
+	c -o "$DIR/body" -D "$DIR/head" -w '%{http_code}' "${h[@]}" \
+	    "https://$SH:$PORT$1"
+}
+field() { $PY -c "import json,sys; print(json.load(open(sys.argv[1]))$1)" "$DIR/body"; }
+
+sg tenant add acme > /dev/null
+sg tenant add globex > /dev/null
+for i in 1 2 3; do
+	sg domain add a$i.example --tenant acme --mode testing --mx mx.a$i.example > /dev/null
+done
+sg domain add g1.example --tenant globex --mode enforce --mx mx.g1.example > /dev/null
+TA=$(sg token create --tenant acme | tail -1)
+TG=$(sg token create --tenant globex --read-only | tail -1)
+TR=$(sg token create --tenant acme | tail -1)
+sg token revoke 3 > /dev/null
+
+"$STSGUARD" --data-dir "$DIR/data" serve --https-listen "$IP:$PORT" \
+    --http-listen off --service-host $SH --workers 2 2> "$DIR/serve.log" &
+PID=$!
+wait_up "$DIR/serve.log" c -o /dev/null \
+    "https://mta-sts.a1.example:$PORT/.well-known/mta-sts.txt" || exit 1
+
+check "no token: 401" 401 "$(get /api/v1/domains)"
+grepf "401 says how to authenticate" "$DIR/head" '^WWW-Authenticate: Bearer realm="stsguard"'
+check "401 body is a JSON error" yes "$(field '["error"] and "yes"')"
+check "an unknown token: 401" 401 "$(get /api/v1/domains sgt_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA)"
+grepf "invalid_token named" "$DIR/head" 'error="invalid_token"'
+check "a revoked token: 401" 401 "$(get /api/v1/domains "$TR")"
+
+check "acme's token: 200" 200 "$(get /api/v1/domains "$TA")"
+check "acme sees its three domains, by name, no next page" \
+    "a1.example a2.example a3.example None" \
+    "$(field '["domains"]' | $PY -c 'import ast,sys; print(" ".join(d["name"] for d in ast.literal_eval(sys.stdin.read())))') $(field '["next"]')"
+check "globex sees its one" "g1.example" \
+    "$(get /api/v1/domains "$TG" > /dev/null; field '["domains"][0]["name"]')"
+check "page of 2" "2 a2.example" \
+    "$(get '/api/v1/domains?limit=2' "$TA" > /dev/null; field '["domains"].__len__()') $(field '["next"]')"
+check "next page from the cursor" "a3.example None" \
+    "$(get '/api/v1/domains?limit=2&cursor=a2.example' "$TA" > /dev/null; field '["domains"][0]["name"]') $(field '["next"]')"
+check "limit out of range: 400" 400 "$(get '/api/v1/domains?limit=0' "$TA")"
+
+check "one domain: 200" 200 "$(get /api/v1/domains/a2.example "$TA")"
+sg dns a2.example --service-host $SH --json > "$DIR/dns.json"
+check "its records are what stsguard dns says" same "$($PY -c '
+import json, sys
+api = json.load(open(sys.argv[1]))
+dns = json.load(open(sys.argv[2]))
+strip = lambda rs: sorted((r["name"], r["type"], r["value"]) for r in rs)
+print("same" if strip(api["records"]) == strip(dns) else "differ: %s / %s" % (api["records"], dns))' "$DIR/body" "$DIR/dns.json")"
+check "intake URL and address" yes "$($PY -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+print("yes" if d["intake_url"] == "https://%s/tlsrpt/%s" % (sys.argv[2], d["token"])
+      and d["intake_address"] == "tlsrpt+%s@%s" % (d["token"], sys.argv[2]) else d)' "$DIR/body" "$SH")"
+get /api/v1/domains/g1.example "$TA" > /dev/null; cp "$DIR/body" "$DIR/other.body"
+check "another tenant's domain: 404" 404 "$(get /api/v1/domains/g1.example "$TA")"
+get /api/v1/domains/nowhere.example "$TA" > /dev/null
+if cmp -s "$DIR/body" "$DIR/other.body"; then ok "the same 404 as a domain that does not exist"
+else bad "another tenant's domain answers differently from none"; fi
+check "HEAD: 200, no body" "200 0" "$(c -I -o /dev/null -w '%{http_code} %{size_download}' \
+    -H "Authorization: Bearer $TA" "https://$SH:$PORT/api/v1/domains/a1.example")"
+check "POST (not built yet): 405" 405 "$(c -o /dev/null -w '%{http_code}' -X POST \
+    -H "Authorization: Bearer $TA" -d '{}' "https://$SH:$PORT/api/v1/domains")"
+check "unknown API route: 404" 404 "$(get /api/v1/nothing "$TA")"
+check "the API only on the service host" 404 "$(c -o /dev/null -w '%{http_code}' \
+    -H "Authorization: Bearer $TA" "https://mta-sts.a1.example:$PORT/api/v1/domains")"
+check "policy still served" 200 "$(c -o /dev/null -w '%{http_code}' \
+    "https://mta-sts.a1.example:$PORT/.well-known/mta-sts.txt")"
+
+# The route matrix: route x who -> status.
+nbad=0
+while read -r path who want; do
+	case $who in
+	none) tok= ;; acme) tok=$TA ;; globex) tok=$TG ;; revoked) tok=$TR ;;
+	esac
+	got=$(get "$path" "$tok")
+	[ "$got" = "$want" ] || { bad "matrix $path as $who: $got, not $want"; nbad=$((nbad + 1)); }
+done <<'EOF'
+/api/v1/domains none 401
+/api/v1/domains revoked 401
+/api/v1/domains acme 200
+/api/v1/domains globex 200
+/api/v1/domains/a1.example none 401
+/api/v1/domains/a1.example revoked 401
+/api/v1/domains/a1.example acme 200
+/api/v1/domains/a1.example globex 404
+/api/v1/domains/g1.example acme 404
+/api/v1/domains/g1.example globex 200
+EOF
+[ "$nbad" = 0 ] && ok "route matrix: 10 answers as expected"
+
+serve_stop
+log_clean "$DIR/serve.log"
+finish
