@@ -34,6 +34,10 @@ for i in 1 2 3; do
 	sg domain add a$i.example --tenant acme --mode testing --mx mx.a$i.example > /dev/null
 done
 sg domain add g1.example --tenant globex --mode enforce --mx mx.g1.example > /dev/null
+# Reports for a domain of acme (the test data's reports are for
+# example.com): stats and report lists to compare with the CLI's.
+sg domain add example.com --tenant acme --mode testing --mx mail.example.com > /dev/null
+sg report import "$TOP"/tests/data/reports/00[1-5]*.json > /dev/null 2>&1
 TA=$(sg token create --tenant acme | tail -1)
 TG=$(sg token create --tenant globex --read-only | tail -1)
 TR=$(sg token create --tenant acme | tail -1)
@@ -53,15 +57,17 @@ grepf "invalid_token named" "$DIR/head" 'error="invalid_token"'
 check "a revoked token: 401" 401 "$(get /api/v1/domains "$TR")"
 
 check "acme's token: 200" 200 "$(get /api/v1/domains "$TA")"
-check "acme sees its three domains, by name, no next page" \
-    "a1.example a2.example a3.example None" \
+check "acme sees its four domains, by name, no next page" \
+    "a1.example a2.example a3.example example.com None" \
     "$(field '["domains"]' | $PY -c 'import ast,sys; print(" ".join(d["name"] for d in ast.literal_eval(sys.stdin.read())))') $(field '["next"]')"
 check "globex sees its one" "g1.example" \
     "$(get /api/v1/domains "$TG" > /dev/null; field '["domains"][0]["name"]')"
 check "page of 2" "2 a2.example" \
     "$(get '/api/v1/domains?limit=2' "$TA" > /dev/null; field '["domains"].__len__()') $(field '["next"]')"
-check "next page from the cursor" "a3.example None" \
-    "$(get '/api/v1/domains?limit=2&cursor=a2.example' "$TA" > /dev/null; field '["domains"][0]["name"]') $(field '["next"]')"
+check "next page from the cursor" "a3.example a3.example" \
+    "$(get '/api/v1/domains?limit=1&cursor=a2.example' "$TA" > /dev/null; field '["domains"][0]["name"]') $(field '["next"]')"
+check "the last page" "example.com None" \
+    "$(get '/api/v1/domains?limit=2&cursor=a3.example' "$TA" > /dev/null; field '["domains"][0]["name"]') $(field '["next"]')"
 check "limit out of range: 400" 400 "$(get '/api/v1/domains?limit=0' "$TA")"
 
 check "one domain: 200" 200 "$(get /api/v1/domains/a2.example "$TA")"
@@ -87,6 +93,32 @@ check "HEAD: 200, no body" "200 0" "$(c -I -o /dev/null -w '%{http_code} %{size_
 check "POST (not built yet): 405" 405 "$(c -o /dev/null -w '%{http_code}' -X POST \
     -H "Authorization: Bearer $TA" -d '{}' "https://$SH:$PORT/api/v1/domains")"
 check "unknown API route: 404" 404 "$(get /api/v1/nothing "$TA")"
+
+# Stats and reports: the same JSON as the CLI's, field for field.
+check "stats: 200" 200 "$(get /api/v1/domains/example.com/stats "$TA")"
+sg stats example.com --json > "$DIR/cli.json"
+check "stats as stsguard stats --json" same "$($PY -c '
+import json, sys
+a, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+print("same" if a == b and a["days"] else "differ")' "$DIR/body" "$DIR/cli.json")"
+check "stats with a day range" 200 \
+    "$(get '/api/v1/domains/example.com/stats?from=2026-05-12&to=2026-05-12' "$TA")"
+sg stats example.com --from 2026-05-12 --to 2026-05-12 --json > "$DIR/cli.json"
+check "the same range as the CLI's" same "$($PY -c '
+import json, sys
+a, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+print("same" if a == b and a["days"] else "differ: %s / %s" % (a, b))' "$DIR/body" "$DIR/cli.json")"
+check "stats: a bad day is 400" 400 "$(get '/api/v1/domains/example.com/stats?from=May' "$TA")"
+check "reports: 200" 200 "$(get /api/v1/domains/example.com/reports "$TA")"
+sg report list --domain example.com --json > "$DIR/cli.json"
+check "reports as stsguard report list --domain --json" same "$($PY -c '
+import json, sys
+a, b = json.load(open(sys.argv[1]))["reports"], json.load(open(sys.argv[2]))
+print("same" if a == b and len(a) > 0 else "differ: %d / %d" % (len(a), len(b)))' "$DIR/body" "$DIR/cli.json")"
+check "reports ?limit=1: the newest" 1 "$(get '/api/v1/domains/example.com/reports?limit=1' "$TA" > /dev/null; field '["reports"].__len__()')"
+check "another tenant's stats: 404" 404 "$(get /api/v1/domains/example.com/stats "$TG")"
+check "another tenant's reports: 404" 404 "$(get /api/v1/domains/example.com/reports "$TG")"
+check "an unknown sub-route: 404" 404 "$(get /api/v1/domains/example.com/nothing "$TA")"
 check "the API only on the service host" 404 "$(c -o /dev/null -w '%{http_code}' \
     -H "Authorization: Bearer $TA" "https://mta-sts.a1.example:$PORT/api/v1/domains")"
 check "policy still served" 200 "$(c -o /dev/null -w '%{http_code}' \
@@ -111,8 +143,16 @@ done <<'EOF'
 /api/v1/domains/a1.example globex 404
 /api/v1/domains/g1.example acme 404
 /api/v1/domains/g1.example globex 200
+/api/v1/domains/example.com/stats none 401
+/api/v1/domains/example.com/stats revoked 401
+/api/v1/domains/example.com/stats acme 200
+/api/v1/domains/example.com/stats globex 404
+/api/v1/domains/example.com/reports none 401
+/api/v1/domains/example.com/reports revoked 401
+/api/v1/domains/example.com/reports acme 200
+/api/v1/domains/example.com/reports globex 404
 EOF
-[ "$nbad" = 0 ] && ok "route matrix: 10 answers as expected"
+[ "$nbad" = 0 ] && ok "route matrix: 18 answers as expected"
 
 serve_stop
 log_clean "$DIR/serve.log"

@@ -113,7 +113,4 @@ int	cli_domain_arg(const char *in, char out[LIMIT_DNAME_LEN + 1]);
 	"entries for the same sessions, the larger; an entry's failure " \
 	"details when they add up to more than its total."
 
-/* Parses "YYYY-MM-DD" as midnight UTC. Returns 0 or -1. */
-int	cli_parse_day(const char *s, time_t *t);
-
 #endif

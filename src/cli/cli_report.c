@@ -59,6 +59,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "web/web.h"
 #include "intake/intake.h"
 #include "lib/gzip.h"
 #include "tlsrpt/tlsrpt.h"
@@ -705,53 +706,10 @@ cli_report_import(struct cli *c)
 	return im.rc;
 }
 
-static json_t *
-cli_report_row_json(const struct store_report_row *r)
-{
-	json_t *o = json_object(), *d = json_array();
-	const char *p = r->policy_domains, *comma;
-
-	while (p != NULL && *p != '\0') {
-		comma = strchr(p, ',');
-		json_array_append_new(d, json_stringn(p, comma ?
-		    (size_t)(comma - p) : strlen(p)));
-		p = comma ? comma + 1 : NULL;
-	}
-	json_object_set_new(o, "id", json_integer(r->id));
-	json_object_set_new(o, "organization-name",
-	    json_string(r->organization_name));
-	json_object_set_new(o, "report-id", json_string(r->report_id));
-	json_object_set_new(o, "contact-info", cli_json_str(r->contact_info));
-	json_object_set_new(o, "policy-domains", d);
-	json_object_set_new(o, "start", cli_json_time(r->start));
-	json_object_set_new(o, "end", cli_json_time(r->end));
-	json_object_set_new(o, "successful",
-	    json_integer((json_int_t)r->successful));
-	json_object_set_new(o, "failed", json_integer((json_int_t)r->failed));
-	json_object_set_new(o, "received", cli_json_time(r->received));
-	json_object_set_new(o, "route", cli_json_str(r->route));
-	json_object_set_new(o, "client", cli_json_str(r->client));
-	json_object_set_new(o, "duplicates", json_integer(r->duplicates));
-	json_object_set_new(o, "provenance",
-	    json_string(store_provenance_name(r->provenance)));
-	json_object_set_new(o, "provenance-reason",
-	    cli_json_str(r->provenance_reason));
-	json_object_set_new(o, "dkim-domain", cli_json_str(r->dkim_domain));
-	json_object_set_new(o, "tls-report-domain",
-	    cli_json_str(r->report_domain));
-	json_object_set_new(o, "tls-report-submitter",
-	    cli_json_str(r->report_submitter));
-	json_object_set_new(o, "report-domain-mismatch",
-	    json_boolean(r->domain_mismatch));
-	json_object_set_new(o, "counted", json_boolean(r->counted));
-	json_object_set_new(o, "conflict", json_boolean(r->conflict));
-	return o;
-}
-
 static int
 cli_report_list_json(void *arg, const struct store_report_row *r)
 {
-	json_array_append_new(arg, cli_report_row_json(r));
+	json_array_append_new(arg, web_report_json(r));
 	return 0;
 }
 
@@ -815,7 +773,7 @@ cli_report_list(struct cli *c)
 static int
 cli_report_show_row(void *arg, const struct store_report_row *r)
 {
-	*(json_t **)arg = cli_report_row_json(r);
+	*(json_t **)arg = web_report_json(r);
 	return 0;
 }
 
@@ -861,7 +819,7 @@ cli_report_print_origin(json_t *row)
 static int
 cli_report_group_cb(void *arg, const struct store_report_row *r)
 {
-	json_array_append_new(arg, cli_report_row_json(r));
+	json_array_append_new(arg, web_report_json(r));
 	return 0;
 }
 

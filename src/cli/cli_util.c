@@ -125,20 +125,6 @@ cli_json_time(time_t t)
 }
 
 int
-cli_parse_day(const char *s, time_t *t)
-{
-	struct tm tm;
-	const char *end;
-
-	memset(&tm, 0, sizeof(tm));
-	end = strptime(s, "%Y-%m-%d", &tm);
-	if (end == NULL || *end != '\0')
-		return -1;
-	*t = timegm(&tm);
-	return 0;
-}
-
-int
 cli_domain_arg(const char *in, char out[LIMIT_DNAME_LEN + 1])
 {
 	struct err e;

@@ -7,6 +7,11 @@
  *	GET /api/v1/domains/{domain}                one, with the records
  *	                                            to publish and the
  *	                                            intake URL and address
+ *	GET /api/v1/domains/{domain}/stats[?from=DAY&to=DAY]
+ *	                                            its sessions per day,
+ *	                                            organization, result type
+ *	GET /api/v1/domains/{domain}/reports[?limit=N]
+ *	                                            its reports, newest first
  *
  *	Authorization: Bearer sgt_...               every request; no, a
  *	                                            bad or a revoked token:
@@ -43,6 +48,47 @@ json_t	*web_json_str(const char *s);
  * name, tenant, status, mode, mx, max_age, policy_id, token, created,
  * updated, removed, serve_until, policy (the body served). */
 json_t	*web_domain_json(const struct store_domain *d);
+
+/* A stored report as listed (report list --json, the API): id,
+ * organization-name, report-id, contact-info, policy-domains, start, end,
+ * successful, failed, received, route, client, duplicates, provenance,
+ * provenance-reason, dkim-domain, tls-report-domain,
+ * tls-report-submitter, report-domain-mismatch, counted, conflict. */
+json_t	*web_report_json(const struct store_report_row *r);
+
+/* "YYYY-MM-DD" as the UTC midnight that starts it. Returns 0 or -1. */
+int	web_parse_day(const char *s, time_t *t);
+
+/* --- a domain's statistics (web_stats.c) ----------------------------- */
+
+struct web_stat_key {
+	char	*key;
+	uint64_t successful, failed;
+};
+
+struct web_stat_table {
+	struct web_stat_key *v;
+	size_t	 n, cap;
+};
+
+/* Sessions per day (in day order), per reporting organization (most
+ * sessions first) and per failure result type (most first), and the MX
+ * hosts whose TLSA reports they include. */
+struct web_stats {
+	struct web_stat_table days, orgs, results;
+	json_t	*mx_names;		/* array of host names */
+	int64_t	*mx_others;		/* other hosted domains, per host */
+	size_t	 mx_n, mx_cap;
+};
+
+/* Reads domain's statistics for [from, to) (0: no bound) into st (free
+ * it with web_stats_free, also after an error). Returns 0 or -1. */
+int	web_stats_read(struct store *s, const char *domain, time_t from,
+	    time_t to, struct web_stats *st, struct err *e);
+void	web_stats_free(struct web_stats *st);
+void	web_stat_free(struct web_stat_table *t);
+/* {"domain", "mx-hosts", "days", "organizations", "result-types"}. */
+json_t	*web_stats_json(const char *domain, const struct web_stats *st);
 
 /* One API request, as the daemon read it (all borrowed). */
 struct web_request {

@@ -193,32 +193,120 @@ web_domains(struct store *s, const struct web_request *rq,
 	web_reply(out, 200, o);
 }
 
-/* GET /api/v1/domains/{domain}: one, with what its owner publishes. */
-static void
-web_domain(struct store *s, const struct web_request *rq,
-    const struct web_who *who, const char *arg, size_t arglen,
-    struct web_response *out)
+/* The domain named arg[0..arglen) into d, when the bearer's tenant has
+ * it. Returns 0, or the status already answered: 404 (no such domain,
+ * or another tenant's: the same answer), 500. */
+static int
+web_own_domain(struct store *s, const struct web_who *who, const char *arg,
+    size_t arglen, struct store_domain *d, struct web_response *out)
 {
 	char name[LIMIT_DNAME_LEN + 1];
-	struct store_domain d = { 0 };
-	struct dns_records recs;
-	json_t *o, *a;
 	struct err e;
 	int r;
 
+	memset(d, 0, sizeof(*d));
 	if (dname_normalize(arg, arglen, false, name, &e) == -1 ||
-	    (r = store_domain_get(s, name, &d, &e)) == 1 ||
-	    (r == 0 && strcmp(d.tenant, who->tenant) != 0)) {
-		store_domain_free(&d);
+	    (r = store_domain_get(s, name, d, &e)) == 1 ||
+	    (r == 0 && strcmp(d->tenant, who->tenant) != 0)) {
+		store_domain_free(d);
 		web_error(out, 404, "no such domain");
-		return;
+		return 404;
 	}
 	if (r == -1) {
 		web_error(out, 500, e.msg);
+		return 500;
+	}
+	return 0;
+}
+
+/* GET /api/v1/domains/{domain}/stats[?from=YYYY-MM-DD&to=YYYY-MM-DD]:
+ * sessions per day, organization and result type (web_stats.c), both
+ * days inclusive. */
+static void
+web_domain_stats(struct store *s, const struct web_request *rq,
+    const struct store_domain *d, struct web_response *out)
+{
+	char day[16];
+	time_t from = 0, to = 0;
+	struct web_stats st;
+	struct err e;
+	int r;
+
+	if ((r = web_query(rq->query, rq->query_len, "from", day,
+	    sizeof(day))) != 0 && (r == -1 || web_parse_day(day, &from) ==
+	    -1)) {
+		web_error(out, 400, "from: a day, YYYY-MM-DD");
 		return;
 	}
-	o = web_domain_json(&d);
-	dns_records(d.name, d.policy_id, d.token, rq->service_host, &recs);
+	if ((r = web_query(rq->query, rq->query_len, "to", day,
+	    sizeof(day))) != 0) {
+		if (r == -1 || web_parse_day(day, &to) == -1) {
+			web_error(out, 400, "to: a day, YYYY-MM-DD");
+			return;
+		}
+		to += 86400;		/* inclusive */
+	}
+	if (web_stats_read(s, d->name, from, to, &st, &e) == -1) {
+		web_stats_free(&st);
+		web_error(out, 500, e.msg);
+		return;
+	}
+	web_reply(out, 200, web_stats_json(d->name, &st));
+	web_stats_free(&st);
+}
+
+static int
+web_report_cb(void *arg, const struct store_report_row *r)
+{
+	json_array_append_new(arg, web_report_json(r));
+	return 0;
+}
+
+/* GET /api/v1/domains/{domain}/reports[?limit=N]: its reports (its
+ * policy-domain's, and TLSA ones for its MX hosts), newest first. */
+static void
+web_domain_reports(struct store *s, const struct web_request *rq,
+    const struct store_domain *d, struct web_response *out)
+{
+	struct store_report_filter f = { .domain = d->name,
+	    .limit = WEB_PAGE_DEFAULT };
+	char lim[16], *end;
+	json_t *a, *o;
+	struct err e;
+	int r;
+
+	if ((r = web_query(rq->query, rq->query_len, "limit", lim,
+	    sizeof(lim))) != 0) {
+		errno = 0;
+		f.limit = r == 1 ? strtol(lim, &end, 10) : 0;
+		if (r == -1 || errno != 0 || *end != '\0' || f.limit < 1 ||
+		    f.limit > WEB_PAGE_MAX) {
+			web_error(out, 400, "limit: a number in 1..1000");
+			return;
+		}
+	}
+	a = json_array();
+	if (store_report_list(s, &f, web_report_cb, a, &e) == -1) {
+		json_decref(a);
+		web_error(out, 500, e.msg);
+		return;
+	}
+	o = json_object();
+	json_object_set_new(o, "domain", json_string(d->name));
+	json_object_set_new(o, "reports", a);
+	web_reply(out, 200, o);
+}
+
+/* GET /api/v1/domains/{domain}: one, with what its owner publishes. */
+static void
+web_domain(const struct web_request *rq, const struct store_domain *d,
+    struct web_response *out)
+{
+	struct dns_records recs;
+	json_t *o, *a;
+
+	o = web_domain_json(d);
+	dns_records(d->name, d->policy_id, d->token, rq->service_host, &recs);
 	a = json_array();
 	for (size_t i = 0; i < sizeof(recs.rr) / sizeof(recs.rr[0]); i++) {
 		json_t *x = json_object();
@@ -233,7 +321,6 @@ web_domain(struct store *s, const struct web_request *rq,
 	json_object_set_new(o, "intake_url", json_string(recs.intake_url));
 	json_object_set_new(o, "intake_address",
 	    json_string(recs.intake_addr));
-	store_domain_free(&d);
 	web_reply(out, 200, o);
 }
 
@@ -259,17 +346,36 @@ web_api(struct store *s, const struct web_request *rq,
 		return;
 	}
 	if (rq->path_len > dlen + 1 && memcmp(rq->path, domains, dlen) == 0 &&
-	    rq->path[dlen] == '/' &&
-	    memchr(rq->path + dlen + 1, '/', rq->path_len - dlen - 1) ==
-	    NULL) {
+	    rq->path[dlen] == '/') {
+		/* domains/{domain}[/stats|/reports] */
+		const char *name = rq->path + dlen + 1;
+		const char *end = rq->path + rq->path_len;
+		const char *slash = memchr(name, '/', (size_t)(end - name));
+		const char *sub = slash != NULL ? slash + 1 : end;
+		size_t sublen = (size_t)(end - sub);
+		struct store_domain d;
+
+		if (sublen > 0 && !(sublen == 5 && memcmp(sub, "stats", 5) ==
+		    0) && !(sublen == 7 && memcmp(sub, "reports", 7) == 0)) {
+			web_error(out, 404, "no such API route");
+			return;
+		}
 		if (rq->method != HTTP_GET && rq->method != HTTP_HEAD) {
 			snprintf(out->extra, sizeof(out->extra),
 			    "Allow: GET, HEAD\r\n");
 			web_error(out, 405, "only GET here, for now");
 			return;
 		}
-		web_domain(s, rq, &who, rq->path + dlen + 1,
-		    rq->path_len - dlen - 1, out);
+		if (web_own_domain(s, &who, name, (size_t)((slash != NULL ?
+		    slash : end) - name), &d, out) != 0)
+			return;
+		if (sublen == 0)
+			web_domain(rq, &d, out);
+		else if (sub[0] == 's')
+			web_domain_stats(s, rq, &d, out);
+		else
+			web_domain_reports(s, rq, &d, out);
+		store_domain_free(&d);
 		return;
 	}
 	web_error(out, 404, "no such API route");

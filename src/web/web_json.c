@@ -3,6 +3,7 @@
  * are shown: the CLI's --json and the REST API.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "web.h"
 
@@ -50,5 +51,62 @@ web_domain_json(const struct store_domain *d)
 	body = policy_render(&d->policy, &len);
 	json_object_set_new(o, "policy", web_json_str(body));
 	free(body);
+	return o;
+}
+
+int
+web_parse_day(const char *s, time_t *t)
+{
+	struct tm tm;
+	const char *end;
+
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(s, "%Y-%m-%d", &tm);
+	if (end == NULL || *end != '\0')
+		return -1;
+	*t = timegm(&tm);
+	return 0;
+}
+
+json_t *
+web_report_json(const struct store_report_row *r)
+{
+	json_t *o = json_object(), *d = json_array();
+	const char *p = r->policy_domains, *comma;
+
+	while (p != NULL && *p != '\0') {
+		comma = strchr(p, ',');
+		json_array_append_new(d, json_stringn(p, comma ?
+		    (size_t)(comma - p) : strlen(p)));
+		p = comma ? comma + 1 : NULL;
+	}
+	json_object_set_new(o, "id", json_integer(r->id));
+	json_object_set_new(o, "organization-name",
+	    json_string(r->organization_name));
+	json_object_set_new(o, "report-id", json_string(r->report_id));
+	json_object_set_new(o, "contact-info", web_json_str(r->contact_info));
+	json_object_set_new(o, "policy-domains", d);
+	json_object_set_new(o, "start", web_json_time(r->start));
+	json_object_set_new(o, "end", web_json_time(r->end));
+	json_object_set_new(o, "successful",
+	    json_integer((json_int_t)r->successful));
+	json_object_set_new(o, "failed", json_integer((json_int_t)r->failed));
+	json_object_set_new(o, "received", web_json_time(r->received));
+	json_object_set_new(o, "route", web_json_str(r->route));
+	json_object_set_new(o, "client", web_json_str(r->client));
+	json_object_set_new(o, "duplicates", json_integer(r->duplicates));
+	json_object_set_new(o, "provenance",
+	    json_string(store_provenance_name(r->provenance)));
+	json_object_set_new(o, "provenance-reason",
+	    web_json_str(r->provenance_reason));
+	json_object_set_new(o, "dkim-domain", web_json_str(r->dkim_domain));
+	json_object_set_new(o, "tls-report-domain",
+	    web_json_str(r->report_domain));
+	json_object_set_new(o, "tls-report-submitter",
+	    web_json_str(r->report_submitter));
+	json_object_set_new(o, "report-domain-mismatch",
+	    json_boolean(r->domain_mismatch));
+	json_object_set_new(o, "counted", json_boolean(r->counted));
+	json_object_set_new(o, "conflict", json_boolean(r->conflict));
 	return o;
 }
