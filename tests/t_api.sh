@@ -38,6 +38,8 @@ sg domain add g1.example --tenant globex --mode enforce --mx mx.g1.example > /de
 # example.com): stats and report lists to compare with the CLI's.
 sg domain add example.com --tenant acme --mode testing --mx mail.example.com > /dev/null
 sg report import "$TOP"/tests/data/reports/00[1-5]*.json > /dev/null 2>&1
+# and one that no domain claims
+sg report import "$TOP"/tests/data/reports-mx/004-sts-unhosted-domain.json > /dev/null 2>&1
 TA=$(sg token create --tenant acme | tail -1)
 TG=$(sg token create --tenant globex --read-only | tail -1)
 TR=$(sg token create --tenant acme | tail -1)
@@ -119,6 +121,27 @@ check "reports ?limit=1: the newest" 1 "$(get '/api/v1/domains/example.com/repor
 check "another tenant's stats: 404" 404 "$(get /api/v1/domains/example.com/stats "$TG")"
 check "another tenant's reports: 404" 404 "$(get /api/v1/domains/example.com/reports "$TG")"
 check "an unknown sub-route: 404" 404 "$(get /api/v1/domains/example.com/nothing "$TA")"
+
+# One report: as `report show --json` shows it; its bytes as received.
+RID=$(get /api/v1/domains/example.com/reports "$TA" > /dev/null; field '["reports"][0]["id"]')
+check "a report of acme's: 200" 200 "$(get /api/v1/reports/$RID "$TA")"
+sg report show "$RID" --json > "$DIR/cli.json"
+check "as stsguard report show --json" same "$($PY -c '
+import json, sys
+a, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+print("same" if a == b and "stored" in a and "counted-why" in a["stored"] else "differ")' "$DIR/body" "$DIR/cli.json")"
+check "its raw bytes: 200" 200 "$(get /api/v1/reports/$RID/raw "$TA")"
+sg report show "$RID" --raw > "$DIR/cli.raw"
+if cmp -s "$DIR/body" "$DIR/cli.raw"; then ok "the bytes as received"; else bad "raw bytes differ"; fi
+grepf "raw: a report media type" "$DIR/head" '^Content-Type: application/tlsrpt\+(json|gzip)'
+check "another tenant's report: 404" 404 "$(get /api/v1/reports/$RID "$TG")"
+cp "$DIR/body" "$DIR/other.body"
+check "a report no domain claims: 404" 404 "$(get /api/v1/reports/$(sg report list --unclaimed --json | $PY -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])') "$TA")"
+check "no such report: 404" 404 "$(get /api/v1/reports/999999 "$TA")"
+if cmp -s "$DIR/body" "$DIR/other.body"; then ok "another tenant's report: the same 404 as none"
+else bad "another tenant's report answers differently from none"; fi
+check "not a number: 404" 404 "$(get /api/v1/reports/1x "$TA")"
+check "reports/{id}/other: 404" 404 "$(get /api/v1/reports/$RID/other "$TA")"
 check "the API only on the service host" 404 "$(c -o /dev/null -w '%{http_code}' \
     -H "Authorization: Bearer $TA" "https://mta-sts.a1.example:$PORT/api/v1/domains")"
 check "policy still served" 200 "$(c -o /dev/null -w '%{http_code}' \
@@ -151,8 +174,15 @@ done <<'EOF'
 /api/v1/domains/example.com/reports revoked 401
 /api/v1/domains/example.com/reports acme 200
 /api/v1/domains/example.com/reports globex 404
+/api/v1/reports/1 none 401
+/api/v1/reports/1 revoked 401
+/api/v1/reports/1 acme 200
+/api/v1/reports/1 globex 404
+/api/v1/reports/1/raw none 401
+/api/v1/reports/1/raw acme 200
+/api/v1/reports/1/raw globex 404
 EOF
-[ "$nbad" = 0 ] && ok "route matrix: 18 answers as expected"
+[ "$nbad" = 0 ] && ok "route matrix: 25 answers as expected"
 
 serve_stop
 log_clean "$DIR/serve.log"

@@ -64,55 +64,6 @@
 #include "lib/gzip.h"
 #include "tlsrpt/tlsrpt.h"
 
-/* Why a report's counted sessions are not the plain sums of its entries'
- * totals, or NULL when they are (tlsrpt_count). */
-static const char *
-cli_counted_note(const struct tlsrpt_counted *c)
-{
-	if (c->two_views && c->details_over)
-		return "its tlsa and sts entries report the same sessions, the "
-		    "larger counting; failure details over an entry's total "
-		    "count instead of it";
-	if (c->two_views)
-		return "its tlsa and sts entries report the same sessions: the "
-		    "larger counts";
-	if (c->details_over)
-		return "failure details add up to more than an entry's total: "
-		    "the details count";
-	return NULL;
-}
-
-/* {"report": R, "quirks": [...], "totals": {...}} for a parsed report;
- * totals are the sessions counted (as statistics count them), with
- * "note" saying why when they are not the plain sums. */
-static json_t *
-cli_report_json(const struct tlsrpt_report *r)
-{
-	json_t *o = json_object(), *q = json_array(), *t = json_object();
-	struct tlsrpt_counted c;
-	json_error_t je;
-	char *text;
-
-	text = tlsrpt_report_json(r, 0);
-	json_object_set_new(o, "report", text ? json_loads(text,
-	    JSON_DECODE_ANY, &je) : json_null());
-	free(text);
-	for (unsigned b = 0; b < TLSRPT_Q_COUNT; b++)
-		if (r->quirks & (1u << b))
-			json_array_append_new(q,
-			    json_string(tlsrpt_quirk_name(1u << b)));
-	json_object_set_new(o, "quirks", q);
-	tlsrpt_count(r, &c);
-	json_object_set_new(t, "successful",
-	    json_integer((json_int_t)c.successful));
-	json_object_set_new(t, "failed", json_integer((json_int_t)c.failed));
-	if (cli_counted_note(&c) != NULL)
-		json_object_set_new(t, "note", json_string(
-		    cli_counted_note(&c)));
-	json_object_set_new(o, "totals", t);
-	return o;
-}
-
 /* Prints "label value" with value escaped (it comes from a reporter). */
 static void
 cli_report_field(const char *label, const char *value)
@@ -157,8 +108,8 @@ cli_report_print(const struct tlsrpt_report *r)
 	tlsrpt_count(r, &c);
 	printf("totals:       %llu successful, %llu failed\n",
 	    (unsigned long long)c.successful, (unsigned long long)c.failed);
-	if (cli_counted_note(&c) != NULL)
-		printf("counted:      %s\n", cli_counted_note(&c));
+	if (web_counted_note(&c) != NULL)
+		printf("counted:      %s\n", web_counted_note(&c));
 	if (r->quirks) {
 		printf("quirks:      ");
 		for (unsigned b = 0; b < TLSRPT_Q_COUNT; b++)
@@ -199,7 +150,7 @@ cli_report_parse(struct cli *c)
 		goto out;
 	}
 	if (c->json)
-		cli_print_json(cli_report_json(r));
+		cli_print_json(web_parsed_json(r));
 	else
 		cli_report_print(r);
 	rc = CLI_OK;
@@ -817,98 +768,6 @@ cli_report_print_origin(json_t *row)
 }
 
 static int
-cli_report_group_cb(void *arg, const struct store_report_row *r)
-{
-	json_array_append_new(arg, web_report_json(r));
-	return 0;
-}
-
-/* Writes into buf why the stored report row counts in the statistics or
- * not, from group: the rows under its (organization-name, report-id),
- * the one that counts first (store report_list, same_key_as). */
-static void
-cli_counted_why(json_t *row, json_t *group, char *buf, size_t cap)
-{
-	json_t *first = json_array_get(group, 0), *x;
-	const char *prov = json_string_value(json_object_get(row,
-	    "provenance"));
-	size_t n = json_array_size(group), i, same = 0;
-
-	json_array_foreach(group, i, x)
-		if (x != row && json_equal(json_object_get(x, "provenance"),
-		    json_object_get(row, "provenance")))
-			same++;
-	if (json_is_true(json_object_get(row, "counted"))) {
-		if (n <= 1)
-			snprintf(buf, cap, "counts: the only report under its "
-			    "organization-name and report-id");
-		else
-			snprintf(buf, cap, "counts: of %zu different reports "
-			    "under its organization-name and report-id, the "
-			    "strongest provenance (%s)%s", n, prov, same > 0 ?
-			    ", received first" : "");
-		return;
-	}
-	if (first != NULL && json_is_true(json_object_get(first,
-	    "counted"))) {
-		int a = store_provenance_parse(json_string_value(
-		    json_object_get(first, "provenance")));
-		int b = store_provenance_parse(prov);
-
-		snprintf(buf, cap, "not counted: report %lld (%s) under the "
-		    "same organization-name and report-id counts instead: %s",
-		    (long long)json_integer_value(json_object_get(first,
-		    "id")), json_string_value(json_object_get(first,
-		    "provenance")), a < b ? "a stronger provenance" :
-		    "the same provenance, received earlier");
-		return;
-	}
-	if (store_provenance_parse(prov) == STORE_MAIL_UNVERIFIED)
-		snprintf(buf, cap, "not counted: mail without a valid DKIM "
-		    "signature of its reporter (require_dkim)");
-	else
-		snprintf(buf, cap, "not counted");
-}
-
-/* Adds to row (report show's "stored") why it counts or not
- * ("counted-why") and the other reports under its key ("conflicts":
- * id, provenance, received, counted of each). */
-static int
-cli_report_group(struct store *s, int64_t id, json_t *row, struct err *e)
-{
-	struct store_report_filter f = { .same_key_as = id };
-	json_t *group = json_array(), *others = json_array(), *x, *o;
-	json_t *self = row;
-	char why[256];
-	size_t i;
-
-	if (store_report_list(s, &f, cli_report_group_cb, group, e) == -1) {
-		json_decref(group);
-		json_decref(others);
-		return -1;
-	}
-	json_array_foreach(group, i, x) {
-		if (json_integer_value(json_object_get(x, "id")) == id) {
-			self = x;	/* the row itself, as in the group */
-			continue;
-		}
-		o = json_object();
-		json_object_set(o, "id", json_object_get(x, "id"));
-		json_object_set(o, "provenance", json_object_get(x,
-		    "provenance"));
-		json_object_set(o, "received", json_object_get(x,
-		    "received"));
-		json_object_set(o, "counted", json_object_get(x, "counted"));
-		json_array_append_new(others, o);
-	}
-	cli_counted_why(self, group, why, sizeof(why));
-	json_object_set_new(row, "counted-why", json_string(why));
-	json_object_set_new(row, "conflicts", others);
-	json_decref(group);
-	return 0;
-}
-
-static int
 cli_report_show(struct cli *c)
 {
 	struct tlsrpt_report *r = NULL;
@@ -940,7 +799,7 @@ cli_report_show(struct cli *c)
 		rc = CLI_OK;
 		goto out;
 	}
-	if (cli_report_group(s, id, row, &e) == -1) {
+	if (web_report_group(s, id, row, &e) == -1) {
 		rc = cli_fail(CLI_USAGE, "%s", e.msg);
 		goto out;
 	}
@@ -950,7 +809,7 @@ cli_report_show(struct cli *c)
 		goto out;
 	}
 	if (c->json) {
-		o = cli_report_json(r);
+		o = web_parsed_json(r);
 		json_object_set_new(o, "stored", row);
 		row = NULL;
 		cli_print_json(o);

@@ -738,7 +738,8 @@ conn_api_done(struct conn *c, struct api_job *j)
 	struct log_line l;
 
 	c->api = NULL;
-	conn_respond(c, j->resp.status, "application/json", j->resp.body,
+	conn_respond(c, j->resp.status, j->resp.type != NULL ? j->resp.type :
+	    "application/json", j->resp.body,
 	    j->resp.len, j->resp.extra[0] != '\0' ? j->resp.extra : NULL,
 	    j->head);
 	log_begin(&l, LOG_INFO, "api_request");

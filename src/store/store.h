@@ -411,6 +411,10 @@ struct store_ops {
 	int	(*report_list)(struct store *s,
 		    const struct store_report_filter *f, store_report_cb cb,
 		    void *arg, struct err *e);
+	/* Whether a domain of tenant claims report id (see "belongs"
+	 * above): 0 yes, 1 no (or no such report), -1. */
+	int	(*report_claimed)(struct store *s, int64_t id,
+		    const char *tenant, struct err *e);
 	/* Returns 0 with the row passed to cb and the raw bytes as
 	 * received, uncompressed if they were stored compressed by us
 	 * (*raw: caller frees), 1 when there is no such report, or -1.
@@ -671,6 +675,13 @@ static inline int
 store_domains_version(struct store *s, uint64_t *v, struct err *e)
 {
 	return s->ops->domains_version(s, v, e);
+}
+
+static inline int
+store_report_claimed(struct store *s, int64_t id, const char *tenant,
+    struct err *e)
+{
+	return s->ops->report_claimed(s, id, tenant, e);
 }
 
 static inline int

@@ -442,6 +442,7 @@ enum sq_id {
 	SQ_REPORT_LIST_CONFLICTS,
 	SQ_REPORT_LIST_KEY,
 	SQ_REPORT_GET,
+	SQ_REPORT_CLAIMED,
 	SQ_STATS,
 	SQ_STATS_MX,
 	SQ_QUAR_INSERT,
@@ -650,6 +651,16 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	    "k.organization_name AND r.report_id = k.report_id "
 	    "ORDER BY r.counted DESC, " SQ_RANK("r.provenance") ", "
 	    "r.received, r.id LIMIT ?2",
+	/* SQ_CLAIMED, for the domains of one tenant (?2). */
+	[SQ_REPORT_CLAIMED] = "SELECT 1 FROM report_policy p WHERE "
+	    "p.report = ?1 AND (EXISTS (SELECT 1 FROM domain d WHERE "
+	    "d.name = p.policy_domain AND d.tenant_id = (SELECT id FROM "
+	    "tenant WHERE name = ?2)) OR (p.policy_type = 'tlsa' AND EXISTS "
+	    "(SELECT 1 FROM tlsa_host t JOIN domain_mx m ON m.pattern IN ("
+	    SQ_DOTLESS("t.name") ", '*.' || t.parent) JOIN domain d ON "
+	    "d.id = m.domain_id WHERE t.name = p.policy_domain AND "
+	    "d.tenant_id = (SELECT id FROM tenant WHERE name = ?2)))) "
+	    "LIMIT 1",
 	[SQ_REPORT_GET] = "SELECT " SQ_REPORT_COLS ", r.raw, r.raw_len, "
 	    "r.raw_plain FROM report r WHERE r.id = ?1",
 	/* Rows of one key may come from several policy-domains: sq_stats
@@ -2516,6 +2527,31 @@ out:
 }
 
 static int
+sq_report_claimed(struct store *s, int64_t id, const char *tenant,
+    struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	sqlite3_stmt *st = sq_stmt(q, SQ_REPORT_CLAIMED);
+	int r, rc = -1;
+
+	if ((sqlite3_bind_int64(st, 1, id) | sq_bind_text(st, 2, tenant)) !=
+	    SQLITE_OK) {
+		sq_err(q, e, "report %lld", (long long)id);
+		goto out;
+	}
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW)
+		rc = 0;
+	else if (r == SQLITE_DONE)
+		rc = 1;
+	else
+		sq_err(q, e, "report %lld", (long long)id);
+out:
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int
 sq_report_get(struct store *s, int64_t id, store_report_cb cb, void *arg,
     uint8_t **raw, size_t *rawlen, struct err *e)
 {
@@ -3262,6 +3298,7 @@ static const struct store_ops sq_ops = {
 	.report_add_batch = sq_report_add_batch,
 	.report_list = sq_report_list,
 	.report_get = sq_report_get,
+	.report_claimed = sq_report_claimed,
 	.stats = sq_stats,
 	.stats_mx_hosts = sq_stats_mx_hosts,
 	.quarantine_add = sq_quarantine_add,

@@ -12,6 +12,9 @@
  *	                                            organization, result type
  *	GET /api/v1/domains/{domain}/reports[?limit=N]
  *	                                            its reports, newest first
+ *	GET /api/v1/reports/{id}                    one report: as report
+ *	                                            show --json shows it
+ *	GET /api/v1/reports/{id}/raw                its bytes as received
  *
  *	Authorization: Bearer sgt_...               every request; no, a
  *	                                            bad or a revoked token:
@@ -55,6 +58,25 @@ json_t	*web_domain_json(const struct store_domain *d);
  * provenance-reason, dkim-domain, tls-report-domain,
  * tls-report-submitter, report-domain-mismatch, counted, conflict. */
 json_t	*web_report_json(const struct store_report_row *r);
+
+/* --- one stored report (web_report.c) -------------------------------- */
+
+struct tlsrpt_report;
+struct tlsrpt_counted;
+/* Why a report's counted sessions are not the plain sums of its entries'
+ * totals, or NULL when they are (tlsrpt_count). */
+const char *web_counted_note(const struct tlsrpt_counted *c);
+/* {"report": R (normalized), "quirks": [...], "totals": {"successful",
+ * "failed", "note"?}} of a parsed report. */
+json_t	*web_parsed_json(const struct tlsrpt_report *r);
+/* Adds to row (a web_report_json of stored report id) "counted-why" and
+ * "conflicts" (the other reports under its pair). Returns 0 or -1. */
+int	web_report_group(struct store *s, int64_t id, json_t *row,
+	    struct err *e);
+/* web_parsed_json of stored report id with "stored": its row and group.
+ * Returns 0 with *out, 1 when there is no such report, or -1. */
+int	web_report_show(struct store *s, int64_t id, json_t **out,
+	    struct err *e);
 
 /* "YYYY-MM-DD" as the UTC midnight that starts it. Returns 0 or -1. */
 int	web_parse_day(const char *s, time_t *t);
@@ -105,6 +127,7 @@ struct web_request {
 /* Its answer: the body is the caller's to free (web_response_free). */
 struct web_response {
 	int	 status;
+	const char *type;		/* Content-Type; NULL: JSON */
 	char	*body;
 	size_t	 len;
 	char	 extra[96];		/* more header lines, CRLF each */

@@ -324,10 +324,65 @@ web_domain(const struct web_request *rq, const struct store_domain *d,
 	web_reply(out, 200, o);
 }
 
+/* GET /api/v1/reports/{id}[/raw]: one report the tenant's domains
+ * claim; any other id is the same 404 as none. */
+static void
+web_report(struct store *s, const struct web_who *who, const char *arg,
+    size_t arglen, bool raw, struct web_response *out)
+{
+	char num[24], *end;
+	long long id;
+	uint8_t *bytes = NULL;
+	size_t len;
+	struct err e;
+	json_t *o;
+	int r;
+
+	if (arglen == 0 || arglen >= sizeof(num)) {
+		web_error(out, 404, "no such report");
+		return;
+	}
+	memcpy(num, arg, arglen);
+	num[arglen] = '\0';
+	errno = 0;
+	id = strtoll(num, &end, 10);
+	if (errno != 0 || *end != '\0' || id <= 0 || num[0] == '+' ||
+	    (r = store_report_claimed(s, id, who->tenant, &e)) == 1) {
+		web_error(out, 404, "no such report");
+		return;
+	}
+	if (r == -1) {
+		web_error(out, 500, e.msg);
+		return;
+	}
+	if (raw) {
+		if ((r = store_report_get(s, id, NULL, NULL, &bytes, &len,
+		    &e)) != 0) {
+			web_error(out, r == 1 ? 404 : 500, r == 1 ?
+			    "no such report" : e.msg);
+			return;
+		}
+		out->status = 200;
+		out->type = len >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b ?
+		    "application/tlsrpt+gzip" : "application/tlsrpt+json";
+		out->body = (char *)bytes;
+		out->len = len;
+		return;
+	}
+	if ((r = web_report_show(s, id, &o, &e)) != 0) {
+		web_error(out, r == 1 ? 404 : 500, r == 1 ? "no such report" :
+		    e.msg);
+		return;
+	}
+	web_reply(out, 200, o);
+}
+
 void
 web_api(struct store *s, const struct web_request *rq,
     struct web_response *out)
 {
+	static const char reports[] = WEB_API_PREFIX "reports/";
+	const size_t rlen = sizeof(reports) - 1;
 	static const char domains[] = WEB_API_PREFIX "domains";
 	const size_t dlen = sizeof(domains) - 1;
 	struct web_who who;
@@ -376,6 +431,27 @@ web_api(struct store *s, const struct web_request *rq,
 		else
 			web_domain_reports(s, rq, &d, out);
 		store_domain_free(&d);
+		return;
+	}
+	if (rq->path_len > rlen && memcmp(rq->path, reports, rlen) == 0) {
+		/* reports/{id}[/raw] */
+		const char *num = rq->path + rlen;
+		const char *end = rq->path + rq->path_len;
+		const char *slash = memchr(num, '/', (size_t)(end - num));
+
+		if (slash != NULL && !((size_t)(end - slash) == 4 &&
+		    memcmp(slash, "/raw", 4) == 0)) {
+			web_error(out, 404, "no such API route");
+			return;
+		}
+		if (rq->method != HTTP_GET && rq->method != HTTP_HEAD) {
+			snprintf(out->extra, sizeof(out->extra),
+			    "Allow: GET, HEAD\r\n");
+			web_error(out, 405, "only GET here");
+			return;
+		}
+		web_report(s, &who, num, (size_t)((slash != NULL ? slash :
+		    end) - num), slash != NULL, out);
 		return;
 	}
 	web_error(out, 404, "no such API route");
