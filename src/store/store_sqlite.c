@@ -400,6 +400,25 @@ static const char *const sq_migrations[] = {
 	"  revoked INTEGER                -- when; NULL while it works\n"
 	");\n"
 	"CREATE INDEX api_token_tenant ON api_token (tenant_id, id);\n",
+	/* 8: the dashboard's sessions (issue 13), kept by the SHA-256 of
+	 * the cookie's value, with the CSRF token of their forms; and the
+	 * failed logins, counted per account and per client address in a
+	 * window, to throttle guessing. */
+	"CREATE TABLE session (\n"
+	"  hash BLOB PRIMARY KEY,         -- SHA-256 of the cookie's value\n"
+	"  account_id INTEGER NOT NULL REFERENCES account (id)\n"
+	"    ON DELETE CASCADE,\n"
+	"  csrf TEXT NOT NULL,            -- the token every form carries\n"
+	"  created INTEGER NOT NULL,\n"
+	"  expires INTEGER NOT NULL\n"
+	") WITHOUT ROWID;\n"
+	"CREATE INDEX session_expires ON session (expires);\n"
+	"CREATE TABLE login_failure (\n"
+	"  key TEXT PRIMARY KEY,          -- 'account:<email>' or\n"
+	"                                 -- 'client:<address or /64>'\n"
+	"  count INTEGER NOT NULL,\n"
+	"  since INTEGER NOT NULL         -- the window's start\n"
+	") WITHOUT ROWID;\n",
 };
 
 static_assert(sizeof(sq_migrations) / sizeof(sq_migrations[0]) ==
