@@ -321,4 +321,20 @@
  * within this many seconds. */
 #define LIMIT_TLS_RETRY_SECONDS 5
 
+/* --- the dashboard (src/web) ---------------------------------------- */
+
+/* A rendered page: the overview shows a page of domains, the domain page
+ * a year of days at most; 8 MiB is far past either, and stops a bug or a
+ * huge store from building pages without end. */
+#define LIMIT_WEB_PAGE_BYTES (8 * 1024 * 1024)
+/* A dashboard session lasts this long after login (then log in again). */
+#define LIMIT_SESSION_SECONDS (12 * 3600)
+/* Failed logins: after this many in the window, per account and per
+ * client address (IPv6 per /64), logins from there wait for the window
+ * to end; Argon2id makes each guess cost 64 MiB and ~0.1 s anyway. */
+#define LIMIT_LOGIN_FAILURES 5
+#define LIMIT_LOGIN_WINDOW_SECONDS 900
+/* A form posted to the dashboard (login, policy editor): small. */
+#define LIMIT_WEB_FORM_BYTES (16 * 1024)
+
 #endif

@@ -282,6 +282,9 @@ typedef int (*store_tenant_cb)(void *arg, const struct store_tenant_row *t);
 typedef int (*store_account_cb)(void *arg,
     const struct store_account_row *a);
 typedef int (*store_token_cb)(void *arg, const struct store_token_row *t);
+/* A dashboard session's user, the CSRF token of its forms, its end. */
+typedef void (*store_session_cb)(void *arg,
+    const struct store_account_row *a, const char *csrf, time_t expires);
 typedef int (*store_quarantine_cb)(void *arg,
     const struct store_quarantine_row *q);
 typedef int (*store_domain_cb)(void *arg, const struct store_domain *d);
@@ -521,6 +524,32 @@ struct store_ops {
 	 * or it is revoked already, or -1. */
 	int	(*token_revoke)(struct store *s, int64_t id, time_t now,
 		    struct err *e);
+
+	/* --- the dashboard's sessions (by the SHA-256 of the cookie) --- */
+
+	/* Keeps a session of user account until expires (and drops the
+	 * expired ones). Returns 0 or -1. */
+	int	(*session_add)(struct store *s, const unsigned char hash[32],
+		    int64_t account, const char *csrf, time_t now,
+		    time_t expires, struct err *e);
+	/* The session with that hash, if it has not expired at now, to cb.
+	 * Returns 0, 1 when there is none, or -1. */
+	int	(*session_find)(struct store *s, const unsigned char hash[32],
+		    time_t now, store_session_cb cb, void *arg,
+		    struct err *e);
+	/* Ends a session (logout). Returns 0 (also when there was none) or
+	 * -1. */
+	int	(*session_remove)(struct store *s,
+		    const unsigned char hash[32], struct err *e);
+	/* Failed logins of key ("account:EMAIL", "client:ADDR") in the
+	 * window that ends at now, into *count. Returns 0 or -1. */
+	int	(*login_failures)(struct store *s, const char *key, time_t now,
+		    time_t window, int64_t *count, struct err *e);
+	/* Counts a failed login of key (a new window when the last one
+	 * ended), or, with !failed, forgets key's failures (a login
+	 * worked). Returns 0 or -1. */
+	int	(*login_failure)(struct store *s, const char *key,
+		    bool failed, time_t now, time_t window, struct err *e);
 };
 
 struct store {
@@ -762,6 +791,42 @@ static inline int
 store_token_revoke(struct store *s, int64_t id, time_t now, struct err *e)
 {
 	return s->ops->token_revoke(s, id, now, e);
+}
+
+static inline int
+store_session_add(struct store *s, const unsigned char hash[32],
+    int64_t account, const char *csrf, time_t now, time_t expires,
+    struct err *e)
+{
+	return s->ops->session_add(s, hash, account, csrf, now, expires, e);
+}
+
+static inline int
+store_session_find(struct store *s, const unsigned char hash[32],
+    time_t now, store_session_cb cb, void *arg, struct err *e)
+{
+	return s->ops->session_find(s, hash, now, cb, arg, e);
+}
+
+static inline int
+store_session_remove(struct store *s, const unsigned char hash[32],
+    struct err *e)
+{
+	return s->ops->session_remove(s, hash, e);
+}
+
+static inline int
+store_login_failures(struct store *s, const char *key, time_t now,
+    time_t window, int64_t *count, struct err *e)
+{
+	return s->ops->login_failures(s, key, now, window, count, e);
+}
+
+static inline int
+store_login_failure(struct store *s, const char *key, bool failed,
+    time_t now, time_t window, struct err *e)
+{
+	return s->ops->login_failure(s, key, failed, now, window, e);
 }
 
 #endif

@@ -487,6 +487,14 @@ enum sq_id {
 	SQ_TOKEN_FIND,
 	SQ_TOKEN_LIST,
 	SQ_TOKEN_REVOKE,
+	SQ_SESSION_ADD,
+	SQ_SESSION_PRUNE,
+	SQ_SESSION_FIND,
+	SQ_SESSION_REMOVE,
+	SQ_LOGIN_FAILURES,
+	SQ_LOGIN_FAILURE_ADD,
+	SQ_LOGIN_FAILURE_CLEAR,
+	SQ_LOGIN_FAILURE_PRUNE,
 	SQ_DATA_VERSION,
 	SQ_NSTMT
 };
@@ -750,6 +758,24 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	    "t.name = ?1 ORDER BY k.id",
 	[SQ_TOKEN_REVOKE] = "UPDATE api_token SET revoked = ?2 WHERE id = ?1 "
 	    "AND revoked IS NULL",
+	[SQ_SESSION_ADD] = "INSERT INTO session (hash, account_id, csrf, "
+	    "created, expires) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[SQ_SESSION_PRUNE] = "DELETE FROM session WHERE expires <= ?1",
+	[SQ_SESSION_FIND] = "SELECT a.id, a.email, t.name, a.role, "
+	    "a.password, a.created, s.csrf, s.expires FROM session s "
+	    "JOIN account a ON a.id = s.account_id "
+	    "LEFT JOIN tenant t ON t.id = a.tenant_id "
+	    "WHERE s.hash = ?1 AND s.expires > ?2",
+	[SQ_SESSION_REMOVE] = "DELETE FROM session WHERE hash = ?1",
+	[SQ_LOGIN_FAILURES] = "SELECT count FROM login_failure "
+	    "WHERE key = ?1 AND since > ?2 - ?3",
+	[SQ_LOGIN_FAILURE_ADD] = "INSERT INTO login_failure (key, count, "
+	    "since) VALUES (?1, 1, ?2) ON CONFLICT (key) DO UPDATE SET "
+	    "count = CASE WHEN since > ?2 - ?3 THEN count + 1 ELSE 1 END, "
+	    "since = CASE WHEN since > ?2 - ?3 THEN since ELSE ?2 END",
+	[SQ_LOGIN_FAILURE_CLEAR] = "DELETE FROM login_failure WHERE key = ?1",
+	[SQ_LOGIN_FAILURE_PRUNE] = "DELETE FROM login_failure "
+	    "WHERE since <= ?1 - ?2",
 	[SQ_DATA_VERSION] = "PRAGMA data_version",
 };
 
@@ -3302,6 +3328,126 @@ sq_token_revoke(struct store *s, int64_t id, time_t now, struct err *e)
 	return sqlite3_changes(q->db) == 0 ? 1 : 0;
 }
 
+/* --- the dashboard's sessions and failed logins ---------------------- */
+
+static int
+sq_session_add(struct store *s, const unsigned char hash[32],
+    int64_t account, const char *csrf, time_t now, time_t expires,
+    struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	sqlite3_stmt *st = sq_stmt(q, SQ_SESSION_PRUNE);
+
+	/* Expired sessions go when new ones come: the table holds what
+	 * logins made in the last LIMIT_SESSION_SECONDS. */
+	if (sqlite3_bind_int64(st, 1, (int64_t)now) != SQLITE_OK ||
+	    sq_exec(q, st, "prune sessions", e) == -1)
+		return -1;
+	st = sq_stmt(q, SQ_SESSION_ADD);
+	if ((sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC) |
+	    sqlite3_bind_int64(st, 2, account) | sq_bind_text(st, 3, csrf) |
+	    sqlite3_bind_int64(st, 4, (int64_t)now) |
+	    sqlite3_bind_int64(st, 5, (int64_t)expires)) != SQLITE_OK)
+		return sq_err(q, e, "add session");
+	return sq_exec(q, st, "add session", e);
+}
+
+static int
+sq_session_find(struct store *s, const unsigned char hash[32], time_t now,
+    store_session_cb cb, void *arg, struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	sqlite3_stmt *st = sq_stmt(q, SQ_SESSION_FIND);
+	struct store_account_row row;
+	int r, rc = -1;
+
+	if ((sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC) |
+	    sqlite3_bind_int64(st, 2, (int64_t)now)) != SQLITE_OK) {
+		sq_err(q, e, "find session");
+		goto out;
+	}
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW) {
+		sq_account_read(st, &row);
+		cb(arg, &row, sq_column_text(st, 6),
+		    (time_t)sqlite3_column_int64(st, 7));
+		rc = 0;
+	} else if (r == SQLITE_DONE) {
+		rc = 1;
+	} else {
+		sq_err(q, e, "find session");
+	}
+out:
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int
+sq_session_remove(struct store *s, const unsigned char hash[32],
+    struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	sqlite3_stmt *st = sq_stmt(q, SQ_SESSION_REMOVE);
+
+	if (sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC) != SQLITE_OK)
+		return sq_err(q, e, "remove session");
+	return sq_exec(q, st, "remove session", e);
+}
+
+static int
+sq_login_failures(struct store *s, const char *key, time_t now,
+    time_t window, int64_t *count, struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	sqlite3_stmt *st = sq_stmt(q, SQ_LOGIN_FAILURES);
+	int r, rc = -1;
+
+	*count = 0;
+	if ((sq_bind_text(st, 1, key) |
+	    sqlite3_bind_int64(st, 2, (int64_t)now) |
+	    sqlite3_bind_int64(st, 3, (int64_t)window)) != SQLITE_OK) {
+		sq_err(q, e, "failed logins");
+		goto out;
+	}
+	if ((r = sqlite3_step(st)) == SQLITE_ROW)
+		*count = sqlite3_column_int64(st, 0);
+	if (r == SQLITE_ROW || r == SQLITE_DONE)
+		rc = 0;
+	else
+		sq_err(q, e, "failed logins");
+out:
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int
+sq_login_failure(struct store *s, const char *key, bool failed, time_t now,
+    time_t window, struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	sqlite3_stmt *st;
+
+	if (!failed) {
+		st = sq_stmt(q, SQ_LOGIN_FAILURE_CLEAR);
+		if (sq_bind_text(st, 1, key) != SQLITE_OK)
+			return sq_err(q, e, "clear failed logins");
+		return sq_exec(q, st, "clear failed logins", e);
+	}
+	/* Windows that ended are dropped as failures come: the table
+	 * holds the keys that failed within the last window only. */
+	st = sq_stmt(q, SQ_LOGIN_FAILURE_PRUNE);
+	if ((sqlite3_bind_int64(st, 1, (int64_t)now) |
+	    sqlite3_bind_int64(st, 2, (int64_t)window)) != SQLITE_OK ||
+	    sq_exec(q, st, "prune failed logins", e) == -1)
+		return -1;
+	st = sq_stmt(q, SQ_LOGIN_FAILURE_ADD);
+	if ((sq_bind_text(st, 1, key) |
+	    sqlite3_bind_int64(st, 2, (int64_t)now) |
+	    sqlite3_bind_int64(st, 3, (int64_t)window)) != SQLITE_OK)
+		return sq_err(q, e, "count a failed login");
+	return sq_exec(q, st, "count a failed login", e);
+}
+
 static const struct store_ops sq_ops = {
 	.name = "sqlite",
 	.close = sq_close,
@@ -3335,6 +3481,11 @@ static const struct store_ops sq_ops = {
 	.token_find = sq_token_find,
 	.token_list = sq_token_list,
 	.token_revoke = sq_token_revoke,
+	.session_add = sq_session_add,
+	.session_find = sq_session_find,
+	.session_remove = sq_session_remove,
+	.login_failures = sq_login_failures,
+	.login_failure = sq_login_failure,
 };
 
 /* Reads PRAGMA user_version. */

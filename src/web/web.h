@@ -112,6 +112,42 @@ void	web_stat_free(struct web_stat_table *t);
 /* {"domain", "mx-hosts", "days", "organizations", "result-types"}. */
 json_t	*web_stats_json(const char *domain, const struct web_stats *st);
 
+/* --- the dashboard's markup (web_html.c, web_svg.c, web_explain.c) -- */
+
+/* A page being written: grows by doubling up to LIMIT_WEB_PAGE_BYTES;
+ * once an allocation fails (or the limit is hit), failed is set and
+ * every later call does nothing. Zero it to start; web_html_free. */
+struct web_html {
+	char	*p;			/* NUL-terminated when len > 0 */
+	size_t	 len, cap;
+	bool	 failed;
+};
+
+/* Our own markup, copied as is: never pass data through these. */
+void	web_html_raw(struct web_html *h, const char *s);
+void	web_html_rawn(struct web_html *h, const char *s, size_t n);
+/* Text: & < > " ' as entities (and NUL as U+FFFD), so it is text in an
+ * element or in a quoted attribute. NULL writes nothing. */
+void	web_html_text(struct web_html *h, const char *s);
+void	web_html_textn(struct web_html *h, const char *s, size_t n);
+/* Our printf format; its arguments are numbers (strings: _text). */
+void	web_html_fmt(struct web_html *h, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+/* s percent-encoded (all but RFC 3986 unreserved bytes), for a path
+ * segment or a query value in an href. */
+void	web_html_url(struct web_html *h, const char *s);
+void	web_html_free(struct web_html *h);
+
+/* Sessions per day, stacked (days: web_stats's day table). */
+void	web_svg_days(struct web_html *h, const struct web_stat_table *days);
+/* Failed sessions per result type (web_stats's results table). */
+void	web_svg_types(struct web_html *h, const struct web_stat_table *t);
+/* A 120x24 line of the share of successful sessions per day. */
+void	web_svg_spark(struct web_html *h, const struct web_stat_table *days);
+/* One plain sentence on result type (RFC 8460 §4.3) at MX host mx
+ * (NULL: "an MX host") with what to fix, escaped. */
+void	web_explain(struct web_html *h, const char *type, const char *mx);
+
 /* One API request, as the daemon read it (all borrowed). */
 struct web_request {
 	enum http_method method;

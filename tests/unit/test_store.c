@@ -1899,9 +1899,10 @@ exec_sql(const char *path, const char *sql)
 	sqlite3_close(db);
 }
 
-/* Undoes migration 7 (the migration tests go back further, and undo
- * the later steps that would otherwise run twice). */
-#define UNDO_7 "DROP TABLE api_token; DROP TABLE account; "
+/* Undoes migrations 8 and 7 (the migration tests go back further, and
+ * undo the later steps that would otherwise run twice). */
+#define UNDO_8 "DROP TABLE login_failure; DROP TABLE session; "
+#define UNDO_7 UNDO_8 "DROP TABLE api_token; DROP TABLE account; "
 
 /* A file of schema version 1 (made here by undoing migrations 3 and 2)
  * with a report and a domain in it is upgraded at open, and keeps
@@ -2127,6 +2128,76 @@ test_accounts(void **state)
 	memset(&a, 0, sizeof(a));
 	assert_int_equal(store_token_list(s, NULL, acct_token, &a, &e), 0);
 	assert_int_equal(a.n, 2);
+}
+
+static void
+sess_cb(void *arg, const struct store_account_row *a, const char *csrf,
+    time_t expires)
+{
+	char *out = arg;
+
+	snprintf(out, 200, "%s %s %s %s %lld", a->email,
+	    a->tenant != NULL ? a->tenant : "-", a->role, csrf,
+	    (long long)expires);
+}
+
+/* Sessions: found by hash until they expire, gone after logout, and
+ * expired ones pruned; failed logins counted in a window, then reset. */
+static void
+test_sessions(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = fx->s;
+	unsigned char h1[32], h2[32];
+	char out[200] = "";
+	struct err e;
+	int64_t id, n;
+
+	assert_int_equal(store_tenant_add(s, "acme", 100, &id, &e), 0);
+	assert_int_equal(store_account_add(s, "ann@acme.example", "acme",
+	    "owner", "$h1", 100, &id, &e), 0);
+	memset(h1, 1, sizeof(h1));
+	memset(h2, 2, sizeof(h2));
+	assert_int_equal(store_session_add(s, h1, id, "csrf1", 100, 200, &e),
+	    0);
+	assert_int_equal(store_session_add(s, h2, id, "csrf2", 150, 1000,
+	    &e), 0);
+	assert_int_equal(store_session_find(s, h1, 199, sess_cb, out, &e), 0);
+	assert_string_equal(out, "ann@acme.example acme owner csrf1 200");
+	assert_int_equal(store_session_find(s, h1, 200, sess_cb, out, &e), 1);
+	/* A new login prunes the expired one. */
+	memset(h1, 3, sizeof(h1));
+	assert_int_equal(store_session_add(s, h1, id, "csrf3", 300, 900, &e),
+	    0);
+	memset(h1, 1, sizeof(h1));
+	assert_int_equal(store_session_find(s, h1, 100, sess_cb, out, &e), 1);
+	assert_int_equal(store_session_remove(s, h2, &e), 0);
+	assert_int_equal(store_session_find(s, h2, 300, sess_cb, out, &e), 1);
+	assert_int_equal(store_session_remove(s, h2, &e), 0);
+
+	/* Failed logins: counted within the window, a new one after it. */
+	assert_int_equal(store_login_failures(s, "client:192.0.2.1", 100, 60,
+	    &n, &e), 0);
+	assert_int_equal(n, 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(store_login_failure(s, "client:192.0.2.1",
+		    true, 100 + i, 60, &e), 0);
+	assert_int_equal(store_login_failures(s, "client:192.0.2.1", 130, 60,
+	    &n, &e), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(store_login_failures(s, "client:192.0.2.1", 160, 60,
+	    &n, &e), 0);
+	assert_int_equal(n, 0);			/* the window ended */
+	assert_int_equal(store_login_failure(s, "client:192.0.2.1", true,
+	    170, 60, &e), 0);
+	assert_int_equal(store_login_failures(s, "client:192.0.2.1", 171, 60,
+	    &n, &e), 0);
+	assert_int_equal(n, 1);			/* a new window */
+	assert_int_equal(store_login_failure(s, "client:192.0.2.1", false,
+	    172, 60, &e), 0);
+	assert_int_equal(store_login_failures(s, "client:192.0.2.1", 173, 60,
+	    &n, &e), 0);
+	assert_int_equal(n, 0);			/* a login worked */
 }
 
 /* Undoes migration 6: the report table as version 5 had it, with
@@ -2455,6 +2526,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_domains_version,
 		    fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_from_1,
+		    fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_sessions,
 		    fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_accounts,
 		    fx_setup, fx_teardown),
