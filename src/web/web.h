@@ -158,6 +158,14 @@ struct web_request {
 	const char	*authorization;	/* the header's value, or NULL */
 	size_t		 authorization_len;
 	const char	*service_host;	/* for the intake URL and address */
+	const char	*body;		/* a POST's or PATCH's, or NULL */
+	size_t		 body_len;
+	const char	*content_type;	/* the header's value, or NULL */
+	size_t		 content_type_len;
+	const char	*cookie;	/* the Cookie header, or NULL */
+	size_t		 cookie_len;
+	const char	*client;	/* the peer's address, for limits */
+	time_t		 now;		/* the time of the request (0: now) */
 };
 
 /* Its answer: the body is the caller's to free (web_response_free). */
@@ -166,7 +174,7 @@ struct web_response {
 	const char *type;		/* Content-Type; NULL: JSON */
 	char	*body;
 	size_t	 len;
-	char	 extra[96];		/* more header lines, CRLF each */
+	char	 extra[512];		/* more header lines, CRLF each */
 };
 
 /* Answers rq from store s. Never fails: a store error is a 500 with the
@@ -174,5 +182,15 @@ struct web_response {
 void	web_api(struct store *s, const struct web_request *rq,
 	    struct web_response *out);
 void	web_response_free(struct web_response *r);
+/* Answers rq, a request for a dashboard page (anything on the service
+ * host outside /api/v1/, the policy, intake and ACME paths), from store
+ * s (web_page.c). Never fails: a store error is a 500 page. */
+void	web_page(struct store *s, const struct web_request *rq,
+	    struct web_response *out);
+/* The value of key in form-encoded text q[0..n) ("a=1&b=x+y%21"),
+ * decoded into out (cap bytes, NUL-terminated). Returns 1 when present,
+ * 0 when absent, -1 when too long or badly encoded (or a NUL byte). */
+int	web_form_get(const char *q, size_t n, const char *key, char *out,
+	    size_t cap);
 
 #endif
