@@ -27,6 +27,7 @@
  *	HTTPS     any           /.well-known/mta-sts.txt    GET HEAD  policy
  *	HTTPS     service_host  /tlsrpt/...                 (any)     intake
  *	HTTPS     service_host  /api/v1/...                 (any)     api
+ *	HTTPS     service_host  /... (the dashboard)        (any)     api
  *	HTTP      any           /.well-known/acme-challenge/  GET HEAD  acme
  *	HTTP      any           /...                        GET HEAD  redirect
  *	a path that matched with another method: 405 + Allow; else 404.
@@ -36,7 +37,8 @@
  * daemon_intake.c (its own JSON answers, 405 included). acme: a pending
  * HTTP-01 token -> 200, else 404. redirect: a hosted Host or
  * service_host -> 301 to https, else 404.
- * A request body is read only for report intake (into a buffer that
+ * A request body is read only for report intake and for the web front
+ * (the REST API and the dashboard's forms), each to its own limit (into a buffer that
  * grows as the bytes come, after an optional "100 Continue"): a
  * Content-Length body straight into that buffer; a chunked one into
  * rbuf, as heads are, and decoded from there into the buffer
@@ -76,20 +78,28 @@ enum conn_state {
 	CONN_READ,
 	CONN_WRITE,
 	CONN_LINGER,		/* answered and closing: drain, then close */
-	CONN_BODY,		/* reading an intake body into c->ib */
+	CONN_BODY,		/* reading a request body into c->ib */
 	CONN_PENDING,		/* its report is with the writer (c->job):
 				 * no events, nothing read, until the job
 				 * comes back (done_cb) */
 };
 
-/* An intake body being read: Content-Length bytes, or a chunked body
- * decoded as it comes; then the report. The buffer grows as data
- * arrives, each step reserved for the client in d->peers (so a slow
- * upload holds only what it has sent). */
+/* Whose body is read: a report's (intake counted an upload of the
+ * client, intake_admit) or a web request's (its job waits for it). */
+enum conn_body_kind {
+	CONN_BODY_INTAKE,
+	CONN_BODY_WEB,
+};
+
+/* A request body being read: Content-Length bytes, or a chunked body
+ * decoded as it comes; then the report, or the web request. The buffer
+ * grows as data arrives, each step reserved for the client in d->peers
+ * (so a slow upload holds only what it has sent). */
 struct conn_body {
+	enum conn_body_kind kind;
 	size_t		 need;		/* bytes: the Content-Length; chunked:
-					 * LIMIT_INTAKE_BODY_BYTES, the most
-					 * it may hold */
+					 * the most it may hold (the kind's
+					 * limit) */
 	size_t		 have;		/* data bytes in data (chunked:
 					 * decoded) */
 	size_t		 cap;		/* of data, all of it reserved */
@@ -98,7 +108,10 @@ struct conn_body {
 	uint64_t	 raw;		/* chunked: bytes taken from rbuf,
 					 * framing and data */
 	struct http_chunked dec;	/* chunked: the decoder */
-	char		 domain[LIMIT_DNAME_LEN + 1];	/* the token's */
+	char		 domain[LIMIT_DNAME_LEN + 1];	/* intake: the
+					 * token's */
+	struct api_job	*api;		/* web: the request, posted when the
+					 * body is whole */
 	uint8_t		*data;
 };
 
@@ -133,14 +146,17 @@ static void conn_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_read(struct conn *c);
 static void conn_write(struct conn *c);
 
-/* Frees the intake body being read, gives its bytes back and ends its
- * upload (intake_admit counted it). */
+/* Frees the body being read and gives its bytes back; intake: ends its
+ * upload (intake_admit counted it); web: drops its request. */
 static void
 conn_body_free(struct conn *c)
 {
 	if (c->ib == NULL)
 		return;
-	peers_upload_end(c->w->d->peers, c->client);
+	if (c->ib->kind == CONN_BODY_INTAKE)
+		peers_upload_end(c->w->d->peers, c->client);
+	else
+		api_job_free(c->ib->api);
 	peers_give(c->w->d->peers, c->client, c->ib->cap);
 	free(c->ib->data);
 	free(c->ib);
@@ -164,7 +180,7 @@ conn_body_grow(struct conn *c)
 	if (!peers_take(c->w->d->peers, c->client, ncap - ib->cap))
 		return false;
 	if ((n = realloc(ib->data, ncap)) == NULL)
-		log_fatal("intake", "out of memory");
+		log_fatal("conn", "out of memory");
 	ib->data = n;
 	ib->cap = ncap;
 	return true;
@@ -360,34 +376,78 @@ intake_log(struct conn *c, const struct http_request *r, const char *domain,
 	log_end(&l);
 }
 
-/* The whole intake body is in c->ib (have bytes): take the report. A
+/* The whole body is in c->ib (have bytes). Intake: take the report; a
  * valid one goes to the writer with the body (c->job set: the caller's
  * flush makes the connection wait, see conn_flush); anything else is
- * answered now. */
+ * answered now. Web: its request goes to the pool with the body (c->api
+ * set; the connection waits the same way). */
 static void
 conn_body_done(struct conn *c)
 {
 	struct conn_body *ib = c->ib;
 
 	/* The job takes the buffer, its reservation and the upload. */
-	c->job = intake_http_post(&c->w->intake, c, c->peer,
-	    peer_text(c->client), ib->domain, c->client, ib->data, ib->cap,
-	    ib->have);
+	if (ib->kind == CONN_BODY_INTAKE) {
+		c->job = intake_http_post(&c->w->intake, c, c->peer,
+		    peer_text(c->client), ib->domain, c->client, ib->data,
+		    ib->cap, ib->have);
+	} else {
+		api_body(ib->api, ib->data, ib->cap, ib->have, c->client);
+		c->api = ib->api;
+		api_start(c->api);
+	}
 	free(ib);
 	c->ib = NULL;
 }
 
-/* Refuses an intake body the budget has no room for: 503, close. */
+/* Logs a web request answered on the worker (refused from its head or
+ * while its body was read). */
+static void
+web_log(struct conn *c, const struct http_request *r, int status,
+    uint64_t bytes)
+{
+	struct log_line l;
+
+	log_begin(&l, LOG_INFO, "api_request");
+	if (!l.on)
+		return;
+	log_cstr(&l, "client", c->peer);
+	if (r != NULL) {
+		log_str(&l, "method", r->method_str, r->method_len);
+		log_str(&l, "path", r->target, r->target_len);
+	}
+	log_int(&l, "bytes", (int64_t)bytes);
+	log_int(&l, "status", status);
+	log_end(&l);
+}
+
+/* Refuses a body the budget has no room for: 503, close. domain: the
+ * intake's, or NULL for a web request. */
 static void
 conn_body_busy(struct conn *c, const struct http_request *r,
     const char *domain, uint64_t bytes)
 {
-	static const char busy[] = "{\"error\": \"busy; try later\"}\n";
+	static const char busy[] = "{\"error\": \"busy: too many bytes "
+	    "held for this address or in all; try later\"}\n";
 
 	c->close_after = true;
 	c->linger = true;
 	conn_json(c, 503, busy, sizeof(busy) - 1, "Retry-After: 60\r\n");
-	intake_log(c, r, domain, 503, bytes);
+	if (domain != NULL)
+		intake_log(c, r, domain, 503, bytes);
+	else
+		web_log(c, r, 503, bytes);
+}
+
+/* {"error": "request body larger than the limit of N bytes"}: 413 of a
+ * web request, from its head or at the chunk that passes the limit. */
+static size_t
+web_too_big(char json[INTAKE_JSON_LEN])
+{
+	int n = snprintf(json, INTAKE_JSON_LEN, "{\"error\": \"request body "
+	    "larger than the limit of %d bytes\"}\n", LIMIT_WEB_BODY_BYTES);
+
+	return n > 0 && n < INTAKE_JSON_LEN ? (size_t)n : 0;
 }
 
 /* Refuses an intake body while it is read, for why (intake_body_refuse:
@@ -401,8 +461,11 @@ conn_body_refuse(struct conn *c, const struct http_request *r, int why,
 {
 	char json[INTAKE_JSON_LEN], dom[LIMIT_DNAME_LEN + 1];
 	size_t jl = 0, have = c->ib->have;
+	bool web = c->ib->kind == CONN_BODY_WEB;
 	int st = intake_body_refuse(why, json, &jl);
 
+	if (web && st == 413)
+		jl = web_too_big(json);
 	memcpy(dom, c->ib->domain, sizeof(dom));
 	conn_body_free(c);
 	if (why != INTAKE_EMPTY) {
@@ -411,7 +474,10 @@ conn_body_refuse(struct conn *c, const struct http_request *r, int why,
 		*used = c->rlen;
 	}
 	conn_json(c, st, json, jl, NULL);
-	intake_log(c, r, dom, st, have);
+	if (web)
+		web_log(c, r, st, have);
+	else
+		intake_log(c, r, dom, st, have);
 }
 
 /* Decodes the chunked body bytes in rbuf[*used..rlen) into c->ib,
@@ -448,7 +514,7 @@ conn_body_decode(struct conn *c, const struct http_request *r, size_t *used)
 			return false;
 		}
 		if (res == HTTP_CHUNKED_DONE) {
-			if (ib->have == 0)
+			if (ib->have == 0 && ib->kind == CONN_BODY_INTAKE)
 				conn_body_refuse(c, r, INTAKE_EMPTY, used);
 			else
 				conn_body_done(c);
@@ -461,66 +527,42 @@ conn_body_decode(struct conn *c, const struct http_request *r, size_t *used)
 		if (!conn_body_grow(c)) {
 			char dom[LIMIT_DNAME_LEN + 1];
 			size_t have = ib->have;
+			bool web = ib->kind == CONN_BODY_WEB;
 
 			memcpy(dom, ib->domain, sizeof(dom));
 			conn_body_free(c);
 			*used = c->rlen;
-			conn_body_busy(c, r, dom, have);
+			conn_body_busy(c, r, web ? NULL : dom, have);
 			return false;
 		}
 	}
 }
 
-/* Report intake on the HTTPS listener (RFC 8460 §3): answers r or
- * starts reading its body (bytes already in rbuf from *used on are
- * taken). */
+/* Starts reading r's body (announced and within max) into a new c->ib
+ * of kind (intake: for domain; web: for job api, which the body takes
+ * from here on); bytes already in rbuf from *used on are taken. The
+ * body may be whole at once (conn_body_done), refused (answered), or go
+ * on (c->ib set; conn_read takes the rest). */
 static void
-route_intake(struct conn *c, const struct http_request *r, const char *host,
-    size_t *used)
+conn_body_start(struct conn *c, const struct http_request *r,
+    enum conn_body_kind kind, size_t max, const char *domain,
+    struct api_job *api, size_t *used)
 {
 	struct worker *w = c->w;
-	char domain[LIMIT_DNAME_LEN + 1];
-	char json[INTAKE_JSON_LEN], retry[INTAKE_RETRY_LEN] = "";
-	size_t jl = 0, have;
 	struct conn_body *ib;
-	int st;
+	size_t have;
 
-	if ((st = intake_route(w->d, r, host, domain, json, &jl)) ==
-	    INTAKE_NONE) {
-		st = 404;		/* the table sent it here: never */
-		jl = (size_t)snprintf(json, sizeof(json),
-		    "{\"error\": \"not found\"}\n");
-	}
-	/* A report we would read: the client's rate and uploads at once
-	 * (429 from the head, like the answers above). */
-	if (st == INTAKE_READ_BODY)
-		st = intake_admit(w->d, c->client, json, &jl, retry);
-	if (st != INTAKE_READ_BODY) {
-		/* Answered from the head: the body is never parsed. A
-		 * small one is skipped (keep-alive goes on), else close. */
-		if (r->has_body && !r->chunked && !r->expect_continue &&
-		    r->content_length <= LIMIT_HTTP_BODY_DISCARD) {
-			c->skip = r->content_length;
-		} else if (r->has_body || r->expect_continue) {
-			c->close_after = true;
-			c->linger = true;
-			*used = c->rlen;
-		}
-		conn_json(c, st, json, jl, st == 405 ? "Allow: POST\r\n" :
-		    st == 429 ? retry : st == 503 ? "Retry-After: 60\r\n" :
-		    NULL);
-		intake_log(c, r, NULL, st, r->content_length);
-		return;
-	}
 	if ((ib = calloc(1, sizeof(*ib))) == NULL)
-		log_fatal("intake", "out of memory");
+		log_fatal("conn", "out of memory");
+	ib->kind = kind;
+	ib->api = api;
 	ib->chunked = r->chunked;
-	ib->need = r->chunked ? LIMIT_INTAKE_BODY_BYTES :
-	    (size_t)r->content_length;
+	ib->need = r->chunked ? max : (size_t)r->content_length;
 	ib->since = w->now;
-	memcpy(ib->domain, domain, strlen(domain) + 1);
+	if (domain != NULL)
+		memcpy(ib->domain, domain, strlen(domain) + 1);
 	if (r->chunked)
-		http_chunked_init(&ib->dec, LIMIT_INTAKE_BODY_BYTES);
+		http_chunked_init(&ib->dec, max);
 	c->ib = ib;
 	if (!conn_body_grow(c)) {
 		conn_body_free(c);
@@ -551,8 +593,83 @@ route_intake(struct conn *c, const struct http_request *r, const char *host,
 	 * size line that passes the limit. */
 	if (r->expect_continue)
 		conn_puts(c, "HTTP/1.1 100 Continue\r\n\r\n");
-	c->deadline = w->now + LIMIT_INTAKE_SECONDS;
-	return;
+	c->deadline = w->now + (kind == CONN_BODY_INTAKE ?
+	    LIMIT_INTAKE_SECONDS : LIMIT_WEB_BODY_SECONDS);
+}
+
+/* Report intake on the HTTPS listener (RFC 8460 §3): answers r or
+ * starts reading its body (bytes already in rbuf from *used on are
+ * taken). */
+static void
+route_intake(struct conn *c, const struct http_request *r, const char *host,
+    size_t *used)
+{
+	struct worker *w = c->w;
+	char domain[LIMIT_DNAME_LEN + 1];
+	char json[INTAKE_JSON_LEN], retry[INTAKE_RETRY_LEN] = "";
+	size_t jl = 0;
+	int st;
+
+	if ((st = intake_route(w->d, r, host, domain, json, &jl)) ==
+	    INTAKE_NONE) {
+		st = 404;		/* the table sent it here: never */
+		jl = (size_t)snprintf(json, sizeof(json),
+		    "{\"error\": \"not found\"}\n");
+	}
+	/* A report we would read: the client's rate and uploads at once
+	 * (429 from the head, like the answers above). */
+	if (st == INTAKE_READ_BODY)
+		st = intake_admit(w->d, c->client, json, &jl, retry);
+	if (st != INTAKE_READ_BODY) {
+		/* Answered from the head: the body is never parsed. A
+		 * small one is skipped (keep-alive goes on), else close. */
+		if (r->has_body && !r->chunked && !r->expect_continue &&
+		    r->content_length <= LIMIT_HTTP_BODY_DISCARD) {
+			c->skip = r->content_length;
+		} else if (r->has_body || r->expect_continue) {
+			c->close_after = true;
+			c->linger = true;
+			*used = c->rlen;
+		}
+		conn_json(c, st, json, jl, st == 405 ? "Allow: POST\r\n" :
+		    st == 429 ? retry : st == 503 ? "Retry-After: 60\r\n" :
+		    NULL);
+		intake_log(c, r, NULL, st, r->content_length);
+		return;
+	}
+	conn_body_start(c, r, CONN_BODY_INTAKE, LIMIT_INTAKE_BODY_BYTES,
+	    domain, NULL, used);
+}
+
+/* A request to the web front (the REST API) on the service host: its
+ * head copied into a job, then its body read (at most
+ * LIMIT_WEB_BODY_BYTES), then the job goes to the pool (web_serve); the
+ * connection waits for its answer (conn_api_done). */
+static void
+route_web(struct conn *c, const struct http_request *r, size_t *used)
+{
+	struct api_job *j = api_new(&c->w->intake, c, r, c->peer);
+	char json[INTAKE_JSON_LEN];
+	size_t jl;
+
+	if (!r->has_body) {
+		c->api = j;
+		api_start(j);
+		return;
+	}
+	if (!r->chunked && r->content_length > LIMIT_WEB_BODY_BYTES) {
+		/* Refused from the head: never read; close after. */
+		api_job_free(j);
+		c->close_after = true;
+		c->linger = true;
+		*used = c->rlen;
+		jl = web_too_big(json);
+		conn_json(c, 413, json, jl, NULL);
+		web_log(c, r, 413, r->content_length);
+		return;
+	}
+	conn_body_start(c, r, CONN_BODY_WEB, LIMIT_WEB_BODY_BYTES, NULL, j,
+	    used);
 }
 
 /* GET or HEAD /.well-known/mta-sts.txt on HTTPS: the policy of host. */
@@ -663,8 +780,10 @@ const struct http_route daemon_routes[] = {
 	    HTTP_M(HTTP_GET) | HTTP_M(HTTP_HEAD), ROUTE_POLICY },
 	/* intake_route answers wrong methods itself, in JSON. */
 	{ HTTP_LISTEN_TLS, true, INTAKE_URL_PATH, HTTP_M_ANY, ROUTE_INTAKE },
-	/* web_api answers wrong methods itself, in JSON. */
+	/* web_serve answers wrong methods itself: the API in JSON, the
+	 * dashboard (every other path of the service host) in HTML. */
 	{ HTTP_LISTEN_TLS, true, WEB_API_PREFIX, HTTP_M_ANY, ROUTE_API },
+	{ HTTP_LISTEN_TLS, true, "/", HTTP_M_ANY, ROUTE_API },
 	{ HTTP_LISTEN_PLAIN, false, CHALLENGE_PATH,
 	    HTTP_M(HTTP_GET) | HTTP_M(HTTP_HEAD), ROUTE_ACME },
 	{ HTTP_LISTEN_PLAIN, false, "/",
@@ -688,6 +807,12 @@ conn_route(struct conn *c, const struct http_request *r, size_t *used)
 	    strcmp(host, c->w->d->service_host) == 0, r, &methods);
 	if (x != NULL && x->id == ROUTE_INTAKE) {
 		route_intake(c, r, host, used);	/* reads its body */
+		return;
+	}
+	if (x != NULL && x->id == ROUTE_API) {
+		/* Reads its body; answered on a pool thread, the
+		 * connection waits (conn_pend). */
+		route_web(c, r, used);
 		return;
 	}
 	if (r->has_body) {
@@ -725,9 +850,7 @@ conn_route(struct conn *c, const struct http_request *r, size_t *used)
 	case ROUTE_REDIRECT:
 		route_redirect(c, r, host, hlen);
 		break;
-	case ROUTE_API:
-		/* Read on a pool thread; the connection waits (conn_pend). */
-		c->api = api_post(&c->w->intake, c, r);
+	case ROUTE_API:			/* taken above */
 		break;
 	}
 }
@@ -892,10 +1015,12 @@ conn_read(struct conn *c)
 			    !conn_body_grow(c)) {
 				char dom[LIMIT_DNAME_LEN + 1];
 				size_t need = c->ib->need;
+				bool web = c->ib->kind == CONN_BODY_WEB;
 
 				memcpy(dom, c->ib->domain, sizeof(dom));
 				conn_body_free(c);
-				conn_body_busy(c, NULL, dom, need);
+				conn_body_busy(c, NULL, web ? NULL : dom,
+				    need);
 				conn_write(c);
 				return;
 			}

@@ -246,23 +246,41 @@ struct daemon {
 
 /* --- the REST API (daemon_api.c) -------------------------------------- */
 
-/* One API request on its way through the pool: read on the worker,
- * answered by web_api on a pool thread (with that thread's own store
- * handle), written by the worker. */
+/* One request to the service host's web front (the REST API, later the
+ * dashboard) on its way through the pool: its head copied and its body
+ * read on the worker, answered by web_serve on a pool thread (with that
+ * thread's own store handle), written by the worker. */
 struct api_job {
 	struct daemon_task task;	/* first: owner, queue link */
 	void		*waiter;	/* its struct conn; NULL once gone */
 	bool		 head;		/* HEAD: no body in the answer */
-	char		*target;	/* owned: path and query */
-	char		*auth;		/* owned: Authorization, or NULL */
+	char		*fields;	/* owned: target, Authorization,
+					 * Content-Type, Cookie, Origin, each
+					 * NUL-terminated, one after another */
+	char		*target;	/* in fields: path and query */
+	uint8_t		*body;		/* owned (free), or NULL */
+	size_t		 body_cap;	/* of body, reserved for peer */
+	struct peer	*peer;		/* holds body_cap bytes for it */
+	char		 client[64];	/* peer address */
 	struct web_request rq;		/* points into the above */
 	struct web_response resp;	/* the pool's answer */
 };
 
-/* Copies what web_api needs of r and posts it to the pool; the answer
- * comes back to in's worker (conn_api_done). */
-struct api_job *api_post(struct intake *in, void *waiter,
-	    const struct http_request *r);
+/* Copies what web_serve needs of r's head (the connection's peer
+ * address client) into a new job for in's worker; nothing is posted
+ * yet. Never fails (out of memory is fatal). */
+struct api_job *api_new(struct intake *in, void *waiter,
+	    const struct http_request *r, const char *client);
+/* Gives j the body read for it: data[0..len) in a buffer of cap bytes
+ * that peer holds in d->peers (j frees it and gives the bytes back),
+ * or NULL. */
+void	api_body(struct api_job *j, uint8_t *data, size_t cap, size_t len,
+	    struct peer *peer);
+/* Posts j to the pool; the answer comes back to its worker
+ * (conn_api_done), which then frees j. */
+void	api_start(struct api_job *j);
+/* Frees a job that was never started (its body refused). */
+void	api_job_free(struct api_job *j);
 /* Closes the pool thread's store handle (at the thread's end). */
 void	api_thread_end(void);
 

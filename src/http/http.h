@@ -8,8 +8,8 @@
  * request line and header fields, bounded by LIMIT_HTTP_* of limits.h.
  * Bodies are framed (Content-Length, or chunked flagged) but not read:
  * the daemon reads a body itself, into its own buffer, and only for the
- * report intake route (daemon_intake.c); a chunked one through the
- * decoder below (http_chunked_feed).
+ * report intake route (daemon_intake.c) and the REST API (web_serve); a
+ * chunked one through the decoder below (http_chunked_feed).
  */
 #ifndef STSGUARD_HTTP_H
 #define STSGUARD_HTTP_H
@@ -25,6 +25,8 @@ enum http_method {
 	HTTP_GET,
 	HTTP_HEAD,
 	HTTP_POST,
+	HTTP_PATCH,		/* the REST API's changes */
+	HTTP_DELETE,
 };
 
 /* A parsed request head. Every pointer points into the caller's buffer
@@ -42,6 +44,12 @@ struct http_request {
 	const char *content_type; size_t content_type_len;
 	const char *authorization; size_t authorization_len;	/* one at
 							 * most: two are 400 */
+	const char *cookie;	size_t cookie_len;	/* the first Cookie
+							 * field (RFC 6265
+							 * §5.4: a user agent
+							 * sends one) */
+	const char *origin;	size_t origin_len;	/* the first Origin
+							 * field */
 	unsigned minor;			/* HTTP/1.minor, 0 or 1 */
 	bool	 keep_alive;		/* after version and Connection */
 	bool	 has_body;		/* Content-Length > 0 or chunked */

@@ -215,6 +215,10 @@ http_parse_request(const char *buf, size_t len, struct http_request *r,
 		r->method = HTTP_HEAD;
 	else if (r->method_len == 4 && memcmp(p, "POST", 4) == 0)
 		r->method = HTTP_POST;
+	else if (r->method_len == 5 && memcmp(p, "PATCH", 5) == 0)
+		r->method = HTTP_PATCH;
+	else if (r->method_len == 6 && memcmp(p, "DELETE", 6) == 0)
+		r->method = HTTP_DELETE;
 	else
 		r->method = HTTP_OTHER;
 	sp2 = memchr(sp1 + 1, ' ', (size_t)(line_end - sp1 - 1));
@@ -288,8 +292,19 @@ http_parse_request(const char *buf, size_t len, struct http_request *r,
 		case 6:
 			/* RFC 9110 §10.1.1: the only expectation defined. */
 			if (http_ieq(p, nlen, "expect") &&
-			    http_ieq(v, vlen, "100-continue"))
+			    http_ieq(v, vlen, "100-continue")) {
 				r->expect_continue = true;
+			} else if (http_ieq(p, nlen, "cookie")) {
+				if (r->cookie == NULL) {	/* one kept */
+					r->cookie = v;
+					r->cookie_len = vlen;
+				}
+			} else if (http_ieq(p, nlen, "origin")) {
+				if (r->origin == NULL) {
+					r->origin = v;
+					r->origin_len = vlen;
+				}
+			}
 			break;
 		case 4:
 			if (http_ieq(p, nlen, "host")) {

@@ -45,6 +45,7 @@ http_allow_line(unsigned allow, char *out, size_t cap)
 		const char *name;
 	} names[] = {
 		{ HTTP_GET, "GET" }, { HTTP_HEAD, "HEAD" }, { HTTP_POST, "POST" },
+		{ HTTP_PATCH, "PATCH" }, { HTTP_DELETE, "DELETE" },
 	};
 	size_t len;
 	int k;

@@ -180,6 +180,25 @@
  * dashboard that shows a tenant's mail security deserves more). */
 #define LIMIT_PASSWORD_MIN 12
 
+/* --- The REST API and the dashboard (src/web/, authenticated) --------- */
+
+/* A request body of the API or a dashboard form (JSON of one domain, a
+ * form, or the CSV of `POST /api/v1/domains/import`). Only a token's or
+ * a session's holder gets past the head, but the body is read before the
+ * token is checked (on the pool), so it is buffered with the per-client
+ * reservations of report intake (LIMIT_INTAKE_CLIENT_BYTES per client,
+ * LIMIT_INTAKE_INFLIGHT_BYTES in all). 8 MiB is an import of about
+ * 70,000 domains at 120 bytes a line: bigger onboardings go in several
+ * requests or through `stsguard domain import`. Over it: 413, from the
+ * Content-Length before reading, or at the chunk that passes it. */
+#define LIMIT_WEB_BODY_BYTES (8 * 1024 * 1024)
+/* Seconds from the request head to the body's last byte: 8 MiB at
+ * 70 KiB/s; LIMIT_INTAKE_MIN_RATE still closes slower uploads. */
+#define LIMIT_WEB_BODY_SECONDS 120
+/* JSON of an API request body: a domain is an object of four members,
+ * its mx an array of at most LIMIT_POLICY_MX patterns. */
+#define LIMIT_WEB_JSON_DEPTH 4
+
 /* --- HTTP front (src/http/, src/daemon/) ------------------------------ */
 
 /* Request line plus header fields. Real MTA-STS fetchers send < 300 bytes;

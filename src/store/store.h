@@ -829,4 +829,80 @@ store_login_failure(struct store *s, const char *key, bool failed,
 	return s->ops->login_failure(s, key, failed, now, window, e);
 }
 
+/* --- adding, changing, importing domains as a person asks
+ * (store_onboard.c): the rules the CLI and the REST API share ---------- */
+
+/* A new domain starts in testing mode with a one-week max_age: long
+ * enough to be useful, short enough to move to enforce soon. */
+#define STORE_DEFAULT_MODE POLICY_MODE_TESTING
+#define STORE_DEFAULT_MAX_AGE 604800u
+
+/* What a person asks of a policy, as typed (policy_apply): each NULL or
+ * empty (mx: nmx 0) is left alone, or takes the default. Borrowed. */
+struct store_ask {
+	const char	*mode;		/* "testing", "enforce", "none" */
+	const char	*max_age;	/* decimal seconds */
+	const char *const *mx;		/* patterns, U- or A-labels */
+	size_t		 nmx;
+};
+
+/* Hosts name (as typed: U- or A-label, any case) for tenant, with ask
+ * applied to the defaults. operator: messages may name another tenant
+ * that hosts it (a tenant's request learns only that it is taken).
+ * Returns 0 with *out (caller frees: store_domain_free), 1 when refused
+ * (a bad name or policy, hosted already, the tenant's limit: e says
+ * why, naming the field), -1 when the store failed. */
+int	store_domain_create(struct store *s, const char *tenant,
+	    const char *name, const struct store_ask *ask, bool operator,
+	    struct store_domain *out, struct err *e);
+/* Changes the policy of d (as read) by ask; a new policy id when what
+ * is served changes. Returns 0 with *out (caller frees), 1 when refused
+ * (d was removed, a bad policy, gone meanwhile: e says why), -1. */
+int	store_domain_change(struct store *s, const struct store_domain *d,
+	    const struct store_ask *ask, struct store_domain *out,
+	    struct err *e);
+
+/* One checked line of an import. */
+struct store_import_line {
+	size_t	 lineno;
+	char	*name;			/* normalized */
+	char	*tenant;
+	struct policy p;
+};
+
+/* A bulk import (`domain import`, POST /api/v1/domains/import): set the
+ * caller's fields, then store_import_parse, store_import_apply,
+ * store_import_free. */
+struct store_import {
+	const char *tenant;		/* for lines without one */
+	bool	 tenant_only;		/* every line must be of tenant */
+	bool	 operator;		/* errors may name other tenants */
+	/* Each refused line, in the order found (may be NULL). */
+	void	(*error)(void *arg, size_t lineno, const char *why);
+	/* Every 1000 lines checked; then the store's progress (NULL). */
+	void	(*checked)(void *arg, size_t n);
+	void	(*progress)(void *arg, size_t done, size_t n);
+	void	*arg;
+	/* Filled: */
+	struct store_import_line *v;	/* the lines that parsed */
+	size_t	 n, cap;
+	size_t	 errors;		/* refused lines so far */
+};
+
+/* Checks the CSV buf[0..len) (at most LIMIT_IMPORT_BYTES, lines of at
+ * most LIMIT_IMPORT_LINE) line by line into im: each bad line to
+ * im->error with its number and reason. Pure. Returns 0, or -1 (out of
+ * memory, too big: e says why). */
+int	store_import_parse(struct store_import *im, const uint8_t *buf,
+	    size_t len, struct err *e);
+/* Then: a domain on two lines is an error of the later line; the lines
+ * are checked against the store (hosted already, the tenant's limit)
+ * and, when no line was refused, all added in one transaction; else
+ * nothing is written. Returns 0 when all im->n were added, 1 when some
+ * line was refused (nothing written; im->errors), -1 when the store
+ * failed (e). With no line at all, 0 and im->n 0. */
+int	store_import_apply(struct store *s, struct store_import *im,
+	    struct err *e);
+void	store_import_free(struct store_import *im);
+
 #endif

@@ -148,39 +148,53 @@ void	web_svg_spark(struct web_html *h, const struct web_stat_table *days);
  * (NULL: "an MX host") with what to fix, escaped. */
 void	web_explain(struct web_html *h, const char *type, const char *mx);
 
-/* One API request, as the daemon read it (all borrowed). */
+/* One request, as the daemon read it (all borrowed; the strings are not
+ * NUL-terminated but for service_host and client). */
 struct web_request {
-	enum http_method method;
+	enum http_method method;	/* HEAD comes as GET */
 	const char	*path;		/* without the query */
 	size_t		 path_len;
 	const char	*query;		/* after '?', or NULL */
 	size_t		 query_len;
 	const char	*authorization;	/* the header's value, or NULL */
 	size_t		 authorization_len;
-	const char	*service_host;	/* for the intake URL and address */
-	const char	*body;		/* a POST's or PATCH's, or NULL */
-	size_t		 body_len;
-	const char	*content_type;	/* the header's value, or NULL */
+	const char	*content_type;	/* Content-Type, or NULL */
 	size_t		 content_type_len;
-	const char	*cookie;	/* the Cookie header, or NULL */
+	const char	*cookie;	/* Cookie (the first one), or NULL */
 	size_t		 cookie_len;
-	const char	*client;	/* the peer's address, for limits */
+	const char	*origin;	/* Origin, or NULL */
+	size_t		 origin_len;
+	const uint8_t	*body;		/* the request body, or NULL */
+	size_t		 body_len;	/* <= LIMIT_WEB_BODY_BYTES */
+	const char	*client;	/* the peer's address ("192.0.2.1"),
+					 * for throttling; "" when unknown */
+	const char	*service_host;	/* for the intake URL and address */
 	time_t		 now;		/* the time of the request (0: now) */
 };
 
 /* Its answer: the body is the caller's to free (web_response_free). */
 struct web_response {
 	int	 status;
-	const char *type;		/* Content-Type; NULL: JSON */
+	const char *type;		/* Content-Type (static); NULL: JSON */
 	char	*body;
 	size_t	 len;
-	char	 extra[512];		/* more header lines, CRLF each */
+	char	 extra[512];		/* more header lines, CRLF each
+					 * (Set-Cookie, Location, Allow) */
 };
 
-/* Answers rq from store s. Never fails: a store error is a 500 with the
- * reason. */
+/* The one way in from the daemon: answers rq from store s. Paths under
+ * WEB_API_PREFIX go to web_api; anything else to web_page (the
+ * dashboard). Never fails: a store error is a 500
+ * with the reason. out is overwritten; free it with web_response_free. */
+void	web_serve(struct store *s, const struct web_request *rq,
+	    struct web_response *out);
+
+/* The REST API (web_api.c): rq's path is under WEB_API_PREFIX. Never
+ * fails, as web_serve. */
 void	web_api(struct store *s, const struct web_request *rq,
 	    struct web_response *out);
+/* {"error": why} as out's answer with status. */
+void	web_error(struct web_response *out, int status, const char *why);
 void	web_response_free(struct web_response *r);
 /* Answers rq, a request for a dashboard page (anything on the service
  * host outside /api/v1/, the policy, intake and ACME paths), from store

@@ -51,7 +51,7 @@ web_reply(struct web_response *out, int status, json_t *o)
 	out->len = out->body != NULL ? strlen(out->body) : 0;
 }
 
-static void
+void
 web_error(struct web_response *out, int status, const char *why)
 {
 	json_t *o = json_object();

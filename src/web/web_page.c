@@ -322,7 +322,8 @@ web_form_get(const char *q, size_t n, const char *key, char *out,
 static int
 page_field(struct page *pg, const char *key, char *out, size_t cap)
 {
-	int r = web_form_get(pg->rq->body, pg->rq->body_len, key, out, cap);
+	int r = web_form_get((const char *)pg->rq->body, pg->rq->body_len,
+	    key, out, cap);
 
 	if (r == 0)
 		out[0] = '\0';

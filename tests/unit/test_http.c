@@ -65,6 +65,35 @@ test_authorization(void **state)
 	assert_int_equal(st, 400);
 }
 
+/* The web front reads the session cookie and the Origin: the first of
+ * each is kept (RFC 6265 §5.4: a user agent sends one Cookie field);
+ * PATCH and DELETE are methods of their own. */
+static void
+test_cookie_origin(void **state)
+{
+	struct http_request r;
+	int st;
+
+	(void)state;
+	assert_int_equal(parse("PATCH /api/v1/domains/a HTTP/1.1\r\n"
+	    "Host: s\r\nCOOKIE: sg=abc; t=1 \r\nCookie: sg=evil\r\n"
+	    "origin: https://s\r\nOrigin: https://evil\r\n\r\n", &r, &st),
+	    HTTP_PARSE_DONE);
+	assert_int_equal(r.method, HTTP_PATCH);
+	assert_int_equal(r.cookie_len, strlen("sg=abc; t=1"));
+	assert_memory_equal(r.cookie, "sg=abc; t=1", r.cookie_len);
+	assert_int_equal(r.origin_len, strlen("https://s"));
+	assert_memory_equal(r.origin, "https://s", r.origin_len);
+	assert_int_equal(parse("DELETE /x HTTP/1.1\r\nHost: s\r\n\r\n",
+	    &r, &st), HTTP_PARSE_DONE);
+	assert_int_equal(r.method, HTTP_DELETE);
+	assert_null(r.cookie);
+	assert_null(r.origin);
+	assert_int_equal(parse("PUT /x HTTP/1.1\r\nHost: s\r\n\r\n",
+	    &r, &st), HTTP_PARSE_DONE);
+	assert_int_equal(r.method, HTTP_OTHER);
+}
+
 /* Report intake reads these to answer 411/413/100 before the body. */
 static void
 test_post_intake_head(void **state)
@@ -441,6 +470,9 @@ test_route_find(void **state)
 	assert_null(http_route_find(t, n, HTTP_LISTEN_PLAIN, false, &r,
 	    &allow));
 	assert_int_equal(allow, HTTP_M(HTTP_GET) | HTTP_M(HTTP_HEAD));
+	assert_int_equal(http_allow_line(HTTP_M(HTTP_GET) | HTTP_M(HTTP_PATCH)
+	    | HTTP_M(HTTP_DELETE), line, sizeof(line)), 27);
+	assert_string_equal(line, "Allow: GET, PATCH, DELETE\r\n");
 }
 
 int
@@ -449,6 +481,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_simple_get),
 		cmocka_unit_test(test_authorization),
+		cmocka_unit_test(test_cookie_origin),
 		cmocka_unit_test(test_incomplete),
 		cmocka_unit_test(test_pipelined),
 		cmocka_unit_test(test_bare_lf_and_query),

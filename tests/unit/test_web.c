@@ -239,6 +239,38 @@ test_domains(void **state)
 	web_response_free(&r);
 }
 
+/* web_serve, the daemon's one way in: the API under its prefix (the
+ * same answer as web_api's), a JSON 404 elsewhere. */
+static void
+test_serve(void **state)
+{
+	struct fx *fx = *state;
+	struct web_request rq = { .method = HTTP_GET, .service_host = "s",
+	    .client = "192.0.2.1" };
+	struct web_response a, b;
+	json_t *o;
+	json_error_t je;
+
+	rq.path = "/api/v1/domains";
+	rq.path_len = strlen(rq.path);
+	web_serve(fx->s, &rq, &a);
+	web_api(fx->s, &rq, &b);
+	assert_int_equal(a.status, 401);
+	assert_int_equal(a.len, b.len);
+	assert_memory_equal(a.body, b.body, a.len);
+	web_response_free(&a);
+	web_response_free(&b);
+	rq.path = "/api/v2/domains";
+	rq.path_len = strlen(rq.path);
+	web_serve(fx->s, &rq, &a);
+	assert_int_equal(a.status, 404);
+	assert_null(a.type);
+	o = json_loadb(a.body, a.len, 0, &je);
+	assert_non_null(json_string_value(json_object_get(o, "error")));
+	json_decref(o);
+	web_response_free(&a);
+}
+
 int
 main(void)
 {
@@ -246,6 +278,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_auth, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_domains, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_serve, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
