@@ -334,7 +334,10 @@ static void
 conn_respond(struct conn *c, int status, const char *type,
     const void *body, size_t len, const char *extra, bool head_only)
 {
-	char head[512];
+	/* The status line, Date, Server, Content-Type, -Length and
+	 * Connection take under 384 bytes; extra is at most a
+	 * web_response's (the dashboard's cookies and CSP). */
+	char head[sizeof(((struct web_response *)NULL)->extra) + 384];
 	size_t n;
 
 	worker_date(c->w);

@@ -30,8 +30,9 @@
  * API token, account.h), the store only their SHA-256; Secure, HttpOnly,
  * SameSite=Strict; every form carries the session's CSRF token, checked
  * in constant time. Failed logins are counted per account and per client
- * address (IPv6 per /64): past LIMIT_LOGIN_FAILURES in the window, login
- * answers 429 without checking the password. An unknown account costs
+ * address (IPv6 per /64): past LIMIT_LOGIN_FAILURES (account) or
+ * LIMIT_LOGIN_FAILURES_CLIENT (address) in the window, login answers 429
+ * without checking the password. An unknown account costs
  * the same Argon2id check as a known one.
  *
  * Everything that came from a report, a user or the store is written
@@ -84,6 +85,8 @@ static const char page_css[] =
     "code,pre{background:#f5f5f5;padding:.1em .3em;overflow-x:auto}"
     "pre{padding:.5em;white-space:pre-wrap;word-break:break-all}"
     "label{display:block;margin:.4em 0}"
+    "p,li,td,code{overflow-wrap:anywhere}"
+    "input,textarea,select{max-width:100%;box-sizing:border-box}"
     "@media(max-width:600px){main{padding:.5em}td,th{padding:.2em}}";
 
 /* The request being answered, and who asks. */
@@ -527,7 +530,7 @@ page_login_post(struct page *pg, const char *arg)
 		page_error(pg, 500, e.msg);
 		return;
 	}
-	if (na >= LIMIT_LOGIN_FAILURES || nc >= LIMIT_LOGIN_FAILURES) {
+	if (na >= LIMIT_LOGIN_FAILURES || nc >= LIMIT_LOGIN_FAILURES_CLIENT) {
 		snprintf(line, sizeof(line), "Retry-After: %d\r\n",
 		    LIMIT_LOGIN_WINDOW_SECONDS);
 		page_header(pg, line);
