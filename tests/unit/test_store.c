@@ -1901,7 +1901,10 @@ exec_sql(const char *path, const char *sql)
 
 /* Undoes migration 7 (the migration tests go back further, and undo
  * the later steps that would otherwise run twice). */
-#define UNDO_7 "DROP TABLE api_token; DROP TABLE account; "
+/* Undoes migrations 9 (fetch log) and 8 (sessions), then 7. */
+#define UNDO_7 "DROP TABLE fetch_agent; DROP TABLE fetch_day; " \
+	"DROP TABLE login_failure; DROP TABLE session; " \
+	"DROP TABLE api_token; DROP TABLE account; "
 
 /* A file of schema version 1 (made here by undoing migrations 3 and 2)
  * with a report and a domain in it is upgraded at open, and keeps
