@@ -156,6 +156,7 @@ fetchlog_count(struct fetchlog *fl, const char *domain, size_t dlen,
 	s->agents[s->nagents].n = 1;
 	s->agents[s->nagents].len = (uint8_t)ualen;
 	memcpy(s->agents[s->nagents].ua, cut, ualen);
+	s->agents[s->nagents].ua[ualen] = '\0';
 	s->nagents++;
 	return 0;
 }

@@ -32,7 +32,7 @@
 struct fetchlog_agent {
 	uint32_t n;			/* fetches, saturating */
 	uint8_t	 len;			/* bytes of ua, 0..LIMIT_FETCH_AGENT_LEN */
-	char	 ua[LIMIT_FETCH_AGENT_LEN];	/* not NUL-ended */
+	char	 ua[LIMIT_FETCH_AGENT_LEN + 1];	/* NUL-ended */
 };
 
 /* One domain-day. */
