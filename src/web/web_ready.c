@@ -78,10 +78,11 @@ web_ready_verdict_name(enum web_ready_verdict v)
 }
 
 int
-web_ready_init(struct web_ready *r, const struct policy *p, time_t from,
-    time_t to)
+web_ready_init(struct web_ready *r, const char *domain,
+    const struct policy *p, time_t from, time_t to)
 {
 	memset(r, 0, sizeof(*r));
+	snprintf(r->domain, sizeof(r->domain), "%s", domain);
 	r->from = from;
 	r->to = to;
 	r->mode = p->mode;
@@ -239,13 +240,14 @@ web_ready_add(struct web_ready *r, const struct store_entry_row *row)
 		}
 		if (tlsa) {
 			/* The MX host of a tlsa entry: its policy-domain
-			 * when it is not the domain's own, and its mx-host
+			 * when it is not the domain's own, else its mx-host
 			 * lines. */
-			const char *p = row->mx_host;
+			const char *p = strcmp(row->policy_domain,
+			    r->domain) != 0 ? "" : row->mx_host;
 			uint64_t n = row->successful + row->failed;
 
-			if (strchr(row->policy_domain, '.') != NULL &&
-			    row->mx_host[0] == '\0' &&
+			if (strcmp(row->policy_domain, r->domain) != 0 &&
+			    row->policy_domain[0] != '\0' &&
 			    web_ready_host(r, row->policy_domain, n) == -1)
 				return -1;
 			while (*p != '\0') {
@@ -414,7 +416,7 @@ web_ready_read(struct store *s, const struct store_domain *d, time_t now,
 {
 	time_t from = now - (time_t)WEB_READY_DAYS * 86400;
 
-	if (web_ready_init(r, &d->policy, from, now + 1) == -1)
+	if (web_ready_init(r, d->name, &d->policy, from, now + 1) == -1)
 		return err_set(e, "out of memory");
 	if (store_entries(s, d->name, from, now + 1, web_ready_row, r, e) ==
 	    -1)

@@ -72,6 +72,7 @@ enum web_ready_verdict {
 struct web_ready {
 	time_t	 from, to;		/* the reports read: start in [from,
 					 * to) */
+	char	 domain[LIMIT_DNAME_LEN + 1];
 	enum policy_mode mode;		/* the domain's, now */
 	struct strv mx;			/* the current policy's patterns */
 	uint64_t reports;		/* reports read */
@@ -103,10 +104,10 @@ struct web_ready {
 	uint64_t cur_total_failed, cur_details;
 };
 
-/* Starts r for a domain whose current policy is p, over reports whose
+/* Starts r for domain, whose current policy is p, over reports whose
  * start is in [from, to). Returns 0 or -1 (out of memory). */
-int	web_ready_init(struct web_ready *r, const struct policy *p,
-	    time_t from, time_t to);
+int	web_ready_init(struct web_ready *r, const char *domain,
+	    const struct policy *p, time_t from, time_t to);
 /* Adds one row of store_entries. Returns 0 or -1 (out of memory). */
 int	web_ready_add(struct web_ready *r, const struct store_entry_row *row);
 /* Sorts the tables and decides the verdict. Returns 0 or -1. */
