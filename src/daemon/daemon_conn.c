@@ -710,6 +710,7 @@ route_policy(struct conn *c, const struct http_request *r, const char *host,
 		conn_puts(c, "\r\n");
 	if (!head)
 		conn_put(c, x->body, x->body_len);
+	fetch_count(c->w, host, (size_t)hlen, c->peer, r);
 	conn_log(c, "policy_fetch", r, 200);
 }
 

@@ -436,7 +436,28 @@ struct worker {
 	size_t		 nconns;
 	char		 date[HTTP_DATE_LINE_LEN + 1];
 	time_t		 date_sec;
+	struct fetch_state *fetch;	/* the fetch log (daemon_fetch.c) */
 };
+
+/* --- the policy-fetch log (daemon_fetch.c) ----------------------------- */
+
+struct fetch_state;
+/* Gives w its two fetch-log tables. Returns 0 or -1 with the reason. */
+int	fetch_setup(struct worker *w, struct err *e);
+/* Counts a policy served for host (normalized; "mta-sts." is taken
+ * off) to client with r's User-Agent, on the day of w->date_sec. Worker
+ * thread; no lock, no allocation, no I/O. */
+void	fetch_count(struct worker *w, const char *host, size_t hlen,
+	    const char *client, const struct http_request *r);
+/* From the tick: every LIMIT_FETCH_FLUSH_SECONDS, hands the counts to
+ * the pool (store_fetch_add) and counts on in the spare table. */
+void	fetch_tick(struct worker *w);
+/* At the worker's end: hands what is left to the pool. */
+void	fetch_final(struct worker *w);
+/* Frees the tables (after intake_fini gave back those in flight). */
+void	fetch_free(struct worker *w);
+/* Closes the pool thread's store handle of the fetch log. */
+void	fetch_thread_end(void);
 
 /* Monotonic seconds (coarse: the tick's clock). */
 static inline time_t

@@ -399,6 +399,7 @@ daemon_pool_main(void *arg)
 	dns_resolver_free(pool_dns);
 	pool_dns = NULL;
 	api_thread_end();
+	fetch_thread_end();
 	return NULL;
 }
 

@@ -154,6 +154,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 	conn_tick(w);
 	if (w->id == 0)
 		peers_sweep(w->d->peers, daemon_now_ms());
+	fetch_tick(w);
 	/* In flight: HTTP requests, and SMTP messages being committed or
 	 * their replies being sent. Idle SMTP sessions are closed after. */
 	if (w->draining && ((w->nconns == 0 && (w->smtp == NULL ||
@@ -205,6 +206,7 @@ worker_main(void *arg)
 
 	log_buffer_thread(true);
 	event_base_dispatch(w->base);
+	fetch_final(w);
 	conn_free_all(w);
 	if (w->smtp != NULL) {
 		/* In the worker's own thread, as smtp.h asks. */
@@ -224,7 +226,8 @@ worker_setup(struct worker *w, struct err *e)
 
 	if (cfg == NULL)
 		return err_set(e, "out of memory");
-	if (intake_init(&w->intake, w->d, w->id, e) == -1) {
+	if (intake_init(&w->intake, w->d, w->id, e) == -1 ||
+	    fetch_setup(w, e) == -1) {
 		event_config_free(cfg);
 		return -1;
 	}
@@ -294,6 +297,7 @@ worker_free(struct worker *w)
 	if (w->ev_done != NULL)
 		event_free(w->ev_done);
 	intake_fini(&w->intake);	/* after the writer stopped */
+	fetch_free(w);			/* after intake_fini: the tables back */
 	if (w->stop_fd != -1)
 		close(w->stop_fd);
 	if (w->base != NULL)

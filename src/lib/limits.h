@@ -359,4 +359,31 @@
 /* A form posted to the dashboard (login, policy editor): small. */
 #define LIMIT_WEB_FORM_BYTES (16 * 1024)
 
+/* --- the policy-fetch log (fetchlog.h) -------------------------------- */
+
+/* Anyone can fetch any hosted policy with any User-Agent from any
+ * address, so what the fetch log keeps is bounded, not what it sees. */
+/* Domain-days one worker counts between two flushes: each slot is about
+ * 1.4 KiB (its HyperLogLog and agents), two tables per worker (one
+ * counting, one being written), so 4096 slots cost at most 12 MiB per
+ * worker, touched only as used. Fetches of further domains until the
+ * next flush are counted as dropped and logged. */
+#define LIMIT_FETCH_SLOTS 4096
+/* Distinct User-Agents one slot keeps between flushes; further ones are
+ * counted as "other". Senders use one or two each. */
+#define LIMIT_FETCH_SLOT_AGENTS 8
+/* Bytes of a User-Agent kept (longer ones are cut): enough for the MTA's
+ * name and version. */
+#define LIMIT_FETCH_AGENT_LEN 96
+/* Distinct User-Agents stored per domain and day: a heavier new one
+ * takes the place of the lightest, whose fetches go to "other"
+ * (store_fetch_add). The views show the first ten. */
+#define LIMIT_FETCH_DAY_AGENTS 32
+/* Seconds between flushes of a worker's counts to the store (on a pool
+ * thread, never on the loop). */
+#define LIMIT_FETCH_FLUSH_SECONDS 5
+/* Days of fetch roll-ups kept: a year and a month, so that a year's
+ * chart always has its first month. */
+#define LIMIT_FETCH_RETENTION_DAYS 400
+
 #endif

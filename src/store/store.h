@@ -234,6 +234,57 @@ struct store_quarantine_row {
 	time_t	    last_seen;		/* when they last came */
 };
 
+/* One policy entry of a counted report that belongs to a domain, with
+ * one of its failure details: the rows of store_entries. An entry with
+ * several details comes as several rows in a row (same entry id), one
+ * without any as one row with result_type NULL. */
+struct store_entry_row {
+	int64_t	    report;		/* the report's row id */
+	int64_t	    entry;		/* the entry's row id */
+	const char *organization_name;
+	time_t	    start, end;		/* the report's date-range */
+	const char *policy_type;
+	const char *policy_domain;
+	const char *policy_string;	/* its lines joined by "\n" */
+	const char *mx_host;		/* joined by "\n"; may be "" */
+	uint64_t    successful, failed;	/* the entry's totals as sent */
+	const char *result_type;	/* the detail's, NULL: no detail */
+	const char *receiving_mx_hostname;	/* may be NULL */
+	const char *sending_mta_ip;	/* may be NULL */
+	uint64_t    failed_sessions;	/* the detail's count */
+};
+
+/* One User-Agent's fetches of a domain-day, for store_fetch_add. */
+struct store_fetch_agent {
+	const char *agent;		/* printable ASCII, at most
+					 * LIMIT_FETCH_AGENT_LEN bytes */
+	uint64_t    fetches;
+};
+
+/* What policy fetches of one domain on one day added up to since the
+ * last flush (the daemon's fetch log, fetchlog.h). Borrowed. */
+struct store_fetch_day {
+	const char *domain;		/* hosted domain, A-label */
+	const char *day;		/* "YYYY-MM-DD", UTC */
+	uint64_t    fetches;
+	const uint8_t *hll;		/* FETCHLOG_HLL_REGS registers: the
+					 * client addresses' sketch */
+	const struct store_fetch_agent *agents;
+	size_t	    nagents;
+	uint64_t    agents_other;	/* fetches by agents not listed */
+};
+
+/* One row of store_fetch_read: a day, and one of its agents (agent
+ * NULL when the day has none stored), most fetches first. */
+struct store_fetch_row {
+	const char *day;
+	uint64_t    fetches;		/* that day, all agents */
+	uint64_t    clients;		/* distinct addresses, estimated */
+	uint64_t    agents_other;	/* by agents not stored */
+	const char *agent;		/* may be NULL */
+	uint64_t    agent_fetches;
+};
+
 /* A tenant, as listed. */
 struct store_tenant_row {
 	int64_t	    id;
@@ -294,6 +345,8 @@ typedef int (*store_mx_host_cb)(void *arg,
     const struct store_mx_host_row *r);
 typedef int (*store_history_cb)(void *arg, const char *policy_id,
     time_t since, const char *body);
+typedef int (*store_entry_cb)(void *arg, const struct store_entry_row *r);
+typedef int (*store_fetch_cb)(void *arg, const struct store_fetch_row *r);
 
 struct store;
 
@@ -550,6 +603,32 @@ struct store_ops {
 	 * worked). Returns 0 or -1. */
 	int	(*login_failure)(struct store *s, const char *key,
 		    bool failed, time_t now, time_t window, struct err *e);
+
+	/* --- what the dashboard's views read beyond the roll-ups --- */
+
+	/* The policy entries of counted reports that belong to domain (see
+	 * "belongs" above), of reports whose start-datetime is in
+	 * [from, to) (0: unbounded), with their failure details, ordered by
+	 * the report's start, report, entry, detail. Stops when cb returns
+	 * non-zero (and returns that). */
+	int	(*entries)(struct store *s, const char *domain, time_t from,
+		    time_t to, store_entry_cb cb, void *arg, struct err *e);
+	/* Adds the fetch counts v[0..n) to the daily fetch roll-ups in one
+	 * transaction: fetches add up, sketches merge (the clients
+	 * estimate follows), agents add up, at most LIMIT_FETCH_DAY_AGENTS
+	 * per domain-day: a new agent with more fetches than the lightest
+	 * stored one takes its place, the other's fetches going to "other",
+	 * else its own do. Days before now's by LIMIT_FETCH_RETENTION_DAYS
+	 * are deleted (once a day per handle), and sketches of days before
+	 * yesterday dropped (their estimate stays). */
+	int	(*fetch_add)(struct store *s, const struct store_fetch_day *v,
+		    size_t n, time_t now, struct err *e);
+	/* The fetch roll-ups of domain from <= day < to (0: unbounded; days
+	 * as their first second, as stats), by day, each day's agents most
+	 * fetches first. Stops when cb returns non-zero (and returns
+	 * that). */
+	int	(*fetch_read)(struct store *s, const char *domain, time_t from,
+		    time_t to, store_fetch_cb cb, void *arg, struct err *e);
 };
 
 struct store {
@@ -904,5 +983,26 @@ int	store_import_parse(struct store_import *im, const uint8_t *buf,
 int	store_import_apply(struct store *s, struct store_import *im,
 	    struct err *e);
 void	store_import_free(struct store_import *im);
+
+static inline int
+store_entries(struct store *s, const char *domain, time_t from, time_t to,
+    store_entry_cb cb, void *arg, struct err *e)
+{
+	return s->ops->entries(s, domain, from, to, cb, arg, e);
+}
+
+static inline int
+store_fetch_add(struct store *s, const struct store_fetch_day *v, size_t n,
+    time_t now, struct err *e)
+{
+	return s->ops->fetch_add(s, v, n, now, e);
+}
+
+static inline int
+store_fetch_read(struct store *s, const char *domain, time_t from, time_t to,
+    store_fetch_cb cb, void *arg, struct err *e)
+{
+	return s->ops->fetch_read(s, domain, from, to, cb, arg, e);
+}
 
 #endif

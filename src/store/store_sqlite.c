@@ -90,6 +90,7 @@
 #include <openssl/evp.h>
 #include <sqlite3.h>
 
+#include "../lib/fetchlog.h"
 #include "../lib/gzip.h"
 #include "store_int.h"
 
@@ -419,6 +420,29 @@ static const char *const sq_migrations[] = {
 	"  count INTEGER NOT NULL,\n"
 	"  since INTEGER NOT NULL         -- the window's start\n"
 	") WITHOUT ROWID;\n",
+	/* 9: the policy-fetch log (issue 13), rolled up per domain and
+	 * UTC day by the daemon: fetches, distinct clients (a HyperLogLog
+	 * sketch, kept while the day may still grow, and its estimate), and
+	 * at most LIMIT_FETCH_DAY_AGENTS User-Agents per day, the rest
+	 * counted as other. Days older than LIMIT_FETCH_RETENTION_DAYS go. */
+	"CREATE TABLE fetch_day (\n"
+	"  domain TEXT NOT NULL,          -- hosted domain, A-label\n"
+	"  day TEXT NOT NULL,             -- YYYY-MM-DD, UTC\n"
+	"  fetches INTEGER NOT NULL,\n"
+	"  clients INTEGER NOT NULL,      -- distinct addresses, estimated\n"
+	"  hll BLOB,                      -- the sketch; NULL once closed\n"
+	"  agents_other INTEGER NOT NULL DEFAULT 0,\n"
+	"  PRIMARY KEY (domain, day)\n"
+	") WITHOUT ROWID;\n"
+	"CREATE INDEX fetch_day_day ON fetch_day (day);\n"
+	"CREATE TABLE fetch_agent (\n"
+	"  domain TEXT NOT NULL,\n"
+	"  day TEXT NOT NULL,\n"
+	"  agent TEXT NOT NULL,\n"
+	"  fetches INTEGER NOT NULL,\n"
+	"  PRIMARY KEY (domain, day, agent)\n"
+	") WITHOUT ROWID;\n"
+	"CREATE INDEX fetch_agent_day ON fetch_agent (day);\n",
 };
 
 static_assert(sizeof(sq_migrations) / sizeof(sq_migrations[0]) ==
@@ -496,6 +520,18 @@ enum sq_id {
 	SQ_LOGIN_FAILURE_CLEAR,
 	SQ_LOGIN_FAILURE_PRUNE,
 	SQ_DATA_VERSION,
+	SQ_ENTRIES,
+	SQ_FETCH_GET,
+	SQ_FETCH_PUT,
+	SQ_FAGENT_BUMP,
+	SQ_FAGENT_COUNT,
+	SQ_FAGENT_MIN,
+	SQ_FAGENT_DEL,
+	SQ_FAGENT_ADD,
+	SQ_FETCH_PRUNE,
+	SQ_FAGENT_PRUNE,
+	SQ_FETCH_CLOSE,
+	SQ_FETCH_READ,
 	SQ_NSTMT
 };
 
@@ -777,6 +813,44 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	[SQ_LOGIN_FAILURE_PRUNE] = "DELETE FROM login_failure "
 	    "WHERE since <= ?1 - ?2",
 	[SQ_DATA_VERSION] = "PRAGMA data_version",
+	/* Index report_policy_domain for the domain's own entries, and
+	 * the tlsa ones of its MX hosts; the report's row by its key. */
+	[SQ_ENTRIES] = "WITH " SQ_MX_HOSTS " SELECT r.id, p.id, "
+	    "r.organization_name, r.start_time, r.end_time, p.policy_type, "
+	    "p.policy_domain, p.policy_string, p.mx_host, p.successful, "
+	    "p.failed, f.result_type, f.receiving_mx_hostname, "
+	    "f.sending_mta_ip, f.failed_session_count FROM report_policy p "
+	    "JOIN report r ON r.id = p.report LEFT JOIN failure_detail f "
+	    "ON f.policy = p.id WHERE (p.policy_domain = ?1 OR "
+	    "(p.policy_type = 'tlsa' AND p.policy_domain IN "
+	    "(SELECT name FROM mx_host))) AND r.counted = 1 AND "
+	    "r.start_time >= ?2 AND r.start_time < ?3 "
+	    "ORDER BY r.start_time, r.id, p.idx, f.id",
+	[SQ_FETCH_GET] = "SELECT fetches, clients, hll FROM fetch_day "
+	    "WHERE domain = ?1 AND day = ?2",
+	[SQ_FETCH_PUT] = "INSERT INTO fetch_day (domain, day, fetches, "
+	    "clients, hll, agents_other) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+	    "ON CONFLICT (domain, day) DO UPDATE SET fetches = ?3, "
+	    "clients = ?4, hll = ?5, agents_other = agents_other + ?6",
+	[SQ_FAGENT_BUMP] = "UPDATE fetch_agent SET fetches = fetches + ?4 "
+	    "WHERE domain = ?1 AND day = ?2 AND agent = ?3",
+	[SQ_FAGENT_COUNT] = "SELECT count(*) FROM fetch_agent "
+	    "WHERE domain = ?1 AND day = ?2",
+	[SQ_FAGENT_MIN] = "SELECT agent, fetches FROM fetch_agent "
+	    "WHERE domain = ?1 AND day = ?2 ORDER BY fetches, agent LIMIT 1",
+	[SQ_FAGENT_DEL] = "DELETE FROM fetch_agent "
+	    "WHERE domain = ?1 AND day = ?2 AND agent = ?3",
+	[SQ_FAGENT_ADD] = "INSERT INTO fetch_agent (domain, day, agent, "
+	    "fetches) VALUES (?1, ?2, ?3, ?4)",
+	[SQ_FETCH_PRUNE] = "DELETE FROM fetch_day WHERE day < ?1",
+	[SQ_FAGENT_PRUNE] = "DELETE FROM fetch_agent WHERE day < ?1",
+	[SQ_FETCH_CLOSE] = "UPDATE fetch_day SET hll = NULL "
+	    "WHERE day < ?1 AND hll IS NOT NULL",
+	[SQ_FETCH_READ] = "SELECT d.day, d.fetches, d.clients, "
+	    "d.agents_other, a.agent, a.fetches FROM fetch_day d "
+	    "LEFT JOIN fetch_agent a ON a.domain = d.domain AND a.day = d.day "
+	    "WHERE d.domain = ?1 AND d.day >= ?2 AND d.day <= ?3 "
+	    "ORDER BY d.day, a.fetches DESC, a.agent",
 };
 
 struct sq {
@@ -789,6 +863,8 @@ struct sq {
 	int64_t		 gen;
 	int64_t		 gen_data_version;
 	bool		 gen_valid;
+	char		 fetch_pruned[STORE_DAY_LEN + 1];	/* the day
+					 * fetch_add last pruned on, or "" */
 };
 
 /* A domain row with what only the backend needs. */
@@ -3448,6 +3524,245 @@ sq_login_failure(struct store *s, const char *key, bool failed, time_t now,
 	return sq_exec(q, st, "count a failed login", e);
 }
 
+/* --- What the dashboard's views read --- */
+
+static int
+sq_entries(struct store *s, const char *domain, time_t from, time_t to,
+    store_entry_cb cb, void *arg, struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	sqlite3_stmt *st = sq_stmt(q, SQ_ENTRIES);
+	struct store_entry_row row;
+	int rc = -1, r;
+
+	if ((sq_bind_text(st, 1, domain) |
+	    sqlite3_bind_int64(st, 2, (int64_t)from) |
+	    sqlite3_bind_int64(st, 3, to > 0 ? (int64_t)to : INT64_MAX)) !=
+	    SQLITE_OK) {
+		sq_err(q, e, "entries of %s", domain);
+		goto out;
+	}
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		row.report = sqlite3_column_int64(st, 0);
+		row.entry = sqlite3_column_int64(st, 1);
+		row.organization_name = sq_column_text(st, 2);
+		row.start = (time_t)sqlite3_column_int64(st, 3);
+		row.end = (time_t)sqlite3_column_int64(st, 4);
+		row.policy_type = sq_column_text(st, 5);
+		row.policy_domain = sq_column_text(st, 6);
+		row.policy_string = sq_column_text(st, 7);
+		row.mx_host = sq_column_text(st, 8);
+		row.successful = sq_column_u64(st, 9);
+		row.failed = sq_column_u64(st, 10);
+		row.result_type = sq_column_null(st, 11);
+		row.receiving_mx_hostname = sq_column_null(st, 12);
+		row.sending_mta_ip = sq_column_null(st, 13);
+		row.failed_sessions = sq_column_u64(st, 14);
+		if ((r = cb(arg, &row)) != 0) {
+			rc = sq_stopped(r, e);
+			goto out;
+		}
+	}
+	if (r != SQLITE_DONE) {
+		sq_err(q, e, "entries of %s", domain);
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_reset(st);
+	return rc;
+}
+
+/* Runs st, bound by the caller, and reads one integer column (0 when
+ * there is no row). */
+static int
+sq_one_int(struct sq *q, sqlite3_stmt *st, int64_t *v, const char *what,
+    struct err *e)
+{
+	int r = sqlite3_step(st);
+
+	*v = r == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		return sq_err(q, e, "%s", what);
+	return 0;
+}
+
+/* One agent's fetches into the domain-day's bounded table. */
+static int
+sq_fetch_agent(struct sq *q, const struct store_fetch_day *v,
+    const struct store_fetch_agent *a, uint64_t *other, struct err *e)
+{
+	sqlite3_stmt *st = sq_stmt(q, SQ_FAGENT_BUMP);
+	char least[LIMIT_FETCH_AGENT_LEN + 1];
+	uint64_t lf;
+	int64_t n;
+	int r;
+
+	if ((sq_bind_text(st, 1, v->domain) | sq_bind_text(st, 2, v->day) |
+	    sq_bind_text(st, 3, a->agent) | sq_bind_u64(st, 4, a->fetches)) !=
+	    SQLITE_OK || sq_exec(q, st, "fetch agent", e) == -1)
+		return sq_err(q, e, "fetch agent");
+	if (sqlite3_changes(q->db) > 0)
+		return 0;
+	st = sq_stmt(q, SQ_FAGENT_COUNT);
+	if ((sq_bind_text(st, 1, v->domain) | sq_bind_text(st, 2, v->day)) !=
+	    SQLITE_OK || sq_one_int(q, st, &n, "fetch agents", e) == -1)
+		return -1;
+	if (n >= LIMIT_FETCH_DAY_AGENTS) {
+		st = sq_stmt(q, SQ_FAGENT_MIN);
+		if ((sq_bind_text(st, 1, v->domain) |
+		    sq_bind_text(st, 2, v->day)) != SQLITE_OK)
+			return sq_err(q, e, "fetch agents");
+		if ((r = sqlite3_step(st)) != SQLITE_ROW) {
+			sqlite3_reset(st);
+			return sq_err(q, e, "fetch agents");
+		}
+		sq_copy(least, sizeof(least), sq_column_text(st, 0));
+		lf = sq_column_u64(st, 1);
+		sqlite3_reset(st);
+		if (a->fetches <= lf) {
+			store_add_sat(other, a->fetches);
+			return 0;
+		}
+		st = sq_stmt(q, SQ_FAGENT_DEL);
+		if ((sq_bind_text(st, 1, v->domain) |
+		    sq_bind_text(st, 2, v->day) | sq_bind_text(st, 3, least)) !=
+		    SQLITE_OK || sq_exec(q, st, "fetch agent", e) == -1)
+			return sq_err(q, e, "fetch agent");
+		store_add_sat(other, lf);
+	}
+	st = sq_stmt(q, SQ_FAGENT_ADD);
+	if ((sq_bind_text(st, 1, v->domain) | sq_bind_text(st, 2, v->day) |
+	    sq_bind_text(st, 3, a->agent) | sq_bind_u64(st, 4, a->fetches)) !=
+	    SQLITE_OK)
+		return sq_err(q, e, "fetch agent");
+	return sq_exec(q, st, "fetch agent", e);
+}
+
+/* One domain-day: its counts merged into the stored ones. */
+static int
+sq_fetch_day(struct sq *q, const struct store_fetch_day *v, struct err *e)
+{
+	sqlite3_stmt *st = sq_stmt(q, SQ_FETCH_GET);
+	uint8_t regs[FETCHLOG_HLL_REGS];
+	uint64_t fetches = v->fetches, clients = 0, other = v->agents_other;
+	int r;
+
+	memcpy(regs, v->hll, sizeof(regs));
+	if ((sq_bind_text(st, 1, v->domain) | sq_bind_text(st, 2, v->day)) !=
+	    SQLITE_OK)
+		return sq_err(q, e, "fetch log");
+	if ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		store_add_sat(&fetches, sq_column_u64(st, 0));
+		clients = sq_column_u64(st, 1);
+		if (sqlite3_column_bytes(st, 2) == FETCHLOG_HLL_REGS)
+			fetchlog_hll_merge(regs, sqlite3_column_blob(st, 2));
+	}
+	sqlite3_reset(st);
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		return sq_err(q, e, "fetch log");
+	/* A day closed already (its sketch dropped) keeps its estimate
+	 * when a late flush would lower it. */
+	if (fetchlog_hll_estimate(regs) > clients)
+		clients = fetchlog_hll_estimate(regs);
+	for (size_t i = 0; i < v->nagents; i++)
+		if (sq_fetch_agent(q, v, &v->agents[i], &other, e) == -1)
+			return -1;
+	st = sq_stmt(q, SQ_FETCH_PUT);
+	if ((sq_bind_text(st, 1, v->domain) | sq_bind_text(st, 2, v->day) |
+	    sq_bind_u64(st, 3, fetches) | sq_bind_u64(st, 4, clients) |
+	    sqlite3_bind_blob(st, 5, regs, sizeof(regs), SQLITE_TRANSIENT) |
+	    sq_bind_u64(st, 6, other)) != SQLITE_OK)
+		return sq_err(q, e, "fetch log");
+	return sq_exec(q, st, "fetch log", e);
+}
+
+/* Once a day per handle: drops what retention no longer keeps and the
+ * sketches of days that cannot grow any more. */
+static int
+sq_fetch_prune(struct sq *q, time_t now, struct err *e)
+{
+	char today[STORE_DAY_LEN + 1], cut[STORE_DAY_LEN + 1],
+	    closed[STORE_DAY_LEN + 1];
+	const enum sq_id ids[] = { SQ_FETCH_PRUNE, SQ_FAGENT_PRUNE,
+	    SQ_FETCH_CLOSE };
+
+	if (store_day_key(now, today) == -1 || strcmp(today,
+	    q->fetch_pruned) == 0)
+		return 0;
+	if (store_day_key(now - (time_t)LIMIT_FETCH_RETENTION_DAYS * 86400,
+	    cut) == -1 || store_day_key(now - 86400, closed) == -1)
+		return 0;
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		sqlite3_stmt *st = sq_stmt(q, ids[i]);
+
+		if (sq_bind_text(st, 1, i < 2 ? cut : closed) != SQLITE_OK ||
+		    sq_exec(q, st, "fetch log retention", e) == -1)
+			return sq_err(q, e, "fetch log retention");
+	}
+	memcpy(q->fetch_pruned, today, sizeof(today));
+	return 0;
+}
+
+static int
+sq_fetch_add(struct store *s, const struct store_fetch_day *v, size_t n,
+    time_t now, struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	char was[STORE_DAY_LEN + 1];
+
+	memcpy(was, q->fetch_pruned, sizeof(was));
+	if (sq_begin(q, e) == -1)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (sq_fetch_day(q, &v[i], e) == -1)
+			goto fail;
+	if (sq_fetch_prune(q, now, e) == -1)
+		goto fail;
+	if (sq_commit(q, e) == -1)
+		goto fail;
+	return 0;
+fail:
+	sq_rollback(q);
+	memcpy(q->fetch_pruned, was, sizeof(was));
+	return -1;
+}
+
+static int
+sq_fetch_read(struct store *s, const char *domain, time_t from, time_t to,
+    store_fetch_cb cb, void *arg, struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	sqlite3_stmt *st = sq_stmt(q, SQ_FETCH_READ);
+	char first[STORE_DAY_LEN + 1], last[STORE_DAY_LEN + 1];
+	struct store_fetch_row row;
+	int rc = -1, r;
+
+	if (sq_stats_bind(q, st, domain, from, to, first, last, e) == -1)
+		goto out;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		row.day = sq_column_text(st, 0);
+		row.fetches = sq_column_u64(st, 1);
+		row.clients = sq_column_u64(st, 2);
+		row.agents_other = sq_column_u64(st, 3);
+		row.agent = sq_column_null(st, 4);
+		row.agent_fetches = sq_column_u64(st, 5);
+		if ((r = cb(arg, &row)) != 0) {
+			rc = sq_stopped(r, e);
+			goto out;
+		}
+	}
+	if (r != SQLITE_DONE) {
+		sq_err(q, e, "fetch log of %s", domain);
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_reset(st);
+	return rc;
+}
+
 static const struct store_ops sq_ops = {
 	.name = "sqlite",
 	.close = sq_close,
@@ -3486,6 +3801,9 @@ static const struct store_ops sq_ops = {
 	.session_remove = sq_session_remove,
 	.login_failures = sq_login_failures,
 	.login_failure = sq_login_failure,
+	.entries = sq_entries,
+	.fetch_add = sq_fetch_add,
+	.fetch_read = sq_fetch_read,
 };
 
 /* Reads PRAGMA user_version. */

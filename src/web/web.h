@@ -78,6 +78,12 @@ int	web_report_group(struct store *s, int64_t id, json_t *row,
 int	web_report_show(struct store *s, int64_t id, json_t **out,
 	    struct err *e);
 
+/* The value of key in query q[0..n) ("a=1&b=2"), copied into out (cap
+ * bytes) as sent (no percent-decoding). Returns 1 when present, 0 when
+ * absent, -1 when too long. (web_api.c) */
+int	web_query(const char *q, size_t n, const char *key, char *out,
+	    size_t cap);
+
 /* "YYYY-MM-DD" as the UTC midnight that starts it. Returns 0 or -1. */
 int	web_parse_day(const char *s, time_t *t);
 

@@ -16,6 +16,7 @@
 #include "../dns/dns.h"
 #include "../lib/dname.h"
 #include "web.h"
+#include "web_views.h"
 
 /* What the token says of its bearer. */
 struct web_who {
@@ -106,7 +107,7 @@ web_auth(struct store *s, const struct web_request *rq, struct web_who *who,
 /* The value of key in query q[0..n) ("a=1&b=2"), copied into out (cap
  * bytes) as sent (no percent-decoding: names and numbers need none).
  * Returns 1 when present, 0 when absent, -1 when too long. */
-static int
+int
 web_query(const char *q, size_t n, const char *key, char *out, size_t cap)
 {
 	size_t klen = strlen(key);
@@ -411,7 +412,8 @@ web_api(struct store *s, const struct web_request *rq,
 		struct store_domain d;
 
 		if (sublen > 0 && !(sublen == 5 && memcmp(sub, "stats", 5) ==
-		    0) && !(sublen == 7 && memcmp(sub, "reports", 7) == 0)) {
+		    0) && !(sublen == 7 && memcmp(sub, "reports", 7) == 0) &&
+		    !web_views_route(sub, sublen)) {
 			web_error(out, 404, "no such API route");
 			return;
 		}
@@ -424,9 +426,15 @@ web_api(struct store *s, const struct web_request *rq,
 		if (web_own_domain(s, &who, name, (size_t)((slash != NULL ?
 		    slash : end) - name), &d, out) != 0)
 			return;
-		if (sublen == 0)
+		if (sublen == 0) {
 			web_domain(rq, &d, out);
-		else if (sub[0] == 's')
+		} else if (web_views_route(sub, sublen)) {
+			int status;
+			json_t *o = web_views_api(s, &d, sub, sublen,
+			    rq->query, rq->query_len, time(NULL), &status);
+
+			web_reply(out, status, o);
+		} else if (sub[0] == 's')
 			web_domain_stats(s, rq, &d, out);
 		else
 			web_domain_reports(s, rq, &d, out);

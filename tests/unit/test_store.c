@@ -1899,9 +1899,10 @@ exec_sql(const char *path, const char *sql)
 	sqlite3_close(db);
 }
 
-/* Undoes migrations 8 and 7 (the migration tests go back further, and
+/* Undoes migrations 9, 8 and 7 (the migration tests go back further, and
  * undo the later steps that would otherwise run twice). */
-#define UNDO_8 "DROP TABLE login_failure; DROP TABLE session; "
+#define UNDO_9 "DROP TABLE fetch_agent; DROP TABLE fetch_day; "
+#define UNDO_8 UNDO_9 "DROP TABLE login_failure; DROP TABLE session; "
 #define UNDO_7 UNDO_8 "DROP TABLE api_token; DROP TABLE account; "
 
 /* A file of schema version 1 (made here by undoing migrations 3 and 2)

@@ -15,8 +15,10 @@
 #include <cmocka.h>
 
 #include "account/account.h"
+#include "lib/fetchlog.h"
 #include "store/store.h"
 #include "web/web.h"
+#include "web/web_views.h"
 
 struct fx {
 	char	 dir[64];
@@ -240,7 +242,7 @@ test_domains(void **state)
 }
 
 /* web_serve, the daemon's one way in: the API under its prefix (the
- * same answer as web_api's), a JSON 404 elsewhere. */
+ * same answer as web_api's), the dashboard elsewhere. */
 static void
 test_serve(void **state)
 {
@@ -260,15 +262,362 @@ test_serve(void **state)
 	assert_memory_equal(a.body, b.body, a.len);
 	web_response_free(&a);
 	web_response_free(&b);
-	rq.path = "/api/v2/domains";
+	/* An unknown API route: JSON 404; any other path: the dashboard's
+	 * HTML. */
+	rq.path = "/api/v1/nothing";
 	rq.path_len = strlen(rq.path);
 	web_serve(fx->s, &rq, &a);
-	assert_int_equal(a.status, 404);
+	assert_int_equal(a.status, 401);	/* the token comes first */
 	assert_null(a.type);
 	o = json_loadb(a.body, a.len, 0, &je);
 	assert_non_null(json_string_value(json_object_get(o, "error")));
 	json_decref(o);
 	web_response_free(&a);
+	rq.path = "/api/v2/domains";
+	rq.path_len = strlen(rq.path);
+	web_serve(fx->s, &rq, &a);
+	assert_int_equal(a.status, 404);
+	assert_string_equal(a.type, "text/html; charset=utf-8");
+	web_response_free(&a);
+}
+
+/* --- the views (web_ready.c, web_adopt.c, fetchlog.c) --------------- */
+
+/* A crafted row of store_entries. */
+static struct store_entry_row
+row(int64_t report, int64_t entry, const char *org, const char *type,
+    const char *string, const char *mx_host, uint64_t ok, uint64_t failed,
+    const char *result, const char *rx, uint64_t n)
+{
+	struct store_entry_row r = { .report = report, .entry = entry,
+	    .organization_name = org, .start = 1780000000 + report * 86400,
+	    .policy_type = type, .policy_domain = "d.example",
+	    .policy_string = string, .mx_host = mx_host, .successful = ok,
+	    .failed = failed, .result_type = result,
+	    .receiving_mx_hostname = rx, .failed_sessions = n };
+
+	r.end = r.start + 86400;
+	return r;
+}
+
+static void
+ready_policy(struct policy *p, enum policy_mode mode)
+{
+	memset(p, 0, sizeof(*p));
+	p->mode = mode;
+	p->max_age = 86400;
+	assert_int_equal(strv_push(&p->mx, "mx1.d.example"), 0);
+	assert_int_equal(strv_push(&p->mx, "*.pool.d.example"), 0);
+}
+
+static void
+test_ready_verdicts(void **state)
+{
+	struct web_ready r;
+	struct policy p;
+	struct store_entry_row x;
+
+	(void)state;
+	ready_policy(&p, POLICY_MODE_TESTING);
+
+	/* No reports at all. */
+	assert_int_equal(web_ready_init(&r, "d.example", &p, 0, 0), 0);
+	assert_int_equal(web_ready_finish(&r), 0);
+	assert_int_equal(r.verdict, WEB_READY_NO_DATA);
+	assert_string_equal(r.summary,
+	    "not enough data: no reports in 30 days");
+	web_ready_free(&r);
+
+	/* Only no-policy-found: still no data on the policy. */
+	assert_int_equal(web_ready_init(&r, "d.example", &p, 0, 0), 0);
+	x = row(1, 1, "Yahoo", "no-policy-found", "", "", 9, 0, NULL, NULL, 0);
+	assert_int_equal(web_ready_add(&r, &x), 0);
+	assert_int_equal(web_ready_finish(&r), 0);
+	assert_int_equal(r.verdict, WEB_READY_NO_DATA);
+	assert_int_equal(r.other_sessions, 9);
+	web_ready_free(&r);
+
+	/* Two reporters, sessions only on covered hosts: ready. A failure
+	 * detail of a tlsa entry names a covered pool host. */
+	assert_int_equal(web_ready_init(&r, "d.example", &p, 0, 0), 0);
+	x = row(1, 1, "Google", "sts", "x", "", 50, 0, NULL, NULL, 0);
+	assert_int_equal(web_ready_add(&r, &x), 0);
+	x = row(2, 2, "Microsoft", "sts", "x", "", 20, 0, NULL, NULL, 0);
+	assert_int_equal(web_ready_add(&r, &x), 0);
+	x = row(2, 3, "Microsoft", "tlsa", "t", "", 19, 1, "tlsa-invalid",
+	    "A.Pool.D.Example.", 1);
+	assert_int_equal(web_ready_add(&r, &x), 0);
+	assert_int_equal(web_ready_finish(&r), 0);
+	assert_int_equal(r.verdict, WEB_READY_READY);
+	assert_string_equal(r.summary,
+	    "ready: 2 reporters, 0 policy failures in 30 days");
+	assert_int_equal(r.hosts.n, 1);
+	assert_string_equal(r.hosts.v[0].key, "a.pool.d.example");
+	assert_int_equal(r.uncovered, 0);
+	web_ready_free(&r);
+
+	/* Failures: two details of one entry (the heavier named first), an
+	 * unexplained rest, and an MX host that no pattern covers. */
+	assert_int_equal(web_ready_init(&r, "d.example", &p, 0, 0), 0);
+	x = row(1, 1, "Google", "sts", "x", "", 50, 10, "certificate-expired",
+	    "mx1.d.example", 2);
+	assert_int_equal(web_ready_add(&r, &x), 0);
+	x = row(1, 1, "Google", "sts", "x", "", 50, 10,
+	    "certificate-host-mismatch", "mx3.d.example", 5);
+	assert_int_equal(web_ready_add(&r, &x), 0);
+	x = row(2, 2, "Microsoft", "sts", "x", "", 7, 0, NULL, NULL, 0);
+	assert_int_equal(web_ready_add(&r, &x), 0);
+	assert_int_equal(web_ready_finish(&r), 0);
+	assert_int_equal(r.verdict, WEB_READY_NOT_READY);
+	assert_string_equal(r.summary, "not ready: mx3.d.example fails "
+	    "certificate-host-mismatch for Google (5 sessions)");
+	assert_int_equal(r.sts_successful, 57);
+	assert_int_equal(r.sts_failed, 10);
+	assert_int_equal(r.nfails, 3);
+	assert_string_equal(r.fails[1].result_type, "unspecified");
+	assert_int_equal(r.fails[1].sessions, 3);
+	assert_string_equal(r.fails[2].mx_host, "mx1.d.example");
+	assert_int_equal(r.uncovered, 1);
+	assert_string_equal(r.hosts.v[0].key, "mx3.d.example");
+	assert_string_equal(r.reporters.v[0].key, "Google");
+	assert_int_equal(r.reporters.v[0].failed, 10);
+	web_ready_free(&r);
+
+	/* Details adding up to more than the total count as given. */
+	assert_int_equal(web_ready_init(&r, "d.example", &p, 0, 0), 0);
+	x = row(1, 1, "Mail.ru", "sts", "x", "", 1, 1, "validation-failure",
+	    NULL, 4);
+	assert_int_equal(web_ready_add(&r, &x), 0);
+	assert_int_equal(web_ready_finish(&r), 0);
+	assert_int_equal(r.sts_failed, 4);
+	assert_int_equal(r.nfails, 1);
+	assert_string_equal(r.summary, "not ready: an MX host the reporter "
+	    "did not name fails validation-failure for Mail.ru (4 sessions)");
+	web_ready_free(&r);
+
+	/* Endless host names: the table stops at WEB_VIEW_KEYS. */
+	assert_int_equal(web_ready_init(&r, "d.example", &p, 0, 0), 0);
+	for (int i = 0; i < WEB_VIEW_KEYS + 10; i++) {
+		char h[32];
+
+		snprintf(h, sizeof(h), "h%d.evil.example", i);
+		x = row(1, 1, "Evil", "sts", "x", "", 0, 0, "starttls-not-"
+		    "supported", h, 1);
+		assert_int_equal(web_ready_add(&r, &x), 0);
+	}
+	assert_int_equal(web_ready_finish(&r), 0);
+	assert_int_equal(r.hosts.n, WEB_VIEW_KEYS);
+	assert_int_equal(r.hosts_other, 10);
+	assert_int_equal(r.nfails, WEB_VIEW_KEYS);
+	assert_int_equal(r.fails_other, 10);
+	web_ready_free(&r);
+	policy_free(&p);
+}
+
+static void
+test_adopt_mapping(void **state)
+{
+	static const char v1[] = "version: STSv1\r\nmode: testing\r\n"
+	    "mx: mx1.d.example\r\nmax_age: 86400\r\n";
+	static const char v2[] = "version: STSv1\r\nmode: enforce\r\n"
+	    "mx: mx1.d.example\r\nmax_age: 86400\r\n";
+	struct web_adopt a;
+	struct store_entry_row x;
+	char *n1, *n2;
+
+	(void)state;
+	/* The same policy, laid out differently, normalizes the same. */
+	n1 = web_adopt_normalize(v1);
+	n2 = web_adopt_normalize("MX:mx1.d.example\nmax_age : 86400\n\n"
+	    "version: STSv1\nmode:   testing");
+	assert_string_equal(n1, n2);
+	free(n2);
+	n2 = web_adopt_normalize(v2);
+	assert_string_not_equal(n1, n2);
+	free(n1);
+	free(n2);
+
+	web_adopt_init(&a, 0, 0);
+	assert_int_equal(web_adopt_version(&a, "id1", 1780000000, v1), 0);
+	assert_int_equal(web_adopt_version(&a, "id2", 1780200000, v2), 0);
+	/* Day 1: both on id1. Day 3: Google on id2 (its own layout),
+	 * Microsoft on id1 and id2 (two entries), Comcast unknown. A tlsa
+	 * entry and another domain's entry do not count. */
+	x = row(1, 1, "Google", "sts", "version: STSv1\nmode: testing\n"
+	    "mx: mx1.d.example\nmax_age: 86400", "", 10, 0, NULL, NULL, 0);
+	assert_int_equal(web_adopt_add(&a, "d.example", &x), 0);
+	x = row(1, 2, "Microsoft", "sts", v1, "", 5, 1, "x", NULL, 1);
+	assert_int_equal(web_adopt_add(&a, "d.example", &x), 0);
+	assert_int_equal(web_adopt_add(&a, "d.example", &x), 0);
+	x = row(3, 3, "Google", "sts", "mode: ENFORCE\nmax_age: 86400\n"
+	    "mx: mx1.d.example\nversion: STSv1", "", 20, 0, NULL, NULL, 0);
+	assert_int_equal(web_adopt_add(&a, "d.example", &x), 0);
+	x = row(3, 4, "Microsoft", "sts", v1, "", 3, 0, NULL, NULL, 0);
+	assert_int_equal(web_adopt_add(&a, "d.example", &x), 0);
+	x = row(3, 5, "Microsoft", "sts", v2, "", 4, 0, NULL, NULL, 0);
+	assert_int_equal(web_adopt_add(&a, "d.example", &x), 0);
+	x = row(3, 6, "Comcast", "sts", "mode: none", "", 4, 0, NULL, NULL,
+	    0);
+	assert_int_equal(web_adopt_add(&a, "d.example", &x), 0);
+	x = row(3, 7, "Google", "tlsa", v1, "", 4, 0, NULL, NULL, 0);
+	assert_int_equal(web_adopt_add(&a, "d.example", &x), 0);
+	x = row(3, 8, "Google", "sts", v1, "", 4, 0, NULL, NULL, 0);
+	x.policy_domain = "other.example";
+	assert_int_equal(web_adopt_add(&a, "d.example", &x), 0);
+	assert_int_equal(web_adopt_finish(&a, "id2"), 0);
+
+	assert_int_equal(a.current, 1);
+	assert_int_equal(a.nreporters, 3);
+	/* By name: Comcast, Google, Microsoft. */
+	assert_string_equal(a.reporters[0].organization, "Comcast");
+	assert_int_equal(a.reporters[0].cells[0].version, -1);
+	assert_false(a.reporters[0].current);
+	assert_string_equal(a.reporters[1].organization, "Google");
+	assert_int_equal(a.reporters[1].n, 2);
+	assert_int_equal(a.reporters[1].cells[0].version, 0);
+	assert_int_equal(a.reporters[1].cells[0].sessions, 10);
+	assert_int_equal(a.reporters[1].cells[1].version, 1);
+	assert_int_equal(a.reporters[1].cells[1].sessions, 20);
+	assert_true(a.reporters[1].current);
+	assert_string_equal(a.reporters[1].current_since,
+	    a.reporters[1].cells[1].day);
+	assert_string_equal(a.reporters[2].organization, "Microsoft");
+	assert_int_equal(a.reporters[2].cells[0].sessions, 6);	/* once */
+	assert_false(a.reporters[2].current);	/* both on its last day */
+	assert_false(a.all_current);
+	assert_null(a.all_since);
+	web_adopt_free(&a);
+
+	/* Everyone on the current one: since the latest switch. */
+	web_adopt_init(&a, 0, 0);
+	assert_int_equal(web_adopt_version(&a, "id1", 1780000000, v1), 0);
+	assert_int_equal(web_adopt_version(&a, "id2", 1780200000, v2), 0);
+	x = row(1, 1, "Google", "sts", v2, "", 1, 0, NULL, NULL, 0);
+	assert_int_equal(web_adopt_add(&a, "d.example", &x), 0);
+	x = row(2, 2, "Microsoft", "sts", v1, "", 1, 0, NULL, NULL, 0);
+	assert_int_equal(web_adopt_add(&a, "d.example", &x), 0);
+	x = row(4, 3, "Microsoft", "sts", v2, "", 1, 0, NULL, NULL, 0);
+	assert_int_equal(web_adopt_add(&a, "d.example", &x), 0);
+	assert_int_equal(web_adopt_finish(&a, "id2"), 0);
+	assert_true(a.all_current);
+	assert_non_null(a.all_since);
+	assert_string_equal(a.all_since, a.reporters[1].cells[1].day);
+	web_adopt_free(&a);
+}
+
+static void
+test_fetchlog(void **state)
+{
+	struct fetchlog *fl = fetchlog_new();
+	uint8_t regs[FETCHLOG_HLL_REGS] = { 0 };
+	char a[64];
+	uint64_t est;
+
+	(void)state;
+	assert_non_null(fl);
+	/* The sketch: exact-ish when small, within 15 % at 10,000. */
+	for (int i = 0; i < 3; i++) {
+		snprintf(a, sizeof(a), "192.0.2.%d", i);
+		fetchlog_hll_add(regs, fetchlog_hash(a, strlen(a)));
+		fetchlog_hll_add(regs, fetchlog_hash(a, strlen(a)));
+	}
+	assert_int_equal(fetchlog_hll_estimate(regs), 3);
+	for (int i = 0; i < 10000; i++) {
+		snprintf(a, sizeof(a), "2001:db8::%x", i);
+		fetchlog_hll_add(regs, fetchlog_hash(a, strlen(a)));
+	}
+	est = fetchlog_hll_estimate(regs);
+	assert_true(est > 8500 && est < 11500);
+
+	/* Agents: LIMIT_FETCH_SLOT_AGENTS kept, the rest as other; control
+	 * bytes kept as '?', long ones cut. */
+	for (int i = 0; i < LIMIT_FETCH_SLOT_AGENTS + 5; i++) {
+		snprintf(a, sizeof(a), "agent\x01%d", i);
+		assert_int_equal(fetchlog_count(fl, "d.example", 9, 20000,
+		    "192.0.2.1", 9, a, strlen(a)), 0);
+	}
+	assert_int_equal(fetchlog_count(fl, "d.example", 9, 20000,
+	    "192.0.2.1", 9, NULL, 0), 0);
+	assert_int_equal(fl->n, 1);
+	assert_int_equal(fl->slots[0].fetches, LIMIT_FETCH_SLOT_AGENTS + 6);
+	assert_int_equal(fl->slots[0].nagents, LIMIT_FETCH_SLOT_AGENTS);
+	assert_int_equal(fl->slots[0].other, 6);
+	assert_string_equal(fl->slots[0].agents[0].ua, "agent?0");
+	/* Another day is another slot; the table's room is bounded. */
+	assert_int_equal(fetchlog_count(fl, "d.example", 9, 20001, "x", 1,
+	    "a", 1), 0);
+	assert_int_equal(fl->n, 2);
+	for (int i = 2; i < LIMIT_FETCH_SLOTS; i++) {
+		snprintf(a, sizeof(a), "d%d.example", i);
+		assert_int_equal(fetchlog_count(fl, a, strlen(a), 20000, "x",
+		    1, "a", 1), 0);
+	}
+	assert_int_equal(fetchlog_count(fl, "late.example", 12, 20000, "x",
+	    1, "a", 1), -1);
+	assert_int_equal(fl->dropped, 1);
+	/* Known slots still count when full. */
+	assert_int_equal(fetchlog_count(fl, "d.example", 9, 20000, "x", 1,
+	    "a", 1), 0);
+	fetchlog_reset(fl);
+	assert_int_equal(fl->n, 0);
+	assert_int_equal(fetchlog_count(fl, "late.example", 12, 20000, "x",
+	    1, "a", 1), 0);
+	free(fl);
+}
+
+/* The store keeps at most LIMIT_FETCH_DAY_AGENTS agents a day: a heavier
+ * newcomer takes the lightest one's place. */
+static void
+test_fetch_store(void **state)
+{
+	struct fx *fx = *state;
+	uint8_t regs[FETCHLOG_HLL_REGS] = { 0 };
+	struct store_fetch_agent ag[LIMIT_FETCH_DAY_AGENTS + 1];
+	char names[LIMIT_FETCH_DAY_AGENTS + 1][16];
+	struct store_fetch_day v = { "a.example", "2026-05-11", 0, regs, ag,
+	    0, 0 };
+	struct web_fetches f;
+	struct err e = { "" };
+
+	for (int i = 0; i <= LIMIT_FETCH_DAY_AGENTS; i++) {
+		snprintf(names[i], sizeof(names[i]), "ua%02d", i);
+		ag[i].agent = names[i];
+		ag[i].fetches = 2;
+		v.fetches += 2;
+	}
+	ag[LIMIT_FETCH_DAY_AGENTS].fetches = 1;	/* lighter: other */
+	v.fetches -= 1;
+	v.nagents = LIMIT_FETCH_DAY_AGENTS + 1;
+	fetchlog_hll_add(regs, fetchlog_hash("a", 1));
+	assert_int_equal(store_fetch_add(fx->s, &v, 1, 1778500000, &e), 0);
+	/* Flushed again: one heavier newcomer. */
+	ag[0].agent = "heavy";
+	ag[0].fetches = 9;
+	v.agents = ag;
+	v.nagents = 1;
+	v.fetches = 9;
+	fetchlog_hll_add(regs, fetchlog_hash("b", 1));
+	assert_int_equal(store_fetch_add(fx->s, &v, 1, 1778500000, &e), 0);
+	assert_int_equal(web_fetches_read(fx->s, "a.example", 0, 0, &f, &e),
+	    0);
+	assert_int_equal(f.n, 1);
+	assert_int_equal(f.fetches, 2 * LIMIT_FETCH_DAY_AGENTS + 1 + 9);
+	assert_int_equal(f.days[0].clients, 2);
+	assert_string_equal(f.days[0].agents[0].agent, "heavy");
+	assert_int_equal(f.agents.n, LIMIT_FETCH_DAY_AGENTS);
+	{
+		uint64_t sum = f.days[0].agents_other;
+
+		for (size_t i = 0; i < f.days[0].nagents; i++)
+			sum += f.days[0].agents[i].fetches;
+		assert_int_equal(sum, f.days[0].fetches);
+	}
+	web_fetches_free(&f);
+	/* Another domain sees none of it. */
+	assert_int_equal(web_fetches_read(fx->s, "b.example", 0, 0, &f, &e),
+	    0);
+	assert_int_equal(f.n, 0);
+	web_fetches_free(&f);
 }
 
 int
@@ -279,6 +628,11 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_domains, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_serve, setup, teardown),
+		cmocka_unit_test(test_ready_verdicts),
+		cmocka_unit_test(test_adopt_mapping),
+		cmocka_unit_test(test_fetchlog),
+		cmocka_unit_test_setup_teardown(test_fetch_store, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
