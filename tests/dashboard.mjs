@@ -1,8 +1,8 @@
 // dashboard.mjs - headless Chromium (the system's chromium, driven by
 // playwright-core) uses the dashboard as a person would: is sent to the
-// login page, logs in, opens the overview, a domain and its reports,
-// and checks what is shown against what the test stored (expect.json,
-// written by t_dashboard.sh from the CLI's --json). Fails on a console
+// login page, logs in, opens the overview, a domain, its readiness view
+// and a report, and checks what is shown against what the test stored
+// (expect.json, written by t_dashboard.sh from the CLI's --json). Fails on a console
 // error, a script from a report running, or a page wider than a phone.
 // Screenshots go to OUT.
 //
@@ -62,6 +62,12 @@ try {
 	const txt = await page.textContent('main');
 	expect(txt.includes(want.policy_id), 'the policy id to publish');
 	await page.screenshot({ path: out + '/domain.png', fullPage: true });
+
+	await Promise.all([page.waitForURL(base + '/domains/' + want.domain + '/ready'),
+	    page.click(`a[href="/domains/${want.domain}/ready"]`)]);
+	const ready = await page.textContent('main');
+	expect(ready.includes(want.summary), `readiness: ${want.summary}`);
+	await page.screenshot({ path: out + '/ready.png', fullPage: true });
 
 	await page.goto(base + '/reports/' + want.report);
 	const rep = await page.textContent('main');

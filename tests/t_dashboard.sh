@@ -154,6 +154,14 @@ GET /domains/example.com owner 200
 GET /domains/example.com admin 200
 GET /domains/example.com other 404
 GET /domains/nowhere.example owner 404
+GET /domains/example.com/ready anon 303
+GET /domains/example.com/ready viewer 200
+GET /domains/example.com/ready admin 200
+GET /domains/example.com/ready other 404
+GET /domains/example.com/adoption viewer 200
+GET /domains/example.com/adoption other 404
+GET /domains/example.com/fetches owner 200
+GET /domains/example.com/fetches other 404
 GET /reports/$RID anon 303
 GET /reports/$RID viewer 200
 GET /reports/$RID owner 200
@@ -225,6 +233,16 @@ grepf "the TXT record to publish, with the current id" "$DIR/body" "v=STSv1; id=
 grepf "the chart" "$DIR/body" '<svg class="chart" viewBox="0 0 720 200"'
 grepf "a day of Bigmail's sessions in the chart" "$DIR/body" "<title>$(date -u -d yesterday +%Y-%m-%d): 901 successful, 13 failed</title>"
 grepf "the failure explained" "$DIR/body" 'certificate-expired: the certificate of an MX host has expired: renew it.'
+# The readiness view says what the API says, and names the failing MX.
+TOK=$(sg token create --tenant acme | tail -1)
+c -H "Authorization: Bearer $TOK" -o "$DIR/ready.json" "https://$SH:$PORT/api/v1/domains/example.com/readiness"
+SUMMARY=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["summary"])' "$DIR/ready.json")
+check "readiness page" 200 "$(as viewer /domains/example.com/ready)"
+$PY -c 'import html,sys; print(html.escape(sys.argv[1]))' "$SUMMARY" > "$DIR/summary"
+if grep -qF -f "$DIR/summary" "$DIR/body"; then ok "readiness: the API's verdict ($SUMMARY)"; else bad "readiness verdict missing: $SUMMARY"; fi
+grepf "readiness: the failing MX and what to fix" "$DIR/body" 'the certificate of mx2.example.com has expired: renew it'
+check "adoption page" 200 "$(as viewer /domains/example.com/adoption)"
+grepf "adoption: Bigmail's day" "$DIR/body" "$(date -u -d yesterday +%Y-%m-%d)"
 check "report page" 200 "$(as viewer /reports/$RID)"
 grepf "the failure detail explained with its MX" "$DIR/body" 'the certificate of mx2.example.com has expired: renew it.'
 check "raw bytes" 200 "$(as viewer /reports/$RID/raw)"
@@ -252,7 +270,7 @@ if [ -d "$NODE_DIR/node_modules/playwright-core" ] && command -v chromium > /dev
 	certutil -N -d "sql:$DIR/.pki/nssdb" --empty-password
 	certutil -A -d "sql:$DIR/.pki/nssdb" -n stsguard-local-ca -t C,, -i "$DIR/data/local-ca.pem"
 	sg stats example.com --json > "$DIR/stats.json"
-	$PY - "$DIR/stats.json" "$RID" "$XID" "$PID_NOW" > "$DIR/expect.json" <<'PYEOF'
+	$PY - "$DIR/stats.json" "$RID" "$XID" "$PID_NOW" "$SUMMARY" > "$DIR/expect.json" <<'PYEOF'
 import json, sys
 st = json.load(open(sys.argv[1]))
 day = st["days"][-1]
@@ -262,7 +280,7 @@ print(json.dumps({"email": "owner@acme.example", "password": "correct horse batt
     "bar": f'{day["day"]}: {day["successful"]} successful, {day["failed"]} failed',
     "orgs": [o["organization-name"] for o in st["organizations"]],
     "policy_id": sys.argv[4], "report": int(sys.argv[2]), "xss": int(sys.argv[3]),
-    "report_org": "Bigmail Inc.",
+    "report_org": "Bigmail Inc.", "summary": sys.argv[5],
     "explained": "the certificate of mx2.example.com has expired: renew it."}))
 PYEOF
 	HOME=$DIR NODE_DIR=$NODE_DIR timeout 120 node "$TOP/tests/dashboard.mjs" \
@@ -270,7 +288,7 @@ PYEOF
 	rc=$?
 	sed 's/^/    | /' "$DIR/browser.log"
 	check "Chromium: the pages, as a user sees them" 0 "$rc"
-	for s in login overview domain report domain-phone; do
+	for s in login overview domain ready report domain-phone; do
 		[ -s "$OUT/$s.png" ] && ok "screenshot $s.png" || bad "no screenshot $s.png"
 	done
 else

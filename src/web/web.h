@@ -144,8 +144,11 @@ void	web_html_fmt(struct web_html *h, const char *fmt, ...)
 void	web_html_url(struct web_html *h, const char *s);
 void	web_html_free(struct web_html *h);
 
-/* Sessions per day, stacked (days: web_stats's day table). */
-void	web_svg_days(struct web_html *h, const struct web_stat_table *days);
+/* Sessions per day, stacked (days: web_stats's day table), one slot
+ * for each of the ndays days from from (UTC midnight); ndays 0: one
+ * slot per row of days. */
+void	web_svg_days(struct web_html *h, const struct web_stat_table *days,
+	    time_t from, size_t ndays);
 /* Failed sessions per result type (web_stats's results table). */
 void	web_svg_types(struct web_html *h, const struct web_stat_table *t);
 /* A 120x24 line of the share of successful sessions per day. */

@@ -18,6 +18,8 @@
  *	POST /domains/{d}/policy  change the policy (owner, admin); a change
  *	                          that narrows what senders accept asks for
  *	                          confirmation first
+ *	GET  /domains/{d}/ready, /adoption, /fetches
+ *	                          its views (web_page_views.c)
  *	GET  /reports/{id}        one report: every field, its provenance
  *	GET  /reports/{id}/raw    its bytes as received
  *
@@ -56,6 +58,7 @@
 #include "../lib/dname.h"
 #include "../policy/policy.h"
 #include "web.h"
+#include "web_page_int.h"
 
 #define PAGE_DOMAINS 50		/* domains per overview page */
 #define PAGE_REPORTS 50		/* reports listed on a domain page */
@@ -89,21 +92,6 @@ static const char page_css[] =
     "input,textarea,select{max-width:100%;box-sizing:border-box}"
     "@media(max-width:600px){main{padding:.5em}td,th{padding:.2em}}";
 
-/* The request being answered, and who asks. */
-struct page {
-	struct store	*s;
-	const struct web_request *rq;
-	struct web_response *out;
-	struct web_html	 h;
-	time_t		 now;
-	bool		 user;		/* a valid session */
-	int64_t		 uid;
-	char		 email[ACCOUNT_EMAIL_LEN + 1];
-	char		 tenant[STORE_TENANT_LEN + 1];	/* "" for admin */
-	enum account_role role;
-	char		 csrf[ACCOUNT_TOKEN_LEN + 1];
-	unsigned char	 sess[32];	/* the session's hash */
-};
 
 /* --- answers ------------------------------------------------------- */
 
@@ -127,7 +115,7 @@ page_csp_init(void)
 
 /* Appends a header line (CRLF included) to the answer's extra lines. */
 static void
-page_header(struct page *pg, const char *line)
+page_header(struct web_pg *pg, const char *line)
 {
 	size_t have = strlen(pg->out->extra);
 
@@ -136,8 +124,8 @@ page_header(struct page *pg, const char *line)
 }
 
 /* Sends the page written so far with status. */
-static void
-page_send(struct page *pg, int status)
+void
+web_page_send(struct web_pg *pg, int status)
 {
 	if (pg->h.failed) {
 		web_html_free(&pg->h);
@@ -161,8 +149,8 @@ page_send(struct page *pg, int status)
 }
 
 /* The start of every page, up to <main>. */
-static void
-page_open(struct page *pg, const char *title)
+void
+web_page_open(struct web_pg *pg, const char *title)
 {
 	struct web_html *h = &pg->h;
 
@@ -194,8 +182,8 @@ page_open(struct page *pg, const char *title)
 	web_html_raw(h, "</h1>");
 }
 
-static void
-page_close(struct page *pg)
+void
+web_page_close(struct web_pg *pg)
 {
 	web_html_raw(&pg->h, "</main><script>");
 	web_html_raw(&pg->h, page_script);
@@ -203,22 +191,22 @@ page_close(struct page *pg)
 }
 
 /* A whole page saying why, with status. */
-static void
-page_error(struct page *pg, int status, const char *why)
+void
+web_page_error(struct web_pg *pg, int status, const char *why)
 {
 	web_html_free(&pg->h);
-	page_open(pg, status == 404 ? "Not found" : status == 403 ?
+	web_page_open(pg, status == 404 ? "Not found" : status == 403 ?
 	    "Forbidden" : status == 429 ? "Too many attempts" : "Error");
 	web_html_raw(&pg->h, "<p>");
 	web_html_text(&pg->h, why);
 	web_html_raw(&pg->h, "</p>");
-	page_close(pg);
-	page_send(pg, status);
+	web_page_close(pg);
+	web_page_send(pg, status);
 }
 
 /* 303 to location (our own path; written as is). */
 static void
-page_redirect(struct page *pg, const char *location)
+page_redirect(struct web_pg *pg, const char *location)
 {
 	char line[LIMIT_DNAME_LEN + 96];
 
@@ -323,7 +311,7 @@ web_form_get(const char *q, size_t n, const char *key, char *out,
 /* A form field of the request's body ("" when absent). Returns 0, or -1
  * when it is too long or badly encoded. */
 static int
-page_field(struct page *pg, const char *key, char *out, size_t cap)
+page_field(struct web_pg *pg, const char *key, char *out, size_t cap)
 {
 	int r = web_form_get((const char *)pg->rq->body, pg->rq->body_len,
 	    key, out, cap);
@@ -334,8 +322,8 @@ page_field(struct page *pg, const char *key, char *out, size_t cap)
 }
 
 /* A query parameter ("" when absent). */
-static int
-page_query(struct page *pg, const char *key, char *out, size_t cap)
+int
+web_page_query(struct web_pg *pg, const char *key, char *out, size_t cap)
 {
 	int r = web_form_get(pg->rq->query, pg->rq->query_len, key, out,
 	    cap);
@@ -347,7 +335,7 @@ page_query(struct page *pg, const char *key, char *out, size_t cap)
 
 /* True when the body's csrf field is the session's token. */
 static bool
-page_csrf_ok(struct page *pg, const char *want)
+page_csrf_ok(struct web_pg *pg, const char *want)
 {
 	char got[ACCOUNT_TOKEN_LEN + 1];
 
@@ -364,7 +352,7 @@ static void
 page_session_cb(void *arg, const struct store_account_row *a,
     const char *csrf, time_t expires)
 {
-	struct page *pg = arg;
+	struct web_pg *pg = arg;
 	int role = account_role_parse(a->role);
 
 	(void)expires;
@@ -382,7 +370,7 @@ page_session_cb(void *arg, const struct store_account_row *a,
 /* Finds the request's session. Returns 0 (pg->user tells whether there
  * is one) or -1 with the reason. */
 static int
-page_session(struct page *pg, struct err *e)
+page_session(struct web_pg *pg, struct err *e)
 {
 	char v[ACCOUNT_TOKEN_LEN + 2];
 	int n;
@@ -442,7 +430,7 @@ page_login_cb(void *arg, const struct store_account_row *a)
 }
 
 static void
-page_login_form(struct page *pg, int status, const char *why,
+page_login_form(struct web_pg *pg, int status, const char *why,
     const char *email)
 {
 	char tok[ACCOUNT_TOKEN_LEN + 1], line[160];
@@ -450,7 +438,7 @@ page_login_form(struct page *pg, int status, const char *why,
 	struct err e;
 
 	if (account_token_new(tok, hash, &e) == -1) {
-		page_error(pg, 500, e.msg);
+		web_page_error(pg, 500, e.msg);
 		return;
 	}
 	/* The login form's CSRF token, before there is a session: the
@@ -459,7 +447,7 @@ page_login_form(struct page *pg, int status, const char *why,
 	snprintf(line, sizeof(line), "Set-Cookie: sg_login=%s; Path=/login; "
 	    "Secure; HttpOnly; SameSite=Strict; Max-Age=3600\r\n", tok);
 	page_header(pg, line);
-	page_open(pg, "Log in");
+	web_page_open(pg, "Log in");
 	if (why != NULL) {
 		web_html_raw(&pg->h, "<p class=\"bad\">");
 		web_html_text(&pg->h, why);
@@ -475,12 +463,12 @@ page_login_form(struct page *pg, int status, const char *why,
 	    "name=\"password\" type=\"password\" "
 	    "autocomplete=\"current-password\" required></label>"
 	    "<button>Log in</button></form>");
-	page_close(pg);
-	page_send(pg, status);
+	web_page_close(pg);
+	web_page_send(pg, status);
 }
 
 static void
-page_login_get(struct page *pg, const char *arg)
+page_login_get(struct web_pg *pg, const char *arg)
 {
 	(void)arg;
 	if (pg->user) {
@@ -491,7 +479,7 @@ page_login_get(struct page *pg, const char *arg)
 }
 
 static void
-page_login_post(struct page *pg, const char *arg)
+page_login_post(struct web_pg *pg, const char *arg)
 {
 	char email_in[ACCOUNT_EMAIL_LEN + 1], email[ACCOUNT_EMAIL_LEN + 1];
 	char pw[LIMIT_PASSWORD_BYTES + 1], pre[ACCOUNT_TOKEN_LEN + 2];
@@ -527,7 +515,7 @@ page_login_post(struct page *pg, const char *arg)
 	    LIMIT_LOGIN_WINDOW_SECONDS, &na, &e) == -1 ||
 	    store_login_failures(pg->s, ckey, pg->now,
 	    LIMIT_LOGIN_WINDOW_SECONDS, &nc, &e) == -1) {
-		page_error(pg, 500, e.msg);
+		web_page_error(pg, 500, e.msg);
 		return;
 	}
 	if (na >= LIMIT_LOGIN_FAILURES || nc >= LIMIT_LOGIN_FAILURES_CLIENT) {
@@ -539,7 +527,7 @@ page_login_post(struct page *pg, const char *arg)
 		return;
 	}
 	if (store_account_get(pg->s, email, page_login_cb, &l, &e) == -1) {
-		page_error(pg, 500, e.msg);
+		web_page_error(pg, 500, e.msg);
 		return;
 	}
 	pthread_once(&page_dummy_once, page_dummy_init);
@@ -552,7 +540,7 @@ page_login_post(struct page *pg, const char *arg)
 		    LIMIT_LOGIN_WINDOW_SECONDS, &e) == -1 ||
 		    store_login_failure(pg->s, ckey, true, pg->now,
 		    LIMIT_LOGIN_WINDOW_SECONDS, &e) == -1) {
-			page_error(pg, 500, e.msg);
+			web_page_error(pg, 500, e.msg);
 			return;
 		}
 		page_login_form(pg, 401, "Wrong e-mail address or password.",
@@ -565,7 +553,7 @@ page_login_post(struct page *pg, const char *arg)
 	    LIMIT_LOGIN_WINDOW_SECONDS, &e) == -1 ||
 	    store_session_add(pg->s, hash, l.id, csrf, pg->now,
 	    pg->now + LIMIT_SESSION_SECONDS, &e) == -1) {
-		page_error(pg, 500, e.msg);
+		web_page_error(pg, 500, e.msg);
 		return;
 	}
 	snprintf(line, sizeof(line), "Set-Cookie: sg_session=%s; Path=/; "
@@ -578,13 +566,13 @@ page_login_post(struct page *pg, const char *arg)
 }
 
 static void
-page_logout(struct page *pg, const char *arg)
+page_logout(struct web_pg *pg, const char *arg)
 {
 	struct err e;
 
 	(void)arg;
 	if (store_session_remove(pg->s, pg->sess, &e) == -1) {
-		page_error(pg, 500, e.msg);
+		web_page_error(pg, 500, e.msg);
 		return;
 	}
 	page_header(pg, "Set-Cookie: sg_session=; Path=/; Secure; HttpOnly; "
@@ -596,8 +584,8 @@ page_logout(struct page *pg, const char *arg)
 
 /* The domain named arg (U- or A-label) into d, when the user may see
  * it. Returns 0, or the status already answered (404, 500). */
-static int
-page_domain_get(struct page *pg, const char *arg, struct store_domain *d)
+int
+web_page_domain(struct web_pg *pg, const char *arg, struct store_domain *d)
 {
 	char name[LIMIT_DNAME_LEN + 1];
 	struct err e;
@@ -608,26 +596,26 @@ page_domain_get(struct page *pg, const char *arg, struct store_domain *d)
 	    (r == 0 && pg->role != ACCOUNT_ADMIN &&
 	    strcmp(d->tenant, pg->tenant) != 0)) {
 		store_domain_free(d);
-		page_error(pg, 404, "No such domain.");
+		web_page_error(pg, 404, "No such domain.");
 		return 404;
 	}
 	if (r == -1) {
-		page_error(pg, 500, e.msg);
+		web_page_error(pg, 500, e.msg);
 		return 500;
 	}
 	return 0;
 }
 
-static bool
-page_may_change(const struct page *pg)
+bool
+web_page_may_change(const struct web_pg *pg)
 {
 	return pg->role == ACCOUNT_ADMIN || pg->role == ACCOUNT_OWNER;
 }
 
 /* --- the overview ------------------------------------------------------ */
 
-static void
-page_time(struct web_html *h, time_t t)
+void
+web_page_time(struct web_html *h, time_t t)
 {
 	struct tm tm;
 	char buf[32];
@@ -660,7 +648,7 @@ page_last_cb(void *arg, const struct store_report_row *r)
 
 /* One row of the overview. Returns 0 or -1. */
 static int
-page_overview_row(struct page *pg, const struct store_domain *d)
+page_overview_row(struct web_pg *pg, const struct store_domain *d)
 {
 	struct web_html *h = &pg->h;
 	struct store_report_filter f = { .domain = d->name, .limit = 1 };
@@ -697,7 +685,7 @@ page_overview_row(struct page *pg, const struct store_domain *d)
 	web_svg_spark(h, &st.days);
 	web_html_raw(h, "</td><td>");
 	if (last.found) {
-		page_time(h, last.received);
+		web_page_time(h, last.received);
 		web_html_raw(h, " from ");
 		web_html_text(h, last.org);
 	} else {
@@ -722,7 +710,7 @@ page_overview_row(struct page *pg, const struct store_domain *d)
 }
 
 struct page_list {
-	struct page	*pg;
+	struct web_pg	*pg;
 	const char	*q;		/* search text, or "" */
 	size_t		 shown;
 	char		 last[LIMIT_DNAME_LEN + 1];	/* last name read */
@@ -760,7 +748,7 @@ page_tenant_first(void *arg, const struct store_tenant_row *t)
 }
 
 static void
-page_add_form(struct page *pg, const char *tenant)
+page_add_form(struct web_pg *pg, const char *tenant)
 {
 	struct web_html *h = &pg->h;
 
@@ -780,7 +768,7 @@ page_add_form(struct page *pg, const char *tenant)
 }
 
 static void
-page_overview(struct page *pg, const char *arg)
+page_overview(struct web_pg *pg, const char *arg)
 {
 	char q[LIMIT_DNAME_LEN + 1], after[LIMIT_DNAME_LEN + 1];
 	char tenant[STORE_TENANT_LEN + 1];
@@ -790,20 +778,20 @@ page_overview(struct page *pg, const char *arg)
 	int r = 0;
 
 	(void)arg;
-	if (page_query(pg, "q", q, sizeof(q)) == -1 ||
-	    page_query(pg, "after", after, sizeof(after)) == -1 ||
-	    page_query(pg, "tenant", tenant, sizeof(tenant)) == -1) {
-		page_error(pg, 400, "Bad search, page or tenant.");
+	if (web_page_query(pg, "q", q, sizeof(q)) == -1 ||
+	    web_page_query(pg, "after", after, sizeof(after)) == -1 ||
+	    web_page_query(pg, "tenant", tenant, sizeof(tenant)) == -1) {
+		web_page_error(pg, 400, "Bad search, page or tenant.");
 		return;
 	}
 	if (pg->role != ACCOUNT_ADMIN)
 		snprintf(tenant, sizeof(tenant), "%s", pg->tenant);
 	else if (tenant[0] == '\0' && store_tenant_list(pg->s,
 	    page_tenant_first, tenant, &e) == -1) {
-		page_error(pg, 500, e.msg);
+		web_page_error(pg, 500, e.msg);
 		return;
 	}
-	page_open(pg, "Overview");
+	web_page_open(pg, "Overview");
 	web_html_raw(h, "<form method=\"get\" action=\"/\">");
 	if (pg->role == ACCOUNT_ADMIN) {
 		web_html_raw(h, "<label>Tenant <input name=\"tenant\" "
@@ -814,7 +802,7 @@ page_overview(struct page *pg, const char *arg)
 	web_html_raw(h, "<label>Search <input name=\"q\" value=\"");
 	web_html_text(h, q);
 	web_html_raw(h, "\"></label><button>Find</button></form>");
-	if (page_may_change(pg))
+	if (web_page_may_change(pg))
 		page_add_form(pg, tenant);
 	web_html_raw(h, "<div class=\"scroll\"><table><thead><tr>"
 	    "<th>Domain</th><th>Mode</th><th>Successful (30 days)</th>"
@@ -835,7 +823,7 @@ page_overview(struct page *pg, const char *arg)
 			break;
 	}
 	if (r == -1 || l.failed) {
-		page_error(pg, 500, "cannot read the domains");
+		web_page_error(pg, 500, "cannot read the domains");
 		return;
 	}
 	web_html_raw(h, "</tbody></table></div>");
@@ -850,15 +838,15 @@ page_overview(struct page *pg, const char *arg)
 		web_html_url(h, l.prev);	/* the last row shown */
 		web_html_raw(h, "\">Next page</a></p>");
 	}
-	page_close(pg);
-	page_send(pg, 200);
+	web_page_close(pg);
+	web_page_send(pg, 200);
 }
 
 /* --- a domain ---------------------------------------------------------- */
 
 /* The records to publish, each with a copy button. */
 static void
-page_records(struct page *pg, const struct store_domain *d)
+page_records(struct web_pg *pg, const struct store_domain *d)
 {
 	struct web_html *h = &pg->h;
 	struct dns_records recs;
@@ -887,7 +875,7 @@ page_records(struct page *pg, const struct store_domain *d)
 
 /* The policy editor, filled with p. */
 static void
-page_editor(struct page *pg, const struct store_domain *d,
+page_editor(struct web_pg *pg, const struct store_domain *d,
     const struct policy *p, bool confirm)
 {
 	struct web_html *h = &pg->h;
@@ -922,8 +910,8 @@ page_editor(struct page *pg, const struct store_domain *d,
 	web_html_raw(h, "</form>");
 }
 
-static void
-page_stat_table(struct web_html *h, const struct web_stat_table *t,
+void
+web_page_table(struct web_html *h, const struct web_stat_table *t,
     const char *what)
 {
 	size_t i;
@@ -968,7 +956,7 @@ page_report_row(void *arg, const struct store_report_row *r)
 }
 
 static void
-page_domain(struct page *pg, const char *arg)
+page_domain(struct web_pg *pg, const char *arg)
 {
 	static const int ranges[] = { 7, 30, 90, 365 };
 	struct store_domain d = { 0 };
@@ -977,24 +965,26 @@ page_domain(struct page *pg, const char *arg)
 	struct web_html *h = &pg->h;
 	char v[16];
 	long days = 30;
+	time_t from;
 	struct err e;
 	size_t i;
 
-	if (page_domain_get(pg, arg, &d) != 0)
+	if (web_page_domain(pg, arg, &d) != 0)
 		return;
-	if (page_query(pg, "days", v, sizeof(v)) == -1)
+	if (web_page_query(pg, "days", v, sizeof(v)) == -1)
 		v[0] = '\0';
 	for (i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++)
 		if (strtol(v, NULL, 10) == ranges[i])
 			days = ranges[i];
-	if (web_stats_read(pg->s, d.name, pg->now - days * 86400, 0, &st,
-	    &e) == -1) {
+	/* Whole UTC days, today the last. */
+	from = (pg->now / 86400 - days + 1) * 86400;
+	if (web_stats_read(pg->s, d.name, from, 0, &st, &e) == -1) {
 		web_stats_free(&st);
 		store_domain_free(&d);
-		page_error(pg, 500, e.msg);
+		web_page_error(pg, 500, e.msg);
 		return;
 	}
-	page_open(pg, d.name);
+	web_page_open(pg, d.name);
 	web_html_raw(h, "<p>Mode <strong>");
 	web_html_text(h, policy_mode_name(d.policy.mode));
 	web_html_raw(h, "</strong>, policy id <code>");
@@ -1004,11 +994,12 @@ page_domain(struct page *pg, const char *arg)
 	if (d.removed != 0) {
 		web_html_raw(h, ", <span class=\"bad\">removed</span> (served "
 		    "as mode none until ");
-		page_time(h, d.serve_until);
+		web_page_time(h, d.serve_until);
 		web_html_raw(h, ")");
 	}
 	web_html_raw(h, ".</p>");
-	if (page_query(pg, "saved", v, sizeof(v)) == 0 && v[0] != '\0')
+	web_page_nav(pg, d.name);
+	if (web_page_query(pg, "saved", v, sizeof(v)) == 0 && v[0] != '\0')
 		web_html_raw(h, "<p class=\"note\">Saved. If you publish the "
 		    "_mta-sts TXT record yourself, publish the new id below "
 		    "now: senders fetch the new policy only when it "
@@ -1023,7 +1014,7 @@ page_domain(struct page *pg, const char *arg)
 		free(body);
 	}
 	web_html_raw(h, "</pre>");
-	if (page_may_change(pg) && d.removed == 0) {
+	if (web_page_may_change(pg) && d.removed == 0) {
 		web_html_raw(h, "<details><summary>Change the policy"
 		    "</summary>");
 		page_editor(pg, &d, &d.policy, false);
@@ -1040,9 +1031,9 @@ page_domain(struct page *pg, const char *arg)
 		web_html_fmt(h, "?days=%d\">%d</a> ", ranges[i], ranges[i]);
 	}
 	web_html_raw(h, "days.</p>");
-	web_svg_days(h, &st.days);
+	web_svg_days(h, &st.days, from, (size_t)days);
 	web_html_raw(h, "<details><summary>Per day</summary>");
-	page_stat_table(h, &st.days, "Day");
+	web_page_table(h, &st.days, "Day");
 	web_html_raw(h, "</details><h2>Failures by type</h2>");
 	web_svg_types(h, &st.results);
 	if (st.results.n > 0) {
@@ -1058,7 +1049,7 @@ page_domain(struct page *pg, const char *arg)
 		web_html_raw(h, "</ul>");
 	}
 	web_html_raw(h, "<h2>By reporting organization</h2>");
-	page_stat_table(h, &st.orgs, "Organization");
+	web_page_table(h, &st.orgs, "Organization");
 	web_html_raw(h, "<h2>Reports</h2><div class=\"scroll\"><table><tr>"
 	    "<th>Id</th><th>Organization</th><th>Day</th><th>Successful</th>"
 	    "<th>Failed</th><th>Provenance</th><th></th></tr>");
@@ -1067,12 +1058,12 @@ page_domain(struct page *pg, const char *arg)
 	if (store_report_list(pg->s, &f, page_report_row, h, &e) == -1) {
 		web_stats_free(&st);
 		store_domain_free(&d);
-		page_error(pg, 500, e.msg);
+		web_page_error(pg, 500, e.msg);
 		return;
 	}
 	web_html_raw(h, "</table></div>");
-	page_close(pg);
-	page_send(pg, 200);
+	web_page_close(pg);
+	web_page_send(pg, 200);
 	web_stats_free(&st);
 	store_domain_free(&d);
 }
@@ -1102,7 +1093,7 @@ page_mx_split(char *text, char **v, size_t cap)
 /* The form's mode, mx and max_age applied to p. Returns 0, or -1 with
  * the reason. */
 static int
-page_policy_form(struct page *pg, struct policy *p, struct err *e)
+page_policy_form(struct web_pg *pg, struct policy *p, struct err *e)
 {
 	char mode[16], maxage[16], mx[PAGE_FIELD_MAX];
 	char *v[LIMIT_POLICY_MX];
@@ -1173,7 +1164,7 @@ page_narrows(const struct policy *old, const struct policy *new)
 }
 
 static void
-page_policy_post(struct page *pg, const char *arg)
+page_policy_post(struct web_pg *pg, const char *arg)
 {
 	struct store_domain d = { 0 }, nd = { 0 };
 	struct page_until u = { 0 };
@@ -1184,25 +1175,25 @@ page_policy_post(struct page *pg, const char *arg)
 	struct err e;
 	int r;
 
-	if (page_domain_get(pg, arg, &d) != 0)
+	if (web_page_domain(pg, arg, &d) != 0)
 		return;
 	if (d.removed != 0) {
-		page_error(pg, 409, "This domain was removed; add it again "
+		web_page_error(pg, 409, "This domain was removed; add it again "
 		    "to serve a policy.");
 		goto out;
 	}
 	if (policy_copy(&p, &d.policy) == -1) {
-		page_error(pg, 500, "out of memory");
+		web_page_error(pg, 500, "out of memory");
 		goto out;
 	}
 	if (page_policy_form(pg, &p, &e) == -1) {
-		page_open(pg, d.name);
+		web_page_open(pg, d.name);
 		web_html_raw(h, "<p class=\"bad\">The policy was not changed: ");
 		web_html_text(h, e.msg);
 		web_html_raw(h, "</p>");
 		page_editor(pg, &d, &d.policy, false);
-		page_close(pg);
-		page_send(pg, 400);
+		web_page_close(pg);
+		web_page_send(pg, 400);
 		goto out;
 	}
 	if (page_field(pg, "confirm", confirm, sizeof(confirm)) == -1)
@@ -1210,27 +1201,27 @@ page_policy_post(struct page *pg, const char *arg)
 	if (page_narrows(&d.policy, &p) && strcmp(confirm, "1") != 0) {
 		if (store_domain_history(pg->s, d.name, page_until_cb, &u,
 		    &e) == -1) {
-			page_error(pg, 500, e.msg);
+			web_page_error(pg, 500, e.msg);
 			goto out;
 		}
 		if (pg->now + (time_t)d.policy.max_age > u.until)
 			u.until = pg->now + (time_t)d.policy.max_age;
-		page_open(pg, d.name);
+		web_page_open(pg, d.name);
 		web_html_raw(h, "<p class=\"note\">This change narrows what "
 		    "senders accept (enforce mode, or an MX host no longer "
 		    "listed). Senders that fetched the current policy may "
 		    "keep it until <strong>");
-		page_time(h, u.until);
+		web_page_time(h, u.until);
 		web_html_raw(h, "</strong>: until then some deliver by the "
 		    "old policy, after it mail to a host the new policy does "
 		    "not cover is refused. Change it?</p>");
 		page_editor(pg, &d, &p, true);
-		page_close(pg);
-		page_send(pg, 200);
+		web_page_close(pg);
+		web_page_send(pg, 200);
 		goto out;
 	}
 	if ((r = store_domain_set(pg->s, d.name, &p, &nd, &e)) != 0) {
-		page_error(pg, r == 1 ? 404 : 500, r == 1 ? "No such domain." :
+		web_page_error(pg, r == 1 ? 404 : 500, r == 1 ? "No such domain." :
 		    e.msg);
 		goto out;
 	}
@@ -1246,7 +1237,7 @@ out:
 }
 
 static void
-page_domain_add(struct page *pg, const char *arg)
+page_domain_add(struct web_pg *pg, const char *arg)
 {
 	char in[LIMIT_DNAME_LEN * 4 + 1], name[LIMIT_DNAME_LEN + 1];
 	char tenant[STORE_TENANT_LEN + 1], loc[LIMIT_DNAME_LEN * 3 + 32];
@@ -1260,19 +1251,19 @@ page_domain_add(struct page *pg, const char *arg)
 	p.max_age = 604800;
 	if (page_field(pg, "name", in, sizeof(in)) == -1 ||
 	    page_field(pg, "tenant", tenant, sizeof(tenant)) == -1) {
-		page_error(pg, 400, "The domain or tenant is too long.");
+		web_page_error(pg, 400, "The domain or tenant is too long.");
 		return;
 	}
 	if (pg->role != ACCOUNT_ADMIN || tenant[0] == '\0')
 		snprintf(tenant, sizeof(tenant), "%s", pg->tenant);
 	if (tenant[0] == '\0') {
-		page_error(pg, 400, "Say which tenant the domain is for.");
+		web_page_error(pg, 400, "Say which tenant the domain is for.");
 		return;
 	}
 	if (dname_normalize(in, strlen(in), false, name, &e) == -1 ||
 	    page_policy_form(pg, &p, &e) == -1 ||
 	    store_domain_add(pg->s, tenant, name, &p, &d, &e) == -1) {
-		page_error(pg, 400, e.msg);
+		web_page_error(pg, 400, e.msg);
 		goto out;
 	}
 	web_html_url(&url, d.name);
@@ -1326,7 +1317,7 @@ page_json_table(struct web_html *h, const json_t *o)
 /* Report id (a number) into *id, when the user may see it. Returns 0 or
  * the status already answered. */
 static int
-page_report_id(struct page *pg, const char *arg, int64_t *id)
+page_report_id(struct web_pg *pg, const char *arg, int64_t *id)
 {
 	char *end;
 	long long n;
@@ -1337,7 +1328,7 @@ page_report_id(struct page *pg, const char *arg, int64_t *id)
 	n = strtoll(arg, &end, 10);
 	if (errno != 0 || *end != '\0' || n <= 0 || arg[0] == '+' ||
 	    arg[0] == ' ') {
-		page_error(pg, 404, "No such report.");
+		web_page_error(pg, 404, "No such report.");
 		return 404;
 	}
 	if (pg->role == ACCOUNT_ADMIN)
@@ -1345,11 +1336,11 @@ page_report_id(struct page *pg, const char *arg, int64_t *id)
 	else
 		r = store_report_claimed(pg->s, n, pg->tenant, &e);
 	if (r == 1) {
-		page_error(pg, 404, "No such report.");
+		web_page_error(pg, 404, "No such report.");
 		return 404;
 	}
 	if (r == -1) {
-		page_error(pg, 500, e.msg);
+		web_page_error(pg, 500, e.msg);
 		return 500;
 	}
 	*id = n;
@@ -1357,7 +1348,7 @@ page_report_id(struct page *pg, const char *arg, int64_t *id)
 }
 
 static void
-page_report(struct page *pg, const char *arg)
+page_report(struct web_pg *pg, const char *arg)
 {
 	struct web_html *h = &pg->h;
 	json_t *o = NULL, *rep, *pols, *pol, *fd, *x;
@@ -1370,12 +1361,12 @@ page_report(struct page *pg, const char *arg)
 	if (page_report_id(pg, arg, &id) != 0)
 		return;
 	if ((r = web_report_show(pg->s, id, &o, &e)) != 0) {
-		page_error(pg, r == 1 ? 404 : 500, r == 1 ? "No such report." :
+		web_page_error(pg, r == 1 ? 404 : 500, r == 1 ? "No such report." :
 		    e.msg);
 		return;
 	}
 	snprintf(title, sizeof(title), "Report %lld", (long long)id);
-	page_open(pg, title);
+	web_page_open(pg, title);
 	web_html_raw(h, "<h2>How it arrived</h2>");
 	page_json_table(h, json_object_get(o, "stored"));
 	rep = json_object_get(o, "report");
@@ -1441,12 +1432,12 @@ page_report(struct page *pg, const char *arg)
 	}
 	web_html_raw(h, "</pre></details>");
 	json_decref(o);
-	page_close(pg);
-	page_send(pg, 200);
+	web_page_close(pg);
+	web_page_send(pg, 200);
 }
 
 static void
-page_report_raw(struct page *pg, const char *arg)
+page_report_raw(struct web_pg *pg, const char *arg)
 {
 	uint8_t *bytes = NULL;
 	size_t len;
@@ -1458,7 +1449,7 @@ page_report_raw(struct page *pg, const char *arg)
 		return;
 	if ((r = store_report_get(pg->s, id, NULL, NULL, &bytes, &len,
 	    &e)) != 0) {
-		page_error(pg, r == 1 ? 404 : 500, r == 1 ? "No such report." :
+		web_page_error(pg, r == 1 ? 404 : 500, r == 1 ? "No such report." :
 		    e.msg);
 		return;
 	}
@@ -1485,7 +1476,7 @@ static const struct page_route {
 	enum http_method method;
 	const char	*path;
 	enum page_access access;
-	void		(*run)(struct page *, const char *arg);
+	void		(*run)(struct web_pg *, const char *arg);
 } page_routes[] = {
 	{ HTTP_GET,  "/login",			PAGE_ANYONE, page_login_get },
 	{ HTTP_POST, "/login",			PAGE_ANYONE, page_login_post },
@@ -1494,6 +1485,9 @@ static const struct page_route {
 	{ HTTP_POST, "/domains",		PAGE_CHANGE, page_domain_add },
 	{ HTTP_GET,  "/domains/*",		PAGE_READ,   page_domain },
 	{ HTTP_POST, "/domains/*/policy",	PAGE_CHANGE, page_policy_post },
+	{ HTTP_GET,  "/domains/*/ready",	PAGE_READ,   web_page_ready },
+	{ HTTP_GET,  "/domains/*/adoption",	PAGE_READ,   web_page_adoption },
+	{ HTTP_GET,  "/domains/*/fetches",	PAGE_READ,   web_page_fetches },
 	{ HTTP_GET,  "/reports/*",		PAGE_READ,   page_report },
 	{ HTTP_GET,  "/reports/*/raw",		PAGE_READ,   page_report_raw },
 };
@@ -1535,7 +1529,7 @@ void
 web_page(struct store *s, const struct web_request *rq,
     struct web_response *out)
 {
-	struct page pg = { 0 };
+	struct web_pg pg = { 0 };
 	const struct page_route *r = NULL;
 	char arg[LIMIT_DNAME_LEN * 2 + 1];
 	bool path_known = false;
@@ -1561,33 +1555,33 @@ web_page(struct store *s, const struct web_request *rq,
 		if (path_known) {
 			page_header(&pg, rq->method == HTTP_POST ?
 			    "Allow: GET, HEAD\r\n" : "Allow: POST\r\n");
-			page_error(&pg, 405, "That method is not allowed "
+			web_page_error(&pg, 405, "That method is not allowed "
 			    "here.");
 		} else {
-			page_error(&pg, 404, "No such page.");
+			web_page_error(&pg, 404, "No such page.");
 		}
 		return;
 	}
 	if (page_session(&pg, &e) == -1) {
-		page_error(&pg, 500, e.msg);
+		web_page_error(&pg, 500, e.msg);
 		return;
 	}
 	if (r->access != PAGE_ANYONE && !pg.user) {
 		if (rq->method == HTTP_GET)
 			page_redirect(&pg, "/login");
 		else
-			page_error(&pg, 403, "Log in first.");
+			web_page_error(&pg, 403, "Log in first.");
 		return;
 	}
 	if (rq->method == HTTP_POST && r->access != PAGE_ANYONE &&
 	    !page_csrf_ok(&pg, pg.csrf)) {
-		page_error(&pg, 403, "The form is stale or came from another "
+		web_page_error(&pg, 403, "The form is stale or came from another "
 		    "site (CSRF token missing or wrong): reload the page and "
 		    "try again.");
 		return;
 	}
-	if (r->access == PAGE_CHANGE && !page_may_change(&pg)) {
-		page_error(&pg, 403, "A viewer cannot change anything: ask an "
+	if (r->access == PAGE_CHANGE && !web_page_may_change(&pg)) {
+		web_page_error(&pg, 403, "A viewer cannot change anything: ask an "
 		    "owner of the tenant.");
 		return;
 	}

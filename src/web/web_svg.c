@@ -18,19 +18,39 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "web.h"
 
 #define SVG_OK "#2e7d32"
 #define SVG_FAIL "#c62828"
 
+/* The day of slot i: the range's when there is one, else the table's. */
+static void
+web_svg_day_label(struct web_html *h, const struct web_stat_table *days,
+    time_t from, size_t i, size_t ndays)
+{
+	time_t t = from + (time_t)i * 86400;
+	struct tm tm;
+	char buf[16];
+
+	if (ndays == 0) {
+		web_html_text(h, days->v[i].key);
+		return;
+	}
+	gmtime_r(&t, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%d", &tm);
+	web_html_text(h, buf);
+}
+
 void
-web_svg_days(struct web_html *h, const struct web_stat_table *days)
+web_svg_days(struct web_html *h, const struct web_stat_table *days,
+    time_t from, size_t ndays)
 {
 	const double W = 720, H = 200, top = 18, bottom = 22;
 	uint64_t max = 0;
 	double bw, x, scale;
-	size_t i;
+	size_t i, slots = ndays > 0 ? ndays : days->n;
 
 	for (i = 0; i < days->n; i++)
 		if (days->v[i].successful + days->v[i].failed > max)
@@ -43,15 +63,25 @@ web_svg_days(struct web_html *h, const struct web_stat_table *days)
 		    "</svg>", W / 2, H / 2);
 		return;
 	}
-	bw = W / (double)days->n;
+	bw = W / (double)slots;
 	scale = (H - top - bottom) / (double)max;
 	for (i = 0; i < days->n; i++) {
 		const struct web_stat_key *d = &days->v[i];
 		double ho = (double)d->successful * scale;
 		double hf = (double)d->failed * scale;
 		double base = H - bottom;
+		size_t slot = i;
+		time_t t;
 
-		x = (double)i * bw;
+		/* A day's place in the range: days without reports are
+		 * gaps, so that a week of data over a year looks it. */
+		if (ndays > 0) {
+			if (web_parse_day(d->key, &t) == -1 || t < from ||
+			    (size_t)((t - from) / 86400) >= ndays)
+				continue;
+			slot = (size_t)((t - from) / 86400);
+		}
+		x = (double)slot * bw;
 		web_html_raw(h, "<g><title>");
 		web_html_text(h, d->key);
 		web_html_fmt(h, ": %llu successful, %llu failed</title>",
@@ -75,10 +105,10 @@ web_svg_days(struct web_html *h, const struct web_stat_table *days)
 	web_html_fmt(h, "<text x=\"2\" y=\"12\">%llu</text>",
 	    (unsigned long long)max);
 	web_html_fmt(h, "<text x=\"2\" y=\"%.0f\">", H - 6);
-	web_html_text(h, days->v[0].key);
+	web_svg_day_label(h, days, from, 0, ndays);
 	web_html_fmt(h, "</text><text x=\"%.0f\" y=\"%.0f\" "
 	    "text-anchor=\"end\">", W - 2, H - 6);
-	web_html_text(h, days->v[days->n - 1].key);
+	web_svg_day_label(h, days, from, slots - 1, ndays);
 	web_html_raw(h, "</text></svg>");
 }
 

@@ -83,12 +83,26 @@ test_svg(void **state)
 	struct web_stat_key t[1] = { { "<b>x</b>", 0, 3 } };
 	struct web_stat_table days = { d, 2, 2 }, types = { t, 1, 1 };
 	struct web_html h = { 0 };
+	time_t from;
 
 	(void)state;
-	web_svg_days(&h, &days);
+	web_svg_days(&h, &days, 0, 0);
 	assert_non_null(strstr(h.p, "<title>2026-05-11: 1000000 successful, "
 	    "1 failed</title>"));
 	assert_non_null(strstr(h.p, "height=\"1.00\" fill=\"#c62828\""));
+	web_html_free(&h);
+	/* Over a range: each day at its place, the range's ends labelled,
+	 * days outside it left out. */
+	assert_int_equal(web_parse_day("2026-05-10", &from), 0);
+	web_svg_days(&h, &days, from, 4);
+	assert_non_null(strstr(h.p, "<rect x=\"180.00\""));	/* 05-11 */
+	assert_non_null(strstr(h.p, "<rect x=\"360.00\""));	/* 05-12 */
+	assert_non_null(strstr(h.p, ">2026-05-10</text>"));
+	assert_non_null(strstr(h.p, ">2026-05-13</text>"));
+	web_html_free(&h);
+	web_svg_days(&h, &days, from + 2 * 86400, 4);	/* 05-12 .. 05-15 */
+	assert_null(strstr(h.p, "2026-05-11:"));
+	assert_non_null(strstr(h.p, "<rect x=\"0.00\""));
 	web_html_free(&h);
 	web_svg_types(&h, &types);
 	assert_null(strstr(h.p, "<b>"));
@@ -99,7 +113,7 @@ test_svg(void **state)
 	assert_non_null(strstr(h.p, "L120.0 1.0"));
 	web_html_free(&h);
 	days.n = 0;
-	web_svg_days(&h, &days);
+	web_svg_days(&h, &days, 0, 0);
 	assert_non_null(strstr(h.p, "no sessions"));
 	web_html_free(&h);
 }
