@@ -12,7 +12,11 @@ libgmime-3.0-dev libunbound-dev libldns-dev libsodium-dev libcmocka-dev
 libopendkim-dev"
 # Tests with real peers and the tools the test scripts call.
 PEERS="curl openssl sqlite3 iproute2 procps psmisc dnsutils nsd pebble
-postfix-mta-sts-resolver swaks libnet-ssleay-perl postfix python3-dkim"
+postfix-mta-sts-resolver swaks libnet-ssleay-perl postfix python3-dkim
+chromium fonts-dejavu-core libnss3-tools"
+# The dashboard's browser test drives that Chromium with playwright-core
+# (npm, pinned), installed into .deps/node of the tree (not in git).
+PLAYWRIGHT=playwright-core@1.49.1
 # Benchmarks only (bench/): the peers we measure against and the load.
 BENCH="nginx h2o wrk jq linux-perf strace python3"
 
@@ -29,15 +33,32 @@ for p in $want; do
 		missing="$missing $p"
 	fi
 done
-[ -z "$missing" ] && exit 0
+# Node and npm: Debian's packages, unless a node is there already (a
+# NodeSource node brings its own npm and conflicts with Debian's).
+if [ "${1:-}" != "--build-only" ] && ! command -v npm >/dev/null; then
+	missing="$missing nodejs npm"
+fi
 
-echo "deps: installing:$missing" >&2
-SUDO=
-[ "$(id -u)" -ne 0 ] && SUDO=sudo
-export DEBIAN_FRONTEND=noninteractive
-# postfix (pulled in by some peers) asks a question unless told.
-echo "postfix postfix/main_mailer_type select No configuration" |
-    $SUDO debconf-set-selections 2>/dev/null || true
-$SUDO apt-get update -qq
-# shellcheck disable=SC2086
-$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+if [ -n "$missing" ]; then
+	echo "deps: installing:$missing" >&2
+	SUDO=
+	[ "$(id -u)" -ne 0 ] && SUDO=sudo
+	export DEBIAN_FRONTEND=noninteractive
+	# postfix (pulled in by some peers) asks a question unless told.
+	echo "postfix postfix/main_mailer_type select No configuration" |
+	    $SUDO debconf-set-selections 2>/dev/null || true
+	$SUDO apt-get update -qq
+	# shellcheck disable=SC2086
+	$SUDO apt-get install -y -qq --no-install-recommends $missing \
+	    >/dev/null
+fi
+
+if [ "${1:-}" != "--build-only" ]; then
+	top=$(cd "$(dirname "$0")/.." && pwd)
+	if [ ! -f "$top/.deps/node/node_modules/playwright-core/package.json" ]
+	then
+		echo "deps: npm install $PLAYWRIGHT into .deps/node" >&2
+		npm install --prefix "$top/.deps/node" --no-audit --no-fund \
+		    --silent "$PLAYWRIGHT" >/dev/null
+	fi
+fi

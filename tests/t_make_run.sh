@@ -7,7 +7,9 @@
 # Checks: the script gets as far as serving (records printed, sample
 # reports imported); the statistics it prints show those reports (not
 # "(none)"); the curl line it prints, run as printed, fetches the policy;
-# the daemon stops on SIGTERM with exit 0.
+# the dashboard line it prints logs in with the printed user and password
+# and shows the demo domain with yesterday's report in its chart; the
+# daemon stops on SIGTERM with exit 0.
 set -u
 . "$(dirname "$0")/lib.sh"
 HPORT=$(( PORT + 1 ))
@@ -49,6 +51,21 @@ check "the printed curl line fetches the policy" "version: STSv1" \
     "$(head -1 <<< "$body" | tr -d '\r')"
 grep -q '^mx: \*\.mx\.example\.net' <<< "$(tr -d '\r' <<< "$body")" &&
     ok "the demo domain's policy" || bad "policy: $body $(cat "$DIR/curl.err")"
+# The dashboard, as printed: log in, see yesterday's sessions.
+dash=$(sed -n 's/^   \(https:.*\)  user \(.*\)  password \(.*\)$/\1 \2 \3/p' "$DIR/out")
+read -r url user pass <<< "$dash"
+host=$(sed 's|https://\([^:/]*\):.*|\1|' <<< "$url")
+dc() { curl -sS --max-time 20 --cacert "$DIR/data/local-ca.pem" \
+    --resolve "$host:$PORT:$IP" -b "$DIR/jar" -c "$DIR/jar" "$@"; }
+csrf=$(dc "${url}login" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' | head -1)
+check "the printed dashboard user logs in" 303 "$(dc -o /dev/null -w '%{http_code}' \
+    --data-urlencode "csrf=$csrf" --data-urlencode "email=$user" \
+    --data-urlencode "password=$pass" "${url}login")"
+dc -o "$DIR/page" "${url}domains/example.com"
+yday=$(date -u -d yesterday +%Y-%m-%d)
+grep -q "<title>$yday: 4210 successful, 7 failed</title>" "$DIR/page" &&
+    ok "the dashboard charts yesterday's demo report" ||
+    bad "no bar for $yday in the domain page"
 kill -TERM $PID; wait $PID; st=$?; PID=
 check "SIGTERM exit code" 0 "$st"
 grep -E 'panic|AddressSanitizer|runtime error' "$DIR/err" &&
