@@ -119,7 +119,11 @@ grepf "login leads to the overview" "$DIR/head" "^Location: /$"
 check "viewer logs in" 303 "$(login viewer viewer@acme.example 'correct horse battery')"
 check "admin logs in" 303 "$(login admin boss@ops.example 'correct horse battery')"
 check "other tenant's owner logs in" 303 "$(login other eve@globex.example 'correct horse battery')"
+check "overview before the first fetch" 200 "$(as owner /)"
+grepf "no certificate yet" "$DIR/body" '>example.com</a></td><td>testing</td><td>none yet</td>'
+c -o /dev/null --resolve "mta-sts.example.com:$PORT:$IP" "https://mta-sts.example.com:$PORT/.well-known/mta-sts.txt"
 check "overview" 200 "$(as owner /)"
+grepf "the certificate issued (local CA), until when" "$DIR/body" '>example.com</a></td><td>testing</td><td>issued, until 20[0-9][0-9]-'
 grepf "overview lists the tenant's domain" "$DIR/body" 'href="/domains/example.com">example.com<'
 grepf "page has a CSP allowing one script by hash" "$DIR/head" \
     "^Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-"

@@ -109,4 +109,21 @@ int	acme_http01_lookup(const char *token, char *buf, size_t len);
  * then select that protocol), with the SNI name; RFC 8737 §3. */
 int	acme_alpn01_lookup(const char *name, X509 **cert, EVP_PKEY **key);
 
+/* What the dashboard shows of a name's certificate: its validity (from
+ * <data_dir>/certs/NAME.pem), when the manager renews it, and the last
+ * failed order (NAME.failed, which the manager writes on a failure and
+ * removes on success). */
+#define ACME_REASON_LEN 256
+struct acme_cert_state {
+	time_t	 not_before, not_after;	/* 0: no certificate */
+	time_t	 renew_at;		/* a third of its lifetime left */
+	time_t	 failed_at;		/* 0: the last order did not fail */
+	unsigned failures;		/* consecutive failed orders */
+	char	 reason[ACME_REASON_LEN];
+};
+/* Fills st for name. Returns 0 (also when there is no certificate yet)
+ * or -1 when the path does not fit. Reads two small files. */
+int	acme_cert_state(const char *data_dir, const char *name,
+	    struct acme_cert_state *st);
+
 #endif

@@ -37,11 +37,13 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include "acme_int.h"
+#include "../lib/file.h"
 #include "../lib/limits.h"
 #include "../lib/log.h"
 
@@ -111,6 +113,63 @@ acme_cert_times(const char *path, time_t *not_before, time_t *not_after)
 out:
 	X509_free(x);
 	return rc;
+}
+
+/* NAME.failed beside NAME.pem: "<unix time> <failures> <reason>\n" of
+ * the last failed order, so that the dashboard says why a certificate
+ * is missing or old; removed when an order succeeds. Best effort: a
+ * note that cannot be written costs only the dashboard's reason. */
+static void
+acme_failed_note(const char *data_dir, const char *name, unsigned failures,
+    const char *why)
+{
+	char path[4096], line[ACME_REASON_LEN + 48];
+	struct err e;
+	int n;
+
+	if (acme_cert_path(data_dir, name, "failed", path, sizeof(path),
+	    NULL) == -1)
+		return;
+	if (why == NULL) {
+		unlink(path);
+		return;
+	}
+	n = snprintf(line, sizeof(line), "%lld %u %.*s\n",
+	    (long long)time(NULL), failures, ACME_REASON_LEN - 1, why);
+	if (n > 0 && (size_t)n < sizeof(line))
+		(void)file_write_atomic(path, line, (size_t)n, 0644, false, &e);
+}
+
+int
+acme_cert_state(const char *data_dir, const char *name,
+    struct acme_cert_state *st)
+{
+	char path[4096], line[ACME_REASON_LEN + 48];
+	long long at;
+	unsigned n;
+	int used;
+	FILE *f;
+
+	memset(st, 0, sizeof(*st));
+	if (acme_cert_path(data_dir, name, "pem", path, sizeof(path),
+	    NULL) == -1)
+		return -1;
+	if (acme_cert_times(path, &st->not_before, &st->not_after) == 0)
+		st->renew_at = acme_renew_at(st->not_before, st->not_after);
+	else
+		st->not_before = st->not_after = 0;
+	if (acme_cert_path(data_dir, name, "failed", path, sizeof(path),
+	    NULL) == -1 || (f = fopen(path, "r")) == NULL)
+		return 0;
+	if (fgets(line, sizeof(line), f) != NULL &&
+	    sscanf(line, "%lld %u %n", &at, &n, &used) == 2) {
+		st->failed_at = (time_t)at;
+		st->failures = n;
+		snprintf(st->reason, sizeof(st->reason), "%s", line + used);
+		st->reason[strcspn(st->reason, "\n")] = '\0';
+	}
+	fclose(f);
+	return 0;
 }
 
 /* Host names equal, ignoring case and one trailing dot. */
@@ -321,6 +380,7 @@ acme_round(struct acme_manager *m, time_t *wake)
 			continue;
 		}
 		if (acme_obtain_cancel(&m->cfg, s->name, &m->stop, &e) == 0) {
+			acme_failed_note(m->cfg.data_dir, s->name, 0, NULL);
 			s->failures = 0;
 			s->next_try = 0;
 			s->renew_at = 0;	/* read again next round */
@@ -340,6 +400,7 @@ acme_round(struct acme_manager *m, time_t *wake)
 			break;
 		s->failures++;
 		s->next_try = time(NULL) + acme_backoff(s->failures);
+		acme_failed_note(m->cfg.data_dir, s->name, s->failures, e.msg);
 		{
 			struct log_line l;
 

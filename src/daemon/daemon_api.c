@@ -123,6 +123,7 @@ api_new(struct intake *in, void *waiter, const struct http_request *r,
 	snprintf(j->client, sizeof(j->client), "%s", client);
 	j->rq.client = j->client;
 	j->rq.service_host = in->d->service_host;
+	j->rq.data_dir = in->d->data_dir;
 	return j;
 }
 

@@ -178,6 +178,7 @@ struct web_request {
 	const char	*client;	/* the peer's address ("192.0.2.1"),
 					 * for throttling; "" when unknown */
 	const char	*service_host;	/* for the intake URL and address */
+	const char	*data_dir;	/* certificates' state, or NULL */
 	time_t		 now;		/* the time of the request (0: now) */
 };
 

@@ -54,6 +54,7 @@
 #include <openssl/sha.h>
 
 #include "../account/account.h"
+#include "../acme/acme.h"
 #include "../dns/dns.h"
 #include "../lib/dname.h"
 #include "../policy/policy.h"
@@ -646,6 +647,48 @@ page_last_cb(void *arg, const struct store_report_row *r)
 	return 1;
 }
 
+/* The state of the certificate of mta-sts.<d>: issued (until), due
+ * for renewal, failing (with the CA's or the DNS check's reason), or
+ * none yet. */
+static void
+page_cert(struct web_pg *pg, const struct store_domain *d)
+{
+	struct web_html *h = &pg->h;
+	struct acme_cert_state st;
+	char name[LIMIT_DNAME_LEN + 16];
+
+	snprintf(name, sizeof(name), "mta-sts.%s", d->name);
+	if (pg->rq->data_dir == NULL || acme_cert_state(pg->rq->data_dir,
+	    name, &st) == -1) {
+		web_html_raw(h, "-");
+		return;
+	}
+	if (st.failed_at != 0) {
+		web_html_fmt(h, "<span class=\"bad\">failing (%u tries): ",
+		    st.failures);
+		web_html_text(h, st.reason);
+		web_html_raw(h, "</span>");
+		if (st.not_after != 0) {
+			web_html_raw(h, "; the current one ends ");
+			web_page_time(h, st.not_after);
+		}
+		return;
+	}
+	if (st.not_after == 0) {
+		web_html_raw(h, "none yet");
+		return;
+	}
+	if (st.not_after <= pg->now) {
+		web_html_raw(h, "<span class=\"bad\">expired ");
+		web_page_time(h, st.not_after);
+		web_html_raw(h, "</span>");
+		return;
+	}
+	web_html_raw(h, st.renew_at <= pg->now ? "renewing, ends " :
+	    "issued, until ");
+	web_page_time(h, st.not_after);
+}
+
 /* One row of the overview. Returns 0 or -1. */
 static int
 page_overview_row(struct web_pg *pg, const struct store_domain *d)
@@ -675,6 +718,8 @@ page_overview_row(struct web_pg *pg, const struct store_domain *d)
 	web_html_raw(h, "</a></td><td>");
 	web_html_text(h, d->removed != 0 ? "removed" :
 	    policy_mode_name(d->policy.mode));
+	web_html_raw(h, "</td><td>");
+	page_cert(pg, d);
 	web_html_raw(h, "</td><td>");
 	if (ok + fail > 0)
 		web_html_fmt(h, "%.1f %%", 100.0 * (double)ok /
@@ -805,7 +850,8 @@ page_overview(struct web_pg *pg, const char *arg)
 	if (web_page_may_change(pg))
 		page_add_form(pg, tenant);
 	web_html_raw(h, "<div class=\"scroll\"><table><thead><tr>"
-	    "<th>Domain</th><th>Mode</th><th>Successful (30 days)</th>"
+	    "<th>Domain</th><th>Mode</th><th>Certificate</th>"
+	    "<th>Successful (30 days)</th>"
 	    "<th>Per day</th><th>Last report</th><th>Attention</th></tr>"
 	    "</thead><tbody>");
 	l.pg = pg;

@@ -621,6 +621,23 @@ test_manager(void **state)
 	assert_int_equal(atomic_load(&names_calls), 4);
 	assert_int_equal(atomic_load(&ca_conns), 2);
 	assert_int_equal(atomic_load(&issued_calls), 0);
+	/* What the dashboard reads: a and b failed once, with the reason;
+	 * c has its certificate and no failure. */
+	{
+		struct acme_cert_state cs;
+
+		assert_int_equal(acme_cert_state(dir, "a.example", &cs), 0);
+		assert_true(cs.failed_at >= time(NULL) - 60);
+		assert_int_equal(cs.failures, 1);
+		assert_true(cs.reason[0] != '\0');
+		assert_int_equal(cs.not_after, 0);
+		print_message("a.example failed: %s\n", cs.reason);
+		assert_int_equal(acme_cert_state(dir, "c.example", &cs), 0);
+		assert_int_equal(cs.failed_at, 0);
+		assert_int_equal(cs.not_after - cs.not_before, 7 * 86400 + 3600);
+		assert_true(cs.renew_at > cs.not_before &&
+		    cs.renew_at < cs.not_after);
+	}
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	assert_int_equal(system(cmd), 0);
 }
