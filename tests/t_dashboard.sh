@@ -230,12 +230,26 @@ check "stored with both patterns" "mx1.new.example mx2.new.example" \
 check "the viewer cannot" 403 "$(as viewer /domains --data-urlencode "csrf=$VC" --data-urlencode name=v.example \
     --data-urlencode mx=mx.v.example)"
 
+# --- a report POSTed as a sender does shows on the domain's pages -------------
+# The intake URL a sender finds in _smtp._tls (the https rua URI).
+URL=$(sg dns example.com --service-host "$SH" --json | $PY -c '
+import json, sys, re
+for r in json.load(sys.stdin):
+    if r["name"].startswith("_smtp._tls."):
+        print(re.search(r"(https://[^,; ]+)", r["value"]).group(1))')
+URL=${URL/$SH/$SH:$PORT}
+report "Postmail Corp" p-1 50 0 none mail.example.com | gzip > "$DIR/post.json.gz"
+check "a sender POSTs a report" 201 "$(c -o /dev/null -w '%{http_code}' \
+    -H 'Content-Type: application/tlsrpt+gzip' --data-binary @"$DIR/post.json.gz" "$URL")"
+
 # --- the domain page shows the stored figures ------------------------------
 check "domain page" 200 "$(as viewer /domains/example.com)"
 PID_NOW=$(sg domain show example.com --json | $PY -c 'import json,sys; print(json.load(sys.stdin)["policy_id"])')
 grepf "the TXT record to publish, with the current id" "$DIR/body" "v=STSv1; id=$PID_NOW"
 grepf "the chart" "$DIR/body" '<svg class="chart" viewBox="0 0 720 200"'
-grepf "a day of Bigmail's sessions in the chart" "$DIR/body" "<title>$(date -u -d yesterday +%Y-%m-%d): 901 successful, 13 failed</title>"
+grepf "the POSTed report among the reports, received by HTTPS" "$DIR/body" 'Postmail Corp</td><td>[0-9-]+</td><td>50</td><td>0</td><td>https</td>'
+grepf "and in the organizations' table" "$DIR/body" '<tr><td>Postmail Corp</td><td>50</td><td>0</td></tr>'
+grepf "yesterday's sessions of all three reports in the chart" "$DIR/body" "<title>$(date -u -d yesterday +%Y-%m-%d): 951 successful, 13 failed</title>"
 grepf "the failure explained" "$DIR/body" 'certificate-expired: the certificate of an MX host has expired: renew it.'
 # The readiness view says what the API says, and names the failing MX.
 TOK=$(sg token create --tenant acme | tail -1)
