@@ -17,7 +17,8 @@ SH=sts.api.test
 
 copts() {	# curl's options for the test's names (again after --next)
 	echo --cacert "$DIR/data/local-ca.pem" --resolve "$SH:$PORT:$IP" \
-	    --resolve "mta-sts.a1.example:$PORT:$IP"
+	    --resolve "mta-sts.a1.example:$PORT:$IP" \
+	    --resolve "mta-sts.new.example:$PORT:$IP"
 }
 c() {
 	# shellcheck disable=SC2046
@@ -29,6 +30,14 @@ get() {
 	[ -n "${2:-}" ] && h=(-H "Authorization: Bearer $2")
 	c -o "$DIR/body" -D "$DIR/head" -w '%{http_code}' "${h[@]}" \
 	    "https://$SH:$PORT$1"
+}
+# send METHOD PATH TOKEN [BODY [TYPE]]: the status; the body in $DIR/body
+send() {
+	local h=() d=()
+	[ -n "$3" ] && h=(-H "Authorization: Bearer $3")
+	[ $# -ge 4 ] && d=(--data-binary "$4" -H "Content-Type: ${5:-application/json}")
+	c -o "$DIR/body" -D "$DIR/head" -w '%{http_code}' -X "$1" "${h[@]}" \
+	    "${d[@]}" "https://$SH:$PORT$2"
 }
 field() { $PY -c "import json,sys; print(json.load(open(sys.argv[1]))$1)" "$DIR/body"; }
 
@@ -48,6 +57,7 @@ TA=$(sg token create --tenant acme | tail -1)
 TG=$(sg token create --tenant globex --read-only | tail -1)
 TR=$(sg token create --tenant acme | tail -1)
 sg token revoke 3 > /dev/null
+TG2=$(sg token create --tenant globex | tail -1)
 
 "$STSGUARD" --data-dir "$DIR/data" serve --https-listen "$IP:$PORT" \
     --http-listen off --service-host $SH --workers 2 2> "$DIR/serve.log" &
@@ -96,8 +106,8 @@ if cmp -s "$DIR/body" "$DIR/other.body"; then ok "the same 404 as a domain that 
 else bad "another tenant's domain answers differently from none"; fi
 check "HEAD: 200, no body" "200 0" "$(c -I -o /dev/null -w '%{http_code} %{size_download}' \
     -H "Authorization: Bearer $TA" "https://$SH:$PORT/api/v1/domains/a1.example")"
-check "POST (not built yet): 405" 405 "$(c -o /dev/null -w '%{http_code}' -X POST \
-    -H "Authorization: Bearer $TA" -d '{}' "https://$SH:$PORT/api/v1/domains")"
+check "POST on a domain: 405" 405 "$(send POST /api/v1/domains/a1.example "$TA" '{}')"
+grepf "... with the methods it takes" "$DIR/head" '^Allow: GET, HEAD, PATCH, DELETE'
 check "unknown API route: 404" 404 "$(get /api/v1/nothing "$TA")"
 
 # Request bodies: read whole (up to LIMIT_WEB_BODY_BYTES, 8 MiB), the
@@ -126,6 +136,99 @@ check "8 MiB + 1 chunked: 413" 413 "$(c -o "$DIR/body" -w '%{http_code}' \
     --data-binary @"$DIR/big" "$U")"
 check "... with the limit named" "request body larger than the limit of 8388608 bytes" \
     "$(field '["error"]')"
+
+# Writes: what the API answers is what the CLI then shows, and what the
+# daemon serves.
+same_as_cli() {	# the answer's domain fields against domain show --json
+	sg domain show "$1" --json > "$DIR/cli.json"
+	$PY -c '
+import json, sys
+a, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+b.pop("history")
+diff = [k for k in b if a.get(k) != b[k]]
+print("same" if not diff else "differ: %s" % diff)' "$DIR/body" "$DIR/cli.json"
+}
+check "POST a domain: 201" 201 "$(send POST /api/v1/domains "$TA" \
+    '{"name": "New.Example", "mode": "enforce", "mx": ["mx1.new.example", "*.new.example"], "max_age": 86400}')"
+check "... as domain show --json shows it" same "$(same_as_cli new.example)"
+check "... enforce, 2 mx, 86400, tenant acme" "enforce 2 86400 acme" \
+    "$(field '["mode"]') $(field '["mx"].__len__()') $(field '["max_age"]') $(field '["tenant"]')"
+grepf "... its Location" "$DIR/head" '^Location: /api/v1/domains/new.example'
+check "... with its records and intake URL" "3 yes" "$($PY -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+print(len(d["records"]), "yes" if d["intake_url"].endswith("/tlsrpt/" + d["token"]) else "no")' "$DIR/body")"
+POLICY=$(field '["policy"]')
+ID1=$(field '["policy_id"]')
+for _ in $(seq 20); do
+	got=$(c -s "https://mta-sts.new.example:$PORT/.well-known/mta-sts.txt") && [ -n "$got" ] &&
+	    [ "$got" = "$(printf '%s' "$POLICY")" ] && break
+	sleep 0.25
+done
+check "the daemon serves the new domain's policy" "$(printf '%s' "$POLICY")" "$got"
+check "POST it again: 409" 409 "$(send POST /api/v1/domains "$TA" '{"name": "new.example", "mx": ["mx.x"]}')"
+check "... naming its own tenant" "new.example is already hosted (tenant acme)" "$(field '["error"]')"
+check "POST it from another tenant: 409" 409 "$(send POST /api/v1/domains "$TG2" '{"name": "new.example", "mx": ["mx.x"]}')"
+check "... without naming the tenant that has it" "new.example is already hosted" "$(field '["error"]')"
+check "a read-only token: 403" 403 "$(send POST /api/v1/domains "$TG" '{"name": "ro.example", "mx": ["mx.x"]}')"
+check "... and nothing added" 1 "$(sg domain show ro.example > /dev/null 2>&1; echo $?)"
+check "bad JSON: 400" 400 "$(send POST /api/v1/domains "$TA" '{"name": ')"
+grepf "... with the reason" "$DIR/body" '"error": "bad JSON: .*line 1'
+check "a bad mode: 400, as the CLI says it" \
+    "$(sg domain add bad.example --mode strict --mx mx.x 2>&1 | sed 's/^stsguard: --//')" \
+    "$(send POST /api/v1/domains "$TA" '{"name": "bad.example", "mode": "strict", "mx": ["mx.x"]}' > /dev/null; field '["error"]')"
+check "a bad mx: 400, as the CLI says it" \
+    "$(sg domain add bad.example --mx 'mail.*.example' 2>&1 | sed 's/^stsguard: --//')" \
+    "$(send POST /api/v1/domains "$TA" '{"name": "bad.example", "mx": ["mail.*.example"]}' > /dev/null; field '["error"]')"
+check "JSON as text/plain: 415" 415 "$(send POST /api/v1/domains "$TA" '{"name": "bad.example"}' text/plain)"
+
+check "PATCH: 200" 200 "$(send PATCH /api/v1/domains/new.example "$TA" '{"mode": "testing", "max_age": 3600}')"
+check "... as domain show --json shows it" same "$(same_as_cli new.example)"
+check "... a new policy id, mx left alone" "yes testing 3600 2" \
+    "$([ "$(field '["policy_id"]')" != "$ID1" ] && echo yes) $(field '["mode"]') $(field '["max_age"]') $(field '["mx"].__len__()')"
+check "PATCH another tenant's domain: 404" 404 "$(send PATCH /api/v1/domains/g1.example "$TA" '{"mode": "none"}')"
+check "PATCH by a read-only token: 403" 403 "$(send PATCH /api/v1/domains/g1.example "$TG" '{"mode": "none"}')"
+check "... its mode unchanged" enforce "$(sg domain show g1.example --json | $PY -c 'import json,sys; print(json.load(sys.stdin)["mode"])')"
+check "PATCH with a name: 400" 400 "$(send PATCH /api/v1/domains/new.example "$TA" '{"name": "x.example"}')"
+
+check "DELETE: 200" 200 "$(send DELETE /api/v1/domains/new.example "$TA")"
+check "... as domain show --json shows it" same "$(same_as_cli new.example)"
+check "... removed, served as none until serve_until" "none yes" \
+    "$(field '["mode"]') $([ "$(field '["removed"]')" != None ] && [ "$(field '["serve_until"]')" != None ] && echo yes)"
+check "DELETE again: 409" 409 "$(send DELETE /api/v1/domains/new.example "$TA")"
+check "DELETE another tenant's: 404" 404 "$(send DELETE /api/v1/domains/g1.example "$TA")"
+check "DELETE by a read-only token: 403" 403 "$(send DELETE /api/v1/domains/g1.example "$TG")"
+
+# Import: the same per-line errors as `stsguard domain import`, nothing
+# half-applied; then a good file, all of it.
+cat > "$DIR/bad.csv" <<'CSV'
+domain,tenant,mode,mx,max_age
+imp1.example,acme,testing,mx.imp.example,
+imp2.example,acme,strict,mx.imp.example,
+not_a_host.example,acme,testing,mx.imp.example,
+a1.example,acme,testing,mx.imp.example,
+imp1.example,acme,testing,mx.imp.example,
+imp3.example,acme,enforce,,86400
+CSV
+sg domain import "$DIR/bad.csv" 2> "$DIR/cli.err" > /dev/null
+check "import with errors: 422" 422 "$(send POST /api/v1/domains/import "$TA" @"$DIR/bad.csv" text/csv)"
+check "... the CLI's per-line errors" same "$($PY -c '
+import json, re, sys
+a = ["line %d: %s" % (x["line"], x["error"]) for x in json.load(open(sys.argv[1]))["errors"]]
+b = [l[len("stsguard: "):] for l in open(sys.argv[2]).read().splitlines() if re.match(r"stsguard: line \d+: ", l)]
+print("same" if sorted(a) == sorted(b) and len(a) == 5 else "differ: %s / %s" % (a, b))' "$DIR/body" "$DIR/cli.err")"
+check "... nothing imported" 1 "$(sg domain show imp1.example > /dev/null 2>&1; echo $?)"
+printf 'imp4.example,acme,testing,mx.imp.example,\n' > "$DIR/other.csv"
+check "a line of another tenant: 422" 422 "$(send POST /api/v1/domains/import "$TG2" @"$DIR/other.csv" text/csv)"
+grep -v '^imp1\|^a1\|^not_a\|strict' "$DIR/bad.csv" | sed 's/,enforce,,/,enforce,mx.imp.example,/' > "$DIR/good.csv"
+echo 'imp5.example,,none,,' >> "$DIR/good.csv"
+check "import a good file: 201" 201 "$(send POST /api/v1/domains/import "$TA" @"$DIR/good.csv" text/csv)"
+check "... says how many" 2 "$(field '["imported"]')"
+check "... the store has them, acme's" "imp3.example acme enforce 86400 imp5.example acme none 604800" \
+    "$(sg domain list --json | $PY -c '
+import json, sys
+print(" ".join("%s %s %s %s" % (d["name"], d["tenant"], d["mode"], d["max_age"]) for d in json.load(sys.stdin) if d["name"].startswith("imp")))')"
+check "import by a read-only token: 403" 403 "$(send POST /api/v1/domains/import "$TG" @"$DIR/good.csv" text/csv)"
 
 # Stats and reports: the same JSON as the CLI's, field for field.
 check "stats: 200" 200 "$(get /api/v1/domains/example.com/stats "$TA")"
@@ -178,15 +281,35 @@ check "the API only on the service host" 404 "$(c -o /dev/null -w '%{http_code}'
 check "policy still served" 200 "$(c -o /dev/null -w '%{http_code}' \
     "https://mta-sts.a1.example:$PORT/.well-known/mta-sts.txt")"
 
-# The route matrix: route x who -> status.
+# The route matrix: route x who -> status (GET unless a method is
+# given; writes carry a body that would be refused if they got that far,
+# so that no row changes anything).
 nbad=0
-while read -r path who want; do
+while read -r path who want method; do
 	case $who in
 	none) tok= ;; acme) tok=$TA ;; globex) tok=$TG ;; revoked) tok=$TR ;;
+	globex-rw) tok=$TG2 ;;
 	esac
-	got=$(get "$path" "$tok")
-	[ "$got" = "$want" ] || { bad "matrix $path as $who: $got, not $want"; nbad=$((nbad + 1)); }
+	if [ -z "${method:-}" ]; then got=$(get "$path" "$tok")
+	elif [ "$method" = DELETE ]; then got=$(send DELETE "$path" "$tok")
+	else got=$(send "$method" "$path" "$tok" '{"mode": "strict"}'); fi
+	[ "$got" = "$want" ] || { bad "matrix $method $path as $who: $got, not $want"; nbad=$((nbad + 1)); }
 done <<'EOF'
+/api/v1/domains none 401 POST
+/api/v1/domains revoked 401 POST
+/api/v1/domains globex 403 POST
+/api/v1/domains acme 400 POST
+/api/v1/domains/import none 401 POST
+/api/v1/domains/import globex 403 POST
+/api/v1/domains/a1.example none 401 PATCH
+/api/v1/domains/a1.example revoked 401 PATCH
+/api/v1/domains/a1.example globex 403 PATCH
+/api/v1/domains/a1.example globex-rw 404 PATCH
+/api/v1/domains/a1.example acme 400 PATCH
+/api/v1/domains/a1.example none 401 DELETE
+/api/v1/domains/a1.example globex 403 DELETE
+/api/v1/domains/a1.example globex-rw 404 DELETE
+/api/v1/domains/a1.example/stats acme 405 DELETE
 /api/v1/domains none 401
 /api/v1/domains revoked 401
 /api/v1/domains acme 200
@@ -213,7 +336,7 @@ done <<'EOF'
 /api/v1/reports/1/raw acme 200
 /api/v1/reports/1/raw globex 404
 EOF
-[ "$nbad" = 0 ] && ok "route matrix: 25 answers as expected"
+[ "$nbad" = 0 ] && ok "route matrix: 40 answers as expected"
 
 serve_stop
 log_clean "$DIR/serve.log"

@@ -785,14 +785,16 @@ struct store_ask {
  * applied to the defaults. operator: messages may name another tenant
  * that hosts it (a tenant's request learns only that it is taken).
  * Returns 0 with *out (caller frees: store_domain_free), 1 when refused
- * (a bad name or policy, hosted already, the tenant's limit: e says
- * why, naming the field), -1 when the store failed. */
+ * (a bad name or policy: e says why, naming the field), 2 when it is
+ * hosted already (e says so), -1 when the store failed (the tenant's
+ * limit too). */
 int	store_domain_create(struct store *s, const char *tenant,
 	    const char *name, const struct store_ask *ask, bool operator,
 	    struct store_domain *out, struct err *e);
 /* Changes the policy of d (as read) by ask; a new policy id when what
  * is served changes. Returns 0 with *out (caller frees), 1 when refused
- * (d was removed, a bad policy, gone meanwhile: e says why), -1. */
+ * (a bad policy, gone meanwhile: e says why), 2 when d was removed,
+ * -1. */
 int	store_domain_change(struct store *s, const struct store_domain *d,
 	    const struct store_ask *ask, struct store_domain *out,
 	    struct err *e);

@@ -15,13 +15,20 @@
  *	GET /api/v1/reports/{id}                    one report: as report
  *	                                            show --json shows it
  *	GET /api/v1/reports/{id}/raw                its bytes as received
+ *	POST /api/v1/domains                        host one (JSON: name,
+ *	                                            mode, mx, max_age): 201
+ *	PATCH /api/v1/domains/{domain}              change mode, mx, max_age
+ *	DELETE /api/v1/domains/{domain}             remove (RFC 8461 §8.3)
+ *	POST /api/v1/domains/import                 the CSV of domain import:
+ *	                                            all lines, or none (422)
  *
  *	Authorization: Bearer sgt_...               every request; no, a
  *	                                            bad or a revoked token:
  *	                                            401 (WWW-Authenticate)
  *
  * Answers are JSON; errors {"error": "<reason>"}. A domain of another
- * tenant is 404, as one that does not exist. web_api does store I/O: the
+ * tenant is 404, as one that does not exist; a read-only token's change
+ * is 403. web_api does store I/O: the
  * daemon runs it on its pool's threads, never on an event loop.
  */
 #ifndef STSGUARD_WEB_H
