@@ -252,6 +252,75 @@ import json, sys
 a, b = json.load(open(sys.argv[1]))["reports"], json.load(open(sys.argv[2]))
 print("same" if a == b and len(a) > 0 else "differ: %d / %d" % (len(a), len(b)))' "$DIR/body" "$DIR/cli.json")"
 check "reports ?limit=1: the newest" 1 "$(get '/api/v1/domains/example.com/reports?limit=1' "$TA" > /dev/null; field '["reports"].__len__()')"
+# The tenant's reports, filtered and paged: against the CLI's lists of
+# each of acme's domains (their union, newest first), filtered here.
+for d in a1.example a2.example a3.example example.com; do
+	sg report list --domain $d --json
+done | $PY -c '
+import json, sys
+rows, dec, seen = [], json.JSONDecoder(), set()
+t = sys.stdin.read()
+i = 0
+while i < len(t):
+    while i < len(t) and t[i].isspace(): i += 1
+    if i == len(t): break
+    a, i = dec.raw_decode(t, i)
+    for r in a:
+        if r["id"] not in seen: seen.add(r["id"]); rows.append(r)
+rows.sort(key=lambda r: (r["received"], r["id"]), reverse=True)
+json.dump(rows, open(sys.argv[1], "w"))' "$DIR/acme.json"
+# compare QUERY PYTHON-FILTER: the API's list (every page) against it
+compare() {
+	local q=$1 want=$2 url all=() n=0 next
+	url="/api/v1/reports?$q"
+	: > "$DIR/pages"
+	while :; do
+		[ "$(get "$url" "$TA")" = 200 ] || { echo "status $(cat "$DIR/body")"; return; }
+		cat "$DIR/body" >> "$DIR/pages"; echo >> "$DIR/pages"
+		next=$(field '["next"]')
+		[ "$next" = None ] && break
+		url="/api/v1/reports?$q&cursor=$next"
+		n=$((n + 1)); [ $n -gt 50 ] && break
+	done
+	$PY -c '
+import datetime, json, sys
+dec, t, got, i = json.JSONDecoder(), open(sys.argv[1]).read(), [], 0
+while i < len(t):
+    while i < len(t) and t[i].isspace(): i += 1
+    if i == len(t): break
+    o, i = dec.raw_decode(t, i)
+    got += o["reports"]
+day = lambda s: datetime.datetime.strptime(s[:10], "%Y-%m-%d")
+want = [r for r in json.load(open(sys.argv[2])) if eval(sys.argv[3])]
+print("same %d" % len(got) if got == want else "differ: %s / %s" % ([r["id"] for r in got], [r["id"] for r in want]))' \
+	    "$DIR/pages" "$DIR/acme.json" "$want"
+}
+ALL=$($PY -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$DIR/acme.json")
+check "all of acme's reports, one page" "same $ALL" "$(compare 'limit=1000' True)"
+check "... by pages of 2 (cursor)" "same $ALL" "$(compare 'limit=2' True)"
+ORG=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))[0]["organization-name"])' "$DIR/acme.json")
+ORGQ=$($PY -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1]))' "$ORG")
+check "?org= (percent-encoded)" "same $($PY -c 'import json,sys; print(sum(r["organization-name"] == sys.argv[2] for r in json.load(open(sys.argv[1]))))' "$DIR/acme.json" "$ORG")" \
+    "$(compare "org=$ORGQ&limit=1" "r['organization-name'] == '$ORG'")"
+check "?provenance=import" "same $ALL" "$(compare 'provenance=import&limit=3' "r['provenance'] == 'import'")"
+check "?provenance=https: none" "same 0" "$(compare 'provenance=https' "r['provenance'] == 'https'")"
+got=$(compare 'from=2026-05-12&to=2026-05-12&limit=1' \
+    "r['end'] > '2026-05-12T00:00:00Z' and r['start'] < '2026-05-13T00:00:00Z'")
+case $got in "same 0"|same\ $ALL) bad "?from=&to=: $got (no filtering seen)" ;;
+same*) ok "?from=&to= (the report's range meets the days): $got" ;;
+*) bad "?from=&to=: $got" ;; esac
+check "?domain=example.com: its reports" "same $($PY -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$DIR/cli.json")" \
+    "$(get '/api/v1/reports?domain=example.com&limit=1000' "$TA" > /dev/null; $PY -c '
+import json, sys
+a, b = json.load(open(sys.argv[1]))["reports"], json.load(open(sys.argv[2]))
+print("same %d" % len(a) if a == b else "differ")' "$DIR/body" "$DIR/cli.json")"
+check "?domain= of another tenant: 404" 404 "$(get '/api/v1/reports?domain=g1.example' "$TA")"
+check "globex sees none of acme's" 0 "$(get /api/v1/reports "$TG" > /dev/null; field '["reports"].__len__()')"
+check "a bad provenance: 400" 400 "$(get '/api/v1/reports?provenance=forged' "$TA")"
+check "a bad cursor: 400" 400 "$(get '/api/v1/reports?cursor=abc' "$TA")"
+check "a bad %-encoding: 400" 400 "$(get '/api/v1/reports?org=a%2' "$TA")"
+check "/domains/{d}/reports pages too" "1 yes" \
+    "$(get '/api/v1/domains/example.com/reports?limit=1' "$TA" > /dev/null; field '["reports"].__len__()') $([ "$(field '["next"]')" != None ] && echo yes)"
 check "another tenant's stats: 404" 404 "$(get /api/v1/domains/example.com/stats "$TG")"
 check "another tenant's reports: 404" 404 "$(get /api/v1/domains/example.com/reports "$TG")"
 check "an unknown sub-route: 404" 404 "$(get /api/v1/domains/example.com/nothing "$TA")"

@@ -202,6 +202,9 @@
  * text before the JSON library builds anything. Over either: 400. */
 #define LIMIT_WEB_JSON_BYTES (128 * 1024)
 #define LIMIT_WEB_JSON_DEPTH 4
+/* An organization-name asked for in a query (?org=): a filter, compared
+ * exactly; real names are tens of bytes. Over it: 400. */
+#define LIMIT_REPORT_ORG_QUERY 1024
 
 /* --- HTTP front (src/http/, src/daemon/) ------------------------------ */
 

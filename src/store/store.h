@@ -208,6 +208,17 @@ struct store_report_filter {
 					 * report-id), it included, the one
 					 * that counts first; alone */
 	long	    limit;		/* 0: no limit */
+	/* With tenant set: only reports one of its domains claims (with
+	 * domain too: that domain's, which the caller checked is the
+	 * tenant's), and these filters, each NULL or 0 for none; not with
+	 * unclaimed, conflicts or same_key_as. */
+	const char *tenant;
+	const char *org;		/* organization-name, exactly */
+	time_t	    from, to;		/* the report's range ends after from
+					 * and starts before to */
+	const char *provenance;		/* store_provenance_name */
+	time_t	    before_received;	/* a page after the row of this */
+	int64_t	    before_id;		/* received and id (newest first) */
 };
 
 /* An MX host whose TLSA roll-ups a domain's stats include. */

@@ -460,6 +460,7 @@ enum sq_id {
 	SQ_REPORT_LIST_UNCLAIMED,
 	SQ_REPORT_LIST_CONFLICTS,
 	SQ_REPORT_LIST_KEY,
+	SQ_REPORT_LIST_TENANT,
 	SQ_REPORT_GET,
 	SQ_REPORT_CLAIMED,
 	SQ_STATS,
@@ -536,17 +537,18 @@ enum sq_id {
  * of domain ?1 match, ?1 itself left out (its rows are read as its
  * own): an exact pattern by name (with and without a trailing dot), a
  * wildcard "*.p" by parent p. */
-#define SQ_MX_HOSTS \
+#define SQ_MX_HOSTS_OF(dom) \
 	"mx_host (name) AS (" \
 	"SELECT t.name FROM domain d JOIN domain_mx m ON m.domain_id = d.id " \
 	"JOIN tlsa_host t ON t.name IN (m.pattern, m.pattern || '.') " \
-	"WHERE d.name = ?1 AND substr(m.pattern, 1, 2) <> '*.' " \
-	"AND t.name <> ?1 " \
+	"WHERE d.name = " dom " AND substr(m.pattern, 1, 2) <> '*.' " \
+	"AND t.name <> " dom " " \
 	"UNION SELECT t.name FROM domain d JOIN domain_mx m " \
 	"ON m.domain_id = d.id JOIN tlsa_host t " \
 	"ON t.parent = substr(m.pattern, 3) " \
-	"WHERE d.name = ?1 AND substr(m.pattern, 1, 2) = '*.' " \
-	"AND t.name <> ?1)"
+	"WHERE d.name = " dom " AND substr(m.pattern, 1, 2) = '*.' " \
+	"AND t.name <> " dom ")"
+#define SQ_MX_HOSTS SQ_MX_HOSTS_OF("?1")
 
 /* SQL: true when policy entry p (a report_policy row) belongs to some
  * domain of the store (store.h): by name, or as a tlsa entry for an MX
@@ -670,6 +672,31 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	    "k.organization_name AND r.report_id = k.report_id "
 	    "ORDER BY r.counted DESC, " SQ_RANK("r.provenance") ", "
 	    "r.received, r.id LIMIT ?2",
+	/* A tenant's (?1) claimed reports, or one of its domain's (?2),
+	 * filtered (each NULL or 0: no filter): organization ?3, ending
+	 * after ?4, starting before ?5, provenance ?6; after the cursor
+	 * (received ?7, id ?8) in the order of the list. Without a domain
+	 * it walks reports newest first, each checked as SQ_REPORT_CLAIMED
+	 * does, until the limit ?9. */
+	[SQ_REPORT_LIST_TENANT] = "WITH " SQ_MX_HOSTS_OF("?2") " SELECT "
+	    SQ_REPORT_COLS " FROM report r WHERE (CASE WHEN ?2 IS NOT NULL "
+	    "THEN r.id IN (SELECT report FROM report_policy WHERE "
+	    "policy_domain = ?2 UNION SELECT p.report FROM mx_host h JOIN "
+	    "report_policy p ON p.policy_domain = h.name WHERE "
+	    "p.policy_type = 'tlsa') ELSE EXISTS (SELECT 1 FROM "
+	    "report_policy p WHERE p.report = r.id AND (EXISTS (SELECT 1 "
+	    "FROM domain d WHERE d.name = p.policy_domain AND d.tenant_id = "
+	    "(SELECT id FROM tenant WHERE name = ?1)) OR (p.policy_type = "
+	    "'tlsa' AND EXISTS (SELECT 1 FROM tlsa_host t JOIN domain_mx m "
+	    "ON m.pattern IN (" SQ_DOTLESS("t.name") ", '*.' || t.parent) "
+	    "JOIN domain d ON d.id = m.domain_id WHERE t.name = "
+	    "p.policy_domain AND d.tenant_id = (SELECT id FROM tenant WHERE "
+	    "name = ?1))))) END) "
+	    "AND (?3 IS NULL OR r.organization_name = ?3) "
+	    "AND (?4 = 0 OR r.end_time > ?4) AND (?5 = 0 OR r.start_time < ?5) "
+	    "AND (?6 IS NULL OR r.provenance = ?6) "
+	    "AND (?7 = 0 OR r.received < ?7 OR (r.received = ?7 AND "
+	    "r.id < ?8)) ORDER BY r.received DESC, r.id DESC LIMIT ?9",
 	/* SQ_CLAIMED, for the domains of one tenant (?2). */
 	[SQ_REPORT_CLAIMED] = "SELECT 1 FROM report_policy p WHERE "
 	    "p.report = ?1 AND (EXISTS (SELECT 1 FROM domain d WHERE "
@@ -2454,7 +2481,23 @@ sq_report_list(struct store *s, const struct store_report_filter *f,
 		err_set(e, "list reports: conflicts and same_key_as go alone");
 		goto out;
 	}
-	if (key != 0) {
+	if (f != NULL && f->tenant != NULL) {
+		if (unclaimed || conflicts || key != 0) {
+			err_set(e, "list reports: a tenant's reports are "
+			    "claimed");
+			goto out;
+		}
+		st = sq_stmt(q, SQ_REPORT_LIST_TENANT);
+		b = sq_bind_text(st, 1, f->tenant) |
+		    sq_bind_text(st, 2, f->domain) |
+		    sq_bind_text(st, 3, f->org) |
+		    sqlite3_bind_int64(st, 4, (int64_t)f->from) |
+		    sqlite3_bind_int64(st, 5, (int64_t)f->to) |
+		    sq_bind_text(st, 6, f->provenance) |
+		    sqlite3_bind_int64(st, 7, (int64_t)f->before_received) |
+		    sqlite3_bind_int64(st, 8, f->before_id) |
+		    sqlite3_bind_int64(st, 9, limit);
+	} else if (key != 0) {
 		st = sq_stmt(q, SQ_REPORT_LIST_KEY);
 		b = sqlite3_bind_int64(st, 1, key) |
 		    sqlite3_bind_int64(st, 2, limit);

@@ -10,8 +10,10 @@
  *	GET /api/v1/domains/{domain}/stats[?from=DAY&to=DAY]
  *	                                            its sessions per day,
  *	                                            organization, result type
- *	GET /api/v1/domains/{domain}/reports[?limit=N]
- *	                                            its reports, newest first
+ *	GET /api/v1/domains/{domain}/reports[?...] its reports, newest first
+ *	GET /api/v1/reports[?domain=&org=&from=&to=&provenance=&limit=&cursor=]
+ *	                                            the tenant's, filtered,
+ *	                                            a page (next: a cursor)
  *	GET /api/v1/reports/{id}                    one report: as report
  *	                                            show --json shows it
  *	GET /api/v1/reports/{id}/raw                its bytes as received

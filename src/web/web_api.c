@@ -111,9 +111,17 @@ web_auth(struct store *s, const struct web_request *rq, struct web_who *who,
 	return 0;
 }
 
-/* The value of key in query q[0..n) ("a=1&b=2"), copied into out (cap
- * bytes) as sent (no percent-decoding: names and numbers need none).
- * Returns 1 when present, 0 when absent, -1 when too long. */
+static int
+web_hex(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ?
+	    c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* The value of key in query q[0..n) ("a=1&b=2"), percent-decoded ("+"
+ * is a blank) into out (cap bytes, NUL-terminated). Returns 1 when
+ * present, 0 when absent, -1 when too long or badly encoded (a "%"
+ * without two hex digits, an encoded NUL). */
 static int
 web_query(const char *q, size_t n, const char *key, char *out, size_t cap)
 {
@@ -125,10 +133,26 @@ web_query(const char *q, size_t n, const char *key, char *out, size_t cap)
 
 		if (plen > klen && memcmp(q, key, klen) == 0 &&
 		    q[klen] == '=') {
-			if (plen - klen - 1 >= cap)
-				return -1;
-			memcpy(out, q + klen + 1, plen - klen - 1);
-			out[plen - klen - 1] = '\0';
+			const char *v = q + klen + 1, *end = q + plen;
+			size_t o = 0;
+
+			for (; v < end; v++) {
+				int hi, lo;
+				char ch = *v == '+' ? ' ' : *v;
+
+				if (*v == '%') {
+					if (end - v < 3 || (hi = web_hex(v[1]))
+					    < 0 || (lo = web_hex(v[2])) < 0 ||
+					    hi + lo == 0)
+						return -1;
+					ch = (char)(hi * 16 + lo);
+					v += 2;
+				}
+				if (o + 1 >= cap)
+					return -1;
+				out[o++] = ch;
+			}
+			out[o] = '\0';
 			return 1;
 		}
 		if (amp == NULL)
@@ -263,46 +287,135 @@ web_domain_stats(struct store *s, const struct web_request *rq,
 	web_stats_free(&st);
 }
 
+struct web_reports {
+	json_t	*list;
+	long	 n, limit;
+	time_t	 received;		/* of the last row */
+	int64_t	 id;
+};
+
 static int
 web_report_cb(void *arg, const struct store_report_row *r)
 {
-	json_array_append_new(arg, web_report_json(r));
+	struct web_reports *w = arg;
+
+	if (++w->n > w->limit)
+		return 0;		/* the one past the page */
+	json_array_append_new(w->list, web_report_json(r));
+	w->received = r->received;
+	w->id = r->id;
 	return 0;
 }
 
-/* GET /api/v1/domains/{domain}/reports[?limit=N]: its reports (its
- * policy-domain's, and TLSA ones for its MX hosts), newest first. */
+/* GET /api/v1/reports and /api/v1/domains/{domain}/reports: the
+ * tenant's claimed reports (or d's: its policy-domain's, and TLSA ones
+ * for its MX hosts), newest first, a page at a time:
+ *	?domain=NAME (the list of all only)  ?org=ORGANIZATION-NAME
+ *	?from=DAY&to=DAY (the report's range meets them, both inclusive)
+ *	?provenance=dkim-verified|import|mail-unverified|https
+ *	?limit=1..1000 (100)  ?cursor=<the next of the page before> */
 static void
-web_domain_reports(struct store *s, const struct web_request *rq,
-    const struct store_domain *d, struct web_response *out)
+web_reports(struct store *s, const struct web_request *rq,
+    const struct web_who *who, const struct store_domain *d,
+    struct web_response *out)
 {
-	struct store_report_filter f = { .domain = d->name,
-	    .limit = WEB_PAGE_DEFAULT };
-	char lim[16], *end;
-	json_t *a, *o;
+	struct store_report_filter f = { .tenant = who->tenant };
+	struct web_reports w = { .limit = WEB_PAGE_DEFAULT };
+	char lim[16], day[16], org[LIMIT_REPORT_ORG_QUERY + 1], prov[24];
+	char dom[LIMIT_DNAME_LEN + 1], cur[48], *end;
+	struct store_domain own = { 0 };
+	long long rcv, id;
 	struct err e;
+	json_t *o;
 	int r;
 
 	if ((r = web_query(rq->query, rq->query_len, "limit", lim,
 	    sizeof(lim))) != 0) {
 		errno = 0;
-		f.limit = r == 1 ? strtol(lim, &end, 10) : 0;
-		if (r == -1 || errno != 0 || *end != '\0' || f.limit < 1 ||
-		    f.limit > WEB_PAGE_MAX) {
+		w.limit = r == 1 ? strtol(lim, &end, 10) : 0;
+		if (r == -1 || errno != 0 || *end != '\0' || w.limit < 1 ||
+		    w.limit > WEB_PAGE_MAX) {
 			web_error(out, 400, "limit: a number in 1..1000");
 			return;
 		}
 	}
-	a = json_array();
-	if (store_report_list(s, &f, web_report_cb, a, &e) == -1) {
-		json_decref(a);
+	if (d == NULL && (r = web_query(rq->query, rq->query_len, "domain",
+	    dom, sizeof(dom))) != 0) {
+		if (r == -1 || web_own_domain(s, who, dom, strlen(dom), &own,
+		    out) != 0) {
+			if (r == -1)
+				web_error(out, 404, "no such domain");
+			return;
+		}
+		d = &own;
+	}
+	f.domain = d != NULL ? d->name : NULL;
+	if ((r = web_query(rq->query, rq->query_len, "org", org,
+	    sizeof(org))) == -1) {
+		web_error(out, 400, "org: an organization-name, percent-"
+		    "encoded, of at most 1024 bytes");
+		goto out;
+	}
+	f.org = r == 1 ? org : NULL;
+	if ((r = web_query(rq->query, rq->query_len, "from", day,
+	    sizeof(day))) != 0 && (r == -1 || web_parse_day(day, &f.from) ==
+	    -1)) {
+		web_error(out, 400, "from: a day, YYYY-MM-DD");
+		goto out;
+	}
+	if ((r = web_query(rq->query, rq->query_len, "to", day,
+	    sizeof(day))) != 0) {
+		if (r == -1 || web_parse_day(day, &f.to) == -1) {
+			web_error(out, 400, "to: a day, YYYY-MM-DD");
+			goto out;
+		}
+		f.to += 86400;		/* inclusive */
+	}
+	if ((r = web_query(rq->query, rq->query_len, "provenance", prov,
+	    sizeof(prov))) != 0) {
+		if (r == -1 || store_provenance_parse(prov) == -1) {
+			web_error(out, 400, "provenance: one of dkim-verified, "
+			    "import, mail-unverified, https");
+			goto out;
+		}
+		f.provenance = prov;
+	}
+	if ((r = web_query(rq->query, rq->query_len, "cursor", cur,
+	    sizeof(cur))) != 0) {
+		/* "<received>.<id>" of the last row of the page before. */
+		errno = 0;
+		rcv = r == 1 ? strtoll(cur, &end, 10) : 0;
+		id = r == 1 && *end == '.' ? strtoll(end + 1, &end, 10) : 0;
+		if (r == -1 || errno != 0 || *end != '\0' || rcv <= 0 ||
+		    id <= 0) {
+			web_error(out, 400, "cursor: the next of a page, as "
+			    "given");
+			goto out;
+		}
+		f.before_received = (time_t)rcv;
+		f.before_id = id;
+	}
+	f.limit = w.limit + 1;		/* one more: is there a next page? */
+	w.list = json_array();
+	if (store_report_list(s, &f, web_report_cb, &w, &e) == -1) {
+		json_decref(w.list);
 		web_error(out, 500, e.msg);
-		return;
+		goto out;
 	}
 	o = json_object();
-	json_object_set_new(o, "domain", json_string(d->name));
-	json_object_set_new(o, "reports", a);
+	if (d != NULL)
+		json_object_set_new(o, "domain", json_string(d->name));
+	json_object_set_new(o, "reports", w.list);
+	if (w.n > w.limit) {
+		snprintf(cur, sizeof(cur), "%lld.%lld", (long long)w.received,
+		    (long long)w.id);
+		json_object_set_new(o, "next", json_string(cur));
+	} else {
+		json_object_set_new(o, "next", json_null());
+	}
 	web_reply(out, 200, o);
+out:
+	store_domain_free(&own);
 }
 
 /* A domain with what its owner publishes, as the answer with status:
@@ -770,7 +883,13 @@ route_domain_stats(struct web_ctx *x)
 static void
 route_domain_reports(struct web_ctx *x)
 {
-	web_domain_reports(x->s, x->rq, x->d, x->out);
+	web_reports(x->s, x->rq, x->who, x->d, x->out);
+}
+
+static void
+route_reports(struct web_ctx *x)
+{
+	web_reports(x->s, x->rq, x->who, NULL, x->out);
 }
 
 static void
@@ -807,6 +926,7 @@ static const struct web_api_route {
 	{ "domains/*", HTTP_M(HTTP_DELETE), true, route_domain_delete },
 	{ "domains/*/stats", M_GET, true, route_domain_stats },
 	{ "domains/*/reports", M_GET, true, route_domain_reports },
+	{ "reports", M_GET, false, route_reports },
 	{ "reports/*", M_GET, false, route_report },
 	{ "reports/*/raw", M_GET, false, route_report_raw },
 };
