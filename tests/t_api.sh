@@ -237,6 +237,39 @@ check "stats as stsguard stats --json" same "$($PY -c '
 import json, sys
 a, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
 print("same" if a == b and a["days"] else "differ")' "$DIR/body" "$DIR/cli.json")"
+# Per receiving MX host and per sending IP: worked out here from each
+# report's own failure details (report show --json), the larger view of
+# each (day, organization), as the totals count.
+get /api/v1/domains/example.com/stats "$TA" > /dev/null; cp "$DIR/body" "$DIR/stats.json"
+for id in $(sg report list --domain example.com --json | $PY -c 'import json,sys; print(" ".join(str(r["id"]) for r in json.load(sys.stdin) if r["counted"]))'); do
+	sg report show "$id" --json; echo
+done > "$DIR/shows"
+check "failed sessions per MX host and sending IP, from the details" same "$($PY -c '
+import json, sys
+dec, t, i = json.JSONDecoder(), open(sys.argv[1]).read(), 0
+mx, ip, groups = {}, {}, {}
+while i < len(t):
+    while i < len(t) and t[i].isspace(): i += 1
+    if i == len(t): break
+    o, i = dec.raw_decode(t, i)
+    key = (o["report"]["date-range"]["start-datetime"][:10], o["report"]["organization-name"])
+    views = groups.setdefault(key, {"tlsa": [0, []], "other": [0, []]})
+    for p in o["report"]["policies"]:
+        if p["policy"]["policy-domain"].lower().rstrip(".") != "example.com":
+            continue
+        v = views["tlsa" if p["policy"]["policy-type"] == "tlsa" else "other"]
+        v[0] += p["summary"]["total-successful-session-count"] + p["summary"]["total-failure-session-count"]
+        v[1] += p.get("failure-details", [])
+for views in groups.values():
+    pick = views["tlsa"] if views["tlsa"][0] > views["other"][0] else views["other"]
+    for d in pick[1]:
+        k = d.get("receiving-mx-hostname") or d.get("receiving-ip")
+        mx[k] = mx.get(k, 0) + d["failed-session-count"]
+        ip[d.get("sending-mta-ip")] = ip.get(d.get("sending-mta-ip"), 0) + d["failed-session-count"]
+a = json.load(open(sys.argv[2]))
+amx = {x["receiving-mx-hostname"]: x["sessions"] for x in a["receiving-mx-hosts"]}
+aip = {x["sending-mta-ip"]: x["sessions"] for x in a["sending-ips"]}
+print("same" if amx == mx and aip == ip and mx else "differ: %s %s / %s %s" % (amx, aip, mx, ip))' "$DIR/shows" "$DIR/stats.json")"
 check "stats with a day range" 200 \
     "$(get '/api/v1/domains/example.com/stats?from=2026-05-12&to=2026-05-12' "$TA")"
 sg stats example.com --from 2026-05-12 --to 2026-05-12 --json > "$DIR/cli.json"

@@ -195,6 +195,25 @@ struct store_stat_row {
 	uint64_t    sessions;
 };
 
+/* One failure detail of a report that counts (stats_failures). */
+struct store_failure_row {
+	const char *day;		/* its report's start day, as the
+					 * roll-ups' */
+	const char *organization_name;	/* its report's */
+	int64_t	    report;		/* its report's id */
+	int64_t	    policy;		/* its policy entry's id */
+	const char *policy_type;	/* of its policy entry */
+	uint64_t    policy_successful;	/* the entry's summary */
+	uint64_t    policy_failed;
+	const char *receiving_mx;	/* receiving-mx-hostname, else
+					 * receiving-ip, else NULL */
+	const char *sending_ip;		/* sending-mta-ip, or NULL */
+	uint64_t    sessions;		/* failed-session-count */
+	bool	    detail;		/* false: the entry has no failure
+					 * details (this row only gives its
+					 * totals; the rest is 0 or NULL) */
+};
+
 struct store_report_filter {
 	const char *domain;		/* hosted domain or policy-domain, or
 					 * NULL for all (see report_list) */
@@ -298,6 +317,8 @@ typedef int (*store_quarantine_cb)(void *arg,
 typedef int (*store_domain_cb)(void *arg, const struct store_domain *d);
 typedef int (*store_report_cb)(void *arg, const struct store_report_row *r);
 typedef int (*store_stat_cb)(void *arg, const struct store_stat_row *r);
+typedef int (*store_failure_cb)(void *arg,
+    const struct store_failure_row *r);
 typedef int (*store_mx_host_cb)(void *arg,
     const struct store_mx_host_row *r);
 typedef int (*store_history_cb)(void *arg, const char *policy_id,
@@ -449,6 +470,15 @@ struct store_ops {
 	 * (and returns that). */
 	int	(*stats_mx_hosts)(struct store *s, const char *domain,
 		    time_t from, time_t to, store_mx_host_cb cb, void *arg,
+		    struct err *e);
+	/* The failure details of the entries that belong to domain (as
+	 * stats takes them) in the reports that count, whose start day is
+	 * in the same range, ordered by day and organization (the groups
+	 * of the roll-ups), report and entry; an entry without
+	 * details as one row with detail false. Stops when cb returns
+	 * non-zero (and returns that). */
+	int	(*stats_failures)(struct store *s, const char *domain,
+		    time_t from, time_t to, store_failure_cb cb, void *arg,
 		    struct err *e);
 
 	/* Keeps raw (compressed by us) with its reason and origin, in a
@@ -637,6 +667,13 @@ store_stats(struct store *s, const char *domain, time_t from, time_t to,
     store_stat_cb cb, void *arg, struct err *e)
 {
 	return s->ops->stats(s, domain, from, to, cb, arg, e);
+}
+
+static inline int
+store_stats_failures(struct store *s, const char *domain, time_t from,
+    time_t to, store_failure_cb cb, void *arg, struct err *e)
+{
+	return s->ops->stats_failures(s, domain, from, to, cb, arg, e);
 }
 
 static inline int

@@ -461,6 +461,7 @@ enum sq_id {
 	SQ_REPORT_LIST_CONFLICTS,
 	SQ_REPORT_LIST_KEY,
 	SQ_REPORT_LIST_TENANT,
+	SQ_STATS_FAILURES,
 	SQ_REPORT_GET,
 	SQ_REPORT_CLAIMED,
 	SQ_STATS,
@@ -718,6 +719,24 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	    "r.result_type, r.sessions FROM mx_host h JOIN rollup r "
 	    "ON r.policy_domain = h.name WHERE r.day >= ?2 AND r.day <= ?3 "
 	    "AND r.policy_type = 'tlsa' ORDER BY 1, 2, 3, 4",
+	/* Failure details of what belongs to ?1 in reports that count,
+	 * by the day of their start (as the roll-ups), in (day,
+	 * organization) order as the roll-ups group them;
+	 * an entry without details as one row without one (its totals
+	 * still choose the report's view). */
+	[SQ_STATS_FAILURES] = "WITH " SQ_MX_HOSTS " SELECT r.id, "
+	    "p.policy_type, p.id, p.successful, p.failed, coalesce(f.receiving_mx_hostname, "
+	    "f.receiving_ip), f.sending_mta_ip, f.failed_session_count, "
+	    "f.id IS NOT NULL, strftime('%Y-%m-%d', r.start_time, "
+	    "'unixepoch'), r.organization_name FROM report_policy p JOIN "
+	    "report r ON "
+	    "r.id = p.report LEFT JOIN failure_detail f ON f.policy = p.id "
+	    "WHERE r.counted = 1 "
+	    "AND (p.policy_domain = ?1 OR (p.policy_type = 'tlsa' AND "
+	    "p.policy_domain IN (SELECT name FROM mx_host))) "
+	    "AND strftime('%Y-%m-%d', r.start_time, 'unixepoch') >= ?2 "
+	    "AND strftime('%Y-%m-%d', r.start_time, 'unixepoch') <= ?3 "
+	    "ORDER BY 10, 11, r.id, p.id",
 	/* One row per host without its trailing dot; "others" counts the
 	 * other domains, not removed, with a pattern matching it: index
 	 * lookups, as many as domains share the host. */
@@ -2801,6 +2820,45 @@ out:
 	return rc;
 }
 
+static int
+sq_stats_failures(struct store *s, const char *domain, time_t from,
+    time_t to, store_failure_cb cb, void *arg, struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	sqlite3_stmt *st = sq_stmt(q, SQ_STATS_FAILURES);
+	char first[STORE_DAY_LEN + 1], last[STORE_DAY_LEN + 1];
+	struct store_failure_row row;
+	int rc = -1, r;
+
+	if (sq_stats_bind(q, st, domain, from, to, first, last, e) == -1)
+		goto out;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		row.report = sqlite3_column_int64(st, 0);
+		row.policy_type = sq_column_text(st, 1);
+		row.policy = sqlite3_column_int64(st, 2);
+		row.policy_successful = sq_column_u64(st, 3);
+		row.policy_failed = sq_column_u64(st, 4);
+		row.receiving_mx = (const char *)sqlite3_column_text(st, 5);
+		row.sending_ip = (const char *)sqlite3_column_text(st, 6);
+		row.sessions = sq_column_u64(st, 7);
+		row.detail = sqlite3_column_int(st, 8) != 0;
+		row.day = sq_column_text(st, 9);
+		row.organization_name = sq_column_text(st, 10);
+		if ((r = cb(arg, &row)) != 0) {
+			rc = sq_stopped(r, e);
+			goto out;
+		}
+	}
+	if (r != SQLITE_DONE) {
+		sq_err(q, e, "failure details of %s", domain);
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_reset(st);
+	return rc;
+}
+
 /* --- Quarantine --- */
 
 /* Fills row from the current row of a SQ_QUAR_COLS query; its strings
@@ -3363,6 +3421,7 @@ static const struct store_ops sq_ops = {
 	.report_claimed = sq_report_claimed,
 	.stats = sq_stats,
 	.stats_mx_hosts = sq_stats_mx_hosts,
+	.stats_failures = sq_stats_failures,
 	.quarantine_add = sq_quarantine_add,
 	.quarantine_list = sq_quarantine_list,
 	.quarantine_get = sq_quarantine_get,

@@ -107,6 +107,10 @@ struct web_stat_table {
  * hosts whose TLSA reports they include. */
 struct web_stats {
 	struct web_stat_table days, orgs, results;
+	/* Failed sessions per receiving MX host and per sending IP, from
+	 * the failure details of the reports that count (the larger view
+	 * of each report, as for the totals); key "" when not reported. */
+	struct web_stat_table mx_failed, ips_failed;
 	json_t	*mx_names;		/* array of host names */
 	int64_t	*mx_others;		/* other hosted domains, per host */
 	size_t	 mx_n, mx_cap;
@@ -118,7 +122,8 @@ int	web_stats_read(struct store *s, const char *domain, time_t from,
 	    time_t to, struct web_stats *st, struct err *e);
 void	web_stats_free(struct web_stats *st);
 void	web_stat_free(struct web_stat_table *t);
-/* {"domain", "mx-hosts", "days", "organizations", "result-types"}. */
+/* {"domain", "mx-hosts", "days", "organizations", "result-types",
+ * "receiving-mx-hosts", "sending-ips"}. */
 json_t	*web_stats_json(const char *domain, const struct web_stats *st);
 
 /* One request, as the daemon read it (all borrowed; the strings are not
