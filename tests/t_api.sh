@@ -354,6 +354,49 @@ check "a bad cursor: 400" 400 "$(get '/api/v1/reports?cursor=abc' "$TA")"
 check "a bad %-encoding: 400" 400 "$(get '/api/v1/reports?org=a%2' "$TA")"
 check "/domains/{d}/reports pages too" "1 yes" \
     "$(get '/api/v1/domains/example.com/reports?limit=1' "$TA" > /dev/null; field '["reports"].__len__()') $([ "$(field '["next"]')" != None ] && echo yes)"
+# CSV export: the rows of the JSON answer, column for column.
+csv_same() {	# csv_same PATH MEMBER: the CSV of PATH against its JSON
+	get "$1" "$TA" > /dev/null; cp "$DIR/body" "$DIR/json"
+	local sep='?'; case $1 in *\?*) sep='&' ;; esac
+	[ "$(get "$1${sep}format=csv" "$TA")" = 200 ] || { echo "status"; return; }
+	grep -qi '^Content-Type: text/csv' "$DIR/head" || { echo "type"; return; }
+	$PY -c '
+import csv, io, json, sys
+j = json.load(open(sys.argv[1]))
+rows = list(csv.DictReader(io.StringIO(open(sys.argv[2], newline="").read())))
+member = sys.argv[3]
+def text(v):
+    if v is None: return ""
+    if v is True: return "true"
+    if v is False: return "false"
+    if isinstance(v, list): return " ".join(v)
+    v = str(v)
+    return "\x27" + v if v[:1] in ("=", "+", "-", "@", "\t", "\r") else v
+if member == "stats":
+    want = []
+    for m, k, t in (("days", "day", "day"), ("organizations", "organization-name", "organization"),
+                    ("result-types", "result-type", "result-type"),
+                    ("receiving-mx-hosts", "receiving-mx-hostname", "receiving-mx-host"),
+                    ("sending-ips", "sending-mta-ip", "sending-ip")):
+        for x in j[m]:
+            want.append({"table": t, "key": text(x[k]), "successful": text(x.get("successful")),
+                         "failed": text(x.get("failed")), "sessions": text(x.get("sessions"))})
+    for h in j["mx-hosts"]:
+        want.append({"table": "mx-host", "key": h, "successful": "", "failed": "", "sessions": ""})
+else:
+    want = [{c: text(x.get(c)) for c in rows[0].keys()} for x in j[member]] if rows else []
+print("same %d" % len(rows) if rows == want and (rows or not j.get(member)) else "differ: %s / %s" % (rows[:2], want[:2]))' \
+	    "$DIR/json" "$DIR/body" "$2"
+}
+check "reports as CSV" "same $ALL" "$(csv_same '/api/v1/reports?limit=1000' reports)"
+check "a domain's reports as CSV" "same $($PY -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$DIR/cli.json")" \
+    "$(csv_same '/api/v1/domains/example.com/reports' reports)"
+check "domains as CSV" "same $(sg domain list --json | $PY -c 'import json,sys; print(sum(d["tenant"] == "acme" for d in json.load(sys.stdin)))')" \
+    "$(csv_same /api/v1/domains domains)"
+check "stats as CSV" same "$(csv_same /api/v1/domains/example.com/stats stats | cut -d' ' -f1)"
+check "CSV pages: X-Next-Cursor" "$(get '/api/v1/reports?limit=2' "$TA" > /dev/null; field '["next"]')" \
+    "$(get '/api/v1/reports?limit=2&format=csv' "$TA" > /dev/null; sed -n 's/^X-Next-Cursor: //p' "$DIR/head" | tr -d '\r')"
+check "format=xml: 400" 400 "$(get '/api/v1/domains?format=xml' "$TA")"
 check "another tenant's stats: 404" 404 "$(get /api/v1/domains/example.com/stats "$TG")"
 check "another tenant's reports: 404" 404 "$(get /api/v1/domains/example.com/reports "$TG")"
 check "an unknown sub-route: 404" 404 "$(get /api/v1/domains/example.com/nothing "$TA")"

@@ -126,6 +126,16 @@ void	web_stat_free(struct web_stat_table *t);
  * "receiving-mx-hosts", "sending-ips"}. */
 json_t	*web_stats_json(const char *domain, const struct web_stats *st);
 
+/* --- CSV export (web_csv.c) ------------------------------------------ */
+
+/* The objects of array rows as CSV (RFC 4180, CRLF): a header of cols
+ * (NULL-terminated member names), then one line per object with those
+ * members (absent or null: empty; arrays: their strings joined by
+ * blanks; a string that starts like a formula gets a leading "'").
+ * Returns the bytes (caller frees) with *len, or NULL when out of
+ * memory. */
+char	*web_csv(json_t *rows, const char *const *cols, size_t *len);
+
 /* One request, as the daemon read it (all borrowed; the strings are not
  * NUL-terminated but for service_host and client). */
 struct web_request {

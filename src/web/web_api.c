@@ -163,6 +163,56 @@ web_query(const char *q, size_t n, const char *key, char *out, size_t cap)
 	return 0;
 }
 
+/* ?format=json (the default) or csv. Returns 0 (JSON), 1 (CSV) or the
+ * status already answered (400). */
+static int
+web_format(const struct web_request *rq, struct web_response *out)
+{
+	char f[8];
+	int r = web_query(rq->query, rq->query_len, "format", f, sizeof(f));
+
+	if (r == 0 || (r == 1 && strcmp(f, "json") == 0))
+		return 0;
+	if (r == 1 && strcmp(f, "csv") == 0)
+		return 1;
+	web_error(out, 400, "format: json or csv");
+	return 400;
+}
+
+/* Answers 200 with the objects of rows (dropped) as CSV in cols, the
+ * next page's cursor (or NULL; may point into rows) in an X-Next-Cursor
+ * line. */
+static void
+web_reply_csv(struct web_response *out, json_t *rows,
+    const char *const *cols, const char *next)
+{
+	/* next may be rows' own: use it before rows go. */
+	if (next != NULL)
+		snprintf(out->extra, sizeof(out->extra), "X-Next-Cursor: %s\r\n",
+		    next);
+	out->body = web_csv(rows, cols, &out->len);
+	json_decref(rows);
+	if (out->body == NULL) {
+		web_error(out, 500, "out of memory");
+		return;
+	}
+	out->status = 200;
+	out->type = "text/csv; charset=utf-8";
+}
+
+/* The columns of the CSV lists: the members of web_domain_json (the
+ * served policy's text aside: the other columns make it) and of
+ * web_report_json. */
+static const char *const web_domain_cols[] = { "name", "tenant", "status",
+	"mode", "mx", "max_age", "policy_id", "token", "created", "updated",
+	"removed", "serve_until", NULL };
+static const char *const web_report_cols[] = { "id", "organization-name",
+	"report-id", "contact-info", "policy-domains", "start", "end",
+	"successful", "failed", "received", "route", "client", "duplicates",
+	"provenance", "provenance-reason", "dkim-domain", "tls-report-domain",
+	"tls-report-submitter", "report-domain-mismatch", "counted",
+	"conflict", NULL };
+
 struct web_page {
 	json_t	*list;
 	long	 n, limit;
@@ -189,8 +239,10 @@ web_domains(struct store *s, const struct web_request *rq,
 	struct web_page p = { .limit = WEB_PAGE_DEFAULT };
 	struct err e;
 	json_t *o;
-	int r;
+	int r, csv;
 
+	if ((csv = web_format(rq, out)) > 1)
+		return;
 	if ((r = web_query(rq->query, rq->query_len, "limit", lim,
 	    sizeof(lim))) != 0) {
 		errno = 0;
@@ -214,9 +266,15 @@ web_domains(struct store *s, const struct web_request *rq,
 		web_error(out, 500, e.msg);
 		return;
 	}
-	o = json_object();
 	if (p.n > p.limit)
 		json_array_remove(p.list, (size_t)p.limit);
+	if (csv) {
+		web_reply_csv(out, p.list, web_domain_cols, p.n > p.limit ?
+		    json_string_value(json_object_get(json_array_get(p.list,
+		    (size_t)p.limit - 1), "name")) : NULL);
+		return;
+	}
+	o = json_object();
 	json_object_set_new(o, "domains", p.list);
 	/* The cursor of the next page: the last name of this one. */
 	json_object_set_new(o, "next", p.n > p.limit ?
@@ -251,6 +309,47 @@ web_own_domain(struct store *s, const struct web_who *who, const char *arg,
 	return 0;
 }
 
+/* The stats as CSV: one line per row of each table, named in the first
+ * column (day, organization, result-type, receiving-mx-host,
+ * sending-ip, mx-host). */
+static const char *const web_stat_cols[] = { "table", "key", "successful",
+	"failed", "sessions", NULL };
+
+/* The rows of the stats JSON o (dropped) for web_stat_cols. */
+static json_t *
+web_stats_rows(json_t *o)
+{
+	static const struct {
+		const char *member, *key, *table;
+	} t[] = {
+		{ "days", "day", "day" },
+		{ "organizations", "organization-name", "organization" },
+		{ "result-types", "result-type", "result-type" },
+		{ "receiving-mx-hosts", "receiving-mx-hostname",
+		    "receiving-mx-host" },
+		{ "sending-ips", "sending-mta-ip", "sending-ip" },
+	};
+	json_t *rows = json_array(), *x, *r;
+	size_t j;
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		json_array_foreach(json_object_get(o, t[i].member), j, x) {
+			r = json_copy(x);
+			json_object_set_new(r, "table", json_string(t[i].table));
+			json_object_set(r, "key", json_object_get(x, t[i].key));
+			json_array_append_new(rows, r);
+		}
+	}
+	json_array_foreach(json_object_get(o, "mx-hosts"), j, x) {
+		r = json_object();
+		json_object_set_new(r, "table", json_string("mx-host"));
+		json_object_set(r, "key", x);
+		json_array_append_new(rows, r);
+	}
+	json_decref(o);
+	return rows;
+}
+
 /* GET /api/v1/domains/{domain}/stats[?from=YYYY-MM-DD&to=YYYY-MM-DD]:
  * sessions per day, organization and result type (web_stats.c), both
  * days inclusive. */
@@ -262,8 +361,10 @@ web_domain_stats(struct store *s, const struct web_request *rq,
 	time_t from = 0, to = 0;
 	struct web_stats st;
 	struct err e;
-	int r;
+	int r, csv;
 
+	if ((csv = web_format(rq, out)) > 1)
+		return;
 	if ((r = web_query(rq->query, rq->query_len, "from", day,
 	    sizeof(day))) != 0 && (r == -1 || web_parse_day(day, &from) ==
 	    -1)) {
@@ -283,7 +384,11 @@ web_domain_stats(struct store *s, const struct web_request *rq,
 		web_error(out, 500, e.msg);
 		return;
 	}
-	web_reply(out, 200, web_stats_json(d->name, &st));
+	if (csv)
+		web_reply_csv(out, web_stats_rows(web_stats_json(d->name,
+		    &st)), web_stat_cols, NULL);
+	else
+		web_reply(out, 200, web_stats_json(d->name, &st));
 	web_stats_free(&st);
 }
 
@@ -327,8 +432,10 @@ web_reports(struct store *s, const struct web_request *rq,
 	long long rcv, id;
 	struct err e;
 	json_t *o;
-	int r;
+	int r, csv;
 
+	if ((csv = web_format(rq, out)) > 1)
+		return;
 	if ((r = web_query(rq->query, rq->query_len, "limit", lim,
 	    sizeof(lim))) != 0) {
 		errno = 0;
@@ -402,13 +509,19 @@ web_reports(struct store *s, const struct web_request *rq,
 		web_error(out, 500, e.msg);
 		goto out;
 	}
+	if (w.n > w.limit)
+		snprintf(cur, sizeof(cur), "%lld.%lld", (long long)w.received,
+		    (long long)w.id);
+	if (csv) {
+		web_reply_csv(out, w.list, web_report_cols, w.n > w.limit ?
+		    cur : NULL);
+		goto out;
+	}
 	o = json_object();
 	if (d != NULL)
 		json_object_set_new(o, "domain", json_string(d->name));
 	json_object_set_new(o, "reports", w.list);
 	if (w.n > w.limit) {
-		snprintf(cur, sizeof(cur), "%lld.%lld", (long long)w.received,
-		    (long long)w.id);
 		json_object_set_new(o, "next", json_string(cur));
 	} else {
 		json_object_set_new(o, "next", json_null());

@@ -481,6 +481,33 @@ test_import(void **state)
 	expect(o, &r, 403, "read-only");
 }
 
+/* CSV: quoting (RFC 4180), formulas defused, null empty, arrays
+ * joined. */
+static void
+test_csv(void **state)
+{
+	static const char *const cols[] = { "a", "b", "c", NULL };
+	json_error_t je;
+	json_t *rows = json_loads("[{\"a\": \"plain\", \"b\": 7, "
+	    "\"c\": null}, {\"a\": \"x,\\\"y\\\"\\r\\nz\", \"b\": true, "
+	    "\"c\": [\"p\", \"q\"]}, {\"a\": \"=HYPERLINK(1)\", "
+	    "\"b\": \"-2+3\", \"d\": 1}]", 0, &je);
+	size_t len;
+	char *csv;
+
+	(void)state;
+	assert_non_null(rows);
+	csv = web_csv(rows, cols, &len);
+	assert_non_null(csv);
+	assert_string_equal(csv, "a,b,c\r\n"
+	    "plain,7,\r\n"
+	    "\"x,\"\"y\"\"\r\nz\",true,p q\r\n"
+	    "'=HYPERLINK(1),'-2+3,\r\n");
+	assert_int_equal(len, strlen(csv));
+	free(csv);
+	json_decref(rows);
+}
+
 int
 main(void)
 {
@@ -491,6 +518,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_serve, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import, setup, teardown),
+		cmocka_unit_test(test_csv),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
