@@ -12,7 +12,8 @@ libgmime-3.0-dev libunbound-dev libldns-dev libsodium-dev libcmocka-dev
 libopendkim-dev"
 # Tests with real peers and the tools the test scripts call.
 PEERS="curl openssl sqlite3 iproute2 procps psmisc dnsutils nsd pebble
-postfix-mta-sts-resolver swaks libnet-ssleay-perl postfix python3-dkim"
+postfix-mta-sts-resolver swaks libnet-ssleay-perl postfix python3-dkim
+python3-jsonschema python3-yaml"
 # Benchmarks only (bench/): the peers we measure against and the load.
 BENCH="nginx h2o wrk jq linux-perf strace python3"
 
