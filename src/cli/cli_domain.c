@@ -124,7 +124,7 @@ cli_domain_add(struct cli *c)
 		return CLI_USAGE;
 	r = store_domain_create(s, conf_get(&c->conf, CONF_TENANT), name, &a,
 	    true, &d, &e);
-	rc = r == 0 ? cli_domain_done(c, &d) : cli_fail(r == 1 ? CLI_INVALID :
+	rc = r == 0 ? cli_domain_done(c, &d) : cli_fail(r > 0 ? CLI_INVALID :
 	    CLI_USAGE, "%s", e.msg);
 	store_domain_free(&d);
 	return rc;
@@ -305,7 +305,7 @@ cli_domain_set(struct cli *c)
 	if (!d.removed && (rc = cli_domain_policy(c, &d.policy)) != 0)
 		goto out;
 	r = store_domain_change(s, &d, &a, &nd, &e);
-	rc = r == 0 ? cli_domain_done(c, &nd) : cli_fail(r == 1 ?
+	rc = r == 0 ? cli_domain_done(c, &nd) : cli_fail(r > 0 ?
 	    CLI_INVALID : CLI_USAGE, "%s", e.msg);
 out:
 	store_domain_free(&d);

@@ -196,8 +196,15 @@
  * 70 KiB/s; LIMIT_INTAKE_MIN_RATE still closes slower uploads. */
 #define LIMIT_WEB_BODY_SECONDS 120
 /* JSON of an API request body: a domain is an object of four members,
- * its mx an array of at most LIMIT_POLICY_MX patterns. */
+ * its mx an array of at most LIMIT_POLICY_MX patterns, which a policy of
+ * LIMIT_POLICY_BYTES holds: 128 KiB is that with room for quotes and
+ * blanks. Nesting is 2 levels (object, mx array); 4 is checked in the
+ * text before the JSON library builds anything. Over either: 400. */
+#define LIMIT_WEB_JSON_BYTES (128 * 1024)
 #define LIMIT_WEB_JSON_DEPTH 4
+/* An organization-name asked for in a query (?org=): a filter, compared
+ * exactly; real names are tens of bytes. Over it: 400. */
+#define LIMIT_REPORT_ORG_QUERY 1024
 
 /* --- HTTP front (src/http/, src/daemon/) ------------------------------ */
 

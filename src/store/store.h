@@ -195,6 +195,25 @@ struct store_stat_row {
 	uint64_t    sessions;
 };
 
+/* One failure detail of a report that counts (stats_failures). */
+struct store_failure_row {
+	const char *day;		/* its report's start day, as the
+					 * roll-ups' */
+	const char *organization_name;	/* its report's */
+	int64_t	    report;		/* its report's id */
+	int64_t	    policy;		/* its policy entry's id */
+	const char *policy_type;	/* of its policy entry */
+	uint64_t    policy_successful;	/* the entry's summary */
+	uint64_t    policy_failed;
+	const char *receiving_mx;	/* receiving-mx-hostname, else
+					 * receiving-ip, else NULL */
+	const char *sending_ip;		/* sending-mta-ip, or NULL */
+	uint64_t    sessions;		/* failed-session-count */
+	bool	    detail;		/* false: the entry has no failure
+					 * details (this row only gives its
+					 * totals; the rest is 0 or NULL) */
+};
+
 struct store_report_filter {
 	const char *domain;		/* hosted domain or policy-domain, or
 					 * NULL for all (see report_list) */
@@ -208,6 +227,17 @@ struct store_report_filter {
 					 * report-id), it included, the one
 					 * that counts first; alone */
 	long	    limit;		/* 0: no limit */
+	/* With tenant set: only reports one of its domains claims (with
+	 * domain too: that domain's, which the caller checked is the
+	 * tenant's), and these filters, each NULL or 0 for none; not with
+	 * unclaimed, conflicts or same_key_as. */
+	const char *tenant;
+	const char *org;		/* organization-name, exactly */
+	time_t	    from, to;		/* the report's range ends after from
+					 * and starts before to */
+	const char *provenance;		/* store_provenance_name */
+	time_t	    before_received;	/* a page after the row of this */
+	int64_t	    before_id;		/* received and id (newest first) */
 };
 
 /* An MX host whose TLSA roll-ups a domain's stats include. */
@@ -341,6 +371,8 @@ typedef int (*store_quarantine_cb)(void *arg,
 typedef int (*store_domain_cb)(void *arg, const struct store_domain *d);
 typedef int (*store_report_cb)(void *arg, const struct store_report_row *r);
 typedef int (*store_stat_cb)(void *arg, const struct store_stat_row *r);
+typedef int (*store_failure_cb)(void *arg,
+    const struct store_failure_row *r);
 typedef int (*store_mx_host_cb)(void *arg,
     const struct store_mx_host_row *r);
 typedef int (*store_history_cb)(void *arg, const char *policy_id,
@@ -494,6 +526,15 @@ struct store_ops {
 	 * (and returns that). */
 	int	(*stats_mx_hosts)(struct store *s, const char *domain,
 		    time_t from, time_t to, store_mx_host_cb cb, void *arg,
+		    struct err *e);
+	/* The failure details of the entries that belong to domain (as
+	 * stats takes them) in the reports that count, whose start day is
+	 * in the same range, ordered by day and organization (the groups
+	 * of the roll-ups), report and entry; an entry without
+	 * details as one row with detail false. Stops when cb returns
+	 * non-zero (and returns that). */
+	int	(*stats_failures)(struct store *s, const char *domain,
+		    time_t from, time_t to, store_failure_cb cb, void *arg,
 		    struct err *e);
 
 	/* Keeps raw (compressed by us) with its reason and origin, in a
@@ -737,6 +778,13 @@ store_stats(struct store *s, const char *domain, time_t from, time_t to,
 }
 
 static inline int
+store_stats_failures(struct store *s, const char *domain, time_t from,
+    time_t to, store_failure_cb cb, void *arg, struct err *e)
+{
+	return s->ops->stats_failures(s, domain, from, to, cb, arg, e);
+}
+
+static inline int
 store_stats_mx_hosts(struct store *s, const char *domain, time_t from, time_t
     to, store_mx_host_cb cb, void *arg, struct err *e)
 {
@@ -929,14 +977,16 @@ struct store_ask {
  * applied to the defaults. operator: messages may name another tenant
  * that hosts it (a tenant's request learns only that it is taken).
  * Returns 0 with *out (caller frees: store_domain_free), 1 when refused
- * (a bad name or policy, hosted already, the tenant's limit: e says
- * why, naming the field), -1 when the store failed. */
+ * (a bad name or policy: e says why, naming the field), 2 when it is
+ * hosted already (e says so), -1 when the store failed (the tenant's
+ * limit too). */
 int	store_domain_create(struct store *s, const char *tenant,
 	    const char *name, const struct store_ask *ask, bool operator,
 	    struct store_domain *out, struct err *e);
 /* Changes the policy of d (as read) by ask; a new policy id when what
  * is served changes. Returns 0 with *out (caller frees), 1 when refused
- * (d was removed, a bad policy, gone meanwhile: e says why), -1. */
+ * (a bad policy, gone meanwhile: e says why), 2 when d was removed,
+ * -1. */
 int	store_domain_change(struct store *s, const struct store_domain *d,
 	    const struct store_ask *ask, struct store_domain *out,
 	    struct err *e);

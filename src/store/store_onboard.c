@@ -62,6 +62,7 @@ store_domain_create(struct store *s, const char *tenant, const char *name,
 			    cur.tenant);
 		else
 			err_set(e, "%s is already hosted", norm);
+		rc = 2;
 		goto out;
 	}
 	if (store_domain_add(s, tenant, norm, &p, out, e) == -1) {
@@ -86,6 +87,7 @@ store_domain_change(struct store *s, const struct store_domain *d,
 	if (d->removed) {
 		err_set(e, "%s was removed; adding it again brings it back",
 		    d->name);
+		rc = 2;
 		goto out;
 	}
 	if (policy_copy(&p, &d->policy) == -1) {

@@ -484,6 +484,8 @@ enum sq_id {
 	SQ_REPORT_LIST_UNCLAIMED,
 	SQ_REPORT_LIST_CONFLICTS,
 	SQ_REPORT_LIST_KEY,
+	SQ_REPORT_LIST_TENANT,
+	SQ_STATS_FAILURES,
 	SQ_REPORT_GET,
 	SQ_REPORT_CLAIMED,
 	SQ_STATS,
@@ -580,17 +582,18 @@ enum sq_id {
  * of domain ?1 match, ?1 itself left out (its rows are read as its
  * own): an exact pattern by name (with and without a trailing dot), a
  * wildcard "*.p" by parent p. */
-#define SQ_MX_HOSTS \
+#define SQ_MX_HOSTS_OF(dom) \
 	"mx_host (name) AS (" \
 	"SELECT t.name FROM domain d JOIN domain_mx m ON m.domain_id = d.id " \
 	"JOIN tlsa_host t ON t.name IN (m.pattern, m.pattern || '.') " \
-	"WHERE d.name = ?1 AND substr(m.pattern, 1, 2) <> '*.' " \
-	"AND t.name <> ?1 " \
+	"WHERE d.name = " dom " AND substr(m.pattern, 1, 2) <> '*.' " \
+	"AND t.name <> " dom " " \
 	"UNION SELECT t.name FROM domain d JOIN domain_mx m " \
 	"ON m.domain_id = d.id JOIN tlsa_host t " \
 	"ON t.parent = substr(m.pattern, 3) " \
-	"WHERE d.name = ?1 AND substr(m.pattern, 1, 2) = '*.' " \
-	"AND t.name <> ?1)"
+	"WHERE d.name = " dom " AND substr(m.pattern, 1, 2) = '*.' " \
+	"AND t.name <> " dom ")"
+#define SQ_MX_HOSTS SQ_MX_HOSTS_OF("?1")
 
 /* SQL: true when policy entry p (a report_policy row) belongs to some
  * domain of the store (store.h): by name, or as a tlsa entry for an MX
@@ -714,6 +717,31 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	    "k.organization_name AND r.report_id = k.report_id "
 	    "ORDER BY r.counted DESC, " SQ_RANK("r.provenance") ", "
 	    "r.received, r.id LIMIT ?2",
+	/* A tenant's (?1) claimed reports, or one of its domain's (?2),
+	 * filtered (each NULL or 0: no filter): organization ?3, ending
+	 * after ?4, starting before ?5, provenance ?6; after the cursor
+	 * (received ?7, id ?8) in the order of the list. Without a domain
+	 * it walks reports newest first, each checked as SQ_REPORT_CLAIMED
+	 * does, until the limit ?9. */
+	[SQ_REPORT_LIST_TENANT] = "WITH " SQ_MX_HOSTS_OF("?2") " SELECT "
+	    SQ_REPORT_COLS " FROM report r WHERE (CASE WHEN ?2 IS NOT NULL "
+	    "THEN r.id IN (SELECT report FROM report_policy WHERE "
+	    "policy_domain = ?2 UNION SELECT p.report FROM mx_host h JOIN "
+	    "report_policy p ON p.policy_domain = h.name WHERE "
+	    "p.policy_type = 'tlsa') ELSE EXISTS (SELECT 1 FROM "
+	    "report_policy p WHERE p.report = r.id AND (EXISTS (SELECT 1 "
+	    "FROM domain d WHERE d.name = p.policy_domain AND d.tenant_id = "
+	    "(SELECT id FROM tenant WHERE name = ?1)) OR (p.policy_type = "
+	    "'tlsa' AND EXISTS (SELECT 1 FROM tlsa_host t JOIN domain_mx m "
+	    "ON m.pattern IN (" SQ_DOTLESS("t.name") ", '*.' || t.parent) "
+	    "JOIN domain d ON d.id = m.domain_id WHERE t.name = "
+	    "p.policy_domain AND d.tenant_id = (SELECT id FROM tenant WHERE "
+	    "name = ?1))))) END) "
+	    "AND (?3 IS NULL OR r.organization_name = ?3) "
+	    "AND (?4 = 0 OR r.end_time > ?4) AND (?5 = 0 OR r.start_time < ?5) "
+	    "AND (?6 IS NULL OR r.provenance = ?6) "
+	    "AND (?7 = 0 OR r.received < ?7 OR (r.received = ?7 AND "
+	    "r.id < ?8)) ORDER BY r.received DESC, r.id DESC LIMIT ?9",
 	/* SQ_CLAIMED, for the domains of one tenant (?2). */
 	[SQ_REPORT_CLAIMED] = "SELECT 1 FROM report_policy p WHERE "
 	    "p.report = ?1 AND (EXISTS (SELECT 1 FROM domain d WHERE "
@@ -735,6 +763,24 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	    "r.result_type, r.sessions FROM mx_host h JOIN rollup r "
 	    "ON r.policy_domain = h.name WHERE r.day >= ?2 AND r.day <= ?3 "
 	    "AND r.policy_type = 'tlsa' ORDER BY 1, 2, 3, 4",
+	/* Failure details of what belongs to ?1 in reports that count,
+	 * by the day of their start (as the roll-ups), in (day,
+	 * organization) order as the roll-ups group them;
+	 * an entry without details as one row without one (its totals
+	 * still choose the report's view). */
+	[SQ_STATS_FAILURES] = "WITH " SQ_MX_HOSTS " SELECT r.id, "
+	    "p.policy_type, p.id, p.successful, p.failed, coalesce(f.receiving_mx_hostname, "
+	    "f.receiving_ip), f.sending_mta_ip, f.failed_session_count, "
+	    "f.id IS NOT NULL, strftime('%Y-%m-%d', r.start_time, "
+	    "'unixepoch'), r.organization_name FROM report_policy p JOIN "
+	    "report r ON "
+	    "r.id = p.report LEFT JOIN failure_detail f ON f.policy = p.id "
+	    "WHERE r.counted = 1 "
+	    "AND (p.policy_domain = ?1 OR (p.policy_type = 'tlsa' AND "
+	    "p.policy_domain IN (SELECT name FROM mx_host))) "
+	    "AND strftime('%Y-%m-%d', r.start_time, 'unixepoch') >= ?2 "
+	    "AND strftime('%Y-%m-%d', r.start_time, 'unixepoch') <= ?3 "
+	    "ORDER BY 10, 11, r.id, p.id",
 	/* One row per host without its trailing dot; "others" counts the
 	 * other domains, not removed, with a pattern matching it: index
 	 * lookups, as many as domains share the host. */
@@ -2556,7 +2602,23 @@ sq_report_list(struct store *s, const struct store_report_filter *f,
 		err_set(e, "list reports: conflicts and same_key_as go alone");
 		goto out;
 	}
-	if (key != 0) {
+	if (f != NULL && f->tenant != NULL) {
+		if (unclaimed || conflicts || key != 0) {
+			err_set(e, "list reports: a tenant's reports are "
+			    "claimed");
+			goto out;
+		}
+		st = sq_stmt(q, SQ_REPORT_LIST_TENANT);
+		b = sq_bind_text(st, 1, f->tenant) |
+		    sq_bind_text(st, 2, f->domain) |
+		    sq_bind_text(st, 3, f->org) |
+		    sqlite3_bind_int64(st, 4, (int64_t)f->from) |
+		    sqlite3_bind_int64(st, 5, (int64_t)f->to) |
+		    sq_bind_text(st, 6, f->provenance) |
+		    sqlite3_bind_int64(st, 7, (int64_t)f->before_received) |
+		    sqlite3_bind_int64(st, 8, f->before_id) |
+		    sqlite3_bind_int64(st, 9, limit);
+	} else if (key != 0) {
 		st = sq_stmt(q, SQ_REPORT_LIST_KEY);
 		b = sqlite3_bind_int64(st, 1, key) |
 		    sqlite3_bind_int64(st, 2, limit);
@@ -2852,6 +2914,45 @@ sq_stats_mx_hosts(struct store *s, const char *domain, time_t from,
 	}
 	if (r != SQLITE_DONE) {
 		sq_err(q, e, "MX hosts of %s", domain);
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int
+sq_stats_failures(struct store *s, const char *domain, time_t from,
+    time_t to, store_failure_cb cb, void *arg, struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	sqlite3_stmt *st = sq_stmt(q, SQ_STATS_FAILURES);
+	char first[STORE_DAY_LEN + 1], last[STORE_DAY_LEN + 1];
+	struct store_failure_row row;
+	int rc = -1, r;
+
+	if (sq_stats_bind(q, st, domain, from, to, first, last, e) == -1)
+		goto out;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		row.report = sqlite3_column_int64(st, 0);
+		row.policy_type = sq_column_text(st, 1);
+		row.policy = sqlite3_column_int64(st, 2);
+		row.policy_successful = sq_column_u64(st, 3);
+		row.policy_failed = sq_column_u64(st, 4);
+		row.receiving_mx = (const char *)sqlite3_column_text(st, 5);
+		row.sending_ip = (const char *)sqlite3_column_text(st, 6);
+		row.sessions = sq_column_u64(st, 7);
+		row.detail = sqlite3_column_int(st, 8) != 0;
+		row.day = sq_column_text(st, 9);
+		row.organization_name = sq_column_text(st, 10);
+		if ((r = cb(arg, &row)) != 0) {
+			rc = sq_stopped(r, e);
+			goto out;
+		}
+	}
+	if (r != SQLITE_DONE) {
+		sq_err(q, e, "failure details of %s", domain);
 		goto out;
 	}
 	rc = 0;
@@ -3781,6 +3882,7 @@ static const struct store_ops sq_ops = {
 	.report_claimed = sq_report_claimed,
 	.stats = sq_stats,
 	.stats_mx_hosts = sq_stats_mx_hosts,
+	.stats_failures = sq_stats_failures,
 	.quarantine_add = sq_quarantine_add,
 	.quarantine_list = sq_quarantine_list,
 	.quarantine_get = sq_quarantine_get,

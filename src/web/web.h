@@ -10,18 +10,27 @@
  *	GET /api/v1/domains/{domain}/stats[?from=DAY&to=DAY]
  *	                                            its sessions per day,
  *	                                            organization, result type
- *	GET /api/v1/domains/{domain}/reports[?limit=N]
- *	                                            its reports, newest first
+ *	GET /api/v1/domains/{domain}/reports[?...] its reports, newest first
+ *	GET /api/v1/reports[?domain=&org=&from=&to=&provenance=&limit=&cursor=]
+ *	                                            the tenant's, filtered,
+ *	                                            a page (next: a cursor)
  *	GET /api/v1/reports/{id}                    one report: as report
  *	                                            show --json shows it
  *	GET /api/v1/reports/{id}/raw                its bytes as received
+ *	POST /api/v1/domains                        host one (JSON: name,
+ *	                                            mode, mx, max_age): 201
+ *	PATCH /api/v1/domains/{domain}              change mode, mx, max_age
+ *	DELETE /api/v1/domains/{domain}             remove (RFC 8461 §8.3)
+ *	POST /api/v1/domains/import                 the CSV of domain import:
+ *	                                            all lines, or none (422)
  *
  *	Authorization: Bearer sgt_...               every request; no, a
  *	                                            bad or a revoked token:
  *	                                            401 (WWW-Authenticate)
  *
  * Answers are JSON; errors {"error": "<reason>"}. A domain of another
- * tenant is 404, as one that does not exist. web_api does store I/O: the
+ * tenant is 404, as one that does not exist; a read-only token's change
+ * is 403. web_api does store I/O: the
  * daemon runs it on its pool's threads, never on an event loop.
  */
 #ifndef STSGUARD_WEB_H
@@ -78,12 +87,6 @@ int	web_report_group(struct store *s, int64_t id, json_t *row,
 int	web_report_show(struct store *s, int64_t id, json_t **out,
 	    struct err *e);
 
-/* The value of key in query q[0..n) ("a=1&b=2"), copied into out (cap
- * bytes) as sent (no percent-decoding). Returns 1 when present, 0 when
- * absent, -1 when too long. (web_api.c) */
-int	web_query(const char *q, size_t n, const char *key, char *out,
-	    size_t cap);
-
 /* "YYYY-MM-DD" as the UTC midnight that starts it. Returns 0 or -1. */
 int	web_parse_day(const char *s, time_t *t);
 
@@ -104,6 +107,10 @@ struct web_stat_table {
  * hosts whose TLSA reports they include. */
 struct web_stats {
 	struct web_stat_table days, orgs, results;
+	/* Failed sessions per receiving MX host and per sending IP, from
+	 * the failure details of the reports that count (the larger view
+	 * of each report, as for the totals); key "" when not reported. */
+	struct web_stat_table mx_failed, ips_failed;
 	json_t	*mx_names;		/* array of host names */
 	int64_t	*mx_others;		/* other hosted domains, per host */
 	size_t	 mx_n, mx_cap;
@@ -115,7 +122,8 @@ int	web_stats_read(struct store *s, const char *domain, time_t from,
 	    time_t to, struct web_stats *st, struct err *e);
 void	web_stats_free(struct web_stats *st);
 void	web_stat_free(struct web_stat_table *t);
-/* {"domain", "mx-hosts", "days", "organizations", "result-types"}. */
+/* {"domain", "mx-hosts", "days", "organizations", "result-types",
+ * "receiving-mx-hosts", "sending-ips"}. */
 json_t	*web_stats_json(const char *domain, const struct web_stats *st);
 
 /* --- the dashboard's markup (web_html.c, web_svg.c, web_explain.c) -- */
@@ -156,6 +164,16 @@ void	web_svg_spark(struct web_html *h, const struct web_stat_table *days);
 /* One plain sentence on result type (RFC 8460 §4.3) at MX host mx
  * (NULL: "an MX host") with what to fix, escaped. */
 void	web_explain(struct web_html *h, const char *type, const char *mx);
+
+/* --- CSV export (web_csv.c) ------------------------------------------ */
+
+/* The objects of array rows as CSV (RFC 4180, CRLF): a header of cols
+ * (NULL-terminated member names), then one line per object with those
+ * members (absent or null: empty; arrays: their strings joined by
+ * blanks; a string that starts like a formula gets a leading "'").
+ * Returns the bytes (caller frees) with *len, or NULL when out of
+ * memory. */
+char	*web_csv(json_t *rows, const char *const *cols, size_t *len);
 
 /* One request, as the daemon read it (all borrowed; the strings are not
  * NUL-terminated but for service_host and client). */
@@ -211,7 +229,8 @@ void	web_response_free(struct web_response *r);
  * s (web_page.c). Never fails: a store error is a 500 page. */
 void	web_page(struct store *s, const struct web_request *rq,
 	    struct web_response *out);
-/* The value of key in form-encoded text q[0..n) ("a=1&b=x+y%21"),
+/* The value of key in form-encoded text q[0..n) ("a=1&b=x+y%21": a
+ * query, a form's body),
  * decoded into out (cap bytes, NUL-terminated). Returns 1 when present,
  * 0 when absent, -1 when too long or badly encoded (or a NUL byte). */
 int	web_form_get(const char *q, size_t n, const char *key, char *out,

@@ -12,6 +12,12 @@
  * TLSA reports for the MX hosts that the domain's mx patterns match
  * (store.h): the output names those hosts, with how many other hosted
  * domains share each, since the same sessions show in theirs too.
+ *
+ * Failed sessions per receiving MX host and per sending IP come from
+ * the failure details of the reports that count (roll-ups keep no
+ * hosts), the larger view of each (day, organization) group
+ * (tlsrpt_views_pick over its entries' summaries) taken, as for the
+ * totals.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -166,6 +172,99 @@ web_stats_mx_host(void *arg, const struct store_mx_host_row *r)
 	return 0;
 }
 
+/* *a += b, at most UINT64_MAX. */
+static void
+web_add_sat(uint64_t *a, uint64_t b)
+{
+	*a = *a > UINT64_MAX - b ? UINT64_MAX : *a + b;
+}
+
+/* The (day, organization) group whose failure details are being read,
+ * as the roll-ups group sessions: per view, its failed sessions per MX
+ * host and per sending IP. */
+struct web_fail_acc {
+	struct web_stats *st;
+	char	*group;			/* "day\norganization", NULL before
+					 * the first row */
+	int64_t	 policy;		/* the entry last counted in vs */
+	struct tlsrpt_views vs;		/* the report's entries' totals */
+	struct web_stat_table mx[2], ips[2];
+	int	 oom;
+};
+
+/* Adds the current group's larger view to the tables; empties it. */
+static void
+web_fail_flush(struct web_fail_acc *a)
+{
+	int v = tlsrpt_views_pick(&a->vs);
+	struct web_stat_key *x;
+
+	for (size_t i = 0; a->group != NULL && i < a->mx[v].n; i++) {
+		if ((x = web_stat_get(&a->st->mx_failed, a->mx[v].v[i].key)) ==
+		    NULL)
+			a->oom = 1;
+		else
+			web_add_sat(&x->failed, a->mx[v].v[i].failed);
+	}
+	for (size_t i = 0; a->group != NULL && i < a->ips[v].n; i++) {
+		if ((x = web_stat_get(&a->st->ips_failed,
+		    a->ips[v].v[i].key)) == NULL)
+			a->oom = 1;
+		else
+			web_add_sat(&x->failed, a->ips[v].v[i].failed);
+	}
+	for (int i = 0; i < 2; i++) {
+		web_stat_free(&a->mx[i]);
+		web_stat_free(&a->ips[i]);
+		memset(&a->mx[i], 0, sizeof(a->mx[i]));
+		memset(&a->ips[i], 0, sizeof(a->ips[i]));
+	}
+	memset(&a->vs, 0, sizeof(a->vs));
+	free(a->group);
+	a->group = NULL;
+}
+
+static int
+web_fail_row(void *arg, const struct store_failure_row *r)
+{
+	struct web_fail_acc *a = arg;
+	int v = tlsrpt_view(r->policy_type);
+	struct web_stat_key *m, *i;
+
+	size_t dl = strlen(r->day), ol = strlen(r->organization_name);
+
+	if (a->group == NULL || strncmp(a->group, r->day, dl) != 0 ||
+	    a->group[dl] != '\n' || strcmp(a->group + dl + 1,
+	    r->organization_name) != 0) {
+		web_fail_flush(a);
+		if ((a->group = malloc(dl + ol + 2)) == NULL) {
+			a->oom = 1;
+			return -1;
+		}
+		memcpy(a->group, r->day, dl);
+		a->group[dl] = '\n';
+		memcpy(a->group + dl + 1, r->organization_name, ol + 1);
+	}
+	if (r->policy != a->policy) {
+		tlsrpt_views_add(&a->vs, v, r->policy_successful,
+		    r->policy_failed);
+		a->policy = r->policy;
+	}
+	if (!r->detail)
+		return 0;
+	m = web_stat_get(&a->mx[v], r->receiving_mx != NULL ?
+	    r->receiving_mx : "");
+	i = web_stat_get(&a->ips[v], r->sending_ip != NULL ? r->sending_ip :
+	    "");
+	if (m == NULL || i == NULL) {
+		a->oom = 1;
+		return -1;
+	}
+	web_add_sat(&m->failed, r->sessions);
+	web_add_sat(&i->failed, r->sessions);
+	return 0;
+}
+
 static int
 web_stat_cmp_failed(const void *a, const void *b)
 {
@@ -196,7 +295,9 @@ web_stats_json_table(const struct web_stat_table *t, const char *keyname,
 	for (size_t i = 0; i < t->n; i++) {
 		json_t *o = json_object();
 
-		json_object_set_new(o, keyname, json_string(t->v[i].key));
+		/* "": a failure detail without it */
+		json_object_set_new(o, keyname, t->v[i].key[0] != '\0' ?
+		    json_string(t->v[i].key) : json_null());
 		if (both) {
 			json_object_set_new(o, "successful",
 			    json_integer((json_int_t)t->v[i].successful));
@@ -229,6 +330,23 @@ web_stats_read(struct store *s, const char *domain, time_t from, time_t to,
 	if (store_stats_mx_hosts(s, domain, from, to, web_stats_mx_host, st,
 	    e) != 0)
 		return -1;
+	{
+		struct web_fail_acc fa = { .st = st };
+
+		r = store_stats_failures(s, domain, from, to, web_fail_row,
+		    &fa, e);
+		web_fail_flush(&fa);
+		if (fa.oom)
+			return err_set(e, "out of memory");
+		if (r != 0)
+			return -1;
+	}
+	if (st->mx_failed.n > 1)
+		qsort(st->mx_failed.v, st->mx_failed.n,
+		    sizeof(*st->mx_failed.v), web_stat_cmp_failed);
+	if (st->ips_failed.n > 1)
+		qsort(st->ips_failed.v, st->ips_failed.n,
+		    sizeof(*st->ips_failed.v), web_stat_cmp_failed);
 	if (st->orgs.n > 1)
 		qsort(st->orgs.v, st->orgs.n, sizeof(*st->orgs.v),
 		    web_stat_cmp_total);
@@ -244,6 +362,8 @@ web_stats_free(struct web_stats *st)
 	web_stat_free(&st->days);
 	web_stat_free(&st->orgs);
 	web_stat_free(&st->results);
+	web_stat_free(&st->mx_failed);
+	web_stat_free(&st->ips_failed);
 	json_decref(st->mx_names);
 	free(st->mx_others);
 	memset(st, 0, sizeof(*st));
@@ -262,5 +382,10 @@ web_stats_json(const char *domain, const struct web_stats *st)
 	    web_stats_json_table(&st->orgs, "organization-name", true));
 	json_object_set_new(o, "result-types",
 	    web_stats_json_table(&st->results, "result-type", false));
+	json_object_set_new(o, "receiving-mx-hosts",
+	    web_stats_json_table(&st->mx_failed, "receiving-mx-hostname",
+	    false));
+	json_object_set_new(o, "sending-ips",
+	    web_stats_json_table(&st->ips_failed, "sending-mta-ip", false));
 	return o;
 }

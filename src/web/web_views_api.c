@@ -46,12 +46,12 @@ web_views_range(const char *q, size_t qlen, time_t *from, time_t *to,
 	int r;
 
 	*from = *to = 0;
-	if ((r = web_query(q, qlen, "from", day, sizeof(day))) != 0 &&
+	if ((r = web_form_get(q, qlen, "from", day, sizeof(day))) != 0 &&
 	    (r == -1 || web_parse_day(day, from) == -1)) {
 		*err = web_views_error(status, 400, "from: a day, YYYY-MM-DD");
 		return -1;
 	}
-	if ((r = web_query(q, qlen, "to", day, sizeof(day))) != 0) {
+	if ((r = web_form_get(q, qlen, "to", day, sizeof(day))) != 0) {
 		if (r == -1 || web_parse_day(day, to) == -1) {
 			*err = web_views_error(status, 400,
 			    "to: a day, YYYY-MM-DD");
