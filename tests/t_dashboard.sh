@@ -166,6 +166,10 @@ GET /domains/example.com/adoption viewer 200
 GET /domains/example.com/adoption other 404
 GET /domains/example.com/fetches owner 200
 GET /domains/example.com/fetches other 404
+GET /domains/example.com/export/stats anon 303
+GET /domains/example.com/export/stats viewer 200
+GET /domains/example.com/export/reports admin 200
+GET /domains/example.com/export/reports other 404
 GET /reports/$RID anon 303
 GET /reports/$RID viewer 200
 GET /reports/$RID owner 200
@@ -259,6 +263,18 @@ check "readiness page" 200 "$(as viewer /domains/example.com/ready)"
 $PY -c 'import html,sys; print(html.escape(sys.argv[1]))' "$SUMMARY" > "$DIR/summary"
 if grep -qF -f "$DIR/summary" "$DIR/body"; then ok "readiness: the API's verdict ($SUMMARY)"; else bad "readiness verdict missing: $SUMMARY"; fi
 grepf "readiness: the failing MX and what to fix" "$DIR/body" 'the certificate of mx2.example.com has expired: renew it'
+check "domain page again" 200 "$(as viewer /domains/example.com)"
+grepf "failures by receiving MX host" "$DIR/body" '<tr><td>mx2.example.com</td><td class="bad">12</td></tr>'
+grepf "failures by sending IP" "$DIR/body" '<tr><td>192.0.2.7</td><td class="bad">12</td></tr>'
+# Exports: the API's bytes, for a session.
+from=$(date -u -d '29 days ago' +%Y-%m-%d)
+check "export: statistics as CSV" 200 "$(as viewer "/domains/example.com/export/stats?format=csv&from=$from")"
+grepf "a CSV download" "$DIR/head" '^Content-Type: text/csv'
+grepf "as an attachment" "$DIR/head" '^Content-Disposition: attachment'
+c -H "Authorization: Bearer $TOK" -o "$DIR/api.csv" "https://$SH:$PORT/api/v1/domains/example.com/stats?format=csv&from=$from"
+if cmp -s "$DIR/body" "$DIR/api.csv"; then ok "export: the API's CSV, byte for byte"; else bad "export differs from the API's CSV"; fi
+check "export: reports as JSON" 200 "$(as viewer "/domains/example.com/export/reports?from=$from")"
+check "the three reports" 3 "$($PY -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["reports"]))' "$DIR/body")"
 check "adoption page" 200 "$(as viewer /domains/example.com/adoption)"
 grepf "adoption: Bigmail's day" "$DIR/body" "$(date -u -d yesterday +%Y-%m-%d)"
 check "report page" 200 "$(as viewer /reports/$RID)"

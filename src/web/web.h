@@ -221,6 +221,12 @@ void	web_serve(struct store *s, const struct web_request *rq,
  * fails, as web_serve. */
 void	web_api(struct store *s, const struct web_request *rq,
 	    struct web_response *out);
+/* What GET /api/v1/domains/{d}/stats (or, with reports, /reports)
+ * answers for domain d, with rq's query (format, from, to, ...): the
+ * dashboard's exports, for a session that may see d. */
+void	web_api_export(struct store *s, const struct web_request *rq,
+	    const struct store_domain *d, bool reports,
+	    struct web_response *out);
 /* {"error": why} as out's answer with status. */
 void	web_error(struct web_response *out, int status, const char *why);
 void	web_response_free(struct web_response *r);

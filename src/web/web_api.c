@@ -936,6 +936,20 @@ out:
 	store_import_free(&im);
 }
 
+void
+web_api_export(struct store *s, const struct web_request *rq,
+    const struct store_domain *d, bool reports, struct web_response *out)
+{
+	struct web_who who = { .found = true };
+
+	memset(out, 0, sizeof(*out));
+	snprintf(who.tenant, sizeof(who.tenant), "%s", d->tenant);
+	if (reports)
+		web_reports(s, rq, &who, d, out);
+	else
+		web_domain_stats(s, rq, d, out);
+}
+
 static void
 route_domain_stats(struct web_ctx *x)
 {

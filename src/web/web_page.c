@@ -18,6 +18,8 @@
  *	POST /domains/{d}/policy  change the policy (owner, admin); a change
  *	                          that narrows what senders accept asks for
  *	                          confirmation first
+ *	GET  /domains/{d}/export/stats, /export/reports
+ *	                          the API's JSON or CSV, as a download
  *	GET  /domains/{d}/ready, /adoption, /fetches
  *	                          its views (web_page_views.c)
  *	GET  /reports/{id}        one report: every field, its provenance
@@ -976,6 +978,30 @@ web_page_table(struct web_html *h, const struct web_stat_table *t,
 	web_html_raw(h, "</table></div>");
 }
 
+/* Failed sessions per key ("" when the reports did not say). */
+static void
+page_failed_table(struct web_html *h, const struct web_stat_table *t,
+    const char *what)
+{
+	size_t i;
+
+	if (t->n == 0) {
+		web_html_raw(h, "<p>No failed sessions in this range.</p>");
+		return;
+	}
+	web_html_raw(h, "<div class=\"scroll\"><table><tr><th>");
+	web_html_text(h, what);
+	web_html_raw(h, "</th><th>Failed sessions</th></tr>");
+	for (i = 0; i < t->n; i++) {
+		web_html_raw(h, "<tr><td>");
+		web_html_text(h, t->v[i].key[0] != '\0' ? t->v[i].key :
+		    "(not reported)");
+		web_html_fmt(h, "</td><td class=\"bad\">%llu</td></tr>",
+		    (unsigned long long)t->v[i].failed);
+	}
+	web_html_raw(h, "</table></div>");
+}
+
 static int
 page_report_row(void *arg, const struct store_report_row *r)
 {
@@ -1011,6 +1037,8 @@ page_domain(struct web_pg *pg, const char *arg)
 	struct web_html *h = &pg->h;
 	char v[16];
 	long days = 30;
+	char from_day[16];
+	struct tm tm;
 	time_t from;
 	struct err e;
 	size_t i;
@@ -1024,6 +1052,8 @@ page_domain(struct web_pg *pg, const char *arg)
 			days = ranges[i];
 	/* Whole UTC days, today the last. */
 	from = (pg->now / 86400 - days + 1) * 86400;
+	gmtime_r(&from, &tm);
+	strftime(from_day, sizeof(from_day), "%Y-%m-%d", &tm);
 	if (web_stats_read(pg->s, d.name, from, 0, &st, &e) == -1) {
 		web_stats_free(&st);
 		store_domain_free(&d);
@@ -1096,6 +1126,23 @@ page_domain(struct web_pg *pg, const char *arg)
 	}
 	web_html_raw(h, "<h2>By reporting organization</h2>");
 	web_page_table(h, &st.orgs, "Organization");
+	web_html_raw(h, "<h2>Failures by receiving MX host</h2>");
+	page_failed_table(h, &st.mx_failed, "MX host");
+	web_html_raw(h, "<h2>Failures by sending IP</h2>");
+	page_failed_table(h, &st.ips_failed, "Sending IP");
+	web_html_raw(h, "<p>Export: <a href=\"/domains/");
+	web_html_url(h, d.name);
+	web_html_fmt(h, "/export/stats?format=csv&amp;from=%s\">statistics "
+	    "(CSV)</a>, <a href=\"/domains/", from_day);
+	web_html_url(h, d.name);
+	web_html_fmt(h, "/export/stats?from=%s\">(JSON)</a>; <a href=\""
+	    "/domains/", from_day);
+	web_html_url(h, d.name);
+	web_html_fmt(h, "/export/reports?format=csv&amp;from=%s&amp;"
+	    "limit=1000\">reports (CSV)</a>, <a href=\"/domains/", from_day);
+	web_html_url(h, d.name);
+	web_html_fmt(h, "/export/reports?from=%s&amp;limit=1000\">(JSON)</a>"
+	    ".</p>", from_day);
 	web_html_raw(h, "<h2>Reports</h2><div class=\"scroll\"><table><tr>"
 	    "<th>Id</th><th>Organization</th><th>Day</th><th>Successful</th>"
 	    "<th>Failed</th><th>Provenance</th><th></th></tr>");
@@ -1321,6 +1368,33 @@ out:
 	store_domain_free(&d);
 }
 
+/* GET /domains/{d}/export/stats and /export/reports: the API's JSON or
+ * CSV (?format=csv) of what the domain page shows, as a download. */
+static void
+page_export(struct web_pg *pg, const char *arg, bool reports)
+{
+	struct store_domain d = { 0 };
+
+	if (web_page_domain(pg, arg, &d) != 0)
+		return;
+	web_api_export(pg->s, pg->rq, &d, reports, pg->out);
+	if (pg->out->status == 200)
+		page_header(pg, "Content-Disposition: attachment\r\n");
+	store_domain_free(&d);
+}
+
+static void
+page_export_stats(struct web_pg *pg, const char *arg)
+{
+	page_export(pg, arg, false);
+}
+
+static void
+page_export_reports(struct web_pg *pg, const char *arg)
+{
+	page_export(pg, arg, true);
+}
+
 /* --- a report ------------------------------------------------------- */
 
 /* A JSON value as text: strings as they are, the rest compact. */
@@ -1531,6 +1605,8 @@ static const struct page_route {
 	{ HTTP_POST, "/domains",		PAGE_CHANGE, page_domain_add },
 	{ HTTP_GET,  "/domains/*",		PAGE_READ,   page_domain },
 	{ HTTP_POST, "/domains/*/policy",	PAGE_CHANGE, page_policy_post },
+	{ HTTP_GET,  "/domains/*/export/stats",	PAGE_READ,   page_export_stats },
+	{ HTTP_GET,  "/domains/*/export/reports", PAGE_READ, page_export_reports },
 	{ HTTP_GET,  "/domains/*/ready",	PAGE_READ,   web_page_ready },
 	{ HTTP_GET,  "/domains/*/adoption",	PAGE_READ,   web_page_adoption },
 	{ HTTP_GET,  "/domains/*/fetches",	PAGE_READ,   web_page_fetches },
