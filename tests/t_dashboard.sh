@@ -263,6 +263,11 @@ check "readiness page" 200 "$(as viewer /domains/example.com/ready)"
 $PY -c 'import html,sys; print(html.escape(sys.argv[1]))' "$SUMMARY" > "$DIR/summary"
 if grep -qF -f "$DIR/summary" "$DIR/body"; then ok "readiness: the API's verdict ($SUMMARY)"; else bad "readiness verdict missing: $SUMMARY"; fi
 grepf "readiness: the failing MX and what to fix" "$DIR/body" 'the certificate of mx2.example.com has expired: renew it'
+yday=$(date -u -d yesterday +%Y-%m-%d)
+check "any range of days" 200 "$(as viewer "/domains/example.com?from=$yday&to=$yday")"
+grepf "one day: one slot as wide as the chart" "$DIR/body" '<rect x="0.00" y="[0-9.]+" width="648.00"'
+check "a range without reports" 200 "$(as viewer "/domains/example.com?from=2020-01-01&to=2020-01-31")"
+grepf "says so" "$DIR/body" 'no sessions in this range'
 check "domain page again" 200 "$(as viewer /domains/example.com)"
 grepf "failures by receiving MX host" "$DIR/body" '<tr><td>mx2.example.com</td><td class="bad">12</td></tr>'
 grepf "failures by sending IP" "$DIR/body" '<tr><td>192.0.2.7</td><td class="bad">12</td></tr>'

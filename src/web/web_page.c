@@ -66,6 +66,7 @@
 #define PAGE_DOMAINS 50		/* domains per overview page */
 #define PAGE_REPORTS 50		/* reports listed on a domain page */
 #define PAGE_FIELD_MAX 4096	/* a form field's bytes, decoded */
+#define PAGE_RANGE_DAYS 731	/* the longest range a chart shows */
 
 /* The copy buttons: the page works without it (the buttons stay
  * hidden); the CSP allows this script only, by its hash. */
@@ -1039,7 +1040,8 @@ page_domain(struct web_pg *pg, const char *arg)
 	long days = 30;
 	char from_day[16];
 	struct tm tm;
-	time_t from;
+	time_t from, to, t1, t2;
+	bool custom = false;
 	struct err e;
 	size_t i;
 
@@ -1050,11 +1052,22 @@ page_domain(struct web_pg *pg, const char *arg)
 	for (i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++)
 		if (strtol(v, NULL, 10) == ranges[i])
 			days = ranges[i];
-	/* Whole UTC days, today the last. */
+	/* Whole UTC days, today the last; or any range of days (both
+	 * inclusive, at most PAGE_RANGE_DAYS) with ?from=&to=. */
 	from = (pg->now / 86400 - days + 1) * 86400;
+	to = 0;
+	if (web_page_query(pg, "from", v, sizeof(v)) == 0 &&
+	    web_parse_day(v, &t1) == 0 && web_page_query(pg, "to", v,
+	    sizeof(v)) == 0 && web_parse_day(v, &t2) == 0 && t2 >= t1 &&
+	    (t2 - t1) / 86400 < PAGE_RANGE_DAYS) {
+		from = t1;
+		to = t2 + 86400;
+		days = (long)((to - from) / 86400);
+		custom = true;
+	}
 	gmtime_r(&from, &tm);
 	strftime(from_day, sizeof(from_day), "%Y-%m-%d", &tm);
-	if (web_stats_read(pg->s, d.name, from, 0, &st, &e) == -1) {
+	if (web_stats_read(pg->s, d.name, from, to, &st, &e) == -1) {
 		web_stats_free(&st);
 		store_domain_free(&d);
 		web_page_error(pg, 500, e.msg);
@@ -1098,7 +1111,7 @@ page_domain(struct web_pg *pg, const char *arg)
 	}
 	web_html_raw(h, "<h2>TLS sessions</h2><p>Last ");
 	for (i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
-		if (ranges[i] == days) {
+		if (ranges[i] == days && !custom) {
 			web_html_fmt(h, "<strong>%d</strong> ", ranges[i]);
 			continue;
 		}
@@ -1106,7 +1119,22 @@ page_domain(struct web_pg *pg, const char *arg)
 		web_html_url(h, d.name);
 		web_html_fmt(h, "?days=%d\">%d</a> ", ranges[i], ranges[i]);
 	}
-	web_html_raw(h, "days.</p>");
+	web_html_raw(h, "days, or from <form method=\"get\" action=\""
+	    "/domains/");
+	web_html_url(h, d.name);
+	web_html_raw(h, "\" style=\"display:inline\"><input type=\"date\" "
+	    "name=\"from\" value=\"");
+	web_html_text(h, from_day);
+	web_html_raw(h, "\"> to <input type=\"date\" name=\"to\" value=\"");
+	{
+		time_t last = from + (time_t)(days - 1) * 86400;
+		char last_day[16];
+
+		gmtime_r(&last, &tm);
+		strftime(last_day, sizeof(last_day), "%Y-%m-%d", &tm);
+		web_html_text(h, last_day);
+	}
+	web_html_raw(h, "\"> <button>Show</button></form>.</p>");
 	web_svg_days(h, &st.days, from, (size_t)days);
 	web_html_raw(h, "<details><summary>Per day</summary>");
 	web_page_table(h, &st.days, "Day");
