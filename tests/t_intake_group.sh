@@ -97,7 +97,7 @@ def post(rid, token=tok):
     return (("POST /tlsrpt/%s HTTP/1.1\r\nHost: %s\r\n"
              "Content-Type: application/tlsrpt+json\r\n"
              "Content-Length: %d\r\n\r\n") % (token, sh, len(b))).encode() + b
-last = ("GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % sh).encode()
+last = ("GET /no-such-page HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % sh).encode()
 s.sendall(post("p1") + post("p1") + post("p2") + post("p3", "0" * 32) + last)
 data = b""
 while True:

@@ -209,8 +209,17 @@ one_run() {
 	    bad "$ch: no acme_dns_not_ready for $N4"
 	grep -q -i "customer4" "$DIR/pebble.log" &&
 	    bad "$ch: $N4 reached the CA"
-	compgen -G "$D/certs/*customer[34]*" > /dev/null &&
-	    bad "$ch: files for a failed name: $(ls "$D/certs")"
+	# No certificate or key for a failed name: only the note of its last
+	# failure (NAME.failed, the dashboard's reason), with the CA's words.
+	compgen -G "$D/certs/*customer[34]*.pem" > /dev/null &&
+	    bad "$ch: a certificate for a failed name: $(ls "$D/certs")"
+	compgen -G "$D/certs/*customer[34]*.key" > /dev/null &&
+	    bad "$ch: a key for a failed name: $(ls "$D/certs")"
+	grep -q 'urn:ietf:params:acme:error' "$D/certs/$N3.failed" 2>/dev/null &&
+	    ok "$ch: $N3.failed keeps the CA's reason for the dashboard" ||
+	    bad "$ch: no $N3.failed with the CA's reason"
+	[ -e "$D/certs/$N4.failed" ] &&
+	    bad "$ch: $N4 never ordered, yet a failure note"
 
 	# 4. Renewal without restart: a new serial served, still verifying.
 	# Renewal is due at 2/3 of the VALIDITY s lifetime; the wait (VALIDITY
