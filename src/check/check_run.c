@@ -107,13 +107,13 @@ check_fetch_policy(const struct check_opts *o, struct check_report *r,
 		    strchr(addrs->v[i], ':') ? "%s[%s]" : "%s%s",
 		    k++ ? "," : "", addrs->v[i]);
 	}
-	if ((cb.b = malloc(LIMIT_POLICY_BYTES + 1)) == NULL ||
-	    (c = curl_easy_init()) == NULL ||
-	    (resolve = curl_slist_append(NULL, pin)) == NULL) {
-		free(cb.b);
+	cb.b = malloc(LIMIT_POLICY_BYTES + 1);
+	c = curl_easy_init();
+	resolve = curl_slist_append(NULL, pin);
+	if (cb.b == NULL || c == NULL || resolve == NULL) {
 		check_add(r, CHECK_FAIL, CHECK_A_POLICY, url, NULL,
 		    "out of memory");
-		return;
+		goto out;
 	}
 	curlerr[0] = '\0';
 	curl_easy_setopt(c, CURLOPT_URL, url);
@@ -158,6 +158,7 @@ check_fetch_policy(const struct check_opts *o, struct check_report *r,
 		f.len = cb.n;
 	}
 	check_policy_fetch(r, &f);
+out:
 	free(ctc);
 	free(locc);
 	curl_easy_cleanup(c);

@@ -198,14 +198,13 @@ cli_check(struct cli *c)
 	for (size_t i = 0; i < raw.n; i++) {
 		char name[LIMIT_DNAME_LEN + 1];
 
-		if (cli_domain_arg(raw.v[i], name) != 0) {
-			rc = CLI_USAGE;
+		if ((rc = cli_domain_arg(raw.v[i], name)) != 0)
 			goto out;
-		}
 		if (strv_push(&names, name) == -1)
 			goto oom;
 	}
 	n = names.n;
+	rc = CLI_USAGE;
 	if ((hosted = calloc(n, sizeof(*hosted))) == NULL ||
 	    (hp = calloc(n, sizeof(*hp))) == NULL ||
 	    (reports = calloc(n, sizeof(*reports))) == NULL)
