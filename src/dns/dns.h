@@ -2,7 +2,8 @@
  * dns.h - stsguard and the DNS: the records a customer publishes once for
  * a hosted domain (built here, and only here, for the CLI, and later the
  * API and DNS UPDATE), and the one resolver (libunbound) that everything
- * asking the DNS uses: DKIM keys now, the checker and the monitor next.
+ * asking the DNS uses: DKIM keys and the checker (src/check/); the
+ * monitor next.
  * The publisher (RFC 2136 DNS UPDATE) comes later.
  */
 #ifndef STSGUARD_DNS_H
