@@ -18,7 +18,9 @@
 #   python3 (ssl)       127.0.0.11:443  an HTTPS server answering 301
 #
 # Cases: good.test (hosted, records as `stsguard dns` prints them)
-# passes; two.test (two v=STSv1 records) fails; uncov.test (enforce, an
+# passes; two.test (two v=STSv1 records) fails; badmx.test (an MX whose
+# certificate names another host, an MX without STARTTLS: a python
+# sink on 127.0.0.23:25) fails; uncov.test (enforce, an
 # MX that no pattern covers) fails naming it; redir.test (a redirect on
 # the policy fetch) fails; good.test without --allow-private is refused
 # (every address is loopback); a hosted domain whose TXT id lags the
@@ -76,6 +78,12 @@ _smtp._tls.uncov   TXT   "$(txt uncov.test _smtp._tls)"
 mta-sts.redir      A     127.0.0.11
 _mta-sts.redir     TXT   "v=STSv1; id=redir1;"
 redir              MX    10 stshost.test.
+; badmx.test: one MX on stsguard serve under a name its certificate
+; does not carry, one MX without STARTTLS (the python sink below)
+badmx              MX    10 wrong.badmx.test.
+badmx              MX    20 plain.badmx.test.
+wrong.badmx        A     127.0.0.10
+plain.badmx        A     127.0.0.23
 ; lag.test: hosted, the TXT id an old one
 mta-sts.lag        CNAME stshost.test.
 _mta-sts.lag       TXT   "v=STSv1; id=20200101000000r1;"
@@ -126,6 +134,24 @@ EOF
     > "$DIR/redir.log" 2>&1 &
 for _ in $(seq 50); do tcp_open 127.0.0.11 443 "${NX[@]}" && break; sleep 0.1; done
 
+# --- an SMTP server that offers no STARTTLS -----------------------------
+cat > "$DIR/plain.py" <<'EOPY'
+import socketserver
+class H(socketserver.StreamRequestHandler):
+    def handle(self):
+        self.wfile.write(b"220 plain.badmx.test ESMTP\r\n")
+        for line in self.rfile:
+            if line[:4].upper() == b"EHLO":
+                self.wfile.write(b"250-plain.badmx.test\r\n250 8BITMIME\r\n")
+            else:
+                self.wfile.write(b"221 bye\r\n")
+                return
+socketserver.ThreadingTCPServer.allow_reuse_address = True
+socketserver.ThreadingTCPServer(("127.0.0.23", 25), H).serve_forever()
+EOPY
+"${NX[@]}" $PY "$DIR/plain.py" > "$DIR/plain.log" 2>&1 &
+for _ in $(seq 50); do tcp_open 127.0.0.23 25 "${NX[@]}" && break; sleep 0.1; done
+
 # --- the checks ----------------------------------------------------------
 ck() { # ck NAME ARGS...: stsguard check in the namespace; $DIR/NAME.out, rc
 	"${NX[@]}" "$STSGUARD" --data-dir "$DIR/data" check \
@@ -171,6 +197,11 @@ grepf "private: the policy host refused" "$DIR/private.out" 'FAIL +policy +mta-s
 grepf "private: the MX not probed" "$DIR/private.out" 'FAIL +smtp +stshost\.test:25: resolves only to private or loopback addresses: not probed'
 check "private: no policy fetch, no probe" 0 \
     "$(grep -cE 'fetched: status|STARTTLS, TLS' "$DIR/private.out")"
+
+ck badmx badmx.test --allow-private
+check "bad MX hosts: exit 1" 1 "$(rc badmx)"
+grepf "badmx: a certificate for another name fails" "$DIR/badmx.out" 'FAIL +smtp +wrong\.badmx\.test:25: 127\.0\.0\.10: (certificate not valid for wrong\.badmx\.test|STARTTLS failed)'
+grepf "badmx: no STARTTLS fails" "$DIR/badmx.out" 'FAIL +smtp +plain\.badmx\.test:25: 127\.0\.0\.23: STARTTLS not offered'
 
 ck lag lag.test --allow-private
 check "a hosted domain with an old id: exit 1" 1 "$(rc lag)"

@@ -6,6 +6,7 @@
  * Exit 1 when any domain has a failure.
  */
 #include <curl/curl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,6 +215,9 @@ cli_check(struct cli *c)
 			goto out;
 		hp[i] = &hosted[i];
 	}
+	/* A probed MX that closes early must not kill us on a TLS write
+	 * (OpenSSL writes to the socket without MSG_NOSIGNAL). */
+	signal(SIGPIPE, SIG_IGN);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
 		rc = cli_fail(CLI_USAGE, "libcurl: cannot initialise");
 		goto out;
