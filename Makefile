@@ -25,7 +25,7 @@ LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 
 MODULES := lib policy tlsrpt store tls acme http daemon mime smtp intake dns \
-	account web
+	account web check
 LIB_SRC := $(foreach m,$(MODULES),$(wildcard src/$(m)/*.c))
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)

@@ -27,7 +27,8 @@ enum cli_flag_id {
 	CLI_F_JSON, CLI_F_MODE, CLI_F_MX, CLI_F_MAX_AGE, CLI_F_LIMIT,
 	CLI_F_DOMAIN, CLI_F_FROM, CLI_F_TO, CLI_F_STDIN, CLI_F_RAW,
 	CLI_F_PROGRESS, CLI_F_ALL, CLI_F_UNCLAIMED, CLI_F_CONFLICTS,
-	CLI_F_ROLE, CLI_F_PASSWORD_FILE, CLI_F_READ_ONLY,
+	CLI_F_ROLE, CLI_F_PASSWORD_FILE, CLI_F_READ_ONLY, CLI_F_CA_FILE,
+	CLI_F_ALLOW_PRIVATE, CLI_F_FILE,
 };
 
 struct cli_flag {
@@ -45,9 +46,9 @@ struct cli {
 	struct store *store;		/* opened on first cli_store() */
 	/* Parsed flags of the subcommand. */
 	bool	    json, stdin_flag, raw, progress, all, unclaimed,
-		    conflicts, read_only;
+		    conflicts, read_only, allow_private;
 	const char *mode, *max_age, *domain, *from, *to, *role,
-		   *password_file;
+		   *password_file, *ca_file, *file;
 	long	    limit;
 	struct strv mx;			/* --mx, repeatable */
 	struct strv args;		/* positional arguments */
@@ -68,7 +69,7 @@ struct cli_cmd {
 /* Subcommand tables, one per file. */
 extern const struct cli_cmd cli_policy_cmds[], cli_record_cmds[],
     cli_report_cmds[], cli_domain_cmds[], cli_dns_cmds[], cli_stats_cmds[],
-    cli_serve_cmds[], cli_acme_cmds[], cli_account_cmds[];
+    cli_serve_cmds[], cli_acme_cmds[], cli_account_cmds[], cli_check_cmds[];
 
 /* Prints "stsguard: <message>" on stderr. Returns code. */
 int	cli_fail(int code, const char *fmt, ...)

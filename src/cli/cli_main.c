@@ -22,8 +22,8 @@
 
 static const struct cli_cmd *const cli_tables[] = {
 	cli_policy_cmds, cli_record_cmds, cli_report_cmds, cli_domain_cmds,
-	cli_dns_cmds, cli_stats_cmds, cli_serve_cmds, cli_acme_cmds,
-	cli_account_cmds, NULL,
+	cli_dns_cmds, cli_check_cmds, cli_stats_cmds, cli_serve_cmds,
+	cli_acme_cmds, cli_account_cmds, NULL,
 };
 
 static void
@@ -143,6 +143,9 @@ cli_set_flag(struct cli *c, const struct cli_flag *f, const char *v)
 	case CLI_F_UNCLAIMED:	c->unclaimed = true; break;
 	case CLI_F_CONFLICTS:	c->conflicts = true; break;
 	case CLI_F_READ_ONLY:	c->read_only = true; break;
+	case CLI_F_ALLOW_PRIVATE: c->allow_private = true; break;
+	case CLI_F_CA_FILE:	c->ca_file = v; break;
+	case CLI_F_FILE:	c->file = v; break;
 	case CLI_F_ROLE:	c->role = v; break;
 	case CLI_F_PASSWORD_FILE: c->password_file = v; break;
 	case CLI_F_MODE:	c->mode = v; break;

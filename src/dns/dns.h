@@ -2,11 +2,15 @@
  * dns.h - stsguard and the DNS: the records a customer publishes once for
  * a hosted domain (built here, and only here, for the CLI, and later the
  * API and DNS UPDATE), and the one resolver (libunbound) that everything
- * asking the DNS uses: DKIM keys now, the checker and the monitor next.
+ * asking the DNS uses: DKIM keys and the checker (src/check/); the
+ * monitor next.
  * The publisher (RFC 2136 DNS UPDATE) comes later.
  */
 #ifndef STSGUARD_DNS_H
 #define STSGUARD_DNS_H
+
+#include <stddef.h>
+#include <stdint.h>
 
 #include "../lib/err.h"
 #include "../lib/limits.h"
@@ -68,6 +72,47 @@ enum dns_answer {
 /* The TXT records of name, each one's strings joined, appended to out.
  * Returns an enum dns_answer. */
 int	dns_txt(struct dns_resolver *r, const char *name, struct strv *out,
+	    struct err *e);
+
+/* A DNS type the checker asks for by number (RFC 6698: TLSA is 52). */
+#define DNS_TYPE_TLSA 52
+
+/* One MX record (RFC 1035 §3.3.9). */
+struct dns_mx {
+	uint16_t pref;				/* lower is preferred */
+	char	 host[LIMIT_DNAME_LEN + 1];	/* lower case, no final dot */
+};
+
+/* The MX records of name, at most cap of them into out, sorted by
+ * preference then name; *n says how many. Returns an enum dns_answer. */
+int	dns_mx(struct dns_resolver *r, const char *name, struct dns_mx *out,
+	    size_t cap, size_t *n, struct err *e);
+
+/* The target of the CNAME at name (just that one step) into target.
+ * Returns DNS_FOUND, DNS_NONE when name holds no CNAME, or DNS_FAILED. */
+int	dns_cname(struct dns_resolver *r, const char *name,
+	    char target[LIMIT_DNAME_LEN + 1], struct err *e);
+
+/* The A, then AAAA, addresses of name (CNAMEs followed) as text, appended
+ * to out. Returns DNS_FOUND when there was at least one. */
+int	dns_addrs(struct dns_resolver *r, const char *name, struct strv *out,
+	    struct err *e);
+
+/* How many records of type name holds, in *n. Returns an enum
+ * dns_answer. */
+int	dns_count(struct dns_resolver *r, const char *name, int type,
+	    size_t *n, struct err *e);
+
+/* Pure: decodes a name in wire form from p[0..len) (no compression) into
+ * out, lower case, without the final dot, and how many bytes it took in
+ * *used (may be NULL). Only letters, digits, '-' and '_' are accepted in
+ * labels. Returns 0, or -1 with the reason in e. */
+int	dns_rdata_name(const uint8_t *p, size_t len, size_t *used,
+	    char out[LIMIT_DNAME_LEN + 1], struct err *e);
+
+/* Pure: decodes MX rdata (preference, name) of exactly len bytes.
+ * Returns 0 or -1 with the reason. */
+int	dns_rdata_mx(const uint8_t *p, size_t len, struct dns_mx *mx,
 	    struct err *e);
 
 #endif

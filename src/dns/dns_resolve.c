@@ -6,11 +6,22 @@
  *	    context's own thread, so that we can stop waiting after
  *	    DNS_TIMEOUT_MS
  *	dns_txt(name) -> TXT rdata, each record's <character-string>s joined
+ *	dns_mx, dns_cname, dns_addrs, dns_count -> the checker's lookups
+ *
+ * rdata of MX and CNAME holds a name in wire form (RFC 1035 §3.1),
+ * which libunbound hands over uncompressed:
+ *
+ *	name  = *label 0x00        label = len(1..63) 1*len(octet)
+ *	MX    = preference(2 octets, big-endian) name
+ *
+ * dns_rdata_name() reads one, refusing compression pointers, labels
+ * running past the rdata and bytes that no host name has.
  *
  * A context is for one thread: the daemon's pool threads have one each.
  * Never follows anything but what libunbound does (CNAMEs); DNSSEC is
  * not validated (no trust anchor is configured) yet.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -24,7 +35,11 @@
 #include "../lib/limits.h"
 #include "dns.h"
 
+#define DNS_TYPE_A	1
+#define DNS_TYPE_CNAME	5
+#define DNS_TYPE_MX	15
 #define DNS_TYPE_TXT	16
+#define DNS_TYPE_AAAA	28
 #define DNS_CLASS_IN	1
 
 struct dns_resolver {
@@ -162,15 +177,19 @@ dns_txt_rdata(const unsigned char *p, size_t len, struct strv *out)
 	return strv_pushn(out, buf, o);
 }
 
-int
-dns_txt(struct dns_resolver *r, const char *name, struct strv *out,
-    struct err *e)
+/* Asks for (name, type) and waits at most DNS_TIMEOUT_MS. Returns
+ * DNS_FOUND with *res (caller calls ub_resolve_free), DNS_NONE (NXDOMAIN
+ * or NODATA) or DNS_FAILED, with the reason in e for both. */
+static int
+dns_ask(struct dns_resolver *r, const char *name, int type,
+    struct ub_result **res, struct err *e)
 {
 	struct dns_query q = { false, 0, NULL };
 	long deadline = dns_ms_now() + DNS_TIMEOUT_MS;
 	int async_id, rc;
 
-	if ((rc = ub_resolve_async(r->ctx, name, DNS_TYPE_TXT, DNS_CLASS_IN,
+	*res = NULL;
+	if ((rc = ub_resolve_async(r->ctx, name, type, DNS_CLASS_IN,
 	    &q, dns_done, &async_id)) != 0)
 		return err_set(e, "%s: %s", name, ub_strerror(rc)), DNS_FAILED;
 	while (!q.done) {
@@ -190,26 +209,212 @@ dns_txt(struct dns_resolver *r, const char *name, struct strv *out,
 			    DNS_FAILED;
 	}
 	if (q.err != 0) {
-		rc = DNS_FAILED;
 		err_set(e, "%s: %s", name, ub_strerror(q.err));
-	} else if (q.res->havedata) {
-		rc = DNS_FOUND;
-		for (int i = 0; q.res->data[i] != NULL; i++)
-			if (dns_txt_rdata((const unsigned char *)q.res->data[i],
-			    (size_t)q.res->len[i], out) == -1) {
-				rc = DNS_FAILED;
-				err_set(e, "%s: a TXT record too long or "
-				    "corrupt", name);
-				break;
-			}
-	} else if (q.res->nxdomain || q.res->rcode == 0) {
-		rc = DNS_NONE;
+		return DNS_FAILED;
+	}
+	if (q.res->havedata) {
+		*res = q.res;
+		return DNS_FOUND;
+	}
+	if (q.res->nxdomain || q.res->rcode == 0) {
 		err_set(e, "%s: %s", name, q.res->nxdomain ? "no such name" :
-		    "no TXT record");
+		    "no record of that type");
+		rc = DNS_NONE;
 	} else {
-		rc = DNS_FAILED;
 		err_set(e, "%s: rcode %d", name, q.res->rcode);
+		rc = DNS_FAILED;
 	}
 	ub_resolve_free(q.res);
+	return rc;
+}
+
+int
+dns_txt(struct dns_resolver *r, const char *name, struct strv *out,
+    struct err *e)
+{
+	struct ub_result *res;
+	int rc;
+
+	if ((rc = dns_ask(r, name, DNS_TYPE_TXT, &res, e)) != DNS_FOUND)
+		return rc;
+	for (int i = 0; res->data[i] != NULL; i++)
+		if (dns_txt_rdata((const unsigned char *)res->data[i],
+		    (size_t)res->len[i], out) == -1) {
+			rc = DNS_FAILED;
+			err_set(e, "%s: a TXT record too long or corrupt", name);
+			break;
+		}
+	ub_resolve_free(res);
+	return rc;
+}
+
+int
+dns_rdata_name(const uint8_t *p, size_t len, size_t *used,
+    char out[LIMIT_DNAME_LEN + 1], struct err *e)
+{
+	size_t i = 0, o = 0;
+
+	out[0] = '\0';
+	for (;;) {
+		size_t n;
+
+		if (i >= len)
+			return err_set(e, "name: cut short at byte %zu", i);
+		if ((n = p[i++]) == 0)
+			break;
+		if (n > LIMIT_LABEL_LEN)
+			return err_set(e, "name: label of %zu bytes (a "
+			    "compression pointer or over 63)", n);
+		if (n > len - i)
+			return err_set(e, "name: label runs past the "
+			    "record (byte %zu)", i);
+		if (o + (o ? 1 : 0) + n > LIMIT_DNAME_LEN)
+			return err_set(e, "name: longer than %d characters",
+			    LIMIT_DNAME_LEN);
+		if (o)
+			out[o++] = '.';
+		for (size_t k = 0; k < n; k++) {
+			unsigned char ch = p[i + k];
+
+			/* Host names only: letters, digits, '-', '_'. */
+			if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' &&
+			    ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+			    ch == '-' || ch == '_'))
+				return err_set(e, "name: byte 0x%02x in a "
+				    "label", ch);
+			out[o++] = (char)(ch >= 'A' && ch <= 'Z' ?
+			    ch + 32 : ch);
+		}
+		i += n;
+	}
+	out[o] = '\0';
+	if (used != NULL)
+		*used = i;
+	return 0;
+}
+
+int
+dns_rdata_mx(const uint8_t *p, size_t len, struct dns_mx *mx,
+    struct err *e)
+{
+	size_t used;
+
+	if (len < 3)
+		return err_set(e, "MX: %zu bytes, at least 3 needed", len);
+	mx->pref = (uint16_t)(p[0] << 8 | p[1]);
+	if (dns_rdata_name(p + 2, len - 2, &used, mx->host, e) == -1)
+		return err_prefix(e, "MX: "), -1;
+	if (used != len - 2)
+		return err_set(e, "MX: %zu bytes after the name", len - 2 -
+		    used);
+	return 0;
+}
+
+static int
+dns_mx_cmp(const void *a, const void *b)
+{
+	const struct dns_mx *x = a, *y = b;
+
+	if (x->pref != y->pref)
+		return x->pref < y->pref ? -1 : 1;
+	return strcmp(x->host, y->host);
+}
+
+int
+dns_mx(struct dns_resolver *r, const char *name, struct dns_mx *out,
+    size_t cap, size_t *n, struct err *e)
+{
+	struct ub_result *res;
+	int rc;
+
+	*n = 0;
+	if ((rc = dns_ask(r, name, DNS_TYPE_MX, &res, e)) != DNS_FOUND)
+		return rc;
+	for (int i = 0; res->data[i] != NULL && *n < cap; i++) {
+		if (dns_rdata_mx((const uint8_t *)res->data[i],
+		    (size_t)res->len[i], &out[*n], e) == -1) {
+			err_prefix(e, "%s: ", name);
+			rc = DNS_FAILED;
+			break;
+		}
+		(*n)++;
+	}
+	ub_resolve_free(res);
+	if (rc == DNS_FOUND)
+		qsort(out, *n, sizeof(*out), dns_mx_cmp);
+	return rc;
+}
+
+int
+dns_cname(struct dns_resolver *r, const char *name,
+    char target[LIMIT_DNAME_LEN + 1], struct err *e)
+{
+	struct ub_result *res;
+	int rc;
+
+	target[0] = '\0';
+	if ((rc = dns_ask(r, name, DNS_TYPE_CNAME, &res, e)) != DNS_FOUND)
+		return rc;
+	if (dns_rdata_name((const uint8_t *)res->data[0],
+	    (size_t)res->len[0], NULL, target, e) == -1) {
+		err_prefix(e, "%s: CNAME ", name);
+		rc = DNS_FAILED;
+	}
+	ub_resolve_free(res);
+	return rc;
+}
+
+int
+dns_addrs(struct dns_resolver *r, const char *name, struct strv *out,
+    struct err *e)
+{
+	static const int types[2] = { DNS_TYPE_A, DNS_TYPE_AAAA };
+	struct err e2;
+	int rc = DNS_NONE;
+
+	for (size_t t = 0; t < 2; t++) {
+		struct ub_result *res;
+		int one = dns_ask(r, name, types[t], &res, &e2);
+
+		if (one == DNS_FAILED) {
+			*e = e2;
+			return DNS_FAILED;
+		}
+		if (one == DNS_NONE)
+			continue;
+		for (int i = 0; res->data[i] != NULL; i++) {
+			char text[INET6_ADDRSTRLEN];
+			int af = types[t] == DNS_TYPE_A ? AF_INET : AF_INET6;
+
+			if (res->len[i] != (af == AF_INET ? 4 : 16) ||
+			    inet_ntop(af, res->data[i], text,
+			    sizeof(text)) == NULL)
+				continue;
+			if (strv_push(out, text) == -1) {
+				ub_resolve_free(res);
+				return err_set(e, "out of memory"), DNS_FAILED;
+			}
+		}
+		ub_resolve_free(res);
+		rc = DNS_FOUND;
+	}
+	if (rc == DNS_NONE)
+		err_set(e, "%s: no address (A or AAAA)", name);
+	return rc;
+}
+
+int
+dns_count(struct dns_resolver *r, const char *name, int type, size_t *n,
+    struct err *e)
+{
+	struct ub_result *res;
+	int rc;
+
+	*n = 0;
+	if ((rc = dns_ask(r, name, type, &res, e)) != DNS_FOUND)
+		return rc;
+	while (res->data[*n] != NULL)
+		(*n)++;
+	ub_resolve_free(res);
 	return rc;
 }

@@ -57,7 +57,8 @@ const struct conf_def conf_defs[CONF_NKEYS] = {
 	    "100", "N", "quarantine entries one client address (IPv6: /64) "
 	    "may have; its oldest give way" },
 	[CONF_NAMESERVER] = { "nameserver", NULL, "IP[:PORT]",
-	    "DNS server for DKIM keys (unset: those of /etc/resolv.conf)" },
+	    "DNS server asked for DKIM keys and by check (unset: those of "
+	    "/etc/resolv.conf)" },
 	[CONF_REQUIRE_DKIM] = { "require_dkim", "yes", "yes|no",
 	    "count mailed reports only when DKIM-verified (RFC 8460, "
 	    "section 3)" },

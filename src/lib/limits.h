@@ -393,4 +393,22 @@
  * chart always has its first month. */
 #define LIMIT_FETCH_RETENTION_DAYS 400
 
+/* --- the checker (src/check/; what the domains it checks send) ------- */
+
+/* MX records probed per domain: real domains list a handful; a zone
+ * listing hundreds must not turn one check into hundreds of probes. */
+#define LIMIT_CHECK_MX 32
+/* CNAME steps followed by hand when reporting a chain; resolvers give up
+ * near 8-16 too, and a longer chain is an error in itself. */
+#define LIMIT_CHECK_CNAME_CHAIN 8
+/* RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets with CRLF. */
+#define LIMIT_CHECK_SMTP_LINE 512
+/* One reply (a multi-line EHLO answer included): servers advertise a
+ * dozen extensions; 64 lines of 512 bytes is plenty and bounds what a
+ * hostile MX can make us buffer. */
+#define LIMIT_CHECK_SMTP_LINES 64
+/* Domains one `check` reads with --file: a bulk run of a provider's
+ * domains, not an unbounded stream held in memory. */
+#define LIMIT_CHECK_DOMAINS 100000
+
 #endif

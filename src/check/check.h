@@ -1,0 +1,254 @@
+/*
+ * check.h - the deployment checker: `stsguard check DOMAIN...` looks at a
+ * domain the way a sending MTA does (RFC 8461 §3-4, RFC 8460 §3) and says
+ * what passes, what a sender would tolerate, and what fails, each failure
+ * with what to fix.
+ *
+ * Two halves:
+ *   check_eval.c  pure: what was found (TXT strings, an HTTP answer, MX
+ *                 records, an SMTP dialogue's outcome) in, findings out;
+ *                 and the SMTP reply reader. No I/O, no globals.
+ *   check_run.c   the edges: DNS through the one resolver (dns.h),
+ *                 the policy fetch through libcurl, STARTTLS probes
+ *                 through OpenSSL, and the pool that checks many domains
+ *                 at once.
+ */
+#ifndef STSGUARD_CHECK_H
+#define STSGUARD_CHECK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "../dns/dns.h"
+#include "../lib/err.h"
+#include "../lib/limits.h"
+#include "../lib/strv.h"
+#include "../policy/policy.h"
+
+/* A sender gives up on a policy fetch after about a minute (RFC 8461
+ * §3.3 asks for "a reasonable timeout"); a checker that waits longer
+ * than senders would hide a slow host. */
+#define CHECK_FETCH_TIMEOUT_S 20
+/* Each step of an SMTP probe (connect, a reply, the handshake). */
+#define CHECK_SMTP_TIMEOUT_S 15
+/* A certificate with less left than this is "near expiry": ACME renews
+ * with a third of 90 days left, so two weeks means renewal is failing. */
+#define CHECK_EXPIRY_WARN_S (14 * 86400)
+/* Lenient-sender notes (RFC 8461 §3.2 and §8.4 advice): a max_age under
+ * a day re-fetches constantly; in enforce, under two weeks loses the
+ * protection of a cached policy too soon. */
+#define CHECK_MAX_AGE_DAY 86400u
+#define CHECK_MAX_AGE_ENFORCE 1209600u
+/* Domains checked at once by default. */
+#define CHECK_CONCURRENCY 8
+
+enum check_level {
+	CHECK_PASS = 0,
+	CHECK_INFO,		/* a fact worth showing, neither good nor bad */
+	CHECK_WARN,		/* a sender copes, but it is fragile */
+	CHECK_FAIL,		/* a sender will not use the policy, or mail
+				 * will not be delivered */
+};
+
+/* What a finding is about: the steps of the check, in order. */
+enum check_area {
+	CHECK_A_STS_TXT = 0,	/* _mta-sts TXT */
+	CHECK_A_POLICY,		/* mta-sts host, fetch, policy text */
+	CHECK_A_MX,		/* MX records against the policy */
+	CHECK_A_SMTP,		/* port 25 of each MX */
+	CHECK_A_TLSRPT,		/* _smtp._tls TXT */
+	CHECK_A_HOSTED,		/* DNS against what stsguard serves */
+};
+
+struct check_finding {
+	enum check_level level;
+	enum check_area	 area;
+	char	subject[LIMIT_DNAME_LEN + 16];	/* the name checked */
+	char	text[384];			/* what was found */
+	char	fix[384];			/* what to do; "" unless warn
+						 * or fail */
+};
+
+/* The outcome for one domain. */
+struct check_report {
+	char	 domain[LIMIT_DNAME_LEN + 1];	/* A-label, lower case */
+	struct check_finding *f;		/* f[0..n), in check order */
+	size_t	 n, cap;
+	size_t	 nfail, nwarn;
+	bool	 oom;				/* a finding was lost */
+	/* What earlier steps learnt, for the later ones. */
+	char	 sts_id[LIMIT_STS_ID_LEN + 1];	/* "" when none valid */
+	bool	 have_policy;
+	struct policy policy;			/* when have_policy */
+};
+
+/* Starts r for domain (copied). */
+void	check_report_init(struct check_report *r, const char *domain);
+/* Frees what r owns. */
+void	check_report_free(struct check_report *r);
+
+/* Adds a finding; fix may be NULL. On out of memory sets r->oom (the CLI
+ * then fails the domain). */
+void	check_add(struct check_report *r, enum check_level lv,
+	    enum check_area a, const char *subject, const char *fix,
+	    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* "pass", "info", "warn", "fail"; "sts-txt", "policy", "mx", "smtp",
+ * "tlsrpt", "hosted". Static storage. */
+const char *check_level_name(enum check_level lv);
+const char *check_area_name(enum check_area a);
+
+/* --- the pure checks (check_eval.c), in the order they run ------------ */
+
+/* What a DNS lookup gave: rc is an enum dns_answer, err its reason. */
+struct check_dns {
+	int		 rc;
+	const char	*err;
+};
+
+/* Step 1: the TXT records at _mta-sts.<domain> (strings joined) and the
+ * CNAMEs met on the way there (chain[0] the first target; may be
+ * empty). Exactly one STSv1 record, valid (sts_record_select); fills
+ * r->sts_id. */
+void	check_sts_txt(struct check_report *r, struct check_dns q,
+	    const struct strv *txt, const struct strv *chain);
+
+/* Step 2a: the addresses mta-sts.<domain> resolves to, and the CNAMEs on
+ * the way (may be empty). Returns how many of addrs may be probed
+ * (not private, or allow_private): 0 means the fetch must not run (a
+ * finding says why). */
+size_t	check_policy_host(struct check_report *r, struct check_dns q,
+	    const struct strv *addrs, const struct strv *chain,
+	    bool allow_private);
+
+/* What the HTTPS fetch of the policy gave. */
+struct check_fetch {
+	const char	*url;
+	const char	*error;		/* transport or TLS failure, or NULL */
+	bool		 tls_error;	/* error was about the certificate */
+	long		 status;	/* HTTP status, 0 when none */
+	const char	*content_type;	/* NULL when absent */
+	const char	*location;	/* a redirect's target, or NULL */
+	const char	*body;
+	size_t		 len;
+	bool		 too_large;	/* the body went past
+					 * LIMIT_POLICY_BYTES (not kept) */
+};
+
+/* Step 2b: the fetch as RFC 8461 §3.3 requires (200, text/plain, no
+ * redirect, size), then the body with policy_parse, and notes where a
+ * sender is lenient (LF line ends, a short max_age). On success fills
+ * r->policy and r->have_policy. */
+void	check_policy_fetch(struct check_report *r, const struct check_fetch *f);
+
+/* Step 3: every MX record against r->policy's patterns (an uncovered MX
+ * fails in enforce, warns in testing). Without a policy, only says
+ * which MX records there are. */
+void	check_mx_cover(struct check_report *r, struct check_dns q,
+	    const struct dns_mx *mx, size_t n);
+
+/* What the STARTTLS probe of one MX host gave. */
+struct check_smtp {
+	const char	*host;		/* the MX name */
+	const char	*addr;		/* the address probed, or NULL */
+	struct check_dns addrs;		/* its address lookup */
+	bool		 private_only;	/* every address was private and
+					 * probes there are not allowed */
+	const char	*error;		/* connect, greeting, EHLO: NULL if
+					 * the dialogue got to EHLO's 250 */
+	bool		 starttls;	/* offered in the EHLO reply */
+	const char	*tls_error;	/* STARTTLS refused, or the handshake
+					 * failed: NULL when it succeeded */
+	const char	*tls_version;	/* "TLSv1.3" */
+	long		 verify;	/* X509_V_OK (0) or the error code */
+	const char	*verify_text;	/* why verification failed */
+	time_t		 not_after;	/* the leaf certificate's */
+	time_t		 now;
+	struct check_dns tlsa;		/* _25._tcp.<host> TLSA lookup */
+	size_t		 ntlsa;
+};
+
+/* Step 4: one MX host's probe. */
+void	check_smtp_probe(struct check_report *r, const struct check_smtp *s);
+
+/* Step 5: the TXT records at _smtp._tls.<domain>. Exactly one
+ * v=TLSRPTv1 record, parsed by tlsrpt_record_parse, each rua URI named.
+ * own_prefix: for a hosted domain, the start of the service's own
+ * mailto: URI ("mailto:tlsrpt+<token>@"); a warning when the record
+ * does not name it first (some senders use only the first), NULL
+ * otherwise. */
+void	check_tlsrpt(struct check_report *r, struct check_dns q,
+	    const struct strv *txt, const char *own_prefix);
+
+/* For a hosted domain: what DNS says against what stsguard serves. The
+ * policy id published (r->sts_id) against served_id; the CNAMEs of
+ * mta-sts.<domain> (mta_chain) against service_host. */
+void	check_hosted(struct check_report *r, const char *served_id,
+	    const char *service_host, const struct strv *mta_chain);
+
+/* True when ip (text, IPv4 or IPv6) is not a public unicast address:
+ * loopback, RFC 1918, CGNAT, link-local, ULA, multicast, unspecified,
+ * documentation and benchmarking ranges, IPv4-mapped forms of these; and
+ * for text that is no address at all. Probes go only to public addresses
+ * unless the operator allows them (a hosted checker must not become a
+ * way into the operator's network). */
+bool	check_addr_private(const char *ip);
+
+/* --- the SMTP reply reader (check_eval.c) ----------------------------- */
+
+struct check_reply {
+	int	 code;		/* 3 digits, the same on every line */
+	bool	 starttls;	/* a line after the first is "STARTTLS" */
+	size_t	 used;		/* bytes of the buffer the reply took */
+	char	 text[128];	/* the first line's text, for messages */
+};
+
+/* Reads one SMTP reply (RFC 5321 §4.2: "NNN-text" lines, then "NNN
+ * text") from buf[0..len). Returns 0 with *out when the reply is
+ * complete, 1 when more bytes are needed, -1 with the reason in e when
+ * the bytes are no SMTP reply or pass LIMIT_CHECK_SMTP_LINE per line or
+ * LIMIT_CHECK_SMTP_LINES lines. */
+int	check_reply_parse(const char *buf, size_t len, struct check_reply *out,
+	    struct err *e);
+
+/* --- the edges (check_run.c) ------------------------------------------ */
+
+/* What a domain is checked with. */
+struct check_opts {
+	const char	*nameserver;	/* "IP[:PORT]", or NULL: resolv.conf */
+	const char	*ca_file;	/* trust only this for HTTPS and
+					 * STARTTLS, or NULL: the system's */
+	bool		 allow_private;	/* probe loopback and private
+					 * addresses too */
+};
+
+/* What stsguard serves for a domain it hosts, for check_hosted. */
+struct check_hosted_info {
+	bool	 hosted;
+	char	 policy_id[LIMIT_STS_ID_LEN + 1];
+	char	 service_host[LIMIT_DNAME_LEN + 1];
+	char	 own_prefix[LIMIT_DNAME_LEN + 64];	/* see check_tlsrpt */
+};
+
+/* Runs every step for domain (normalized) with resolver res (the
+ * caller's, one per thread) into r (initialised here; caller calls
+ * check_report_free). hosted may be NULL. Never fails: what could not be
+ * looked at is a finding. Needs curl_global_init done by the caller. */
+void	check_domain(const struct check_opts *o, struct dns_resolver *res,
+	    const char *domain, const struct check_hosted_info *hosted,
+	    struct check_report *r);
+
+/* Checks domains[0..n) with up to `parallel` threads, each with its own
+ * resolver; reports[i] is domains[i]'s (caller frees each). hosted[i]
+ * may be NULL (so may hosted). progress, when not NULL, is called after
+ * each domain with the count done, from the worker threads under a
+ * lock. Returns 0, or -1 with the reason when no resolver could be made
+ * (bad nameserver). */
+int	check_many(const struct check_opts *o, const char *const *domains,
+	    const struct check_hosted_info *const *hosted, size_t n,
+	    size_t parallel, struct check_report *reports,
+	    void (*progress)(size_t done, size_t total), struct err *e);
+
+#endif

@@ -1,0 +1,761 @@
+/*
+ * check_eval.c - the checker's pure half (check.h): what the DNS, the
+ * policy host and each MX said, in; findings out, each failure with what
+ * to fix. The RFC text each verdict follows is named beside it. The
+ * grammars are not parsed here again: policy_parse, sts_record_select
+ * and tlsrpt_record_parse are the ones every part of stsguard uses.
+ *
+ * The one reader of its own is for SMTP replies (RFC 5321 §4.2):
+ *
+ *	reply = *( code "-" text CRLF ) code [ SP text ] CRLF
+ *	code  = 3DIGIT, the same on every line
+ *
+ * taken from a buffer that may hold part of a reply (then: "more"), at
+ * most LIMIT_CHECK_SMTP_LINE bytes a line and LIMIT_CHECK_SMTP_LINES
+ * lines. A bare LF ends a line too (servers that send one are common
+ * and harmless to a reader).
+ *
+ * Never does I/O, never keeps state between calls.
+ */
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../tlsrpt/tlsrpt.h"
+#include "check.h"
+
+void
+check_report_init(struct check_report *r, const char *domain)
+{
+	memset(r, 0, sizeof(*r));
+	snprintf(r->domain, sizeof(r->domain), "%s", domain);
+}
+
+void
+check_report_free(struct check_report *r)
+{
+	free(r->f);
+	if (r->have_policy)
+		policy_free(&r->policy);
+	r->f = NULL;
+	r->n = r->cap = 0;
+	r->have_policy = false;
+}
+
+void
+check_add(struct check_report *r, enum check_level lv, enum check_area a,
+    const char *subject, const char *fix, const char *fmt, ...)
+{
+	struct check_finding *f;
+	va_list ap;
+
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 16;
+		struct check_finding *nf = realloc(r->f, cap * sizeof(*nf));
+
+		if (nf == NULL) {
+			r->oom = true;
+			r->nfail++;
+			return;
+		}
+		r->f = nf;
+		r->cap = cap;
+	}
+	f = &r->f[r->n++];
+	f->level = lv;
+	f->area = a;
+	snprintf(f->subject, sizeof(f->subject), "%s", subject);
+	snprintf(f->fix, sizeof(f->fix), "%s", fix ? fix : "");
+	va_start(ap, fmt);
+	vsnprintf(f->text, sizeof(f->text), fmt, ap);
+	va_end(ap);
+	if (lv == CHECK_FAIL)
+		r->nfail++;
+	else if (lv == CHECK_WARN)
+		r->nwarn++;
+}
+
+const char *
+check_level_name(enum check_level lv)
+{
+	static const char *const names[] = { "pass", "info", "warn", "fail" };
+
+	return (unsigned)lv < 4 ? names[lv] : "?";
+}
+
+const char *
+check_area_name(enum check_area a)
+{
+	static const char *const names[] = { "sts-txt", "policy", "mx",
+	    "smtp", "tlsrpt", "hosted" };
+
+	return (unsigned)a < 6 ? names[a] : "?";
+}
+
+/* "a -> b -> c" of a CNAME chain, after name. */
+static void
+check_chain_text(const char *name, const struct strv *chain, char *buf,
+    size_t cap)
+{
+	size_t o = (size_t)snprintf(buf, cap, "%s", name);
+
+	for (size_t i = 0; chain != NULL && i < chain->n && o < cap; i++)
+		o += (size_t)snprintf(buf + o, cap - o, " -> %s",
+		    chain->v[i]);
+}
+
+/* Reports a CNAME chain: info, or a failure when it was cut off. */
+static void
+check_chain(struct check_report *r, enum check_area a, const char *name,
+    const struct strv *chain)
+{
+	char text[LIMIT_CHECK_CNAME_CHAIN * 64];
+
+	if (chain == NULL || chain->n == 0)
+		return;
+	check_chain_text(name, chain, text, sizeof(text));
+	if (chain->n >= LIMIT_CHECK_CNAME_CHAIN)
+		check_add(r, CHECK_FAIL, a, name, "point the name at its "
+		    "target with one CNAME",
+		    "CNAME chain of %zu steps or more (%s): resolvers give up "
+		    "on long chains", chain->n, text);
+	else
+		check_add(r, CHECK_INFO, a, name, NULL, "CNAME chain: %s",
+		    text);
+}
+
+/* True when txt starts with tag followed by ';', SP, TAB or its end
+ * (RFC 8461 §3.1 and RFC 8460 §3 both select records this way). */
+static bool
+check_tagged(const char *txt, const char *tag)
+{
+	size_t n = strlen(tag);
+
+	return strncmp(txt, tag, n) == 0 && (txt[n] == '\0' ||
+	    txt[n] == ';' || txt[n] == ' ' || txt[n] == '\t');
+}
+
+static void
+check_lookup_failed(struct check_report *r, enum check_area a,
+    const char *name, struct check_dns q)
+{
+	check_add(r, CHECK_FAIL, a, name, "make the domain's name servers "
+	    "answer for this name (senders treat a failed lookup as "
+	    "\"try later\" or \"no policy\")", "DNS lookup failed: %s",
+	    q.err ? q.err : "no answer");
+}
+
+void
+check_sts_txt(struct check_report *r, struct check_dns q,
+    const struct strv *txt, const struct strv *chain)
+{
+	char name[LIMIT_DNAME_LEN + 16], fix[1024];
+	struct sts_record rec;
+	struct err e;
+	size_t nsts = 0;
+	int rc;
+
+	snprintf(name, sizeof(name), "_mta-sts.%s", r->domain);
+	r->sts_id[0] = '\0';
+	check_chain(r, CHECK_A_STS_TXT, name, chain);
+	snprintf(fix, sizeof(fix), "publish one TXT record at %s: "
+	    "\"v=STSv1; id=<1 to 32 letters and digits>;\"", name);
+	if (q.rc == DNS_FAILED) {
+		check_lookup_failed(r, CHECK_A_STS_TXT, name, q);
+		return;
+	}
+	if (q.rc == DNS_NONE || txt->n == 0) {
+		check_add(r, CHECK_FAIL, CHECK_A_STS_TXT, name, fix,
+		    "no TXT record: senders see no MTA-STS policy "
+		    "(RFC 8461 §3.1)");
+		return;
+	}
+	for (size_t i = 0; i < txt->n; i++)
+		if (check_tagged(txt->v[i], "v=STSv1"))
+			nsts++;
+	rc = sts_record_select((const char *const *)txt->v, NULL, txt->n,
+	    &rec, &e);
+	if (rc == 0) {
+		struct strv w = { 0 };
+
+		snprintf(r->sts_id, sizeof(r->sts_id), "%s", rec.id);
+		check_add(r, CHECK_PASS, CHECK_A_STS_TXT, name, NULL,
+		    "one v=STSv1 record, id %s", rec.id);
+		for (size_t i = 0; i < txt->n; i++)
+			if (check_tagged(txt->v[i], "v=STSv1"))
+				(void)sts_record_parse(txt->v[i],
+				    strlen(txt->v[i]), &rec, &w, &e);
+		for (size_t i = 0; i < w.n; i++)
+			check_add(r, CHECK_WARN, CHECK_A_STS_TXT, name,
+			    "remove what RFC 8461 §3.1 does not define",
+			    "%s", w.v[i]);
+		strv_free(&w);
+	} else if (nsts > 1) {
+		check_add(r, CHECK_FAIL, CHECK_A_STS_TXT, name,
+		    "keep exactly one v=STSv1 TXT record and delete the others",
+		    "%zu v=STSv1 records: senders then use none of them "
+		    "(RFC 8461 §3.1)", nsts);
+	} else if (nsts == 0) {
+		check_add(r, CHECK_FAIL, CHECK_A_STS_TXT, name, fix,
+		    "%zu TXT record%s, none starting with v=STSv1: senders "
+		    "see no MTA-STS policy", txt->n, txt->n == 1 ? "" : "s");
+	} else {
+		check_add(r, CHECK_FAIL, CHECK_A_STS_TXT, name, fix,
+		    "the v=STSv1 record is invalid: %s", e.msg);
+	}
+}
+
+size_t
+check_policy_host(struct check_report *r, struct check_dns q,
+    const struct strv *addrs, const struct strv *chain, bool allow_private)
+{
+	char name[LIMIT_DNAME_LEN + 16], list[512], refused[512];
+	size_t ok = 0, lo = 0, ro = 0;
+
+	snprintf(name, sizeof(name), "mta-sts.%s", r->domain);
+	check_chain(r, CHECK_A_POLICY, name, chain);
+	if (q.rc == DNS_FAILED) {
+		check_lookup_failed(r, CHECK_A_POLICY, name, q);
+		return 0;
+	}
+	if (q.rc == DNS_NONE || addrs->n == 0) {
+		check_add(r, CHECK_FAIL, CHECK_A_POLICY, name, "publish "
+		    "mta-sts.<domain> as a CNAME to the host that serves the "
+		    "policy (or its A/AAAA records)", "no address (A or "
+		    "AAAA): senders cannot fetch the policy");
+		return 0;
+	}
+	list[0] = refused[0] = '\0';
+	for (size_t i = 0; i < addrs->n; i++) {
+		bool priv = check_addr_private(addrs->v[i]);
+
+		if (priv && !allow_private) {
+			if (ro < sizeof(refused))
+				ro += (size_t)snprintf(refused + ro,
+				    sizeof(refused) - ro, "%s%s",
+				    ro ? ", " : "", addrs->v[i]);
+			continue;
+		}
+		ok++;
+		if (lo < sizeof(list))
+			lo += (size_t)snprintf(list + lo, sizeof(list) - lo,
+			    "%s%s", lo ? ", " : "", addrs->v[i]);
+	}
+	if (ok == 0) {
+		check_add(r, CHECK_FAIL, CHECK_A_POLICY, name,
+		    "point it at public addresses (for a test set-up on a "
+		    "private network: stsguard check --allow-private)",
+		    "resolves only to private or loopback addresses (%s): "
+		    "not fetched, and senders on the Internet cannot reach "
+		    "them", refused);
+		return 0;
+	}
+	if (ro > 0)
+		check_add(r, CHECK_WARN, CHECK_A_POLICY, name, "publish public "
+		    "addresses only", "private or loopback addresses (%s) "
+		    "skipped", refused);
+	check_add(r, CHECK_PASS, CHECK_A_POLICY, name, NULL, "resolves to %s",
+	    list);
+	return ok;
+}
+
+/* True when the media type of a Content-Type value is text/plain
+ * (case-insensitive, parameters allowed: RFC 8461 §3.2, RFC 9110 §8.3). */
+static bool
+check_text_plain(const char *ct)
+{
+	size_t n = strlen("text/plain");
+
+	if (ct == NULL || strncasecmp(ct, "text/plain", n) != 0)
+		return false;
+	ct += n;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	return *ct == '\0' || *ct == ';';
+}
+
+void
+check_policy_fetch(struct check_report *r, const struct check_fetch *f)
+{
+	const char *url = f->url;
+	struct strv w = { 0 };
+	struct policy p;
+	struct err e;
+	char q[64];
+	bool lf = false;
+
+	if (f->error != NULL) {
+		check_add(r, CHECK_FAIL, CHECK_A_POLICY, url, f->tls_error ?
+		    "serve a certificate for mta-sts.<domain> from a CA that "
+		    "senders trust (WebPKI), with its intermediate "
+		    "certificates" : "serve the policy over HTTPS on port 443",
+		    "fetch failed: %s", f->error);
+		return;
+	}
+	if (f->status >= 300 && f->status < 400) {
+		check_add(r, CHECK_FAIL, CHECK_A_POLICY, url, "serve the "
+		    "policy itself at this URL with status 200",
+		    "status %ld, a redirect to %s: senders do not follow "
+		    "redirects (RFC 8461 §3.3)", f->status,
+		    f->location ? err_quote(f->location, strlen(f->location),
+		    q, sizeof(q)) : "(no Location)");
+		return;
+	}
+	if (f->status != 200) {
+		check_add(r, CHECK_FAIL, CHECK_A_POLICY, url, "serve the "
+		    "policy at this URL with status 200", "status %ld: "
+		    "senders accept only 200 (RFC 8461 §3.3)", f->status);
+		return;
+	}
+	if (f->too_large) {
+		check_add(r, CHECK_FAIL, CHECK_A_POLICY, url, "serve the "
+		    "policy alone (a few hundred bytes)", "body over %d "
+		    "bytes: senders may refuse it (RFC 8461 §3.3)",
+		    LIMIT_POLICY_BYTES);
+		return;
+	}
+	if (!check_text_plain(f->content_type))
+		check_add(r, CHECK_FAIL, CHECK_A_POLICY, url, "serve it with "
+		    "Content-Type: text/plain", "Content-Type %s: senders "
+		    "require text/plain (RFC 8461 §3.2)", f->content_type ?
+		    err_quote(f->content_type, strlen(f->content_type), q,
+		    sizeof(q)) : "missing");
+	else
+		check_add(r, CHECK_PASS, CHECK_A_POLICY, url, NULL, "fetched: "
+		    "status 200, text/plain, %zu bytes, certificate valid, "
+		    "no redirect", f->len);
+
+	if (policy_parse(f->body, f->len, &p, &w, &e) == -1) {
+		check_add(r, CHECK_FAIL, CHECK_A_POLICY, url, "correct the "
+		    "policy text (RFC 8461 §3.2: version, mode, mx, max_age, "
+		    "one per line)", "policy invalid: %s", e.msg);
+		strv_free(&w);
+		return;
+	}
+	for (size_t i = 0; i < w.n; i++)
+		check_add(r, CHECK_WARN, CHECK_A_POLICY, url, "remove what "
+		    "RFC 8461 §3.2 does not define", "policy: %s", w.v[i]);
+	strv_free(&w);
+	for (size_t i = 0; i < f->len; i++)
+		if (f->body[i] == '\n' && (i == 0 || f->body[i - 1] != '\r'))
+			lf = true;
+	if (lf)
+		check_add(r, CHECK_WARN, CHECK_A_POLICY, url, "end lines with "
+		    "CRLF", "lines end in LF alone: senders accept it, RFC "
+		    "8461 §3.2 asks for CRLF");
+	if (p.mode != POLICY_MODE_NONE && p.max_age < CHECK_MAX_AGE_DAY)
+		check_add(r, CHECK_WARN, CHECK_A_POLICY, url, "raise max_age "
+		    "(a week or more, once the policy is settled)",
+		    "max_age %u is under a day: senders fetch the policy again "
+		    "and again, and a short outage of the policy host leaves "
+		    "them without one", p.max_age);
+	else if (p.mode == POLICY_MODE_ENFORCE &&
+	    p.max_age < CHECK_MAX_AGE_ENFORCE)
+		check_add(r, CHECK_WARN, CHECK_A_POLICY, url, "use a max_age "
+		    "of two weeks or more in enforce mode (RFC 8461 §3.2 "
+		    "suggests weeks)", "max_age %u is under two weeks in "
+		    "enforce mode: a cached policy protects for less time "
+		    "than an attacker may wait", p.max_age);
+	check_add(r, CHECK_PASS, CHECK_A_POLICY, url, NULL, "policy valid: "
+	    "mode %s, max_age %u, %zu mx pattern%s",
+	    policy_mode_name(p.mode), p.max_age, p.mx.n,
+	    p.mx.n == 1 ? "" : "s");
+	if (r->have_policy)
+		policy_free(&r->policy);
+	r->policy = p;
+	r->have_policy = true;
+}
+
+void
+check_mx_cover(struct check_report *r, struct check_dns q,
+    const struct dns_mx *mx, size_t n)
+{
+	const char *d = r->domain;
+	char fix[1024];
+
+	if (q.rc == DNS_FAILED) {
+		check_lookup_failed(r, CHECK_A_MX, d, q);
+		return;
+	}
+	if (q.rc == DNS_NONE || n == 0) {
+		check_add(r, CHECK_WARN, CHECK_A_MX, d, "publish MX records "
+		    "and list them in the policy", "no MX record: senders "
+		    "deliver to the domain's own address, which the policy's "
+		    "mx patterns must then cover");
+		return;
+	}
+	if (n == 1 && mx[0].host[0] == '\0') {
+		check_add(r, CHECK_INFO, CHECK_A_MX, d, NULL, "null MX "
+		    "(RFC 7505): the domain receives no mail");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *h = mx[i].host;
+
+		if (!r->have_policy) {
+			check_add(r, CHECK_INFO, CHECK_A_MX, h, NULL,
+			    "MX %u %s (no policy to compare with)",
+			    mx[i].pref, h);
+			continue;
+		}
+		if (policy_match(&r->policy, h)) {
+			check_add(r, CHECK_PASS, CHECK_A_MX, h, NULL,
+			    "MX %u %s is covered by the policy", mx[i].pref,
+			    h);
+			continue;
+		}
+		snprintf(fix, sizeof(fix), "add \"mx: %s\" (or a \"*.\" "
+		    "pattern of its parent) to the policy, or remove the MX "
+		    "record", h);
+		switch (r->policy.mode) {
+		case POLICY_MODE_ENFORCE:
+			check_add(r, CHECK_FAIL, CHECK_A_MX, h, fix, "MX %u "
+			    "%s: no mx pattern of the policy covers it; in "
+			    "enforce mode senders will not deliver to it "
+			    "(RFC 8461 §4.1)", mx[i].pref, h);
+			break;
+		case POLICY_MODE_TESTING:
+			check_add(r, CHECK_WARN, CHECK_A_MX, h, fix, "MX %u "
+			    "%s: no mx pattern of the policy covers it; "
+			    "senders deliver (testing) but report failures, "
+			    "and enforce mode would bounce", mx[i].pref, h);
+			break;
+		default:
+			check_add(r, CHECK_INFO, CHECK_A_MX, h, NULL, "MX %u "
+			    "%s: not covered (mode none: nothing enforced)",
+			    mx[i].pref, h);
+			break;
+		}
+	}
+}
+
+void
+check_smtp_probe(struct check_report *r, const struct check_smtp *s)
+{
+	char sub[LIMIT_DNAME_LEN + 16], tlsa[LIMIT_DNAME_LEN + 16], when[32];
+	const char *h = s->host;
+	struct tm tm;
+
+	snprintf(sub, sizeof(sub), "%s:25", h);
+	snprintf(tlsa, sizeof(tlsa), "_25._tcp.%s", h);
+	if (s->addrs.rc != DNS_FOUND) {
+		if (s->addrs.rc == DNS_FAILED)
+			check_lookup_failed(r, CHECK_A_SMTP, h, s->addrs);
+		else
+			check_add(r, CHECK_FAIL, CHECK_A_SMTP, h, "publish an "
+			    "A or AAAA record for the MX host", "the MX host "
+			    "has no address: mail cannot be delivered to it");
+		return;
+	}
+	if (s->private_only) {
+		check_add(r, CHECK_FAIL, CHECK_A_SMTP, sub, "point the MX host "
+		    "at public addresses (for a test set-up on a private "
+		    "network: stsguard check --allow-private)", "resolves "
+		    "only to private or loopback addresses: not probed");
+		return;
+	}
+	if (s->error != NULL) {
+		check_add(r, CHECK_FAIL, CHECK_A_SMTP, sub, "make port 25 of "
+		    "the MX host accept SMTP connections from the Internet",
+		    "%s: %s", s->addr ? s->addr : "-", s->error);
+		return;
+	}
+	if (!s->starttls) {
+		check_add(r, CHECK_FAIL, CHECK_A_SMTP, sub, "enable STARTTLS "
+		    "on the MX host, with a certificate for its name",
+		    "%s: STARTTLS not offered in the EHLO reply: MTA-STS "
+		    "senders will not deliver (RFC 8461 §4.2)", s->addr);
+		return;
+	}
+	if (s->tls_error != NULL) {
+		check_add(r, CHECK_FAIL, CHECK_A_SMTP, sub, "fix the TLS set-up "
+		    "of the MX host (certificate, key, protocols)",
+		    "%s: STARTTLS failed: %s", s->addr, s->tls_error);
+		return;
+	}
+	if (s->verify != 0) {
+		check_add(r, CHECK_FAIL, CHECK_A_SMTP, sub, "serve a "
+		    "certificate for the MX name from a CA senders trust, "
+		    "with its intermediate certificates (RFC 8461 §4.2)",
+		    "%s: certificate not valid for %s: %s", s->addr, h,
+		    s->verify_text ? s->verify_text : "verification failed");
+	} else {
+		gmtime_r(&s->not_after, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%d", &tm);
+		if (s->not_after - s->now < CHECK_EXPIRY_WARN_S)
+			check_add(r, CHECK_WARN, CHECK_A_SMTP, sub, "renew the "
+			    "certificate of the MX host now", "%s: %s, "
+			    "certificate for %s expires on %s, in %ld days",
+			    s->addr, s->tls_version ? s->tls_version : "TLS",
+			    h, when, (long)((s->not_after - s->now) / 86400));
+		else
+			check_add(r, CHECK_PASS, CHECK_A_SMTP, sub, NULL,
+			    "%s: STARTTLS, %s, certificate valid for %s "
+			    "until %s", s->addr, s->tls_version ?
+			    s->tls_version : "TLS", h, when);
+	}
+	if (s->tlsa.rc == DNS_FOUND)
+		check_add(r, CHECK_INFO, CHECK_A_SMTP, tlsa, NULL, "%zu TLSA "
+		    "record%s (DANE, RFC 7672): DANE senders check those "
+		    "instead", s->ntlsa, s->ntlsa == 1 ? "" : "s");
+	else if (s->tlsa.rc == DNS_NONE)
+		check_add(r, CHECK_INFO, CHECK_A_SMTP, tlsa, NULL, "no TLSA "
+		    "record (no DANE)");
+	else
+		check_add(r, CHECK_WARN, CHECK_A_SMTP, tlsa, "make the name "
+		    "servers answer TLSA queries (NODATA when there is none)",
+		    "TLSA lookup failed: %s: DANE senders defer mail",
+		    s->tlsa.err ? s->tlsa.err : "no answer");
+}
+
+void
+check_tlsrpt(struct check_report *r, struct check_dns q,
+    const struct strv *txt, const char *own_prefix)
+{
+	char name[LIMIT_DNAME_LEN + 16], list[1024];
+	struct tlsrpt_record rec;
+	struct strv w = { 0 };
+	const char *one = NULL;
+	struct err e;
+	size_t nrec = 0, o = 0;
+	enum check_level missing = own_prefix ? CHECK_FAIL : CHECK_WARN;
+
+	snprintf(name, sizeof(name), "_smtp._tls.%s", r->domain);
+	if (q.rc == DNS_FAILED) {
+		check_lookup_failed(r, CHECK_A_TLSRPT, name, q);
+		return;
+	}
+	for (size_t i = 0; q.rc == DNS_FOUND && i < txt->n; i++)
+		if (check_tagged(txt->v[i], "v=TLSRPTv1")) {
+			nrec++;
+			one = txt->v[i];
+		}
+	if (nrec == 0) {
+		check_add(r, missing, CHECK_A_TLSRPT, name, "publish "
+		    "\"v=TLSRPTv1; rua=mailto:<address>\" there",
+		    "no v=TLSRPTv1 record: senders send no TLS reports, so "
+		    "failures go unseen (RFC 8460 §3)");
+		return;
+	}
+	if (nrec > 1) {
+		check_add(r, CHECK_FAIL, CHECK_A_TLSRPT, name, "keep exactly "
+		    "one v=TLSRPTv1 record", "%zu v=TLSRPTv1 records: "
+		    "senders then use none (RFC 8460 §3)", nrec);
+		return;
+	}
+	if (tlsrpt_record_parse(one, strlen(one), &rec, &w, &e) == -1) {
+		check_add(r, CHECK_FAIL, CHECK_A_TLSRPT, name, "correct the "
+		    "record: \"v=TLSRPTv1; rua=mailto:a@b,https://c/d\"",
+		    "the record is invalid: %s", e.msg);
+		strv_free(&w);
+		return;
+	}
+	for (size_t i = 0; i < w.n; i++)
+		check_add(r, CHECK_WARN, CHECK_A_TLSRPT, name, "remove what "
+		    "RFC 8460 §3 does not define", "%s", w.v[i]);
+	strv_free(&w);
+	list[0] = '\0';
+	for (size_t i = 0; i < rec.rua.n && o < sizeof(list); i++)
+		o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s",
+		    i ? ", " : "", rec.rua.v[i]);
+	check_add(r, CHECK_PASS, CHECK_A_TLSRPT, name, NULL, "one v=TLSRPTv1 "
+	    "record; reports go to %s", list);
+	if (own_prefix != NULL) {
+		size_t pn = strlen(own_prefix);
+		bool first = rec.rua.n > 0 &&
+		    strncasecmp(rec.rua.v[0], own_prefix, pn) == 0, any = false;
+
+		for (size_t i = 0; i < rec.rua.n; i++)
+			if (strncasecmp(rec.rua.v[i], own_prefix, pn) == 0)
+				any = true;
+		if (first)
+			check_add(r, CHECK_PASS, CHECK_A_TLSRPT, name, NULL,
+			    "the service's own address comes first");
+		else
+			check_add(r, CHECK_WARN, CHECK_A_TLSRPT, name,
+			    "publish the record `stsguard dns` prints (the "
+			    "service's mailto: address first)", any ?
+			    "the service's own address is not the first rua "
+			    "URI: some senders use only the first" :
+			    "the record does not name the service's own "
+			    "address: these reports never reach stsguard");
+	}
+	tlsrpt_record_free(&rec);
+}
+
+/* Equal host names, case and one final dot aside. */
+static bool
+check_same_host(const char *a, const char *b)
+{
+	size_t na = strlen(a), nb = strlen(b);
+
+	if (na > 0 && a[na - 1] == '.')
+		na--;
+	if (nb > 0 && b[nb - 1] == '.')
+		nb--;
+	return na == nb && strncasecmp(a, b, na) == 0;
+}
+
+void
+check_hosted(struct check_report *r, const char *served_id,
+    const char *service_host, const struct strv *mta_chain)
+{
+	char sts[LIMIT_DNAME_LEN + 16], mta[LIMIT_DNAME_LEN + 16];
+	char fix[1024];
+	bool ours = false;
+
+	snprintf(sts, sizeof(sts), "_mta-sts.%s", r->domain);
+	snprintf(mta, sizeof(mta), "mta-sts.%s", r->domain);
+	if (r->sts_id[0] != '\0') {
+		if (strcmp(r->sts_id, served_id) == 0) {
+			check_add(r, CHECK_PASS, CHECK_A_HOSTED, sts, NULL,
+			    "the published id is the one stsguard serves (%s)",
+			    served_id);
+		} else {
+			snprintf(fix, sizeof(fix), "publish %s TXT \"v=STSv1; "
+			    "id=%s;\" (stsguard dns %s)", sts, served_id,
+			    r->domain);
+			check_add(r, CHECK_FAIL, CHECK_A_HOSTED, sts, fix,
+			    "id out of date: DNS says %s, stsguard serves the "
+			    "policy with id %s; senders holding an older "
+			    "policy keep it until it expires", r->sts_id,
+			    served_id);
+		}
+	}
+	for (size_t i = 0; mta_chain != NULL && i < mta_chain->n; i++)
+		if (check_same_host(mta_chain->v[i], service_host))
+			ours = true;
+	snprintf(fix, sizeof(fix), "publish %s CNAME %s.", mta, service_host);
+	if (ours)
+		check_add(r, CHECK_PASS, CHECK_A_HOSTED, mta, NULL, "a CNAME "
+		    "to the service (%s)", service_host);
+	else if (mta_chain == NULL || mta_chain->n == 0)
+		check_add(r, CHECK_WARN, CHECK_A_HOSTED, mta, fix, "not a CNAME "
+		    "to %s: when the service moves, this name keeps the old "
+		    "addresses", service_host);
+	else
+		check_add(r, CHECK_FAIL, CHECK_A_HOSTED, mta, fix, "a CNAME to "
+		    "%s, not to the service (%s): senders fetch the policy "
+		    "from someone else", mta_chain->v[0], service_host);
+}
+
+bool
+check_addr_private(const char *ip)
+{
+	unsigned char a[16];
+
+	if (inet_pton(AF_INET, ip, a) == 1)
+		goto v4;
+	if (inet_pton(AF_INET6, ip, a) != 1)
+		return true;
+	/* IPv4-mapped (::ffff:a.b.c.d) and IPv4-compatible (::a.b.c.d). */
+	{
+		static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0,
+		    0, 0, 0, 0, 0xff, 0xff };
+		static const unsigned char zero[12] = { 0 };
+
+		if (memcmp(a, mapped, 12) == 0 || memcmp(a, zero, 12) == 0) {
+			memmove(a, a + 12, 4);
+			if (memcmp(a, zero, 4) == 0 || (a[0] == 0 &&
+			    a[1] == 0 && a[2] == 0 && a[3] == 1))
+				return true;	/* :: and ::1 */
+			goto v4;
+		}
+	}
+	return (a[0] & 0xfe) == 0xfc ||			/* fc00::/7 ULA */
+	    (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) ||	/* fe80::/10 */
+	    (a[0] == 0xfe && (a[1] & 0xc0) == 0xc0) ||	/* fec0::/10 */
+	    a[0] == 0xff ||				/* multicast */
+	    (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0x0d &&
+	    a[3] == 0xb8) ||				/* 2001:db8::/32 */
+	    (a[0] == 0x01 && a[1] == 0 && a[2] == 0 && a[3] == 0 &&
+	    a[4] == 0 && a[5] == 0 && a[6] == 0 && a[7] == 0) ||	/* 100::/64 */
+	    (a[0] == 0x00 && a[1] == 0x64 && a[2] == 0xff &&
+	    a[3] == 0x9b);				/* 64:ff9b::/96 NAT64 */
+v4:
+	return a[0] == 0 || a[0] == 10 || a[0] == 127 ||
+	    (a[0] == 100 && (a[1] & 0xc0) == 64) ||	/* 100.64/10 */
+	    (a[0] == 169 && a[1] == 254) ||
+	    (a[0] == 172 && (a[1] & 0xf0) == 16) ||
+	    (a[0] == 192 && a[1] == 168) ||
+	    (a[0] == 192 && a[1] == 0 && a[2] == 0) ||	/* 192.0.0/24 */
+	    (a[0] == 192 && a[1] == 0 && a[2] == 2) ||	/* TEST-NET-1 */
+	    (a[0] == 198 && (a[1] & 0xfe) == 18) ||	/* 198.18/15 */
+	    (a[0] == 198 && a[1] == 51 && a[2] == 100) ||
+	    (a[0] == 203 && a[1] == 0 && a[2] == 113) ||
+	    a[0] >= 224;				/* multicast, 240/4 */
+}
+
+int
+check_reply_parse(const char *buf, size_t len, struct check_reply *out,
+    struct err *e)
+{
+	size_t off = 0, lines = 0;
+
+	memset(out, 0, sizeof(*out));
+	for (;;) {
+		const char *nl = memchr(buf + off, '\n', len - off);
+		size_t n, ln;
+		int code;
+		char sep;
+
+		if (nl == NULL) {
+			if (len - off > LIMIT_CHECK_SMTP_LINE)
+				return err_set(e, "reply line %zu: over %d "
+				    "bytes", lines + 1, LIMIT_CHECK_SMTP_LINE);
+			return 1;
+		}
+		n = (size_t)(nl - (buf + off)) + 1;
+		ln = n - 1;
+		if (ln > 0 && buf[off + ln - 1] == '\r')
+			ln--;
+		if (n > LIMIT_CHECK_SMTP_LINE)
+			return err_set(e, "reply line %zu: over %d bytes",
+			    lines + 1, LIMIT_CHECK_SMTP_LINE);
+		if (++lines > LIMIT_CHECK_SMTP_LINES)
+			return err_set(e, "reply of over %d lines",
+			    LIMIT_CHECK_SMTP_LINES);
+		if (ln < 3 || buf[off] < '2' || buf[off] > '5' ||
+		    buf[off + 1] < '0' || buf[off + 1] > '9' ||
+		    buf[off + 2] < '0' || buf[off + 2] > '9')
+			return err_set(e, "reply line %zu: no 3-digit code "
+			    "(RFC 5321 §4.2)", lines);
+		code = (buf[off] - '0') * 100 + (buf[off + 1] - '0') * 10 +
+		    (buf[off + 2] - '0');
+		sep = ln > 3 ? buf[off + 3] : ' ';
+		if (sep != ' ' && sep != '-')
+			return err_set(e, "reply line %zu: '%c' after the "
+			    "code, not ' ' or '-'", lines,
+			    sep >= 0x20 && sep < 0x7f ? sep : '?');
+		if (lines == 1) {
+			out->code = code;
+			snprintf(out->text, sizeof(out->text), "%.*s",
+			    (int)(ln > 4 ? ln - 4 : 0), buf + off + 4);
+			for (char *p = out->text; *p; p++)
+				if ((unsigned char)*p < 0x20 ||
+				    (unsigned char)*p >= 0x7f)
+					*p = '?';
+		} else if (code != out->code) {
+			return err_set(e, "reply line %zu: code %d after %d",
+			    lines, code, out->code);
+		} else {
+			size_t tn = ln > 4 ? ln - 4 : 0;
+			const char *t = buf + off + 4;
+
+			while (tn > 0 && (t[tn - 1] == ' ' ||
+			    t[tn - 1] == '\t'))
+				tn--;
+			if (tn >= 8 && strncasecmp(t, "STARTTLS", 8) == 0 &&
+			    (tn == 8 || t[8] == ' '))
+				out->starttls = true;
+		}
+		off += n;
+		if (sep == ' ') {
+			out->used = off;
+			return 0;
+		}
+	}
+}

@@ -1,0 +1,228 @@
+#!/bin/bash
+# t_check.sh - `stsguard check` (issue 14) against real peers, in a
+# network namespace of the test's own so that the standard ports a
+# sender uses (53, 443, 25) are free on its loopback:
+#
+#   nsd                 127.0.0.1:53    the `test.` zone below
+#   stsguard serve      127.0.0.10:443  policy host of the hosted domains
+#                       127.0.0.10:25   stands in as the MX: its SMTP
+#                                       listener offers STARTTLS with the
+#                                       service certificate, and the MX of
+#                                       the domains is the service host
+#                                       (stshost.test) itself, so the
+#                                       certificate is valid for the MX
+#                                       name (no SMTP server with STARTTLS
+#                                       is otherwise installed here:
+#                                       python3-aiosmtpd is not a
+#                                       dependency)
+#   python3 (ssl)       127.0.0.11:443  an HTTPS server answering 301
+#
+# Cases: good.test (hosted, records as `stsguard dns` prints them)
+# passes; two.test (two v=STSv1 records) fails; badmx.test (an MX whose
+# certificate names another host, an MX without STARTTLS: a python
+# sink on 127.0.0.23:25) fails; uncov.test (enforce, an
+# MX that no pattern covers) fails naming it; redir.test (a redirect on
+# the policy fetch) fails; good.test without --allow-private is refused
+# (every address is loopback); a hosted domain whose TXT id lags the
+# served one fails with "id out of date"; --json and --file with
+# several domains at once.
+#
+# Needs root (network namespace); the trap stops every daemon.
+set -u
+. "$(dirname "$0")/lib.sh"
+PY=/usr/bin/python3
+for t in nsd dig openssl ip nsenter; do
+	command -v $t > /dev/null || { echo "$t missing (scripts/deps.sh)"; exit 1; }
+done
+
+netns_new "sgck$$" || exit 1
+NX=("${NETNS_EXEC[@]}")
+
+# --- hosted domains and the zone ----------------------------------------
+mkdir -p "$DIR/data"
+printf 'service_host = stshost.test\n' > "$DIR/data/stsguard.conf"
+for d in good.test uncov.test lag.test; do
+	sg domain add $d --mode enforce --mx stshost.test --max-age 1209600 \
+	    > /dev/null || { echo "domain add $d failed"; exit 1; }
+done
+txt() { # txt DOMAIN _mta-sts|_smtp._tls: the TXT value `stsguard dns` prints
+	sg dns "$1" --json | $PY -c 'import json, sys
+for r in json.load(sys.stdin):
+    if r["name"].startswith(sys.argv[1] + "."): print(r["value"])' "$2"
+}
+GOOD_STS=$(txt good.test _mta-sts)
+GOOD_RPT=$(txt good.test _smtp._tls)
+echo "good.test: $GOOD_STS / $GOOD_RPT"
+{
+	zone_head
+	cat <<EOZ
+stshost            A     127.0.0.10
+; good.test: what stsguard dns prints, MX the service host
+mta-sts.good       CNAME stshost.test.
+_mta-sts.good      TXT   "$GOOD_STS"
+good               MX    10 stshost.test.
+_smtp._tls.good    TXT   "$GOOD_RPT"
+; two.test: two v=STSv1 records
+mta-sts.two        CNAME stshost.test.
+_mta-sts.two       TXT   "v=STSv1; id=first1;"
+_mta-sts.two       TXT   "v=STSv1; id=second2;"
+two                MX    10 stshost.test.
+; uncov.test: enforce, and an MX no pattern covers
+mta-sts.uncov      CNAME stshost.test.
+_mta-sts.uncov     TXT   "$(txt uncov.test _mta-sts)"
+uncov              MX    10 stshost.test.
+uncov              MX    20 mx2.uncov.test.
+mx2.uncov          A     127.0.0.22
+_smtp._tls.uncov   TXT   "$(txt uncov.test _smtp._tls)"
+; redir.test: the policy host answers with a redirect
+mta-sts.redir      A     127.0.0.11
+_mta-sts.redir     TXT   "v=STSv1; id=redir1;"
+redir              MX    10 stshost.test.
+; badmx.test: one MX on stsguard serve under a name its certificate
+; does not carry, one MX without STARTTLS (the python sink below)
+badmx              MX    10 wrong.badmx.test.
+badmx              MX    20 plain.badmx.test.
+wrong.badmx        A     127.0.0.10
+plain.badmx        A     127.0.0.23
+; lag.test: hosted, the TXT id an old one
+mta-sts.lag        CNAME stshost.test.
+_mta-sts.lag       TXT   "v=STSv1; id=20200101000000r1;"
+lag                MX    10 stshost.test.
+_smtp._tls.lag     TXT   "$(txt lag.test _smtp._tls)"
+EOZ
+} > "$DIR/test.zone"
+nsd_start "$DIR/test.zone" 53 "${NX[@]}" || exit 1
+
+# --- the policy host and MX: stsguard serve ----------------------------
+"${NX[@]}" "$STSGUARD" --data-dir "$DIR/data" serve \
+    --https-listen 127.0.0.10:443 --http-listen off \
+    --smtp-listen 127.0.0.10:25 --workers 1 2> "$DIR/serve.log" &
+PID=$!
+up() { [ -f "$DIR/data/local-ca.pem" ] && tcp_open 127.0.0.10 25 "${NX[@]}" &&
+	tcp_open 127.0.0.10 443 "${NX[@]}"; }
+wait_up "$DIR/serve.log" up || exit 1
+
+# --- the redirecting HTTPS server (own test CA) ------------------------
+(
+	cd "$DIR" &&
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -keyout rca.key -out rca.pem -days 2 -subj /CN=redirect-test-ca \
+	    -addext basicConstraints=critical,CA:TRUE \
+	    -addext keyUsage=critical,keyCertSign &&
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -keyout redir.key -out redir.csr -subj /CN=mta-sts.redir.test &&
+	printf 'subjectAltName=DNS:mta-sts.redir.test\n' > redir.ext &&
+	openssl x509 -req -in redir.csr -CA rca.pem -CAkey rca.key \
+	    -CAcreateserial -days 2 -extfile redir.ext -out redir.pem
+) > "$DIR/openssl.log" 2>&1 || { cat "$DIR/openssl.log"; exit 1; }
+cat "$DIR/data/local-ca.pem" "$DIR/rca.pem" > "$DIR/bundle.pem"
+cat > "$DIR/redir.py" <<'EOF'
+import http.server, ssl, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(301)
+        self.send_header("Location", "https://stshost.test/.well-known/mta-sts.txt")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+s = http.server.HTTPServer(("127.0.0.11", 443), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+s.socket = ctx.wrap_socket(s.socket, server_side=True)
+s.serve_forever()
+EOF
+"${NX[@]}" $PY "$DIR/redir.py" "$DIR/redir.pem" "$DIR/redir.key" \
+    > "$DIR/redir.log" 2>&1 &
+for _ in $(seq 50); do tcp_open 127.0.0.11 443 "${NX[@]}" && break; sleep 0.1; done
+
+# --- an SMTP server that offers no STARTTLS -----------------------------
+cat > "$DIR/plain.py" <<'EOPY'
+import socketserver
+class H(socketserver.StreamRequestHandler):
+    def handle(self):
+        self.wfile.write(b"220 plain.badmx.test ESMTP\r\n")
+        for line in self.rfile:
+            if line[:4].upper() == b"EHLO":
+                self.wfile.write(b"250-plain.badmx.test\r\n250 8BITMIME\r\n")
+            else:
+                self.wfile.write(b"221 bye\r\n")
+                return
+socketserver.ThreadingTCPServer.allow_reuse_address = True
+socketserver.ThreadingTCPServer(("127.0.0.23", 25), H).serve_forever()
+EOPY
+"${NX[@]}" $PY "$DIR/plain.py" > "$DIR/plain.log" 2>&1 &
+for _ in $(seq 50); do tcp_open 127.0.0.23 25 "${NX[@]}" && break; sleep 0.1; done
+
+# --- the checks ----------------------------------------------------------
+ck() { # ck NAME ARGS...: stsguard check in the namespace; $DIR/NAME.out, rc
+	"${NX[@]}" "$STSGUARD" --data-dir "$DIR/data" check \
+	    --nameserver 127.0.0.1:53 --ca-file "$DIR/bundle.pem" "${@:2}" \
+	    > "$DIR/$1.out" 2> "$DIR/$1.err"
+	echo $? > "$DIR/$1.rc"
+	sed "s/^/    $1| /" "$DIR/$1.out" "$DIR/$1.err"
+}
+rc() { cat "$DIR/$1.rc"; }
+
+ck good good.test --allow-private
+check "a correct domain passes (exit 0)" 0 "$(rc good)"
+grepf "good: verdict PASS" "$DIR/good.out" '^good\.test: PASS'
+grepf "good: one STSv1 record" "$DIR/good.out" 'pass +sts-txt +_mta-sts\.good\.test: one v=STSv1 record'
+grepf "good: policy fetched" "$DIR/good.out" 'pass +policy +https://mta-sts\.good\.test/\.well-known/mta-sts\.txt: fetched: status 200'
+grepf "good: MX covered" "$DIR/good.out" 'pass +mx +stshost\.test: MX 10 stshost\.test is covered'
+grepf "good: STARTTLS and certificate" "$DIR/good.out" 'pass +smtp +stshost\.test:25: 127\.0\.0\.10: STARTTLS, TLSv1\.[23], certificate valid for stshost\.test'
+grepf "good: no TLSA reported" "$DIR/good.out" 'info +smtp +_25\._tcp\.stshost\.test: no TLSA'
+grepf "good: TLS-RPT with the service's address first" "$DIR/good.out" "pass +tlsrpt .*the service's own address comes first"
+grepf "good: id as served" "$DIR/good.out" 'pass +hosted +_mta-sts\.good\.test: the published id is the one stsguard serves'
+grepf "good: CNAME to the service" "$DIR/good.out" 'pass +hosted +mta-sts\.good\.test: a CNAME to the service'
+
+ck two two.test --allow-private
+check "two STSv1 records: exit 1" 1 "$(rc two)"
+grepf "two: named" "$DIR/two.out" 'FAIL +sts-txt +_mta-sts\.two\.test: 2 v=STSv1 records'
+grepf "two: fix given" "$DIR/two.out" 'fix: keep exactly one v=STSv1'
+
+ck uncov uncov.test --allow-private
+check "uncovered MX in enforce: exit 1" 1 "$(rc uncov)"
+grepf "uncov: the MX named" "$DIR/uncov.out" 'FAIL +mx +mx2\.uncov\.test: MX 20 mx2\.uncov\.test: no mx pattern of the policy covers it; in enforce mode'
+grepf "uncov: the fix" "$DIR/uncov.out" 'fix: add "mx: mx2\.uncov\.test"'
+grepf "uncov: the covered MX passes" "$DIR/uncov.out" 'pass +mx +stshost\.test: MX 10'
+
+ck redir redir.test --allow-private
+check "redirect on the policy fetch: exit 1" 1 "$(rc redir)"
+grepf "redir: the redirect named, not followed" "$DIR/redir.out" 'FAIL +policy +https://mta-sts\.redir\.test/\.well-known/mta-sts\.txt: status 301, a redirect to https://stshost\.test/.*senders do not follow redirects'
+check "redir: the target was not fetched (no policy parsed)" 0 \
+    "$(grep -c 'policy valid' "$DIR/redir.out")"
+
+ck private good.test
+check "loopback addresses without --allow-private: exit 1" 1 "$(rc private)"
+grepf "private: the policy host refused" "$DIR/private.out" 'FAIL +policy +mta-sts\.good\.test: resolves only to private or loopback addresses \(127\.0\.0\.10\): not fetched'
+grepf "private: the MX not probed" "$DIR/private.out" 'FAIL +smtp +stshost\.test:25: resolves only to private or loopback addresses: not probed'
+check "private: no policy fetch, no probe" 0 \
+    "$(grep -cE 'fetched: status|STARTTLS, TLS' "$DIR/private.out")"
+
+ck badmx badmx.test --allow-private
+check "bad MX hosts: exit 1" 1 "$(rc badmx)"
+grepf "badmx: a certificate for another name fails" "$DIR/badmx.out" 'FAIL +smtp +wrong\.badmx\.test:25: 127\.0\.0\.10: (certificate not valid for wrong\.badmx\.test|STARTTLS failed)'
+grepf "badmx: no STARTTLS fails" "$DIR/badmx.out" 'FAIL +smtp +plain\.badmx\.test:25: 127\.0\.0\.23: STARTTLS not offered'
+
+ck lag lag.test --allow-private
+check "a hosted domain with an old id: exit 1" 1 "$(rc lag)"
+grepf "lag: id out of date" "$DIR/lag.out" 'FAIL +hosted +_mta-sts\.lag\.test: id out of date: DNS says 20200101000000r1, stsguard serves the policy with id'
+grepf "lag: the record to publish" "$DIR/lag.out" 'fix: publish _mta-sts\.lag\.test TXT "v=STSv1; id=[0-9]+r[0-9]+;"'
+
+printf '# domains\ngood.test\n\nuncov.test\nnope.test\n' > "$DIR/list"
+ck many two.test --file "$DIR/list" --allow-private --json
+check "--file and arguments, --json: exit 1 (some fail)" 1 "$(rc many)"
+check "--json: verdicts in input order" \
+    "two.test fail good.test pass uncov.test fail nope.test fail" \
+    "$($PY -c 'import json, sys
+print(" ".join("%s %s" % (d["domain"], d["verdict"]) for d in json.load(open(sys.argv[1]))))' "$DIR/many.out")"
+check "--json: every failure has a fix" "" "$($PY -c 'import json, sys
+for d in json.load(open(sys.argv[1])):
+    for f in d["findings"]:
+        if f["level"] == "fail" and not f["fix"]: print(d["domain"], f["text"])' "$DIR/many.out")"
+
+ck usage --ca-file /nonexistent good.test
+check "an unreadable --ca-file is a usage error" 2 "$(rc usage)"
+
+serve_stop
+log_clean "$DIR/serve.log"
+finish
