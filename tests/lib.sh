@@ -171,7 +171,7 @@ args = sys.argv[1:]
 tls = None
 if args[0] == "--tls":
     tls, args = args[1:3], args[3:]
-s = socket.create_connection((args[0], int(args[1])), timeout=10)
+s = socket.create_connection((args[0], int(args[1])), timeout=30)
 if tls:
     ctx = ssl.create_default_context(cafile=tls[1])
     s = ctx.wrap_socket(s, server_hostname=tls[0])
