@@ -22,6 +22,9 @@
 #ifndef STSGUARD_DAEMON_INT_H
 #define STSGUARD_DAEMON_INT_H
 
+/* The nice value of the pool's threads, relative to the workers. */
+#define DAEMON_POOL_NICE 5
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>

@@ -93,6 +93,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "../dns/dns.h"
@@ -381,6 +383,15 @@ daemon_pool_main(void *arg)
 	struct daemon *d = arg;
 	struct task_queue *q = &d->pool.q;
 	struct daemon_task *t;
+
+	/* The pool's work (a report's parsing, a dashboard page) yields to
+	 * the workers that serve policies: on a busy machine their
+	 * latency matters more (bench/RESULTS.md, dashboard). Best effort:
+	 * Linux takes a nice value per thread. */
+	if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid),
+	    DAEMON_POOL_NICE) == -1)
+		log_info("pool", "cannot lower the pool's priority: %s",
+		    strerror(errno));
 
 	for (;;) {
 		pthread_mutex_lock(&q->mu);

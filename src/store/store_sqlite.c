@@ -481,6 +481,7 @@ enum sq_id {
 	SQ_TLSA_HOST_ADD,
 	SQ_REPORT_LIST,
 	SQ_REPORT_LIST_DOMAIN,
+	SQ_REPORT_LAST_DOMAIN,
 	SQ_REPORT_LIST_UNCLAIMED,
 	SQ_REPORT_LIST_CONFLICTS,
 	SQ_REPORT_LIST_KEY,
@@ -696,12 +697,27 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	    "VALUES (?1, " SQ_PARENT("?1") ")",
 	[SQ_REPORT_LIST] = "SELECT " SQ_REPORT_COLS " FROM report r "
 	    "ORDER BY r.received DESC, r.id DESC LIMIT ?1",
-	[SQ_REPORT_LIST_DOMAIN] = "WITH " SQ_MX_HOSTS " SELECT "
-	    SQ_REPORT_COLS " FROM report r WHERE r.id IN ("
+	/* The page's ids first, then their columns: SQ_REPORT_COLS has
+	 * subqueries per row, which should run for the rows shown only
+	 * (a domain of a year of reports: 24 ms -> 7 ms a page). */
+	[SQ_REPORT_LIST_DOMAIN] = "WITH " SQ_MX_HOSTS ", page (id) AS ("
+	    "SELECT r.id FROM report r WHERE r.id IN ("
 	    "SELECT report FROM report_policy WHERE policy_domain = ?1 "
 	    "UNION SELECT p.report FROM mx_host h JOIN report_policy p "
 	    "ON p.policy_domain = h.name WHERE p.policy_type = 'tlsa') "
-	    "ORDER BY r.received DESC, r.id DESC LIMIT ?2",
+	    "ORDER BY r.received DESC, r.id DESC LIMIT ?2) SELECT "
+	    SQ_REPORT_COLS " FROM report r WHERE r.id IN (SELECT id FROM "
+	    "page) ORDER BY r.received DESC, r.id DESC",
+	/* The domain's last report (limit 1, the overview's column): the
+	 * highest id of its entries, from index report_policy_domain
+	 * (microseconds, whatever the number of reports). Ids grow as
+	 * reports are stored, so this is the last one stored. */
+	[SQ_REPORT_LAST_DOMAIN] = "WITH " SQ_MX_HOSTS ", last (id) AS ("
+	    "SELECT max(report) FROM report_policy WHERE policy_domain = ?1 "
+	    "UNION ALL SELECT max(p.report) FROM mx_host h JOIN "
+	    "report_policy p ON p.policy_domain = h.name "
+	    "WHERE p.policy_type = 'tlsa') SELECT " SQ_REPORT_COLS
+	    " FROM report r WHERE r.id = (SELECT max(id) FROM last)",
 	/* Walks reports newest first until the limit: each costs a few
 	 * index lookups per policy entry. */
 	[SQ_REPORT_LIST_UNCLAIMED] = "SELECT " SQ_REPORT_COLS " FROM report r "
@@ -2625,6 +2641,9 @@ sq_report_list(struct store *s, const struct store_report_filter *f,
 	} else if (conflicts) {
 		st = sq_stmt(q, SQ_REPORT_LIST_CONFLICTS);
 		b = sqlite3_bind_int64(st, 1, limit);
+	} else if (by_domain && limit == 1) {
+		st = sq_stmt(q, SQ_REPORT_LAST_DOMAIN);
+		b = sq_bind_text(st, 1, f->domain);
 	} else if (by_domain) {
 		st = sq_stmt(q, SQ_REPORT_LIST_DOMAIN);
 		b = sq_bind_text(st, 1, f->domain) |

@@ -1167,6 +1167,24 @@ test_report_list_filter(void **state)
 	assert_int_equal(l.n, 2);
 	assert_int_equal(l.ids[0], ids[3]);
 
+	/* Limit 1, the overview's last report: its own statement. */
+	memset(&l, 0, sizeof(l));
+	f.limit = 1;
+	assert_int_equal(store_report_list(s, &f, rows_cb, &l, &e), 0);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(l.ids[0], ids[3]);
+	memset(&l, 0, sizeof(l));
+	f.domain = "example.org";
+	assert_int_equal(store_report_list(s, &f, rows_cb, &l, &e), 0);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(l.ids[0], ids[2]);
+	assert_string_equal(l.domains[0], "example.com,example.org");
+	memset(&l, 0, sizeof(l));
+	f.domain = "nothing.example";
+	assert_int_equal(store_report_list(s, &f, rows_cb, &l, &e), 0);
+	assert_int_equal(l.n, 0);
+	f.domain = "example.com";
+
 	memset(&l, 0, sizeof(l));
 	f.domain = NULL;
 	f.limit = 0;
