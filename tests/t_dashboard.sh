@@ -209,6 +209,17 @@ after=$(sg domain show example.com --json | $PY -c 'import json,sys; print(json.
 check "nothing changed without the token" "$before" "$after"
 if sg domain show new.example > /dev/null 2>&1; then bad "domain added without CSRF token"; else ok "no domain added without the token"; fi
 
+# Bodies refused from the head, never read: a form without any cookie
+# (nobody could be allowed to send it), one past LIMIT_WEB_FORM_BYTES.
+check "a form without a cookie: 403 from the head" 403 "$(c -o "$DIR/body" -w '%{http_code}' \
+    --data-urlencode mode=none "https://$SH:$PORT/domains/example.com/policy")"
+grepf "  ... saying why" "$DIR/body" 'log in first'
+head -c 20000 /dev/zero | tr '\0' a > "$DIR/big"
+check "a form of 20,000 bytes: 413" 413 "$(as owner /login --data-binary @"$DIR/big")"
+grepf "  ... naming the limit" "$DIR/body" 'larger than the limit of 16384 bytes'
+check "an API body without a token: 401 from the head" 401 "$(c -o /dev/null -w '%{http_code}' \
+    -H 'Content-Type: application/json' --data '{}' "https://$SH:$PORT/api/v1/domains")"
+
 # --- a narrowing change asks first ---------------------------------------
 check "to enforce: asks first" 200 "$(as owner /domains/example.com/policy --data-urlencode "csrf=$OC" \
     --data-urlencode mode=enforce --data-urlencode mx=mail.example.com --data-urlencode max_age=604800)"

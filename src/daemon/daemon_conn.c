@@ -445,10 +445,10 @@ conn_body_busy(struct conn *c, const struct http_request *r,
 /* {"error": "request body larger than the limit of N bytes"}: 413 of a
  * web request, from its head or at the chunk that passes the limit. */
 static size_t
-web_too_big(char json[INTAKE_JSON_LEN])
+web_too_big(char json[INTAKE_JSON_LEN], size_t limit)
 {
 	int n = snprintf(json, INTAKE_JSON_LEN, "{\"error\": \"request body "
-	    "larger than the limit of %d bytes\"}\n", LIMIT_WEB_BODY_BYTES);
+	    "larger than the limit of %zu bytes\"}\n", limit);
 
 	return n > 0 && n < INTAKE_JSON_LEN ? (size_t)n : 0;
 }
@@ -468,7 +468,7 @@ conn_body_refuse(struct conn *c, const struct http_request *r, int why,
 	int st = intake_body_refuse(why, json, &jl);
 
 	if (web && st == 413)
-		jl = web_too_big(json);
+		jl = web_too_big(json, c->ib->need);	/* chunked: the most */
 	memcpy(dom, c->ib->domain, sizeof(dom));
 	conn_body_free(c);
 	if (why != INTAKE_EMPTY) {
@@ -655,24 +655,45 @@ route_web(struct conn *c, const struct http_request *r, size_t *used)
 	char json[INTAKE_JSON_LEN];
 	size_t jl;
 
+	bool api = r->path_len >= sizeof(WEB_API_PREFIX) - 1 &&
+	    memcmp(r->path, WEB_API_PREFIX, sizeof(WEB_API_PREFIX) - 1) == 0;
+	size_t max = api ? LIMIT_WEB_BODY_BYTES : LIMIT_WEB_FORM_BYTES;
+	int st = 0;
+
 	if (!r->has_body) {
 		c->api = j;
 		api_start(j);
 		return;
 	}
-	if (!r->chunked && r->content_length > LIMIT_WEB_BODY_BYTES) {
-		/* Refused from the head: never read; close after. */
+	/* Refused from the head, never read: a body nobody could be
+	 * allowed to send (no token, no cookie: the login form has its
+	 * CSRF cookie), or one past the limit (the dashboard's forms are
+	 * small). */
+	if (r->authorization == NULL && r->cookie == NULL) {
+		st = api ? 401 : 403;
+		jl = (size_t)snprintf(json, sizeof(json), "{\"error\": \"%s\"}"
+		    "\n", api ? "an API token is required: Authorization: "
+		    "Bearer <token>" : "log in first (no session cookie)");
+	} else if (!r->chunked && r->content_length > max) {
+		st = 413;
+		jl = web_too_big(json, max);
+	}
+	if (st != 0) {
 		api_job_free(j);
-		c->close_after = true;
-		c->linger = true;
-		*used = c->rlen;
-		jl = web_too_big(json);
-		conn_json(c, 413, json, jl, NULL);
-		web_log(c, r, 413, r->content_length);
+		if (!r->chunked && !r->expect_continue &&
+		    r->content_length <= LIMIT_HTTP_BODY_DISCARD) {
+			c->skip = r->content_length;
+		} else {
+			c->close_after = true;
+			c->linger = true;
+			*used = c->rlen;
+		}
+		conn_json(c, st, json, jl, st == 401 ? "WWW-Authenticate: "
+		    "Bearer realm=\"stsguard\"\r\n" : NULL);
+		web_log(c, r, st, r->content_length);
 		return;
 	}
-	conn_body_start(c, r, CONN_BODY_WEB, LIMIT_WEB_BODY_BYTES, NULL, j,
-	    used);
+	conn_body_start(c, r, CONN_BODY_WEB, max, NULL, j, used);
 }
 
 /* GET or HEAD /.well-known/mta-sts.txt on HTTPS: the policy of host. */

@@ -363,7 +363,10 @@
 #define LIMIT_LOGIN_FAILURES 5
 #define LIMIT_LOGIN_FAILURES_CLIENT 20
 #define LIMIT_LOGIN_WINDOW_SECONDS 900
-/* A form posted to the dashboard (login, policy editor): small. */
+/* A form posted to the dashboard (login, policy editor): small; a body
+ * past it is refused from the head (413), and so is any body that comes
+ * with neither a cookie nor an Authorization header (nobody could be
+ * allowed to send it), before a byte of it is buffered. */
 #define LIMIT_WEB_FORM_BYTES (16 * 1024)
 
 /* --- the policy-fetch log (fetchlog.h) -------------------------------- */

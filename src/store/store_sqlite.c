@@ -794,8 +794,12 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	    "WHERE r.counted = 1 "
 	    "AND (p.policy_domain = ?1 OR (p.policy_type = 'tlsa' AND "
 	    "p.policy_domain IN (SELECT name FROM mx_host))) "
-	    "AND strftime('%Y-%m-%d', r.start_time, 'unixepoch') >= ?2 "
-	    "AND strftime('%Y-%m-%d', r.start_time, 'unixepoch') <= ?3 "
+	    /* The days as seconds, worked out once (constants), not a
+	     * day string per row ("": no bound, 253402300800: year
+	     * 10000). */
+	    "AND r.start_time >= coalesce(unixepoch(?2), 0) "
+	    "AND r.start_time < coalesce(unixepoch(?3, '+1 day'), "
+	    "253402300800) "
 	    "ORDER BY 10, 11, r.id, p.id",
 	/* One row per host without its trailing dot; "others" counts the
 	 * other domains, not removed, with a pattern matching it: index
