@@ -1,7 +1,8 @@
 /*
  * fuzz_form.c - fuzz target for web_form_get(), the dashboard's decoder
- * of form bodies, queries and cookie-like "k=v&k=v" text (attacker
- * bytes: anyone can post to /login). The first byte picks the output's
+ * of form bodies and queries ("k=v&k=v"), and web_cookie_get(), its
+ * reader of Cookie headers ("a=1; b=2") (attacker bytes: anyone can
+ * post to /login). The first byte picks the output's
  * size (1..64), the rest is the text. Checked for the keys a form has:
  * -1, 0 or 1; with 1, the value NUL-terminated inside the buffer with no
  * NUL before its end, and no longer than the text it came from.
@@ -26,7 +27,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	cap = (size_t)(data[0] % 64) + 1;
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		int r;
+		int r, c;
+
+		/* The same bytes as a Cookie header's value. */
+		memset(out, 'x', sizeof(out));
+		c = web_cookie_get((const char *)data + 1, size - 1, keys[i],
+		    out, cap);
+		if (c < -1 || c >= (int)cap || (c >= 0 &&
+		    (strlen(out) != (size_t)c || out[cap] != 'x')))
+			abort();
 
 		memset(out, 'x', sizeof(out));
 		r = web_form_get((const char *)data + 1, size - 1, keys[i], out,

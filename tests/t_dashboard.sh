@@ -198,6 +198,31 @@ as other /domains/example.com > /dev/null; cp "$DIR/body" "$DIR/a404"
 as other /domains/nowhere.example > /dev/null
 if cmp -s "$DIR/a404" "$DIR/body"; then ok "another tenant's domain: the same 404 as none"; else bad "404 bodies differ"; fi
 
+# One Argon2id check at a time (LIMIT_LOGIN_CONCURRENT): eight logins at
+# once on two pool threads; those that find the check busy get 503 with
+# Retry-After, the others log in; nothing else.
+sg user add par@acme.example --tenant acme --role viewer --password-file "$DIR/pw" > /dev/null
+for i in 1 2 3 4 5 6 7 8; do
+	: > "$DIR/par$i.jar"
+	as "par$i" /login > /dev/null
+	sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' "$DIR/body" | head -1 > "$DIR/par$i.csrf"
+done
+pids=()
+for i in 1 2 3 4 5 6 7 8; do
+	c -b "$DIR/par$i.jar" -o /dev/null -w '%{http_code}\n' --data-urlencode "csrf=$(cat "$DIR/par$i.csrf")" \
+	    --data-urlencode email=par@acme.example --data-urlencode 'password=correct horse battery' \
+	    "https://$SH:$PORT/login" > "$DIR/par$i.st" &
+	pids+=($!)
+done
+wait "${pids[@]}"	# not the daemon
+st=$(cat "$DIR"/par?.st | sort | uniq -c | awk '{printf "%s:%s ", $2, $1}')
+case $st in
+*503:*) ;;
+*) bad "eight logins at once: none found the check busy ($st)" ;;
+esac
+if grep -qvE '^(303|503)$' "$DIR"/par?.st; then bad "eight logins at once: $st"
+else ok "eight logins at once: $st (one Argon2id check at a time)"; fi
+
 # --- CSRF ----------------------------------------------------------------
 before=$(sg domain show example.com --json | $PY -c 'import json,sys; print(json.load(sys.stdin)["policy_id"])')
 check "policy form without its CSRF token: 403" 403 "$(as owner /domains/example.com/policy \

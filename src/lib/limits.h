@@ -363,6 +363,9 @@
 #define LIMIT_LOGIN_FAILURES 5
 #define LIMIT_LOGIN_FAILURES_CLIENT 20
 #define LIMIT_LOGIN_WINDOW_SECONDS 900
+/* Argon2id password checks running at once in the daemon; a login that
+ * finds them all busy is 503 with Retry-After: 1. */
+#define LIMIT_LOGIN_CONCURRENT 1
 /* A form posted to the dashboard (login, policy editor): small; a body
  * past it is refused from the head (413), and so is any body that comes
  * with neither a cookie nor an Authorization header (nobody could be

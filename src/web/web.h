@@ -241,5 +241,10 @@ void	web_page(struct store *s, const struct web_request *rq,
  * 0 when absent, -1 when too long or badly encoded (or a NUL byte). */
 int	web_form_get(const char *q, size_t n, const char *key, char *out,
 	    size_t cap);
+/* The value of cookie name in a Cookie header's value c[0..n)
+ * ("a=1; b=2") into out (cap bytes, NUL-terminated, as sent). Returns
+ * its length, or -1 when absent or too long. */
+int	web_cookie_get(const char *c, size_t n, const char *name, char *out,
+	    size_t cap);
 
 #endif

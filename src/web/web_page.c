@@ -46,6 +46,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,13 +225,11 @@ page_redirect(struct web_pg *pg, const char *location)
 
 /* --- request parts ------------------------------------------------- */
 
-/* The value of cookie name in the Cookie header into out (cap bytes).
- * Returns its length, or -1 when absent or too long. */
-static int
-page_cookie(const struct web_request *rq, const char *name, char *out,
+int
+web_cookie_get(const char *cookie, size_t len, const char *name, char *out,
     size_t cap)
 {
-	const char *p = rq->cookie, *end = p + rq->cookie_len;
+	const char *p = cookie, *end = p + len;
 	size_t nl = strlen(name);
 
 	while (p != NULL && p < end) {
@@ -252,6 +251,16 @@ page_cookie(const struct web_request *rq, const char *name, char *out,
 		p = stop + 1;
 	}
 	return -1;
+}
+
+/* The value of cookie name of the request into out (cap bytes). */
+static int
+page_cookie(const struct web_request *rq, const char *name, char *out,
+    size_t cap)
+{
+	if (rq->cookie == NULL)
+		return -1;
+	return web_cookie_get(rq->cookie, rq->cookie_len, name, out, cap);
 }
 
 static int
@@ -403,6 +412,7 @@ page_client_key(const char *client, char *out, size_t cap)
 	}
 }
 
+static atomic_int page_checks;		/* Argon2id checks running */
 static char page_dummy_hash[ACCOUNT_HASH_LEN];
 static pthread_once_t page_dummy_once = PTHREAD_ONCE_INIT;
 
@@ -535,9 +545,21 @@ page_login_post(struct web_pg *pg, const char *arg)
 		return;
 	}
 	pthread_once(&page_dummy_once, page_dummy_init);
+	/* One Argon2id check at a time in the whole daemon (64 MiB, about
+	 * 0.1 s of a pool thread each): logins from many addresses must
+	 * not take every pool thread from report intake. */
+	if (atomic_fetch_add(&page_checks, 1) >= LIMIT_LOGIN_CONCURRENT) {
+		atomic_fetch_sub(&page_checks, 1);
+		OPENSSL_cleanse(pw, sizeof(pw));
+		page_header(pg, "Retry-After: 1\r\n");
+		page_login_form(pg, 503, "Busy with other logins: try again in "
+		    "a second.", email);
+		return;
+	}
 	/* The same Argon2id work whether the account exists or not. */
 	ok = account_password_check(l.found ? l.hash : page_dummy_hash, pw) &&
 	    l.found;
+	atomic_fetch_sub(&page_checks, 1);
 	OPENSSL_cleanse(pw, sizeof(pw));
 	if (!ok) {
 		if (store_login_failure(pg->s, akey, true, pg->now,
