@@ -26,6 +26,13 @@
 # (every address is loopback); a hosted domain whose TXT id lags the
 # served one fails with "id out of date"; --json and --file with
 # several domains at once.
+# Onboarding (issue 14): `domain add --mx auto` on auto.test (an MX of
+# Microsoft 365 and one of its own: the built-in template and the name
+# itself), on tpl.test with a templates file of the test's own
+# (mx_templates), --dry-run saves nothing, no terminal and no --yes
+# saves nothing either; a hosted domain whose policy lists
+# mail.protection.outlook.com (no "*.") for a Microsoft 365 MX is
+# flagged (stray.test).
 #
 # Needs root (network namespace); the trap stops every daemon.
 set -u
@@ -89,6 +96,15 @@ mta-sts.lag        CNAME stshost.test.
 _mta-sts.lag       TXT   "v=STSv1; id=20200101000000r1;"
 lag                MX    10 stshost.test.
 _smtp._tls.lag     TXT   "$(txt lag.test _smtp._tls)"
+; auto.test: for domain add --mx auto (MX names need no address)
+auto               MX    10 auto-test.mail.protection.outlook.com.
+auto               MX    20 backup.auto.test.
+tpl                MX    10 in1.mx.prov.test.
+tpl                MX    20 in2.mx.prov.test.
+; stray.test: hosted, mx mail.protection.outlook.com, a Microsoft 365 MX
+mta-sts.stray      CNAME stshost.test.
+_mta-sts.stray     TXT   "$(txt stray.test _mta-sts)"
+stray              MX    10 stray-test.mail.protection.outlook.com.
 EOZ
 } > "$DIR/test.zone"
 nsd_start "$DIR/test.zone" 53 "${NX[@]}" || exit 1
@@ -222,6 +238,48 @@ for d in json.load(open(sys.argv[1])):
 
 ck usage --ca-file /nonexistent good.test
 check "an unreadable --ca-file is a usage error" 2 "$(rc usage)"
+
+# --- domain add --mx auto ------------------------------------------------
+auto() { # auto NAME ARGS...: domain add in the namespace; $DIR/NAME.out, rc
+	"${NX[@]}" "$STSGUARD" --data-dir "$DIR/data" domain add \
+	    --nameserver 127.0.0.1:53 "${@:2}" > "$DIR/$1.out" \
+	    2> "$DIR/$1.err" < /dev/null
+	echo $? > "$DIR/$1.rc"
+	sed "s/^/    $1| /" "$DIR/$1.out" "$DIR/$1.err"
+}
+auto dry auto.test --mx auto --dry-run
+check "--mx auto --dry-run: exit 0" 0 "$(rc dry)"
+grepf "dry: the Microsoft 365 MX and its template" "$DIR/dry.out" \
+    '10 +auto-test\.mail\.protection\.outlook\.com +microsoft-365: \*\.mail\.protection\.outlook\.com \(https://learn\.microsoft\.com/'
+grepf "dry: the other MX as it is" "$DIR/dry.out" '20 +backup\.auto\.test +no provider template'
+grepf "dry: the policy shown" "$DIR/dry.out" '^  mx: \*\.mail\.protection\.outlook\.com$'
+grepf "dry: the policy shown (2)" "$DIR/dry.out" '^  mx: backup\.auto\.test$'
+grepf "dry: nothing saved, said" "$DIR/dry.out" 'Dry run: nothing saved'
+check "dry: not hosted" 1 "$(sg domain show auto.test > /dev/null 2>&1; echo $?)"
+auto noyes auto.test --mx auto
+check "--mx auto without a terminal nor --yes: exit 2" 2 "$(rc noyes)"
+grepf "noyes: says --yes" "$DIR/noyes.err" 'not saved; add --yes'
+check "noyes: not hosted" 1 "$(sg domain show auto.test > /dev/null 2>&1; echo $?)"
+auto yes auto.test --mx auto --yes --mode enforce --json
+check "--mx auto --yes: exit 0" 0 "$(rc yes)"
+check "yes: the patterns saved" '*.mail.protection.outlook.com backup.auto.test enforce' \
+    "$(sg domain show auto.test --json | $PY -c 'import json, sys
+d = json.load(sys.stdin); print(" ".join(d["mx"]), d["mode"])')"
+grepf "yes: the preview on stderr with --json" "$DIR/yes.err" 'Policy for https://mta-sts\.auto\.test/'
+printf '# the test own provider\nprov-test *.mx.prov.test *.mx.prov.test https://prov.test/mta-sts\n' \
+    > "$DIR/tpl.txt"
+auto tpl tpl.test --mx auto --yes --mx-templates "$DIR/tpl.txt"
+check "mx_templates FILE: exit 0" 0 "$(rc tpl)"
+check "tpl: one pattern for both MX" '*.mx.prov.test' \
+    "$(sg domain show tpl.test --json | $PY -c 'import json, sys
+print(" ".join(json.load(sys.stdin)["mx"]))')"
+printf 'bad line\n' > "$DIR/badtpl.txt"
+auto badtpl tpl2.test --mx auto --yes --mx-templates "$DIR/badtpl.txt"
+check "a broken templates file: exit 2" 2 "$(rc badtpl)"
+grepf "badtpl: the line named" "$DIR/badtpl.err" 'mx_templates .*badtpl\.txt: line 1: too few fields'
+auto nomx nope.test --mx auto --yes
+check "--mx auto without MX records: exit 1" 1 "$(rc nomx)"
+grepf "nomx: says so" "$DIR/nomx.err" 'nope\.test has no MX record'
 
 serve_stop
 log_clean "$DIR/serve.log"
