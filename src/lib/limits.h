@@ -401,6 +401,10 @@
 /* CNAME steps followed by hand when reporting a chain; resolvers give up
  * near 8-16 too, and a longer chain is an error in itself. */
 #define LIMIT_CHECK_CNAME_CHAIN 8
+/* Name servers of a domain asked directly (and one address of each):
+ * registries allow up to 13; the first eight show a broken delegation
+ * as well as all would, at a bounded cost per check. */
+#define LIMIT_CHECK_NS 8
 /* RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets with CRLF. */
 #define LIMIT_CHECK_SMTP_LINE 512
 /* One reply (a multi-line EHLO answer included): servers advertise a
