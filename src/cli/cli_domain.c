@@ -74,6 +74,15 @@ cli_domain_history_text(void *arg, const char *id, time_t since,
 	return 0;
 }
 
+/* The record the owner publishes now, and why. */
+static void
+cli_domain_publish(const struct dns_rr *rr)
+{
+	printf("\nA new policy id: publish this record now (senders keep the "
+	    "policy they hold until they see the new id):\n");
+	printf("  %s  %s  \"%s\"\n", rr->name, rr->type, rr->value);
+}
+
 static void
 cli_domain_print(const struct store_domain *d)
 {
@@ -97,14 +106,28 @@ cli_domain_print(const struct store_domain *d)
 	printf("updated:     %s\n", cli_time(d->updated, t));
 }
 
-/* Prints d after a change, as text or JSON. */
+/* Prints d after a change, as text or JSON; before, when not NULL, is
+ * the domain before it (set): the record to publish now when the id
+ * changed (web_publish_json, dns_publish_now). */
 static int
-cli_domain_done(struct cli *c, const struct store_domain *d)
+cli_domain_done(struct cli *c, const struct store_domain *before,
+    const struct store_domain *d)
 {
-	if (c->json)
-		cli_print_json(web_domain_json(d));
-	else
-		cli_domain_print(d);
+	struct dns_rr rr;
+
+	if (c->json) {
+		json_t *o = web_domain_json(d);
+
+		if (before != NULL)
+			json_object_set_new(o, "publish",
+			    web_publish_json(before, d));
+		cli_print_json(o);
+		return CLI_OK;
+	}
+	cli_domain_print(d);
+	if (before != NULL && dns_publish_now(d->name, before->policy_id,
+	    d->policy_id, false, &rr) == 1)
+		cli_domain_publish(&rr);
 	return CLI_OK;
 }
 
@@ -268,7 +291,8 @@ cli_domain_add(struct cli *c)
 		return CLI_USAGE;
 	r = store_domain_create(s, conf_get(&c->conf, CONF_TENANT), name, &a,
 	    true, &d, &e);
-	rc = r == 0 ? cli_domain_done(c, &d) : cli_fail(r > 0 ? CLI_INVALID :
+	rc = r == 0 ? cli_domain_done(c, NULL, &d) : cli_fail(r > 0 ?
+	    CLI_INVALID :
 	    CLI_USAGE, "%s", e.msg);
 	store_domain_free(&d);
 	return rc;
@@ -449,7 +473,7 @@ cli_domain_set(struct cli *c)
 	if (!d.removed && (rc = cli_domain_policy(c, &d.policy)) != 0)
 		goto out;
 	r = store_domain_change(s, &d, &a, &nd, &e);
-	rc = r == 0 ? cli_domain_done(c, &nd) : cli_fail(r > 0 ?
+	rc = r == 0 ? cli_domain_done(c, &d, &nd) : cli_fail(r > 0 ?
 	    CLI_INVALID : CLI_USAGE, "%s", e.msg);
 out:
 	store_domain_free(&d);
@@ -462,6 +486,7 @@ cli_domain_remove(struct cli *c)
 {
 	struct store_domain d = { 0 }, nd = { 0 };
 	struct store *s;
+	struct dns_rr rr;
 	struct err e;
 	char t[21];
 	int rc, r;
@@ -475,12 +500,19 @@ cli_domain_remove(struct cli *c)
 		goto out;
 	}
 	if (c->json) {
-		cli_print_json(web_domain_json(&nd));
+		json_t *o = web_domain_json(&nd);
+
+		json_object_set_new(o, "publish", web_publish_json(&d, &nd));
+		cli_print_json(o);
 		goto out;
 	}
 	printf("%s removed: serving mode none (policy id %s) until %s, "
 	    "then nothing.\n", nd.name, nd.policy_id,
 	    cli_time(nd.serve_until, t));
+	if (dns_publish_now(nd.name, d.policy_id, nd.policy_id, false,
+	    &rr) == 1)
+		printf("Publish now, so that senders fetch mode none: %s %s "
+		    "\"%s\"\n", rr.name, rr.type, rr.value);
 	printf("Remove the _mta-sts and mta-sts records after that time.\n");
 out:
 	store_domain_free(&d);

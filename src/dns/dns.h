@@ -47,6 +47,18 @@ void	dns_records(const char *domain, const char *policy_id,
 	    const char *token, const char *service_host,
 	    struct dns_records *out);
 
+/* What the owner publishes now that a change took the domain's policy
+ * id from old_id to new_id: the _mta-sts TXT with the new id, or
+ * nothing when the id did not change, or when stsguard keeps that TXT
+ * itself (delegated: the owner published CNAMEs into the operator's
+ * zone, RFC 8461 §8.2, and DNS UPDATE follows every change; every
+ * domain publishes its own TXT until that mode is built, so callers
+ * pass false). Until senders see the new id they keep the policy they
+ * hold for up to its max_age. Returns how many records went to out
+ * (0 or 1). Pure. */
+size_t	dns_publish_now(const char *domain, const char *old_id,
+	    const char *new_id, bool delegated, struct dns_rr *out);
+
 /* --- the resolver (dns_resolve.c) ------------------------------------ */
 
 /* Seconds a lookup may take before it counts as failed: a sender's
