@@ -28,7 +28,11 @@ MODULES := lib policy tlsrpt store tls acme http daemon mime smtp intake dns \
 	account web check
 LIB_SRC := $(foreach m,$(MODULES),$(wildcard src/$(m)/*.c))
 CLI_SRC := $(wildcard src/cli/*.c)
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+# The mx templates (share/mx-templates.txt) are compiled in: one binary
+# to install, and `domain add --mx auto` works without a data file in
+# place; the setting mx_templates = FILE replaces them at run time.
+GEN_OBJ := $(BUILD)/gen/policy_template_data.o
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(GEN_OBJ)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -60,6 +64,19 @@ $(BUILD)/stsguard: $(CLI_OBJ) $(BUILD)/libstsguard.a
 
 $(BUILD)/libstsguard.a: $(LIB_OBJ)
 	@rm -f $@; ar rcs $@ $^
+
+$(BUILD)/gen/policy_template_data.c: share/mx-templates.txt
+	@mkdir -p $(dir $@)
+	@echo "  GEN     $@"
+	@LC_ALL=C awk 'BEGIN { print "/* made by make from share/mx-templates.txt */"; \
+	    print "extern const char policy_template_data[];"; \
+	    print "const char policy_template_data[] =" } \
+	    { gsub(/\\/, "\\\\"); gsub(/"/, "\\\""); print "\"" $$0 "\\n\"" } \
+	    END { print "\"\";" }' $< > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/%.o: $(BUILD)/gen/%.c
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)

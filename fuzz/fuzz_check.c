@@ -1,8 +1,9 @@
 /*
  * fuzz_check.c - fuzz target for the checker's two readers of bytes a
  * checked host sends: check_reply_parse (SMTP replies, RFC 5321 §4.2)
- * and dns_rdata_mx / dns_rdata_name (MX rdata in wire form, RFC 1035).
- * Every input goes to both.
+ * dns_rdata_mx / dns_rdata_name (MX rdata in wire form, RFC 1035), and
+ * dns_probe_reply (the header of a name server's reply, RFC 1035
+ * §4.1.1). Every input goes to each.
  *
  * Properties checked on every input, each a crash (abort) when broken:
  *   - replies are read one after the other until the input ends or one
@@ -10,7 +11,10 @@
  *     than is left, has a code of 200 to 599, and a printable text;
  *   - an accepted MX has a host of at most 253 characters of lower-case
  *     letters, digits, '-', '_' and '.', with no empty label; an accepted
- *     name took no more bytes than it was given.
+ *     name took no more bytes than it was given;
+ *   - a reply header is accepted only with 12 bytes or more, the id
+ *     asked (the input's first two bytes) and QR set; its rcode is 0-15;
+ *     a refused one leaves the probe unanswered.
  * Built with libFuzzer by `make fuzz`, and with fuzz/replay.c by `make
  * test`, which replays fuzz/corpus/check/.
  */
@@ -57,5 +61,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (dns_rdata_name(data, size, &used, name, &e) == 0 && used > size)
 		abort();
+	{
+		struct dns_probe p;
+		uint16_t id = size >= 2 ? (uint16_t)(data[0] << 8 | data[1]) :
+		    0;
+		int rc;
+
+		memset(&p, 0, sizeof(p));
+		rc = dns_probe_reply(data, size, id, &p, &e);
+		if (rc == 0 && (size < 12 || !(data[2] & 0x80) ||
+		    !p.answered || p.rcode < 0 || p.rcode > 15))
+			abort();
+		if (rc == -1 && p.answered)
+			abort();
+		memset(&p, 0, sizeof(p));
+		if (size >= 2 && dns_probe_reply(data, size, (uint16_t)(id + 1),
+		    &p, &e) == 0)
+			abort();
+	}
 	return 0;
 }

@@ -266,7 +266,9 @@ netns_del() { # netns_del NAME: netns_new's exit command
 # starts it elsewhere and must exec (e.g. "${NETNS_EXEC[@]}", not a
 # shell function). Returns once nsd answers the SOA of test. (dig, run
 # with PREFIX too); 1, with the reason, when the zone is refused or nsd
-# has not answered after 10 s. (../shared/PEERS.md §1)
+# has not answered after 10 s. NSD_EXTRA_ZONES, when set, is appended
+# to its config (more "zone:" blocks, e.g. a child zone of test.).
+# (../shared/PEERS.md §1)
 nsd_start() {
 	local zone=$1 port=$2 _
 	shift 2
@@ -294,6 +296,7 @@ remote-control:
 zone:
   name: test
   zonefile: "$zone"
+${NSD_EXTRA_ZONES:-}
 EOC
 	"$@" nsd -d -c "$DIR/nsd.conf" > "$DIR/nsd.log" 2>&1 &
 	NSD_PID=$!

@@ -186,12 +186,21 @@ check "PATCH: 200" 200 "$(send PATCH /api/v1/domains/new.example "$TA" '{"mode":
 check "... as domain show --json shows it" same "$(same_as_cli new.example)"
 check "... a new policy id, mx left alone" "yes testing 3600 2" \
     "$([ "$(field '["policy_id"]')" != "$ID1" ] && echo yes) $(field '["mode"]') $(field '["max_age"]') $(field '["mx"].__len__()')"
+check "... the record to publish now, with the new id" \
+    "_mta-sts.new.example TXT v=STSv1; id=$(field '["policy_id"]');" \
+    "$(field '["publish"][0]["name"]') $(field '["publish"][0]["type"]') $(field '["publish"][0]["value"]')"
+check "... one record" 1 "$(field '["publish"].__len__()')"
+check "PATCH that changes nothing: 200" 200 "$(send PATCH /api/v1/domains/new.example "$TA" '{"mode": "testing"}')"
+check "... nothing to publish" 0 "$(field '["publish"].__len__()')"
 check "PATCH another tenant's domain: 404" 404 "$(send PATCH /api/v1/domains/g1.example "$TA" '{"mode": "none"}')"
 check "PATCH by a read-only token: 403" 403 "$(send PATCH /api/v1/domains/g1.example "$TG" '{"mode": "none"}')"
 check "... its mode unchanged" enforce "$(sg domain show g1.example --json | $PY -c 'import json,sys; print(json.load(sys.stdin)["mode"])')"
 check "PATCH with a name: 400" 400 "$(send PATCH /api/v1/domains/new.example "$TA" '{"name": "x.example"}')"
 
 check "DELETE: 200" 200 "$(send DELETE /api/v1/domains/new.example "$TA")"
+check "... the TXT with the id of mode none to publish now" \
+    "_mta-sts.new.example v=STSv1; id=$(field '["policy_id"]');" \
+    "$(field '["publish"][0]["name"]') $(field '["publish"][0]["value"]')"
 check "... as domain show --json shows it" same "$(same_as_cli new.example)"
 check "... removed, served as none until serve_until" "none yes" \
     "$(field '["mode"]') $([ "$(field '["removed"]')" != None ] && [ "$(field '["serve_until"]')" != None ] && echo yes)"

@@ -26,6 +26,18 @@
 # (every address is loopback); a hosted domain whose TXT id lags the
 # served one fails with "id out of date"; --json and --file with
 # several domains at once.
+# Onboarding (issue 14): `domain add --mx auto` on auto.test (an MX of
+# Microsoft 365 and one of its own: the built-in template and the name
+# itself), on tpl.test with a templates file of the test's own
+# (mx_templates), --dry-run saves nothing, no terminal and no --yes
+# saves nothing either; a hosted domain whose policy lists
+# mail.protection.outlook.com (no "*.") for a Microsoft 365 MX is
+# flagged (stray.test). The checker's other common mistakes: v6.test's
+# policy host has an AAAA (::1) where nothing listens (reachable over
+# IPv4 only); lame.test is delegated to four servers: nsd
+# (authoritative), a python server answering without authority (lame),
+# one answering after 1.2 s (slow), an address where nothing listens;
+# dead.test only to the last two kinds (none answers: a failure).
 #
 # Needs root (network namespace); the trap stops every daemon.
 set -u
@@ -45,6 +57,10 @@ for d in good.test uncov.test lag.test; do
 	sg domain add $d --mode enforce --mx stshost.test --max-age 1209600 \
 	    > /dev/null || { echo "domain add $d failed"; exit 1; }
 done
+sg domain add v6.test --mode testing --mx stshost.test > /dev/null ||
+	{ echo "domain add v6.test failed"; exit 1; }
+sg domain add stray.test --mode testing --mx mail.protection.outlook.com \
+    > /dev/null || { echo "domain add stray.test failed"; exit 1; }
 txt() { # txt DOMAIN _mta-sts|_smtp._tls: the TXT value `stsguard dns` prints
 	sg dns "$1" --json | $PY -c 'import json, sys
 for r in json.load(sys.stdin):
@@ -89,9 +105,70 @@ mta-sts.lag        CNAME stshost.test.
 _mta-sts.lag       TXT   "v=STSv1; id=20200101000000r1;"
 lag                MX    10 stshost.test.
 _smtp._tls.lag     TXT   "$(txt lag.test _smtp._tls)"
+; auto.test: for domain add --mx auto (MX names need no address)
+auto               MX    10 auto-test.mail.protection.outlook.com.
+auto               MX    20 backup.auto.test.
+tpl                MX    10 in1.mx.prov.test.
+tpl                MX    20 in2.mx.prov.test.
+; stray.test: hosted, mx mail.protection.outlook.com, a Microsoft 365 MX
+mta-sts.stray      CNAME stshost.test.
+_mta-sts.stray     TXT   "$(txt stray.test _mta-sts)"
+stray              MX    10 stray-test.mail.protection.outlook.com.
+; v6.test: the policy host has an IPv6 address where nothing listens
+mta-sts.v6         A     127.0.0.10
+mta-sts.v6         AAAA  ::1
+_mta-sts.v6        TXT   "$(txt v6.test _mta-sts)"
+v6                 MX    10 stshost.test.
+; lame.test and dead.test: delegated (child zones below)
+lame               NS    ns1.lame.test.
+lame               NS    ns2.lame.test.
+lame               NS    ns3.lame.test.
+lame               NS    ns4.lame.test.
+ns1.lame           A     127.0.0.1
+ns2.lame           A     127.0.0.54
+ns3.lame           A     127.0.0.55
+ns4.lame           A     127.0.0.56
+dead               NS    ns1.dead.test.
+dead               NS    ns2.dead.test.
+ns1.dead           A     127.0.0.54
+ns2.dead           A     127.0.0.56
 EOZ
 } > "$DIR/test.zone"
+NSD_EXTRA_ZONES=
+for z in lame dead; do
+	{
+		printf '$ORIGIN %s.test.\n$TTL 60\n' $z
+		printf '@ SOA ns1.%s.test. admin.test. 1 3600 600 86400 60\n' $z
+		sed -n "s/^$z  *NS  *\(.*\)/@ NS \1/p; s/^\(ns[0-9]\)\.$z  *A  *\(.*\)/\1 A \2/p" \
+		    "$DIR/test.zone"
+		printf '@ MX 10 stshost.test.\n'
+	} > "$DIR/$z.zone"
+	NSD_EXTRA_ZONES+="zone:
+  name: $z.test
+  zonefile: \"$DIR/$z.zone\"
+"
+done
+export NSD_EXTRA_ZONES
 nsd_start "$DIR/test.zone" 53 "${NX[@]}" || exit 1
+
+# --- name servers that are lame (no authority) or slow ------------------
+cat > "$DIR/ns.py" <<'EOPY'
+import socket, sys, time
+addr, mode = sys.argv[1], sys.argv[2]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((addr, 53))
+while True:
+    q, peer = s.recvfrom(512)
+    if len(q) < 12:
+        continue
+    # QR, AA only when "slow", RD copied; the question echoed, no answer
+    flags = 0x8000 | (0x0400 if mode == "slow" else 0) | ((q[2] & 1) << 8)
+    if mode == "slow":
+        time.sleep(1.2)
+    s.sendto(q[:2] + flags.to_bytes(2, "big") + q[4:6] + bytes(6) + q[12:], peer)
+EOPY
+"${NX[@]}" $PY "$DIR/ns.py" 127.0.0.54 lame > "$DIR/ns-lame.log" 2>&1 &
+"${NX[@]}" $PY "$DIR/ns.py" 127.0.0.55 slow > "$DIR/ns-slow.log" 2>&1 &
 
 # --- the policy host and MX: stsguard serve ----------------------------
 "${NX[@]}" "$STSGUARD" --data-dir "$DIR/data" serve \
@@ -220,8 +297,76 @@ for d in json.load(open(sys.argv[1])):
     for f in d["findings"]:
         if f["level"] == "fail" and not f["fix"]: print(d["domain"], f["text"])' "$DIR/many.out")"
 
+ck v6 v6.test --allow-private
+grepf "v6: IPv4 only reachable" "$DIR/v6.out" 'warn +policy +mta-sts\.v6\.test: reachable over IPv4 but not over IPv6'
+grepf "v6: the fix" "$DIR/v6.out" 'fix: make the policy host answer on its IPv6 addresses'
+grepf "v6: the policy still fetched (over IPv4)" "$DIR/v6.out" 'pass +policy +https://mta-sts\.v6\.test/.*fetched: status 200'
+check "good: one family only is no warning" 0 \
+    "$(grep -c 'reachable over' "$DIR/good.out")"
+grepf "good: IPv4 only said" "$DIR/good.out" 'info +policy +mta-sts\.good\.test: IPv4 only'
+
+ck lame lame.test --allow-private
+grepf "lame: the authoritative server passes" "$DIR/lame.out" 'pass +ns +ns1\.lame\.test \(127\.0\.0\.1\): answers for lame\.test with authority'
+grepf "lame: the server without authority" "$DIR/lame.out" 'warn +ns +ns2\.lame\.test \(127\.0\.0\.54\): lame: asked for the SOA of lame\.test it answers NOERROR'
+grepf "lame: the slow server" "$DIR/lame.out" 'warn +ns +ns3\.lame\.test \(127\.0\.0\.55\): slow: answered for lame\.test after 1[0-9]{3} ms'
+grepf "lame: the silent address" "$DIR/lame.out" 'warn +ns +ns4\.lame\.test \(127\.0\.0\.56\): does not answer for lame\.test'
+check "lame: one good server is no failure of the delegation" 0 \
+    "$(grep -c 'FAIL +ns' "$DIR/lame.out")"
+ck dead dead.test --allow-private
+check "dead: exit 1" 1 "$(rc dead)"
+grepf "dead: no server answers with authority" "$DIR/dead.out" 'FAIL +ns +dead\.test: none of the 2 name servers answers for dead\.test with authority'
+grepf "good: no NS below the TLD said" "$DIR/good.out" 'info +ns +good\.test: no NS records found below the top-level domain'
+
+ck stray stray.test --allow-private
+grepf "stray: the pattern that misses Microsoft's names" "$DIR/stray.out" 'warn +mx +mail\.protection\.outlook\.com: mx pattern mail\.protection\.outlook\.com lies in the namespace of microsoft-365'
+grepf "stray: the documented pattern in the fix" "$DIR/stray.out" 'fix: list "mx: \*\.mail\.protection\.outlook\.com" as microsoft-365 documents \(https://learn\.microsoft\.com/'
+grepf "stray: the MX named as Microsoft's" "$DIR/stray.out" 'info +mx +stray-test\.mail\.protection\.outlook\.com: an MX of microsoft-365'
+check "good: no stray pattern" 0 "$(grep -c 'lies in the namespace' "$DIR/good.out")"
+
 ck usage --ca-file /nonexistent good.test
 check "an unreadable --ca-file is a usage error" 2 "$(rc usage)"
+
+# --- domain add --mx auto ------------------------------------------------
+auto() { # auto NAME ARGS...: domain add in the namespace; $DIR/NAME.out, rc
+	"${NX[@]}" "$STSGUARD" --data-dir "$DIR/data" domain add \
+	    --nameserver 127.0.0.1:53 "${@:2}" > "$DIR/$1.out" \
+	    2> "$DIR/$1.err" < /dev/null
+	echo $? > "$DIR/$1.rc"
+	sed "s/^/    $1| /" "$DIR/$1.out" "$DIR/$1.err"
+}
+auto dry auto.test --mx auto --dry-run
+check "--mx auto --dry-run: exit 0" 0 "$(rc dry)"
+grepf "dry: the Microsoft 365 MX and its template" "$DIR/dry.out" \
+    '10 +auto-test\.mail\.protection\.outlook\.com +microsoft-365: \*\.mail\.protection\.outlook\.com \(https://learn\.microsoft\.com/'
+grepf "dry: the other MX as it is" "$DIR/dry.out" '20 +backup\.auto\.test +no provider template'
+grepf "dry: the policy shown" "$DIR/dry.out" '^  mx: \*\.mail\.protection\.outlook\.com$'
+grepf "dry: the policy shown (2)" "$DIR/dry.out" '^  mx: backup\.auto\.test$'
+grepf "dry: nothing saved, said" "$DIR/dry.out" 'Dry run: nothing saved'
+check "dry: not hosted" 1 "$(sg domain show auto.test > /dev/null 2>&1; echo $?)"
+auto noyes auto.test --mx auto
+check "--mx auto without a terminal nor --yes: exit 2" 2 "$(rc noyes)"
+grepf "noyes: says --yes" "$DIR/noyes.err" 'not saved; add --yes'
+check "noyes: not hosted" 1 "$(sg domain show auto.test > /dev/null 2>&1; echo $?)"
+auto yes auto.test --mx auto --yes --mode enforce --json
+check "--mx auto --yes: exit 0" 0 "$(rc yes)"
+check "yes: the patterns saved" '*.mail.protection.outlook.com backup.auto.test enforce' \
+    "$(sg domain show auto.test --json | $PY -c 'import json, sys
+d = json.load(sys.stdin); print(" ".join(d["mx"]), d["mode"])')"
+grepf "yes: the preview on stderr with --json" "$DIR/yes.err" 'Policy for https://mta-sts\.auto\.test/'
+printf '# the test own provider\nprov-test *.mx.prov.test *.mx.prov.test https://prov.test/mta-sts\n' \
+    > "$DIR/tpl.txt"
+auto tpl tpl.test --mx auto --yes --mx-templates "$DIR/tpl.txt"
+check "mx_templates FILE: exit 0" 0 "$(rc tpl)"
+check "tpl: one pattern for both MX" '*.mx.prov.test' \
+    "$(sg domain show tpl.test --json | $PY -c 'import json, sys
+print(" ".join(json.load(sys.stdin)["mx"]))')"
+printf 'bad line\n' > "$DIR/badtpl.txt"
+auto badtpl tpl2.test --mx auto --yes --mx-templates "$DIR/badtpl.txt"
+check "a broken templates file: exit 2" 2 "$(rc badtpl)"
+grepf "badtpl: the line named" "$DIR/badtpl.err" 'mx_templates .*badtpl\.txt: line 1: too few fields'
+auto nomx nope.test --mx auto --yes
+check "--mx auto without MX records: exit 1" 1 "$(rc nomx)"
+grepf "nomx: says so" "$DIR/nomx.err" 'nope\.test has no MX record'
 
 serve_stop
 log_clean "$DIR/serve.log"

@@ -260,6 +260,20 @@ check "a bad pattern: 400 with the reason" 400 "$(as owner /domains/example.com/
 grepf "the reason is shown" "$DIR/body" 'The policy was not changed: mx'
 check "back to testing (not narrowing): saved at once" 303 "$(as owner /domains/example.com/policy --data-urlencode "csrf=$OC" \
     --data-urlencode mode=testing --data-urlencode mx=mail.example.com --data-urlencode max_age=604800)"
+PID_SAVED=$(sg domain show example.com --json | $PY -c 'import json,sys; print(json.load(sys.stdin)["policy_id"])')
+grepf "saved: back to the page with the new id" "$DIR/head" "^Location: /domains/example\.com\?saved=$PID_SAVED\$"
+check "the page after saving" 200 "$(as owner "/domains/example.com?saved=$PID_SAVED")"
+grepf "... names the exact TXT record to publish now" "$DIR/body" \
+    "Publish this record now.*<code>_mta-sts\.example\.com TXT \"v=STSv1; id=$PID_SAVED;\"</code>"
+check "the same policy again: saved" 303 "$(as owner /domains/example.com/policy --data-urlencode "csrf=$OC" \
+    --data-urlencode mode=testing --data-urlencode mx=mail.example.com --data-urlencode max_age=604800)"
+grepf "... with nothing to publish" "$DIR/head" '^Location: /domains/example\.com\?saved=same$'
+check "the page after saving nothing new" 200 "$(as owner "/domains/example.com?saved=same")"
+grepf "... says nothing to publish" "$DIR/body" 'did not change, so its id did not either: nothing to publish'
+check "an id no longer served: the generic note, the id not echoed" 200 \
+    "$(as owner "/domains/example.com?saved=%3Cb%3Eold1")"
+grepf "... the generic note" "$DIR/body" 'Publish the _mta-sts TXT record below with the current id'
+check "... the query never shown" 0 "$(grep -c '<b>old1' "$DIR/body")"
 
 # --- add a domain from the overview ----------------------------------------
 check "owner adds a domain" 303 "$(as owner /domains --data-urlencode "csrf=$OC" --data-urlencode name=New.Example \

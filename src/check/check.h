@@ -41,6 +41,12 @@
  * protection of a cached policy too soon. */
 #define CHECK_MAX_AGE_DAY 86400u
 #define CHECK_MAX_AGE_ENFORCE 1209600u
+/* Asking one name server of the domain for its SOA: resolvers move to
+ * the next server after a second or so, so a server that needs longer
+ * than CHECK_NS_SLOW_MS is "slow" (each lookup through it stalls), and
+ * one that gives nothing within CHECK_NS_TIMEOUT_MS "does not answer". */
+#define CHECK_NS_TIMEOUT_MS 2000
+#define CHECK_NS_SLOW_MS 800
 /* Domains checked at once by default. */
 #define CHECK_CONCURRENCY 8
 
@@ -60,6 +66,9 @@ enum check_area {
 	CHECK_A_SMTP,		/* port 25 of each MX */
 	CHECK_A_TLSRPT,		/* _smtp._tls TXT */
 	CHECK_A_HOSTED,		/* DNS against what stsguard serves */
+	CHECK_A_NS,		/* the domain's name servers (delegation);
+				 * checked first, numbered last so that
+				 * earlier names keep their values */
 };
 
 struct check_finding {
@@ -143,11 +152,55 @@ struct check_fetch {
  * r->policy and r->have_policy. */
 void	check_policy_fetch(struct check_report *r, const struct check_fetch *f);
 
+/* Step 2c: the policy fetched over each address family on its own,
+ * when the host has addresses of both: n4, n6 how many addresses of
+ * each were probed; err4, err6 why the fetch over that family gave no
+ * 200 (NULL when it did). */
+struct check_family {
+	size_t		 n4, n6;
+	const char	*err4, *err6;
+};
+
+/* Reachable over IPv4 but not IPv6 (or the reverse) is a warning
+ * (senders trying the other family first fail or wait); one family
+ * only is info. Says nothing when both fail (step 2b says why). */
+void	check_policy_families(struct check_report *r,
+	    const struct check_family *f);
+
 /* Step 3: every MX record against r->policy's patterns (an uncovered MX
  * fails in enforce, warns in testing). Without a policy, only says
  * which MX records there are. */
 void	check_mx_cover(struct check_report *r, struct check_dns q,
 	    const struct dns_mx *mx, size_t n);
+
+/* Step 3b: the mx templates of hosted mail providers (policy.h; may be
+ * NULL: nothing said) against the MX records and r->policy: a pattern
+ * in a provider's namespace that matches none of the MX names (a
+ * pattern the provider does not document) warns, naming what the
+ * provider documents; an MX of a known provider is named with its
+ * documented patterns (info). */
+void	check_mx_templates(struct check_report *r,
+	    const struct policy_templates *t, const struct dns_mx *mx,
+	    size_t n);
+
+/* What one name server of the domain said (dns_probe_soa). */
+struct check_ns {
+	const char	*host;		/* the NS name */
+	const char	*addr;		/* the address asked, or NULL */
+	struct check_dns addrs;		/* its address lookup */
+	bool		 private_only;	/* every address private and
+					 * probes there not allowed */
+	struct dns_probe p;		/* the answer, when addr */
+};
+
+/* Step 0: the name servers of zone (the domain or the parent it lies
+ * in; NULL when no NS was found below the top-level domain), q the NS
+ * lookup, ns[0..n) each server's answer. A server without an address,
+ * one that does not answer, answers without authority or with an
+ * error (lame), or slowly, warns; none answering with authority
+ * fails. */
+void	check_delegation(struct check_report *r, const char *zone,
+	    struct check_dns q, const struct check_ns *ns, size_t n);
 
 /* What the STARTTLS probe of one MX host gave. */
 struct check_smtp {
@@ -222,6 +275,8 @@ struct check_opts {
 					 * STARTTLS, or NULL: the system's */
 	bool		 allow_private;	/* probe loopback and private
 					 * addresses too */
+	const struct policy_templates *templates;	/* mx templates,
+					 * or NULL (check_mx_templates) */
 };
 
 /* What stsguard serves for a domain it hosts, for check_hosted. */

@@ -90,9 +90,9 @@ const char *
 check_area_name(enum check_area a)
 {
 	static const char *const names[] = { "sts-txt", "policy", "mx",
-	    "smtp", "tlsrpt", "hosted" };
+	    "smtp", "tlsrpt", "hosted", "ns" };
 
-	return (unsigned)a < 6 ? names[a] : "?";
+	return (unsigned)a < 7 ? names[a] : "?";
 }
 
 /* "a -> b -> c" of a CNAME chain, after name. */
@@ -430,6 +430,180 @@ check_mx_cover(struct check_report *r, struct check_dns q,
 			break;
 		}
 	}
+}
+
+void
+check_policy_families(struct check_report *r, const struct check_family *f)
+{
+	char name[LIMIT_DNAME_LEN + 16];
+
+	snprintf(name, sizeof(name), "mta-sts.%s", r->domain);
+	if (f->n4 > 0 && f->n6 > 0) {
+		if (f->err4 == NULL && f->err6 == NULL)
+			check_add(r, CHECK_PASS, CHECK_A_POLICY, name, NULL,
+			    "the policy is fetched over IPv4 and over IPv6");
+		else if (f->err4 == NULL || f->err6 == NULL)
+			check_add(r, CHECK_WARN, CHECK_A_POLICY, name,
+			    f->err6 != NULL ? "make the policy host answer on "
+			    "its IPv6 addresses as on IPv4 (or remove the AAAA "
+			    "records)" : "make the policy host answer on its "
+			    "IPv4 addresses as on IPv6 (or remove the A "
+			    "records)", "reachable over %s but not over %s "
+			    "(%s): senders that try %s first fail the fetch "
+			    "or wait for its timeout",
+			    f->err6 ? "IPv4" : "IPv6", f->err6 ? "IPv6" :
+			    "IPv4", f->err6 ? f->err6 : f->err4,
+			    f->err6 ? "IPv6" : "IPv4");
+		return;
+	}
+	if (f->n4 > 0 || f->n6 > 0)
+		check_add(r, CHECK_INFO, CHECK_A_POLICY, name, NULL, "%s only "
+		    "(no %s record): senders on %s-only networks cannot "
+		    "fetch the policy", f->n4 ? "IPv4" : "IPv6",
+		    f->n4 ? "AAAA" : "A", f->n4 ? "IPv6" : "IPv4");
+}
+
+void
+check_mx_templates(struct check_report *r, const struct policy_templates *t,
+    const struct dns_mx *mx, size_t n)
+{
+	const char *hosts[LIMIT_CHECK_MX];
+	size_t nh = 0;
+
+	if (t == NULL)
+		return;
+	for (size_t i = 0; i < n && nh < LIMIT_CHECK_MX; i++)
+		if (mx[i].host[0] != '\0')
+			hosts[nh++] = mx[i].host;
+	for (size_t i = 0; i < nh; i++) {
+		const struct policy_template *tp =
+		    policy_template_find(t, hosts[i]);
+		char pats[512];
+		size_t o = 0;
+
+		if (tp == NULL)
+			continue;
+		pats[0] = '\0';
+		for (size_t k = 0; k < tp->npat && o < sizeof(pats); k++)
+			o += (size_t)snprintf(pats + o, sizeof(pats) - o,
+			    "%s%s", k ? ", " : "", tp->pat[k]);
+		check_add(r, CHECK_INFO, CHECK_A_MX, hosts[i], NULL, "an MX "
+		    "of %s, whose documentation gives mx: %s (%s)",
+		    tp->provider, pats, tp->doc);
+	}
+	if (!r->have_policy)
+		return;
+	for (size_t i = 0; i < r->policy.mx.n; i++) {
+		const char *p = r->policy.mx.v[i];
+
+		for (size_t k = 0; k < t->n; k++) {
+			const struct policy_template *tp = &t->t[k];
+			char fix[1024];
+
+			if (!policy_template_stray(tp, p, hosts, nh))
+				continue;
+			snprintf(fix, sizeof(fix), "list \"mx: %s\"%s as %s "
+			    "documents (%s), or remove this pattern",
+			    tp->pat[0], tp->npat > 1 ? " and the others" : "",
+			    tp->provider, tp->doc);
+			check_add(r, CHECK_WARN, CHECK_A_MX, p, fix, "mx "
+			    "pattern %s lies in the namespace of %s but "
+			    "matches none of the domain's MX names, and is "
+			    "not one %s documents: a pattern meant for "
+			    "its hosts that covers none of them", p,
+			    tp->provider, tp->provider);
+			break;
+		}
+	}
+}
+
+/* "NOERROR", "SERVFAIL", ... for an rcode. */
+static const char *
+check_rcode_name(int rc)
+{
+	static const char *const names[] = { "NOERROR", "FORMERR",
+	    "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED" };
+
+	return rc >= 0 && rc < 6 ? names[rc] : "an error";
+}
+
+void
+check_delegation(struct check_report *r, const char *zone,
+    struct check_dns q, const struct check_ns *ns, size_t n)
+{
+	size_t good = 0;
+
+	if (zone == NULL) {
+		check_add(r, CHECK_INFO, CHECK_A_NS, r->domain, NULL, "no NS "
+		    "records found below the top-level domain: name servers "
+		    "not checked");
+		return;
+	}
+	if (q.rc == DNS_FAILED) {
+		check_lookup_failed(r, CHECK_A_NS, zone, q);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct check_ns *s = &ns[i];
+		char sub[LIMIT_DNAME_LEN + 64];
+
+		snprintf(sub, sizeof(sub), "%s", s->host);
+		if (s->addrs.rc != DNS_FOUND) {
+			check_add(r, CHECK_WARN, CHECK_A_NS, sub, "give the "
+			    "name server an address, or remove its NS record "
+			    "at the parent and in the zone", "name server of "
+			    "%s without an address (%s): lame, resolvers "
+			    "waste a lookup on it", zone, s->addrs.err ?
+			    s->addrs.err : "none");
+			continue;
+		}
+		if (s->private_only) {
+			check_add(r, CHECK_WARN, CHECK_A_NS, sub, "point the "
+			    "name server at public addresses (test set-ups: "
+			    "stsguard check --allow-private)", "resolves only "
+			    "to private or loopback addresses: not asked");
+			continue;
+		}
+		snprintf(sub, sizeof(sub), "%s (%s)", s->host, s->addr);
+		if (!s->p.answered) {
+			check_add(r, CHECK_WARN, CHECK_A_NS, sub, "make this "
+			    "name server answer for the zone, or remove it "
+			    "from the delegation", "does not answer for %s: "
+			    "%s: every lookup that tries it first waits",
+			    zone, s->p.error);
+			continue;
+		}
+		if (s->p.rcode != 0 || !s->p.aa) {
+			check_add(r, CHECK_WARN, CHECK_A_NS, sub, "load the "
+			    "zone on this name server (authoritative), or "
+			    "remove it from the delegation", "lame: asked "
+			    "for the SOA of %s it answers %s%s, not "
+			    "authoritatively: resolvers drop it and retry "
+			    "elsewhere", zone, check_rcode_name(s->p.rcode),
+			    s->p.rcode == 0 ? " (a referral or a cached "
+			    "answer)" : "");
+			continue;
+		}
+		good++;
+		if (s->p.ms > CHECK_NS_SLOW_MS)
+			check_add(r, CHECK_WARN, CHECK_A_NS, sub, "find out "
+			    "why this name server is slow (load, network, "
+			    "distance) or add faster ones", "slow: answered "
+			    "for %s after %ld ms (over %d ms): lookups of "
+			    "the domain's records stall", zone, s->p.ms,
+			    CHECK_NS_SLOW_MS);
+		else
+			check_add(r, CHECK_PASS, CHECK_A_NS, sub, NULL,
+			    "answers for %s with authority in %ld ms", zone,
+			    s->p.ms);
+	}
+	if (good == 0 && n > 0)
+		check_add(r, CHECK_FAIL, CHECK_A_NS, zone, "make at least one "
+		    "(better two) of the delegated name servers answer "
+		    "authoritatively for the zone", "none of the %zu name "
+		    "servers answers for %s with authority: the domain's "
+		    "records, MTA-STS ones included, cannot be looked up",
+		    n, zone);
 }
 
 void

@@ -5,10 +5,13 @@
  * checks of check_eval.c. check_many runs domains on a few threads, each
  * with its own resolver.
  *
+ *	D NS (or the nearest parent's): each server asked for the SOA
+ *	    directly                   -> check_delegation
  *	_mta-sts.D TXT (+ CNAMEs)      -> check_sts_txt
  *	mta-sts.D A/AAAA (+ CNAMEs)    -> check_policy_host
  *	GET https://mta-sts.D/.well-known/mta-sts.txt -> check_policy_fetch
- *	D MX                           -> check_mx_cover
+ *	    (over IPv4 and IPv6 apart when it has both) -> check_policy_families
+ *	D MX                           -> check_mx_cover, check_mx_templates
  *	each MX: A/AAAA, port 25: greeting, EHLO, STARTTLS, handshake;
  *	    _25._tcp.MX TLSA           -> check_smtp_probe
  *	_smtp._tls.D TXT               -> check_tlsrpt
@@ -81,42 +84,69 @@ check_body_write(char *p, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/* One fetch of the policy, connecting only to the addresses of addrs
+ * that are allowed and of family fam (AF_UNSPEC: both), into f; the
+ * texts f points at live in keep until check_fetch_free. */
+struct check_fetch_keep {
+	struct check_body cb;
+	char	*ct, *loc;
+	char	 url[LIMIT_DNAME_LEN + 64];
+	char	 error[CURL_ERROR_SIZE + 64];
+};
+
 static void
-check_fetch_policy(const struct check_opts *o, struct check_report *r,
-    const struct strv *addrs)
+check_fetch_free(struct check_fetch_keep *k)
 {
-	char url[LIMIT_DNAME_LEN + 64], pin[2048], curlerr[CURL_ERROR_SIZE];
-	char error[CURL_ERROR_SIZE + 64];
-	struct check_fetch f = { 0 };
-	struct check_body cb = { 0 };
+	free(k->cb.b);
+	free(k->ct);
+	free(k->loc);
+	memset(k, 0, sizeof(*k));
+}
+
+/* True when ip is of family fam (AF_UNSPEC: any). */
+static bool
+check_family_is(const char *ip, int fam)
+{
+	return fam == AF_UNSPEC || (fam == AF_INET6) == (strchr(ip, ':') !=
+	    NULL);
+}
+
+static void
+check_fetch_one(const struct check_opts *o, const char *domain,
+    const struct strv *addrs, int fam, struct check_fetch *f,
+    struct check_fetch_keep *k)
+{
+	char pin[2048], curlerr[CURL_ERROR_SIZE];
 	struct curl_slist *resolve = NULL;
-	char *ct = NULL, *loc = NULL, *ctc = NULL, *locc = NULL;
+	char *ct = NULL, *loc = NULL;
 	size_t po;
 	CURL *c;
 	CURLcode rc;
 
-	snprintf(url, sizeof(url), "https://mta-sts.%s/.well-known/"
-	    "mta-sts.txt", r->domain);
-	f.url = url;
+	memset(f, 0, sizeof(*f));
+	memset(k, 0, sizeof(*k));
+	snprintf(k->url, sizeof(k->url), "https://mta-sts.%s/.well-known/"
+	    "mta-sts.txt", domain);
+	f->url = k->url;
 	/* curl connects only to the addresses we resolved and allowed. */
-	po = (size_t)snprintf(pin, sizeof(pin), "mta-sts.%s:443:", r->domain);
-	for (size_t i = 0, k = 0; i < addrs->n && po < sizeof(pin); i++) {
-		if (!o->allow_private && check_addr_private(addrs->v[i]))
+	po = (size_t)snprintf(pin, sizeof(pin), "mta-sts.%s:443:", domain);
+	for (size_t i = 0, n = 0; i < addrs->n && po < sizeof(pin); i++) {
+		if ((!o->allow_private && check_addr_private(addrs->v[i])) ||
+		    !check_family_is(addrs->v[i], fam))
 			continue;
 		po += (size_t)snprintf(pin + po, sizeof(pin) - po,
 		    strchr(addrs->v[i], ':') ? "%s[%s]" : "%s%s",
-		    k++ ? "," : "", addrs->v[i]);
+		    n++ ? "," : "", addrs->v[i]);
 	}
-	cb.b = malloc(LIMIT_POLICY_BYTES + 1);
+	k->cb.b = malloc(LIMIT_POLICY_BYTES + 1);
 	c = curl_easy_init();
 	resolve = curl_slist_append(NULL, pin);
-	if (cb.b == NULL || c == NULL || resolve == NULL) {
-		check_add(r, CHECK_FAIL, CHECK_A_POLICY, url, NULL,
-		    "out of memory");
+	if (k->cb.b == NULL || c == NULL || resolve == NULL) {
+		f->error = "out of memory";
 		goto out;
 	}
 	curlerr[0] = '\0';
-	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_URL, k->url);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(c, CURLOPT_RESOLVE, resolve);
@@ -126,6 +156,9 @@ check_fetch_policy(const struct check_opts *o, struct check_report *r,
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)CHECK_FETCH_TIMEOUT_S);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (fam != AF_UNSPEC)
+		curl_easy_setopt(c, CURLOPT_IPRESOLVE, fam == AF_INET ?
+		    CURL_IPRESOLVE_V4 : CURL_IPRESOLVE_V6);
 	if (o->ca_file != NULL) {
 		curl_easy_setopt(c, CURLOPT_CAINFO, o->ca_file);
 		curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
@@ -133,37 +166,90 @@ check_fetch_policy(const struct check_opts *o, struct check_report *r,
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "stsguard-check");
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curlerr);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, check_body_write);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &cb);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &k->cb);
 	rc = curl_easy_perform(c);
-	if (rc == CURLE_WRITE_ERROR && cb.too_large) {
+	if (rc == CURLE_WRITE_ERROR && k->cb.too_large) {
 		rc = CURLE_OK;
-		f.too_large = true;
+		f->too_large = true;
 	}
 	if (rc != CURLE_OK) {
-		snprintf(error, sizeof(error), "%s%s%s", curl_easy_strerror(rc),
-		    curlerr[0] ? ": " : "", curlerr);
-		f.error = error;
-		f.tls_error = rc == CURLE_PEER_FAILED_VERIFICATION ||
+		snprintf(k->error, sizeof(k->error), "%s%s%s",
+		    curl_easy_strerror(rc), curlerr[0] ? ": " : "", curlerr);
+		f->error = k->error;
+		f->tls_error = rc == CURLE_PEER_FAILED_VERIFICATION ||
 		    rc == CURLE_SSL_CONNECT_ERROR ||
 		    rc == CURLE_SSL_CACERT_BADFILE;
 	} else {
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &f.status);
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &f->status);
 		if (curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct) ==
 		    CURLE_OK && ct != NULL)
-			f.content_type = ctc = strdup(ct);
+			f->content_type = k->ct = strdup(ct);
 		if (curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &loc) ==
 		    CURLE_OK && loc != NULL)
-			f.location = locc = strdup(loc);
-		f.body = cb.b;
-		f.len = cb.n;
+			f->location = k->loc = strdup(loc);
+		f->body = k->cb.b;
+		f->len = k->cb.n;
 	}
-	check_policy_fetch(r, &f);
 out:
-	free(ctc);
-	free(locc);
 	curl_easy_cleanup(c);
 	curl_slist_free_all(resolve);
-	free(cb.b);
+}
+
+/* Why a fetch gave no policy (NULL when it gave status 200), in buf. */
+static const char *
+check_fetch_why(const struct check_fetch *f, char *buf, size_t cap)
+{
+	if (f->error != NULL)
+		return f->error;
+	if (f->status != 200) {
+		snprintf(buf, cap, "status %ld", f->status);
+		return buf;
+	}
+	return NULL;
+}
+
+/* The policy fetch (step 2b) and, when the host has addresses of both
+ * families, one fetch over each (step 2c): the step 2b verdict is then
+ * on the IPv4 fetch, or the IPv6 one when only that gave a policy. */
+static void
+check_fetch_policy(const struct check_opts *o, struct check_report *r,
+    const struct strv *addrs)
+{
+	struct check_fetch f4, f6;
+	struct check_fetch_keep *k;
+	struct check_family fam = { 0 };
+	char w4[32], w6[32];
+
+	for (size_t i = 0; i < addrs->n; i++) {
+		if (!o->allow_private && check_addr_private(addrs->v[i]))
+			continue;
+		if (strchr(addrs->v[i], ':') != NULL)
+			fam.n6++;
+		else
+			fam.n4++;
+	}
+	if ((k = calloc(2, sizeof(*k))) == NULL) {
+		check_add(r, CHECK_FAIL, CHECK_A_POLICY, r->domain, NULL,
+		    "out of memory");
+		return;
+	}
+	if (fam.n4 == 0 || fam.n6 == 0) {
+		check_fetch_one(o, r->domain, addrs, AF_UNSPEC, &f4, &k[0]);
+		check_policy_fetch(r, &f4);
+		check_policy_families(r, &fam);
+		goto out;
+	}
+	check_fetch_one(o, r->domain, addrs, AF_INET, &f4, &k[0]);
+	check_fetch_one(o, r->domain, addrs, AF_INET6, &f6, &k[1]);
+	fam.err4 = check_fetch_why(&f4, w4, sizeof(w4));
+	fam.err6 = check_fetch_why(&f6, w6, sizeof(w6));
+	check_policy_fetch(r, fam.err4 != NULL && fam.err6 == NULL ? &f6 :
+	    &f4);
+	check_policy_families(r, &fam);
+out:
+	check_fetch_free(&k[0]);
+	check_fetch_free(&k[1]);
+	free(k);
 }
 
 /* --- the SMTP probe --------------------------------------------------- */
@@ -428,6 +514,68 @@ check_probe_mx(const struct check_opts *o, struct dns_resolver *res,
 	strv_free(&addrs);
 }
 
+/* --- the name servers ------------------------------------------------- */
+
+/* Step 0: the NS records of the domain, or of the nearest parent that
+ * has some (a domain may be a name inside its parent's zone), never of
+ * the top-level domain; each server asked directly for the zone's SOA
+ * at its first allowed address. */
+static void
+check_ns_run(const struct check_opts *o, struct dns_resolver *res,
+    struct check_report *r)
+{
+	struct strv ns = { 0 }, addrs[LIMIT_CHECK_NS];
+	struct check_ns *probes = NULL;
+	struct check_dns q = { DNS_NONE, NULL };
+	const char *zone = r->domain;
+	struct err e, ea[LIMIT_CHECK_NS];
+	size_t n = 0;
+
+	memset(addrs, 0, sizeof(addrs));
+	while (strchr(zone, '.') != NULL) {
+		q.rc = dns_ns(res, zone, &ns, &e);
+		q.err = e.msg;
+		if (q.rc != DNS_NONE)
+			break;
+		zone = strchr(zone, '.') + 1;
+	}
+	if (q.rc == DNS_NONE) {
+		check_delegation(r, NULL, q, NULL, 0);
+		goto out;
+	}
+	if (q.rc == DNS_FOUND && (probes = calloc(LIMIT_CHECK_NS,
+	    sizeof(*probes))) == NULL) {
+		check_add(r, CHECK_FAIL, CHECK_A_NS, zone, NULL,
+		    "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; q.rc == DNS_FOUND && i < ns.n &&
+	    n < LIMIT_CHECK_NS; i++, n++) {
+		struct check_ns *p = &probes[n];
+
+		p->host = ns.v[i];
+		p->addrs.rc = dns_addrs(res, ns.v[i], &addrs[n], &ea[n]);
+		p->addrs.err = ea[n].msg;
+		if (p->addrs.rc != DNS_FOUND)
+			continue;
+		for (size_t k = 0; k < addrs[n].n && p->addr == NULL; k++)
+			if (o->allow_private ||
+			    !check_addr_private(addrs[n].v[k]))
+				p->addr = addrs[n].v[k];
+		if (p->addr == NULL)
+			p->private_only = true;
+		else
+			dns_probe_soa(p->addr, 0, zone, CHECK_NS_TIMEOUT_MS,
+			    &p->p);
+	}
+	check_delegation(r, zone, q, probes, n);
+out:
+	for (size_t i = 0; i < LIMIT_CHECK_NS; i++)
+		strv_free(&addrs[i]);
+	strv_free(&ns);
+	free(probes);
+}
+
 /* --- one domain, many domains ----------------------------------------- */
 
 void
@@ -443,6 +591,9 @@ check_domain(const struct check_opts *o, struct dns_resolver *res,
 	size_t nmx = 0, ok;
 
 	check_report_init(r, domain);
+
+	/* 0. the name servers */
+	check_ns_run(o, res, r);
 
 	/* 1. _mta-sts TXT */
 	snprintf(name, sizeof(name), "_mta-sts.%s", domain);
@@ -470,6 +621,8 @@ check_domain(const struct check_opts *o, struct dns_resolver *res,
 		q.rc = dns_mx(res, domain, mx, LIMIT_CHECK_MX, &nmx, &e);
 		q.err = e.msg;
 		check_mx_cover(r, q, mx, nmx);
+		if (q.rc == DNS_FOUND)
+			check_mx_templates(r, o->templates, mx, nmx);
 		for (size_t i = 0; q.rc == DNS_FOUND && i < nmx; i++)
 			if (mx[i].host[0] != '\0')
 				check_probe_mx(o, res, r, mx[i].host);

@@ -28,7 +28,7 @@ enum cli_flag_id {
 	CLI_F_DOMAIN, CLI_F_FROM, CLI_F_TO, CLI_F_STDIN, CLI_F_RAW,
 	CLI_F_PROGRESS, CLI_F_ALL, CLI_F_UNCLAIMED, CLI_F_CONFLICTS,
 	CLI_F_ROLE, CLI_F_PASSWORD_FILE, CLI_F_READ_ONLY, CLI_F_CA_FILE,
-	CLI_F_ALLOW_PRIVATE, CLI_F_FILE,
+	CLI_F_ALLOW_PRIVATE, CLI_F_FILE, CLI_F_DRY_RUN, CLI_F_YES,
 };
 
 struct cli_flag {
@@ -46,7 +46,7 @@ struct cli {
 	struct store *store;		/* opened on first cli_store() */
 	/* Parsed flags of the subcommand. */
 	bool	    json, stdin_flag, raw, progress, all, unclaimed,
-		    conflicts, read_only, allow_private;
+		    conflicts, read_only, allow_private, dry_run, yes;
 	const char *mode, *max_age, *domain, *from, *to, *role,
 		   *password_file, *ca_file, *file;
 	long	    limit;
@@ -107,6 +107,11 @@ const char *cli_safe(const char *s, char *buf, size_t bufsz);
  * A-labels, lower case) into out. Returns 0, or CLI_INVALID after
  * printing why. */
 int	cli_domain_arg(const char *in, char out[LIMIT_DNAME_LEN + 1]);
+
+/* The mx templates: the file of the setting mx_templates, else the
+ * built-in table. Returns 0 with *t (caller calls
+ * policy_templates_free), or CLI_USAGE after printing why. */
+int	cli_templates(struct cli *c, struct policy_templates *t);
 
 /* The line under every text view of session counts, saying how they are
  * counted (tlsrpt.h: the same rules everywhere). */

@@ -168,8 +168,9 @@ cli_check(struct cli *c)
 	const char *sh = conf_get(&c->conf, CONF_SERVICE_HOST);
 	struct check_opts o = {
 		conf_get(&c->conf, CONF_NAMESERVER), c->ca_file,
-		c->allow_private,
+		c->allow_private, NULL,
 	};
+	struct policy_templates tpl = { 0 };
 	struct strv raw = { 0 }, names = { 0 };
 	struct check_hosted_info *hosted = NULL;
 	const struct check_hosted_info **hp = NULL;
@@ -186,6 +187,10 @@ cli_check(struct cli *c)
 	    &e) == -1)
 		return cli_fail(CLI_USAGE, "service_host '%s': %s",
 		    sh ? sh : "", sh ? e.msg : "not set");
+	if ((rc = cli_templates(c, &tpl)) != 0)
+		return rc;
+	o.templates = &tpl;
+	rc = CLI_USAGE;
 	for (size_t i = 0; i < c->args.n; i++)
 		if (strv_push(&raw, c->args.v[i]) == -1)
 			goto oom;
@@ -256,6 +261,7 @@ oom:
 out:
 	for (size_t i = 0; reports != NULL && i < n; i++)
 		check_report_free(&reports[i]);
+	policy_templates_free(&tpl);
 	free(reports);
 	free(hp);
 	free(hosted);

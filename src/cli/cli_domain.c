@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "dns/dns.h"
 #include "lib/dname.h"
 #include "web/web.h"
 
@@ -73,6 +74,15 @@ cli_domain_history_text(void *arg, const char *id, time_t since,
 	return 0;
 }
 
+/* The record the owner publishes now, and why. */
+static void
+cli_domain_publish(const struct dns_rr *rr)
+{
+	printf("\nA new policy id: publish this record now (senders keep the "
+	    "policy they hold until they see the new id):\n");
+	printf("  %s  %s  \"%s\"\n", rr->name, rr->type, rr->value);
+}
+
 static void
 cli_domain_print(const struct store_domain *d)
 {
@@ -96,35 +106,193 @@ cli_domain_print(const struct store_domain *d)
 	printf("updated:     %s\n", cli_time(d->updated, t));
 }
 
-/* Prints d after a change, as text or JSON. */
+/* Prints d after a change, as text or JSON; before, when not NULL, is
+ * the domain before it (set): the record to publish now when the id
+ * changed (web_publish_json, dns_publish_now). */
 static int
-cli_domain_done(struct cli *c, const struct store_domain *d)
+cli_domain_done(struct cli *c, const struct store_domain *before,
+    const struct store_domain *d)
 {
-	if (c->json)
-		cli_print_json(web_domain_json(d));
-	else
-		cli_domain_print(d);
+	struct dns_rr rr;
+
+	if (c->json) {
+		json_t *o = web_domain_json(d);
+
+		if (before != NULL)
+			json_object_set_new(o, "publish",
+			    web_publish_json(before, d));
+		cli_print_json(o);
+		return CLI_OK;
+	}
+	cli_domain_print(d);
+	if (before != NULL && dns_publish_now(d->name, before->policy_id,
+	    d->policy_id, false, &rr) == 1)
+		cli_domain_publish(&rr);
 	return CLI_OK;
+}
+
+/* --- domain add DOMAIN --mx auto -------------------------------------
+ *
+ * The mx patterns from the domain's MX records (the shared resolver,
+ * the nameserver setting), through the mx templates of hosted mail
+ * providers (policy_template_map; an MX of no known provider stands for
+ * itself). The policy is shown before it is saved: --dry-run stops
+ * there; a terminal is asked; otherwise --yes must say so, because a
+ * script that saved whatever the DNS said today would be wrong quietly
+ * the day the MX records are. */
+
+/* Fills c->mx with the patterns; the preview goes to f. Returns 0, or
+ * an exit code after printing why; *stop when nothing is to be saved
+ * (dry run) with exit code 0. */
+static int
+cli_domain_auto(struct cli *c, const char *name, FILE *f, bool *stop)
+{
+	struct policy_templates t = { 0 };
+	const struct policy_template *used[LIMIT_CHECK_MX];
+	const char *hosts[LIMIT_CHECK_MX];
+	struct dns_resolver *res = NULL;
+	struct dns_mx *mx = NULL;
+	struct strv pats = { 0 };
+	struct policy p = { .mode = STORE_DEFAULT_MODE,
+	    .max_age = STORE_DEFAULT_MAX_AGE };
+	struct err e;
+	char answer[16], *body = NULL;
+	size_t n = 0, blen;
+	int rc, r;
+
+	*stop = false;
+	if ((rc = cli_templates(c, &t)) != 0)
+		return rc;
+	rc = CLI_USAGE;
+	if ((mx = calloc(LIMIT_CHECK_MX, sizeof(*mx))) == NULL) {
+		rc = cli_fail(CLI_USAGE, "out of memory");
+		goto out;
+	}
+	if (dns_resolver_new(conf_get(&c->conf, CONF_NAMESERVER), &res,
+	    &e) == -1) {
+		rc = cli_fail(CLI_USAGE, "nameserver: %s", e.msg);
+		goto out;
+	}
+	r = dns_mx(res, name, mx, LIMIT_CHECK_MX, &n, &e);
+	if (r == DNS_FAILED) {
+		rc = cli_fail(CLI_USAGE, "--mx auto: the MX lookup of %s "
+		    "failed: %s", name, e.msg);
+		goto out;
+	}
+	if (r == DNS_NONE || n == 0) {
+		rc = cli_fail(CLI_INVALID, "--mx auto: %s has no MX record; "
+		    "give the mx patterns with --mx", name);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		hosts[i] = mx[i].host;
+	if (policy_template_map(&t, hosts, n, &pats, used, &e) == -1) {
+		rc = cli_fail(CLI_INVALID, "--mx auto: %s: %s", name, e.msg);
+		goto out;
+	}
+	if (policy_apply(&p, c->mode, c->max_age, (const char *const *)
+	    pats.v, pats.n, &e) == -1) {
+		rc = cli_fail(CLI_INVALID, "%s%s", strncmp(e.msg, "policy:",
+		    7) != 0 && strncmp(e.msg, "mx ", 3) != 0 ? "--" : "--mx "
+		    "auto: ", e.msg);
+		goto out;
+	}
+	fprintf(f, "MX records of %s:\n", name);
+	for (size_t i = 0; i < n; i++) {
+		fprintf(f, "  %-5u %-40s ", mx[i].pref, mx[i].host);
+		if (used[i] != NULL) {
+			fprintf(f, "%s:", used[i]->provider);
+			for (size_t k = 0; k < used[i]->npat; k++)
+				fprintf(f, " %s", used[i]->pat[k]);
+			fprintf(f, " (%s)\n", used[i]->doc);
+		} else {
+			fprintf(f, "no provider template: as it is\n");
+		}
+	}
+	if ((body = policy_render(&p, &blen)) == NULL) {
+		rc = cli_fail(CLI_USAGE, "out of memory");
+		goto out;
+	}
+	fprintf(f, "Policy for https://mta-sts.%s/.well-known/mta-sts.txt:\n",
+	    name);
+	for (char *l = body, *nl; *l != '\0'; l = nl + 1) {
+		if ((nl = strchr(l, '\n')) == NULL)
+			nl = l + strlen(l) - 1;
+		fprintf(f, "  %.*s\n", (int)(nl - l - (nl > l &&
+		    nl[-1] == '\r')), l);
+	}
+	fflush(f);
+	if (c->dry_run) {
+		fprintf(f, "Dry run: nothing saved.\n");
+		*stop = true;
+		rc = CLI_OK;
+		goto out;
+	}
+	if (!c->yes) {
+		if (isatty(STDIN_FILENO) != 1) {
+			rc = cli_fail(CLI_USAGE, "--mx auto: not saved; add "
+			    "--yes to save without asking (stdin is not a "
+			    "terminal)");
+			goto out;
+		}
+		fprintf(stderr, "Host %s with this policy? [y/N] ", name);
+		fflush(stderr);
+		if (fgets(answer, sizeof(answer), stdin) == NULL ||
+		    (strcmp(answer, "y\n") != 0 &&
+		    strcmp(answer, "yes\n") != 0 &&
+		    strcmp(answer, "Y\n") != 0)) {
+			rc = cli_fail(CLI_INVALID, "not saved");
+			goto out;
+		}
+	}
+	strv_free(&c->mx);
+	c->mx = pats;
+	memset(&pats, 0, sizeof(pats));
+	rc = 0;
+out:
+	free(body);
+	policy_free(&p);
+	strv_free(&pats);
+	free(mx);
+	dns_resolver_free(res);
+	policy_templates_free(&t);
+	return rc;
 }
 
 static int
 cli_domain_add(struct cli *c)
 {
 	struct store_domain d = { 0 };
-	struct store_ask a = cli_domain_ask(c);
+	struct store_ask a;
 	char name[LIMIT_DNAME_LEN + 1];
 	struct store *s;
 	struct err e;
+	bool stop;
 	int rc, r;
 
-	if ((rc = cli_domain_arg(c->args.v[0], name)) != 0 ||
-	    (rc = cli_domain_policy(c, NULL)) != 0)
+	if ((rc = cli_domain_arg(c->args.v[0], name)) != 0)
 		return rc;
+	for (size_t i = 0; i < c->mx.n; i++)
+		if (strcmp(c->mx.v[i], "auto") == 0 && c->mx.n > 1)
+			return cli_fail(CLI_USAGE, "--mx auto stands alone "
+			    "(no other --mx with it)");
+	if (c->mx.n == 1 && strcmp(c->mx.v[0], "auto") == 0) {
+		if ((rc = cli_domain_auto(c, name, c->json ? stderr : stdout,
+		    &stop)) != 0 || stop)
+			return rc;
+	} else if (c->dry_run || c->yes) {
+		return cli_fail(CLI_USAGE, "--dry-run and --yes go with "
+		    "--mx auto");
+	}
+	if ((rc = cli_domain_policy(c, NULL)) != 0)
+		return rc;
+	a = cli_domain_ask(c);
 	if ((s = cli_store(c)) == NULL)
 		return CLI_USAGE;
 	r = store_domain_create(s, conf_get(&c->conf, CONF_TENANT), name, &a,
 	    true, &d, &e);
-	rc = r == 0 ? cli_domain_done(c, &d) : cli_fail(r > 0 ? CLI_INVALID :
+	rc = r == 0 ? cli_domain_done(c, NULL, &d) : cli_fail(r > 0 ?
+	    CLI_INVALID :
 	    CLI_USAGE, "%s", e.msg);
 	store_domain_free(&d);
 	return rc;
@@ -305,7 +473,7 @@ cli_domain_set(struct cli *c)
 	if (!d.removed && (rc = cli_domain_policy(c, &d.policy)) != 0)
 		goto out;
 	r = store_domain_change(s, &d, &a, &nd, &e);
-	rc = r == 0 ? cli_domain_done(c, &nd) : cli_fail(r > 0 ?
+	rc = r == 0 ? cli_domain_done(c, &d, &nd) : cli_fail(r > 0 ?
 	    CLI_INVALID : CLI_USAGE, "%s", e.msg);
 out:
 	store_domain_free(&d);
@@ -318,6 +486,7 @@ cli_domain_remove(struct cli *c)
 {
 	struct store_domain d = { 0 }, nd = { 0 };
 	struct store *s;
+	struct dns_rr rr;
 	struct err e;
 	char t[21];
 	int rc, r;
@@ -331,12 +500,19 @@ cli_domain_remove(struct cli *c)
 		goto out;
 	}
 	if (c->json) {
-		cli_print_json(web_domain_json(&nd));
+		json_t *o = web_domain_json(&nd);
+
+		json_object_set_new(o, "publish", web_publish_json(&d, &nd));
+		cli_print_json(o);
 		goto out;
 	}
 	printf("%s removed: serving mode none (policy id %s) until %s, "
 	    "then nothing.\n", nd.name, nd.policy_id,
 	    cli_time(nd.serve_until, t));
+	if (dns_publish_now(nd.name, d.policy_id, nd.policy_id, false,
+	    &rr) == 1)
+		printf("Publish now, so that senders fetch mode none: %s %s "
+		    "\"%s\"\n", rr.name, rr.type, rr.value);
 	printf("Remove the _mta-sts and mta-sts records after that time.\n");
 out:
 	store_domain_free(&d);
@@ -402,6 +578,21 @@ static const struct cli_flag cli_domain_policy_flags[] = {
 	{ 0, NULL, NULL, NULL },
 };
 
+static const struct cli_flag cli_domain_add_flags[] = {
+	{ CLI_F_JSON, "json", NULL, "print JSON" },
+	{ CLI_F_MODE, "mode", "testing|enforce|none", "policy mode "
+	    "[testing for a new domain]" },
+	{ CLI_F_MX, "mx", "PATTERN|auto", "an mx host or *.domain pattern "
+	    "(repeat for several); auto: from the domain's MX records and "
+	    "the mx templates of known mail providers, shown first" },
+	{ CLI_F_MAX_AGE, "max-age", "SECONDS", "policy max_age [604800]" },
+	{ CLI_F_DRY_RUN, "dry-run", NULL, "with --mx auto: show the policy, "
+	    "save nothing" },
+	{ CLI_F_YES, "yes", NULL, "with --mx auto: save without asking (a "
+	    "terminal is asked; otherwise --yes is required)" },
+	{ 0, NULL, NULL, NULL },
+};
+
 static const struct cli_flag cli_no_import_flags[] = {
 	{ 0, NULL, NULL, NULL },
 };
@@ -412,9 +603,10 @@ static const struct cli_flag cli_domain_flags[] = {
 };
 
 const struct cli_cmd cli_domain_cmds[] = {
-	{ "domain add", "DOMAIN [--mode M] [--mx PATTERN]... "
-	    "[--max-age SECONDS]", "host a domain's MTA-STS policy",
-	    cli_domain_policy_flags, true, cli_domain_add, 1, 1 },
+	{ "domain add", "DOMAIN [--mode M] [--mx PATTERN]... | --mx auto "
+	    "[--dry-run|--yes] [--max-age SECONDS]", "host a domain's "
+	    "MTA-STS policy", cli_domain_add_flags, true, cli_domain_add,
+	    1, 1 },
 	{ "domain import", "FILE", "add many domains from a CSV file "
 	    "(domain,tenant,mode,mx,max_age): all of them, or none",
 	    cli_no_import_flags, true, cli_domain_import, 1, 1 },

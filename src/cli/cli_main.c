@@ -146,6 +146,8 @@ cli_set_flag(struct cli *c, const struct cli_flag *f, const char *v)
 	case CLI_F_ALLOW_PRIVATE: c->allow_private = true; break;
 	case CLI_F_CA_FILE:	c->ca_file = v; break;
 	case CLI_F_FILE:	c->file = v; break;
+	case CLI_F_DRY_RUN:	c->dry_run = true; break;
+	case CLI_F_YES:		c->yes = true; break;
 	case CLI_F_ROLE:	c->role = v; break;
 	case CLI_F_PASSWORD_FILE: c->password_file = v; break;
 	case CLI_F_MODE:	c->mode = v; break;

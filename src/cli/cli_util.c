@@ -163,3 +163,26 @@ cli_put_safe(FILE *f, const char *s)
 			fputc(c, f);
 	}
 }
+
+int
+cli_templates(struct cli *c, struct policy_templates *t)
+{
+	const char *path = conf_get(&c->conf, CONF_MX_TEMPLATES);
+	uint8_t *buf;
+	size_t len;
+	struct err e;
+	int r;
+
+	if (path == NULL || path[0] == '\0') {
+		if (policy_templates_builtin(t, &e) == -1)
+			return cli_fail(CLI_USAGE, "%s", e.msg);
+		return 0;
+	}
+	if (cli_read_file(path, LIMIT_TEMPLATE_BYTES, &buf, &len, &e) == -1)
+		return cli_fail(CLI_USAGE, "mx_templates: %s", e.msg);
+	r = policy_templates_parse((const char *)buf, len, t, &e);
+	free(buf);
+	if (r == -1)
+		return cli_fail(CLI_USAGE, "mx_templates %s: %s", path, e.msg);
+	return 0;
+}

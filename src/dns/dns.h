@@ -9,6 +9,7 @@
 #ifndef STSGUARD_DNS_H
 #define STSGUARD_DNS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,6 +46,18 @@ struct dns_records {
 void	dns_records(const char *domain, const char *policy_id,
 	    const char *token, const char *service_host,
 	    struct dns_records *out);
+
+/* What the owner publishes now that a change took the domain's policy
+ * id from old_id to new_id: the _mta-sts TXT with the new id, or
+ * nothing when the id did not change, or when stsguard keeps that TXT
+ * itself (delegated: the owner published CNAMEs into the operator's
+ * zone, RFC 8461 §8.2, and DNS UPDATE follows every change; every
+ * domain publishes its own TXT until that mode is built, so callers
+ * pass false). Until senders see the new id they keep the policy they
+ * hold for up to its max_age. Returns how many records went to out
+ * (0 or 1). Pure. */
+size_t	dns_publish_now(const char *domain, const char *old_id,
+	    const char *new_id, bool delegated, struct dns_rr *out);
 
 /* --- the resolver (dns_resolve.c) ------------------------------------ */
 
@@ -114,5 +127,36 @@ int	dns_rdata_name(const uint8_t *p, size_t len, size_t *used,
  * Returns 0 or -1 with the reason. */
 int	dns_rdata_mx(const uint8_t *p, size_t len, struct dns_mx *mx,
 	    struct err *e);
+
+/* The NS records of name (the names of its name servers, lower case, no
+ * final dot), appended to out. Returns an enum dns_answer. */
+int	dns_ns(struct dns_resolver *r, const char *name, struct strv *out,
+	    struct err *e);
+
+/* --- asking one name server directly (dns_resolve.c) ----------------- */
+
+/* What one server said to "zone SOA?" asked without recursion. */
+struct dns_probe {
+	bool	 answered;	/* a reply to our query came */
+	int	 rcode;		/* RFC 1035 §4.1.1: 0 NOERROR, 2 SERVFAIL,
+				 * 3 NXDOMAIN, 5 REFUSED */
+	bool	 aa;		/* Authoritative Answer bit */
+	long	 ms;		/* from sending to the reply (or the
+				 * error), milliseconds */
+	char	 error[128];	/* why there is no answer: "" if answered */
+};
+
+/* Sends one UDP query (RD clear) for zone's SOA to addr (IPv4 or IPv6
+ * text) port 53 (port: the `nameserver` setting's, for tests; 0 means
+ * 53) and waits up to timeout_ms for the reply. Never fails: what went
+ * wrong is in out->error. Blocks the calling thread (the checker's). */
+void	dns_probe_soa(const char *addr, unsigned port, const char *zone,
+	    int timeout_ms, struct dns_probe *out);
+
+/* Pure: reads the header of a reply to query id (RFC 1035 §4.1.1) from
+ * p[0..len) into out (rcode, aa). Returns 0, or -1 with the reason
+ * (short, not a reply, another id, truncated). */
+int	dns_probe_reply(const uint8_t *p, size_t len, uint16_t id,
+	    struct dns_probe *out, struct err *e);
 
 #endif

@@ -3,9 +3,12 @@
  * (see dns.h). The intake URL's path and the address's local part are
  * intake.h's, the one place that names them.
  *
+ * dns_publish_now: the one record to publish after a change of id.
+ *
  * Pure: strings in, records out.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "../intake/intake.h"
 #include "dns.h"
@@ -33,4 +36,16 @@ dns_records(const char *domain, const char *policy_id, const char *token,
 	out->rr[2].type = "TXT";
 	snprintf(out->rr[2].value, sizeof(out->rr[2].value),
 	    "v=TLSRPTv1; rua=mailto:%s,%s", out->intake_addr, out->intake_url);
+}
+
+size_t
+dns_publish_now(const char *domain, const char *old_id, const char *new_id,
+    bool delegated, struct dns_rr *out)
+{
+	if (delegated || strcmp(old_id, new_id) == 0)
+		return 0;
+	snprintf(out->name, sizeof(out->name), "_mta-sts.%s", domain);
+	out->type = "TXT";
+	snprintf(out->value, sizeof(out->value), "v=STSv1; id=%s;", new_id);
+	return 1;
 }

@@ -6,7 +6,9 @@
  *	    context's own thread, so that we can stop waiting after
  *	    DNS_TIMEOUT_MS
  *	dns_txt(name) -> TXT rdata, each record's <character-string>s joined
- *	dns_mx, dns_cname, dns_addrs, dns_count -> the checker's lookups
+ *	dns_mx, dns_cname, dns_addrs, dns_count, dns_ns -> the checker's
+ *	    lookups
+ *	dns_probe_soa -> one name server asked directly (lame, slow)
  *
  * rdata of MX and CNAME holds a name in wire form (RFC 1035 §3.1),
  * which libunbound hands over uncompressed:
@@ -28,7 +30,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <unbound.h>
 
@@ -36,6 +40,7 @@
 #include "dns.h"
 
 #define DNS_TYPE_A	1
+#define DNS_TYPE_NS	2
 #define DNS_TYPE_CNAME	5
 #define DNS_TYPE_MX	15
 #define DNS_TYPE_TXT	16
@@ -417,4 +422,152 @@ dns_count(struct dns_resolver *r, const char *name, int type, size_t *n,
 		(*n)++;
 	ub_resolve_free(res);
 	return rc;
+}
+
+int
+dns_ns(struct dns_resolver *r, const char *name, struct strv *out,
+    struct err *e)
+{
+	struct ub_result *res;
+	char host[LIMIT_DNAME_LEN + 1];
+	int rc;
+
+	if ((rc = dns_ask(r, name, DNS_TYPE_NS, &res, e)) != DNS_FOUND)
+		return rc;
+	for (int i = 0; res->data[i] != NULL; i++) {
+		if (dns_rdata_name((const uint8_t *)res->data[i],
+		    (size_t)res->len[i], NULL, host, e) == -1) {
+			err_prefix(e, "%s: NS ", name);
+			rc = DNS_FAILED;
+			break;
+		}
+		if (strv_push(out, host) == -1) {
+			err_set(e, "out of memory");
+			rc = DNS_FAILED;
+			break;
+		}
+	}
+	ub_resolve_free(res);
+	return rc;
+}
+
+/* --- asking one server ------------------------------------------------
+ *
+ * The checker asks each name server of a domain itself, because a
+ * resolver hides which server was lame or slow:
+ *
+ *	query = header(id, flags 0: QUERY, RD clear, 1 question) qname
+ *	    QTYPE=SOA(6) QCLASS=IN(1)
+ *	reply header = id(2) flags(2: QR bit 15, AA bit 10, TC bit 9,
+ *	    RCODE bits 0-3) counts(8)
+ *
+ * Only the header of the reply is read (dns_probe_reply): whether the
+ * server answered, with authority, and how. */
+
+int
+dns_probe_reply(const uint8_t *p, size_t len, uint16_t id,
+    struct dns_probe *out, struct err *e)
+{
+	unsigned flags;
+
+	if (len < 12)
+		return err_set(e, "a reply of %zu bytes (under 12)", len);
+	if ((unsigned)(p[0] << 8 | p[1]) != id)
+		return err_set(e, "a reply to another query (id)");
+	flags = (unsigned)(p[2] << 8 | p[3]);
+	if (!(flags & 0x8000))
+		return err_set(e, "a query, not a reply");
+	out->answered = true;
+	out->aa = (flags & 0x0400) != 0;
+	out->rcode = (int)(flags & 0x000f);
+	return 0;
+}
+
+void
+dns_probe_soa(const char *addr, unsigned port, const char *zone,
+    int timeout_ms, struct dns_probe *out)
+{
+	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	uint8_t q[LIMIT_DNAME_LEN + 32], buf[512];
+	socklen_t sl;
+	size_t qn = 12;
+	uint16_t id;
+	long start = dns_ms_now(), left;
+	struct err e;
+	int fd = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (port == 0)
+		port = 53;
+	if (inet_pton(AF_INET, addr, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		sl = sizeof(*s4);
+	} else if (inet_pton(AF_INET6, addr, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		sl = sizeof(*s6);
+	} else {
+		snprintf(out->error, sizeof(out->error), "not an address");
+		return;
+	}
+	/* The query: header, then zone label by label. */
+	id = (uint16_t)(((unsigned)start * 2654435761u) >> 16 ^
+	    (unsigned)getpid());
+	memset(q, 0, 12);
+	q[0] = (uint8_t)(id >> 8);
+	q[1] = (uint8_t)id;
+	q[5] = 1;				/* QDCOUNT */
+	for (const char *l = zone; *l != '\0'; ) {
+		const char *dot = strchr(l, '.');
+		size_t n = dot ? (size_t)(dot - l) : strlen(l);
+
+		if (n == 0 || n > 63 || qn + n + 6 > sizeof(q)) {
+			snprintf(out->error, sizeof(out->error), "bad zone "
+			    "name");
+			return;
+		}
+		q[qn++] = (uint8_t)n;
+		memcpy(q + qn, l, n);
+		qn += n;
+		l += n + (dot != NULL);
+	}
+	q[qn++] = 0;
+	q[qn++] = 0, q[qn++] = 6;		/* SOA */
+	q[qn++] = 0, q[qn++] = 1;		/* IN */
+	if ((fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    connect(fd, (struct sockaddr *)&ss, sl) == -1 ||
+	    send(fd, q, qn, 0) != (ssize_t)qn) {
+		snprintf(out->error, sizeof(out->error), "%s",
+		    strerror(errno));
+		goto out;
+	}
+	for (;;) {
+		struct pollfd pf = { fd, POLLIN, 0 };
+		ssize_t got;
+
+		left = timeout_ms - (dns_ms_now() - start);
+		if (left <= 0 || poll(&pf, 1, (int)left) == 0) {
+			snprintf(out->error, sizeof(out->error), "no answer "
+			    "within %d ms", timeout_ms);
+			break;
+		}
+		if ((got = recv(fd, buf, sizeof(buf), 0)) == -1) {
+			if (errno == EINTR)
+				continue;
+			snprintf(out->error, sizeof(out->error), "%s",
+			    errno == ECONNREFUSED ? "port 53 closed (ICMP "
+			    "unreachable)" : strerror(errno));
+			break;
+		}
+		if (dns_probe_reply(buf, (size_t)got, id, out, &e) == 0)
+			break;
+		/* Another datagram (a stray, a forgery): keep waiting. */
+	}
+out:
+	out->ms = dns_ms_now() - start;
+	if (fd != -1)
+		close(fd);
 }

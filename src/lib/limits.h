@@ -407,6 +407,10 @@
 /* CNAME steps followed by hand when reporting a chain; resolvers give up
  * near 8-16 too, and a longer chain is an error in itself. */
 #define LIMIT_CHECK_CNAME_CHAIN 8
+/* Name servers of a domain asked directly (and one address of each):
+ * registries allow up to 13; the first eight show a broken delegation
+ * as well as all would, at a bounded cost per check. */
+#define LIMIT_CHECK_NS 8
 /* RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets with CRLF. */
 #define LIMIT_CHECK_SMTP_LINE 512
 /* One reply (a multi-line EHLO answer included): servers advertise a
@@ -416,5 +420,23 @@
 /* Domains one `check` reads with --file: a bulk run of a provider's
  * domains, not an unbounded stream held in memory. */
 #define LIMIT_CHECK_DOMAINS 100000
+
+/* --- mx templates (share/mx-templates.txt, policy_template.c) -------- */
+
+/* The table is the operator's own file or the built-in one, not
+ * anonymous input, but a typo (a binary file given by mistake) must be
+ * refused with a reason rather than read whole: a few dozen providers
+ * fit in a few KiB. */
+#define LIMIT_TEMPLATE_BYTES (64 * 1024)
+/* Lines of the table (comments included), and template lines in it. */
+#define LIMIT_TEMPLATE_LINES 2048
+#define LIMIT_TEMPLATE_ENTRIES 512
+/* Bytes of one line: four fields, the longest a URL. */
+#define LIMIT_TEMPLATE_LINE 1024
+/* Patterns one template gives (Google's older set needs three). */
+#define LIMIT_TEMPLATE_PATTERNS 8
+/* A provider's name ([a-z0-9-]) and its documentation URL. */
+#define LIMIT_TEMPLATE_NAME 32
+#define LIMIT_TEMPLATE_URL 512
 
 #endif

@@ -123,4 +123,70 @@ int	sts_record_parse(const char *txt, size_t len, struct sts_record *r,
 int	sts_record_select(const char *const *txts, const size_t *lens,
 	    size_t n, struct sts_record *r, struct err *e);
 
+/* --- mx templates of hosted mail providers (policy_template.c) -------
+ *
+ * What a provider's MX hosts are called and which mx patterns its own
+ * documentation gives for them: share/mx-templates.txt, compiled in
+ * (policy_templates_builtin) or the operator's file of the same format
+ * (the setting mx_templates). Used by `domain add --mx auto` and by the
+ * checker. */
+
+struct policy_template {
+	char	 provider[LIMIT_TEMPLATE_NAME + 1];	/* "microsoft-365" */
+	char	 match[LIMIT_DNAME_LEN + 1];	/* a host, or "*.suffix":
+						 * any depth under suffix */
+	char	 pat[LIMIT_TEMPLATE_PATTERNS][LIMIT_DNAME_LEN + 1];
+	size_t	 npat;				/* 1..LIMIT_TEMPLATE_PATTERNS */
+	char	 doc[LIMIT_TEMPLATE_URL + 1];	/* https:// */
+	size_t	 line;				/* in the source, for messages */
+};
+
+struct policy_templates {
+	struct policy_template *t;	/* t[0..n), in file order */
+	size_t	 n;
+};
+
+/* Parses a table (see share/mx-templates.txt) of len bytes: per line
+ * PROVIDER MATCH PATTERN[,PATTERN]... URL, '#' comment lines and blank
+ * lines skipped. Names are normalized (lower-case A-labels). Refuses
+ * more than LIMIT_TEMPLATE_BYTES, LIMIT_TEMPLATE_LINES lines,
+ * LIMIT_TEMPLATE_ENTRIES templates, a line over LIMIT_TEMPLATE_LINE
+ * bytes, a NUL byte, and any bad field, with "line N: ..." in e; a
+ * table without a template is an error too. On success fills *out
+ * (caller calls policy_templates_free) and returns 0; on error returns
+ * -1 with *out empty. */
+int	policy_templates_parse(const char *buf, size_t len,
+	    struct policy_templates *out, struct err *e);
+void	policy_templates_free(struct policy_templates *t);
+
+/* The table stsguard was built with (share/mx-templates.txt), parsed.
+ * Returns 0, or -1 with the reason (a broken build: a unit test parses
+ * it). */
+int	policy_templates_builtin(struct policy_templates *out, struct err *e);
+
+/* The first template whose match covers host (case and one final dot
+ * aside), or NULL. */
+const struct policy_template *policy_template_find(
+	    const struct policy_templates *t, const char *host);
+
+/* True when pattern lies in the namespace of template tp (its
+ * provider's zone: the last two labels of its match, or three when the
+ * second-level label is two letters or fewer, as in zoho.com.au) yet
+ * is none of its patterns and matches none of hosts[0..n): a pattern
+ * that looks meant for the provider but covers none of the names the
+ * provider uses. */
+bool	policy_template_stray(const struct policy_template *tp,
+	    const char *pattern, const char *const *hosts, size_t n);
+
+/* Maps MX hosts (hosts[0..n), in preference order; "" is a null MX) to
+ * mx patterns: the patterns of the template that matches each host,
+ * else the host itself; duplicates dropped, in order of first use.
+ * used[i] (an array of n, may be NULL) gets host i's template or NULL.
+ * Appends to out. Returns 0, or -1 with the reason (no MX, a null MX,
+ * a host that is no valid name, more than LIMIT_POLICY_MX patterns,
+ * out of memory). */
+int	policy_template_map(const struct policy_templates *t,
+	    const char *const *hosts, size_t n, struct strv *out,
+	    const struct policy_template **used, struct err *e);
+
 #endif

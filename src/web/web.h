@@ -61,6 +61,14 @@ json_t	*web_json_str(const char *s);
  * updated, removed, serve_until, policy (the body served). */
 json_t	*web_domain_json(const struct store_domain *d);
 
+/* What the owner must publish now that a change took the domain from
+ * before to after (dns_publish_now): an array of {name, type, value},
+ * empty when the policy id did not change. The CLI's `domain set` and
+ * `domain remove` (--json) and the API's PATCH and DELETE answers carry
+ * it as "publish". */
+json_t	*web_publish_json(const struct store_domain *before,
+	    const struct store_domain *after);
+
 /* A stored report as listed (report list --json, the API): id,
  * organization-name, report-id, contact-info, policy-domains, start, end,
  * successful, failed, received, route, client, duplicates, provenance,

@@ -481,10 +481,12 @@ out:
 }
 
 /* A domain with what its owner publishes, as the answer with status:
- * GET /api/v1/domains/{domain}, and after each change. */
+ * GET /api/v1/domains/{domain}, and after each change. before, when
+ * not NULL, is the domain before a change (PATCH, DELETE): "publish"
+ * then says which record to publish now (web_publish_json). */
 static void
-web_domain(const struct web_request *rq, const struct store_domain *d,
-    int status, struct web_response *out)
+web_domain(const struct web_request *rq, const struct store_domain *before,
+    const struct store_domain *d, int status, struct web_response *out)
 {
 	struct dns_records recs;
 	json_t *o, *a;
@@ -505,6 +507,8 @@ web_domain(const struct web_request *rq, const struct store_domain *d,
 	json_object_set_new(o, "intake_url", json_string(recs.intake_url));
 	json_object_set_new(o, "intake_address",
 	    json_string(recs.intake_addr));
+	if (before != NULL)
+		json_object_set_new(o, "publish", web_publish_json(before, d));
 	web_reply(out, status, o);
 }
 
@@ -793,7 +797,7 @@ route_domain_create(struct web_ctx *x)
 		web_error(x->out, r == 1 ? 400 : r == 2 ? 409 : 500, e.msg);
 		goto out;
 	}
-	web_domain(x->rq, &d, 201, x->out);
+	web_domain(x->rq, NULL, &d, 201, x->out);
 	snprintf(x->out->extra, sizeof(x->out->extra), "Location: "
 	    WEB_API_PREFIX "domains/%s\r\n", d.name);
 out:
@@ -805,7 +809,7 @@ out:
 static void
 route_domain(struct web_ctx *x)
 {
-	web_domain(x->rq, x->d, 200, x->out);
+	web_domain(x->rq, NULL, x->d, 200, x->out);
 }
 
 /* PATCH /api/v1/domains/{domain}: mode, mx, max_age, as `domain set`;
@@ -836,7 +840,7 @@ route_domain_patch(struct web_ctx *x)
 		web_error(x->out, r == 1 ? 400 : r == 2 ? 409 : 500, e.msg);
 		goto out;
 	}
-	web_domain(x->rq, &nd, 200, x->out);
+	web_domain(x->rq, x->d, &nd, 200, x->out);
 out:
 	store_domain_free(&nd);
 	json_decref(o);
@@ -859,7 +863,7 @@ route_domain_delete(struct web_ctx *x)
 		web_error(x->out, r == 1 ? 409 : 500, e.msg);
 		return;
 	}
-	web_domain(x->rq, &nd, 200, x->out);
+	web_domain(x->rq, x->d, &nd, 200, x->out);
 	store_domain_free(&nd);
 }
 

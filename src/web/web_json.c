@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../dns/dns.h"
 #include "web.h"
 
 json_t *
@@ -23,6 +24,25 @@ web_json_time(time_t t)
 		return json_null();
 	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	return json_string(buf);
+}
+
+json_t *
+web_publish_json(const struct store_domain *before,
+    const struct store_domain *after)
+{
+	struct dns_rr rr;
+	json_t *a = json_array();
+
+	if (dns_publish_now(after->name, before->policy_id, after->policy_id,
+	    false, &rr) == 1) {
+		json_t *x = json_object();
+
+		json_object_set_new(x, "name", json_string(rr.name));
+		json_object_set_new(x, "type", json_string(rr.type));
+		json_object_set_new(x, "value", json_string(rr.value));
+		json_array_append_new(a, x);
+	}
+	return a;
 }
 
 json_t *

@@ -916,6 +916,43 @@ page_overview(struct web_pg *pg, const char *arg)
 /* --- a domain ---------------------------------------------------------- */
 
 /* The records to publish, each with a copy button. */
+/* The note after a policy change (the editor redirects to
+ * ?saved=<new id>, or ?saved=same when the id stayed): the exact
+ * _mta-sts TXT record to publish now while the id saved is still the
+ * one served (dns_publish_now; every domain's owner publishes that TXT
+ * until the delegated mode exists). The query value is only compared,
+ * never shown. */
+static void
+page_saved_note(struct web_pg *pg, const struct store_domain *d,
+    const char *saved)
+{
+	struct web_html *h = &pg->h;
+	struct dns_rr rr;
+
+	if (strcmp(saved, "same") == 0) {
+		web_html_raw(h, "<p class=\"note\">Saved. The policy served "
+		    "did not change, so its id did not either: nothing to "
+		    "publish.</p>");
+		return;
+	}
+	if (strcmp(saved, d->policy_id) != 0 || dns_publish_now(d->name, "",
+	    d->policy_id, false, &rr) != 1) {
+		web_html_raw(h, "<p class=\"note\">Saved. Publish the "
+		    "_mta-sts TXT record below with the current id: senders "
+		    "fetch the new policy only when they see it.</p>");
+		return;
+	}
+	web_html_raw(h, "<p class=\"note\" id=\"publish\">Saved, with a new "
+	    "policy id. Publish this record now; senders keep the policy "
+	    "they hold until they see the new id:<br><code>");
+	web_html_text(h, rr.name);
+	web_html_raw(h, " ");
+	web_html_text(h, rr.type);
+	web_html_raw(h, " \"");
+	web_html_text(h, rr.value);
+	web_html_raw(h, "\"</code></p>");
+}
+
 static void
 page_records(struct web_pg *pg, const struct store_domain *d)
 {
@@ -1110,11 +1147,13 @@ page_domain(struct web_pg *pg, const char *arg)
 	}
 	web_html_raw(h, ".</p>");
 	web_page_nav(pg, d.name);
-	if (web_page_query(pg, "saved", v, sizeof(v)) == 0 && v[0] != '\0')
-		web_html_raw(h, "<p class=\"note\">Saved. If you publish the "
-		    "_mta-sts TXT record yourself, publish the new id below "
-		    "now: senders fetch the new policy only when it "
-		    "changes.</p>");
+	{
+		char saved[LIMIT_STS_ID_LEN + 2];	/* longer: no id */
+
+		if (web_page_query(pg, "saved", saved, sizeof(saved)) == 0 &&
+		    saved[0] != '\0')
+			page_saved_note(pg, &d, saved);
+	}
 	page_records(pg, &d);
 	web_html_raw(h, "<h2>Policy</h2><pre>");
 	{
@@ -1313,7 +1352,7 @@ page_policy_post(struct web_pg *pg, const char *arg)
 	struct page_until u = { 0 };
 	struct policy p = { 0 };
 	struct web_html *h = &pg->h;
-	char confirm[4], loc[LIMIT_DNAME_LEN * 3 + 32];
+	char confirm[4], loc[LIMIT_DNAME_LEN * 3 + LIMIT_STS_ID_LEN + 32];
 	struct web_html url = { 0 };
 	struct err e;
 	int r;
@@ -1369,8 +1408,10 @@ page_policy_post(struct web_pg *pg, const char *arg)
 		goto out;
 	}
 	web_html_url(&url, d.name);
-	snprintf(loc, sizeof(loc), "/domains/%s?saved=1",
-	    url.p != NULL ? url.p : "");
+	/* The new id (letters and digits) goes in the URL as is. */
+	snprintf(loc, sizeof(loc), "/domains/%s?saved=%s",
+	    url.p != NULL ? url.p : "", strcmp(d.policy_id, nd.policy_id) !=
+	    0 ? nd.policy_id : "same");
 	page_redirect(pg, loc);
 out:
 	web_html_free(&url);

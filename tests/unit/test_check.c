@@ -680,6 +680,179 @@ test_rdata(void **state)
 	assert_non_null(strstr(e.msg, "longer than 253"));
 }
 
+/* --- onboarding mistakes (issue 14) ------------------------------------ */
+
+static void
+test_families(void **state)
+{
+	struct check_report r;
+	struct check_family f = { 2, 1, NULL, "Couldn't connect" };
+
+	(void)state;
+	check_report_init(&r, "example.com");
+	check_policy_families(&r, &f);
+	want(&r, CHECK_WARN, "reachable over IPv4 but not over IPv6 "
+	    "(Couldn't connect)");
+	want(&r, CHECK_WARN, "answer on its IPv6 addresses");
+	check_report_free(&r);
+
+	f = (struct check_family){ 1, 1, "status 404", NULL };
+	check_report_init(&r, "example.com");
+	check_policy_families(&r, &f);
+	want(&r, CHECK_WARN, "reachable over IPv6 but not over IPv4 "
+	    "(status 404)");
+	check_report_free(&r);
+
+	f = (struct check_family){ 1, 1, NULL, NULL };
+	check_report_init(&r, "example.com");
+	check_policy_families(&r, &f);
+	want(&r, CHECK_PASS, "over IPv4 and over IPv6");
+	assert_int_equal(r.nwarn, 0);
+	check_report_free(&r);
+
+	/* Both failing: step 2b says why; nothing here. */
+	f = (struct check_family){ 1, 1, "x", "y" };
+	check_report_init(&r, "example.com");
+	check_policy_families(&r, &f);
+	assert_int_equal(r.n, 0);
+	check_report_free(&r);
+
+	f = (struct check_family){ 0, 2, NULL, NULL };
+	check_report_init(&r, "example.com");
+	check_policy_families(&r, &f);
+	want(&r, CHECK_INFO, "IPv6 only (no A record)");
+	assert_int_equal(r.nwarn + r.nfail, 0);
+	check_report_free(&r);
+}
+
+static void
+test_mx_templates(void **state)
+{
+	static const char tbl[] = "microsoft-365 *.mail.protection.outlook.com "
+	    "*.mail.protection.outlook.com https://learn.microsoft.com/x\n";
+	struct dns_mx mx[2] = { { 10, "contoso-com.mail.protection.outlook.com" },
+	    { 20, "mx.example.com" } };
+	struct policy_templates t;
+	struct check_report r;
+	struct err e;
+
+	(void)state;
+	assert_int_equal(policy_templates_parse(tbl, strlen(tbl), &t, &e), 0);
+	/* The pattern without "*." misses Microsoft's tenant host names. */
+	with_policy(&r, POLICY_CRLF("testing", "mail.protection.outlook.com"
+	    "\r\nmx: mx.example.com", "86400"));
+	check_mx_templates(&r, &t, mx, 2);
+	want(&r, CHECK_WARN, "mx pattern mail.protection.outlook.com lies in "
+	    "the namespace of microsoft-365");
+	want(&r, CHECK_WARN, "list \"mx: *.mail.protection.outlook.com\" as "
+	    "microsoft-365 documents (https://learn.microsoft.com/x)");
+	want(&r, CHECK_INFO, "an MX of microsoft-365");
+	assert_int_equal(r.nwarn, 1);
+	check_report_free(&r);
+
+	/* As documented, or an exact tenant host: nothing to say. */
+	with_policy(&r, POLICY_CRLF("enforce", "*.mail.protection.outlook.com"
+	    "\r\nmx: contoso-com.mail.protection.outlook.com", "1209600"));
+	check_mx_templates(&r, &t, mx, 2);
+	assert_int_equal(r.nwarn + r.nfail, 0);
+	check_report_free(&r);
+
+	/* No templates: nothing at all. */
+	with_policy(&r, POLICY_CRLF("testing", "*.outlook.com", "86400"));
+	{
+		size_t before = r.n;
+
+		check_mx_templates(&r, NULL, mx, 2);
+		assert_int_equal(r.n, before);
+	}
+	check_report_free(&r);
+	policy_templates_free(&t);
+}
+
+static void
+test_delegation(void **state)
+{
+	struct check_ns ns[4] = { 0 };
+	struct check_report r;
+
+	(void)state;
+	for (size_t i = 0; i < 4; i++) {
+		ns[i].addrs = found;
+		ns[i].p.answered = true;
+		ns[i].p.aa = true;
+		ns[i].p.ms = 20;
+	}
+	ns[0].host = "ns1.example.com", ns[0].addr = "192.0.2.1";
+	ns[1].host = "ns2.example.com", ns[1].addr = "192.0.2.2";
+	ns[1].p.aa = false;			/* a referral: lame */
+	ns[2].host = "ns3.example.com", ns[2].addr = "192.0.2.3";
+	ns[2].p.ms = CHECK_NS_SLOW_MS + 1;
+	ns[3].host = "ns4.example.com", ns[3].addr = "192.0.2.4";
+	ns[3].p.answered = false;
+	snprintf(ns[3].p.error, sizeof(ns[3].p.error), "no answer within "
+	    "2000 ms");
+	check_report_init(&r, "example.com");
+	check_delegation(&r, "example.com", found, ns, 4);
+	want(&r, CHECK_PASS, "answers for example.com with authority in 20 ms");
+	want(&r, CHECK_WARN, "lame: asked for the SOA of example.com it "
+	    "answers NOERROR");
+	want(&r, CHECK_WARN, "slow: answered for example.com after 801 ms");
+	want(&r, CHECK_WARN, "does not answer for example.com: no answer "
+	    "within 2000 ms");
+	assert_int_equal(r.nfail, 0);
+	check_report_free(&r);
+
+	/* REFUSED is lame too; none authoritative fails the domain. */
+	ns[0].p.rcode = 5;
+	ns[2].p.aa = false;
+	check_report_init(&r, "example.com");
+	check_delegation(&r, "example.com", found, ns, 4);
+	want(&r, CHECK_WARN, "it answers REFUSED, not authoritatively");
+	want(&r, CHECK_FAIL, "none of the 4 name servers answers for "
+	    "example.com with authority");
+	check_report_free(&r);
+
+	/* A server without an address; no zone found at all. */
+	ns[0].addrs.rc = DNS_NONE;
+	ns[0].addrs.err = "no such name";
+	check_report_init(&r, "example.com");
+	check_delegation(&r, "example.com", found, ns, 1);
+	want(&r, CHECK_WARN, "without an address (no such name)");
+	check_report_free(&r);
+	check_report_init(&r, "example.com");
+	check_delegation(&r, NULL, found, NULL, 0);
+	want(&r, CHECK_INFO, "no NS records found below the top-level domain");
+	check_report_free(&r);
+}
+
+static void
+test_probe_reply(void **state)
+{
+	/* id 0x1234, QR AA, rcode 0; then QR, rcode 5 (REFUSED). */
+	const uint8_t aa[12] = { 0x12, 0x34, 0x84, 0x00 };
+	const uint8_t refused[12] = { 0x12, 0x34, 0x80, 0x05 };
+	const uint8_t query[12] = { 0x12, 0x34, 0x00, 0x00 };
+	struct dns_probe p;
+	struct err e;
+
+	(void)state;
+	memset(&p, 0, sizeof(p));
+	assert_int_equal(dns_probe_reply(aa, 12, 0x1234, &p, &e), 0);
+	assert_true(p.answered && p.aa);
+	assert_int_equal(p.rcode, 0);
+	memset(&p, 0, sizeof(p));
+	assert_int_equal(dns_probe_reply(refused, 12, 0x1234, &p, &e), 0);
+	assert_false(p.aa);
+	assert_int_equal(p.rcode, 5);
+	memset(&p, 0, sizeof(p));
+	assert_int_equal(dns_probe_reply(aa, 12, 0x1235, &p, &e), -1);
+	assert_non_null(strstr(e.msg, "another query"));
+	assert_false(p.answered);
+	assert_int_equal(dns_probe_reply(aa, 11, 0x1234, &p, &e), -1);
+	assert_int_equal(dns_probe_reply(query, 12, 0x1234, &p, &e), -1);
+	assert_non_null(strstr(e.msg, "not a reply"));
+}
+
 int
 main(void)
 {
@@ -694,6 +867,10 @@ main(void)
 		cmocka_unit_test(test_addr_private),
 		cmocka_unit_test(test_reply),
 		cmocka_unit_test(test_rdata),
+		cmocka_unit_test(test_families),
+		cmocka_unit_test(test_mx_templates),
+		cmocka_unit_test(test_delegation),
+		cmocka_unit_test(test_probe_reply),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

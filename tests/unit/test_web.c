@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "account/account.h"
+#include "dns/dns.h"
 #include "lib/fetchlog.h"
 #include "store/store.h"
 #include "web/web.h"
@@ -857,6 +858,40 @@ test_csv(void **state)
 	json_decref(rows);
 }
 
+/* What the owner publishes after a change: the _mta-sts TXT with the new
+ * id when the id changed, nothing otherwise (issue 14: "which record to
+ * publish now"). */
+static void
+test_publish(void **state)
+{
+	struct store_domain a = { 0 }, b = { 0 };
+	struct dns_rr rr;
+	json_t *j;
+
+	(void)state;
+	snprintf(a.name, sizeof(a.name), "example.com");
+	snprintf(a.policy_id, sizeof(a.policy_id), "20260101000000r1");
+	b = a;
+	j = web_publish_json(&a, &b);
+	assert_int_equal(json_array_size(j), 0);
+	json_decref(j);
+	assert_int_equal(dns_publish_now("example.com", "x1", "x1", false,
+	    &rr), 0);
+	snprintf(b.policy_id, sizeof(b.policy_id), "20260101000000r2");
+	j = web_publish_json(&a, &b);
+	assert_int_equal(json_array_size(j), 1);
+	assert_string_equal(json_string_value(json_object_get(
+	    json_array_get(j, 0), "name")), "_mta-sts.example.com");
+	assert_string_equal(json_string_value(json_object_get(
+	    json_array_get(j, 0), "type")), "TXT");
+	assert_string_equal(json_string_value(json_object_get(
+	    json_array_get(j, 0), "value")), "v=STSv1; id=20260101000000r2;");
+	json_decref(j);
+	/* Delegated: stsguard keeps the TXT itself; nothing to publish. */
+	assert_int_equal(dns_publish_now("example.com", "x1", "x2", true,
+	    &rr), 0);
+}
+
 int
 main(void)
 {
@@ -873,6 +908,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import, setup, teardown),
 		cmocka_unit_test(test_csv),
+		cmocka_unit_test(test_publish),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
