@@ -69,6 +69,9 @@ const struct conf_def conf_defs[CONF_NKEYS] = {
 	[CONF_INTAKE_CLIENT_CONCURRENT] = { "intake_client_concurrent",
 	    STR(LIMIT_INTAKE_CLIENT_CONCURRENT), "N", "report uploads one "
 	    "client address may have at once; past it 429 (0: no limit)" },
+	[CONF_METRICS_LISTEN] = { "metrics_listen", NULL, "ADDR:PORT",
+	    "Prometheus metrics over plain HTTP, GET /metrics (off when "
+	    "unset)" },
 };
 
 int
