@@ -5,7 +5,8 @@
 # own linter), and the counters followed as requests are made: policy
 # fetches by result (200, 404, 421), TLS handshakes (full, resumed,
 # failed), HTTPS intake (stored, duplicate, invalid, refused), a report
-# mailed with swaks (smtp stored), reports stored, duplicates,
+# mailed with swaks (smtp stored) and a mail to an address not ours (smtp
+# refused), reports stored, duplicates,
 # quarantine, the store's gauges (reports, conflicts, quarantine size)
 # and the commit latency histogram. Then the listener's bounds: GET
 # /metrics only (405 with Allow, 404 elsewhere), a head over 8 KiB gets
@@ -217,8 +218,13 @@ timeout 30 swaks --server "$IP" --port "$SPORT" --ehlo mail.example.test \
     --attach-name report.json --attach "@$R/004-no-policy-found.json" \
     > "$DIR/swaks.out" 2>&1
 grepf "report mail: 250" "$DIR/swaks.out" '250 2\.0\.0 Ok: report stored'
+timeout 30 swaks --server "$IP" --port "$SPORT" --ehlo mail.example.test \
+    --from someone@example.test --to "postmaster@$SH" --body "hello" \
+    > "$DIR/swaks2.out" 2>&1
+grepf "mail to another address: 550" "$DIR/swaks2.out" '<\*\* +550 '
 scrape
 moved 'stsguard_intake_total{route="smtp",outcome="stored"}' 1
+moved 'stsguard_intake_total{route="smtp",outcome="refused"}' 1
 moved 'stsguard_reports_stored_total{route="smtp"}' 1
 
 # --- the listener's own rules -------------------------------------------

@@ -219,6 +219,7 @@ enum met_counter {
 	MET_SMTP_STORED,	/* 250, a report added */
 	MET_SMTP_DUPLICATE,	/* 250, all duplicates */
 	MET_SMTP_INVALID,	/* 554, kept in quarantine */
+	MET_SMTP_REFUSED,	/* 550 at RCPT: not a report address of ours */
 	MET_SMTP_LIMITED,	/* 450 at RCPT: the client's rate */
 	MET_SMTP_UNAVAILABLE,	/* 451 */
 	MET_STORED_HTTPS,	/* the writer: pieces stored, by route */

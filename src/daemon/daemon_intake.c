@@ -838,8 +838,10 @@ intake_smtp_rcpt(void *arg, const struct smtp_envelope *env,
 	struct intake *in = arg;
 	uint64_t wait_ms = 0;
 
-	if (intake_smtp_domain(in->d, addr) == NULL)
+	if (intake_smtp_domain(in->d, addr) == NULL) {
+		met_inc(in->met, MET_SMTP_REFUSED);
 		return SMTP_RCPT_REFUSE;
+	}
 	if (env->nrcpt > 0 || env->peer == NULL ||
 	    peers_admit(in->d->peers, env->peer, daemon_now_ms(), false,
 	    &wait_ms) == PEER_ADMIT)

@@ -70,7 +70,8 @@ static const struct {
 	[MF_INTAKE] = { "stsguard_intake_total",
 	    "report intake answers, by route (https, smtp) and outcome: "
 	    "stored, duplicate, invalid (kept in quarantine), refused "
-	    "(4xx from the head or the framing), limited (429/450: the "
+	    "(other 4xx from the head or the framing; SMTP 550 for an address "
+	    "not ours), limited (429/450: the "
 	    "client's rate or uploads), unavailable (503/451: the store "
 	    "failed)" },
 	[MF_STORED] = { "stsguard_reports_stored_total",
@@ -113,6 +114,8 @@ static const struct {
 	    "route=\"smtp\",outcome=\"duplicate\"" },
 	[MET_SMTP_INVALID] = { MF_INTAKE,
 	    "route=\"smtp\",outcome=\"invalid\"" },
+	[MET_SMTP_REFUSED] = { MF_INTAKE,
+	    "route=\"smtp\",outcome=\"refused\"" },
 	[MET_SMTP_LIMITED] = { MF_INTAKE,
 	    "route=\"smtp\",outcome=\"limited\"" },
 	[MET_SMTP_UNAVAILABLE] = { MF_INTAKE,
