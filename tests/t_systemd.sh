@@ -17,6 +17,10 @@
 # `serve` started: READY=1 must come, and only once its HTTPS listener
 # accepts and a policy is served; at SIGTERM, STOPPING=1. Without
 # NOTIFY_SOCKET it starts as before.
+#
+# The system call filter: `serve` run under strace -f -c through start,
+# policy fetches, an intake POST, a metrics scrape, SIGHUP and SIGTERM
+# makes only system calls that @system-service allows.
 set -u
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
@@ -122,6 +126,63 @@ for addr in "$DIR/notify.sock" "@stsguard-test-$$-$RANDOM"; do
 	check "$addr: two messages in all" 2 "$(wc -l < "$out")"
 	log_clean "$out.log"
 done
+
+# --- SystemCallFilter=@system-service: what the daemon really calls ----
+# serve under strace -f -c (every thread, from exec to exit): start,
+# policy fetches, a report POSTed, a metrics scrape, SIGHUP, SIGTERM.
+# Each system call it made must be in @system-service as this systemd
+# expands it, or systemd would kill it (SIGSYS) in production.
+if command -v strace > /dev/null; then
+	SH=sts.example.net
+	URL=$(sg dns example.com --service-host "$SH" --json | $PY -c '
+import json, sys, re
+for r in json.load(sys.stdin):
+    if r["name"].startswith("_smtp._tls."):
+        print(re.search(r"(https://[^,; ]+)", r["value"]).group(1))')
+	URL=${URL/$SH/$SH:$PORT}
+	strace -f -c -o "$DIR/strace.out" "$STSGUARD" --data-dir "$DIR/data" \
+	    serve --https-listen "$IP:$PORT" --http-listen off --workers 2 \
+	    --service-host "$SH" --metrics-listen "$IP:$((PORT + 1))" \
+	    2> "$DIR/strace-serve.log" &
+	TRACER=$!
+	for _ in $(seq 100); do
+		SPID=$(pgrep -P "$TRACER" -x stsguard) && break
+		sleep 0.1
+	done
+	PID=$SPID
+	cleanup_add 'kill $TRACER 2>/dev/null; wait $TRACER 2>/dev/null'
+	c() { curl -sS --max-time 20 --cacert "$DIR/data/local-ca.pem" \
+	    --resolve "$SH:$PORT:$IP" \
+	    --resolve "mta-sts.example.com:$PORT:$IP" "$@"; }
+	wait_up "$DIR/strace-serve.log" c -o /dev/null \
+	    "https://mta-sts.example.com:$PORT/.well-known/mta-sts.txt" || exit 1
+	check "under strace: a report stored" 201 "$(c -o /dev/null \
+	    -w '%{http_code}' -H 'Content-Type: application/tlsrpt+gzip' \
+	    --data-binary @"$TOP/tests/data/reports/001-google-style-success.json.gz" \
+	    "$URL")"
+	curl -sS --max-time 10 -o "$DIR/m" "http://$IP:$((PORT + 1))/metrics"
+	grepf "under strace: metrics scraped" "$DIR/m" '^stsguard_reports 1$'
+	kill -HUP "$PID"; sleep 0.3
+	c -o /dev/null "https://mta-sts.example.com:$PORT/.well-known/mta-sts.txt"
+	kill -TERM "$PID"
+	wait "$TRACER"
+	PID=
+	awk '$1 ~ /^[0-9.]+$/ && NF >= 5 && $NF != "total" { print $NF }' "$DIR/strace.out" |
+	    sort -u > "$DIR/used"
+	for g in $(systemd-analyze syscall-filter @system-service |
+	    grep -o '@[a-z-]*' | sort -u); do
+		systemd-analyze syscall-filter "$g"
+	done | grep -v -e '^@' -e '#' | tr -d ' ' | sort -u > "$DIR/allowed"
+	outside=$(comm -23 "$DIR/used" "$DIR/allowed" | tr '\n' ' ')
+	if [ "$(wc -l < "$DIR/used")" -gt 20 ] && [ -z "$outside" ]; then
+		ok "the $(wc -l < "$DIR/used") system calls serve made are all in @system-service"
+	else
+		bad "system calls outside @system-service: [$outside] (of $(wc -l < "$DIR/used"))"
+	fi
+	log_clean "$DIR/strace-serve.log"
+else
+	echo "note: no strace: the system calls were not compared"
+fi
 
 # Without NOTIFY_SOCKET (not under systemd): starts as before.
 env -u NOTIFY_SOCKET "$STSGUARD" --data-dir "$DIR/data" serve \
