@@ -202,6 +202,7 @@ struct intake_writer {
 /* The counters of one thread: each worker has a slot, the intake writer
  * the last one. Only the slot's thread writes it (met_inc: a relaxed load
  * and store, no read-modify-write); a scrape reads them all, relaxed. */
+#define MET_COMMIT_BUCKETS 12	/* 11 bounds (daemon_metrics.c) and +Inf */
 enum met_counter {
 	MET_POLICY_SERVED,	/* policy fetches: 200 */
 	MET_POLICY_UNKNOWN,	/* 404: no such hosted name */
@@ -232,7 +233,6 @@ enum met_counter {
 	MET_N_COUNTERS,
 	/* the writer's commit latency histogram (not cumulative here) */
 	MET_COMMIT_BUCKET = MET_N_COUNTERS,
-#define MET_COMMIT_BUCKETS 12
 	MET_COMMIT_USEC = MET_COMMIT_BUCKET + MET_COMMIT_BUCKETS,	/* sum */
 	MET_N,
 };
