@@ -6,6 +6,8 @@
 #   make fuzz    build libFuzzer targets (clang) into build-fuzz/
 #   make lint    refuse banned functions (sprintf, strcpy, ...)
 #   make bench   the benchmarks in bench/ (not tests; minutes; as root)
+#   make install the binary, the man pages and the systemd unit
+#                (PREFIX=/usr/local, DESTDIR for staging)
 
 SANITIZE ?=
 BUILD := build$(if $(SANITIZE),-san)
@@ -39,7 +41,12 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
 FUZZ_REPLAY := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all run test check deps lint fuzz bench clean
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+
+.PHONY: all run test check deps lint fuzz bench clean install uninstall
 all: $(BUILD)/stsguard
 
 deps:
@@ -121,6 +128,23 @@ lint:
 	    $$(find . -type d \( -path './build*' -o -name .git \) -prune -o \
 	    -type f \( -name '*.c' -o -name '*.h' \) -print) \
 	    || (echo "lint: banned function above" >&2; exit 1)
+
+# The unit's ExecStart names the binary where this install puts it.
+install: $(BUILD)/stsguard
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(UNITDIR)
+	install -m 0755 $(BUILD)/stsguard $(DESTDIR)$(BINDIR)/stsguard
+	install -m 0644 docs/man/stsguard.8 $(DESTDIR)$(MANDIR)/man8/stsguard.8
+	install -m 0644 docs/man/stsguard.conf.5 \
+	    $(DESTDIR)$(MANDIR)/man5/stsguard.conf.5
+	sed 's|^ExecStart=/usr/local/bin/stsguard |ExecStart=$(BINDIR)/stsguard |' \
+	    contrib/stsguard.service > $(DESTDIR)$(UNITDIR)/stsguard.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/stsguard.service
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/stsguard $(DESTDIR)$(MANDIR)/man8/stsguard.8 \
+	    $(DESTDIR)$(MANDIR)/man5/stsguard.conf.5 \
+	    $(DESTDIR)$(UNITDIR)/stsguard.service
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -31,7 +31,9 @@
 #     serves a certificate with a new serial (still verifying);
 #   - customer3's order fails with the CA's reason and backs off, while
 #     customer1/2 are served; customer4 is skipped by the DNS pre-check
-#     and never reaches the CA; neither has files.
+#     and never reaches the CA; neither has files;
+#   - the metrics (metrics_listen) count those orders, renewals and the
+#     failure, and give the soonest expiry.
 # Bounded (about 30 s); the trap stops everything and deletes the
 # namespace and /etc/netns/NS.
 set -u
@@ -113,7 +115,7 @@ one_run() {
 	    --service-host $SH --workers 2 --certificates acme \
 	    --acme-directory "$DIR_URL" --acme-ca-bundle "$DIR/test-ca.pem" \
 	    --acme-email admin@stshost.test --acme-challenge "$ch" \
-	    2> "$log" &
+	    --metrics-listen $ADDR:9464 2> "$log" &
 	PID=$!
 
 	# 1. Obtained and served: each name fetched over a Pebble certificate.
@@ -254,6 +256,37 @@ one_run() {
 	[ "$(grep "event=acme_failed" "$log" | grep -c "$N3")" = 1 ] &&
 	    ok "$ch: $N3 backs off (one attempt)" ||
 	    bad "$ch: $N3 attempts: $(grep "event=acme_failed" "$log" | grep -c "$N3")"
+
+	# 5. The metrics say the same (t_metrics.sh has the rest): orders =
+	# the 3 first issues + renewals + failures (+ 1 in flight at most),
+	# customer3's one failure, the soonest expiry one of a certificate
+	# of this run.
+	m="$DIR/metrics-$ch"
+	inns curl -sS --max-time 10 -o "$m" "http://$ADDR:9464/metrics" ||
+	    bad "$ch: no metrics"
+	if command -v promtool > /dev/null; then
+		promtool check metrics < "$m" > "$m.lint" 2>&1 &&
+		    ok "$ch: metrics pass promtool" ||
+		    bad "$ch: promtool: $(head -3 "$m.lint")"
+	fi
+	metric() { awk -v k="$1" '$1 == k { print $2 }' "$m"; }
+	o=$(metric stsguard_acme_orders_total) r=$(metric stsguard_acme_renewals_total)
+	f=$(metric stsguard_acme_failures_total)
+	e=$(metric stsguard_certificate_expiry_soonest_timestamp_seconds)
+	check "$ch: metrics: one ACME failure" 1 "$f"
+	if [ -n "$o" ] && [ -n "$r" ] && [ "$r" -ge 3 ] &&
+	    [ $((o - 3 - r - f)) -ge 0 ] && [ $((o - 3 - r - f)) -le 1 ]; then
+		ok "$ch: metrics: $o ACME orders, $r renewals, $f failure"
+	else
+		bad "$ch: metrics: orders [$o] renewals [$r] failures [$f]"
+	fi
+	e=${e%%.*}
+	if [ -n "$e" ] && [ "$e" -gt "$T0" ] &&
+	    [ "$e" -le $(( $(date +%s) + VALIDITY + 60 )) ]; then
+		ok "$ch: metrics: soonest expiry in $(( e - $(date +%s) )) s"
+	else
+		bad "$ch: metrics: soonest expiry [$e] (start $T0)"
+	fi
 
 	kill -TERM "$PID"
 	if wait "$PID"; then ok "$ch: SIGTERM -> clean exit"; else

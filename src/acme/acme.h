@@ -25,6 +25,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include <openssl/evp.h>
@@ -78,6 +79,19 @@ int	acme_manager_start(const struct acme_config *cfg, acme_names_cb names,
 	    struct acme_manager **m, struct err *e);
 /* Wakes the manager at once (a domain was added). */
 void	acme_manager_kick(struct acme_manager *m);
+/* What the manager did since it started, for the metrics. */
+struct acme_stats {
+	uint64_t orders;	/* orders started */
+	uint64_t renewals;	/* of them, successful ones that replaced a
+				 * certificate the name had */
+	uint64_t failures;	/* orders that failed */
+	time_t	 soonest_expiry;	/* earliest notAfter among the
+				 * managed names' certificates as of the
+				 * last round, unix time; 0: none yet */
+};
+/* Fills out; from any thread, while m runs (relaxed reads: each figure
+ * is exact, the four may be of slightly different moments). */
+void	acme_manager_stats(struct acme_manager *m, struct acme_stats *out);
 /* Stops the thread (waits for it; an order in progress is abandoned
  * within about a second) and frees m. */
 void	acme_manager_stop(struct acme_manager *m);

@@ -52,6 +52,8 @@ struct acme_mstate {
 	unsigned failures;	/* consecutive failed orders */
 	time_t	 next_try;	/* backoff ends (0: none) */
 	time_t	 renew_at;	/* from NAME.pem (0: unknown, look) */
+	time_t	 not_after;	/* from NAME.pem, with renew_at (0: none
+				 * known) */
 };
 
 struct acme_manager {
@@ -69,6 +71,14 @@ struct acme_manager {
 	atomic_bool stop;
 	struct acme_mstate *st;		/* sorted by name */
 	size_t	 nst;
+	/* For the metrics (acme_manager_stats): written by the manager's
+	 * thread only, read by any. */
+	atomic_uint_fast64_t n_orders;	/* orders started */
+	atomic_uint_fast64_t n_renewals;	/* orders that replaced a
+					 * certificate we had */
+	atomic_uint_fast64_t n_failures;	/* orders that failed */
+	atomic_llong soonest;		/* earliest not_after of the names'
+					 * certificates, unix time; 0: none */
 };
 
 unsigned
@@ -343,6 +353,14 @@ acme_mstate_sync(struct acme_manager *m, struct strv *sv)
 	return 0;
 }
 
+/* One more of a counter only the manager's thread writes. */
+static void
+acme_stat_add(atomic_uint_fast64_t *c)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c,
+	    memory_order_relaxed) + 1, memory_order_relaxed);
+}
+
 /* One round. *wake: the earliest time something becomes due (or 0). */
 static void
 acme_round(struct acme_manager *m, time_t *wake)
@@ -366,8 +384,10 @@ acme_round(struct acme_manager *m, time_t *wake)
 
 		if (s->renew_at == 0 && acme_cert_path(m->cfg.data_dir,
 		    s->name, "pem", path, sizeof(path), NULL) == 0 &&
-		    acme_cert_times(path, &nb, &na) == 0)
+		    acme_cert_times(path, &nb, &na) == 0) {
 			s->renew_at = acme_renew_at(nb, na);
+			s->not_after = na;
+		}
 		due = s->next_try > s->renew_at ? s->next_try : s->renew_at;
 		if (due > now) {
 			if (*wake == 0 || due < *wake)
@@ -379,15 +399,20 @@ acme_round(struct acme_manager *m, time_t *wake)
 			    e.msg);
 			continue;
 		}
+		acme_stat_add(&m->n_orders);
 		if (acme_obtain_cancel(&m->cfg, s->name, &m->stop, &e) == 0) {
+			if (s->not_after != 0)
+				acme_stat_add(&m->n_renewals);
 			acme_failed_note(m->cfg.data_dir, s->name, 0, NULL);
 			s->failures = 0;
 			s->next_try = 0;
 			s->renew_at = 0;	/* read again next round */
 			if (acme_cert_path(m->cfg.data_dir, s->name, "pem",
 			    path, sizeof(path), NULL) == 0 &&
-			    acme_cert_times(path, &nb, &na) == 0)
+			    acme_cert_times(path, &nb, &na) == 0) {
 				s->renew_at = acme_renew_at(nb, na);
+				s->not_after = na;
+			}
 			/* Wake for this renewal too (short-lived certs). */
 			if (s->renew_at != 0 && (*wake == 0 ||
 			    s->renew_at < *wake))
@@ -398,6 +423,7 @@ acme_round(struct acme_manager *m, time_t *wake)
 		}
 		if (atomic_load(&m->stop))
 			break;
+		acme_stat_add(&m->n_failures);
 		s->failures++;
 		s->next_try = time(NULL) + acme_backoff(s->failures);
 		acme_failed_note(m->cfg.data_dir, s->name, s->failures, e.msg);
@@ -414,8 +440,31 @@ acme_round(struct acme_manager *m, time_t *wake)
 		if (*wake == 0 || s->next_try < *wake)
 			*wake = s->next_try;
 	}
+	{
+		time_t soonest = 0;
+
+		for (size_t i = 0; i < m->nst; i++)
+			if (m->st[i].not_after != 0 && (soonest == 0 ||
+			    m->st[i].not_after < soonest))
+				soonest = m->st[i].not_after;
+		atomic_store_explicit(&m->soonest, (long long)soonest,
+		    memory_order_relaxed);
+	}
 out:
 	strv_free(&sv);
+}
+
+void
+acme_manager_stats(struct acme_manager *m, struct acme_stats *out)
+{
+	out->orders = atomic_load_explicit(&m->n_orders,
+	    memory_order_relaxed);
+	out->renewals = atomic_load_explicit(&m->n_renewals,
+	    memory_order_relaxed);
+	out->failures = atomic_load_explicit(&m->n_failures,
+	    memory_order_relaxed);
+	out->soonest_expiry = (time_t)atomic_load_explicit(&m->soonest,
+	    memory_order_relaxed);
 }
 
 static void *

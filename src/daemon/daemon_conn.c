@@ -361,8 +361,15 @@ static void
 intake_log(struct conn *c, const struct http_request *r, const char *domain,
     int status, uint64_t bytes)
 {
+	struct met_slot *m = c->w->intake.met;
 	struct log_line l;
 
+	/* Every HTTPS intake answer passes here once; r is NULL for the
+	 * answer of a job back from the writer (conn_job_done). */
+	met_inc(m, status == 201 ? MET_HTTPS_STORED : status == 200 ?
+	    MET_HTTPS_DUPLICATE : status == 429 ? MET_HTTPS_LIMITED :
+	    status == 503 ? MET_HTTPS_UNAVAILABLE : status == 400 &&
+	    r == NULL ? MET_HTTPS_INVALID : MET_HTTPS_REFUSED);
 	log_begin(&l, LOG_INFO, "intake_http");
 	if (!l.on)
 		return;
@@ -711,12 +718,14 @@ route_policy(struct conn *c, const struct http_request *r, const char *host,
 	if (hlen > 0)
 		x = ptable_find(t, host, (size_t)hlen);
 	if (x == NULL) {
+		met_inc(c->w->intake.met, MET_POLICY_UNKNOWN);
 		conn_error(c, 404, NULL, head);
 		conn_log(c, "policy_fetch", r, 404);
 		return;
 	}
 	/* The certificate the client checked must be for this host. */
 	if ((sni = tls_sni(c->ssl)) != NULL && strcmp(sni, host) != 0) {
+		met_inc(c->w->intake.met, MET_POLICY_MISDIRECTED);
 		conn_error(c, 421, NULL, head);
 		conn_log(c, "policy_fetch", r, 421);
 		return;
@@ -732,6 +741,7 @@ route_policy(struct conn *c, const struct http_request *r, const char *host,
 	if (!head)
 		conn_put(c, x->body, x->body_len);
 	fetch_count(c->w, host, (size_t)hlen, c->peer, r);
+	met_inc(c->w->intake.met, MET_POLICY_SERVED);
 	conn_log(c, "policy_fetch", r, 200);
 }
 
@@ -1157,6 +1167,7 @@ conn_handshake(struct conn *c)
 		if (tls_is_acme_challenge(c->ssl)) {
 			struct log_line l;
 
+			met_inc(c->w->intake.met, MET_TLS_ACME);
 			log_begin(&l, LOG_INFO, "acme_tls_alpn01");
 			log_cstr(&l, "client", c->peer);
 			log_cstr(&l, "sni", tls_sni(c->ssl));
@@ -1164,6 +1175,8 @@ conn_handshake(struct conn *c)
 			conn_finish(c);
 			return;
 		}
+		met_inc(c->w->intake.met, SSL_session_reused(c->ssl) ?
+		    MET_TLS_RESUMED : MET_TLS_FULL);
 		if (log_enabled(LOG_DEBUG)) {
 			struct log_line l;
 
@@ -1187,6 +1200,7 @@ conn_handshake(struct conn *c)
 		conn_want(c, EV_WRITE);
 		return;
 	}
+	met_inc(c->w->intake.met, MET_TLS_FAILED);
 	if (log_enabled(LOG_DEBUG)) {
 		struct log_line l;
 		char buf[160];

@@ -197,7 +197,83 @@ struct intake_writer {
 	const char	*data_dir;
 	struct store_quarantine_caps caps;	/* for anonymous input */
 	bool		 require_dkim;	/* the setting */
+	struct met_slot	*met;		/* the writer's counters */
 };
+
+/* --- metrics (daemon_metrics.c) --------------------------------------- */
+
+/* The counters of one thread: each worker has a slot, the intake writer
+ * the last one. Only the slot's thread writes it (met_inc: a relaxed load
+ * and store, no read-modify-write); a scrape reads them all, relaxed. */
+#define MET_COMMIT_BUCKETS 12	/* 11 bounds (daemon_metrics.c) and +Inf */
+enum met_counter {
+	MET_POLICY_SERVED,	/* policy fetches: 200 */
+	MET_POLICY_UNKNOWN,	/* 404: no such hosted name */
+	MET_POLICY_MISDIRECTED,	/* 421: the SNI named another host */
+	MET_TLS_FULL,		/* handshakes on the HTTPS listener */
+	MET_TLS_RESUMED,
+	MET_TLS_ACME,		/* tls-alpn-01 validations */
+	MET_TLS_FAILED,
+	MET_HTTPS_STORED,	/* intake answers: 201 */
+	MET_HTTPS_DUPLICATE,	/* 200 */
+	MET_HTTPS_INVALID,	/* 400, kept in quarantine */
+	MET_HTTPS_REFUSED,	/* other 4xx, from the head or the framing */
+	MET_HTTPS_LIMITED,	/* 429 */
+	MET_HTTPS_UNAVAILABLE,	/* 503 */
+	MET_SMTP_STORED,	/* 250, a report added */
+	MET_SMTP_DUPLICATE,	/* 250, all duplicates */
+	MET_SMTP_INVALID,	/* 554, kept in quarantine */
+	MET_SMTP_REFUSED,	/* 550 at RCPT: not a report address of ours */
+	MET_SMTP_LIMITED,	/* 450 at RCPT: the client's rate */
+	MET_SMTP_UNAVAILABLE,	/* 451 */
+	MET_STORED_HTTPS,	/* the writer: pieces stored, by route */
+	MET_STORED_SMTP,
+	MET_DUP_HTTPS,
+	MET_DUP_SMTP,
+	MET_QUAR_HTTPS,
+	MET_QUAR_SMTP,
+	MET_STORE_FAILED,	/* commits that failed */
+	MET_N_COUNTERS,
+	/* the writer's commit latency histogram (not cumulative here) */
+	MET_COMMIT_BUCKET = MET_N_COUNTERS,
+	MET_COMMIT_USEC = MET_COMMIT_BUCKET + MET_COMMIT_BUCKETS,	/* sum */
+	MET_N,
+};
+
+struct met_slot {
+	_Alignas(64) atomic_uint_fast64_t c[MET_N];
+};
+
+/* One more of counter k in s, from s's own thread. */
+static inline void
+met_add(struct met_slot *s, int k, uint64_t n)
+{
+	atomic_store_explicit(&s->c[k], atomic_load_explicit(&s->c[k],
+	    memory_order_relaxed) + n, memory_order_relaxed);
+}
+
+static inline void
+met_inc(struct met_slot *s, int k)
+{
+	met_add(s, k, 1);
+}
+
+struct daemon;
+/* Makes the slots (d->nworkers + 1). Returns 0 or -1 with the reason. */
+int	metrics_setup(struct daemon *d, struct err *e);
+/* Opens the metrics listener at spec ("ADDR:PORT"; NULL, "" or "off":
+ * none), as root, before the drop. Returns 0 or -1 with the reason. */
+int	metrics_listen(struct daemon *d, const char *spec, struct err *e);
+/* Starts the listener's thread (when there is a listener). Returns 0 or
+ * -1 with the reason. */
+int	metrics_start(struct daemon *d, struct err *e);
+/* Stops that thread and closes the listener (first of all at stop: a
+ * scrape reads the ACME manager). */
+void	metrics_stop(struct daemon *d);
+/* Frees the slots (last: every counting thread has stopped). */
+void	metrics_free(struct daemon *d);
+/* Counts one intake commit that took usec microseconds (writer). */
+void	metrics_commit_time(struct met_slot *s, uint64_t usec);
 
 struct daemon {
 	const struct conf *conf;
@@ -245,6 +321,14 @@ struct daemon {
 	const char	*nameserver;	/* the setting, or NULL: the
 					 * system's resolvers */
 	struct intake_writer writer;	/* report intake: group commit */
+
+	/* Metrics (daemon_metrics.c). */
+	struct met_slot	*met;		/* nworkers + 1: the workers', then
+					 * the writer's */
+	int		 metrics_fd;	/* the listener, or -1 */
+	int		 metrics_stop_fd;	/* eventfd, or -1 */
+	pthread_t	 metrics_thr;
+	bool		 metrics_started;
 };
 
 /* --- the REST API (daemon_api.c) -------------------------------------- */
@@ -297,6 +381,7 @@ struct intake {
 	struct daemon_task *done;	/* back, not yet taken */
 	int		 done_fd;	/* eventfd: rung when done becomes
 					 * non-empty; -1 when not set up */
+	struct met_slot	*met;		/* the worker's counters */
 };
 
 /* What intake_route decided about a request head. */

@@ -278,6 +278,7 @@ intake_init(struct intake *in, struct daemon *d, int id, struct err *e)
 	in->d = d;
 	in->id = id;
 	in->done = NULL;
+	in->met = &d->met[id];
 	pthread_mutex_init(&in->mu, NULL);
 	if ((in->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
 		return err_set(e, "eventfd: %s", strerror(errno));
@@ -521,6 +522,7 @@ intake_writer_commit(struct intake_writer *wr, struct intake_job **jobs,
     size_t n)
 {
 	struct intake_item *items[LIMIT_INTAKE_BATCH_JOBS];
+	struct timespec t0, t1;
 	struct err e;
 
 	if (wr->store == NULL &&
@@ -532,12 +534,37 @@ intake_writer_commit(struct intake_writer *wr, struct intake_job **jobs,
 		jobs[i]->item.caps = &wr->caps;
 		items[i] = &jobs[i]->item;
 	}
-	if (wr->store != NULL && intake_commit(wr->store, items, n, &e) == -1)
-		log_warn("intake", "storing %zu input(s): %s", n, e.msg);
-	for (size_t i = 0; i < n; i++)
-		for (size_t r = 0; r < jobs[i]->item.parts.n; r++)
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (wr->store == NULL || intake_commit(wr->store, items, n, &e) ==
+	    -1) {
+		if (wr->store != NULL)
+			log_warn("intake", "storing %zu input(s): %s", n,
+			    e.msg);
+		met_inc(wr->met, MET_STORE_FAILED);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (wr->store != NULL)
+		metrics_commit_time(wr->met, (uint64_t)((t1.tv_sec -
+		    t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000));
+	for (size_t i = 0; i < n; i++) {
+		bool smtp = jobs[i]->via == INTAKE_VIA_SMTP;
+
+		for (size_t r = 0; r < jobs[i]->item.parts.n; r++) {
+			int rc = jobs[i]->item.results[r];
+
 			intake_piece_log(&jobs[i]->o, &jobs[i]->item.parts.p[r],
-			    jobs[i]->item.results[r], jobs[i]->item.ids[r]);
+			    rc, jobs[i]->item.ids[r]);
+			if (rc == STORE_ADDED)
+				met_inc(wr->met, smtp ? MET_STORED_SMTP :
+				    MET_STORED_HTTPS);
+			else if (rc == STORE_DUPLICATE)
+				met_inc(wr->met, smtp ? MET_DUP_SMTP :
+				    MET_DUP_HTTPS);
+			else if (rc == STORE_QUARANTINED)
+				met_inc(wr->met, smtp ? MET_QUAR_SMTP :
+				    MET_QUAR_HTTPS);
+		}
+	}
 }
 
 /* A message's pieces always fit one batch. */
@@ -601,6 +628,7 @@ intake_start(struct daemon *d, struct err *e)
 	task_queue_init(&wr->q);
 	wr->store = NULL;
 	wr->data_dir = d->data_dir;
+	wr->met = &d->met[d->nworkers];
 	if (pthread_create(&wr->thr, NULL, intake_writer_main, wr) != 0) {
 		task_queue_fini(&wr->q);
 		return err_set(e, "cannot start the intake writer");
@@ -821,12 +849,15 @@ intake_smtp_rcpt(void *arg, const struct smtp_envelope *env,
 	struct intake *in = arg;
 	uint64_t wait_ms = 0;
 
-	if (intake_smtp_domain(in->d, addr) == NULL)
+	if (intake_smtp_domain(in->d, addr) == NULL) {
+		met_inc(in->met, MET_SMTP_REFUSED);
 		return SMTP_RCPT_REFUSE;
+	}
 	if (env->nrcpt > 0 || env->peer == NULL ||
 	    peers_admit(in->d->peers, env->peer, daemon_now_ms(), false,
 	    &wait_ms) == PEER_ADMIT)
 		return SMTP_RCPT_ACCEPT;
+	met_inc(in->met, MET_SMTP_LIMITED);
 	snprintf(env->reason, SMTP_REASON_LEN, "too many reports from your "
 	    "address (at most %u a minute); try again in %llu seconds",
 	    in->d->intake_rate, (unsigned long long)(wait_ms + 999) / 1000);
@@ -895,9 +926,6 @@ intake_smtp_done(struct intake_job *j)
 	enum smtp_deliver_result res = SMTP_DELIVER_NO_REPORT;
 	struct smtp_delivery *dv = j->waiter;
 
-	if (dv == NULL)			/* the connection is gone */
-		return;
-	j->waiter = NULL;
 	for (size_t i = 0; i < j->item.parts.n; i++) {
 		if (j->item.results[i] == -1) {
 			/* The commit failed (or the store refused one):
@@ -912,6 +940,14 @@ intake_smtp_done(struct intake_job *j)
 		    res == SMTP_DELIVER_NO_REPORT)
 			res = SMTP_DELIVER_DUPLICATE;
 	}
+	/* Counted even when the connection is gone: it was decided. */
+	met_inc(j->task.owner->met, res == SMTP_DELIVER_STORED ?
+	    MET_SMTP_STORED : res == SMTP_DELIVER_DUPLICATE ?
+	    MET_SMTP_DUPLICATE : res == SMTP_DELIVER_TEMPFAIL ?
+	    MET_SMTP_UNAVAILABLE : MET_SMTP_INVALID);
+	if (dv == NULL)			/* the connection is gone */
+		return;
+	j->waiter = NULL;
 	if (res == SMTP_DELIVER_NO_REPORT && j->item.parts.first_error != NULL)
 		intake_reason(reason, j->item.parts.first_error);
 	smtp_server_deliver_done(dv, res, reason);

@@ -15,6 +15,7 @@
 #include <netinet/tcp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "../acme/acme.h"
@@ -190,8 +192,9 @@ fd_budget(struct daemon *d, bool smtp, struct err *e)
 {
 	const long per_worker_fds = 8;	/* epoll, eventfds, timers */
 	long want = LIMIT_CONNS_PER_WORKER + (smtp ? LIMIT_SMTP_CONNECTIONS :
-	    0), open_now = fds_open() + d->nworkers * per_worker_fds, avail,
-	    per;
+	    0), open_now = fds_open() + d->nworkers * per_worker_fds +
+	    /* the metrics thread: its connections, eventfd, store */
+	    (d->metrics_fd != -1 ? LIMIT_METRICS_CONNS + 4 : 0), avail, per;
 	struct rlimit rl;
 	rlim_t need = (rlim_t)(open_now + LIMIT_FD_RESERVE +
 	    d->nworkers * want);
@@ -383,6 +386,9 @@ daemon_listen(struct daemon *d, const struct passwd *as_user)
 		d->workers[i].https_fd = d->workers[i].http_fd =
 		    d->workers[i].stop_fd = d->workers[i].smtp_fd = -1;
 	}
+	if (metrics_setup(d, &e) == -1 || metrics_listen(d,
+	    conf_get(d->conf, CONF_METRICS_LISTEN), &e) == -1)
+		return log_warn("start", "metrics_listen %s", e.msg), -1;
 	for (int i = 0; i < d->nworkers; i++) {
 		struct worker *w = &d->workers[i];
 
@@ -477,10 +483,13 @@ daemon_start(struct daemon *d)
 		    &d->acme_mgr, &e) == -1)
 			return log_warn("start", "acme: %s", e.msg), -1;
 	}
+	if (metrics_start(d, &e) == -1)
+		return log_warn("start", "%s", e.msg), -1;
 	log_begin(&l, LOG_INFO, "serving");
 	log_cstr(&l, "https", conf_get(cf, CONF_HTTPS_LISTEN));
 	log_cstr(&l, "http", conf_get(cf, CONF_HTTP_LISTEN));
 	log_cstr(&l, "smtp", conf_get(cf, CONF_SMTP_LISTEN));
+	log_cstr(&l, "metrics", conf_get(cf, CONF_METRICS_LISTEN));
 	log_int(&l, "workers", d->nworkers);
 	log_cstr(&l, "certificates", conf_get(cf, CONF_CERTIFICATES));
 	log_cstr(&l, "service_host", d->service_host);
@@ -521,6 +530,7 @@ static void
 daemon_stop(struct daemon *d)
 {
 	atomic_store(&d->stopping, true);
+	metrics_stop(d);	/* first: a scrape reads the ACME manager */
 	if (d->acme_mgr != NULL)
 		acme_manager_stop(d->acme_mgr);
 	for (int i = 0; i < d->nworkers && d->workers != NULL; i++) {
@@ -542,6 +552,37 @@ daemon_stop(struct daemon *d)
 	tls_free(d->tls);
 	strv_free(&d->listen_addrs);
 	peers_free(d->peers);	/* every job and connection is gone */
+	metrics_free(d);	/* every thread that counts has stopped */
+}
+
+/* Tells systemd (Type=notify) how the service is, by the NOTIFY_SOCKET
+ * protocol of sd_notify(3): one datagram of "KEY=VALUE" lines to the
+ * AF_UNIX socket named in $NOTIFY_SOCKET (a path, or '@' for the
+ * abstract namespace). Without the variable (not under systemd), does
+ * nothing; a failure is logged, never fatal. From the main thread (the
+ * service's main PID). */
+static void
+daemon_notify(const char *state)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t n, len = strlen(state);
+	int fd;
+
+	if (path == NULL || (path[0] != '/' && path[0] != '@') ||
+	    (n = strlen(path)) >= sizeof(sa.sun_path))
+		return;
+	memcpy(sa.sun_path, path, n);
+	if (path[0] == '@')
+		sa.sun_path[0] = '\0';
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    sendto(fd, state, len, MSG_NOSIGNAL, (struct sockaddr *)&sa,
+	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n)) !=
+	    (ssize_t)len)
+		log_warn("notify", "NOTIFY_SOCKET %s: %s", path,
+		    strerror(errno));
+	if (fd != -1)
+		close(fd);
 }
 
 int
@@ -554,6 +595,7 @@ daemon_serve(const struct conf *cf)
 	int rc = 1;
 
 	memset(&d, 0, sizeof(d));
+	d.metrics_fd = d.metrics_stop_fd = -1;
 	pthread_mutex_init(&d.reload_mu, NULL);
 	pthread_cond_init(&d.reload_cond, NULL);
 	pthread_mutex_init(&d.names_mu, NULL);
@@ -568,7 +610,9 @@ daemon_serve(const struct conf *cf)
 	if (daemon_configure(&d, cf, &tc, &pw, &as_user) == 0 &&
 	    daemon_listen(&d, as_user) == 0 && daemon_load(&d, &tc) == 0 &&
 	    daemon_start(&d) == 0) {
+		daemon_notify("READY=1\nSTATUS=serving");
 		daemon_wait(&d, &sigs);
+		daemon_notify("STOPPING=1");
 		rc = 0;
 	}
 	daemon_stop(&d);

@@ -72,6 +72,9 @@ const struct conf_def conf_defs[CONF_NKEYS] = {
 	[CONF_MX_TEMPLATES] = { "mx_templates", NULL, "FILE",
 	    "mail provider templates for domain add --mx auto and check "
 	    "(unset: the built-in share/mx-templates.txt)" },
+	[CONF_METRICS_LISTEN] = { "metrics_listen", NULL, "ADDR:PORT",
+	    "Prometheus metrics over plain HTTP, GET /metrics (off when "
+	    "unset)" },
 };
 
 int

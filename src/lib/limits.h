@@ -316,6 +316,13 @@
  * listener stays readable, so without a pause the loop spins at 100 %
  * CPU; open connections are served meanwhile, and some close. */
 #define LIMIT_ACCEPT_PAUSE_MS 250
+/* The metrics listener (metrics_listen): the operator's Prometheus
+ * scrapes it every 15-60 s over one connection, but it is a socket all
+ * the same, so it is bounded like the others: connections at once
+ * (more are closed at accept), seconds from accept to the end of the
+ * answer (head within LIMIT_HTTP_HEADER_BYTES), one request each. */
+#define LIMIT_METRICS_CONNS 8
+#define LIMIT_METRICS_SECONDS 5
 /* Seconds in-flight requests get to finish after SIGTERM. */
 #define LIMIT_SHUTDOWN_SECONDS 5
 /* Open connections per worker; beyond it new ones are closed at once, so

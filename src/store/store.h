@@ -130,6 +130,14 @@ struct store_quarantine_usage {
 	int64_t	 dropped;		/* anonymous entries the caps deleted */
 };
 
+/* How many reports are stored, for the metrics (daemon_metrics.c). */
+struct store_report_tally {
+	int64_t	 reports;		/* rows */
+	int64_t	 conflicts;		/* of them, flagged a conflict: another,
+					 * different report shares their
+					 * (organization-name, report-id) */
+};
+
 /* One job of report_add_batch: a report, with the same arguments as
  * report_add, or (reason set) an input to keep in quarantine, as
  * quarantine_add would. Borrowed for the duration of the call. */
@@ -563,6 +571,11 @@ struct store_ops {
 	/* Fills u with what the quarantine holds. */
 	int	(*quarantine_usage)(struct store *s,
 		    struct store_quarantine_usage *u, struct err *e);
+	/* Fills t with the number of stored reports and of those flagged
+	 * a conflict. Cheap (index counts): a metrics scrape calls it.
+	 * Returns 0 or -1. */
+	int	(*report_tally)(struct store *s, struct store_report_tally *t,
+		    struct err *e);
 	/* Records that a retry stored entry id as report (which must be a
 	 * stored report's id). Returns 0, 1 (no such entry) or -1. */
 	int	(*quarantine_resolve)(struct store *s, int64_t id,
@@ -818,6 +831,13 @@ store_quarantine_usage(struct store *s, struct store_quarantine_usage *u,
     struct err *e)
 {
 	return s->ops->quarantine_usage(s, u, e);
+}
+
+static inline int
+store_report_tally(struct store *s, struct store_report_tally *t,
+    struct err *e)
+{
+	return s->ops->report_tally(s, t, e);
 }
 
 static inline int

@@ -497,6 +497,7 @@ enum sq_id {
 	SQ_QUAR_TRIM_CLIENT,
 	SQ_QUAR_TRIM_OLDEST,
 	SQ_QUAR_USAGE,
+	SQ_REPORT_TALLY,
 	SQ_QUAR_COUNTERS,
 	SQ_QUAR_COUNT,
 	SQ_QUAR_LIST,
@@ -830,6 +831,10 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	    "SELECT id FROM quarantine WHERE anon = 1 ORDER BY id LIMIT 1)",
 	[SQ_QUAR_USAGE] = "SELECT entries, bytes, folded, dropped "
 	    "FROM quarantine_usage WHERE id = 1",
+	/* count(*) walks the smallest index; the conflicts, the partial
+	 * index report_conflict. */
+	[SQ_REPORT_TALLY] = "SELECT (SELECT count(*) FROM report), "
+	    "(SELECT count(*) FROM report WHERE conflict = 1)",
 	[SQ_QUAR_COUNTERS] = "UPDATE quarantine_usage SET "
 	    "folded = folded + ?1, dropped = dropped + ?2 WHERE id = 1",
 	[SQ_QUAR_COUNT] = "SELECT count(*) FROM quarantine "
@@ -3151,6 +3156,26 @@ out:
 }
 
 static int
+sq_report_tally(struct store *s, struct store_report_tally *t, struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	sqlite3_stmt *st = sq_stmt(q, SQ_REPORT_TALLY);
+	int rc = -1;
+
+	memset(t, 0, sizeof(*t));
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sq_err(q, e, "count reports");
+		goto out;
+	}
+	t->reports = sqlite3_column_int64(st, 0);
+	t->conflicts = sqlite3_column_int64(st, 1);
+	rc = 0;
+out:
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int
 sq_quarantine_resolve(struct store *s, int64_t id, int64_t report,
     struct err *e)
 {
@@ -3911,6 +3936,7 @@ static const struct store_ops sq_ops = {
 	.quarantine_get = sq_quarantine_get,
 	.quarantine_resolve = sq_quarantine_resolve,
 	.quarantine_usage = sq_quarantine_usage,
+	.report_tally = sq_report_tally,
 	.domains_version = sq_domains_version,
 	.tenant_add = sq_tenant_add,
 	.tenant_list = sq_tenant_list,
