@@ -81,6 +81,38 @@ check_body_write(char *p, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/* The leaf certificate's end of validity from libcurl's certificate
+ * info ("Expire date:Dec  6 21:18:54 2027 GMT", OpenSSL's print
+ * format), or 0 when it is not there. */
+static time_t
+check_fetch_not_after(CURL *c)
+{
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	struct curl_certinfo *ci = NULL;
+	struct curl_slist *l;
+	struct tm tm = { 0 };
+	char mon[4];
+	const char *m;
+
+	if (curl_easy_getinfo(c, CURLINFO_CERTINFO, &ci) != CURLE_OK ||
+	    ci == NULL || ci->num_of_certs < 1)
+		return 0;
+	for (l = ci->certinfo[0]; l != NULL; l = l->next) {
+		if (strncmp(l->data, "Expire date:", 12) != 0)
+			continue;
+		if (sscanf(l->data + 12, "%3s %d %d:%d:%d %d", mon,
+		    &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec,
+		    &tm.tm_year) != 6 || strlen(mon) != 3 ||
+		    (m = strstr(months, mon)) == NULL ||
+		    (m - months) % 3 != 0)
+			return 0;
+		tm.tm_mon = (int)((m - months) / 3);
+		tm.tm_year -= 1900;
+		return timegm(&tm);
+	}
+	return 0;
+}
+
 static void
 check_fetch_policy(const struct check_opts *o, struct check_report *r,
     const struct strv *addrs)
@@ -134,6 +166,7 @@ check_fetch_policy(const struct check_opts *o, struct check_report *r,
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curlerr);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, check_body_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &cb);
+	curl_easy_setopt(c, CURLOPT_CERTINFO, 1L);
 	rc = curl_easy_perform(c);
 	if (rc == CURLE_WRITE_ERROR && cb.too_large) {
 		rc = CURLE_OK;
@@ -156,6 +189,8 @@ check_fetch_policy(const struct check_opts *o, struct check_report *r,
 			f.location = locc = strdup(loc);
 		f.body = cb.b;
 		f.len = cb.n;
+		f.not_after = check_fetch_not_after(c);
+		f.now = time(NULL);
 	}
 	check_policy_fetch(r, &f);
 out:

@@ -29,6 +29,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "../check/check.h"
 #include "../http/http.h"
 #include "../intake/intake.h"
 #include "../lib/err.h"
@@ -242,6 +243,9 @@ struct daemon {
 	const char	*nameserver;	/* the setting, or NULL: the
 					 * system's resolvers */
 	struct intake_writer writer;	/* report intake: group commit */
+	struct check_monitor_config monitor_conf;	/* the settings */
+	struct check_monitor *monitor;	/* periodic checks, alerts, and
+					 * checks on demand (the API) */
 };
 
 /* --- the REST API (daemon_api.c) -------------------------------------- */

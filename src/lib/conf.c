@@ -69,6 +69,21 @@ const struct conf_def conf_defs[CONF_NKEYS] = {
 	[CONF_INTAKE_CLIENT_CONCURRENT] = { "intake_client_concurrent",
 	    STR(LIMIT_INTAKE_CLIENT_CONCURRENT), "N", "report uploads one "
 	    "client address may have at once; past it 429 (0: no limit)" },
+	[CONF_MONITOR_INTERVAL] = { "monitor_interval", "21600", "SECONDS",
+	    "serve checks each hosted domain this often, with jitter, and "
+	    "alerts on what got worse (0: no monitor)" },
+	[CONF_MONITOR_CA_FILE] = { "monitor_ca_file", NULL, "FILE",
+	    "the monitor trusts only this CA for HTTPS and STARTTLS (a test "
+	    "CA; unset: the system's)" },
+	[CONF_MONITOR_ALLOW_PRIVATE] = { "monitor_allow_private", "no",
+	    "yes|no", "the monitor probes loopback and private addresses too "
+	    "(test set-ups; as check --allow-private)" },
+	[CONF_ALERT_COOLDOWN] = { "alert_cooldown", "86400", "SECONDS",
+	    "an alert for the same domain, name and kind is raised again "
+	    "only after this long" },
+	[CONF_ALERT_WEBHOOK] = { "alert_webhook", NULL, "URL",
+	    "POST each alert there as JSON (unset: alerts are only kept and "
+	    "shown)" },
 };
 
 int

@@ -198,6 +198,13 @@ struct web_request {
 	const char	*service_host;	/* for the intake URL and address */
 	const char	*data_dir;	/* certificates' state, or NULL */
 	time_t		 now;		/* the time of the request (0: now) */
+	/* Checks a hosted domain now and keeps the result as its latest
+	 * check, with store s (the daemon's check_monitor_run). Returns 0,
+	 * 1 when too many checks run already, or -1 with the reason. NULL:
+	 * no checks on demand here. */
+	int		(*check_now)(void *arg, struct store *s,
+			    const char *domain, struct err *e);
+	void		*check_arg;
 };
 
 /* Its answer: the body is the caller's to free (web_response_free). */

@@ -1901,7 +1901,8 @@ exec_sql(const char *path, const char *sql)
 
 /* Undoes migrations 9, 8 and 7 (the migration tests go back further, and
  * undo the later steps that would otherwise run twice). */
-#define UNDO_9 "DROP TABLE fetch_agent; DROP TABLE fetch_day; "
+#define UNDO_10 "DROP TABLE alert; DROP TABLE domain_check; "
+#define UNDO_9 UNDO_10 "DROP TABLE fetch_agent; DROP TABLE fetch_day; "
 #define UNDO_8 UNDO_9 "DROP TABLE login_failure; DROP TABLE session; "
 #define UNDO_7 UNDO_8 "DROP TABLE api_token; DROP TABLE account; "
 

@@ -1,0 +1,196 @@
+/*
+ * check_alert.c - the monitor's pure half (check.h): a check as the
+ * store keeps it (JSON), and the alerts one check raises against the one
+ * before it.
+ *
+ *	stored check = { "domain", "checked", "verdict", "failures",
+ *	                 "warnings", "findings": [ finding... ] }
+ *	finding      = { "level", "area", "kind", "subject", "text", "fix" }
+ *
+ * An alert is a warning or failure of an alerting kind (check_kind: an
+ * uncovered MX, a record gone or broken, the CNAME, a certificate near
+ * expiry, the published id lagging, ...) whose (kind, subject) the
+ * previous check did not have at that level or worse: something changed
+ * for the worse. What persists raises nothing more; the cool-down
+ * (check_alert_due) keeps a flapping record from raising one per round.
+ *
+ * Never does I/O, never keeps state between calls.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+
+/* "2026-12-06T21:18:54Z" into buf. */
+static void
+check_time_text(time_t t, char buf[32])
+{
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, 32, "1970-01-01T00:00:00Z");
+}
+
+json_t *
+check_report_json(const struct check_report *r, time_t checked)
+{
+	json_t *o = json_object(), *a = json_array();
+	char when[32];
+	int bad = o == NULL || a == NULL;
+
+	check_time_text(checked, when);
+	bad |= json_object_set_new(o, "domain", json_string(r->domain));
+	bad |= json_object_set_new(o, "checked", json_string(when));
+	bad |= json_object_set_new(o, "verdict", json_string(r->nfail ?
+	    "fail" : r->nwarn ? "warn" : "pass"));
+	bad |= json_object_set_new(o, "failures",
+	    json_integer((json_int_t)r->nfail));
+	bad |= json_object_set_new(o, "warnings",
+	    json_integer((json_int_t)r->nwarn));
+	for (size_t i = 0; !bad && i < r->n; i++) {
+		const struct check_finding *f = &r->f[i];
+		json_t *x = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}",
+		    "level", check_level_name(f->level),
+		    "area", check_area_name(f->area),
+		    "kind", check_kind_name(f->kind),
+		    "subject", f->subject, "text", f->text,
+		    "fix", f->fix[0] ? json_string(f->fix) : json_null());
+
+		bad |= json_array_append_new(a, x);
+	}
+	bad |= json_object_set(o, "findings", a);
+	json_decref(a);
+	if (bad) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static enum check_level
+check_level_parse(const char *s)
+{
+	return strcmp(s, "fail") == 0 ? CHECK_FAIL : strcmp(s, "warn") == 0 ?
+	    CHECK_WARN : strcmp(s, "info") == 0 ? CHECK_INFO : CHECK_PASS;
+}
+
+int
+check_seen_parse(const char *json, struct check_seen **out, size_t *n)
+{
+	json_t *o, *a, *x;
+	json_error_t je;
+	size_t i;
+	int rc = -1;
+
+	*out = NULL;
+	*n = 0;
+	if ((o = json_loads(json, 0, &je)) == NULL)
+		return -1;
+	if (!json_is_array(a = json_object_get(o, "findings")))
+		goto out;
+	if (json_array_size(a) > 0 && (*out = calloc(json_array_size(a),
+	    sizeof(**out))) == NULL)
+		goto out;
+	json_array_foreach(a, i, x) {
+		const char *lv = json_string_value(json_object_get(x, "level"));
+		const char *k = json_string_value(json_object_get(x, "kind"));
+		const char *sub = json_string_value(json_object_get(x,
+		    "subject"));
+		struct check_seen *s = &(*out)[*n];
+		int kind;
+
+		if (lv == NULL || k == NULL || sub == NULL)
+			continue;
+		s->level = check_level_parse(lv);
+		s->kind = (kind = check_kind_parse(k)) < 0 ? CHECK_K_NONE :
+		    (enum check_kind)kind;
+		snprintf(s->subject, sizeof(s->subject), "%s", sub);
+		(*n)++;
+	}
+	rc = 0;
+out:
+	if (rc == -1) {
+		free(*out);
+		*out = NULL;
+		*n = 0;
+	}
+	json_decref(o);
+	return rc;
+}
+
+/* The worst level prev had for (kind, subject), or -1 when none. */
+static int
+check_prev_level(const struct check_seen *prev, size_t nprev,
+    enum check_kind kind, const char *subject)
+{
+	int worst = -1;
+
+	for (size_t i = 0; i < nprev; i++)
+		if (prev[i].kind == kind && (int)prev[i].level > worst &&
+		    strcmp(prev[i].subject, subject) == 0)
+			worst = (int)prev[i].level;
+	return worst;
+}
+
+size_t
+check_alerts_diff(const struct check_report *r, const struct check_seen *prev,
+    size_t nprev, struct check_alert *out, size_t cap)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->n && n < cap; i++) {
+		const struct check_finding *f = &r->f[i];
+		struct check_alert *al;
+		bool dup = false;
+
+		if (f->kind == CHECK_K_NONE || f->level < CHECK_WARN ||
+		    check_prev_level(prev, nprev, f->kind, f->subject) >=
+		    (int)f->level)
+			continue;
+		for (size_t k = 0; k < n; k++)
+			if (out[k].kind == f->kind &&
+			    strcmp(out[k].subject, f->subject) == 0)
+				dup = true;
+		if (dup)
+			continue;
+		al = &out[n++];
+		al->kind = f->kind;
+		al->level = f->level;
+		al->severity = f->level != CHECK_FAIL ? "warning" :
+		    f->kind == CHECK_K_MX_UNCOVERED ? "critical" : "error";
+		snprintf(al->subject, sizeof(al->subject), "%s", f->subject);
+		snprintf(al->text, sizeof(al->text), "%s", f->text);
+		snprintf(al->fix, sizeof(al->fix), "%s", f->fix);
+	}
+	return n;
+}
+
+bool
+check_alert_due(time_t last, time_t now, time_t cooldown)
+{
+	return last == 0 || now < last || now - last >= cooldown;
+}
+
+char *
+check_alert_webhook_body(int64_t id, const char *domain, const char *kind,
+    const char *severity, const char *subject, const char *text,
+    const char *fix, time_t raised)
+{
+	char when[32];
+	json_t *o;
+	char *s;
+
+	check_time_text(raised, when);
+	o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:o, s:s}",
+	    "id", (json_int_t)id, "domain", domain, "kind", kind,
+	    "severity", severity, "subject", subject, "text", text,
+	    "fix", fix != NULL && fix[0] ? json_string(fix) : json_null(),
+	    "raised", when);
+	if (o == NULL)
+		return NULL;
+	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	return s;
+}
