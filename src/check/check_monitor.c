@@ -391,25 +391,26 @@ monitor_main(void *arg)
 		tick = 1;
 	if (tick > 60)
 		tick = 60;
+	/* The first round a tick after the start too: a restart does not
+	 * send every domain due at once into the first seconds, nor delay
+	 * a quick stop. */
 	for (;;) {
 		struct timespec until;
+		bool stop;
 
-		pthread_mutex_lock(&m->mu);
-		if (m->stop) {
-			pthread_mutex_unlock(&m->mu);
-			break;
-		}
-		m->kick = false;
-		pthread_mutex_unlock(&m->mu);
-		monitor_round(m);
-		monitor_send(m);
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += tick;
 		pthread_mutex_lock(&m->mu);
 		while (!m->stop && !m->kick &&
 		    pthread_cond_timedwait(&m->cond, &m->mu, &until) == 0)
 			;
+		m->kick = false;
+		stop = m->stop;
 		pthread_mutex_unlock(&m->mu);
+		if (stop)
+			break;
+		monitor_round(m);
+		monitor_send(m);
 	}
 	return NULL;
 }
