@@ -66,6 +66,9 @@ alert_webhook = http://127.0.0.30:8080/hook
 EOC
 sg domain add good.test --mode enforce --mx stshost.test --max-age 1209600 \
     > /dev/null || { echo "domain add failed"; exit 1; }
+printf 'monitor-test-pw-1\n' > "$DIR/pw"
+sg user add viewer@good.test --tenant default --role viewer \
+    --password-file "$DIR/pw" > /dev/null || { echo "user add failed"; exit 1; }
 TW=$(sg token create --tenant default | tail -1)
 TR=$(sg token create --tenant default --read-only | tail -1)
 txt() { # txt DOMAIN _mta-sts|_smtp._tls: the TXT value `stsguard dns` prints
@@ -225,6 +228,31 @@ wait_checks 3
 check "MX back within the cool-down: no second alert" 1 "$(alerts)"
 grepf "the cool-down is logged" "$DIR/serve.log" \
     'event=alert domain="good\.test" kind="mx-uncovered" severity="critical" subject="mx2\.good\.test" raised="no \(cool-down\)"'
+
+# --- the dashboard: the flag in the overview, the check on the page ----
+as() { # as PATH [curl args]: the dashboard as the viewer; body in $DIR/body
+	local p=$1
+	shift
+	"${NX[@]}" curl -sS --cacert "$DIR/ca.pem" \
+	    --resolve stshost.test:443:127.0.0.10 -b "$DIR/jar" -c "$DIR/jar" \
+	    -o "$DIR/body" -w '%{http_code}' "$@" "https://stshost.test$p"
+}
+: > "$DIR/jar"
+as /login > /dev/null
+CSRF=$(sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' "$DIR/body" | head -1)
+check "dashboard login" 303 "$(as /login --data-urlencode "csrf=$CSRF" \
+    --data-urlencode email=viewer@good.test \
+    --data-urlencode password=monitor-test-pw-1)"
+check "overview" 200 "$(as /)"
+grepf "overview: the failing check flagged" "$DIR/body" \
+    'href="/domains/good\.test#check">check: 1 failure</a>'
+check "domain page" 200 "$(as /domains/good.test)"
+grepf "domain page: the check with its time" "$DIR/body" \
+    '<h2 id="check">Deployment check</h2><p>Checked [^<]*20[0-9-]+[^<]*: <span class="bad">1 failure</span>'
+grepf "domain page: the failure and its fix" "$DIR/body" \
+    '<li><span class="bad">fail</span> mx2\.good\.test: MX 20 mx2\.good\.test: no mx pattern of the policy covers it.*<br>fix: add &quot;mx: mx2\.good\.test&quot;'
+grepf "domain page: the alert" "$DIR/body" \
+    '<td class="bad">critical</td><td>mx-uncovered</td><td>mx2\.good\.test</td>'
 
 # --- POST: a check now ----------------------------------------------------
 check "POST .../check with a read-only token: 403" 403 "$(api POST "$TR")"
