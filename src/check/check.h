@@ -278,12 +278,16 @@ json_t	*check_report_json(const struct check_report *r, time_t checked);
 int	check_seen_parse(const char *json, struct check_seen **out,
 	    size_t *n);
 
-/* The alerts of r against the previous check prev[0..nprev) (nprev 0:
- * there was none, so every warning or failure of an alerting kind is
- * new), at most cap of them into out, one per (kind, subject). An MX no
- * pattern covers in enforce mode (a failure) is "critical": mail will
- * bounce; other failures "error", warnings "warning". Returns how many. */
-size_t	check_alerts_diff(const struct check_report *r,
+/* The alerts of r against the previous check prev[0..nprev): each
+ * warning or failure of an alerting kind whose (kind, subject) prev did
+ * not have at that level or worse, at most cap of them into out, one
+ * per (kind, subject). Without a previous check (!have_prev) there is
+ * nothing to compare with: the first check is the baseline and raises
+ * none (the dashboard and the API show its failures), so that a new
+ * domain or a first start does not flood the webhook. An MX no pattern
+ * covers in enforce mode (a failure) is "critical": mail will bounce;
+ * other failures "error", warnings "warning". Returns how many. */
+size_t	check_alerts_diff(const struct check_report *r, bool have_prev,
 	    const struct check_seen *prev, size_t nprev,
 	    struct check_alert *out, size_t cap);
 

@@ -11,8 +11,9 @@
  * uncovered MX, a record gone or broken, the CNAME, a certificate near
  * expiry, the published id lagging, ...) whose (kind, subject) the
  * previous check did not have at that level or worse: something changed
- * for the worse. What persists raises nothing more; the cool-down
- * (check_alert_due) keeps a flapping record from raising one per round.
+ * for the worse. The first check is the baseline; what persists raises
+ * nothing more; the cool-down (check_alert_due) keeps a flapping record
+ * from raising one per round.
  *
  * Never does I/O, never keeps state between calls.
  */
@@ -135,12 +136,13 @@ check_prev_level(const struct check_seen *prev, size_t nprev,
 }
 
 size_t
-check_alerts_diff(const struct check_report *r, const struct check_seen *prev,
-    size_t nprev, struct check_alert *out, size_t cap)
+check_alerts_diff(const struct check_report *r, bool have_prev,
+    const struct check_seen *prev, size_t nprev, struct check_alert *out,
+    size_t cap)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < r->n && n < cap; i++) {
+	for (size_t i = 0; have_prev && i < r->n && n < cap; i++) {
 		const struct check_finding *f = &r->f[i];
 		struct check_alert *al;
 		bool dup = false;

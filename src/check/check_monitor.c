@@ -110,9 +110,11 @@ monitor_keep(struct check_monitor *m, struct store *s,
 	if ((g = store_check_get(s, r->domain, monitor_prev_cb, &prevjson,
 	    e)) == -1)
 		goto out;
-	if (g == 0 && check_seen_parse(prevjson, &prev, &nprev) == -1)
+	if (g == 0 && check_seen_parse(prevjson, &prev, &nprev) == -1) {
 		log_warn("monitor", "%s: the previous check is unreadable; "
-		    "compared with none", r->domain);
+		    "this one is the new baseline", r->domain);
+		g = 1;
+	}
 	if ((al = calloc(LIMIT_MONITOR_ALERTS, sizeof(*al))) == NULL ||
 	    (o = check_report_json(r, now)) == NULL ||
 	    (json = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER)) ==
@@ -120,7 +122,8 @@ monitor_keep(struct check_monitor *m, struct store *s,
 		err_set(e, "out of memory");
 		goto out;
 	}
-	na = check_alerts_diff(r, prev, nprev, al, LIMIT_MONITOR_ALERTS);
+	na = check_alerts_diff(r, g == 0, prev, nprev, al,
+	    LIMIT_MONITOR_ALERTS);
 	if (store_check_put(s, r->domain, now, monitor_next(m, now), r->nfail,
 	    r->nwarn, json, e) == -1)
 		goto out;

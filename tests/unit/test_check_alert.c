@@ -208,15 +208,21 @@ test_diff(void **state)
 	(void)state;
 	with_mx(&before, POLICY_CRLF("enforce", "mx1.example.com", "1209600"),
 	    mx, 1);
-	/* The first check ever: nothing failed, nothing to say. */
-	assert_int_equal(check_alerts_diff(&before, NULL, 0, al, 8), 0);
+	/* The first check ever is the baseline: nothing to say, even about
+	 * what fails. */
+	assert_int_equal(check_alerts_diff(&before, false, NULL, 0, al, 8), 0);
+	with_mx(&r, POLICY_CRLF("enforce", "mx1.example.com", "1209600"), mx,
+	    3);
+	assert_true(r.nfail > 0);
+	assert_int_equal(check_alerts_diff(&r, false, NULL, 0, al, 8), 0);
+	check_report_free(&r);
 	prev = stored(&before, &nprev);
 
 	/* An MX the policy does not cover appears: one alert, critical in
 	 * enforce, naming the MX and the fix. */
 	with_mx(&after, POLICY_CRLF("enforce", "mx1.example.com", "1209600"),
 	    mx, 2);
-	na = check_alerts_diff(&after, prev, nprev, al, 8);
+	na = check_alerts_diff(&after, true, prev, nprev, al, 8);
 	assert_int_equal(na, 1);
 	assert_int_equal(al[0].kind, CHECK_K_MX_UNCOVERED);
 	assert_string_equal(al[0].severity, "critical");
@@ -226,32 +232,32 @@ test_diff(void **state)
 
 	/* The same failure the next time: nothing new. */
 	prev = stored(&after, &nprev);
-	assert_int_equal(check_alerts_diff(&after, prev, nprev, al, 8), 0);
+	assert_int_equal(check_alerts_diff(&after, true, prev, nprev, al, 8), 0);
 
 	/* A second uncovered MX besides: only that one. */
 	with_mx(&r, POLICY_CRLF("enforce", "mx1.example.com", "1209600"), mx,
 	    3);
-	na = check_alerts_diff(&r, prev, nprev, al, 8);
+	na = check_alerts_diff(&r, true, prev, nprev, al, 8);
 	assert_int_equal(na, 1);
 	assert_string_equal(al[0].subject, "mx3.example.net");
 	/* cap bounds what is written. */
-	assert_int_equal(check_alerts_diff(&r, NULL, 0, al, 1), 1);
+	assert_int_equal(check_alerts_diff(&r, true, NULL, 0, al, 1), 1);
 	check_report_free(&r);
 	free(prev);
 
 	/* Testing mode: a warning; then enforce: worse, so again. */
 	with_mx(&r, POLICY_CRLF("testing", "mx1.example.com", "1209600"), mx,
 	    2);
-	na = check_alerts_diff(&r, NULL, 0, al, 8);
+	na = check_alerts_diff(&r, true, NULL, 0, al, 8);
 	assert_int_equal(na, 1);
 	assert_string_equal(al[0].severity, "warning");
 	prev = stored(&r, &nprev);
-	assert_int_equal(check_alerts_diff(&after, prev, nprev, al, 8), 1);
+	assert_int_equal(check_alerts_diff(&after, true, prev, nprev, al, 8), 1);
 	assert_string_equal(al[0].severity, "critical");
 	/* And back to a warning: better, nothing. */
 	free(prev);
 	prev = stored(&after, &nprev);
-	assert_int_equal(check_alerts_diff(&r, prev, nprev, al, 8), 0);
+	assert_int_equal(check_alerts_diff(&r, true, prev, nprev, al, 8), 0);
 	free(prev);
 	check_report_free(&r);
 
@@ -264,7 +270,7 @@ test_diff(void **state)
 	    "192.0.2.1: STARTTLS not offered");
 	check_add(&r, CHECK_FAIL, CHECK_A_SMTP, "mx1.example.com:25", "f",
 	    "192.0.2.2: STARTTLS not offered");
-	na = check_alerts_diff(&r, NULL, 0, al, 8);
+	na = check_alerts_diff(&r, true, NULL, 0, al, 8);
 	assert_int_equal(na, 1);
 	assert_int_equal(al[0].kind, CHECK_K_MX_TLS);
 	assert_string_equal(al[0].severity, "error");
