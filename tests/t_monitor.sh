@@ -12,11 +12,12 @@
 #                                       valid certificate (mx2.good.test)
 #   python3 http.server 127.0.0.30:8080 the alert webhook: refuses the
 #                                       first POST (500), keeps the rest
+#   python3 (socket)    127.0.0.31:25   the SMTP relay for alert e-mails
 #
 # With monitor_interval = 2 the first checks pass and raise nothing; then
 # the zone gets an MX that the policy does not cover: exactly one alert
 # reaches the webhook (after a refused try: retried next round), kind
-# mx-uncovered, critical; GET .../check shows the failure; the MX gone
+# mx-uncovered, critical, and one e-mail the relay; GET .../check shows the failure; the MX gone
 # and back again within the cool-down raises no second alert; POST
 # .../check runs a check now (403 with a read-only token).
 #
@@ -63,6 +64,8 @@ monitor_allow_private = yes
 monitor_ca_file = $DIR/ca.pem
 alert_cooldown = 3600
 alert_webhook = http://127.0.0.30:8080/hook
+alert_email = ops@good.test
+alert_smtp_relay = 127.0.0.31:25
 EOC
 sg domain add good.test --mode enforce --mx stshost.test --max-age 1209600 \
     > /dev/null || { echo "domain add failed"; exit 1; }
@@ -158,6 +161,48 @@ EOPY
 "${NX[@]}" $PY "$DIR/hook.py" "$DIR/hook.out" > "$DIR/hook.log" 2>&1 &
 for _ in $(seq 50); do tcp_open 127.0.0.30 8080 "${NX[@]}" && break; sleep 0.1; done
 
+# --- the SMTP relay: every message into relay.out, ended by a line "." --
+cat > "$DIR/relay.py" <<'EOPY'
+import socketserver, sys
+class H(socketserver.StreamRequestHandler):
+    def handle(self):
+        self.wfile.write(b"220 relay.test ESMTP\r\n")
+        env = []
+        while True:
+            line = self.rfile.readline()
+            if not line:
+                return
+            cmd = line[:4].upper()
+            if cmd == b"EHLO" or cmd == b"HELO":
+                self.wfile.write(b"250 relay.test\r\n")
+            elif cmd == b"MAIL" or cmd == b"RCPT":
+                env.append(line.strip())
+                self.wfile.write(b"250 ok\r\n")
+            elif cmd == b"DATA":
+                self.wfile.write(b"354 go ahead\r\n")
+                self.wfile.flush()
+                msg = []
+                for l in self.rfile:
+                    if l == b".\r\n":
+                        break
+                    msg.append(l)
+                with open(sys.argv[1], "ab") as f:
+                    f.write(b"".join(e + b"\r\n" for e in env))
+                    f.write(b"".join(msg) + b".\r\n")
+                env = []
+                self.wfile.write(b"250 queued\r\n")
+            elif cmd == b"QUIT":
+                self.wfile.write(b"221 bye\r\n")
+                return
+            else:
+                self.wfile.write(b"250 ok\r\n")
+socketserver.ThreadingTCPServer.allow_reuse_address = True
+socketserver.ThreadingTCPServer(("127.0.0.31", 25), H).serve_forever()
+EOPY
+: > "$DIR/relay.out"
+"${NX[@]}" $PY "$DIR/relay.py" "$DIR/relay.out" > "$DIR/relay.log" 2>&1 &
+for _ in $(seq 50); do tcp_open 127.0.0.31 25 "${NX[@]}" && break; sleep 0.1; done
+
 # --- stsguard serve ------------------------------------------------------
 "${NX[@]}" "$STSGUARD" --data-dir "$DIR/data" serve \
     --https-listen 127.0.0.10:443 --http-listen off \
@@ -203,6 +248,13 @@ check "the alert: domain, kind, severity, subject" \
     "$($PY -c 'import json, sys
 a = json.loads(open(sys.argv[1]).readline())
 print(a["domain"], a["kind"], a["severity"], a["subject"])' "$DIR/hook.out")"
+for _ in $(seq 100); do grep -q '^\.' "$DIR/relay.out" && break; sleep 0.1; done
+check "one e-mail at the relay" 1 "$(grep -c '^\.' "$DIR/relay.out")"
+grepf "the e-mail's envelope" "$DIR/relay.out" '^MAIL FROM:<stsguard@stshost\.test>'
+grepf "the e-mail's recipient" "$DIR/relay.out" '^RCPT TO:<ops@good\.test>'
+grepf "the e-mail's subject" "$DIR/relay.out" \
+    '^Subject: \[stsguard\] critical: good\.test: mx-uncovered mx2\.good\.test'
+grepf "the e-mail's fix" "$DIR/relay.out" '^fix: add "mx: mx2\.good\.test"'
 check "the webhook's first try was refused, the second taken" 2 \
     "$(wc -l < "$DIR/hook.out.tries")"
 check "POSTed as application/json" "application/json" \
@@ -212,8 +264,8 @@ grepf "the refused try is logged" "$DIR/serve.log" \
 check "GET .../check shows the failure" 200 "$(api GET "$TR")"
 check "the check: the uncovered MX fails" "fail fail mx-uncovered" \
     "$(field '" ".join([j["verdict"]] + [f["level"] + " " + f["kind"] for f in j["findings"] if f["subject"] == "mx2.good.test" and f["level"] != "pass"])')"
-check "the check: the alert kept, sent" "mx-uncovered critical sent" \
-    "$(field 'j["alerts"][0]["kind"] + " " + j["alerts"][0]["severity"] + " " + ("sent" if j["alerts"][0]["webhook"][:2] == "20" else j["alerts"][0]["webhook"])')"
+check "the check: the alert kept, sent both ways" "mx-uncovered critical sent sent" \
+    "$(field 'j["alerts"][0]["kind"] + " " + j["alerts"][0]["severity"] + " " + " ".join("sent" if (j["alerts"][0][k] or "")[:2] == "20" else str(j["alerts"][0][k]) for k in ("webhook", "email"))')"
 
 wait_checks 3
 check "the failure persists: no second alert" 1 "$(alerts)"
@@ -226,6 +278,7 @@ check "MX gone: the check passes again" "pass" "$(field 'j["verdict"]')"
 rezone mx2
 wait_checks 3
 check "MX back within the cool-down: no second alert" 1 "$(alerts)"
+check "nor a second e-mail" 1 "$(grep -c '^\.' "$DIR/relay.out")"
 grepf "the cool-down is logged" "$DIR/serve.log" \
     'event=alert domain="good\.test" kind="mx-uncovered" severity="critical" subject="mx2\.good\.test" raised="no \(cool-down\)"'
 

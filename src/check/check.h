@@ -295,12 +295,27 @@ size_t	check_alerts_diff(const struct check_report *r, bool have_prev,
  * (0: never) may be raised again at now, cooldown seconds on. */
 bool	check_alert_due(time_t last, time_t now, time_t cooldown);
 
-/* The webhook's body for one alert: {"id", "domain", "kind",
- * "severity", "subject", "text", "fix", "raised" (RFC 3339 UTC)}.
- * Returns a new string (caller frees), or NULL when out of memory. */
-char	*check_alert_webhook_body(int64_t id, const char *domain,
-	    const char *kind, const char *severity, const char *subject,
-	    const char *text, const char *fix, time_t raised);
+/* An alert as it is sent (the store's row). Borrowed strings. */
+struct check_alert_msg {
+	int64_t		 id;
+	const char	*domain, *kind, *severity, *subject, *text;
+	const char	*fix;		/* "" or NULL: none */
+	time_t		 raised;
+};
+
+/* The webhook's body for alert a: {"id", "domain", "kind", "severity",
+ * "subject", "text", "fix", "raised" (RFC 3339 UTC)}. Returns a new
+ * string (caller frees), or NULL when out of memory. */
+char	*check_alert_webhook_body(const struct check_alert_msg *a);
+
+/* The e-mail for alert a (RFC 5322, CRLF lines, text/plain in UTF-8),
+ * From from, To to, its Message-ID on host, the Subject naming the
+ * severity, domain, kind and subject. Control characters of any value
+ * (they may come from DNS answers) become spaces, so nothing can add a
+ * header line. Returns a new string (caller frees), or NULL when out of
+ * memory. */
+char	*check_alert_mail(const struct check_alert_msg *a, const char *from,
+	    const char *to, const char *host);
 
 /* --- the edges (check_run.c) ------------------------------------------ */
 
@@ -360,11 +375,16 @@ struct check_monitor_config {
 					 * same (domain, subject, kind) is
 					 * raised again */
 	const char	*webhook;	/* URL for alerts, or NULL */
+	const char	*mail_to;	/* alerts by e-mail to this address
+					 * (from stsguard@<service_host>), or
+					 * NULL */
+	const char	*smtp_relay;	/* "HOST[:PORT]" that takes them */
 };
 
-/* Starts the monitor's thread (when c->interval or c->webhook is set):
- * rounds of the domains due, each checked and kept with its alerts, and
- * the alerts the webhook has not taken sent again. c's strings are
+/* Starts the monitor's thread (when c->interval, c->webhook or
+ * c->mail_to is set): rounds of the domains due, each checked and kept
+ * with its alerts, and the alerts the webhook or the relay has not taken
+ * sent again. c's strings are
  * borrowed until check_monitor_stop. Needs curl_global_init done.
  * Returns 0 and *out, or -1 with the reason. */
 int	check_monitor_start(const struct check_monitor_config *c,

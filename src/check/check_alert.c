@@ -176,23 +176,82 @@ check_alert_due(time_t last, time_t now, time_t cooldown)
 }
 
 char *
-check_alert_webhook_body(int64_t id, const char *domain, const char *kind,
-    const char *severity, const char *subject, const char *text,
-    const char *fix, time_t raised)
+check_alert_webhook_body(const struct check_alert_msg *a)
 {
 	char when[32];
 	json_t *o;
 	char *s;
 
-	check_time_text(raised, when);
+	check_time_text(a->raised, when);
 	o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:o, s:s}",
-	    "id", (json_int_t)id, "domain", domain, "kind", kind,
-	    "severity", severity, "subject", subject, "text", text,
-	    "fix", fix != NULL && fix[0] ? json_string(fix) : json_null(),
-	    "raised", when);
+	    "id", (json_int_t)a->id, "domain", a->domain, "kind", a->kind,
+	    "severity", a->severity, "subject", a->subject, "text", a->text,
+	    "fix", a->fix != NULL && a->fix[0] ? json_string(a->fix) :
+	    json_null(), "raised", when);
 	if (o == NULL)
 		return NULL;
 	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(o);
 	return s;
+}
+
+/* Appends s to the message with every control character a space. */
+static void
+check_mail_put(FILE *f, const char *s)
+{
+	for (; s != NULL && *s != '\0'; s++)
+		fputc((unsigned char)*s < 0x20 || *s == 0x7f ? ' ' : *s, f);
+}
+
+char *
+check_alert_mail(const struct check_alert_msg *a, const char *from,
+    const char *to, const char *host)
+{
+	char when[32], date[64];
+	struct tm tm;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if ((f = open_memstream(&buf, &len)) == NULL)
+		return NULL;
+	check_time_text(a->raised, when);
+	gmtime_r(&a->raised, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	fputs("From: ", f);
+	check_mail_put(f, from);
+	fputs("\r\nTo: ", f);
+	check_mail_put(f, to);
+	fputs("\r\nSubject: [stsguard] ", f);
+	check_mail_put(f, a->severity);
+	fputs(": ", f);
+	check_mail_put(f, a->domain);
+	fputs(": ", f);
+	check_mail_put(f, a->kind);
+	fputs(" ", f);
+	check_mail_put(f, a->subject);
+	fprintf(f, "\r\nDate: %s\r\nMessage-ID: <alert-%lld-%lld@", date,
+	    (long long)a->id, (long long)a->raised);
+	check_mail_put(f, host);
+	fputs(">\r\nMIME-Version: 1.0\r\n"
+	    "Content-Type: text/plain; charset=utf-8\r\n"
+	    "Content-Transfer-Encoding: 8bit\r\n"
+	    "Auto-Submitted: auto-generated\r\n\r\n", f);
+	check_mail_put(f, a->domain);
+	fputs(": ", f);
+	check_mail_put(f, a->text);
+	if (a->fix != NULL && a->fix[0] != '\0') {
+		fputs("\r\n\r\nfix: ", f);
+		check_mail_put(f, a->fix);
+	}
+	fputs("\r\n\r\nkind: ", f);
+	check_mail_put(f, a->kind);
+	fputs(", about ", f);
+	check_mail_put(f, a->subject);
+	fprintf(f, ", raised %s\r\n", when);
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
 }

@@ -8,8 +8,9 @@
  *	round:  store check_due --> check_many (CHECK_MONITOR_CONCURRENCY)
  *	        --> per domain: the previous check, check_alerts_diff,
  *	            the cool-down (alert_last), check_put, alert_add
- *	        --> every alert not sent yet: POST alert_webhook (libcurl),
- *	            alert_sent (taken, or one more try)
+ *	        --> every alert not sent yet: POST alert_webhook, and an
+ *	            e-mail to alert_email through alert_smtp_relay (libcurl),
+ *	            alert_sent per channel (taken, or one more try)
  *
  * What it never does: run on a worker's loop, follow a webhook's
  * redirect, take a proxy from the environment, or keep more than the
@@ -41,6 +42,11 @@ struct check_monitor {
 					 * two never raise the same alert */
 	atomic_int	 on_demand;	/* check_monitor_run calls running */
 	struct store	*store;		/* the thread's own */
+	/* For e-mail: the relay's URL, the envelope, the From line. */
+	char		 relay_url[LIMIT_DNAME_LEN + 16];
+	char		 env_from[LIMIT_DNAME_LEN + 16];
+	char		 env_to[LIMIT_DNAME_LEN + 80];
+	char		 hdr_from[LIMIT_DNAME_LEN + 32];
 };
 
 /* The jittered time of the next check: interval +- 10 %. */
@@ -147,7 +153,10 @@ monitor_keep(struct check_monitor *m, struct store *s,
 			continue;
 		}
 		if (store_alert_add(s, r->domain, al[i].subject, kind,
-		    al[i].severity, al[i].text, al[i].fix, now, &id, e) == -1) {
+		    al[i].severity, al[i].text, al[i].fix,
+		    (m->c.webhook != NULL ? STORE_ALERT_HOOK : 0) |
+		    (m->c.mail_to != NULL ? STORE_ALERT_MAIL : 0), now, &id,
+		    e) == -1) {
 			log_end(&l);
 			goto out;
 		}
@@ -167,15 +176,17 @@ out:
 	return rc;
 }
 
-/* --- the webhook ------------------------------------------------------ */
+/* --- delivery: the webhook, e-mail --------------------------------------- */
 
 struct monitor_pending {
 	int64_t	 id;
-	char	*body;		/* the webhook's JSON */
+	char	*body;		/* the webhook's JSON, or the e-mail */
 	char	 domain[LIMIT_DNAME_LEN + 1];
 };
 
 struct monitor_batch {
+	const struct check_monitor *m;
+	unsigned channel;	/* STORE_ALERT_HOOK or _MAIL */
 	struct monitor_pending v[LIMIT_ALERT_SEND_ROUND];
 	size_t	 n;
 };
@@ -185,12 +196,16 @@ monitor_unsent_cb(void *arg, const struct store_alert_row *a)
 {
 	struct monitor_batch *b = arg;
 	struct monitor_pending *p;
+	struct check_alert_msg msg = { a->id, a->domain, a->kind, a->severity,
+	    a->subject, a->text, a->fix, a->raised };
 
 	if (b->n == LIMIT_ALERT_SEND_ROUND)
 		return 1;
 	p = &b->v[b->n];
-	if ((p->body = check_alert_webhook_body(a->id, a->domain, a->kind,
-	    a->severity, a->subject, a->text, a->fix, a->raised)) == NULL)
+	p->body = b->channel == STORE_ALERT_MAIL ? check_alert_mail(&msg,
+	    b->m->hdr_from, b->m->c.mail_to, b->m->c.service_host) :
+	    check_alert_webhook_body(&msg);
+	if (p->body == NULL)
 		return -1;
 	p->id = a->id;
 	snprintf(p->domain, sizeof(p->domain), "%s", a->domain);
@@ -251,34 +266,101 @@ out:
 	return ret;
 }
 
-/* Sends what the webhook has not taken yet, oldest first; a failure is
+/* What libcurl uploads as the message. */
+struct monitor_upload {
+	const char *p;
+	size_t	 left;
+};
+
+static size_t
+monitor_read(char *buf, size_t size, size_t nmemb, void *arg)
+{
+	struct monitor_upload *u = arg;
+	size_t n = size * nmemb < u->left ? size * nmemb : u->left;
+
+	memcpy(buf, u->p, n);
+	u->p += n;
+	u->left -= n;
+	return n;
+}
+
+/* Hands the e-mail msg to the relay (SMTP, STARTTLS when offered; the
+ * relay is the operator's, so it is trusted as configured). Returns 0
+ * when the relay took it, else -1 with the reason. */
+static int
+monitor_mail(const struct check_monitor *m, const char *msg, struct err *e)
+{
+	struct monitor_upload u = { msg, strlen(msg) };
+	struct curl_slist *rcpt = NULL;
+	char curlerr[CURL_ERROR_SIZE];
+	CURLcode rc;
+	CURL *c;
+	int ret = -1;
+
+	if ((c = curl_easy_init()) == NULL || (rcpt = curl_slist_append(NULL,
+	    m->env_to)) == NULL) {
+		err_set(e, "out of memory");
+		goto out;
+	}
+	curlerr[0] = '\0';
+	curl_easy_setopt(c, CURLOPT_URL, m->relay_url);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "smtp");
+	curl_easy_setopt(c, CURLOPT_USE_SSL, (long)CURLUSESSL_TRY);
+	curl_easy_setopt(c, CURLOPT_MAIL_FROM, m->env_from);
+	curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpt);
+	curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(c, CURLOPT_READFUNCTION, monitor_read);
+	curl_easy_setopt(c, CURLOPT_READDATA, &u);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT,
+	    (long)LIMIT_ALERT_WEBHOOK_TIMEOUT_S);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curlerr);
+	if ((rc = curl_easy_perform(c)) != CURLE_OK) {
+		err_set(e, "%s%s%s", curl_easy_strerror(rc), curlerr[0] ?
+		    ": " : "", curlerr);
+		goto out;
+	}
+	ret = 0;
+out:
+	curl_slist_free_all(rcpt);
+	curl_easy_cleanup(c);
+	return ret;
+}
+
+/* Sends what channel has not taken yet, oldest first; a failure is
  * logged and tried again next round (up to LIMIT_ALERT_TRIES). */
 static void
-monitor_send(struct check_monitor *m)
+monitor_send(struct check_monitor *m, unsigned channel)
 {
+	const char *what = channel == STORE_ALERT_MAIL ? "e-mail" : "webhook";
 	struct monitor_batch *b;
 	struct err e;
 
-	if (m->c.webhook == NULL)
+	if (channel == STORE_ALERT_MAIL ? m->c.mail_to == NULL :
+	    m->c.webhook == NULL)
 		return;
 	if ((b = calloc(1, sizeof(*b))) == NULL) {
-		log_warn("monitor", "webhook: out of memory");
+		log_warn("monitor", "%s: out of memory", what);
 		return;
 	}
-	if (store_alert_list(m->store, NULL, LIMIT_ALERT_SEND_ROUND,
+	b->m = m;
+	b->channel = channel;
+	if (store_alert_list(m->store, NULL, channel, LIMIT_ALERT_SEND_ROUND,
 	    monitor_unsent_cb, b, &e) < 0)
 		log_warn("monitor", "alerts to send: %s", e.msg);
 	for (size_t i = 0; i < b->n; i++) {
 		struct monitor_pending *p = &b->v[i];
 		time_t sent = time(NULL);
 
-		if (monitor_post(m, p->body, &e) == -1) {
-			log_warn("monitor", "webhook: alert %lld of %s: %s; "
-			    "tried again next round", (long long)p->id,
+		if ((channel == STORE_ALERT_MAIL ? monitor_mail(m, p->body,
+		    &e) : monitor_post(m, p->body, &e)) == -1) {
+			log_warn("monitor", "%s: alert %lld of %s: %s; tried "
+			    "again next round", what, (long long)p->id,
 			    p->domain, e.msg);
 			sent = 0;
 		}
-		if (store_alert_sent(m->store, p->id, sent, &e) == -1)
+		if (store_alert_sent(m->store, p->id, channel, sent, &e) ==
+		    -1)
 			log_warn("monitor", "alert %lld: %s",
 			    (long long)p->id, e.msg);
 		free(p->body);
@@ -413,7 +495,8 @@ monitor_main(void *arg)
 		if (stop)
 			break;
 		monitor_round(m);
-		monitor_send(m);
+		monitor_send(m, STORE_ALERT_HOOK);
+		monitor_send(m, STORE_ALERT_MAIL);
 	}
 	return NULL;
 }
@@ -428,10 +511,18 @@ check_monitor_start(const struct check_monitor_config *c,
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		return err_set(e, "monitor: out of memory");
 	m->c = *c;
+	snprintf(m->relay_url, sizeof(m->relay_url), "smtp://%s",
+	    c->smtp_relay != NULL ? c->smtp_relay : "localhost");
+	snprintf(m->env_from, sizeof(m->env_from), "<stsguard@%s>",
+	    c->service_host);
+	snprintf(m->hdr_from, sizeof(m->hdr_from), "stsguard <stsguard@%s>",
+	    c->service_host);
+	snprintf(m->env_to, sizeof(m->env_to), "<%s>", c->mail_to != NULL ?
+	    c->mail_to : "");
 	pthread_mutex_init(&m->mu, NULL);
 	pthread_cond_init(&m->cond, NULL);
 	pthread_mutex_init(&m->keep_mu, NULL);
-	if (c->interval > 0 || c->webhook != NULL) {
+	if (c->interval > 0 || c->webhook != NULL || c->mail_to != NULL) {
 		if (store_open_dir(c->data_dir, &m->store, e) == -1) {
 			check_monitor_stop(m);
 			return -1;

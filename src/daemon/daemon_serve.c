@@ -307,6 +307,8 @@ daemon_configure_monitor(struct daemon *d, const struct conf *cf,
 	struct check_monitor_config *mc = &d->monitor_conf;
 	const char *ca = conf_get(cf, CONF_MONITOR_CA_FILE);
 	const char *hook = conf_get(cf, CONF_ALERT_WEBHOOK);
+	const char *to = conf_get(cf, CONF_ALERT_EMAIL);
+	const char *relay = conf_get(cf, CONF_ALERT_SMTP_RELAY);
 	long iv, cool;
 	bool priv;
 
@@ -328,7 +330,20 @@ daemon_configure_monitor(struct daemon *d, const struct conf *cf,
 	mc->opts.allow_private = priv;
 	mc->interval = (time_t)iv;
 	mc->cooldown = (time_t)cool;
+	/* An address for an SMTP envelope: no brackets, blanks or
+	 * controls, one '@' with something on each side. */
+	if (to != NULL && (strlen(to) > LIMIT_DNAME_LEN + 64 ||
+	    strpbrk(to, "<>\" \t\r\n,;") != NULL || strchr(to, '@') == NULL ||
+	    to[0] == '@' || strchr(to, '@')[1] == '\0'))
+		return err_set(e, "alert_email '%s': expected one address, "
+		    "user@domain", to);
+	if (relay == NULL || relay[0] == '\0' || strlen(relay) >
+	    LIMIT_DNAME_LEN + 6 || strpbrk(relay, "/?#@ \t\r\n") != NULL)
+		return err_set(e, "alert_smtp_relay '%s': expected HOST[:PORT]",
+		    relay != NULL ? relay : "");
 	mc->webhook = hook;
+	mc->mail_to = to;
+	mc->smtp_relay = relay;
 	return 0;
 }
 

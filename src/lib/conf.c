@@ -84,6 +84,12 @@ const struct conf_def conf_defs[CONF_NKEYS] = {
 	[CONF_ALERT_WEBHOOK] = { "alert_webhook", NULL, "URL",
 	    "POST each alert there as JSON (unset: alerts are only kept and "
 	    "shown)" },
+	[CONF_ALERT_EMAIL] = { "alert_email", NULL, "ADDR",
+	    "mail each alert there, from stsguard@<service_host>, through "
+	    "alert_smtp_relay (unset: no e-mail)" },
+	[CONF_ALERT_SMTP_RELAY] = { "alert_smtp_relay", "localhost:25",
+	    "HOST[:PORT]", "the SMTP relay that takes alert e-mails "
+	    "(STARTTLS when offered)" },
 };
 
 int

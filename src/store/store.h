@@ -403,10 +403,17 @@ struct store_alert_row {
 	const char *text;
 	const char *fix;		/* "" when none */
 	time_t	    raised;
-	time_t	    sent;		/* when the webhook took it; 0 not
-					 * (yet), -1 given up */
-	int64_t	    tries;		/* webhook tries so far */
+	/* Per channel: when it took the alert; 0 not yet, -1 given up after
+	 * LIMIT_ALERT_TRIES, -2 the channel was not set up when it was
+	 * raised. And the tries so far. */
+	time_t	    hook_sent;
+	int64_t	    hook_tries;
+	time_t	    mail_sent;
+	int64_t	    mail_tries;
 };
+/* Where alerts go: bits for store_alert_add, one for the others. */
+#define STORE_ALERT_HOOK 1u		/* alert_webhook */
+#define STORE_ALERT_MAIL 2u		/* alert_email */
 typedef int (*store_alert_cb)(void *arg, const struct store_alert_row *r);
 
 struct store;
@@ -721,23 +728,24 @@ struct store_ops {
 	int	(*alert_last)(struct store *s, const char *domain,
 		    const char *subject, const char *kind, time_t *raised,
 		    struct err *e);
-	/* Keeps a new alert (unsent) raised at now, its row id into *id,
-	 * and drops domain's alerts beyond LIMIT_ALERTS_PER_DOMAIN, oldest
-	 * first. */
+	/* Keeps a new alert raised at now, to be sent to the channels
+	 * (STORE_ALERT_* bits), its row id into *id, and drops domain's
+	 * alerts beyond LIMIT_ALERTS_PER_DOMAIN, oldest first. */
 	int	(*alert_add)(struct store *s, const char *domain,
 		    const char *subject, const char *kind,
 		    const char *severity, const char *text, const char *fix,
-		    time_t now, int64_t *id, struct err *e);
+		    unsigned channels, time_t now, int64_t *id, struct err *e);
 	/* domain's alerts, newest first, at most max; or, with domain
-	 * NULL, those the webhook has still to take (sent 0), oldest
-	 * first. Stops when cb returns non-zero (and returns that). */
-	int	(*alert_list)(struct store *s, const char *domain, size_t max,
-		    store_alert_cb cb, void *arg, struct err *e);
-	/* Records a webhook try of alert id: taken at sent (> 0), or failed
-	 * (sent 0: one more try; given up, sent -1, after
-	 * LIMIT_ALERT_TRIES). */
-	int	(*alert_sent)(struct store *s, int64_t id, time_t sent,
+	 * NULL, those channel (one STORE_ALERT_* bit) has still to take,
+	 * oldest first. Stops when cb returns non-zero (and returns that). */
+	int	(*alert_list)(struct store *s, const char *domain,
+		    unsigned channel, size_t max, store_alert_cb cb, void *arg,
 		    struct err *e);
+	/* Records a try of channel to deliver alert id: taken at sent
+	 * (> 0), or failed (sent 0: one more try; given up, -1, after
+	 * LIMIT_ALERT_TRIES). */
+	int	(*alert_sent)(struct store *s, int64_t id, unsigned channel,
+		    time_t sent, struct err *e);
 };
 
 struct store {
@@ -1156,23 +1164,25 @@ store_alert_last(struct store *s, const char *domain, const char *subject,
 static inline int
 store_alert_add(struct store *s, const char *domain, const char *subject,
     const char *kind, const char *severity, const char *text,
-    const char *fix, time_t now, int64_t *id, struct err *e)
+    const char *fix, unsigned channels, time_t now, int64_t *id,
+    struct err *e)
 {
 	return s->ops->alert_add(s, domain, subject, kind, severity, text,
-	    fix, now, id, e);
+	    fix, channels, now, id, e);
 }
 
 static inline int
-store_alert_list(struct store *s, const char *domain, size_t max,
-    store_alert_cb cb, void *arg, struct err *e)
+store_alert_list(struct store *s, const char *domain, unsigned channel,
+    size_t max, store_alert_cb cb, void *arg, struct err *e)
 {
-	return s->ops->alert_list(s, domain, max, cb, arg, e);
+	return s->ops->alert_list(s, domain, channel, max, cb, arg, e);
 }
 
 static inline int
-store_alert_sent(struct store *s, int64_t id, time_t sent, struct err *e)
+store_alert_sent(struct store *s, int64_t id, unsigned channel, time_t sent,
+    struct err *e)
 {
-	return s->ops->alert_sent(s, id, sent, e);
+	return s->ops->alert_sent(s, id, channel, sent, e);
 }
 
 #endif

@@ -465,13 +465,17 @@ static const char *const sq_migrations[] = {
 	"  text TEXT NOT NULL,\n"
 	"  fix TEXT NOT NULL,\n"
 	"  raised INTEGER NOT NULL,\n"
-	"  sent INTEGER NOT NULL DEFAULT 0,  -- webhook took it; 0 not yet,\n"
-	"                                 -- -1 given up\n"
-	"  tries INTEGER NOT NULL DEFAULT 0\n"
+	"  -- per channel (the webhook, e-mail): when it was taken; 0 not\n"
+	"  -- yet, -1 given up, -2 the channel was not set up\n"
+	"  hook_sent INTEGER NOT NULL,\n"
+	"  hook_tries INTEGER NOT NULL DEFAULT 0,\n"
+	"  mail_sent INTEGER NOT NULL,\n"
+	"  mail_tries INTEGER NOT NULL DEFAULT 0\n"
 	");\n"
 	"CREATE INDEX alert_key ON alert (domain, subject, kind, raised);\n"
 	"CREATE INDEX alert_domain ON alert (domain, id);\n"
-	"CREATE INDEX alert_unsent ON alert (id) WHERE sent = 0;\n",
+	"CREATE INDEX alert_hook ON alert (id) WHERE hook_sent = 0;\n"
+	"CREATE INDEX alert_mail ON alert (id) WHERE mail_sent = 0;\n",
 };
 
 static_assert(sizeof(sq_migrations) / sizeof(sq_migrations[0]) ==
@@ -570,8 +574,10 @@ enum sq_id {
 	SQ_ALERT_ADD,
 	SQ_ALERT_PRUNE,
 	SQ_ALERT_LIST,
-	SQ_ALERT_UNSENT,
-	SQ_ALERT_SENT,
+	SQ_ALERT_UNSENT_HOOK,
+	SQ_ALERT_UNSENT_MAIL,
+	SQ_ALERT_SENT_HOOK,
+	SQ_ALERT_SENT_MAIL,
 	SQ_NSTMT
 };
 
@@ -948,19 +954,25 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	[SQ_ALERT_LAST] = "SELECT max(raised) FROM alert WHERE domain = ?1 "
 	    "AND subject = ?2 AND kind = ?3",
 	[SQ_ALERT_ADD] = "INSERT INTO alert (domain, subject, kind, severity, "
-	    "text, fix, raised) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	    "text, fix, raised, hook_sent, mail_sent) VALUES (?1, ?2, ?3, ?4, "
+	    "?5, ?6, ?7, ?8, ?9)",
 	[SQ_ALERT_PRUNE] = "DELETE FROM alert WHERE domain = ?1 AND id <= "
 	    "(SELECT id FROM alert WHERE domain = ?1 ORDER BY id DESC "
 	    "LIMIT 1 OFFSET ?2)",
-	[SQ_ALERT_LIST] = "SELECT id, domain, subject, kind, severity, text, "
-	    "fix, raised, sent, tries FROM alert WHERE domain = ?1 "
-	    "ORDER BY id DESC LIMIT ?2",
-	[SQ_ALERT_UNSENT] = "SELECT id, domain, subject, kind, severity, "
-	    "text, fix, raised, sent, tries FROM alert WHERE sent = 0 "
-	    "ORDER BY id LIMIT ?2",
-	[SQ_ALERT_SENT] = "UPDATE alert SET tries = tries + 1, sent = CASE "
-	    "WHEN ?2 > 0 THEN ?2 WHEN tries + 1 >= ?3 THEN -1 ELSE 0 END "
-	    "WHERE id = ?1",
+#define SQ_ALERT_COLS "id, domain, subject, kind, severity, text, fix, " \
+	"raised, hook_sent, hook_tries, mail_sent, mail_tries"
+	[SQ_ALERT_LIST] = "SELECT " SQ_ALERT_COLS " FROM alert "
+	    "WHERE domain = ?1 ORDER BY id DESC LIMIT ?2",
+	[SQ_ALERT_UNSENT_HOOK] = "SELECT " SQ_ALERT_COLS " FROM alert "
+	    "WHERE hook_sent = 0 ORDER BY id LIMIT ?2",
+	[SQ_ALERT_UNSENT_MAIL] = "SELECT " SQ_ALERT_COLS " FROM alert "
+	    "WHERE mail_sent = 0 ORDER BY id LIMIT ?2",
+	[SQ_ALERT_SENT_HOOK] = "UPDATE alert SET hook_tries = hook_tries + 1, "
+	    "hook_sent = CASE WHEN ?2 > 0 THEN ?2 WHEN hook_tries + 1 >= ?3 "
+	    "THEN -1 ELSE 0 END WHERE id = ?1 AND hook_sent = 0",
+	[SQ_ALERT_SENT_MAIL] = "UPDATE alert SET mail_tries = mail_tries + 1, "
+	    "mail_sent = CASE WHEN ?2 > 0 THEN ?2 WHEN mail_tries + 1 >= ?3 "
+	    "THEN -1 ELSE 0 END WHERE id = ?1 AND mail_sent = 0",
 };
 
 struct sq {
@@ -4032,7 +4044,8 @@ out:
 static int
 sq_alert_add(struct store *s, const char *domain, const char *subject,
     const char *kind, const char *severity, const char *text,
-    const char *fix, time_t now, int64_t *id, struct err *e)
+    const char *fix, unsigned channels, time_t now, int64_t *id,
+    struct err *e)
 {
 	struct sq *q = (struct sq *)s;
 	sqlite3_stmt *st = sq_stmt(q, SQ_ALERT_ADD);
@@ -4040,7 +4053,10 @@ sq_alert_add(struct store *s, const char *domain, const char *subject,
 	if ((sq_bind_text(st, 1, domain) | sq_bind_text(st, 2, subject) |
 	    sq_bind_text(st, 3, kind) | sq_bind_text(st, 4, severity) |
 	    sq_bind_text(st, 5, text) | sq_bind_text(st, 6, fix ? fix : "") |
-	    sqlite3_bind_int64(st, 7, (int64_t)now)) != SQLITE_OK)
+	    sqlite3_bind_int64(st, 7, (int64_t)now) |
+	    sqlite3_bind_int(st, 8, channels & STORE_ALERT_HOOK ? 0 : -2) |
+	    sqlite3_bind_int(st, 9, channels & STORE_ALERT_MAIL ? 0 : -2)) !=
+	    SQLITE_OK)
 		return sq_err(q, e, "keep an alert of %s", domain);
 	if (sq_exec(q, st, "keep an alert", e) == -1)
 		return -1;
@@ -4053,12 +4069,13 @@ sq_alert_add(struct store *s, const char *domain, const char *subject,
 }
 
 static int
-sq_alert_list(struct store *s, const char *domain, size_t max,
-    store_alert_cb cb, void *arg, struct err *e)
+sq_alert_list(struct store *s, const char *domain, unsigned channel,
+    size_t max, store_alert_cb cb, void *arg, struct err *e)
 {
 	struct sq *q = (struct sq *)s;
 	sqlite3_stmt *st = sq_stmt(q, domain != NULL ? SQ_ALERT_LIST :
-	    SQ_ALERT_UNSENT);
+	    channel == STORE_ALERT_MAIL ? SQ_ALERT_UNSENT_MAIL :
+	    SQ_ALERT_UNSENT_HOOK);
 	struct store_alert_row row;
 	int rc = -1, r;
 
@@ -4076,8 +4093,10 @@ sq_alert_list(struct store *s, const char *domain, size_t max,
 		row.text = sq_column_text(st, 5);
 		row.fix = sq_column_text(st, 6);
 		row.raised = (time_t)sqlite3_column_int64(st, 7);
-		row.sent = (time_t)sqlite3_column_int64(st, 8);
-		row.tries = sqlite3_column_int64(st, 9);
+		row.hook_sent = (time_t)sqlite3_column_int64(st, 8);
+		row.hook_tries = sqlite3_column_int64(st, 9);
+		row.mail_sent = (time_t)sqlite3_column_int64(st, 10);
+		row.mail_tries = sqlite3_column_int64(st, 11);
 		if ((r = cb(arg, &row)) != 0) {
 			rc = sq_stopped(r, e);
 			goto out;
@@ -4094,16 +4113,18 @@ out:
 }
 
 static int
-sq_alert_sent(struct store *s, int64_t id, time_t sent, struct err *e)
+sq_alert_sent(struct store *s, int64_t id, unsigned channel, time_t sent,
+    struct err *e)
 {
 	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st = sq_stmt(q, SQ_ALERT_SENT);
+	sqlite3_stmt *st = sq_stmt(q, channel == STORE_ALERT_MAIL ?
+	    SQ_ALERT_SENT_MAIL : SQ_ALERT_SENT_HOOK);
 
 	if ((sqlite3_bind_int64(st, 1, id) |
 	    sqlite3_bind_int64(st, 2, (int64_t)sent) |
 	    sqlite3_bind_int64(st, 3, LIMIT_ALERT_TRIES)) != SQLITE_OK)
 		return sq_err(q, e, "alert %lld", (long long)id);
-	return sq_exec(q, st, "note a webhook try", e);
+	return sq_exec(q, st, "note a delivery try", e);
 }
 
 static const struct store_ops sq_ops = {

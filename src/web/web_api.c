@@ -1030,26 +1030,39 @@ web_check_cb(void *arg, const struct store_check_row *r)
 	return w->o != NULL && json_is_object(w->o) ? 0 : -1;
 }
 
+/* A channel's state of an alert: when it took it, "pending", "given
+ * up", or null when the channel was not set up. */
+static json_t *
+web_alert_sent(time_t sent)
+{
+	char when[32];
+	struct tm tm;
+
+	if (sent > 0) {
+		gmtime_r(&sent, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		return json_string(when);
+	}
+	return sent == 0 ? json_string("pending") : sent == -1 ?
+	    json_string("given up") : json_null();
+}
+
 static int
 web_alert_cb(void *arg, const struct store_alert_row *a)
 {
 	struct web_check *w = arg;
-	char raised[32], sent[32];
+	char raised[32];
 	struct tm tm;
 	json_t *x;
 
 	gmtime_r(&a->raised, &tm);
 	strftime(raised, sizeof(raised), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	if (a->sent > 0) {
-		gmtime_r(&a->sent, &tm);
-		strftime(sent, sizeof(sent), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	}
-	x = json_pack("{s:I, s:s, s:s, s:s, s:s, s:o, s:s, s:o}",
+	x = json_pack("{s:I, s:s, s:s, s:s, s:s, s:o, s:s, s:o, s:o}",
 	    "id", (json_int_t)a->id, "kind", a->kind, "severity", a->severity,
 	    "subject", a->subject, "text", a->text, "fix", a->fix[0] ?
 	    json_string(a->fix) : json_null(), "raised", raised,
-	    "webhook", a->sent > 0 ? json_string(sent) : a->sent < 0 ?
-	    json_string("given up") : json_string("pending"));
+	    "webhook", web_alert_sent(a->hook_sent),
+	    "email", web_alert_sent(a->mail_sent));
 	return json_array_append_new(w->alerts, x) == 0 ? 0 : -1;
 }
 
@@ -1092,7 +1105,7 @@ route_domain_check(struct web_ctx *x)
 		return;
 	}
 	if (r != 0 || (w.alerts = json_array()) == NULL ||
-	    store_alert_list(x->s, x->d->name, WEB_CHECK_ALERTS, web_alert_cb,
+	    store_alert_list(x->s, x->d->name, 0, WEB_CHECK_ALERTS, web_alert_cb,
 	    &w, &e) != 0) {
 		json_decref(w.o);
 		json_decref(w.alerts);

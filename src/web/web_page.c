@@ -722,6 +722,17 @@ page_check_cb(void *arg, const struct store_check_row *r)
 /* Alerts shown on a domain's page. */
 #define PAGE_ALERTS 10
 
+/* A channel's state of an alert: when it took it, or why not. */
+static void
+page_alert_sent(struct web_html *h, time_t sent)
+{
+	if (sent > 0)
+		web_page_time(h, sent);
+	else
+		web_html_text(h, sent == 0 ? "pending" : sent == -1 ?
+		    "given up" : "-");
+}
+
 static int
 page_alert_row(void *arg, const struct store_alert_row *a)
 {
@@ -740,10 +751,9 @@ page_alert_row(void *arg, const struct store_alert_row *a)
 	web_html_raw(h, "</td><td>");
 	web_html_text(h, a->text);
 	web_html_raw(h, "</td><td>");
-	if (a->sent > 0)
-		web_page_time(h, a->sent);
-	else
-		web_html_text(h, a->sent < 0 ? "given up" : "pending");
+	page_alert_sent(h, a->hook_sent);
+	web_html_raw(h, "</td><td>");
+	page_alert_sent(h, a->mail_sent);
 	web_html_raw(h, "</td></tr>");
 	return 0;
 }
@@ -805,8 +815,8 @@ page_check(struct web_pg *pg, const struct store_domain *d, struct err *e)
 	json_decref(c.o);
 	web_html_raw(h, "<h3>Alerts</h3><div class=\"scroll\"><table><tr>"
 	    "<th>Raised</th><th>Severity</th><th>Kind</th><th>About</th>"
-	    "<th>What</th><th>Webhook</th></tr>");
-	if (store_alert_list(pg->s, d->name, PAGE_ALERTS, page_alert_row, pg,
+	    "<th>What</th><th>Webhook</th><th>E-mail</th></tr>");
+	if (store_alert_list(pg->s, d->name, 0, PAGE_ALERTS, page_alert_row, pg,
 	    e) == -1)
 		return -1;
 	web_html_raw(h, "</table></div>");

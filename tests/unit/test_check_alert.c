@@ -297,13 +297,14 @@ test_cooldown(void **state)
 static void
 test_webhook_body(void **state)
 {
+	struct check_alert_msg a = { 7, "example.com", "mx-uncovered",
+	    "critical", "mx2.example.net", "MX 20 \"x\"", "", 1765056000 };
 	char *b;
 	json_t *o;
 	json_error_t je;
 
 	(void)state;
-	b = check_alert_webhook_body(7, "example.com", "mx-uncovered",
-	    "critical", "mx2.example.net", "MX 20 \"x\"", "", 1765056000);
+	b = check_alert_webhook_body(&a);
 	assert_non_null(b);
 	assert_null(strchr(b, '\n'));
 	o = json_loads(b, 0, &je);
@@ -320,6 +321,34 @@ test_webhook_body(void **state)
 	free(b);
 }
 
+static void
+test_mail(void **state)
+{
+	/* A subject from DNS with a line break: it must not add a header. */
+	struct check_alert_msg a = { 7, "example.com", "mx-uncovered",
+	    "critical", "mx2.example.net\r\nBcc: x@evil.example",
+	    "MX 20: not covered\n.", "add \"mx: mx2\"", 1765056000 };
+	char *m;
+
+	(void)state;
+	m = check_alert_mail(&a, "stsguard <stsguard@sts.example.net>",
+	    "ops@example.net", "sts.example.net");
+	assert_non_null(m);
+	assert_non_null(strstr(m, "From: stsguard <stsguard@sts.example.net>"
+	    "\r\nTo: ops@example.net\r\nSubject: [stsguard] critical: "
+	    "example.com: mx-uncovered mx2.example.net  Bcc: x@evil.example"
+	    "\r\nDate: Sat, 06 Dec 2025 21:20:00 +0000\r\nMessage-ID: "
+	    "<alert-7-1765056000@sts.example.net>\r\n"));
+	assert_null(strstr(m, "\r\nBcc:"));
+	/* The header ends once; every line ends with CRLF. */
+	assert_non_null(strstr(m, "Auto-Submitted: auto-generated\r\n\r\n"
+	    "example.com: MX 20: not covered .\r\n\r\nfix: add \"mx: mx2\""
+	    "\r\n\r\nkind: mx-uncovered"));
+	for (const char *p = m; (p = strchr(p, '\n')) != NULL; p++)
+		assert_true(p > m && p[-1] == '\r');
+	free(m);
+}
+
 int
 main(void)
 {
@@ -329,6 +358,7 @@ main(void)
 		cmocka_unit_test(test_diff),
 		cmocka_unit_test(test_cooldown),
 		cmocka_unit_test(test_webhook_body),
+		cmocka_unit_test(test_mail),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2516,9 +2516,10 @@ alert_row_cb(void *arg, const struct store_alert_row *a)
 	char *out = arg;
 	size_t n = strlen(out);
 
-	snprintf(out + n, 400 - n, "%s%lld:%s/%s/%s/%lld/%lld", n ? " " : "",
-	    (long long)a->id, a->domain, a->subject, a->kind,
-	    (long long)a->sent, (long long)a->tries);
+	snprintf(out + n, 400 - n, "%s%lld:%s/%s/%s/%lld/%lld/%lld/%lld",
+	    n ? " " : "", (long long)a->id, a->domain, a->subject, a->kind,
+	    (long long)a->hook_sent, (long long)a->hook_tries,
+	    (long long)a->mail_sent, (long long)a->mail_tries);
 	return 0;
 }
 
@@ -2579,58 +2580,74 @@ test_monitor_store(void **state)
 	    &last, &e), 0);
 	assert_int_equal(last, 0);
 	assert_int_equal(store_alert_add(s, "a.example", "mx2", "mx-uncovered",
-	    "critical", "t", "f", 1000, &id, &e), 0);
+	    "critical", "t", "f", STORE_ALERT_HOOK, 1000, &id, &e), 0);
 	assert_int_equal(store_alert_add(s, "a.example", "mx2", "mx-uncovered",
-	    "critical", "t", "f", 1300, &id, &e), 0);
+	    "critical", "t", "f", STORE_ALERT_HOOK | STORE_ALERT_MAIL, 1300,
+	    &id, &e), 0);
 	assert_int_equal(store_alert_last(s, "a.example", "mx2", "mx-uncovered",
 	    &last, &e), 0);
 	assert_int_equal(last, 1300);
 	assert_int_equal(store_alert_last(s, "a.example", "mx2", "mx-tls",
 	    &last, &e), 0);
 	assert_int_equal(last, 0);
-	/* Unsent, oldest first; a failed try counts, a taken one leaves. */
+	/* Unsent, oldest first; a failed try counts, a taken one leaves;
+	 * each channel on its own, and only when it was set up. */
 	out[0] = '\0';
-	assert_int_equal(store_alert_list(s, NULL, 10, alert_row_cb, out, &e),
+	assert_int_equal(store_alert_list(s, NULL, STORE_ALERT_MAIL, 10,
+	    alert_row_cb, out, &e), 0);
+	snprintf(out + 200, 200, "%lld:a.example/mx2/mx-uncovered/0/0/0/0",
+	    (long long)id);
+	assert_string_equal(out, out + 200);
+	assert_int_equal(store_alert_sent(s, id, STORE_ALERT_MAIL, 1350, &e),
 	    0);
+	out[0] = '\0';
+	assert_int_equal(store_alert_list(s, NULL, STORE_ALERT_MAIL, 10,
+	    alert_row_cb, out, &e), 0);
+	assert_string_equal(out, "");
+	assert_int_equal(store_alert_list(s, NULL, STORE_ALERT_HOOK, 10,
+	    alert_row_cb, out, &e), 0);
 	first = strtoll(out, NULL, 10);
 	assert_true(first > 0);
-	assert_int_equal(store_alert_sent(s, first, 0, &e), 0);
-	assert_int_equal(store_alert_sent(s, id, 1400, &e), 0);
-	out[0] = '\0';
-	assert_int_equal(store_alert_list(s, NULL, 10, alert_row_cb, out, &e),
+	assert_int_equal(store_alert_sent(s, first, STORE_ALERT_HOOK, 0, &e),
 	    0);
-	snprintf(out + 200, 200, "%lld:a.example/mx2/mx-uncovered/0/1",
+	assert_int_equal(store_alert_sent(s, id, STORE_ALERT_HOOK, 1400, &e),
+	    0);
+	out[0] = '\0';
+	assert_int_equal(store_alert_list(s, NULL, STORE_ALERT_HOOK, 10,
+	    alert_row_cb, out, &e), 0);
+	snprintf(out + 200, 200, "%lld:a.example/mx2/mx-uncovered/0/1/-2/0",
 	    (long long)first);
 	assert_string_equal(out, out + 200);
 	/* Given up after LIMIT_ALERT_TRIES. */
 	for (int i = 1; i < LIMIT_ALERT_TRIES; i++)
-		assert_int_equal(store_alert_sent(s, first, 0, &e), 0);
+		assert_int_equal(store_alert_sent(s, first, STORE_ALERT_HOOK,
+		    0, &e), 0);
 	out[0] = '\0';
-	assert_int_equal(store_alert_list(s, NULL, 10, alert_row_cb, out, &e),
-	    0);
+	assert_int_equal(store_alert_list(s, NULL, STORE_ALERT_HOOK, 10,
+	    alert_row_cb, out, &e), 0);
 	assert_string_equal(out, "");
 	out[0] = '\0';
-	assert_int_equal(store_alert_list(s, "a.example", 10, alert_row_cb,
+	assert_int_equal(store_alert_list(s, "a.example", 0, 10, alert_row_cb,
 	    out, &e), 0);
-	snprintf(out + 200, 200, "%lld:a.example/mx2/mx-uncovered/1400/1 "
-	    "%lld:a.example/mx2/mx-uncovered/-1/%d", (long long)id,
+	snprintf(out + 200, 200, "%lld:a.example/mx2/mx-uncovered/1400/1/"
+	    "1350/1 %lld:a.example/mx2/mx-uncovered/-1/%d/-2/0", (long long)id,
 	    (long long)first, LIMIT_ALERT_TRIES);
 	assert_string_equal(out, out + 200);
 	/* At most LIMIT_ALERTS_PER_DOMAIN per domain, the newest kept. */
 	for (int i = 0; i < LIMIT_ALERTS_PER_DOMAIN + 5; i++)
 		assert_int_equal(store_alert_add(s, "b.example", "x", "record",
-		    "error", "t", "", 2000 + i, &id, &e), 0);
+		    "error", "t", "", 0, 2000 + i, &id, &e), 0);
 	assert_int_equal(store_alert_last(s, "b.example", "x", "record",
 	    &last, &e), 0);
 	assert_int_equal(last, 2000 + LIMIT_ALERTS_PER_DOMAIN + 4);
-	assert_int_equal(store_alert_list(s, "b.example", 1000, alert_count_cb,
-	    &count, &e), 0);
+	assert_int_equal(store_alert_list(s, "b.example", 0, 1000,
+	    alert_count_cb, &count, &e), 0);
 	assert_int_equal(count, LIMIT_ALERTS_PER_DOMAIN);
 	/* a.example's alerts are not touched by b's pruning. */
 	out[0] = '\0';
-	assert_int_equal(store_alert_list(s, "a.example", 10, alert_row_cb,
+	assert_int_equal(store_alert_list(s, "a.example", 0, 10, alert_row_cb,
 	    out, &e), 0);
-	assert_non_null(strstr(out, "/1400/1"));
+	assert_non_null(strstr(out, "/1400/1/1350/1"));
 	store_domain_free(&d1);
 	store_domain_free(&d2);
 	store_domain_free(&d3);
