@@ -1080,6 +1080,11 @@ route_domain_check(struct web_ctx *x)
 	int r;
 
 	if (x->rq->method == HTTP_POST) {
+		if (x->d->removed != 0) {
+			web_error(x->out, 409, "the domain is removed: it is "
+			    "not checked any more");
+			return;
+		}
 		if (x->rq->check_now == NULL) {
 			web_error(x->out, 503, "checks on demand are not "
 			    "available here");
