@@ -34,6 +34,39 @@ check_time_text(time_t t, char buf[32])
 		snprintf(buf, 32, "1970-01-01T00:00:00Z");
 }
 
+/* Makes s valid UTF-8 in place: when it is not (a TXT record may hold
+ * any bytes), every byte past ASCII becomes '?', rather than the finding
+ * or alert being lost to a JSON encoder that refuses it. */
+static void
+check_text_clean(char *s)
+{
+	json_t *j = json_string(s);
+
+	if (j != NULL) {
+		json_decref(j);
+		return;
+	}
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s >= 0x80)
+			*s = '?';
+}
+
+/* s as a JSON string, cleaned as check_text_clean does. NULL when out of
+ * memory. */
+static json_t *
+check_json_text(const char *s)
+{
+	json_t *j;
+	char *c;
+
+	if ((j = json_string(s)) != NULL || (c = strdup(s)) == NULL)
+		return j;
+	check_text_clean(c);
+	j = json_string(c);
+	free(c);
+	return j;
+}
+
 json_t *
 check_report_json(const struct check_report *r, time_t checked)
 {
@@ -52,12 +85,13 @@ check_report_json(const struct check_report *r, time_t checked)
 	    json_integer((json_int_t)r->nwarn));
 	for (size_t i = 0; !bad && i < r->n; i++) {
 		const struct check_finding *f = &r->f[i];
-		json_t *x = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}",
+		json_t *x = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o}",
 		    "level", check_level_name(f->level),
 		    "area", check_area_name(f->area),
 		    "kind", check_kind_name(f->kind),
-		    "subject", f->subject, "text", f->text,
-		    "fix", f->fix[0] ? json_string(f->fix) : json_null());
+		    "subject", check_json_text(f->subject),
+		    "text", check_json_text(f->text),
+		    "fix", f->fix[0] ? check_json_text(f->fix) : json_null());
 
 		bad |= json_array_append_new(a, x);
 	}
@@ -165,6 +199,9 @@ check_alerts_diff(const struct check_report *r, bool have_prev,
 		snprintf(al->subject, sizeof(al->subject), "%s", f->subject);
 		snprintf(al->text, sizeof(al->text), "%s", f->text);
 		snprintf(al->fix, sizeof(al->fix), "%s", f->fix);
+		check_text_clean(al->subject);
+		check_text_clean(al->text);
+		check_text_clean(al->fix);
 	}
 	return n;
 }

@@ -181,6 +181,18 @@ test_json(void **state)
 	free(s);
 	check_report_free(&r);
 
+	/* Bytes that are not UTF-8 (from a TXT record) keep the finding. */
+	check_report_init(&r, "example.com");
+	check_add(&r, CHECK_FAIL, CHECK_A_STS_TXT, "_mta-sts.example.com",
+	    "fix \xff", "the v=STSv1 record is invalid: \xc3(");
+	o = check_report_json(&r, 1765056000);
+	assert_non_null(o);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(
+	    json_object_get(o, "findings"), 0), "text")),
+	    "the v=STSv1 record is invalid: ?(");
+	json_decref(o);
+	check_report_free(&r);
+
 	/* Not a stored check. */
 	assert_int_equal(check_seen_parse("[1]", &s, &n), -1);
 	assert_null(s);
@@ -274,6 +286,14 @@ test_diff(void **state)
 	assert_int_equal(na, 1);
 	assert_int_equal(al[0].kind, CHECK_K_MX_TLS);
 	assert_string_equal(al[0].severity, "error");
+	check_report_free(&r);
+
+	/* An alert's texts are UTF-8 whatever the DNS said. */
+	check_report_init(&r, "example.com");
+	check_add(&r, CHECK_FAIL, CHECK_A_TLSRPT, "_smtp._tls.example.com",
+	    "fix", "invalid record: \xff\xfe");
+	assert_int_equal(check_alerts_diff(&r, true, NULL, 0, al, 8), 1);
+	assert_string_equal(al[0].text, "invalid record: ??");
 	check_report_free(&r);
 
 	check_report_free(&before);
