@@ -13,11 +13,13 @@
 #   python3 http.server 127.0.0.30:8080 the alert webhook: refuses the
 #                                       first POST (500), keeps the rest
 #   python3 (socket)    127.0.0.31:25   the SMTP relay for alert e-mails
+#                                       and the weekly digest
 #
 # With monitor_interval = 2 the first checks pass and raise nothing; then
 # the zone gets an MX that the policy does not cover: exactly one alert
 # reaches the webhook (after a refused try: retried next round), kind
-# mx-uncovered, critical, and one e-mail the relay; GET .../check shows the failure; the MX gone
+# mx-uncovered, critical, and one e-mail the relay (which got the
+# tenant's weekly digest at the start, once); GET .../check shows the failure; the MX gone
 # and back again within the cool-down raises no second alert; POST
 # .../check runs a check now (403 with a read-only token).
 #
@@ -66,11 +68,14 @@ alert_cooldown = 3600
 alert_webhook = http://127.0.0.30:8080/hook
 alert_email = ops@good.test
 alert_smtp_relay = 127.0.0.31:25
+weekly_digest = yes
 EOC
 sg domain add good.test --mode enforce --mx stshost.test --max-age 1209600 \
     > /dev/null || { echo "domain add failed"; exit 1; }
 printf 'monitor-test-pw-1\n' > "$DIR/pw"
 sg user add viewer@good.test --tenant default --role viewer \
+    --password-file "$DIR/pw" > /dev/null || { echo "user add failed"; exit 1; }
+sg user add owner@good.test --tenant default --role owner \
     --password-file "$DIR/pw" > /dev/null || { echo "user add failed"; exit 1; }
 TW=$(sg token create --tenant default | tail -1)
 TR=$(sg token create --tenant default --read-only | tail -1)
@@ -234,6 +239,13 @@ alerts() { wc -l < "$DIR/hook.out"; }
 
 wait_checks 2
 check "GET .../check: 200 once a check ran" 200 "$(api GET "$TR")"
+# The weekly digest: mailed to the tenant's owner at the first rounds.
+for _ in $(seq 100); do grep -q '^Subject: \[stsguard\] weekly digest' "$DIR/relay.out" && break; sleep 0.1; done
+check "the weekly digest at the relay" 1 \
+    "$(grep -c '^Subject: \[stsguard\] weekly digest: default' "$DIR/relay.out")"
+grepf "the digest goes to the owner" "$DIR/relay.out" '^RCPT TO:<owner@good\.test>'
+grepf "the digest names the domain" "$DIR/relay.out" '^good\.test \(enforce\)'
+grepf "the digest has its sessions" "$DIR/relay.out" '^  sessions: no report this week'
 check "the first checks pass" "pass 0" "$(field 'j["verdict"] + " " + str(j["failures"])')"
 check "the MX is covered" "pass" "$(field '" ".join(f["level"] for f in j["findings"] if f["subject"] == "stshost.test" and f["area"] == "mx")')"
 check "no alert while all is well" 0 "$(alerts)"
@@ -248,8 +260,9 @@ check "the alert: domain, kind, severity, subject" \
     "$($PY -c 'import json, sys
 a = json.loads(open(sys.argv[1]).readline())
 print(a["domain"], a["kind"], a["severity"], a["subject"])' "$DIR/hook.out")"
-for _ in $(seq 100); do grep -q '^\.' "$DIR/relay.out" && break; sleep 0.1; done
-check "one e-mail at the relay" 1 "$(grep -c '^\.' "$DIR/relay.out")"
+mails() { grep -c '^Subject: \[stsguard\] critical: ' "$DIR/relay.out"; }
+for _ in $(seq 100); do [ "$(mails)" -ge 1 ] && break; sleep 0.1; done
+check "one alert e-mail at the relay" 1 "$(mails)"
 grepf "the e-mail's envelope" "$DIR/relay.out" '^MAIL FROM:<stsguard@stshost\.test>'
 grepf "the e-mail's recipient" "$DIR/relay.out" '^RCPT TO:<ops@good\.test>'
 grepf "the e-mail's subject" "$DIR/relay.out" \
@@ -278,7 +291,7 @@ check "MX gone: the check passes again" "pass" "$(field 'j["verdict"]')"
 rezone mx2
 wait_checks 3
 check "MX back within the cool-down: no second alert" 1 "$(alerts)"
-check "nor a second e-mail" 1 "$(grep -c '^\.' "$DIR/relay.out")"
+check "nor a second e-mail" 1 "$(mails)"
 grepf "the cool-down is logged" "$DIR/serve.log" \
     'event=alert domain="good\.test" kind="mx-uncovered" severity="critical" subject="mx2\.good\.test" raised="no \(cool-down\)"'
 
@@ -317,6 +330,9 @@ check "POST .../check: a newer check" "yes" \
     "$(field '"yes" if j["checked"] > "'"$BEFORE"'" else "no: " + j["checked"]')"
 check "POST .../check: the failure named" "fail" "$(field 'j["verdict"]')"
 check "still one alert" 1 "$(alerts)"
+check "the digest once a week" 1 \
+    "$(grep -c '^Subject: \[stsguard\] weekly digest' "$DIR/relay.out")"
+check "the viewer gets no digest" 0 "$(grep -c '^RCPT TO:<viewer@' "$DIR/relay.out")"
 
 serve_stop
 log_clean "$DIR/serve.log"

@@ -317,6 +317,13 @@ char	*check_alert_webhook_body(const struct check_alert_msg *a);
 char	*check_alert_mail(const struct check_alert_msg *a, const char *from,
 	    const char *to, const char *host);
 
+/* The e-mail of tenant's weekly digest (its body: web_digest), From
+ * from, To to (a header line), dated now, its Message-ID on host; the
+ * body's CRLF line ends kept, any other control a space. Returns a new
+ * string (caller frees), or NULL when out of memory. */
+char	*check_digest_mail(const char *tenant, const char *from,
+	    const char *to, const char *host, time_t now, const char *body);
+
 /* --- the edges (check_run.c) ------------------------------------------ */
 
 /* What a domain is checked with. */
@@ -379,10 +386,12 @@ struct check_monitor_config {
 					 * (from stsguard@<service_host>), or
 					 * NULL */
 	const char	*smtp_relay;	/* "HOST[:PORT]" that takes them */
+	bool		 digest;	/* mail each tenant's owners a weekly
+					 * digest through smtp_relay */
 };
 
-/* Starts the monitor's thread (when c->interval, c->webhook or
- * c->mail_to is set): rounds of the domains due, each checked and kept
+/* Starts the monitor's thread (when c->interval, c->webhook, c->mail_to
+ * or c->digest is set): rounds of the domains due, each checked and kept
  * with its alerts, and the alerts the webhook or the relay has not taken
  * sent again. c's strings are
  * borrowed until check_monitor_stop. Needs curl_global_init done.

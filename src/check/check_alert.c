@@ -240,12 +240,51 @@ check_mail_put(FILE *f, const char *s)
 		fputc((unsigned char)*s < 0x20 || *s == 0x7f ? ' ' : *s, f);
 }
 
+/* The header of a message to to from from, its subject subj (any bytes:
+ * controls become spaces), dated t, its Message-ID <id@host>, and the
+ * blank line that ends it. */
+static void
+check_mail_head(FILE *f, const char *from, const char *to, const char *subj,
+    time_t t, const char *id, const char *host)
+{
+	char date[64];
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	fputs("From: ", f);
+	check_mail_put(f, from);
+	fputs("\r\nTo: ", f);
+	check_mail_put(f, to);
+	fputs("\r\nSubject: ", f);
+	check_mail_put(f, subj);
+	fprintf(f, "\r\nDate: %s\r\nMessage-ID: <", date);
+	check_mail_put(f, id);
+	fputs("@", f);
+	check_mail_put(f, host);
+	fputs(">\r\nMIME-Version: 1.0\r\n"
+	    "Content-Type: text/plain; charset=utf-8\r\n"
+	    "Content-Transfer-Encoding: 8bit\r\n"
+	    "Auto-Submitted: auto-generated\r\n\r\n", f);
+}
+
+/* Closes f, the open_memstream of *buf (set by the close); returns
+ * the buffer, or NULL (freed) when writing failed. */
+static char *
+check_mail_end(FILE *f, char **buf)
+{
+	if (fclose(f) != 0) {
+		free(*buf);
+		return NULL;
+	}
+	return *buf;
+}
+
 char *
 check_alert_mail(const struct check_alert_msg *a, const char *from,
     const char *to, const char *host)
 {
-	char when[32], date[64];
-	struct tm tm;
+	char when[32], subj[LIMIT_DNAME_LEN * 2 + 128], id[64];
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f;
@@ -253,27 +292,11 @@ check_alert_mail(const struct check_alert_msg *a, const char *from,
 	if ((f = open_memstream(&buf, &len)) == NULL)
 		return NULL;
 	check_time_text(a->raised, when);
-	gmtime_r(&a->raised, &tm);
-	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
-	fputs("From: ", f);
-	check_mail_put(f, from);
-	fputs("\r\nTo: ", f);
-	check_mail_put(f, to);
-	fputs("\r\nSubject: [stsguard] ", f);
-	check_mail_put(f, a->severity);
-	fputs(": ", f);
-	check_mail_put(f, a->domain);
-	fputs(": ", f);
-	check_mail_put(f, a->kind);
-	fputs(" ", f);
-	check_mail_put(f, a->subject);
-	fprintf(f, "\r\nDate: %s\r\nMessage-ID: <alert-%lld-%lld@", date,
-	    (long long)a->id, (long long)a->raised);
-	check_mail_put(f, host);
-	fputs(">\r\nMIME-Version: 1.0\r\n"
-	    "Content-Type: text/plain; charset=utf-8\r\n"
-	    "Content-Transfer-Encoding: 8bit\r\n"
-	    "Auto-Submitted: auto-generated\r\n\r\n", f);
+	snprintf(subj, sizeof(subj), "[stsguard] %s: %s: %s %s", a->severity,
+	    a->domain, a->kind, a->subject);
+	snprintf(id, sizeof(id), "alert-%lld-%lld", (long long)a->id,
+	    (long long)a->raised);
+	check_mail_head(f, from, to, subj, a->raised, id, host);
 	check_mail_put(f, a->domain);
 	fputs(": ", f);
 	check_mail_put(f, a->text);
@@ -286,9 +309,32 @@ check_alert_mail(const struct check_alert_msg *a, const char *from,
 	fputs(", about ", f);
 	check_mail_put(f, a->subject);
 	fprintf(f, ", raised %s\r\n", when);
-	if (fclose(f) != 0) {
-		free(buf);
+	return check_mail_end(f, &buf);
+}
+
+char *
+check_digest_mail(const char *tenant, const char *from, const char *to,
+    const char *host, time_t now, const char *body)
+{
+	char subj[160], id[32];	/* a tenant's name: 64 bytes at most */
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if ((f = open_memstream(&buf, &len)) == NULL)
 		return NULL;
+	snprintf(subj, sizeof(subj), "[stsguard] weekly digest: %s", tenant);
+	snprintf(id, sizeof(id), "digest-%lld", (long long)now);
+	check_mail_head(f, from, to, subj, now, id, host);
+	/* CRLF pairs stay, every other control becomes a space. */
+	for (const char *p = body; *p != '\0'; p++) {
+		if (p[0] == '\r' && p[1] == '\n') {
+			fputs("\r\n", f);
+			p++;
+		} else {
+			fputc((unsigned char)*p < 0x20 || *p == 0x7f ? ' ' :
+			    *p, f);
+		}
 	}
-	return buf;
+	return check_mail_end(f, &buf);
 }

@@ -12,6 +12,9 @@
  *	            e-mail to alert_email through alert_smtp_relay (libcurl),
  *	            alert_sent per channel (taken, or one more try)
  *
+ *	        --> each tenant whose digest is a week old: web_digest, mailed
+ *	            to its owners
+ *
  * What it never does: run on a worker's loop, follow a webhook's
  * redirect, take a proxy from the environment, or keep more than the
  * latest check per domain and LIMIT_ALERTS_PER_DOMAIN alerts.
@@ -28,7 +31,11 @@
 
 #include "../lib/log.h"
 #include "../store/store.h"
+#include "../web/web.h"
 #include "check.h"
+
+/* A tenant's digest: weekly. */
+#define MONITOR_DIGEST_EVERY (7 * 86400)
 
 struct check_monitor {
 	struct check_monitor_config c;
@@ -284,21 +291,29 @@ monitor_read(char *buf, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-/* Hands the e-mail msg to the relay (SMTP, STARTTLS when offered; the
- * relay is the operator's, so it is trusted as configured). Returns 0
- * when the relay took it, else -1 with the reason. */
+/* Hands the e-mail msg for to (envelope addresses, "<a@b>") to the relay
+ * (SMTP, STARTTLS when offered; the relay is the operator's, so it is
+ * trusted as configured). Returns 0 when the relay took it, else -1
+ * with the reason. */
 static int
-monitor_mail(const struct check_monitor *m, const char *msg, struct err *e)
+monitor_mail(const struct check_monitor *m, const struct strv *to,
+    const char *msg, struct err *e)
 {
 	struct monitor_upload u = { msg, strlen(msg) };
-	struct curl_slist *rcpt = NULL;
+	struct curl_slist *rcpt = NULL, *l;
 	char curlerr[CURL_ERROR_SIZE];
 	CURLcode rc;
-	CURL *c;
+	CURL *c = NULL;
 	int ret = -1;
 
-	if ((c = curl_easy_init()) == NULL || (rcpt = curl_slist_append(NULL,
-	    m->env_to)) == NULL) {
+	for (size_t i = 0; i < to->n; i++) {
+		if ((l = curl_slist_append(rcpt, to->v[i])) == NULL) {
+			err_set(e, "out of memory");
+			goto out;
+		}
+		rcpt = l;
+	}
+	if ((c = curl_easy_init()) == NULL) {
 		err_set(e, "out of memory");
 		goto out;
 	}
@@ -333,6 +348,8 @@ static void
 monitor_send(struct check_monitor *m, unsigned channel)
 {
 	const char *what = channel == STORE_ALERT_MAIL ? "e-mail" : "webhook";
+	const char *one[] = { m->env_to };
+	const struct strv to = { (char **)one, 1, 1 };
 	struct monitor_batch *b;
 	struct err e;
 
@@ -352,8 +369,8 @@ monitor_send(struct check_monitor *m, unsigned channel)
 		struct monitor_pending *p = &b->v[i];
 		time_t sent = time(NULL);
 
-		if ((channel == STORE_ALERT_MAIL ? monitor_mail(m, p->body,
-		    &e) : monitor_post(m, p->body, &e)) == -1) {
+		if ((channel == STORE_ALERT_MAIL ? monitor_mail(m, &to,
+		    p->body, &e) : monitor_post(m, p->body, &e)) == -1) {
 			log_warn("monitor", "%s: alert %lld of %s: %s; tried "
 			    "again next round", what, (long long)p->id,
 			    p->domain, e.msg);
@@ -368,14 +385,6 @@ monitor_send(struct check_monitor *m, unsigned channel)
 	free(b);
 }
 
-/* --- rounds ------------------------------------------------------------- */
-
-static int
-monitor_due_cb(void *arg, const char *name)
-{
-	return strv_push(arg, name);
-}
-
 static bool
 monitor_stopping(struct check_monitor *m)
 {
@@ -385,6 +394,132 @@ monitor_stopping(struct check_monitor *m)
 	stop = m->stop;
 	pthread_mutex_unlock(&m->mu);
 	return stop;
+}
+
+/* --- the weekly digest ---------------------------------------------------- */
+
+static int
+monitor_tenant_cb(void *arg, const struct store_tenant_row *t)
+{
+	return strv_push(arg, t->name);
+}
+
+static int
+monitor_owner_cb(void *arg, const struct store_account_row *a)
+{
+	if (a->tenant == NULL || strcmp(a->role, "owner") != 0)
+		return 0;
+	return strv_pushf(arg, "<%s>", a->email);
+}
+
+/* "<a>, <b>" of the envelope addresses, for the To line (caller frees),
+ * or NULL when out of memory. */
+static char *
+monitor_to_line(const struct strv *to)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if ((f = open_memstream(&buf, &len)) == NULL)
+		return NULL;
+	for (size_t i = 0; i < to->n; i++)
+		fprintf(f, "%s%s", i ? ", " : "", to->v[i]);
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* Mails tenant's digest of the week before now to its owners. Returns
+ * 0 when it is done for the week (mailed, or no owner to mail it to),
+ * -1 (logged) to try again next round. */
+static int
+monitor_digest_one(struct check_monitor *m, const char *tenant, time_t now)
+{
+	struct strv owners = { 0 };
+	char *body = NULL, *msg = NULL, *to = NULL;
+	struct err e;
+	int rc = -1;
+
+	if (store_account_list(m->store, tenant, monitor_owner_cb, &owners,
+	    &e) != 0) {
+		log_warn("monitor", "digest of %s: owners: %s", tenant, e.msg);
+		goto out;
+	}
+	if (owners.n == 0) {
+		log_info("monitor", "digest of %s: no owner to mail it to",
+		    tenant);
+		rc = 0;
+		goto out;
+	}
+	if ((body = web_digest(m->store, tenant, now, &e)) == NULL) {
+		log_warn("monitor", "digest of %s: %s", tenant, e.msg);
+		goto out;
+	}
+	if ((to = monitor_to_line(&owners)) == NULL ||
+	    (msg = check_digest_mail(tenant, m->hdr_from, to,
+	    m->c.service_host, now, body)) == NULL) {
+		log_warn("monitor", "digest of %s: out of memory", tenant);
+		goto out;
+	}
+	if (monitor_mail(m, &owners, msg, &e) == -1) {
+		log_warn("monitor", "digest of %s: %s; tried again next round",
+		    tenant, e.msg);
+		goto out;
+	}
+	log_info("monitor", "digest of %s mailed to %zu owner%s", tenant,
+	    owners.n, owners.n == 1 ? "" : "s");
+	rc = 0;
+out:
+	free(to);
+	free(msg);
+	free(body);
+	strv_free(&owners);
+	return rc;
+}
+
+/* Mails each tenant whose last digest is MONITOR_DIGEST_EVERY old (or
+ * that never had one) its digest. */
+static void
+monitor_digest(struct check_monitor *m)
+{
+	struct strv tenants = { 0 };
+	time_t now = time(NULL), last;
+	struct err e;
+
+	if (!m->c.digest)
+		return;
+	if (store_tenant_list(m->store, monitor_tenant_cb, &tenants, &e) !=
+	    0) {
+		log_warn("monitor", "digest: tenants: %s", e.msg);
+		goto out;
+	}
+	for (size_t i = 0; i < tenants.n && !monitor_stopping(m); i++) {
+		if (store_digest_last(m->store, tenants.v[i], &last, &e) ==
+		    -1) {
+			log_warn("monitor", "digest: %s", e.msg);
+			continue;
+		}
+		if (last != 0 && now >= last && now - last <
+		    MONITOR_DIGEST_EVERY)
+			continue;
+		if (monitor_digest_one(m, tenants.v[i], now) == 0 &&
+		    store_digest_sent(m->store, tenants.v[i], now, &e) == -1)
+			log_warn("monitor", "digest of %s: %s", tenants.v[i],
+			    e.msg);
+	}
+out:
+	strv_free(&tenants);
+}
+
+/* --- rounds ------------------------------------------------------------- */
+
+static int
+monitor_due_cb(void *arg, const char *name)
+{
+	return strv_push(arg, name);
 }
 
 /* One line per domain checked: its counts and the alerts raised. */
@@ -497,6 +632,7 @@ monitor_main(void *arg)
 		monitor_round(m);
 		monitor_send(m, STORE_ALERT_HOOK);
 		monitor_send(m, STORE_ALERT_MAIL);
+		monitor_digest(m);
 	}
 	return NULL;
 }
@@ -522,7 +658,8 @@ check_monitor_start(const struct check_monitor_config *c,
 	pthread_mutex_init(&m->mu, NULL);
 	pthread_cond_init(&m->cond, NULL);
 	pthread_mutex_init(&m->keep_mu, NULL);
-	if (c->interval > 0 || c->webhook != NULL || c->mail_to != NULL) {
+	if (c->interval > 0 || c->webhook != NULL || c->mail_to != NULL ||
+	    c->digest) {
 		if (store_open_dir(c->data_dir, &m->store, e) == -1) {
 			check_monitor_stop(m);
 			return -1;

@@ -310,12 +310,13 @@ daemon_configure_monitor(struct daemon *d, const struct conf *cf,
 	const char *to = conf_get(cf, CONF_ALERT_EMAIL);
 	const char *relay = conf_get(cf, CONF_ALERT_SMTP_RELAY);
 	long iv, cool;
-	bool priv;
+	bool priv, digest;
 
 	if (conf_get_int(cf, CONF_MONITOR_INTERVAL, 0, 31536000, &iv,
 	    e) == -1 || conf_get_int(cf, CONF_ALERT_COOLDOWN, 0, 31536000,
 	    &cool, e) == -1 || conf_get_bool(cf, CONF_MONITOR_ALLOW_PRIVATE,
-	    &priv, e) == -1)
+	    &priv, e) == -1 || conf_get_bool(cf, CONF_WEEKLY_DIGEST, &digest,
+	    e) == -1)
 		return -1;
 	if (ca != NULL && access(ca, R_OK) != 0)
 		return err_set(e, "monitor_ca_file %s: cannot read it", ca);
@@ -344,6 +345,7 @@ daemon_configure_monitor(struct daemon *d, const struct conf *cf,
 	mc->webhook = hook;
 	mc->mail_to = to;
 	mc->smtp_relay = relay;
+	mc->digest = digest;
 	return 0;
 }
 

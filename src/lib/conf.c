@@ -90,6 +90,9 @@ const struct conf_def conf_defs[CONF_NKEYS] = {
 	[CONF_ALERT_SMTP_RELAY] = { "alert_smtp_relay", "localhost:25",
 	    "HOST[:PORT]", "the SMTP relay that takes alert e-mails "
 	    "(STARTTLS when offered)" },
+	[CONF_WEEKLY_DIGEST] = { "weekly_digest", "no", "yes|no",
+	    "mail each tenant's owners a summary of their domains' week "
+	    "through alert_smtp_relay" },
 };
 
 int

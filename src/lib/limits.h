@@ -429,6 +429,10 @@
 #define LIMIT_ALERT_TRIES 24
 /* Alerts sent to the webhook per round: a backlog drains over rounds. */
 #define LIMIT_ALERT_SEND_ROUND 256
+/* Domains a tenant's weekly digest names one by one: a mail to read, not
+ * a report of a provider's 100,000 domains (the rest are counted, and
+ * the dashboard has them all). */
+#define LIMIT_DIGEST_DOMAINS 200
 /* The webhook's POST, connection and answer: a slow receiver must not
  * stall the monitor. */
 #define LIMIT_ALERT_WEBHOOK_TIMEOUT_S 10

@@ -746,6 +746,13 @@ struct store_ops {
 	 * LIMIT_ALERT_TRIES). */
 	int	(*alert_sent)(struct store *s, int64_t id, unsigned channel,
 		    time_t sent, struct err *e);
+	/* When tenant's weekly digest was last mailed, into *sent (0:
+	 * never). */
+	int	(*digest_last)(struct store *s, const char *tenant,
+		    time_t *sent, struct err *e);
+	/* Notes that tenant's digest was mailed at sent. */
+	int	(*digest_sent)(struct store *s, const char *tenant, time_t sent,
+		    struct err *e);
 };
 
 struct store {
@@ -1183,6 +1190,20 @@ store_alert_sent(struct store *s, int64_t id, unsigned channel, time_t sent,
     struct err *e)
 {
 	return s->ops->alert_sent(s, id, channel, sent, e);
+}
+
+static inline int
+store_digest_last(struct store *s, const char *tenant, time_t *sent,
+    struct err *e)
+{
+	return s->ops->digest_last(s, tenant, sent, e);
+}
+
+static inline int
+store_digest_sent(struct store *s, const char *tenant, time_t sent,
+    struct err *e)
+{
+	return s->ops->digest_sent(s, tenant, sent, e);
 }
 
 #endif

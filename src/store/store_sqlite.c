@@ -446,7 +446,8 @@ static const char *const sq_migrations[] = {
 	/* 10: the monitor (issue 14): each hosted domain's latest check
 	 * (the findings as JSON) and when the next is due; the alerts it
 	 * raised, at most LIMIT_ALERTS_PER_DOMAIN per domain, with what
-	 * the webhook made of them. */
+	 * the webhook and the mail relay made of them; when each tenant's
+	 * weekly digest went out. */
 	"CREATE TABLE domain_check (\n"
 	"  domain TEXT PRIMARY KEY,       -- hosted domain, A-label\n"
 	"  checked INTEGER NOT NULL,\n"
@@ -475,7 +476,11 @@ static const char *const sq_migrations[] = {
 	"CREATE INDEX alert_key ON alert (domain, subject, kind, raised);\n"
 	"CREATE INDEX alert_domain ON alert (domain, id);\n"
 	"CREATE INDEX alert_hook ON alert (id) WHERE hook_sent = 0;\n"
-	"CREATE INDEX alert_mail ON alert (id) WHERE mail_sent = 0;\n",
+	"CREATE INDEX alert_mail ON alert (id) WHERE mail_sent = 0;\n"
+	"CREATE TABLE digest (\n"
+	"  tenant TEXT PRIMARY KEY,       -- its weekly digest was mailed\n"
+	"  sent INTEGER NOT NULL          -- then\n"
+	") WITHOUT ROWID;\n",
 };
 
 static_assert(sizeof(sq_migrations) / sizeof(sq_migrations[0]) ==
@@ -578,6 +583,8 @@ enum sq_id {
 	SQ_ALERT_UNSENT_MAIL,
 	SQ_ALERT_SENT_HOOK,
 	SQ_ALERT_SENT_MAIL,
+	SQ_DIGEST_GET,
+	SQ_DIGEST_PUT,
 	SQ_NSTMT
 };
 
@@ -973,6 +980,9 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	[SQ_ALERT_SENT_MAIL] = "UPDATE alert SET mail_tries = mail_tries + 1, "
 	    "mail_sent = CASE WHEN ?2 > 0 THEN ?2 WHEN mail_tries + 1 >= ?3 "
 	    "THEN -1 ELSE 0 END WHERE id = ?1 AND mail_sent = 0",
+	[SQ_DIGEST_GET] = "SELECT sent FROM digest WHERE tenant = ?1",
+	[SQ_DIGEST_PUT] = "INSERT INTO digest (tenant, sent) VALUES (?1, ?2) "
+	    "ON CONFLICT (tenant) DO UPDATE SET sent = ?2",
 };
 
 struct sq {
@@ -4127,6 +4137,41 @@ sq_alert_sent(struct store *s, int64_t id, unsigned channel, time_t sent,
 	return sq_exec(q, st, "note a delivery try", e);
 }
 
+static int
+sq_digest_last(struct store *s, const char *tenant, time_t *sent,
+    struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	sqlite3_stmt *st = sq_stmt(q, SQ_DIGEST_GET);
+	int rc = -1, r;
+
+	*sent = 0;
+	if (sq_bind_text(st, 1, tenant) != SQLITE_OK ||
+	    ((r = sqlite3_step(st)) != SQLITE_ROW && r != SQLITE_DONE)) {
+		sq_err(q, e, "the digest of %s", tenant);
+		goto out;
+	}
+	if (r == SQLITE_ROW)
+		*sent = (time_t)sqlite3_column_int64(st, 0);
+	rc = 0;
+out:
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int
+sq_digest_sent(struct store *s, const char *tenant, time_t sent,
+    struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	sqlite3_stmt *st = sq_stmt(q, SQ_DIGEST_PUT);
+
+	if ((sq_bind_text(st, 1, tenant) |
+	    sqlite3_bind_int64(st, 2, (int64_t)sent)) != SQLITE_OK)
+		return sq_err(q, e, "the digest of %s", tenant);
+	return sq_exec(q, st, "note a digest", e);
+}
+
 static const struct store_ops sq_ops = {
 	.name = "sqlite",
 	.close = sq_close,
@@ -4176,6 +4221,8 @@ static const struct store_ops sq_ops = {
 	.alert_add = sq_alert_add,
 	.alert_list = sq_alert_list,
 	.alert_sent = sq_alert_sent,
+	.digest_last = sq_digest_last,
+	.digest_sent = sq_digest_sent,
 };
 
 /* Reads PRAGMA user_version. */

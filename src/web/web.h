@@ -126,6 +126,17 @@ void	web_stat_free(struct web_stat_table *t);
  * "receiving-mx-hosts", "sending-ips"}. */
 json_t	*web_stats_json(const char *domain, const struct web_stats *st);
 
+/* --- the weekly digest (web_digest.c) -------------------------------- */
+
+/* The body of tenant's weekly digest for the 7 days before now, plain
+ * text with CRLF lines: per hosted domain (by name, at most
+ * LIMIT_DIGEST_DOMAINS, the rest counted) its mode, its TLS sessions
+ * (successful, failed, the share; web_stats_read, as every view), its
+ * most frequent failure types, its latest check and the alerts raised
+ * in the week. Returns it (caller frees), or NULL with the reason. */
+char	*web_digest(struct store *s, const char *tenant, time_t now,
+	    struct err *e);
+
 /* --- the dashboard's markup (web_html.c, web_svg.c, web_explain.c) -- */
 
 /* A page being written: grows by doubling up to LIMIT_WEB_PAGE_BYTES;

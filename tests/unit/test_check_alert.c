@@ -369,6 +369,28 @@ test_mail(void **state)
 	free(m);
 }
 
+static void
+test_digest_mail(void **state)
+{
+	char *m;
+
+	(void)state;
+	m = check_digest_mail("acme", "stsguard <stsguard@sts.example.net>",
+	    "<ann@acme.example>, <bob@acme.example>", "sts.example.net",
+	    1765056000, "a.example (enforce)\r\n  failures: 3 odd\ntype\r\n");
+	assert_non_null(m);
+	assert_non_null(strstr(m, "To: <ann@acme.example>, <bob@acme.example>"
+	    "\r\nSubject: [stsguard] weekly digest: acme\r\n"));
+	assert_non_null(strstr(m, "Message-ID: <digest-1765056000@"
+	    "sts.example.net>\r\n"));
+	/* The body's CRLFs kept, a bare LF (from a report) a space. */
+	assert_non_null(strstr(m, "\r\n\r\na.example (enforce)\r\n"
+	    "  failures: 3 odd type\r\n"));
+	for (const char *p = m; (p = strchr(p, '\n')) != NULL; p++)
+		assert_true(p > m && p[-1] == '\r');
+	free(m);
+}
+
 int
 main(void)
 {
@@ -379,6 +401,7 @@ main(void)
 		cmocka_unit_test(test_cooldown),
 		cmocka_unit_test(test_webhook_body),
 		cmocka_unit_test(test_mail),
+		cmocka_unit_test(test_digest_mail),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1901,7 +1901,7 @@ exec_sql(const char *path, const char *sql)
 
 /* Undoes migrations 9, 8 and 7 (the migration tests go back further, and
  * undo the later steps that would otherwise run twice). */
-#define UNDO_10 "DROP TABLE alert; DROP TABLE domain_check; "
+#define UNDO_10 "DROP TABLE digest; DROP TABLE alert; DROP TABLE domain_check; "
 #define UNDO_9 UNDO_10 "DROP TABLE fetch_agent; DROP TABLE fetch_day; "
 #define UNDO_8 UNDO_9 "DROP TABLE login_failure; DROP TABLE session; "
 #define UNDO_7 UNDO_8 "DROP TABLE api_token; DROP TABLE account; "
@@ -2648,6 +2648,13 @@ test_monitor_store(void **state)
 	assert_int_equal(store_alert_list(s, "a.example", 0, 10, alert_row_cb,
 	    out, &e), 0);
 	assert_non_null(strstr(out, "/1400/1/1350/1"));
+	/* The weekly digest's date per tenant. */
+	assert_int_equal(store_digest_last(s, "acme", &last, &e), 0);
+	assert_int_equal(last, 0);
+	assert_int_equal(store_digest_sent(s, "acme", 5000, &e), 0);
+	assert_int_equal(store_digest_sent(s, "acme", 6000, &e), 0);
+	assert_int_equal(store_digest_last(s, "acme", &last, &e), 0);
+	assert_int_equal(last, 6000);
 	store_domain_free(&d1);
 	store_domain_free(&d2);
 	store_domain_free(&d3);
