@@ -21,6 +21,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "../dns/dns.h"
 #include "../lib/err.h"
 #include "../lib/limits.h"
@@ -71,9 +73,27 @@ enum check_area {
 				 * earlier names keep their values */
 };
 
+/* What a warning or failure means for the monitor's alerts (check_alert.c):
+ * check_add gives each finding its area's kind, a few are tagged more
+ * precisely (check_tag). Only warn and fail findings of a kind other than
+ * CHECK_K_NONE can raise an alert. */
+enum check_kind {
+	CHECK_K_NONE = 0,	/* nothing to alert on */
+	CHECK_K_RECORD,		/* a DNS record gone, changed or broken */
+	CHECK_K_POLICY,		/* the policy fetch or the policy text */
+	CHECK_K_MX_UNCOVERED,	/* an MX no pattern covers */
+	CHECK_K_MX_TLS,		/* an MX's STARTTLS or certificate */
+	CHECK_K_CERT_EXPIRY,	/* the mta-sts or an MX certificate near
+				 * expiry */
+	CHECK_K_CNAME,		/* mta-sts.<domain> not a CNAME to us */
+	CHECK_K_ID_LAG,		/* the published id lags the served one */
+};
+#define CHECK_K_MAX CHECK_K_ID_LAG
+
 struct check_finding {
 	enum check_level level;
 	enum check_area	 area;
+	enum check_kind	 kind;
 	char	subject[LIMIT_DNAME_LEN + 16];	/* the name checked */
 	char	text[384];			/* what was found */
 	char	fix[384];			/* what to do; "" unless warn
@@ -104,10 +124,18 @@ void	check_add(struct check_report *r, enum check_level lv,
 	    enum check_area a, const char *subject, const char *fix,
 	    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
+/* Sets the kind of the finding added last (none: nothing). */
+void	check_tag(struct check_report *r, enum check_kind k);
+
 /* "pass", "info", "warn", "fail"; "sts-txt", "policy", "mx", "smtp",
- * "tlsrpt", "hosted". Static storage. */
+ * "tlsrpt", "hosted", "ns". Static storage. */
 const char *check_level_name(enum check_level lv);
 const char *check_area_name(enum check_area a);
+/* "none", "record", "policy", "mx-uncovered", "mx-tls", "cert-expiry",
+ * "cname", "id-lag"; static storage. check_kind_parse is its inverse
+ * (-1 for an unknown name). */
+const char *check_kind_name(enum check_kind k);
+int	check_kind_parse(const char *name);
 
 /* --- the pure checks (check_eval.c), in the order they run ------------ */
 
@@ -144,6 +172,9 @@ struct check_fetch {
 	size_t		 len;
 	bool		 too_large;	/* the body went past
 					 * LIMIT_POLICY_BYTES (not kept) */
+	time_t		 not_after;	/* the server certificate's, 0 when
+					 * not known */
+	time_t		 now;
 };
 
 /* Step 2b: the fetch as RFC 8461 §3.3 requires (200, text/plain, no
@@ -266,6 +297,86 @@ struct check_reply {
 int	check_reply_parse(const char *buf, size_t len, struct check_reply *out,
 	    struct err *e);
 
+/* --- the monitor's alerts (check_alert.c, pure) ----------------------- */
+
+/* What the monitor keeps of a finding to compare the next check with. */
+struct check_seen {
+	enum check_level level;
+	enum check_kind	 kind;
+	char	subject[LIMIT_DNAME_LEN + 16];
+};
+
+/* An alert: a warning or failure that the previous check did not have
+ * (or had at a lower level) for the same kind and subject. */
+struct check_alert {
+	enum check_kind	 kind;
+	enum check_level level;
+	const char	*severity;	/* static: "critical", "error",
+					 * "warning" */
+	char	subject[LIMIT_DNAME_LEN + 16];
+	char	text[384];
+	char	fix[384];
+};
+
+/* The stored form of a check: {"domain", "checked" (RFC 3339 UTC),
+ * "verdict", "failures", "warnings", "findings": [{"level", "area",
+ * "kind", "subject", "text", "fix"}]}. Returns a new reference, or NULL
+ * when out of memory. */
+json_t	*check_report_json(const struct check_report *r, time_t checked);
+
+/* Reads the findings of a stored check (check_report_json's form) into
+ * *out (caller frees; *n of them). Unknown levels and kinds count as
+ * pass and none. Returns 0, or -1 when json is not that form or memory
+ * runs out (*out NULL, *n 0). */
+int	check_seen_parse(const char *json, struct check_seen **out,
+	    size_t *n);
+
+/* The alerts of r against the previous check prev[0..nprev): each
+ * warning or failure of an alerting kind whose (kind, subject) prev did
+ * not have at that level or worse, at most cap of them into out, one
+ * per (kind, subject). Without a previous check (!have_prev) there is
+ * nothing to compare with: the first check is the baseline and raises
+ * none (the dashboard and the API show its failures), so that a new
+ * domain or a first start does not flood the webhook. An MX no pattern
+ * covers in enforce mode (a failure) is "critical": mail will bounce;
+ * other failures "error", warnings "warning". Returns how many. */
+size_t	check_alerts_diff(const struct check_report *r, bool have_prev,
+	    const struct check_seen *prev, size_t nprev,
+	    struct check_alert *out, size_t cap);
+
+/* Whether an alert for a (domain, subject, kind) last raised at last
+ * (0: never) may be raised again at now, cooldown seconds on. */
+bool	check_alert_due(time_t last, time_t now, time_t cooldown);
+
+/* An alert as it is sent (the store's row). Borrowed strings. */
+struct check_alert_msg {
+	int64_t		 id;
+	const char	*domain, *kind, *severity, *subject, *text;
+	const char	*fix;		/* "" or NULL: none */
+	time_t		 raised;
+};
+
+/* The webhook's body for alert a: {"id", "domain", "kind", "severity",
+ * "subject", "text", "fix", "raised" (RFC 3339 UTC)}. Returns a new
+ * string (caller frees), or NULL when out of memory. */
+char	*check_alert_webhook_body(const struct check_alert_msg *a);
+
+/* The e-mail for alert a (RFC 5322, CRLF lines, text/plain in UTF-8),
+ * From from, To to, its Message-ID on host, the Subject naming the
+ * severity, domain, kind and subject. Control characters of any value
+ * (they may come from DNS answers) become spaces, so nothing can add a
+ * header line. Returns a new string (caller frees), or NULL when out of
+ * memory. */
+char	*check_alert_mail(const struct check_alert_msg *a, const char *from,
+	    const char *to, const char *host);
+
+/* The e-mail of tenant's weekly digest (its body: web_digest), From
+ * from, To to (a header line), dated now, its Message-ID on host; the
+ * body's CRLF line ends kept, any other control a space. Returns a new
+ * string (caller frees), or NULL when out of memory. */
+char	*check_digest_mail(const char *tenant, const char *from,
+	    const char *to, const char *host, time_t now, const char *body);
+
 /* --- the edges (check_run.c) ------------------------------------------ */
 
 /* What a domain is checked with. */
@@ -305,5 +416,53 @@ int	check_many(const struct check_opts *o, const char *const *domains,
 	    const struct check_hosted_info *const *hosted, size_t n,
 	    size_t parallel, struct check_report *reports,
 	    void (*progress)(size_t done, size_t total), struct err *e);
+
+/* --- the monitor (check_monitor.c), inside `stsguard serve` ----------- */
+
+/* Domains the monitor checks at once: a background job on a machine
+ * that serves policies; each check waits mostly on the network. */
+#define CHECK_MONITOR_CONCURRENCY 2
+
+struct store;
+struct check_monitor;
+
+struct check_monitor_config {
+	const char	*data_dir;	/* its store (store_open_dir) */
+	const char	*service_host;	/* for check_hosted */
+	struct check_opts opts;		/* nameserver, CA, private addresses */
+	time_t		 interval;	/* seconds between checks of a
+					 * domain, +-10 % jitter; 0: no
+					 * periodic checks */
+	time_t		 cooldown;	/* seconds before an alert for the
+					 * same (domain, subject, kind) is
+					 * raised again */
+	const char	*webhook;	/* URL for alerts, or NULL */
+	const char	*mail_to;	/* alerts by e-mail to this address
+					 * (from stsguard@<service_host>), or
+					 * NULL */
+	const char	*smtp_relay;	/* "HOST[:PORT]" that takes them */
+	bool		 digest;	/* mail each tenant's owners a weekly
+					 * digest through smtp_relay */
+};
+
+/* Starts the monitor's thread (when c->interval, c->webhook, c->mail_to
+ * or c->digest is set): rounds of the domains due, each checked and kept
+ * with its alerts, and the alerts the webhook or the relay has not taken
+ * sent again. c's strings are
+ * borrowed until check_monitor_stop. Needs curl_global_init done.
+ * Returns 0 and *out, or -1 with the reason. */
+int	check_monitor_start(const struct check_monitor_config *c,
+	    struct check_monitor **out, struct err *e);
+/* Stops the thread (a check in progress ends first: at most the
+ * checker's timeouts) and frees m. NULL is fine. */
+void	check_monitor_stop(struct check_monitor *m);
+
+/* Checks domain now, from any thread, with that thread's store s: kept
+ * and alerted on like a periodic check (the webhook gets the alerts at
+ * once, from the monitor's thread). Returns 0, 1 when CHECK_MONITOR_
+ * CONCURRENCY checks on demand run already (try later), or -1 with the
+ * reason (the domain is not hosted, the store failed). */
+int	check_monitor_run(struct check_monitor *m, struct store *s,
+	    const char *domain, struct err *e);
 
 #endif

@@ -67,6 +67,10 @@ check_add(struct check_report *r, enum check_level lv, enum check_area a,
 	f = &r->f[r->n++];
 	f->level = lv;
 	f->area = a;
+	/* Each area's usual meaning; check_tag refines it. */
+	f->kind = a == CHECK_A_STS_TXT || a == CHECK_A_TLSRPT ||
+	    a == CHECK_A_MX ? CHECK_K_RECORD : a == CHECK_A_POLICY ?
+	    CHECK_K_POLICY : a == CHECK_A_SMTP ? CHECK_K_MX_TLS : CHECK_K_NONE;
 	snprintf(f->subject, sizeof(f->subject), "%s", subject);
 	snprintf(f->fix, sizeof(f->fix), "%s", fix ? fix : "");
 	va_start(ap, fmt);
@@ -76,6 +80,31 @@ check_add(struct check_report *r, enum check_level lv, enum check_area a,
 		r->nfail++;
 	else if (lv == CHECK_WARN)
 		r->nwarn++;
+}
+
+void
+check_tag(struct check_report *r, enum check_kind k)
+{
+	if (r->n > 0)
+		r->f[r->n - 1].kind = k;
+}
+
+static const char *const check_kinds[] = { "none", "record", "policy",
+    "mx-uncovered", "mx-tls", "cert-expiry", "cname", "id-lag" };
+
+const char *
+check_kind_name(enum check_kind k)
+{
+	return (unsigned)k <= CHECK_K_MAX ? check_kinds[k] : "?";
+}
+
+int
+check_kind_parse(const char *name)
+{
+	for (int k = 0; k <= CHECK_K_MAX; k++)
+		if (strcmp(check_kinds[k], name) == 0)
+			return k;
+	return -1;
 }
 
 const char *
@@ -226,6 +255,7 @@ check_policy_host(struct check_report *r, struct check_dns q,
 		    "mta-sts.<domain> as a CNAME to the host that serves the "
 		    "policy (or its A/AAAA records)", "no address (A or "
 		    "AAAA): senders cannot fetch the policy");
+		check_tag(r, CHECK_K_RECORD);
 		return 0;
 	}
 	list[0] = refused[0] = '\0';
@@ -327,6 +357,14 @@ check_policy_fetch(struct check_report *r, const struct check_fetch *f)
 		check_add(r, CHECK_PASS, CHECK_A_POLICY, url, NULL, "fetched: "
 		    "status 200, text/plain, %zu bytes, certificate valid, "
 		    "no redirect", f->len);
+	if (f->not_after != 0 && f->not_after - f->now < CHECK_EXPIRY_WARN_S) {
+		check_add(r, CHECK_WARN, CHECK_A_POLICY, url, "renew the "
+		    "certificate of mta-sts.<domain> now (with certificates = "
+		    "acme, see why renewal fails in the log)", "the "
+		    "certificate expires in %ld days",
+		    (long)((f->not_after - f->now) / 86400));
+		check_tag(r, CHECK_K_CERT_EXPIRY);
+	}
 
 	if (policy_parse(f->body, f->len, &p, &w, &e) == -1) {
 		check_add(r, CHECK_FAIL, CHECK_A_POLICY, url, "correct the "
@@ -416,12 +454,14 @@ check_mx_cover(struct check_report *r, struct check_dns q,
 			    "%s: no mx pattern of the policy covers it; in "
 			    "enforce mode senders will not deliver to it "
 			    "(RFC 8461 §4.1)", mx[i].pref, h);
+			check_tag(r, CHECK_K_MX_UNCOVERED);
 			break;
 		case POLICY_MODE_TESTING:
 			check_add(r, CHECK_WARN, CHECK_A_MX, h, fix, "MX %u "
 			    "%s: no mx pattern of the policy covers it; "
 			    "senders deliver (testing) but report failures, "
 			    "and enforce mode would bounce", mx[i].pref, h);
+			check_tag(r, CHECK_K_MX_UNCOVERED);
 			break;
 		default:
 			check_add(r, CHECK_INFO, CHECK_A_MX, h, NULL, "MX %u "
@@ -659,13 +699,14 @@ check_smtp_probe(struct check_report *r, const struct check_smtp *s)
 	} else {
 		gmtime_r(&s->not_after, &tm);
 		strftime(when, sizeof(when), "%Y-%m-%d", &tm);
-		if (s->not_after - s->now < CHECK_EXPIRY_WARN_S)
+		if (s->not_after - s->now < CHECK_EXPIRY_WARN_S) {
 			check_add(r, CHECK_WARN, CHECK_A_SMTP, sub, "renew the "
 			    "certificate of the MX host now", "%s: %s, "
 			    "certificate for %s expires on %s, in %ld days",
 			    s->addr, s->tls_version ? s->tls_version : "TLS",
 			    h, when, (long)((s->not_after - s->now) / 86400));
-		else
+			check_tag(r, CHECK_K_CERT_EXPIRY);
+		} else
 			check_add(r, CHECK_PASS, CHECK_A_SMTP, sub, NULL,
 			    "%s: STARTTLS, %s, certificate valid for %s "
 			    "until %s", s->addr, s->tls_version ?
@@ -797,6 +838,7 @@ check_hosted(struct check_report *r, const char *served_id,
 			    "policy with id %s; senders holding an older "
 			    "policy keep it until it expires", r->sts_id,
 			    served_id);
+			check_tag(r, CHECK_K_ID_LAG);
 		}
 	}
 	for (size_t i = 0; mta_chain != NULL && i < mta_chain->n; i++)
@@ -814,6 +856,8 @@ check_hosted(struct check_report *r, const char *served_id,
 		check_add(r, CHECK_FAIL, CHECK_A_HOSTED, mta, fix, "a CNAME to "
 		    "%s, not to the service (%s): senders fetch the policy "
 		    "from someone else", mta_chain->v[0], service_host);
+	if (!ours)
+		check_tag(r, CHECK_K_CNAME);
 }
 
 bool

@@ -94,6 +94,38 @@ struct check_fetch_keep {
 	char	 error[CURL_ERROR_SIZE + 64];
 };
 
+/* The leaf certificate's end of validity from libcurl's certificate
+ * info ("Expire date:Dec  6 21:18:54 2027 GMT", OpenSSL's print
+ * format), or 0 when it is not there. */
+static time_t
+check_fetch_not_after(CURL *c)
+{
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	struct curl_certinfo *ci = NULL;
+	struct curl_slist *l;
+	struct tm tm = { 0 };
+	char mon[4];
+	const char *m;
+
+	if (curl_easy_getinfo(c, CURLINFO_CERTINFO, &ci) != CURLE_OK ||
+	    ci == NULL || ci->num_of_certs < 1)
+		return 0;
+	for (l = ci->certinfo[0]; l != NULL; l = l->next) {
+		if (strncmp(l->data, "Expire date:", 12) != 0)
+			continue;
+		if (sscanf(l->data + 12, "%3s %d %d:%d:%d %d", mon,
+		    &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec,
+		    &tm.tm_year) != 6 || strlen(mon) != 3 ||
+		    (m = strstr(months, mon)) == NULL ||
+		    (m - months) % 3 != 0)
+			return 0;
+		tm.tm_mon = (int)((m - months) / 3);
+		tm.tm_year -= 1900;
+		return timegm(&tm);
+	}
+	return 0;
+}
+
 static void
 check_fetch_free(struct check_fetch_keep *k)
 {
@@ -167,6 +199,7 @@ check_fetch_one(const struct check_opts *o, const char *domain,
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curlerr);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, check_body_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &k->cb);
+	curl_easy_setopt(c, CURLOPT_CERTINFO, 1L);
 	rc = curl_easy_perform(c);
 	if (rc == CURLE_WRITE_ERROR && k->cb.too_large) {
 		rc = CURLE_OK;
@@ -189,6 +222,8 @@ check_fetch_one(const struct check_opts *o, const char *domain,
 			f->location = k->loc = strdup(loc);
 		f->body = k->cb.b;
 		f->len = k->cb.n;
+		f->not_after = check_fetch_not_after(c);
+		f->now = time(NULL);
 	}
 out:
 	curl_easy_cleanup(c);

@@ -78,6 +78,13 @@ api_field(char *fields, size_t *off, const char *s, size_t n)
 	return p;
 }
 
+/* POST .../check: on the pool thread that answers the request. */
+static int
+api_check_now(void *arg, struct store *s, const char *domain, struct err *e)
+{
+	return check_monitor_run(arg, s, domain, e);
+}
+
 struct api_job *
 api_new(struct intake *in, void *waiter, const struct http_request *r,
     const char *client)
@@ -124,6 +131,10 @@ api_new(struct intake *in, void *waiter, const struct http_request *r,
 	j->rq.client = j->client;
 	j->rq.service_host = in->d->service_host;
 	j->rq.data_dir = in->d->data_dir;
+	if (in->d->monitor != NULL) {
+		j->rq.check_now = api_check_now;
+		j->rq.check_arg = in->d->monitor;
+	}
 	return j;
 }
 

@@ -32,6 +32,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "../check/check.h"
 #include "../http/http.h"
 #include "../intake/intake.h"
 #include "../lib/err.h"
@@ -329,6 +330,9 @@ struct daemon {
 	int		 metrics_stop_fd;	/* eventfd, or -1 */
 	pthread_t	 metrics_thr;
 	bool		 metrics_started;
+	struct check_monitor_config monitor_conf;	/* the settings */
+	struct check_monitor *monitor;	/* periodic checks, alerts, and
+					 * checks on demand (the API) */
 };
 
 /* --- the REST API (daemon_api.c) -------------------------------------- */

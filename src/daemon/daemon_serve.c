@@ -26,7 +26,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "../acme/acme.h"
+#include "../check/check.h"
 #include "../lib/log.h"
 #include "../lib/net.h"
 #include "../mime/mime.h"
@@ -298,6 +301,57 @@ daemon_hosted(void *arg, const char *name, size_t len)
 /* Reads the settings into d (and *as_user, when set), and sets the
  * process up: log level, no new privileges, the data dir. Returns 0 or
  * -1 (logged). */
+/* The monitor's settings into d->monitor_conf. Returns 0 or -1 with the
+ * reason. */
+static int
+daemon_configure_monitor(struct daemon *d, const struct conf *cf,
+    struct err *e)
+{
+	struct check_monitor_config *mc = &d->monitor_conf;
+	const char *ca = conf_get(cf, CONF_MONITOR_CA_FILE);
+	const char *hook = conf_get(cf, CONF_ALERT_WEBHOOK);
+	const char *to = conf_get(cf, CONF_ALERT_EMAIL);
+	const char *relay = conf_get(cf, CONF_ALERT_SMTP_RELAY);
+	long iv, cool;
+	bool priv, digest;
+
+	if (conf_get_int(cf, CONF_MONITOR_INTERVAL, 0, 31536000, &iv,
+	    e) == -1 || conf_get_int(cf, CONF_ALERT_COOLDOWN, 0, 31536000,
+	    &cool, e) == -1 || conf_get_bool(cf, CONF_MONITOR_ALLOW_PRIVATE,
+	    &priv, e) == -1 || conf_get_bool(cf, CONF_WEEKLY_DIGEST, &digest,
+	    e) == -1)
+		return -1;
+	if (ca != NULL && access(ca, R_OK) != 0)
+		return err_set(e, "monitor_ca_file %s: cannot read it", ca);
+	if (hook != NULL && strncmp(hook, "http://", 7) != 0 &&
+	    strncmp(hook, "https://", 8) != 0)
+		return err_set(e, "alert_webhook '%s': expected an http:// or "
+		    "https:// URL", hook);
+	mc->data_dir = d->data_dir;
+	mc->service_host = d->service_host;
+	mc->opts.nameserver = d->nameserver;
+	mc->opts.ca_file = ca;
+	mc->opts.allow_private = priv;
+	mc->interval = (time_t)iv;
+	mc->cooldown = (time_t)cool;
+	/* An address for an SMTP envelope: no brackets, blanks or
+	 * controls, one '@' with something on each side. */
+	if (to != NULL && (strlen(to) > LIMIT_DNAME_LEN + 64 ||
+	    strpbrk(to, "<>\" \t\r\n,;") != NULL || strchr(to, '@') == NULL ||
+	    to[0] == '@' || strchr(to, '@')[1] == '\0'))
+		return err_set(e, "alert_email '%s': expected one address, "
+		    "user@domain", to);
+	if (relay == NULL || relay[0] == '\0' || strlen(relay) >
+	    LIMIT_DNAME_LEN + 6 || strpbrk(relay, "/?#@ \t\r\n") != NULL)
+		return err_set(e, "alert_smtp_relay '%s': expected HOST[:PORT]",
+		    relay != NULL ? relay : "");
+	mc->webhook = hook;
+	mc->mail_to = to;
+	mc->smtp_relay = relay;
+	mc->digest = digest;
+	return 0;
+}
+
 static int
 daemon_configure(struct daemon *d, const struct conf *cf,
     struct tls_config *tc, struct passwd *pw, struct passwd **as_user)
@@ -336,6 +390,8 @@ daemon_configure(struct daemon *d, const struct conf *cf,
 	    &e) == -1)
 		return log_warn("start", "%s", e.msg), -1;
 	d->nameserver = conf_get(cf, CONF_NAMESERVER);
+	if (daemon_configure_monitor(d, cf, &e) == -1)
+		return log_warn("start", "%s", e.msg), -1;
 	memset(tc, 0, sizeof(*tc));
 	if (d->service_host == NULL || d->data_dir == NULL ||
 	    tls_source_parse(conf_get(cf, CONF_CERTIFICATES), &tc->source)
@@ -451,8 +507,11 @@ daemon_start(struct daemon *d)
 	struct log_line l;
 	struct err e;
 
-	/* GMime's tables, once, before any thread parses a message. */
+	/* GMime's tables, once, before any thread parses a message; and
+	 * libcurl's (the monitor, the ACME client). */
 	mime_init();
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+		return log_warn("start", "libcurl: cannot initialise"), -1;
 	for (int i = 0; i < d->nworkers; i++)
 		if (worker_setup(&d->workers[i], &e) == -1)
 			return log_warn("start", "%s", e.msg), -1;
@@ -466,6 +525,8 @@ daemon_start(struct daemon *d)
 		d->workers[i].started = true;
 	}
 	if (daemon_reload_start(d, &e) == -1)
+		return log_warn("start", "%s", e.msg), -1;
+	if (check_monitor_start(&d->monitor_conf, &d->monitor, &e) == -1)
 		return log_warn("start", "%s", e.msg), -1;
 	if (d->acme) {
 		struct acme_config ac = {
@@ -495,6 +556,7 @@ daemon_start(struct daemon *d)
 	log_cstr(&l, "service_host", d->service_host);
 	log_int(&l, "intake_client_rate", d->intake_rate);
 	log_int(&l, "intake_client_concurrent", d->intake_concurrent);
+	log_int(&l, "monitor_interval", (int64_t)d->monitor_conf.interval);
 	log_end(&l);
 	return 0;
 }
@@ -543,7 +605,9 @@ daemon_stop(struct daemon *d)
 	for (int i = 0; i < d->nworkers && d->workers != NULL; i++)
 		if (d->workers[i].started)
 			pthread_join(d->workers[i].thr, NULL);
-	intake_stop(d);
+	intake_stop(d);		/* the pool: no check on demand after */
+	check_monitor_stop(d->monitor);
+	d->monitor = NULL;
 	daemon_reload_stop(d);
 	for (int i = 0; d->workers != NULL && i < d->nworkers; i++)
 		worker_free(&d->workers[i]);

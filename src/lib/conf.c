@@ -75,6 +75,30 @@ const struct conf_def conf_defs[CONF_NKEYS] = {
 	[CONF_METRICS_LISTEN] = { "metrics_listen", NULL, "ADDR:PORT",
 	    "Prometheus metrics over plain HTTP, GET /metrics (off when "
 	    "unset)" },
+	[CONF_MONITOR_INTERVAL] = { "monitor_interval", "21600", "SECONDS",
+	    "serve checks each hosted domain this often, with jitter, and "
+	    "alerts on what got worse (0: no monitor)" },
+	[CONF_MONITOR_CA_FILE] = { "monitor_ca_file", NULL, "FILE",
+	    "the monitor trusts only this CA for HTTPS and STARTTLS (a test "
+	    "CA; unset: the system's)" },
+	[CONF_MONITOR_ALLOW_PRIVATE] = { "monitor_allow_private", "no",
+	    "yes|no", "the monitor probes loopback and private addresses too "
+	    "(test set-ups; as check --allow-private)" },
+	[CONF_ALERT_COOLDOWN] = { "alert_cooldown", "86400", "SECONDS",
+	    "an alert for the same domain, name and kind is raised again "
+	    "only after this long" },
+	[CONF_ALERT_WEBHOOK] = { "alert_webhook", NULL, "URL",
+	    "POST each alert there as JSON (unset: alerts are only kept and "
+	    "shown)" },
+	[CONF_ALERT_EMAIL] = { "alert_email", NULL, "ADDR",
+	    "mail each alert there, from stsguard@<service_host>, through "
+	    "alert_smtp_relay (unset: no e-mail)" },
+	[CONF_ALERT_SMTP_RELAY] = { "alert_smtp_relay", "localhost:25",
+	    "HOST[:PORT]", "the SMTP relay that takes alert e-mails "
+	    "(STARTTLS when offered)" },
+	[CONF_WEEKLY_DIGEST] = { "weekly_digest", "no", "yes|no",
+	    "mail each tenant's owners a summary of their domains' week "
+	    "through alert_smtp_relay" },
 };
 
 int

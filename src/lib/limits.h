@@ -446,4 +446,30 @@
 #define LIMIT_TEMPLATE_NAME 32
 #define LIMIT_TEMPLATE_URL 512
 
+/* --- the monitor (check_monitor.c) ------------------------------------ */
+
+/* Domains one monitor round takes from the store: a round is a few
+ * minutes of checks at most, so that a stop or an interval change is
+ * seen soon; the next round takes the next ones. */
+#define LIMIT_MONITOR_ROUND 64
+/* Alerts one check may raise: one per (kind, subject); a domain with
+ * LIMIT_CHECK_MX broken MX hosts and its records stays under it. */
+#define LIMIT_MONITOR_ALERTS 64
+/* Alerts kept per domain, newest first: what the dashboard shows; older
+ * ones go (the latest per (subject, kind) is what the cool-down needs,
+ * and an alert older than a cool-down no longer decides anything). */
+#define LIMIT_ALERTS_PER_DOMAIN 100
+/* Webhook tries per alert (one a round) before it is given up: a
+ * receiver down for days should not get a week-old flood. */
+#define LIMIT_ALERT_TRIES 24
+/* Alerts sent to the webhook per round: a backlog drains over rounds. */
+#define LIMIT_ALERT_SEND_ROUND 256
+/* Domains a tenant's weekly digest names one by one: a mail to read, not
+ * a report of a provider's 100,000 domains (the rest are counted, and
+ * the dashboard has them all). */
+#define LIMIT_DIGEST_DOMAINS 200
+/* The webhook's POST, connection and answer: a slow receiver must not
+ * stall the monitor. */
+#define LIMIT_ALERT_WEBHOOK_TIMEOUT_S 10
+
 #endif

@@ -388,6 +388,42 @@ typedef int (*store_history_cb)(void *arg, const char *policy_id,
 typedef int (*store_entry_cb)(void *arg, const struct store_entry_row *r);
 typedef int (*store_fetch_cb)(void *arg, const struct store_fetch_row *r);
 
+/* The latest check of a hosted domain (the monitor's, check_alert.c's
+ * JSON). Borrowed by the callback. */
+struct store_check_row {
+	const char *domain;
+	time_t	    checked;
+	uint64_t    failures, warnings;
+	const char *json;
+};
+typedef int (*store_check_cb)(void *arg, const struct store_check_row *r);
+/* A domain name, for store_check_due. */
+typedef int (*store_name_cb)(void *arg, const char *name);
+
+/* An alert the monitor raised. Borrowed by the callback. */
+struct store_alert_row {
+	int64_t	    id;
+	const char *domain;
+	const char *subject;		/* the name it is about: an MX host,
+					 * a record's name, a URL */
+	const char *kind;		/* check_kind_name */
+	const char *severity;		/* "critical", "error", "warning" */
+	const char *text;
+	const char *fix;		/* "" when none */
+	time_t	    raised;
+	/* Per channel: when it took the alert; 0 not yet, -1 given up after
+	 * LIMIT_ALERT_TRIES, -2 the channel was not set up when it was
+	 * raised. And the tries so far. */
+	time_t	    hook_sent;
+	int64_t	    hook_tries;
+	time_t	    mail_sent;
+	int64_t	    mail_tries;
+};
+/* Where alerts go: bits for store_alert_add, one for the others. */
+#define STORE_ALERT_HOOK 1u		/* alert_webhook */
+#define STORE_ALERT_MAIL 2u		/* alert_email */
+typedef int (*store_alert_cb)(void *arg, const struct store_alert_row *r);
+
 struct store;
 
 /*
@@ -683,6 +719,53 @@ struct store_ops {
 	 * that). */
 	int	(*fetch_read)(struct store *s, const char *domain, time_t from,
 		    time_t to, store_fetch_cb cb, void *arg, struct err *e);
+	/* --- the monitor: each hosted domain's latest check, alerts --- */
+
+	/* The hosted (not removed) domains whose next check is due at now
+	 * (next_at <= now, or never checked), never checked first, then the
+	 * longest due; at most max, each to cb. */
+	int	(*check_due)(struct store *s, time_t now, size_t max,
+		    store_name_cb cb, void *arg, struct err *e);
+	/* Keeps json (check_report_json) as domain's latest check, made at
+	 * checked, the next one due at next_at; the one before is
+	 * replaced. */
+	int	(*check_put)(struct store *s, const char *domain,
+		    time_t checked, time_t next_at, uint64_t failures,
+		    uint64_t warnings, const char *json, struct err *e);
+	/* domain's latest check to cb. Returns 0, 1 when it has none, or
+	 * -1. */
+	int	(*check_get)(struct store *s, const char *domain,
+		    store_check_cb cb, void *arg, struct err *e);
+	/* When the last alert for (domain, subject, kind) was raised, into
+	 * *raised (0: never). */
+	int	(*alert_last)(struct store *s, const char *domain,
+		    const char *subject, const char *kind, time_t *raised,
+		    struct err *e);
+	/* Keeps a new alert raised at now, to be sent to the channels
+	 * (STORE_ALERT_* bits), its row id into *id, and drops domain's
+	 * alerts beyond LIMIT_ALERTS_PER_DOMAIN, oldest first. */
+	int	(*alert_add)(struct store *s, const char *domain,
+		    const char *subject, const char *kind,
+		    const char *severity, const char *text, const char *fix,
+		    unsigned channels, time_t now, int64_t *id, struct err *e);
+	/* domain's alerts, newest first, at most max; or, with domain
+	 * NULL, those channel (one STORE_ALERT_* bit) has still to take,
+	 * oldest first. Stops when cb returns non-zero (and returns that). */
+	int	(*alert_list)(struct store *s, const char *domain,
+		    unsigned channel, size_t max, store_alert_cb cb, void *arg,
+		    struct err *e);
+	/* Records a try of channel to deliver alert id: taken at sent
+	 * (> 0), or failed (sent 0: one more try; given up, -1, after
+	 * LIMIT_ALERT_TRIES). */
+	int	(*alert_sent)(struct store *s, int64_t id, unsigned channel,
+		    time_t sent, struct err *e);
+	/* When tenant's weekly digest was last mailed, into *sent (0:
+	 * never). */
+	int	(*digest_last)(struct store *s, const char *tenant,
+		    time_t *sent, struct err *e);
+	/* Notes that tenant's digest was mailed at sent. */
+	int	(*digest_sent)(struct store *s, const char *tenant, time_t sent,
+		    struct err *e);
 };
 
 struct store {
@@ -1073,6 +1156,74 @@ store_fetch_read(struct store *s, const char *domain, time_t from, time_t to,
     store_fetch_cb cb, void *arg, struct err *e)
 {
 	return s->ops->fetch_read(s, domain, from, to, cb, arg, e);
+}
+
+static inline int
+store_check_due(struct store *s, time_t now, size_t max, store_name_cb cb,
+    void *arg, struct err *e)
+{
+	return s->ops->check_due(s, now, max, cb, arg, e);
+}
+
+static inline int
+store_check_put(struct store *s, const char *domain, time_t checked,
+    time_t next_at, uint64_t failures, uint64_t warnings, const char *json,
+    struct err *e)
+{
+	return s->ops->check_put(s, domain, checked, next_at, failures,
+	    warnings, json, e);
+}
+
+static inline int
+store_check_get(struct store *s, const char *domain, store_check_cb cb,
+    void *arg, struct err *e)
+{
+	return s->ops->check_get(s, domain, cb, arg, e);
+}
+
+static inline int
+store_alert_last(struct store *s, const char *domain, const char *subject,
+    const char *kind, time_t *raised, struct err *e)
+{
+	return s->ops->alert_last(s, domain, subject, kind, raised, e);
+}
+
+static inline int
+store_alert_add(struct store *s, const char *domain, const char *subject,
+    const char *kind, const char *severity, const char *text,
+    const char *fix, unsigned channels, time_t now, int64_t *id,
+    struct err *e)
+{
+	return s->ops->alert_add(s, domain, subject, kind, severity, text,
+	    fix, channels, now, id, e);
+}
+
+static inline int
+store_alert_list(struct store *s, const char *domain, unsigned channel,
+    size_t max, store_alert_cb cb, void *arg, struct err *e)
+{
+	return s->ops->alert_list(s, domain, channel, max, cb, arg, e);
+}
+
+static inline int
+store_alert_sent(struct store *s, int64_t id, unsigned channel, time_t sent,
+    struct err *e)
+{
+	return s->ops->alert_sent(s, id, channel, sent, e);
+}
+
+static inline int
+store_digest_last(struct store *s, const char *tenant, time_t *sent,
+    struct err *e)
+{
+	return s->ops->digest_last(s, tenant, sent, e);
+}
+
+static inline int
+store_digest_sent(struct store *s, const char *tenant, time_t sent,
+    struct err *e)
+{
+	return s->ops->digest_sent(s, tenant, sent, e);
 }
 
 #endif

@@ -17,7 +17,7 @@
 
 /* The schema version store_sqlite_open migrates to (PRAGMA user_version).
  * Tests compare an opened database against it. */
-#define STORE_SQLITE_VERSION 9
+#define STORE_SQLITE_VERSION 10
 
 /* "YYYY-MM-DD": the roll-up day key. */
 #define STORE_DAY_LEN 10

@@ -443,6 +443,44 @@ static const char *const sq_migrations[] = {
 	"  PRIMARY KEY (domain, day, agent)\n"
 	") WITHOUT ROWID;\n"
 	"CREATE INDEX fetch_agent_day ON fetch_agent (day);\n",
+	/* 10: the monitor (issue 14): each hosted domain's latest check
+	 * (the findings as JSON) and when the next is due; the alerts it
+	 * raised, at most LIMIT_ALERTS_PER_DOMAIN per domain, with what
+	 * the webhook and the mail relay made of them; when each tenant's
+	 * weekly digest went out. */
+	"CREATE TABLE domain_check (\n"
+	"  domain TEXT PRIMARY KEY,       -- hosted domain, A-label\n"
+	"  checked INTEGER NOT NULL,\n"
+	"  next_at INTEGER NOT NULL,      -- the next check is due then\n"
+	"  failures INTEGER NOT NULL,\n"
+	"  warnings INTEGER NOT NULL,\n"
+	"  findings TEXT NOT NULL         -- check_report_json\n"
+	") WITHOUT ROWID;\n"
+	"CREATE INDEX domain_check_next ON domain_check (next_at);\n"
+	"CREATE TABLE alert (\n"
+	"  id INTEGER PRIMARY KEY,\n"
+	"  domain TEXT NOT NULL,\n"
+	"  subject TEXT NOT NULL,         -- an MX host, a record's name\n"
+	"  kind TEXT NOT NULL,            -- check_kind_name\n"
+	"  severity TEXT NOT NULL,        -- critical, error, warning\n"
+	"  text TEXT NOT NULL,\n"
+	"  fix TEXT NOT NULL,\n"
+	"  raised INTEGER NOT NULL,\n"
+	"  -- per channel (the webhook, e-mail): when it was taken; 0 not\n"
+	"  -- yet, -1 given up, -2 the channel was not set up\n"
+	"  hook_sent INTEGER NOT NULL,\n"
+	"  hook_tries INTEGER NOT NULL DEFAULT 0,\n"
+	"  mail_sent INTEGER NOT NULL,\n"
+	"  mail_tries INTEGER NOT NULL DEFAULT 0\n"
+	");\n"
+	"CREATE INDEX alert_key ON alert (domain, subject, kind, raised);\n"
+	"CREATE INDEX alert_domain ON alert (domain, id);\n"
+	"CREATE INDEX alert_hook ON alert (id) WHERE hook_sent = 0;\n"
+	"CREATE INDEX alert_mail ON alert (id) WHERE mail_sent = 0;\n"
+	"CREATE TABLE digest (\n"
+	"  tenant TEXT PRIMARY KEY,       -- its weekly digest was mailed\n"
+	"  sent INTEGER NOT NULL          -- then\n"
+	") WITHOUT ROWID;\n",
 };
 
 static_assert(sizeof(sq_migrations) / sizeof(sq_migrations[0]) ==
@@ -536,6 +574,19 @@ enum sq_id {
 	SQ_FAGENT_PRUNE,
 	SQ_FETCH_CLOSE,
 	SQ_FETCH_READ,
+	SQ_CHECK_DUE,
+	SQ_CHECK_PUT,
+	SQ_CHECK_GET,
+	SQ_ALERT_LAST,
+	SQ_ALERT_ADD,
+	SQ_ALERT_PRUNE,
+	SQ_ALERT_LIST,
+	SQ_ALERT_UNSENT_HOOK,
+	SQ_ALERT_UNSENT_MAIL,
+	SQ_ALERT_SENT_HOOK,
+	SQ_ALERT_SENT_MAIL,
+	SQ_DIGEST_GET,
+	SQ_DIGEST_PUT,
 	SQ_NSTMT
 };
 
@@ -922,6 +973,41 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	    "LEFT JOIN fetch_agent a ON a.domain = d.domain AND a.day = d.day "
 	    "WHERE d.domain = ?1 AND d.day >= ?2 AND d.day <= ?3 "
 	    "ORDER BY d.day, a.fetches DESC, a.agent",
+	[SQ_CHECK_DUE] = "SELECT d.name FROM domain d LEFT JOIN domain_check c "
+	    "ON c.domain = d.name WHERE d.removed = 0 AND (c.next_at IS NULL "
+	    "OR c.next_at <= ?1) ORDER BY c.next_at IS NOT NULL, c.next_at, "
+	    "d.name LIMIT ?2",
+	[SQ_CHECK_PUT] = "INSERT INTO domain_check (domain, checked, next_at, "
+	    "failures, warnings, findings) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+	    "ON CONFLICT (domain) DO UPDATE SET checked = ?2, next_at = ?3, "
+	    "failures = ?4, warnings = ?5, findings = ?6",
+	[SQ_CHECK_GET] = "SELECT checked, failures, warnings, findings FROM "
+	    "domain_check WHERE domain = ?1",
+	[SQ_ALERT_LAST] = "SELECT max(raised) FROM alert WHERE domain = ?1 "
+	    "AND subject = ?2 AND kind = ?3",
+	[SQ_ALERT_ADD] = "INSERT INTO alert (domain, subject, kind, severity, "
+	    "text, fix, raised, hook_sent, mail_sent) VALUES (?1, ?2, ?3, ?4, "
+	    "?5, ?6, ?7, ?8, ?9)",
+	[SQ_ALERT_PRUNE] = "DELETE FROM alert WHERE domain = ?1 AND id <= "
+	    "(SELECT id FROM alert WHERE domain = ?1 ORDER BY id DESC "
+	    "LIMIT 1 OFFSET ?2)",
+#define SQ_ALERT_COLS "id, domain, subject, kind, severity, text, fix, " \
+	"raised, hook_sent, hook_tries, mail_sent, mail_tries"
+	[SQ_ALERT_LIST] = "SELECT " SQ_ALERT_COLS " FROM alert "
+	    "WHERE domain = ?1 ORDER BY id DESC LIMIT ?2",
+	[SQ_ALERT_UNSENT_HOOK] = "SELECT " SQ_ALERT_COLS " FROM alert "
+	    "WHERE hook_sent = 0 ORDER BY id LIMIT ?2",
+	[SQ_ALERT_UNSENT_MAIL] = "SELECT " SQ_ALERT_COLS " FROM alert "
+	    "WHERE mail_sent = 0 ORDER BY id LIMIT ?2",
+	[SQ_ALERT_SENT_HOOK] = "UPDATE alert SET hook_tries = hook_tries + 1, "
+	    "hook_sent = CASE WHEN ?2 > 0 THEN ?2 WHEN hook_tries + 1 >= ?3 "
+	    "THEN -1 ELSE 0 END WHERE id = ?1 AND hook_sent = 0",
+	[SQ_ALERT_SENT_MAIL] = "UPDATE alert SET mail_tries = mail_tries + 1, "
+	    "mail_sent = CASE WHEN ?2 > 0 THEN ?2 WHEN mail_tries + 1 >= ?3 "
+	    "THEN -1 ELSE 0 END WHERE id = ?1 AND mail_sent = 0",
+	[SQ_DIGEST_GET] = "SELECT sent FROM digest WHERE tenant = ?1",
+	[SQ_DIGEST_PUT] = "INSERT INTO digest (tenant, sent) VALUES (?1, ?2) "
+	    "ON CONFLICT (tenant) DO UPDATE SET sent = ?2",
 };
 
 struct sq {
@@ -3912,6 +3998,228 @@ out:
 	return rc;
 }
 
+/* --- The monitor: latest checks and alerts --- */
+
+static int
+sq_check_due(struct store *s, time_t now, size_t max, store_name_cb cb,
+    void *arg, struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	sqlite3_stmt *st = sq_stmt(q, SQ_CHECK_DUE);
+	int rc = -1, r;
+
+	if ((sqlite3_bind_int64(st, 1, (int64_t)now) |
+	    sq_bind_u64(st, 2, max)) != SQLITE_OK) {
+		sq_err(q, e, "domains due for a check");
+		goto out;
+	}
+	while ((r = sqlite3_step(st)) == SQLITE_ROW)
+		if ((r = cb(arg, sq_column_text(st, 0))) != 0) {
+			rc = sq_stopped(r, e);
+			goto out;
+		}
+	if (r != SQLITE_DONE) {
+		sq_err(q, e, "domains due for a check");
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int
+sq_check_put(struct store *s, const char *domain, time_t checked,
+    time_t next_at, uint64_t failures, uint64_t warnings, const char *json,
+    struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	sqlite3_stmt *st = sq_stmt(q, SQ_CHECK_PUT);
+
+	if ((sq_bind_text(st, 1, domain) |
+	    sqlite3_bind_int64(st, 2, (int64_t)checked) |
+	    sqlite3_bind_int64(st, 3, (int64_t)next_at) |
+	    sq_bind_u64(st, 4, failures) | sq_bind_u64(st, 5, warnings) |
+	    sq_bind_text(st, 6, json)) != SQLITE_OK)
+		return sq_err(q, e, "keep the check of %s", domain);
+	return sq_exec(q, st, "keep the check", e);
+}
+
+static int
+sq_check_get(struct store *s, const char *domain, store_check_cb cb,
+    void *arg, struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	sqlite3_stmt *st = sq_stmt(q, SQ_CHECK_GET);
+	struct store_check_row row;
+	int rc = -1, r;
+
+	if (sq_bind_text(st, 1, domain) != SQLITE_OK) {
+		sq_err(q, e, "the check of %s", domain);
+		goto out;
+	}
+	if ((r = sqlite3_step(st)) == SQLITE_DONE) {
+		rc = 1;
+		goto out;
+	}
+	if (r != SQLITE_ROW) {
+		sq_err(q, e, "the check of %s", domain);
+		goto out;
+	}
+	row.domain = domain;
+	row.checked = (time_t)sqlite3_column_int64(st, 0);
+	row.failures = sq_column_u64(st, 1);
+	row.warnings = sq_column_u64(st, 2);
+	row.json = sq_column_text(st, 3);
+	rc = (r = cb(arg, &row)) != 0 ? sq_stopped(r, e) : 0;
+out:
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int
+sq_alert_last(struct store *s, const char *domain, const char *subject,
+    const char *kind, time_t *raised, struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	sqlite3_stmt *st = sq_stmt(q, SQ_ALERT_LAST);
+	int rc = -1;
+
+	*raised = 0;
+	if ((sq_bind_text(st, 1, domain) | sq_bind_text(st, 2, subject) |
+	    sq_bind_text(st, 3, kind)) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW) {
+		sq_err(q, e, "the last alert of %s", domain);
+		goto out;
+	}
+	*raised = (time_t)sqlite3_column_int64(st, 0);	/* NULL: 0 */
+	rc = 0;
+out:
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int
+sq_alert_add(struct store *s, const char *domain, const char *subject,
+    const char *kind, const char *severity, const char *text,
+    const char *fix, unsigned channels, time_t now, int64_t *id,
+    struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	sqlite3_stmt *st = sq_stmt(q, SQ_ALERT_ADD);
+
+	if ((sq_bind_text(st, 1, domain) | sq_bind_text(st, 2, subject) |
+	    sq_bind_text(st, 3, kind) | sq_bind_text(st, 4, severity) |
+	    sq_bind_text(st, 5, text) | sq_bind_text(st, 6, fix ? fix : "") |
+	    sqlite3_bind_int64(st, 7, (int64_t)now) |
+	    sqlite3_bind_int(st, 8, channels & STORE_ALERT_HOOK ? 0 : -2) |
+	    sqlite3_bind_int(st, 9, channels & STORE_ALERT_MAIL ? 0 : -2)) !=
+	    SQLITE_OK)
+		return sq_err(q, e, "keep an alert of %s", domain);
+	if (sq_exec(q, st, "keep an alert", e) == -1)
+		return -1;
+	*id = sqlite3_last_insert_rowid(q->db);
+	st = sq_stmt(q, SQ_ALERT_PRUNE);
+	if ((sq_bind_text(st, 1, domain) |
+	    sqlite3_bind_int64(st, 2, LIMIT_ALERTS_PER_DOMAIN)) != SQLITE_OK)
+		return sq_err(q, e, "drop old alerts of %s", domain);
+	return sq_exec(q, st, "drop old alerts", e);
+}
+
+static int
+sq_alert_list(struct store *s, const char *domain, unsigned channel,
+    size_t max, store_alert_cb cb, void *arg, struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	sqlite3_stmt *st = sq_stmt(q, domain != NULL ? SQ_ALERT_LIST :
+	    channel == STORE_ALERT_MAIL ? SQ_ALERT_UNSENT_MAIL :
+	    SQ_ALERT_UNSENT_HOOK);
+	struct store_alert_row row;
+	int rc = -1, r;
+
+	if ((sq_bind_text(st, 1, domain) | sq_bind_u64(st, 2, max)) !=
+	    SQLITE_OK) {
+		sq_err(q, e, "alerts");
+		goto out;
+	}
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		row.id = sqlite3_column_int64(st, 0);
+		row.domain = sq_column_text(st, 1);
+		row.subject = sq_column_text(st, 2);
+		row.kind = sq_column_text(st, 3);
+		row.severity = sq_column_text(st, 4);
+		row.text = sq_column_text(st, 5);
+		row.fix = sq_column_text(st, 6);
+		row.raised = (time_t)sqlite3_column_int64(st, 7);
+		row.hook_sent = (time_t)sqlite3_column_int64(st, 8);
+		row.hook_tries = sqlite3_column_int64(st, 9);
+		row.mail_sent = (time_t)sqlite3_column_int64(st, 10);
+		row.mail_tries = sqlite3_column_int64(st, 11);
+		if ((r = cb(arg, &row)) != 0) {
+			rc = sq_stopped(r, e);
+			goto out;
+		}
+	}
+	if (r != SQLITE_DONE) {
+		sq_err(q, e, "alerts");
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int
+sq_alert_sent(struct store *s, int64_t id, unsigned channel, time_t sent,
+    struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	sqlite3_stmt *st = sq_stmt(q, channel == STORE_ALERT_MAIL ?
+	    SQ_ALERT_SENT_MAIL : SQ_ALERT_SENT_HOOK);
+
+	if ((sqlite3_bind_int64(st, 1, id) |
+	    sqlite3_bind_int64(st, 2, (int64_t)sent) |
+	    sqlite3_bind_int64(st, 3, LIMIT_ALERT_TRIES)) != SQLITE_OK)
+		return sq_err(q, e, "alert %lld", (long long)id);
+	return sq_exec(q, st, "note a delivery try", e);
+}
+
+static int
+sq_digest_last(struct store *s, const char *tenant, time_t *sent,
+    struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	sqlite3_stmt *st = sq_stmt(q, SQ_DIGEST_GET);
+	int rc = -1, r;
+
+	*sent = 0;
+	if (sq_bind_text(st, 1, tenant) != SQLITE_OK ||
+	    ((r = sqlite3_step(st)) != SQLITE_ROW && r != SQLITE_DONE)) {
+		sq_err(q, e, "the digest of %s", tenant);
+		goto out;
+	}
+	if (r == SQLITE_ROW)
+		*sent = (time_t)sqlite3_column_int64(st, 0);
+	rc = 0;
+out:
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int
+sq_digest_sent(struct store *s, const char *tenant, time_t sent,
+    struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	sqlite3_stmt *st = sq_stmt(q, SQ_DIGEST_PUT);
+
+	if ((sq_bind_text(st, 1, tenant) |
+	    sqlite3_bind_int64(st, 2, (int64_t)sent)) != SQLITE_OK)
+		return sq_err(q, e, "the digest of %s", tenant);
+	return sq_exec(q, st, "note a digest", e);
+}
+
 static const struct store_ops sq_ops = {
 	.name = "sqlite",
 	.close = sq_close,
@@ -3955,6 +4263,15 @@ static const struct store_ops sq_ops = {
 	.entries = sq_entries,
 	.fetch_add = sq_fetch_add,
 	.fetch_read = sq_fetch_read,
+	.check_due = sq_check_due,
+	.check_put = sq_check_put,
+	.check_get = sq_check_get,
+	.alert_last = sq_alert_last,
+	.alert_add = sq_alert_add,
+	.alert_list = sq_alert_list,
+	.alert_sent = sq_alert_sent,
+	.digest_last = sq_digest_last,
+	.digest_sent = sq_digest_sent,
 };
 
 /* Reads PRAGMA user_version. */

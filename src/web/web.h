@@ -134,6 +134,17 @@ void	web_stat_free(struct web_stat_table *t);
  * "receiving-mx-hosts", "sending-ips"}. */
 json_t	*web_stats_json(const char *domain, const struct web_stats *st);
 
+/* --- the weekly digest (web_digest.c) -------------------------------- */
+
+/* The body of tenant's weekly digest for the 7 days before now, plain
+ * text with CRLF lines: per hosted domain (by name, at most
+ * LIMIT_DIGEST_DOMAINS, the rest counted) its mode, its TLS sessions
+ * (successful, failed, the share; web_stats_read, as every view), its
+ * most frequent failure types, its latest check and the alerts raised
+ * in the week. Returns it (caller frees), or NULL with the reason. */
+char	*web_digest(struct store *s, const char *tenant, time_t now,
+	    struct err *e);
+
 /* --- the dashboard's markup (web_html.c, web_svg.c, web_explain.c) -- */
 
 /* A page being written: grows by doubling up to LIMIT_WEB_PAGE_BYTES;
@@ -206,6 +217,13 @@ struct web_request {
 	const char	*service_host;	/* for the intake URL and address */
 	const char	*data_dir;	/* certificates' state, or NULL */
 	time_t		 now;		/* the time of the request (0: now) */
+	/* Checks a hosted domain now and keeps the result as its latest
+	 * check, with store s (the daemon's check_monitor_run). Returns 0,
+	 * 1 when too many checks run already, or -1 with the reason. NULL:
+	 * no checks on demand here. */
+	int		(*check_now)(void *arg, struct store *s,
+			    const char *domain, struct err *e);
+	void		*check_arg;
 };
 
 /* Its answer: the body is the caller's to free (web_response_free). */

@@ -1018,6 +1018,114 @@ route_report_raw(struct web_ctx *x)
 	web_report(x->s, x->who, x->arg, x->arglen, true, x->out);
 }
 
+/* The latest check of a domain and its recent alerts. */
+struct web_check {
+	json_t	*o;		/* the stored check, parsed */
+	json_t	*alerts;
+};
+
+static int
+web_check_cb(void *arg, const struct store_check_row *r)
+{
+	struct web_check *w = arg;
+	json_error_t je;
+
+	w->o = json_loads(r->json, 0, &je);
+	return w->o != NULL && json_is_object(w->o) ? 0 : -1;
+}
+
+/* A channel's state of an alert: when it took it, "pending", "given
+ * up", or null when the channel was not set up. */
+static json_t *
+web_alert_sent(time_t sent)
+{
+	char when[32];
+	struct tm tm;
+
+	if (sent > 0) {
+		gmtime_r(&sent, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		return json_string(when);
+	}
+	return sent == 0 ? json_string("pending") : sent == -1 ?
+	    json_string("given up") : json_null();
+}
+
+static int
+web_alert_cb(void *arg, const struct store_alert_row *a)
+{
+	struct web_check *w = arg;
+	char raised[32];
+	struct tm tm;
+	json_t *x;
+
+	gmtime_r(&a->raised, &tm);
+	strftime(raised, sizeof(raised), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	x = json_pack("{s:I, s:s, s:s, s:s, s:s, s:o, s:s, s:o, s:o}",
+	    "id", (json_int_t)a->id, "kind", a->kind, "severity", a->severity,
+	    "subject", a->subject, "text", a->text, "fix", a->fix[0] ?
+	    json_string(a->fix) : json_null(), "raised", raised,
+	    "webhook", web_alert_sent(a->hook_sent),
+	    "email", web_alert_sent(a->mail_sent));
+	return json_array_append_new(w->alerts, x) == 0 ? 0 : -1;
+}
+
+/* Alerts shown with a check. */
+#define WEB_CHECK_ALERTS 20
+
+/* GET .../domains/{d}/check: the latest check kept for the domain, with
+ * its last alerts; 404 before the first. POST runs one now (on this pool
+ * thread, answering when it is done) and answers the same way. */
+static void
+route_domain_check(struct web_ctx *x)
+{
+	struct web_check w = { 0 };
+	struct err e;
+	int r;
+
+	if (x->rq->method == HTTP_POST) {
+		if (x->d->removed != 0) {
+			web_error(x->out, 409, "the domain is removed: it is "
+			    "not checked any more");
+			return;
+		}
+		if (x->rq->check_now == NULL) {
+			web_error(x->out, 503, "checks on demand are not "
+			    "available here");
+			return;
+		}
+		if ((r = x->rq->check_now(x->rq->check_arg, x->s,
+		    x->d->name, &e)) == 1) {
+			snprintf(x->out->extra, sizeof(x->out->extra),
+			    "Retry-After: 30\r\n");
+			web_error(x->out, 503, "other checks are running: "
+			    "try again later");
+			return;
+		}
+		if (r == -1) {
+			web_error(x->out, 500, e.msg);
+			return;
+		}
+	}
+	if ((r = store_check_get(x->s, x->d->name, web_check_cb, &w,
+	    &e)) == 1) {
+		web_error(x->out, 404, "no check of this domain yet (POST to "
+		    "run one now)");
+		return;
+	}
+	if (r != 0 || (w.alerts = json_array()) == NULL ||
+	    store_alert_list(x->s, x->d->name, 0, WEB_CHECK_ALERTS, web_alert_cb,
+	    &w, &e) != 0) {
+		json_decref(w.o);
+		json_decref(w.alerts);
+		web_error(x->out, 500, r != 0 || w.alerts != NULL ? e.msg :
+		    "out of memory");
+		return;
+	}
+	json_object_set_new(w.o, "alerts", w.alerts);
+	web_reply(x->out, 200, w.o);
+}
+
 #define M_GET		HTTP_M(HTTP_GET)
 #define M_WRITE		(HTTP_M(HTTP_POST) | HTTP_M(HTTP_PATCH) | \
 			    HTTP_M(HTTP_DELETE))
@@ -1043,6 +1151,8 @@ static const struct web_api_route {
 	{ "domains/*/readiness", M_GET, true, route_domain_readiness },
 	{ "domains/*/adoption", M_GET, true, route_domain_adoption },
 	{ "domains/*/fetches", M_GET, true, route_domain_fetches },
+	{ "domains/*/check", M_GET, true, route_domain_check },
+	{ "domains/*/check", HTTP_M(HTTP_POST), true, route_domain_check },
 	{ "reports", M_GET, false, route_reports },
 	{ "reports/*", M_GET, false, route_report },
 	{ "reports/*/raw", M_GET, false, route_report_raw },

@@ -714,6 +714,137 @@ page_cert(struct web_pg *pg, const struct store_domain *d)
 	web_page_time(h, st.not_after);
 }
 
+/* --- the monitor's latest check ---------------------------------------- */
+
+/* A domain's latest check as the monitor keeps it. */
+struct page_check {
+	bool	 found;
+	time_t	 checked;
+	uint64_t failures, warnings;
+	json_t	*o;		/* the findings (check_report_json), or NULL
+				 * when only the counts are wanted */
+	bool	 want_json;
+};
+
+static int
+page_check_cb(void *arg, const struct store_check_row *r)
+{
+	struct page_check *c = arg;
+	json_error_t je;
+
+	c->found = true;
+	c->checked = r->checked;
+	c->failures = r->failures;
+	c->warnings = r->warnings;
+	if (c->want_json)
+		c->o = json_loads(r->json, 0, &je);
+	return 0;
+}
+
+/* Alerts shown on a domain's page. */
+#define PAGE_ALERTS 10
+
+/* A channel's state of an alert: when it took it, or why not. */
+static void
+page_alert_sent(struct web_html *h, time_t sent)
+{
+	if (sent > 0)
+		web_page_time(h, sent);
+	else
+		web_html_text(h, sent == 0 ? "pending" : sent == -1 ?
+		    "given up" : "-");
+}
+
+static int
+page_alert_row(void *arg, const struct store_alert_row *a)
+{
+	struct web_pg *pg = arg;
+	struct web_html *h = &pg->h;
+
+	web_html_raw(h, "<tr><td>");
+	web_page_time(h, a->raised);
+	web_html_raw(h, strcmp(a->severity, "warning") == 0 ? "</td><td>" :
+	    "</td><td class=\"bad\">");
+	web_html_text(h, a->severity);
+	web_html_raw(h, "</td><td>");
+	web_html_text(h, a->kind);
+	web_html_raw(h, "</td><td>");
+	web_html_text(h, a->subject);
+	web_html_raw(h, "</td><td>");
+	web_html_text(h, a->text);
+	web_html_raw(h, "</td><td>");
+	page_alert_sent(h, a->hook_sent);
+	web_html_raw(h, "</td><td>");
+	page_alert_sent(h, a->mail_sent);
+	web_html_raw(h, "</td></tr>");
+	return 0;
+}
+
+/* The latest check of d (its time, its failures and warnings with their
+ * fixes) and its latest alerts. Returns 0 or -1 with the reason. */
+static int
+page_check(struct web_pg *pg, const struct store_domain *d, struct err *e)
+{
+	struct web_html *h = &pg->h;
+	struct page_check c = { .want_json = true };
+	json_t *x;
+	size_t i;
+
+	web_html_raw(h, "<h2 id=\"check\">Deployment check</h2>");
+	if (store_check_get(pg->s, d->name, page_check_cb, &c, e) == -1)
+		return -1;
+	if (!c.found) {
+		web_html_raw(h, "<p>Not checked yet: the monitor of "
+		    "<code>stsguard serve</code> checks every domain "
+		    "periodically (<code>monitor_interval</code>).</p>");
+		return 0;
+	}
+	web_html_raw(h, "<p>Checked ");
+	web_page_time(h, c.checked);
+	if (c.failures > 0)
+		web_html_fmt(h, ": <span class=\"bad\">%llu failure%s</span>",
+		    (unsigned long long)c.failures, c.failures == 1 ? "" :
+		    "s");
+	else
+		web_html_raw(h, ": <span class=\"ok\">no failure</span>");
+	web_html_fmt(h, ", %llu warning%s.</p>",
+	    (unsigned long long)c.warnings, c.warnings == 1 ? "" : "s");
+	if (c.failures + c.warnings > 0)
+		web_html_raw(h, "<ul>");
+	json_array_foreach(json_object_get(c.o, "findings"), i, x) {
+		const char *lv = json_string_value(json_object_get(x, "level"));
+		const char *sub = json_string_value(json_object_get(x,
+		    "subject"));
+		const char *text = json_string_value(json_object_get(x, "text"));
+		const char *fix = json_string_value(json_object_get(x, "fix"));
+
+		if (lv == NULL || sub == NULL || text == NULL ||
+		    (strcmp(lv, "fail") != 0 && strcmp(lv, "warn") != 0))
+			continue;
+		web_html_raw(h, strcmp(lv, "fail") == 0 ?
+		    "<li><span class=\"bad\">fail</span> " : "<li>warn ");
+		web_html_text(h, sub);
+		web_html_raw(h, ": ");
+		web_html_text(h, text);
+		if (fix != NULL) {
+			web_html_raw(h, "<br>fix: ");
+			web_html_text(h, fix);
+		}
+		web_html_raw(h, "</li>");
+	}
+	if (c.failures + c.warnings > 0)
+		web_html_raw(h, "</ul>");
+	json_decref(c.o);
+	web_html_raw(h, "<h3>Alerts</h3><div class=\"scroll\"><table><tr>"
+	    "<th>Raised</th><th>Severity</th><th>Kind</th><th>About</th>"
+	    "<th>What</th><th>Webhook</th><th>E-mail</th></tr>");
+	if (store_alert_list(pg->s, d->name, 0, PAGE_ALERTS, page_alert_row, pg,
+	    e) == -1)
+		return -1;
+	web_html_raw(h, "</table></div>");
+	return 0;
+}
+
 /* One row of the overview. Returns 0 or -1. */
 static int
 page_overview_row(struct web_pg *pg, const struct store_domain *d)
@@ -721,13 +852,16 @@ page_overview_row(struct web_pg *pg, const struct store_domain *d)
 	struct web_html *h = &pg->h;
 	struct store_report_filter f = { .domain = d->name, .limit = 1 };
 	struct page_last last = { 0 };
+	struct page_check chk = { 0 };
 	struct web_stats st = { 0 };
 	uint64_t ok = 0, fail = 0;
+	bool chk_bad;
 	struct err e;
 	size_t i;
 
 	if (web_stats_read(pg->s, d->name, pg->now - 30 * 86400, 0, &st,
 	    &e) == -1 || store_report_list(pg->s, &f, page_last_cb, &last,
+	    &e) == -1 || store_check_get(pg->s, d->name, page_check_cb, &chk,
 	    &e) == -1) {
 		web_stats_free(&st);
 		return -1;
@@ -762,17 +896,27 @@ page_overview_row(struct web_pg *pg, const struct store_domain *d)
 		web_html_raw(h, "none yet");
 	}
 	web_html_raw(h, "</td><td>");
-	/* Attention: failures in the last 30 days, or no report in them
-	 * for an active domain older than two days (reports come daily;
-	 * none means a record is broken or nobody sends). */
+	/* Attention: the monitor's latest check failing (mail may bounce
+	 * now), failures in the last 30 days, or no report in them for an
+	 * active domain older than two days (reports come daily; none
+	 * means a record is broken or nobody sends). */
+	chk_bad = chk.found && chk.failures > 0 && d->removed == 0;
+	if (chk_bad) {
+		web_html_raw(h, "<a class=\"bad\" href=\"/domains/");
+		web_html_url(h, d->name);
+		web_html_fmt(h, "#check\">check: %llu failure%s</a>",
+		    (unsigned long long)chk.failures, chk.failures == 1 ?
+		    "" : "s");
+	}
 	if (fail > 0)
-		web_html_fmt(h, "<span class=\"bad\">%llu failed sessions"
-		    "</span>", (unsigned long long)fail);
+		web_html_fmt(h, "%s<span class=\"bad\">%llu failed sessions"
+		    "</span>", chk_bad ? "<br>" : "",
+		    (unsigned long long)fail);
 	else if (d->removed == 0 && (!last.found || last.received <
 	    pg->now - 30 * 86400) && d->created < pg->now - 2 * 86400)
-		web_html_raw(h, "<span class=\"bad\">no reports in 30 days"
-		    "</span>");
-	else
+		web_html_fmt(h, "%s<span class=\"bad\">no reports in 30 days"
+		    "</span>", chk_bad ? "<br>" : "");
+	else if (!chk_bad)
 		web_html_raw(h, "<span class=\"ok\">ok</span>");
 	web_html_raw(h, "</td></tr>");
 	web_stats_free(&st);
@@ -1169,6 +1313,12 @@ page_domain(struct web_pg *pg, const char *arg)
 		    "</summary>");
 		page_editor(pg, &d, &d.policy, false);
 		web_html_raw(h, "</details>");
+	}
+	if (page_check(pg, &d, &e) == -1) {
+		web_stats_free(&st);
+		store_domain_free(&d);
+		web_page_error(pg, 500, e.msg);
+		return;
 	}
 	web_html_raw(h, "<h2>TLS sessions</h2><p>Last ");
 	for (i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {

@@ -1919,7 +1919,8 @@ exec_sql(const char *path, const char *sql)
 
 /* Undoes migrations 9, 8 and 7 (the migration tests go back further, and
  * undo the later steps that would otherwise run twice). */
-#define UNDO_9 "DROP TABLE fetch_agent; DROP TABLE fetch_day; "
+#define UNDO_10 "DROP TABLE digest; DROP TABLE alert; DROP TABLE domain_check; "
+#define UNDO_9 UNDO_10 "DROP TABLE fetch_agent; DROP TABLE fetch_day; "
 #define UNDO_8 UNDO_9 "DROP TABLE login_failure; DROP TABLE session; "
 #define UNDO_7 UNDO_8 "DROP TABLE api_token; DROP TABLE account; "
 
@@ -2504,6 +2505,179 @@ test_reopen_and_version(void **state)
 	store_domain_free(&g);
 }
 
+/* --- the monitor: latest checks, alerts --- */
+
+static int
+due_cb(void *arg, const char *name)
+{
+	char *out = arg;
+	size_t n = strlen(out);
+
+	snprintf(out + n, 200 - n, "%s%s", n ? " " : "", name);
+	return 0;
+}
+
+static int
+check_row_cb(void *arg, const struct store_check_row *r)
+{
+	char *out = arg;
+
+	snprintf(out, 200, "%lld %llu %llu %s", (long long)r->checked,
+	    (unsigned long long)r->failures, (unsigned long long)r->warnings,
+	    r->json);
+	return 0;
+}
+
+static int
+alert_row_cb(void *arg, const struct store_alert_row *a)
+{
+	char *out = arg;
+	size_t n = strlen(out);
+
+	snprintf(out + n, 400 - n, "%s%lld:%s/%s/%s/%lld/%lld/%lld/%lld",
+	    n ? " " : "", (long long)a->id, a->domain, a->subject, a->kind,
+	    (long long)a->hook_sent, (long long)a->hook_tries,
+	    (long long)a->mail_sent, (long long)a->mail_tries);
+	return 0;
+}
+
+static int
+alert_count_cb(void *arg, const struct store_alert_row *a)
+{
+	(*(int *)arg)++;
+	return 0;
+}
+
+static void
+test_monitor_store(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = fx->s;
+	struct store_domain d1 = { 0 }, d2 = { 0 }, d3 = { 0 }, d4 = { 0 };
+	char out[400] = "";
+	int count = 0;
+	struct err e;
+	int64_t id, first = 0;
+	time_t last;
+
+	add_domain(s, "a.example", 86400, &d1);
+	add_domain(s, "b.example", 86400, &d2);
+	add_domain(s, "c.example", 86400, &d3);
+	assert_int_equal(store_domain_remove(s, "c.example", 500, &d4, &e), 0);
+	store_domain_free(&d4);
+	/* Never checked: due, removed ones never. */
+	assert_int_equal(store_check_due(s, 1000, 10, due_cb, out, &e), 0);
+	assert_string_equal(out, "a.example b.example");
+	out[0] = '\0';
+	assert_int_equal(store_check_get(s, "a.example", check_row_cb, out,
+	    &e), 1);
+	assert_int_equal(store_check_put(s, "a.example", 1000, 2000, 1, 2,
+	    "{\"x\":1}", &e), 0);
+	assert_int_equal(store_check_get(s, "a.example", check_row_cb, out,
+	    &e), 0);
+	assert_string_equal(out, "1000 1 2 {\"x\":1}");
+	/* The latest replaces the one before. */
+	assert_int_equal(store_check_put(s, "a.example", 1100, 1500, 0, 0,
+	    "{\"x\":2}", &e), 0);
+	assert_int_equal(store_check_get(s, "a.example", check_row_cb, out,
+	    &e), 0);
+	assert_string_equal(out, "1100 0 0 {\"x\":2}");
+	/* Due: the unchecked first, then by next_at; max bounds it. */
+	out[0] = '\0';
+	assert_int_equal(store_check_due(s, 1200, 10, due_cb, out, &e), 0);
+	assert_string_equal(out, "b.example");
+	out[0] = '\0';
+	assert_int_equal(store_check_due(s, 1500, 10, due_cb, out, &e), 0);
+	assert_string_equal(out, "b.example a.example");
+	out[0] = '\0';
+	assert_int_equal(store_check_due(s, 1500, 1, due_cb, out, &e), 0);
+	assert_string_equal(out, "b.example");
+
+	/* Alerts: the last one per (domain, subject, kind). */
+	assert_int_equal(store_alert_last(s, "a.example", "mx2", "mx-uncovered",
+	    &last, &e), 0);
+	assert_int_equal(last, 0);
+	assert_int_equal(store_alert_add(s, "a.example", "mx2", "mx-uncovered",
+	    "critical", "t", "f", STORE_ALERT_HOOK, 1000, &id, &e), 0);
+	assert_int_equal(store_alert_add(s, "a.example", "mx2", "mx-uncovered",
+	    "critical", "t", "f", STORE_ALERT_HOOK | STORE_ALERT_MAIL, 1300,
+	    &id, &e), 0);
+	assert_int_equal(store_alert_last(s, "a.example", "mx2", "mx-uncovered",
+	    &last, &e), 0);
+	assert_int_equal(last, 1300);
+	assert_int_equal(store_alert_last(s, "a.example", "mx2", "mx-tls",
+	    &last, &e), 0);
+	assert_int_equal(last, 0);
+	/* Unsent, oldest first; a failed try counts, a taken one leaves;
+	 * each channel on its own, and only when it was set up. */
+	out[0] = '\0';
+	assert_int_equal(store_alert_list(s, NULL, STORE_ALERT_MAIL, 10,
+	    alert_row_cb, out, &e), 0);
+	snprintf(out + 200, 200, "%lld:a.example/mx2/mx-uncovered/0/0/0/0",
+	    (long long)id);
+	assert_string_equal(out, out + 200);
+	assert_int_equal(store_alert_sent(s, id, STORE_ALERT_MAIL, 1350, &e),
+	    0);
+	out[0] = '\0';
+	assert_int_equal(store_alert_list(s, NULL, STORE_ALERT_MAIL, 10,
+	    alert_row_cb, out, &e), 0);
+	assert_string_equal(out, "");
+	assert_int_equal(store_alert_list(s, NULL, STORE_ALERT_HOOK, 10,
+	    alert_row_cb, out, &e), 0);
+	first = strtoll(out, NULL, 10);
+	assert_true(first > 0);
+	assert_int_equal(store_alert_sent(s, first, STORE_ALERT_HOOK, 0, &e),
+	    0);
+	assert_int_equal(store_alert_sent(s, id, STORE_ALERT_HOOK, 1400, &e),
+	    0);
+	out[0] = '\0';
+	assert_int_equal(store_alert_list(s, NULL, STORE_ALERT_HOOK, 10,
+	    alert_row_cb, out, &e), 0);
+	snprintf(out + 200, 200, "%lld:a.example/mx2/mx-uncovered/0/1/-2/0",
+	    (long long)first);
+	assert_string_equal(out, out + 200);
+	/* Given up after LIMIT_ALERT_TRIES. */
+	for (int i = 1; i < LIMIT_ALERT_TRIES; i++)
+		assert_int_equal(store_alert_sent(s, first, STORE_ALERT_HOOK,
+		    0, &e), 0);
+	out[0] = '\0';
+	assert_int_equal(store_alert_list(s, NULL, STORE_ALERT_HOOK, 10,
+	    alert_row_cb, out, &e), 0);
+	assert_string_equal(out, "");
+	out[0] = '\0';
+	assert_int_equal(store_alert_list(s, "a.example", 0, 10, alert_row_cb,
+	    out, &e), 0);
+	snprintf(out + 200, 200, "%lld:a.example/mx2/mx-uncovered/1400/1/"
+	    "1350/1 %lld:a.example/mx2/mx-uncovered/-1/%d/-2/0", (long long)id,
+	    (long long)first, LIMIT_ALERT_TRIES);
+	assert_string_equal(out, out + 200);
+	/* At most LIMIT_ALERTS_PER_DOMAIN per domain, the newest kept. */
+	for (int i = 0; i < LIMIT_ALERTS_PER_DOMAIN + 5; i++)
+		assert_int_equal(store_alert_add(s, "b.example", "x", "record",
+		    "error", "t", "", 0, 2000 + i, &id, &e), 0);
+	assert_int_equal(store_alert_last(s, "b.example", "x", "record",
+	    &last, &e), 0);
+	assert_int_equal(last, 2000 + LIMIT_ALERTS_PER_DOMAIN + 4);
+	assert_int_equal(store_alert_list(s, "b.example", 0, 1000,
+	    alert_count_cb, &count, &e), 0);
+	assert_int_equal(count, LIMIT_ALERTS_PER_DOMAIN);
+	/* a.example's alerts are not touched by b's pruning. */
+	out[0] = '\0';
+	assert_int_equal(store_alert_list(s, "a.example", 0, 10, alert_row_cb,
+	    out, &e), 0);
+	assert_non_null(strstr(out, "/1400/1/1350/1"));
+	/* The weekly digest's date per tenant. */
+	assert_int_equal(store_digest_last(s, "acme", &last, &e), 0);
+	assert_int_equal(last, 0);
+	assert_int_equal(store_digest_sent(s, "acme", 5000, &e), 0);
+	assert_int_equal(store_digest_sent(s, "acme", 6000, &e), 0);
+	assert_int_equal(store_digest_last(s, "acme", &last, &e), 0);
+	assert_int_equal(last, 6000);
+	store_domain_free(&d1);
+	store_domain_free(&d2);
+	store_domain_free(&d3);
+}
+
 int
 main(void)
 {
@@ -2557,6 +2731,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_migrate_from_3,
 		    fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_from_2,
+		    fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_monitor_store,
 		    fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_and_version,
 		    fx_setup, fx_teardown),

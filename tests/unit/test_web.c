@@ -892,6 +892,45 @@ test_publish(void **state)
 	    &rr), 0);
 }
 
+/* The weekly digest: each domain of the tenant, its latest check and its
+ * alerts of the week; not another tenant's; removed ones left out. */
+static void
+test_digest(void **state)
+{
+	struct fx *fx = *state;
+	struct store_domain d = { 0 };
+	struct err e = { "" };
+	int64_t id;
+	char *t;
+
+	assert_int_equal(store_check_put(fx->s, "a.example", 1000000, 2000000,
+	    1, 2, "{}", &e), 0);
+	/* Older than the week: not named. */
+	assert_int_equal(store_alert_add(fx->s, "a.example", "old.a.example",
+	    "record", "error", "t", "f", 0, 1000, &id, &e), 0);
+	assert_int_equal(store_alert_add(fx->s, "a.example", "mx2.a.example",
+	    "mx-uncovered", "critical", "t", "f", 0, 1000000, &id, &e), 0);
+	assert_int_equal(store_domain_remove(fx->s, "c.example", 500, &d, &e),
+	    0);
+	store_domain_free(&d);
+	t = web_digest(fx->s, "acme", 1000000 + 3600, &e);
+	assert_non_null(t);
+	assert_non_null(strstr(t, "The week of tenant acme, from "
+	    "1970-01-05 14:46 UTC to 1970-01-12 14:46 UTC: 2 hosted "
+	    "domains.\r\n\r\n"));
+	assert_non_null(strstr(t, "a.example (testing)\r\n"
+	    "  sessions: no report this week\r\n"
+	    "  latest check 1970-01-12 13:46 UTC: 1 failure, 2 warnings\r\n"
+	    "  alerts this week: critical mx-uncovered mx2.a.example\r\n"));
+	assert_non_null(strstr(t, "b.example (testing)\r\n"
+	    "  sessions: no report this week\r\n  not checked yet\r\n"
+	    "  alerts this week: none\r\n"));
+	assert_null(strstr(t, "old.a.example"));
+	assert_null(strstr(t, "c.example"));
+	assert_null(strstr(t, "secret.example"));
+	free(t);
+}
+
 int
 main(void)
 {
@@ -906,6 +945,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_fetch_store, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_writes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_digest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import, setup, teardown),
 		cmocka_unit_test(test_csv),
 		cmocka_unit_test(test_publish),
