@@ -93,6 +93,18 @@ wait_up() {
 	return 1
 }
 
+# log_wait LOG REGEX: waits up to 10 s for a line of the daemon's LOG to
+# match the extended REGEX (a listener may answer before the thread that
+# logs "serving" has written it, on a loaded machine). True when it did.
+log_wait() {
+	local _
+	for _ in $(seq 100); do
+		grep -qE -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # grepf DESCRIPTION FILE REGEX: ok when a line of FILE matches the
 # extended REGEX; else bad, with the last 20 lines of FILE.
 grepf() {

@@ -95,6 +95,7 @@ URL="https://$SH:$PORT/tlsrpt/$TOK"
 PID=$!
 wait_up "$DIR/serve.log" c -o /dev/null \
     "https://mta-sts.example.com:$PORT/.well-known/mta-sts.txt" || exit 1
+log_wait "$DIR/serve.log" 'event=serving'
 grepf "the limits are logged at start" "$DIR/serve.log" \
     'event=serving .*intake_client_rate=3 intake_client_concurrent=2'
 

@@ -98,6 +98,7 @@ PID=$!
 wait_up "$DIR/serve.log" tcp_open "$IP" "$MPORT" || exit 1
 wait_up "$DIR/serve.log" c -o /dev/null \
     "https://mta-sts.example.com:$PORT/.well-known/mta-sts.txt" || exit 1
+log_wait "$DIR/serve.log" 'event=serving'
 grepf "the serving line names the metrics listener" "$DIR/serve.log" \
     "serving .*metrics=\"?$IP:$MPORT"
 scrape
