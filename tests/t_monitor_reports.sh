@@ -20,7 +20,8 @@
 # (set in the store), gets clean reports: one testing-ready alert. Then
 # the ACME manager's failure notes (NAME.failed, as it writes them) for
 # mta-sts.good.test and the service host: one cert-renewal alert each,
-# the service host's under its own name. The check shows the cause of
+# the service host's under its own name. The check, and the dashboard's
+# page of the report beside its failure detail, show the cause of
 # sts-policy-fetch-error (the policy fetch as a sender makes it). Last,
 # with serve stopped, a new report with sts-policy-fetch-error moves its
 # domain's next check to now (store domain_check.next_at); another
@@ -72,6 +73,9 @@ alert_webhook = http://127.0.0.30:8080/hook
 EOC
 sg domain add good.test --mode enforce --mx stshost.test --max-age 1209600 \
     > /dev/null || { echo "domain add failed"; exit 1; }
+printf 'monitor-test-pw-1\n' > "$DIR/pw"
+sg user add viewer@good.test --tenant default --role viewer \
+    --password-file "$DIR/pw" > /dev/null || { echo "user add failed"; exit 1; }
 sg domain add ready.test --mode testing --mx mx.ready.test \
     --max-age 1209600 > /dev/null || { echo "domain add failed"; exit 1; }
 # ready.test's policy unchanged for 20 days (as if added then).
@@ -219,6 +223,26 @@ check "the fetch error's cause beside it" \
     "$($PY -c 'import json, sys
 j = json.load(open(sys.argv[1]))
 print(" ".join(f["level"] + " " + f["text"] for f in j["findings"] if f["area"] == "reports" and f["subject"] == "sts-policy-fetch-error" and f["kind"] == "none"))' "$DIR/api.out")"
+
+# The dashboard's report page: the cause beside the failure detail.
+as() { # as PATH [curl args]: the dashboard as the viewer; body in $DIR/body
+	local p=$1
+	shift
+	"${NX[@]}" curl -sS --cacert "$DIR/ca.pem" \
+	    --resolve stshost.test:443:127.0.0.10 -b "$DIR/jar" -c "$DIR/jar" \
+	    -o "$DIR/body" -w '%{http_code}' "$@" "https://stshost.test$p"
+}
+: > "$DIR/jar"
+as /login > /dev/null
+CSRF=$(sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' "$DIR/body" | head -1)
+check "dashboard login" 303 "$(as /login --data-urlencode "csrf=$CSRF" \
+    --data-urlencode email=viewer@good.test \
+    --data-urlencode password=monitor-test-pw-1)"
+RID=$(sg report list --json | $PY -c 'import json, sys
+print([r["id"] for r in json.load(sys.stdin) if r["report-id"].startswith("Alpha-good.test-") and r["failed"] == 21][0])')
+check "the report page" 200 "$(as "/reports/$RID")"
+grepf "the report page: the cause beside the fetch error" "$DIR/body" \
+    "<br>The monitor's check \\([^)]*\\): 20 sessions in the last 2 days could not fetch the policy; the fetch as a sender makes it, now: it succeeds"
 
 # --- the ACME manager's failure notes -----------------------------------
 NOW=$(date +%s)
