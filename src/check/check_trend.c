@@ -15,6 +15,10 @@
  *	silent  = days 0 .. CHECK_TREND_SILENT_DAYS-1     (days 0-3)
  *	daily   = the CHECK_TREND_BASE_DAYS after those   (days 4-17)
  *
+ * When the recent days show sts-policy-fetch-error, which says nothing
+ * of why, the check's own policy fetch (made just before, as a sender
+ * makes it) is the cause shown beside it (check_fetch_cause).
+ *
  * The baseline is the domain's own: a rate three times its usual share
  * alerts, not a fixed threshold, so that a domain whose one odd sender
  * always fails does not alert every day and one that never fails does
