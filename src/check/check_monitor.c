@@ -702,13 +702,19 @@ monitor_service(struct check_monitor *m)
 	struct acme_cert_state cs;
 	struct check_report r;
 	struct check_alert al[1];
-	time_t now = time(NULL);
+	time_t now = time(NULL), last;
 	size_t na;
 	struct err e;
 
 	if (m->c.data_dir == NULL || m->c.service_host == NULL ||
 	    acme_cert_state(m->c.data_dir, m->c.service_host, &cs) == -1 ||
 	    cs.failed_at == 0)
+		return;
+	/* Quiet within the cool-down: this runs every round, not once per
+	 * check. */
+	if (store_alert_last(m->store, m->c.service_host, m->c.service_host,
+	    check_kind_name(CHECK_K_CERT_RENEWAL), &last, &e) == -1 ||
+	    !check_alert_due(last, now, m->c.cooldown))
 		return;
 	check_report_init(&r, m->c.service_host);
 	check_cert_renewal(&r, m->c.service_host, cs.failed_at, cs.failures,
