@@ -71,6 +71,8 @@ enum check_area {
 	CHECK_A_NS,		/* the domain's name servers (delegation);
 				 * checked first, numbered last so that
 				 * earlier names keep their values */
+	CHECK_A_REPORTS,	/* the domain's TLS reports over the last
+				 * weeks (the monitor's, check_trend.c) */
 };
 
 /* What a warning or failure means for the monitor's alerts (check_alert.c):
@@ -87,8 +89,16 @@ enum check_kind {
 				 * expiry */
 	CHECK_K_CNAME,		/* mta-sts.<domain> not a CNAME to us */
 	CHECK_K_ID_LAG,		/* the published id lags the served one */
+	/* The monitor's own (check_trend.c), from the ACME manager's notes,
+	 * the reports and the readiness view: */
+	CHECK_K_CERT_RENEWAL,	/* a certificate's renewal failing */
+	CHECK_K_NEW_FAILURE,	/* a result type the reports did not have */
+	CHECK_K_FAILURE_RATE,	/* the failure share well above the
+				 * domain's own baseline */
+	CHECK_K_REPORTER_SILENT, /* a daily reporter gone silent */
+	CHECK_K_TESTING_READY,	/* in testing for weeks, ready to enforce */
 };
-#define CHECK_K_MAX CHECK_K_ID_LAG
+#define CHECK_K_MAX CHECK_K_TESTING_READY
 
 struct check_finding {
 	enum check_level level;
@@ -128,11 +138,12 @@ void	check_add(struct check_report *r, enum check_level lv,
 void	check_tag(struct check_report *r, enum check_kind k);
 
 /* "pass", "info", "warn", "fail"; "sts-txt", "policy", "mx", "smtp",
- * "tlsrpt", "hosted", "ns". Static storage. */
+ * "tlsrpt", "hosted", "ns", "reports". Static storage. */
 const char *check_level_name(enum check_level lv);
 const char *check_area_name(enum check_area a);
 /* "none", "record", "policy", "mx-uncovered", "mx-tls", "cert-expiry",
- * "cname", "id-lag"; static storage. check_kind_parse is its inverse
+ * "cname", "id-lag", "cert-renewal", "new-failure-type", "failure-rate",
+ * "reporter-silent", "testing-ready"; static storage. check_kind_parse is its inverse
  * (-1 for an unknown name). */
 const char *check_kind_name(enum check_kind k);
 int	check_kind_parse(const char *name);
@@ -376,6 +387,84 @@ char	*check_alert_mail(const struct check_alert_msg *a, const char *from,
  * string (caller frees), or NULL when out of memory. */
 char	*check_digest_mail(const char *tenant, const char *from,
 	    const char *to, const char *host, time_t now, const char *body);
+
+/* --- what the reports and the service say (check_trend.c, pure) ------- */
+
+/* The windows, in UTC days back from today (day 0; a report counts on
+ * the day its range starts, as every view counts it). Reports of a day
+ * arrive the day after, so "recent" holds today and yesterday. */
+#define CHECK_TREND_BASE_DAYS	14	/* the domain's own baseline */
+#define CHECK_TREND_RECENT_DAYS	2	/* new failure types, the rate:
+					 * days 0-1 against 2-15 */
+#define CHECK_TREND_SILENT_DAYS	4	/* silence: nothing on days 0-3
+					 * (three reports missed), against
+					 * days 4-17 */
+#define CHECK_TREND_DAYS	(CHECK_TREND_SILENT_DAYS + CHECK_TREND_BASE_DAYS)
+/* A reporter "reports daily" when it did on this many baseline days. */
+#define CHECK_TREND_DAILY	10
+/* The failure rate alerts at this many times the baseline's share, when
+ * both windows have CHECK_TREND_RATE_MIN sessions and the recent one
+ * CHECK_TREND_RATE_MIN_FAILED failed ones: a handful of sessions says
+ * nothing about a rate. */
+#define CHECK_TREND_RATE_FACTOR	3
+#define CHECK_TREND_RATE_MIN	100
+#define CHECK_TREND_RATE_MIN_FAILED 10
+/* Findings of one kind per check, at most (a hostile reporter could
+ * invent endless result types or organization names). */
+#define CHECK_TREND_MAX_EACH	8
+/* In testing this long with an unchanged policy, and ready: enforce. */
+#define CHECK_TESTING_READY_S	(14 * 86400)
+
+struct web_stat_table;
+
+/* One UTC day of a domain's reports, as web_stats_read counts them. */
+struct check_day {
+	uint64_t successful, failed;		/* sessions */
+	const struct web_stat_table *results;	/* failed sessions per
+						 * result type; NULL: none */
+	const struct web_stat_table *orgs;	/* sessions per reporting
+						 * organization; NULL: none */
+};
+
+/* Adds to r what days[0..n) (days[i] i days before today; missing days
+ * count as empty) show: each result type with failed sessions on the
+ * CHECK_TREND_RECENT_DAYS that the CHECK_TREND_BASE_DAYS before did not
+ * have (when those had any session at all: without a baseline nothing
+ * is new); the recent failure share at CHECK_TREND_RATE_FACTOR times
+ * the baseline's or more (with the minimums above); each organization
+ * that reported on CHECK_TREND_DAILY of the baseline days before the
+ * CHECK_TREND_SILENT_DAYS and on none of these. Each a warning of area
+ * reports; nothing when all is as before. */
+void	check_trend(struct check_report *r, const struct check_day *days,
+	    size_t n);
+
+/* The result type whose cause the monitor looks up (RFC 8460
+ * §4.3.2.1: the sender could not fetch the policy, and says no more). */
+#define CHECK_FETCH_ERROR "sts-policy-fetch-error"
+
+/* When days[0..CHECK_TREND_RECENT_DAYS) show CHECK_FETCH_ERROR, adds
+ * what r's own policy fetch (made just now as a sender makes it: both
+ * address families, no redirect, the certificate chain) says: an info
+ * finding of area reports about that result type, its text the
+ * warnings and failures of area policy, or that the fetch succeeds now;
+ * and the cause after the text of a new-failure-type finding of it
+ * (call after check_trend), so that its alert says why. */
+void	check_fetch_cause(struct check_report *r, const struct check_day *days,
+	    size_t n);
+
+/* Adds a failure about certificate name (mta-sts.<domain>, or the
+ * service's own name) when the ACME manager's last order for it failed
+ * (failed_at != 0: acme_cert_state): failures in a row, the reason, and
+ * when the current certificate ends (not_after, 0: none). */
+void	check_cert_renewal(struct check_report *r, const char *name,
+	    time_t failed_at, unsigned failures, const char *reason,
+	    time_t not_after);
+
+/* Adds a warning when the domain (r->domain) is in testing, its policy
+ * unchanged since updated for CHECK_TESTING_READY_S at now, and the
+ * readiness view says ready (its summary in why). */
+void	check_testing_ready(struct check_report *r, enum policy_mode mode,
+	    time_t updated, time_t now, bool ready, const char *why);
 
 /* --- the edges (check_run.c) ------------------------------------------ */
 

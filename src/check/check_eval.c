@@ -90,7 +90,9 @@ check_tag(struct check_report *r, enum check_kind k)
 }
 
 static const char *const check_kinds[] = { "none", "record", "policy",
-    "mx-uncovered", "mx-tls", "cert-expiry", "cname", "id-lag" };
+    "mx-uncovered", "mx-tls", "cert-expiry", "cname", "id-lag",
+    "cert-renewal", "new-failure-type", "failure-rate", "reporter-silent",
+    "testing-ready" };
 
 const char *
 check_kind_name(enum check_kind k)
@@ -119,9 +121,9 @@ const char *
 check_area_name(enum check_area a)
 {
 	static const char *const names[] = { "sts-txt", "policy", "mx",
-	    "smtp", "tlsrpt", "hosted", "ns" };
+	    "smtp", "tlsrpt", "hosted", "ns", "reports" };
 
-	return (unsigned)a < 7 ? names[a] : "?";
+	return (unsigned)a < 8 ? names[a] : "?";
 }
 
 /* "a -> b -> c" of a CNAME chain, after name. */

@@ -6,12 +6,18 @@
  * alerts for what got worse, then hands the alerts to the webhook.
  *
  *	round:  store check_due --> check_many (CHECK_MONITOR_CONCURRENCY)
+ *	        --> per domain: what the checker cannot see added to its
+ *	            check (check_trend.c: the ACME manager's failure note
+ *	            of mta-sts.<domain>, web_stats_read per day of the
+ *	            last CHECK_TREND_DAYS, web_ready_read when in testing)
  *	        --> per domain: the previous check, check_alerts_diff,
  *	            the cool-down (alert_last), check_put, alert_add
  *	        --> every alert not sent yet: POST alert_webhook, and an
  *	            e-mail to alert_email through alert_smtp_relay (libcurl),
  *	            alert_sent per channel (taken, or one more try)
  *
+ *	        --> the service's own certificate: a failing renewal is an
+ *	            alert of the service host, again after each cool-down
  *	        --> each tenant whose digest is a week old: web_digest, mailed
  *	            to its owners
  *
@@ -29,9 +35,11 @@
 
 #include <curl/curl.h>
 
+#include "../acme/acme.h"
 #include "../lib/log.h"
 #include "../store/store.h"
 #include "../web/web.h"
+#include "../web/web_views.h"
 #include "check.h"
 
 /* A tenant's digest: weekly. */
@@ -105,6 +113,122 @@ monitor_prev_cb(void *arg, const struct store_check_row *row)
 	return (*json = strdup(row->json)) == NULL ? -1 : 0;
 }
 
+/* Adds to r what the checker cannot see (check_trend.c): the renewal of
+ * mta-sts.<domain> failing, what the domain's reports of the last
+ * CHECK_TREND_DAYS show, and a domain ready to leave testing. What
+ * cannot be read is logged and left out. */
+static void
+monitor_more(const struct check_monitor *m, struct store *s,
+    struct check_report *r, time_t now)
+{
+	struct web_stats *st = NULL;
+	struct check_day days[CHECK_TREND_DAYS];
+	struct store_domain d = { 0 };
+	struct acme_cert_state cs;
+	char name[LIMIT_DNAME_LEN + 16];
+	time_t today = now - now % 86400;
+	size_t nd = 0;
+	struct err e;
+	int g;
+
+	if ((g = store_domain_get(s, r->domain, &d, &e)) != 0) {
+		if (g == -1)
+			log_warn("monitor", "%s: %s", r->domain, e.msg);
+		return;
+	}
+	snprintf(name, sizeof(name), "mta-sts.%s", r->domain);
+	if (m->c.data_dir != NULL && acme_cert_state(m->c.data_dir, name,
+	    &cs) == 0)
+		check_cert_renewal(r, name, cs.failed_at, cs.failures,
+		    cs.reason, cs.not_after);
+	if ((st = calloc(CHECK_TREND_DAYS, sizeof(*st))) == NULL) {
+		log_warn("monitor", "%s: out of memory", r->domain);
+		goto out;
+	}
+	for (; nd < CHECK_TREND_DAYS; nd++) {
+		time_t from = today - (time_t)nd * 86400;
+
+		if (web_stats_read(s, r->domain, from, from + 86400, &st[nd],
+		    &e) == -1) {
+			log_warn("monitor", "%s: reports: %s", r->domain,
+			    e.msg);
+			web_stats_free(&st[nd]);
+			break;
+		}
+		days[nd].successful = st[nd].days.n ?
+		    st[nd].days.v[0].successful : 0;
+		days[nd].failed = st[nd].days.n ? st[nd].days.v[0].failed : 0;
+		days[nd].results = &st[nd].results;
+		days[nd].orgs = &st[nd].orgs;
+	}
+	if (nd == CHECK_TREND_DAYS) {
+		check_trend(r, days, nd);
+		check_fetch_cause(r, days, nd);
+	}
+	if (d.policy.mode == POLICY_MODE_TESTING && d.updated <= now &&
+	    now - d.updated >= CHECK_TESTING_READY_S) {
+		struct web_ready rd;
+
+		if (web_ready_read(s, &d, now, &rd, &e) == -1)
+			log_warn("monitor", "%s: readiness: %s", r->domain,
+			    e.msg);
+		else
+			check_testing_ready(r, d.policy.mode, d.updated, now,
+			    rd.verdict == WEB_READY_READY, rd.summary);
+		web_ready_free(&rd);
+	}
+out:
+	for (size_t i = 0; st != NULL && i < nd; i++)
+		web_stats_free(&st[i]);
+	free(st);
+	store_domain_free(&d);
+}
+
+/* Raises al[0..na), alerts of domain at now, each past the cool-down of
+ * its (domain, subject, kind): kept for the channels set up, logged.
+ * Returns how many were raised, or -1 with the reason. */
+static int
+monitor_raise(const struct check_monitor *m, struct store *s,
+    const char *domain, const struct check_alert *al, size_t na, time_t now,
+    struct err *e)
+{
+	int raised = 0;
+
+	for (size_t i = 0; i < na; i++) {
+		const char *kind = check_kind_name(al[i].kind);
+		struct log_line l;
+		time_t last;
+		int64_t id;
+
+		if (store_alert_last(s, domain, al[i].subject, kind, &last,
+		    e) == -1)
+			return -1;
+		log_begin(&l, LOG_INFO, "alert");
+		log_cstr(&l, "domain", domain);
+		log_cstr(&l, "kind", kind);
+		log_cstr(&l, "severity", al[i].severity);
+		log_cstr(&l, "subject", al[i].subject);
+		if (!check_alert_due(last, now, m->c.cooldown)) {
+			log_cstr(&l, "raised", "no (cool-down)");
+			log_end(&l);
+			continue;
+		}
+		if (store_alert_add(s, domain, al[i].subject, kind,
+		    al[i].severity, al[i].text, al[i].fix,
+		    (m->c.webhook != NULL ? STORE_ALERT_HOOK : 0) |
+		    (m->c.mail_to != NULL ? STORE_ALERT_MAIL : 0), now, &id,
+		    e) == -1) {
+			log_end(&l);
+			return -1;
+		}
+		log_int(&l, "id", id);
+		log_cstr(&l, "text", al[i].text);
+		log_end(&l);
+		raised++;
+	}
+	return raised;
+}
+
 /* Keeps r, checked at now, as its domain's latest check and raises the
  * alerts of what got worse since the one before (past the cool-down).
  * Returns how many alerts were raised, or -1 with the reason. */
@@ -117,7 +241,7 @@ monitor_keep(struct check_monitor *m, struct store *s,
 	size_t nprev = 0, na;
 	char *prevjson = NULL, *json = NULL;
 	json_t *o = NULL;
-	int raised = 0, rc = -1, g;
+	int rc = -1, g;
 
 	pthread_mutex_lock(&m->keep_mu);
 	if ((g = store_check_get(s, r->domain, monitor_prev_cb, &prevjson,
@@ -140,39 +264,7 @@ monitor_keep(struct check_monitor *m, struct store *s,
 	if (store_check_put(s, r->domain, now, monitor_next(m, now), r->nfail,
 	    r->nwarn, json, e) == -1)
 		goto out;
-	for (size_t i = 0; i < na; i++) {
-		const char *kind = check_kind_name(al[i].kind);
-		struct log_line l;
-		time_t last;
-		int64_t id;
-
-		if (store_alert_last(s, r->domain, al[i].subject, kind, &last,
-		    e) == -1)
-			goto out;
-		log_begin(&l, LOG_INFO, "alert");
-		log_cstr(&l, "domain", r->domain);
-		log_cstr(&l, "kind", kind);
-		log_cstr(&l, "severity", al[i].severity);
-		log_cstr(&l, "subject", al[i].subject);
-		if (!check_alert_due(last, now, m->c.cooldown)) {
-			log_cstr(&l, "raised", "no (cool-down)");
-			log_end(&l);
-			continue;
-		}
-		if (store_alert_add(s, r->domain, al[i].subject, kind,
-		    al[i].severity, al[i].text, al[i].fix,
-		    (m->c.webhook != NULL ? STORE_ALERT_HOOK : 0) |
-		    (m->c.mail_to != NULL ? STORE_ALERT_MAIL : 0), now, &id,
-		    e) == -1) {
-			log_end(&l);
-			goto out;
-		}
-		log_int(&l, "id", id);
-		log_cstr(&l, "text", al[i].text);
-		log_end(&l);
-		raised++;
-	}
-	rc = raised;
+	rc = monitor_raise(m, s, r->domain, al, na, now, e);
 out:
 	pthread_mutex_unlock(&m->keep_mu);
 	json_decref(o);
@@ -585,9 +677,12 @@ monitor_round(struct check_monitor *m)
 		}
 		done = off + k;
 		now = time(NULL);
-		for (size_t i = off; i < off + k; i++)
+		for (size_t i = off; i < off + k; i++) {
+			if (hp[i] != NULL)
+				monitor_more(m, m->store, &reports[i], now);
 			monitor_log(&reports[i], monitor_keep(m, m->store,
 			    &reports[i], now, &e), &e);
+		}
 	}
 out:
 	for (size_t i = 0; reports != NULL && i < done; i++)
@@ -596,6 +691,42 @@ out:
 	free(hp);
 	free(hosted);
 	strv_free(&due);
+}
+
+/* The service's own certificate: while the ACME manager's renewal of
+ * service_host fails, an alert of the service host (no hosted domain's:
+ * it concerns them all), again after each cool-down. */
+static void
+monitor_service(struct check_monitor *m)
+{
+	struct acme_cert_state cs;
+	struct check_report r;
+	struct check_alert al[1];
+	time_t now = time(NULL), last;
+	size_t na;
+	struct err e;
+
+	if (m->c.data_dir == NULL || m->c.service_host == NULL ||
+	    acme_cert_state(m->c.data_dir, m->c.service_host, &cs) == -1 ||
+	    cs.failed_at == 0)
+		return;
+	/* Quiet within the cool-down: this runs every round, not once per
+	 * check. */
+	if (store_alert_last(m->store, m->c.service_host, m->c.service_host,
+	    check_kind_name(CHECK_K_CERT_RENEWAL), &last, &e) == -1 ||
+	    !check_alert_due(last, now, m->c.cooldown))
+		return;
+	check_report_init(&r, m->c.service_host);
+	check_cert_renewal(&r, m->c.service_host, cs.failed_at, cs.failures,
+	    cs.reason, cs.not_after);
+	/* Against no previous check: cool-down alone decides. */
+	na = check_alerts_diff(&r, true, NULL, 0, al, 1);
+	pthread_mutex_lock(&m->keep_mu);
+	if (monitor_raise(m, m->store, m->c.service_host, al, na, now, &e) ==
+	    -1)
+		log_warn("monitor", "%s: %s", m->c.service_host, e.msg);
+	pthread_mutex_unlock(&m->keep_mu);
+	check_report_free(&r);
 }
 
 static void *
@@ -630,6 +761,8 @@ monitor_main(void *arg)
 		if (stop)
 			break;
 		monitor_round(m);
+		if (m->c.interval > 0)
+			monitor_service(m);
 		monitor_send(m, STORE_ALERT_HOOK);
 		monitor_send(m, STORE_ALERT_MAIL);
 		monitor_digest(m);
@@ -710,6 +843,7 @@ check_monitor_run(struct check_monitor *m, struct store *s,
 	    dns_resolver_new(m->c.opts.nameserver, &res, e) == -1)
 		goto out;
 	check_domain(&m->c.opts, res, domain, &h, &r);
+	monitor_more(m, s, &r, time(NULL));
 	rc = monitor_keep(m, s, &r, time(NULL), e);
 	check_report_free(&r);
 	if (rc > 0 && m->started) {	/* the webhook at once */

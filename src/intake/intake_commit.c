@@ -7,14 +7,61 @@
  *	items (inputs) -> pieces -> store_report_job[] -> ONE transaction
  *	on failure with several items: each item alone, pieces together
  *
+ * A new report that shows sts-policy-fetch-error (which does not say
+ * why) moves its domains' next check to now (store_check_soon), so that
+ * the monitor fetches the policy as a sender would within a minute and
+ * keeps the cause with the check (check_trend.c).
+ *
  * Never parses (intake_examine did), never logs (the caller says what
  * became of each piece, in its own words).
  */
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "../store/store.h"
+#include "../tlsrpt/tlsrpt.h"
 #include "intake.h"
+
+/* The result type that asks the monitor for a check now (RFC 8460
+ * §4.3.2.1: the policy could not be fetched). */
+#define INTAKE_FETCH_ERROR "sts-policy-fetch-error"
+
+/* For each policy of the new reports among items[0..n) with a failure of
+ * INTAKE_FETCH_ERROR: its domain's next check now. Best effort: a check
+ * missed here comes at its time. */
+static void
+intake_check_soon(struct store *s, struct intake_item *const *items,
+    size_t n)
+{
+	time_t now = time(NULL);
+	struct err e;
+
+	for (size_t i = 0; i < n; i++)
+		for (size_t r = 0; r < items[i]->parts.n; r++) {
+			const struct tlsrpt_report *t = items[i]->parts.p[r].r;
+
+			if (t == NULL || items[i]->results[r] != STORE_ADDED)
+				continue;
+			for (size_t k = 0; k < t->npolicies; k++) {
+				const struct tlsrpt_policy *p =
+				    &t->policies[k];
+
+				for (size_t f = 0; f < p->nfailures; f++) {
+					if (p->failures[f].result_type ==
+					    NULL || strcmp(p->failures[f].
+					    result_type, INTAKE_FETCH_ERROR) !=
+					    0 ||
+					    p->policy_domain[0] == '\0')
+						continue;
+					(void)store_check_soon(s,
+					    p->policy_domain, now, &e);
+					break;
+				}
+			}
+		}
+}
 
 /* Sets every piece of items[0..n) as not stored. */
 static void
@@ -117,6 +164,7 @@ intake_commit(struct store *s, struct intake_item *const *items, size_t n,
 			    rc == 0 && !refused ? e : &e1) == -1)
 				rc = -1;
 	}
+	intake_check_soon(s, items, n);
 	if (refused)
 		rc = -1;
 out:

@@ -732,6 +732,11 @@ struct store_ops {
 	int	(*check_put)(struct store *s, const char *domain,
 		    time_t checked, time_t next_at, uint64_t failures,
 		    uint64_t warnings, const char *json, struct err *e);
+	/* Moves the next check of domain to at when it was due later (a
+	 * report that asks for one now; store_check_soon). A domain not
+	 * checked yet is due anyway: nothing to do. Returns 0 or -1. */
+	int	(*check_soon)(struct store *s, const char *domain, time_t at,
+		    struct err *e);
 	/* domain's latest check to cb. Returns 0, 1 when it has none, or
 	 * -1. */
 	int	(*check_get)(struct store *s, const char *domain,
@@ -1172,6 +1177,13 @@ store_check_put(struct store *s, const char *domain, time_t checked,
 {
 	return s->ops->check_put(s, domain, checked, next_at, failures,
 	    warnings, json, e);
+}
+
+static inline int
+store_check_soon(struct store *s, const char *domain, time_t at,
+    struct err *e)
+{
+	return s->ops->check_soon(s, domain, at, e);
 }
 
 static inline int

@@ -577,6 +577,7 @@ enum sq_id {
 	SQ_CHECK_DUE,
 	SQ_CHECK_PUT,
 	SQ_CHECK_GET,
+	SQ_CHECK_SOON,
 	SQ_ALERT_LAST,
 	SQ_ALERT_ADD,
 	SQ_ALERT_PRUNE,
@@ -981,6 +982,8 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	    "failures, warnings, findings) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
 	    "ON CONFLICT (domain) DO UPDATE SET checked = ?2, next_at = ?3, "
 	    "failures = ?4, warnings = ?5, findings = ?6",
+	[SQ_CHECK_SOON] = "UPDATE domain_check SET next_at = ?2 WHERE "
+	    "domain = ?1 AND next_at > ?2",
 	[SQ_CHECK_GET] = "SELECT checked, failures, warnings, findings FROM "
 	    "domain_check WHERE domain = ?1",
 	[SQ_ALERT_LAST] = "SELECT max(raised) FROM alert WHERE domain = ?1 "
@@ -4046,6 +4049,18 @@ sq_check_put(struct store *s, const char *domain, time_t checked,
 }
 
 static int
+sq_check_soon(struct store *s, const char *domain, time_t at, struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	sqlite3_stmt *st = sq_stmt(q, SQ_CHECK_SOON);
+
+	if ((sq_bind_text(st, 1, domain) |
+	    sqlite3_bind_int64(st, 2, (int64_t)at)) != SQLITE_OK)
+		return sq_err(q, e, "a check of %s soon", domain);
+	return sq_exec(q, st, "a check soon", e);
+}
+
+static int
 sq_check_get(struct store *s, const char *domain, store_check_cb cb,
     void *arg, struct err *e)
 {
@@ -4265,6 +4280,7 @@ static const struct store_ops sq_ops = {
 	.fetch_read = sq_fetch_read,
 	.check_due = sq_check_due,
 	.check_put = sq_check_put,
+	.check_soon = sq_check_soon,
 	.check_get = sq_check_get,
 	.alert_last = sq_alert_last,
 	.alert_add = sq_alert_add,

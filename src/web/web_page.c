@@ -58,6 +58,7 @@
 
 #include "../account/account.h"
 #include "../acme/acme.h"
+#include "../check/check.h"
 #include "../dns/dns.h"
 #include "../lib/dname.h"
 #include "../policy/policy.h"
@@ -1708,6 +1709,50 @@ page_report_id(struct web_pg *pg, const char *arg, int64_t *id)
 	return 0;
 }
 
+/* Beside a failure detail of type sts-policy-fetch-error for domain (a
+ * report's policy-domain): what the monitor's own fetch of the policy
+ * found (check_fetch_cause's finding in the domain's latest check), when
+ * the user may see that domain. Nothing otherwise. */
+static void
+page_fetch_cause(struct web_pg *pg, const char *type, const char *domain)
+{
+	struct page_check c = { .want_json = true };
+	struct store_domain d = { 0 };
+	json_t *x;
+	size_t i;
+	struct err e;
+	int r;
+
+	if (type == NULL || domain == NULL ||
+	    strcmp(type, CHECK_FETCH_ERROR) != 0)
+		return;
+	if ((r = store_domain_get(pg->s, domain, &d, &e)) != 0)
+		return;
+	if ((pg->role == ACCOUNT_ADMIN || strcmp(d.tenant, pg->tenant) ==
+	    0) && store_check_get(pg->s, d.name, page_check_cb, &c, &e) == 0)
+		json_array_foreach(json_object_get(c.o, "findings"), i, x) {
+			const char *a = json_string_value(json_object_get(x,
+			    "area"));
+			const char *sub = json_string_value(json_object_get(x,
+			    "subject"));
+			const char *k = json_string_value(json_object_get(x,
+			    "kind"));
+
+			if (a == NULL || sub == NULL || k == NULL ||
+			    strcmp(a, "reports") != 0 || strcmp(k, "none") !=
+			    0 || strcmp(sub, CHECK_FETCH_ERROR) != 0)
+				continue;
+			web_html_raw(&pg->h, "<br>The monitor's check (");
+			web_page_time(&pg->h, c.checked);
+			web_html_raw(&pg->h, "): ");
+			web_html_text(&pg->h, json_string_value(
+			    json_object_get(x, "text")));
+			break;
+		}
+	json_decref(c.o);
+	store_domain_free(&d);
+}
+
 static void
 page_report(struct web_pg *pg, const char *arg)
 {
@@ -1778,6 +1823,9 @@ page_report(struct web_pg *pg, const char *arg)
 			web_html_text(h, mx);
 			web_html_raw(h, "</td><td>");
 			web_explain(h, type, mx);
+			page_fetch_cause(pg, type, json_string_value(
+			    json_object_get(json_object_get(pol, "policy"),
+			    "policy-domain")));
 			web_html_raw(h, "</td></tr>");
 		}
 		web_html_raw(h, "</table></div>");

@@ -2592,6 +2592,17 @@ test_monitor_store(void **state)
 	out[0] = '\0';
 	assert_int_equal(store_check_due(s, 1500, 1, due_cb, out, &e), 0);
 	assert_string_equal(out, "b.example");
+	/* A report asking for a check now: due at 1200, never later than it
+	 * was; a domain without a check, or none hosted, changes nothing. */
+	assert_int_equal(store_check_soon(s, "a.example", 1200, &e), 0);
+	assert_int_equal(store_check_soon(s, "a.example", 1400, &e), 0);
+	assert_int_equal(store_check_soon(s, "b.example", 1200, &e), 0);
+	assert_int_equal(store_check_soon(s, "z.example", 1200, &e), 0);
+	out[0] = '\0';
+	assert_int_equal(store_check_due(s, 1200, 10, due_cb, out, &e), 0);
+	assert_string_equal(out, "b.example a.example");
+	assert_int_equal(store_check_put(s, "a.example", 1100, 1500, 0, 0,
+	    "{\"x\":2}", &e), 0);
 
 	/* Alerts: the last one per (domain, subject, kind). */
 	assert_int_equal(store_alert_last(s, "a.example", "mx2", "mx-uncovered",
