@@ -27,6 +27,7 @@ static int
 cli_dns(struct cli *c)
 {
 	char name[LIMIT_DNAME_LEN + 1], host[LIMIT_DNAME_LEN + 1];
+	char zone[LIMIT_DNAME_LEN + 1];
 	const char *sh = conf_get(&c->conf, CONF_SERVICE_HOST);
 	struct store_domain d = { 0 };
 	struct dns_records recs;
@@ -41,6 +42,8 @@ cli_dns(struct cli *c)
 	    &e) == -1)
 		return cli_fail(CLI_USAGE, "service_host '%s': %s",
 		    sh ? sh : "", sh ? e.msg : "not set");
+	if (dns_zone_parse(conf_get(&c->conf, CONF_DNS_ZONE), zone, &e) == -1)
+		return cli_fail(CLI_USAGE, "%s", e.msg);
 	if ((s = cli_store(c)) == NULL)
 		return CLI_USAGE;
 	if ((r = store_domain_get(s, name, &d, &e)) != 0)
@@ -48,7 +51,7 @@ cli_dns(struct cli *c)
 		    "domain (stsguard domain add %s)", name, name) :
 		    cli_fail(CLI_USAGE, "%s", e.msg);
 
-	dns_records(name, d.policy_id, d.token, host, &recs);
+	dns_records(name, d.policy_id, d.token, host, zone, &recs);
 	if (c->json) {
 		json_t *a = json_array();
 
@@ -72,6 +75,15 @@ cli_dns(struct cli *c)
 				    DNS_TTL, rr[i].value);
 			else
 				cli_dns_print_txt(rr[i].name, rr[i].value);
+		}
+		if (recs.nkept > 0) {
+			printf("; published once: stsguard keeps these in "
+			    "%s (dns publish, dns export)\n", zone);
+			for (size_t i = 0; i < recs.nkept; i++) {
+				printf("; ");
+				cli_dns_print_txt(recs.kept[i].name,
+				    recs.kept[i].value);
+			}
 		}
 	}
 	rc = CLI_OK;

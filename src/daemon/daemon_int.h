@@ -280,6 +280,9 @@ struct daemon {
 	const struct conf *conf;
 	const char	*data_dir;
 	const char	*service_host;
+	const char	*dns_zone;	/* the setting dns_zone, normalized
+					 * into dns_zone_buf; NULL: unset */
+	char		 dns_zone_buf[LIMIT_DNAME_LEN + 1];
 	char		 https_port[8];	/* ":PORT" of https_listen for
 					 * redirects, "" when it is 443 */
 	struct tls	*tls;

@@ -390,6 +390,10 @@ daemon_configure(struct daemon *d, const struct conf *cf,
 	    &e) == -1)
 		return log_warn("start", "%s", e.msg), -1;
 	d->nameserver = conf_get(cf, CONF_NAMESERVER);
+	if (dns_zone_parse(conf_get(cf, CONF_DNS_ZONE), d->dns_zone_buf,
+	    &e) == -1)
+		return log_warn("start", "%s", e.msg), -1;
+	d->dns_zone = d->dns_zone_buf[0] != '\0' ? d->dns_zone_buf : NULL;
 	if (daemon_configure_monitor(d, cf, &e) == -1)
 		return log_warn("start", "%s", e.msg), -1;
 	memset(tc, 0, sizeof(*tc));

@@ -3,8 +3,8 @@
  * a hosted domain (built here, and only here, for the CLI, and later the
  * API and DNS UPDATE), and the one resolver (libunbound) that everything
  * asking the DNS uses: DKIM keys and the checker (src/check/); the
- * monitor next.
- * The publisher (RFC 2136 DNS UPDATE) comes later.
+ * monitor next; and the publisher of the delegated mode (dns_update.c,
+ * RFC 2136 DNS UPDATE signed with TSIG).
  */
 #ifndef STSGUARD_DNS_H
 #define STSGUARD_DNS_H
@@ -27,33 +27,58 @@ struct dns_rr {
 };
 
 /* What the owner of a hosted domain publishes, and the intake points
- * the _smtp._tls record names:
+ * the _smtp._tls record names. Self-published (no operator zone):
  *
  *	mta-sts.D     CNAME  <service_host>
  *	_mta-sts.D    TXT    "v=STSv1; id=<policy id>;"
  *	_smtp._tls.D  TXT    "v=TLSRPTv1; rua=mailto:<intake address>,<intake URL>"
  *
+ * Delegated (the setting dns_zone, RFC 8461 §8.2): the owner publishes
+ * three CNAMEs once and stsguard keeps the TXT records in the operator's
+ * zone Z, by DNS UPDATE or a zone-file export:
+ *
+ *	mta-sts.D     CNAME  <service_host>
+ *	_mta-sts.D    CNAME  D._mta-sts.Z       kept: TXT "v=STSv1; id=...;"
+ *	_smtp._tls.D  CNAME  D._smtp._tls.Z     kept: TXT "v=TLSRPTv1; ..."
+ *
+ * The owner names under Z keep the labels a reader knows from the
+ * customer's side, prefixed by the whole domain, so that every domain
+ * has its own names and a name says whose record it is.
+ *
  * The mailto: URI comes first because some senders use only the first
  * rua URI, and mail is the route every sender supports. */
 struct dns_records {
-	struct dns_rr	 rr[3];		/* in the order above */
+	struct dns_rr	 rr[3];		/* what the owner publishes, in the
+					 * order above */
+	struct dns_rr	 kept[2];	/* delegated: the TXT records at
+					 * the CNAMEs' targets */
+	size_t		 nkept;		/* 2 delegated, else 0 */
 	char		 intake_url[LIMIT_DNAME_LEN + 64];	/* https://<service_host>/tlsrpt/<token> */
 	char		 intake_addr[LIMIT_DNAME_LEN + 64];	/* tlsrpt+<token>@<service_host> */
 };
 
 /* Fills out for domain (A-label, lower case) with its policy id and
- * intake token, served by service_host (normalized). Pure. */
+ * intake token, served by service_host (normalized); zone (normalized,
+ * the setting dns_zone) for the delegated mode, NULL or "" for the
+ * owner publishing the TXT records. Pure. A name under zone longer than
+ * a DNS name may be (253 bytes) is cut here; DNS UPDATE refuses it. */
 void	dns_records(const char *domain, const char *policy_id,
-	    const char *token, const char *service_host,
+	    const char *token, const char *service_host, const char *zone,
 	    struct dns_records *out);
+
+/* The setting dns_zone (NULL: unset) normalized into out, "" when
+ * unset. The zone must leave room under it for the owner names above
+ * (a domain of LIMIT_DNS_ZONE_ROOM bytes). Returns 0, or -1 with the
+ * reason ("dns_zone 'x': ..."). Pure. */
+int	dns_zone_parse(const char *setting, char out[LIMIT_DNAME_LEN + 1],
+	    struct err *e);
 
 /* What the owner publishes now that a change took the domain's policy
  * id from old_id to new_id: the _mta-sts TXT with the new id, or
  * nothing when the id did not change, or when stsguard keeps that TXT
- * itself (delegated: the owner published CNAMEs into the operator's
- * zone, RFC 8461 §8.2, and DNS UPDATE follows every change; every
- * domain publishes its own TXT until that mode is built, so callers
- * pass false). Until senders see the new id they keep the policy they
+ * itself (delegated: the setting dns_zone is set; the owner published
+ * CNAMEs into the operator's zone, RFC 8461 §8.2, and DNS UPDATE
+ * follows every change). Until senders see the new id they keep the policy they
  * hold for up to its max_age. Returns how many records went to out
  * (0 or 1). Pure. */
 size_t	dns_publish_now(const char *domain, const char *old_id,

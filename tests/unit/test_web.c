@@ -872,13 +872,13 @@ test_publish(void **state)
 	snprintf(a.name, sizeof(a.name), "example.com");
 	snprintf(a.policy_id, sizeof(a.policy_id), "20260101000000r1");
 	b = a;
-	j = web_publish_json(&a, &b);
+	j = web_publish_json(&a, &b, false);
 	assert_int_equal(json_array_size(j), 0);
 	json_decref(j);
 	assert_int_equal(dns_publish_now("example.com", "x1", "x1", false,
 	    &rr), 0);
 	snprintf(b.policy_id, sizeof(b.policy_id), "20260101000000r2");
-	j = web_publish_json(&a, &b);
+	j = web_publish_json(&a, &b, false);
 	assert_int_equal(json_array_size(j), 1);
 	assert_string_equal(json_string_value(json_object_get(
 	    json_array_get(j, 0), "name")), "_mta-sts.example.com");
