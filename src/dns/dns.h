@@ -84,6 +84,63 @@ int	dns_zone_parse(const char *setting, char out[LIMIT_DNAME_LEN + 1],
 size_t	dns_publish_now(const char *domain, const char *old_id,
 	    const char *new_id, bool delegated, struct dns_rr *out);
 
+/* --- the publisher: DNS UPDATE with TSIG (dns_update.c) ------------- */
+
+/* A TSIG key (RFC 8945), as the setting dns_tsig_key's file gives it. */
+struct dns_tsig {
+	char	alg[32];			/* "hmac-sha256." */
+	char	name[LIMIT_DNAME_LEN + 2];	/* with the final dot */
+	char	secret[LIMIT_TSIG_SECRET_BYTES * 4 / 3 + 8];	/* base64 */
+};
+
+/* Pure: reads "ALGORITHM:NAME:BASE64SECRET" (one line, as dig -y takes
+ * it; a final line end is fine) from text[0..len) into out. Returns 0,
+ * or -1 with what is wrong (the secret is never quoted). */
+int	dns_tsig_parse(const char *text, size_t len, struct dns_tsig *out,
+	    struct err *e);
+
+/* dns_tsig_parse of the file at path (at most LIMIT_TSIG_FILE_BYTES).
+ * Returns 0, or -1 with the reason naming the file. */
+int	dns_tsig_load(const char *path, struct dns_tsig *out, struct err *e);
+
+/* One UPDATE message, signed. */
+struct dns_update_msg {
+	uint8_t	*wire;		/* owned: dns_update_msg_free */
+	size_t	 len;
+	uint16_t id;
+	uint8_t	 mac[2 + 64];	/* the request's MAC as ldns keeps it
+				 * (length, bytes), to check the answer */
+	size_t	 mac_len;
+};
+
+/* Pure but for the clock (TSIG's time signed): the UPDATE for zone
+ * that replaces, for each of the n TXT records in txt (1 to
+ * 2 * LIMIT_DNS_UPDATE_DOMAINS; names under zone), the TXT RRset at its
+ * name by that one record; message id id, signed with key. Returns 0
+ * and out (caller calls dns_update_msg_free), or -1 with the reason
+ * (a name outside the zone or too long, a TXT over LIMIT_TXT_BYTES). */
+int	dns_update_build(const char *zone, const struct dns_rr *txt, size_t n,
+	    uint16_t id, const struct dns_tsig *key, struct dns_update_msg *out,
+	    struct err *e);
+void	dns_update_msg_free(struct dns_update_msg *m);
+
+/* Pure: checks the server's answer ans[0..len) to m: our id, rcode
+ * NOERROR and the answer's TSIG signature by key. Returns 0, or -1 with
+ * the reason ("refused: NOTAUTH (...), TSIG error BADSIG (...)"). */
+int	dns_update_check_answer(const struct dns_update_msg *m,
+	    const uint8_t *ans, size_t len, const struct dns_tsig *key,
+	    struct err *e);
+
+/* Sends the n TXT records of txt to server ("IP[:PORT]", port 53 when
+ * none; the setting dns_update_server) over TCP, in messages of at most
+ * LIMIT_DNS_UPDATE_DOMAINS domains, each answer checked. Blocks up to
+ * DNS_TIMEOUT_MS a message: never call it on a worker's event loop.
+ * Returns 0 when every message was applied, or -1 with the server's
+ * reason at the first that was not (earlier messages stay applied). */
+int	dns_update_send(const char *server, const struct dns_tsig *key,
+	    const char *zone, const struct dns_rr *txt, size_t n,
+	    struct err *e);
+
 /* --- the resolver (dns_resolve.c) ------------------------------------ */
 
 /* Seconds a lookup may take before it counts as failed: a sender's
