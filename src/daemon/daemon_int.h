@@ -33,6 +33,7 @@
 #include <time.h>
 
 #include "../check/check.h"
+#include "../dns/dns.h"
 #include "../http/http.h"
 #include "../intake/intake.h"
 #include "../lib/err.h"
@@ -324,6 +325,10 @@ struct daemon {
 					 * DKIM keys */
 	const char	*nameserver;	/* the setting, or NULL: the
 					 * system's resolvers */
+	struct dns_publisher *dnspub;	/* delegated mode with
+					 * dns_update_server: the reload
+					 * thread's (daemon_reload.c); NULL:
+					 * no DNS UPDATE */
 	struct intake_writer writer;	/* report intake: group commit */
 
 	/* Metrics (daemon_metrics.c). */

@@ -131,6 +131,10 @@ int	dns_update_check_answer(const struct dns_update_msg *m,
 	    const uint8_t *ans, size_t len, const struct dns_tsig *key,
 	    struct err *e);
 
+/* Pure: 0 when spec is IP[:PORT] as dns_update_send takes it, else -1
+ * with the reason. */
+int	dns_update_server_check(const char *spec, struct err *e);
+
 /* Sends the n TXT records of txt to server ("IP[:PORT]", port 53 when
  * none; the setting dns_update_server) over TCP, in messages of at most
  * LIMIT_DNS_UPDATE_DOMAINS domains, each answer checked. Blocks up to
@@ -140,6 +144,39 @@ int	dns_update_check_answer(const struct dns_update_msg *m,
 int	dns_update_send(const char *server, const struct dns_tsig *key,
 	    const char *zone, const struct dns_rr *txt, size_t n,
 	    struct err *e);
+
+/* --- what to send: the store's domains (dns_publish.c) --------------- */
+
+struct store;
+struct dns_publisher;
+
+/* A publisher for the settings dns_zone, dns_update_server (IP[:PORT])
+ * and dns_tsig_key (a file, read now) and service_host (normalized).
+ * Returns 0 and *out (dns_publisher_free), or -1 with the reason (a
+ * setting unset or wrong, the key file). */
+int	dns_publisher_new(const char *zone, const char *server,
+	    const char *key_path, const char *service_host,
+	    struct dns_publisher **out, struct err *e);
+void	dns_publisher_free(struct dns_publisher *p);
+
+/* Sends the kept TXT records (dns_records) of the hosted domains named
+ * in names (NULL or none: every domain that serves a policy) now, and
+ * says in *sent how many domains went. Blocks (dns_update_send).
+ * Returns 0, or -1 with the reason (a name not hosted, the server's
+ * answer). */
+int	dns_publisher_push(struct dns_publisher *p, struct store *s,
+	    const struct strv *names, size_t *sent, struct err *e);
+
+/* Sends the records of the domains whose id or token changed since the
+ * last successful sync of p (every domain at the first), and remembers
+ * them on success; after a failure the next sync sends them again.
+ * served_version: the store's domains_version (masked to int64) of the
+ * policy table being served; when the store moved past it (a change
+ * not served yet), nothing is sent and 1 returned (-1 in
+ * served_version: no such check). *sent: how many domains went.
+ * Returns 0, 1, or -1 with the reason. */
+int	dns_publisher_sync(struct dns_publisher *p, struct store *s,
+	    int64_t served_version, size_t *sent, struct err *e);
 
 /* --- the resolver (dns_resolve.c) ------------------------------------ */
 

@@ -450,6 +450,15 @@ bad:
 	return err_set(e, "dns_update_server '%s': expected IP[:PORT]", spec);
 }
 
+int
+dns_update_server_check(const char *spec, struct err *e)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+
+	return dns_update_addr(spec, &ss, &sl, e);
+}
+
 /* A message id nobody can guess from the time alone. */
 static uint16_t
 dns_update_id(void)
@@ -486,8 +495,8 @@ dns_update_send(const char *server, const struct dns_tsig *key,
 			dns_update_msg_free(&m);
 			return err_set(e, "out of memory");
 		}
+		/* ldns sends the bytes up to the position: not flipped. */
 		ldns_buffer_write(q, m.wire, m.len);
-		ldns_buffer_flip(q);
 		st = ldns_tcp_send(&ans, q, &ss, sl, tv, &alen);
 		ldns_buffer_free(q);
 		if (st != LDNS_STATUS_OK) {
