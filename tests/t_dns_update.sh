@@ -172,6 +172,46 @@ c "$URL" > "$DIR/policy" 2>&1
 grepf "the policy the new id names is served" "$DIR/policy" '^mode: enforce'
 check "b.example untouched" "$(id_of b.example)" "$(txt_id b.example)"
 grepf "serve logged the updates" "$DIR/serve.log" 'dns_update.*domains'
+
+# What the owner sees in delegated mode: the API's records and the
+# dashboard's page are the CNAMEs, and a change asks nothing of them.
+SH=sts.provider.test
+h() { curl -sS --max-time 5 --cacert "$DIR/data/local-ca.pem" \
+    --resolve "$SH:$PORT:$IP" "$@"; }
+tok=$(sg token create --tenant default | tail -1)
+bid=$(id_of b.example)
+h -H "Authorization: Bearer $tok" -X PATCH -H 'Content-Type: application/json' \
+    -d '{"max_age": 172800}' "https://$SH:$PORT/api/v1/domains/b.example" \
+    > "$DIR/api.json"
+check "API: the records are CNAMEs, nothing to publish after a change" \
+    "CNAME b.example._mta-sts.ops.test CNAME b.example._smtp._tls.ops.test 0" \
+    "$($PY -c 'import json, sys
+d = json.load(open(sys.argv[1])); r = d["records"]
+print(r[1]["type"], r[1]["value"], r[2]["type"], r[2]["value"], len(d["publish"]))' \
+    "$DIR/api.json")"
+printf 'a-long-enough-password\n' > "$DIR/pw"
+sg user add boss@ops.example --role admin --password-file "$DIR/pw" > /dev/null
+h -c "$DIR/jar" -b "$DIR/jar" -o "$DIR/login" "https://$SH:$PORT/login"
+csrf=$(sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' "$DIR/login" | head -1)
+h -c "$DIR/jar" -b "$DIR/jar" -o /dev/null --data-urlencode "csrf=$csrf" \
+    --data-urlencode "email=boss@ops.example" \
+    --data-urlencode "password=a-long-enough-password" \
+    "https://$SH:$PORT/login"
+h -c "$DIR/jar" -b "$DIR/jar" -o "$DIR/page" \
+    "https://$SH:$PORT/domains/a.example"
+grepf "dashboard: the CNAME into the zone" "$DIR/page" \
+    'a\.example\._mta-sts\.ops\.test'
+grepf "dashboard: stsguard keeps the TXT records" "$DIR/page" \
+    'stsguard keeps the TXT records'
+for _ in $(seq 50); do
+	[ "$(q TXT b.example._mta-sts.ops.test)" = "\"v=STSv1; id=$(id_of b.example);\"" ] &&
+	    break
+	sleep 0.1
+done
+[ "$bid" != "$(id_of b.example)" ] && ok "API change: a new id" ||
+    bad "API change: the id stayed $bid"
+check "API change: the new id is in the zone" "$(id_of b.example)" \
+    "$(txt_id b.example)"
 serve_stop
 log_clean "$DIR/serve.log"
 finish
