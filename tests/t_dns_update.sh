@@ -14,7 +14,9 @@
 #    exits 1 naming the refusal, and the zone is as it was (serial, TXT).
 # 3. `serve` sends what changed at start, and after `domain set --mode
 #    enforce` the new id is in the zone within a few seconds, while the
-#    new policy is served.
+#    new policy is served; the API and the dashboard show the CNAMEs.
+# 4. With Knot stopped a change's failure is logged once; once Knot is
+#    back the retry (every 30 s) puts the id in the zone.
 set -u
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
@@ -212,6 +214,31 @@ done
     bad "API change: the id stayed $bid"
 check "API change: the new id is in the zone" "$(id_of b.example)" \
     "$(txt_id b.example)"
+
+# --- 4. the server away: logged once, retried -------------------------
+kill "$KPID"; wait "$KPID" 2>/dev/null
+sg domain set a.example --mode testing > /dev/null
+new3=$(id_of a.example)
+for _ in $(seq 50); do
+	grep -q 'level=warn.*dns_update' "$DIR/serve.log" && break
+	sleep 0.1
+done
+sleep 1		# four more polls: none may log again
+check "server away: the failure logged once" 1 \
+    "$(grep -c 'level=warn.*dns_update' "$DIR/serve.log")"
+knotd -c "$K/knot.conf" 2>> "$K/knotd.log" &
+KPID=$!
+cleanup_add "kill \$KPID 2>/dev/null"
+got=
+for _ in $(seq 450); do		# the retry comes within 30 s
+	got=$(txt_id a.example)
+	[ "$got" = "$new3" ] && break
+	sleep 0.1
+done
+check "server back: the retry put the new id in the zone" "$new3" "$got"
+grepf "server back: logged" "$DIR/serve.log" 'takes updates again'
+check "still one failure line" 1 \
+    "$(grep -c 'level=warn.*dns_update' "$DIR/serve.log")"
 serve_stop
 log_clean "$DIR/serve.log"
 finish
