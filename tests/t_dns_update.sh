@@ -17,6 +17,8 @@
 #    new policy is served; the API and the dashboard show the CNAMEs.
 # 4. With Knot stopped a change's failure is logged once; once Knot is
 #    back the retry (every 30 s) puts the id in the zone.
+# 5. A removed domain's two names leave the zone once it no longer
+#    serves its mode-none policy (serve_until).
 set -u
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
@@ -239,6 +241,25 @@ check "server back: the retry put the new id in the zone" "$new3" "$got"
 grepf "server back: logged" "$DIR/serve.log" 'takes updates again'
 check "still one failure line" 1 \
     "$(grep -c 'level=warn.*dns_update' "$DIR/serve.log")"
+
+# --- 5. a removed domain's names go once it no longer serves ------------
+sg domain add c.example --mode testing --mx mx.c.example --max-age 1 \
+    > /dev/null
+for _ in $(seq 50); do
+	[ -n "$(txt_id c.example)" ] && break
+	sleep 0.1
+done
+check "c.example added: its id in the zone" "$(id_of c.example)" \
+    "$(txt_id c.example)"
+sg domain remove c.example > /dev/null
+got=x
+for _ in $(seq 100); do		# serve_until: a second or two
+	got=$(q TXT c.example._mta-sts.ops.test; q TXT c.example._smtp._tls.ops.test)
+	[ -z "$got" ] && break
+	sleep 0.1
+done
+check "c.example removed and past serve_until: its names are gone" "" "$got"
+check "a.example stays" "$(id_of a.example)" "$(txt_id a.example)"
 serve_stop
 log_clean "$DIR/serve.log"
 finish

@@ -194,7 +194,11 @@ reload_main(void *arg)
 				failed = true;
 			} else {
 				failed = false;
-				dns_due |= nv != ver && d->dnspub != NULL;
+				/* Any new table: a change, or a removed
+				 * domain's serve_until passed (its names
+				 * go), or the full rebuild (a diff of
+				 * nothing sends nothing). */
+				dns_due |= d->dnspub != NULL;
 				ver = nv;
 				last_full = now;
 			}

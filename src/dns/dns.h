@@ -116,7 +116,8 @@ struct dns_update_msg {
 /* Pure but for the clock (TSIG's time signed): the UPDATE for zone
  * that replaces, for each of the n TXT records in txt (1 to
  * 2 * LIMIT_DNS_UPDATE_DOMAINS; names under zone), the TXT RRset at its
- * name by that one record; message id id, signed with key. Returns 0
+ * name by that one record (a record of type NULL: only the delete, for
+ * a name that goes); message id id, signed with key. Returns 0
  * and out (caller calls dns_update_msg_free), or -1 with the reason
  * (a name outside the zone or too long, a TXT over LIMIT_TXT_BYTES). */
 int	dns_update_build(const char *zone, const struct dns_rr *txt, size_t n,

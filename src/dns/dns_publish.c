@@ -9,10 +9,14 @@
  * serve mode none (serve_until, RFC 8461 §8.3). The daemon remembers,
  * per domain, "name id token" as last sent with success; a sync sends
  * only the domains whose line is new (all of them the first time), and
- * after a failure the same ones again at the next sync.
+ * after a failure the same ones again at the next sync. A domain sent
+ * before that no longer serves (removed, past serve_until) has its two
+ * names deleted from the zone; the owner's CNAMEs then point nowhere,
+ * as they should once the policy is gone.
  *
  * Never runs on a worker's event loop: dns_update_send blocks.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +44,7 @@ struct dns_collect {
 	size_t		 nlines, caplines;
 	struct dns_rr	*rr;		/* the records to send */
 	size_t		 nrr, caprr;
+	size_t		 ngone;		/* domains whose names go */
 	time_t		 now;
 	int		 oom;
 };
@@ -103,6 +108,22 @@ dns_line_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Room for two more records. Returns 0 or -1. */
+static int
+dns_collect_grow(struct dns_collect *c)
+{
+	if (c->nrr + 2 > c->caprr) {
+		size_t n = c->caprr ? 2 * c->caprr : 64;
+		struct dns_rr *v = realloc(c->rr, n * sizeof(*v));
+
+		if (v == NULL)
+			return -1;
+		c->rr = v;
+		c->caprr = n;
+	}
+	return 0;
+}
+
 static int
 dns_collect_one(void *arg, const struct store_domain *d)
 {
@@ -130,19 +151,67 @@ dns_collect_one(void *arg, const struct store_domain *d)
 	if (c->seen != NULL && bsearch(&key, c->seen, c->nseen,
 	    sizeof(*c->seen), dns_line_cmp) != NULL)
 		return 0;	/* sent as it is now */
-	if (c->nrr + 2 > c->caprr) {
-		size_t n = c->caprr ? 2 * c->caprr : 64;
-		struct dns_rr *v = realloc(c->rr, n * sizeof(*v));
-
-		if (v == NULL)
-			return c->oom = 1;
-		c->rr = v;
-		c->caprr = n;
-	}
+	if (dns_collect_grow(c) == -1)
+		return c->oom = 1;
 	dns_records(d->name, d->policy_id, d->token, c->p->host, c->p->zone,
 	    &recs);
 	c->rr[c->nrr++] = recs.kept[0];
 	c->rr[c->nrr++] = recs.kept[1];
+	return 0;
+}
+
+/* The domain's part of a line: up to the first blank. */
+static size_t
+dns_line_name(const char *line)
+{
+	return strcspn(line, " ");
+}
+
+/* Whether the sorted lines hold one for the name of len bytes at name:
+ * the first line not before "name " starts with it. */
+static bool
+dns_lines_have(char *const *v, size_t n, const char *name, size_t len)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strncmp(v[mid], name, len);
+
+		if (c == 0)
+			c = v[mid][len] < ' ' ? -1 : v[mid][len] == ' ' ? 0 :
+			    1;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && strncmp(v[lo], name, len) == 0 && v[lo][len] == ' ';
+}
+
+/* The deletes of the names of every domain sent before that this
+ * listing no longer has (removed, and past serve_until). */
+static int
+dns_collect_gone(struct dns_collect *c)
+{
+	for (size_t i = 0; i < c->nseen; i++) {
+		size_t len = dns_line_name(c->seen[i]);
+		char name[LIMIT_DNAME_LEN + 1];
+		struct dns_records recs;
+
+		if (dns_lines_have(c->lines, c->nlines, c->seen[i], len))
+			continue;
+		if (len >= sizeof(name) || dns_collect_grow(c) == -1)
+			return -1;
+		memcpy(name, c->seen[i], len);
+		name[len] = '\0';
+		dns_records(name, "", "", c->p->host, c->p->zone, &recs);
+		c->rr[c->nrr] = recs.kept[0];
+		c->rr[c->nrr++].type = NULL;	/* delete only */
+		c->rr[c->nrr] = recs.kept[1];
+		c->rr[c->nrr++].type = NULL;
+		c->ngone++;
+	}
 	return 0;
 }
 
@@ -224,12 +293,16 @@ dns_publisher_sync(struct dns_publisher *p, struct store *s,
 			goto out;
 		}
 	}
+	qsort(c.lines, c.nlines, sizeof(*c.lines), dns_line_cmp);
+	if (dns_collect_gone(&c) == -1) {
+		err_set(e, "out of memory");
+		goto out;
+	}
 	if (c.nrr > 0 && dns_update_send(p->server, &p->key, p->zone, c.rr,
 	    c.nrr, e) == -1)
 		goto out;
 	*sent = c.nrr / 2;
 	/* What the zone holds now: every line of this listing. */
-	qsort(c.lines, c.nlines, sizeof(*c.lines), dns_line_cmp);
 	dns_lines_free(p->sent, p->nsent);
 	p->sent = c.lines;
 	p->nsent = c.nlines;

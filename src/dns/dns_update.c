@@ -11,7 +11,8 @@
  *	prereq     none
  *	update     per TXT record R, in order:
  *	             R.name 0 ANY TXT                (delete the RRset, §2.5.2)
- *	             R.name 3600 IN TXT "..." ...    (add the record, §2.5.1)
+ *	             R.name 3600 IN TXT "..." ...    (add the record, §2.5.1;
+ *	                                              not for a name that goes)
  *	additional TSIG (key name, algorithm, time, fudge, MAC)
  *
  * The delete and the add of a name travel in the same message, which
@@ -227,7 +228,7 @@ dns_update_push(ldns_pkt *p, const ldns_rdf *zone, const struct dns_rr *txt,
 		err_set(e, "%s: not in the zone", txt->name);
 		goto out;
 	}
-	if (strlen(txt->value) > LIMIT_TXT_BYTES) {
+	if (txt->type != NULL && strlen(txt->value) > LIMIT_TXT_BYTES) {
 		err_set(e, "%s: TXT over %d bytes", txt->name,
 		    LIMIT_TXT_BYTES);
 		goto out;
@@ -248,6 +249,10 @@ dns_update_push(ldns_pkt *p, const ldns_rdf *zone, const struct dns_rr *txt,
 	if (!ldns_pkt_push_rr(p, LDNS_SECTION_AUTHORITY, del))
 		goto oom;
 	del = NULL;
+	if (txt->type == NULL) {	/* the name goes */
+		rc = 0;
+		goto out;
+	}
 	if (!ldns_pkt_push_rr(p, LDNS_SECTION_AUTHORITY, add))
 		goto oom;
 	add = NULL;

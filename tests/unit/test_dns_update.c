@@ -220,8 +220,25 @@ test_build(void **state)
 	ldns_pkt_free(p);
 	dns_update_msg_free(&m);
 
-	/* A name outside the zone, none at all, too many. */
+	/* A name that goes: only the delete. */
 	key(&k, KEY);
+	txt[0].type = NULL;
+	assert_int_equal(dns_update_build("zone.test", txt, 2, 7, &k, &m, &e),
+	    0);
+	assert_int_equal(ldns_wire2pkt(&p, m.wire, m.len), LDNS_STATUS_OK);
+	assert_int_equal(ldns_update_upcount(p), 3);
+	up = ldns_pkt_authority(p);
+	assert_int_equal(ldns_rr_get_class(ldns_rr_list_rr(up, 0)),
+	    LDNS_RR_CLASS_ANY);
+	assert_int_equal(ldns_rr_get_class(ldns_rr_list_rr(up, 1)),
+	    LDNS_RR_CLASS_ANY);
+	assert_int_equal(ldns_rr_get_class(ldns_rr_list_rr(up, 2)),
+	    LDNS_RR_CLASS_IN);
+	ldns_pkt_free(p);
+	dns_update_msg_free(&m);
+	txt[0].type = "TXT";
+
+	/* A name outside the zone, none at all, too many. */
 	assert_int_equal(dns_update_build("other.test", txt, 1, 1, &k, &m, &e),
 	    -1);
 	assert_non_null(strstr(e.msg, "not in the zone"));
