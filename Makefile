@@ -12,7 +12,7 @@
 SANITIZE ?=
 BUILD := build$(if $(SANITIZE),-san)
 
-PKGS := openssl libevent libevent_pthreads libevent_openssl libcurl \
+PKGS := openssl libevent libevent_pthreads libevent_openssl libcurl ldns \
 	jansson sqlite3 libidn2 zlib gmime-3.0 libunbound opendkim libsodium
 CC ?= cc
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \

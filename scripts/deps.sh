@@ -11,7 +11,7 @@ libcurl4-openssl-dev libjansson-dev libsqlite3-dev libidn2-dev zlib1g-dev
 libgmime-3.0-dev libunbound-dev libldns-dev libsodium-dev libcmocka-dev
 libopendkim-dev"
 # Tests with real peers and the tools the test scripts call.
-PEERS="curl openssl sqlite3 iproute2 procps psmisc dnsutils nsd pebble
+PEERS="curl openssl sqlite3 iproute2 procps psmisc dnsutils nsd knot pebble
 postfix-mta-sts-resolver swaks libnet-ssleay-perl postfix python3-dkim
 chromium fonts-dejavu-core libnss3-tools python3-jsonschema python3-yaml
 prometheus systemd man-db groff-base strace"

@@ -120,13 +120,15 @@ cli_domain_done(struct cli *c, const struct store_domain *before,
 
 		if (before != NULL)
 			json_object_set_new(o, "publish",
-			    web_publish_json(before, d));
+			    web_publish_json(before, d,
+			    conf_get(&c->conf, CONF_DNS_ZONE) != NULL));
 		cli_print_json(o);
 		return CLI_OK;
 	}
 	cli_domain_print(d);
 	if (before != NULL && dns_publish_now(d->name, before->policy_id,
-	    d->policy_id, false, &rr) == 1)
+	    d->policy_id, conf_get(&c->conf, CONF_DNS_ZONE) != NULL,
+	    &rr) == 1)
 		cli_domain_publish(&rr);
 	return CLI_OK;
 }
@@ -502,15 +504,16 @@ cli_domain_remove(struct cli *c)
 	if (c->json) {
 		json_t *o = web_domain_json(&nd);
 
-		json_object_set_new(o, "publish", web_publish_json(&d, &nd));
+		json_object_set_new(o, "publish", web_publish_json(&d, &nd,
+		    conf_get(&c->conf, CONF_DNS_ZONE) != NULL));
 		cli_print_json(o);
 		goto out;
 	}
 	printf("%s removed: serving mode none (policy id %s) until %s, "
 	    "then nothing.\n", nd.name, nd.policy_id,
 	    cli_time(nd.serve_until, t));
-	if (dns_publish_now(nd.name, d.policy_id, nd.policy_id, false,
-	    &rr) == 1)
+	if (dns_publish_now(nd.name, d.policy_id, nd.policy_id,
+	    conf_get(&c->conf, CONF_DNS_ZONE) != NULL, &rr) == 1)
 		printf("Publish now, so that senders fetch mode none: %s %s "
 		    "\"%s\"\n", rr.name, rr.type, rr.value);
 	printf("Remove the _mta-sts and mta-sts records after that time.\n");

@@ -130,6 +130,7 @@ api_new(struct intake *in, void *waiter, const struct http_request *r,
 	snprintf(j->client, sizeof(j->client), "%s", client);
 	j->rq.client = j->client;
 	j->rq.service_host = in->d->service_host;
+	j->rq.dns_zone = in->d->dns_zone;
 	j->rq.data_dir = in->d->data_dir;
 	if (in->d->monitor != NULL) {
 		j->rq.check_now = api_check_now;

@@ -33,6 +33,7 @@
 #include <time.h>
 
 #include "../check/check.h"
+#include "../dns/dns.h"
 #include "../http/http.h"
 #include "../intake/intake.h"
 #include "../lib/err.h"
@@ -280,6 +281,9 @@ struct daemon {
 	const struct conf *conf;
 	const char	*data_dir;
 	const char	*service_host;
+	const char	*dns_zone;	/* the setting dns_zone, normalized
+					 * into dns_zone_buf; NULL: unset */
+	char		 dns_zone_buf[LIMIT_DNAME_LEN + 1];
 	char		 https_port[8];	/* ":PORT" of https_listen for
 					 * redirects, "" when it is 443 */
 	struct tls	*tls;
@@ -321,6 +325,10 @@ struct daemon {
 					 * DKIM keys */
 	const char	*nameserver;	/* the setting, or NULL: the
 					 * system's resolvers */
+	struct dns_publisher *dnspub;	/* delegated mode with
+					 * dns_update_server: the reload
+					 * thread's (daemon_reload.c); NULL:
+					 * no DNS UPDATE */
 	struct intake_writer writer;	/* report intake: group commit */
 
 	/* Metrics (daemon_metrics.c). */

@@ -11,6 +11,15 @@
  * rebuild every RELOAD_FULL_SECONDS as a safety net. So a change is
  * served within about half a second. The table carries the intake token
  * set too (daemon_table.c). Never runs on a worker; never blocks one.
+ *
+ * Delegated mode with dns_update_server: once a table built after a
+ * change is the one served, the changed domains' TXT records go to the
+ * operator's zone by DNS UPDATE (dns_publisher_sync; every domain at
+ * start), so senders never see an id before its policy is served. A
+ * failure is logged once, retried every RELOAD_DNS_RETRY_SECONDS, and
+ * its end logged. An UPDATE blocks this thread for at most
+ * DNS_TIMEOUT_MS a message (and a failure stops the round), so tables
+ * keep being swapped meanwhile, only later.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +33,7 @@
 
 #define RELOAD_POLL_MS 250
 #define RELOAD_FULL_SECONDS 60
+#define RELOAD_DNS_RETRY_SECONDS 30
 
 static void
 reload_log_table(const struct ptable *t, double ms)
@@ -88,6 +98,38 @@ reload_reclaim(struct daemon *d, bool force)
 	pthread_mutex_unlock(&d->names_mu);
 }
 
+/* Sends what changed to the operator's zone (see the top). */
+static void
+reload_dns(struct daemon *d, struct store *s, int64_t ver, bool *failed,
+    time_t *last, bool *due)
+{
+	struct err e;
+	size_t sent;
+	int r;
+
+	*last = time(NULL);
+	if ((r = dns_publisher_sync(d->dnspub, s, ver, &sent, &e)) == 1)
+		return;		/* the next table first; still due */
+	*due = r == -1;
+	if (r == -1) {
+		if (!*failed)
+			log_warn("dns_update", "%s (retrying every %d s)",
+			    e.msg, RELOAD_DNS_RETRY_SECONDS);
+		*failed = true;
+		return;
+	}
+	if (*failed)
+		log_info("dns_update", "the server takes updates again");
+	*failed = false;
+	if (sent > 0) {
+		struct log_line l;
+
+		log_begin(&l, LOG_INFO, "dns_update");
+		log_int(&l, "domains", (int64_t)sent);
+		log_end(&l);
+	}
+}
+
 /* The store's domain change counter, or -1 when it cannot be read
  * (then we rebuild on the timer only). */
 static int64_t
@@ -109,7 +151,8 @@ reload_main(void *arg)
 	struct err e;
 	int64_t ver = -1, nv;
 	time_t last_full = time(NULL), last_rotate = time(NULL), now;
-	bool failed = false;
+	time_t dns_last = 0;
+	bool failed = false, dns_due = d->dnspub != NULL, dns_failed = false;
 
 	if (store_open_dir(d->data_dir, &s, &e) == -1) {
 		log_warn("reload", "cannot open the store, no reloads: %s",
@@ -151,9 +194,20 @@ reload_main(void *arg)
 				failed = true;
 			} else {
 				failed = false;
+				/* Any new table: a change, or a removed
+				 * domain's serve_until passed (its names
+				 * go), or the full rebuild (a diff of
+				 * nothing sends nothing). */
+				dns_due |= d->dnspub != NULL;
 				ver = nv;
 				last_full = now;
 			}
+		}
+		/* After the swap: the new policies are served. */
+		if (dns_due && s != NULL && (!dns_failed ||
+		    now - dns_last >= RELOAD_DNS_RETRY_SECONDS)) {
+			reload_dns(d, s, ver, &dns_failed, &dns_last,
+			    &dns_due);
 		}
 		reload_reclaim(d, false);
 		if (now - last_rotate >= TLS_TICKET_ROTATE_SECONDS) {

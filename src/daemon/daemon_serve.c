@@ -390,6 +390,16 @@ daemon_configure(struct daemon *d, const struct conf *cf,
 	    &e) == -1)
 		return log_warn("start", "%s", e.msg), -1;
 	d->nameserver = conf_get(cf, CONF_NAMESERVER);
+	if (dns_zone_parse(conf_get(cf, CONF_DNS_ZONE), d->dns_zone_buf,
+	    &e) == -1)
+		return log_warn("start", "%s", e.msg), -1;
+	d->dns_zone = d->dns_zone_buf[0] != '\0' ? d->dns_zone_buf : NULL;
+	/* The key file is read now, before root is dropped. */
+	if (d->dns_zone != NULL && conf_get(cf, CONF_DNS_UPDATE_SERVER) !=
+	    NULL && dns_publisher_new(d->dns_zone, conf_get(cf,
+	    CONF_DNS_UPDATE_SERVER), conf_get(cf, CONF_DNS_TSIG_KEY),
+	    d->service_host, &d->dnspub, &e) == -1)
+		return log_warn("start", "%s", e.msg), -1;
 	if (daemon_configure_monitor(d, cf, &e) == -1)
 		return log_warn("start", "%s", e.msg), -1;
 	memset(tc, 0, sizeof(*tc));
@@ -609,6 +619,8 @@ daemon_stop(struct daemon *d)
 	check_monitor_stop(d->monitor);
 	d->monitor = NULL;
 	daemon_reload_stop(d);
+	dns_publisher_free(d->dnspub);
+	d->dnspub = NULL;
 	for (int i = 0; d->workers != NULL && i < d->nworkers; i++)
 		worker_free(&d->workers[i]);
 	free(d->workers);

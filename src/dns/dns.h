@@ -3,8 +3,8 @@
  * a hosted domain (built here, and only here, for the CLI, and later the
  * API and DNS UPDATE), and the one resolver (libunbound) that everything
  * asking the DNS uses: DKIM keys and the checker (src/check/); the
- * monitor next.
- * The publisher (RFC 2136 DNS UPDATE) comes later.
+ * monitor next; and the publisher of the delegated mode (dns_update.c,
+ * RFC 2136 DNS UPDATE signed with TSIG).
  */
 #ifndef STSGUARD_DNS_H
 #define STSGUARD_DNS_H
@@ -27,37 +27,157 @@ struct dns_rr {
 };
 
 /* What the owner of a hosted domain publishes, and the intake points
- * the _smtp._tls record names:
+ * the _smtp._tls record names. Self-published (no operator zone):
  *
  *	mta-sts.D     CNAME  <service_host>
  *	_mta-sts.D    TXT    "v=STSv1; id=<policy id>;"
  *	_smtp._tls.D  TXT    "v=TLSRPTv1; rua=mailto:<intake address>,<intake URL>"
  *
+ * Delegated (the setting dns_zone, RFC 8461 §8.2): the owner publishes
+ * three CNAMEs once and stsguard keeps the TXT records in the operator's
+ * zone Z, by DNS UPDATE or a zone-file export:
+ *
+ *	mta-sts.D     CNAME  <service_host>
+ *	_mta-sts.D    CNAME  D._mta-sts.Z       kept: TXT "v=STSv1; id=...;"
+ *	_smtp._tls.D  CNAME  D._smtp._tls.Z     kept: TXT "v=TLSRPTv1; ..."
+ *
+ * The owner names under Z keep the labels a reader knows from the
+ * customer's side, prefixed by the whole domain, so that every domain
+ * has its own names and a name says whose record it is.
+ *
  * The mailto: URI comes first because some senders use only the first
  * rua URI, and mail is the route every sender supports. */
 struct dns_records {
-	struct dns_rr	 rr[3];		/* in the order above */
+	struct dns_rr	 rr[3];		/* what the owner publishes, in the
+					 * order above */
+	struct dns_rr	 kept[2];	/* delegated: the TXT records at
+					 * the CNAMEs' targets */
+	size_t		 nkept;		/* 2 delegated, else 0 */
 	char		 intake_url[LIMIT_DNAME_LEN + 64];	/* https://<service_host>/tlsrpt/<token> */
 	char		 intake_addr[LIMIT_DNAME_LEN + 64];	/* tlsrpt+<token>@<service_host> */
 };
 
 /* Fills out for domain (A-label, lower case) with its policy id and
- * intake token, served by service_host (normalized). Pure. */
+ * intake token, served by service_host (normalized); zone (normalized,
+ * the setting dns_zone) for the delegated mode, NULL or "" for the
+ * owner publishing the TXT records. Pure. A name under zone longer than
+ * a DNS name may be (253 bytes) is cut here; DNS UPDATE refuses it. */
 void	dns_records(const char *domain, const char *policy_id,
-	    const char *token, const char *service_host,
+	    const char *token, const char *service_host, const char *zone,
 	    struct dns_records *out);
+
+/* The setting dns_zone (NULL: unset) normalized into out, "" when
+ * unset. The zone must leave room under it for the owner names above
+ * (a domain of LIMIT_DNS_ZONE_ROOM bytes). Returns 0, or -1 with the
+ * reason ("dns_zone 'x': ..."). Pure. */
+int	dns_zone_parse(const char *setting, char out[LIMIT_DNAME_LEN + 1],
+	    struct err *e);
 
 /* What the owner publishes now that a change took the domain's policy
  * id from old_id to new_id: the _mta-sts TXT with the new id, or
  * nothing when the id did not change, or when stsguard keeps that TXT
- * itself (delegated: the owner published CNAMEs into the operator's
- * zone, RFC 8461 §8.2, and DNS UPDATE follows every change; every
- * domain publishes its own TXT until that mode is built, so callers
- * pass false). Until senders see the new id they keep the policy they
+ * itself (delegated: the setting dns_zone is set; the owner published
+ * CNAMEs into the operator's zone, RFC 8461 §8.2, and DNS UPDATE
+ * follows every change). Until senders see the new id they keep the policy they
  * hold for up to its max_age. Returns how many records went to out
  * (0 or 1). Pure. */
 size_t	dns_publish_now(const char *domain, const char *old_id,
 	    const char *new_id, bool delegated, struct dns_rr *out);
+
+/* --- the publisher: DNS UPDATE with TSIG (dns_update.c) ------------- */
+
+/* A TSIG key (RFC 8945), as the setting dns_tsig_key's file gives it. */
+struct dns_tsig {
+	char	alg[32];			/* "hmac-sha256." */
+	char	name[LIMIT_DNAME_LEN + 2];	/* with the final dot */
+	char	secret[LIMIT_TSIG_SECRET_BYTES * 4 / 3 + 8];	/* base64 */
+};
+
+/* Pure: reads "ALGORITHM:NAME:BASE64SECRET" (one line, as dig -y takes
+ * it; a final line end is fine) from text[0..len) into out. Returns 0,
+ * or -1 with what is wrong (the secret is never quoted). */
+int	dns_tsig_parse(const char *text, size_t len, struct dns_tsig *out,
+	    struct err *e);
+
+/* dns_tsig_parse of the file at path (at most LIMIT_TSIG_FILE_BYTES).
+ * Returns 0, or -1 with the reason naming the file. */
+int	dns_tsig_load(const char *path, struct dns_tsig *out, struct err *e);
+
+/* One UPDATE message, signed. */
+struct dns_update_msg {
+	uint8_t	*wire;		/* owned: dns_update_msg_free */
+	size_t	 len;
+	uint16_t id;
+	uint8_t	 mac[2 + 64];	/* the request's MAC as ldns keeps it
+				 * (length, bytes), to check the answer */
+	size_t	 mac_len;
+};
+
+/* Pure but for the clock (TSIG's time signed): the UPDATE for zone
+ * that replaces, for each of the n TXT records in txt (1 to
+ * 2 * LIMIT_DNS_UPDATE_DOMAINS; names under zone), the TXT RRset at its
+ * name by that one record (a record of type NULL: only the delete, for
+ * a name that goes); message id id, signed with key. Returns 0
+ * and out (caller calls dns_update_msg_free), or -1 with the reason
+ * (a name outside the zone or too long, a TXT over LIMIT_TXT_BYTES). */
+int	dns_update_build(const char *zone, const struct dns_rr *txt, size_t n,
+	    uint16_t id, const struct dns_tsig *key, struct dns_update_msg *out,
+	    struct err *e);
+void	dns_update_msg_free(struct dns_update_msg *m);
+
+/* Pure: checks the server's answer ans[0..len) to m: our id, rcode
+ * NOERROR and the answer's TSIG signature by key. Returns 0, or -1 with
+ * the reason ("refused: NOTAUTH (...), TSIG error BADSIG (...)"). */
+int	dns_update_check_answer(const struct dns_update_msg *m,
+	    const uint8_t *ans, size_t len, const struct dns_tsig *key,
+	    struct err *e);
+
+/* Pure: 0 when spec is IP[:PORT] as dns_update_send takes it, else -1
+ * with the reason. */
+int	dns_update_server_check(const char *spec, struct err *e);
+
+/* Sends the n TXT records of txt to server ("IP[:PORT]", port 53 when
+ * none; the setting dns_update_server) over TCP, in messages of at most
+ * LIMIT_DNS_UPDATE_DOMAINS domains, each answer checked. Blocks up to
+ * DNS_TIMEOUT_MS a message: never call it on a worker's event loop.
+ * Returns 0 when every message was applied, or -1 with the server's
+ * reason at the first that was not (earlier messages stay applied). */
+int	dns_update_send(const char *server, const struct dns_tsig *key,
+	    const char *zone, const struct dns_rr *txt, size_t n,
+	    struct err *e);
+
+/* --- what to send: the store's domains (dns_publish.c) --------------- */
+
+struct store;
+struct dns_publisher;
+
+/* A publisher for the settings dns_zone, dns_update_server (IP[:PORT])
+ * and dns_tsig_key (a file, read now) and service_host (normalized).
+ * Returns 0 and *out (dns_publisher_free), or -1 with the reason (a
+ * setting unset or wrong, the key file). */
+int	dns_publisher_new(const char *zone, const char *server,
+	    const char *key_path, const char *service_host,
+	    struct dns_publisher **out, struct err *e);
+void	dns_publisher_free(struct dns_publisher *p);
+
+/* Sends the kept TXT records (dns_records) of the hosted domains named
+ * in names (NULL or none: every domain that serves a policy) now, and
+ * says in *sent how many domains went. Blocks (dns_update_send).
+ * Returns 0, or -1 with the reason (a name not hosted, the server's
+ * answer). */
+int	dns_publisher_push(struct dns_publisher *p, struct store *s,
+	    const struct strv *names, size_t *sent, struct err *e);
+
+/* Sends the records of the domains whose id or token changed since the
+ * last successful sync of p (every domain at the first), and remembers
+ * them on success; after a failure the next sync sends them again.
+ * served_version: the store's domains_version (masked to int64) of the
+ * policy table being served; when the store moved past it (a change
+ * not served yet), nothing is sent and 1 returned (-1 in
+ * served_version: no such check). *sent: how many domains went.
+ * Returns 0, 1, or -1 with the reason. */
+int	dns_publisher_sync(struct dns_publisher *p, struct store *s,
+	    int64_t served_version, size_t *sent, struct err *e);
 
 /* --- the resolver (dns_resolve.c) ------------------------------------ */
 

@@ -99,6 +99,16 @@ const struct conf_def conf_defs[CONF_NKEYS] = {
 	[CONF_WEEKLY_DIGEST] = { "weekly_digest", "no", "yes|no",
 	    "mail each tenant's owners a summary of their domains' week "
 	    "through alert_smtp_relay" },
+	[CONF_DNS_ZONE] = { "dns_zone", NULL, "ZONE",
+	    "delegated mode: customers publish CNAMEs into this zone and "
+	    "stsguard keeps the TXT records there (unset: customers publish "
+	    "the TXT records)" },
+	[CONF_DNS_UPDATE_SERVER] = { "dns_update_server", NULL, "IP[:PORT]",
+	    "the authoritative server of dns_zone that takes DNS UPDATE "
+	    "(RFC 2136; unset: dns export only)" },
+	[CONF_DNS_TSIG_KEY] = { "dns_tsig_key", NULL, "FILE",
+	    "the TSIG key signing updates, one line "
+	    "ALGORITHM:NAME:BASE64SECRET (as dig -y takes)" },
 };
 
 int

@@ -17,6 +17,25 @@
 /* RFC 1035 §2.3.4: 63 octets per label. */
 #define LIMIT_LABEL_LEN 63
 
+/* Delegated mode (dns_zone): "D._smtp._tls.ZONE" must be a DNS name, so
+ * the operator's zone may be at most 253 - 12 - this long. 100 bytes
+ * hold every real domain name (a hosted domain's name is longer than
+ * this only on purpose); a longer domain cannot be delegated and DNS
+ * UPDATE says so for it alone. */
+#define LIMIT_DNS_ZONE_ROOM 100
+
+/* --- DNS UPDATE (RFC 2136), the delegated mode ------------------------ */
+
+/* Domains per UPDATE message: each adds a delete and two TXT records
+ * (~250 bytes with the TLS-RPT record), so 100 stay well under the
+ * 64 KiB a message over TCP may hold, and a server's answer covers a
+ * batch small enough to retry. */
+#define LIMIT_DNS_UPDATE_DOMAINS 100
+/* The TSIG key file: one line "ALGORITHM:NAME:BASE64SECRET"; an
+ * HMAC-SHA512 key is 64 bytes (88 in base64), names are DNS names. */
+#define LIMIT_TSIG_FILE_BYTES 1024
+#define LIMIT_TSIG_SECRET_BYTES 128
+
 /* --- MTA-STS (RFC 8461) ----------------------------------------------- */
 
 /* RFC 8461 §3.3: senders may refuse policy bodies over 64 KiB; we refuse

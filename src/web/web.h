@@ -65,9 +65,10 @@ json_t	*web_domain_json(const struct store_domain *d);
  * before to after (dns_publish_now): an array of {name, type, value},
  * empty when the policy id did not change. The CLI's `domain set` and
  * `domain remove` (--json) and the API's PATCH and DELETE answers carry
- * it as "publish". */
+ * it as "publish". delegated: the setting dns_zone is set, so
+ * stsguard keeps the TXT itself and the array is always empty. */
 json_t	*web_publish_json(const struct store_domain *before,
-	    const struct store_domain *after);
+	    const struct store_domain *after, bool delegated);
 
 /* A stored report as listed (report list --json, the API): id,
  * organization-name, report-id, contact-info, policy-domains, start, end,
@@ -215,6 +216,9 @@ struct web_request {
 	const char	*client;	/* the peer's address ("192.0.2.1"),
 					 * for throttling; "" when unknown */
 	const char	*service_host;	/* for the intake URL and address */
+	const char	*dns_zone;	/* the setting dns_zone (normalized):
+					 * delegated mode; NULL: the owners
+					 * publish the TXT records */
 	const char	*data_dir;	/* certificates' state, or NULL */
 	time_t		 now;		/* the time of the request (0: now) */
 	/* Checks a hosted domain now and keeps the result as its latest

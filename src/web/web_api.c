@@ -492,7 +492,8 @@ web_domain(const struct web_request *rq, const struct store_domain *before,
 	json_t *o, *a;
 
 	o = web_domain_json(d);
-	dns_records(d->name, d->policy_id, d->token, rq->service_host, &recs);
+	dns_records(d->name, d->policy_id, d->token, rq->service_host,
+	    rq->dns_zone, &recs);
 	a = json_array();
 	for (size_t i = 0; i < sizeof(recs.rr) / sizeof(recs.rr[0]); i++) {
 		json_t *x = json_object();
@@ -508,7 +509,8 @@ web_domain(const struct web_request *rq, const struct store_domain *before,
 	json_object_set_new(o, "intake_address",
 	    json_string(recs.intake_addr));
 	if (before != NULL)
-		json_object_set_new(o, "publish", web_publish_json(before, d));
+		json_object_set_new(o, "publish", web_publish_json(before, d,
+		    rq->dns_zone != NULL));
 	web_reply(out, status, o);
 }
 

@@ -28,13 +28,13 @@ web_json_time(time_t t)
 
 json_t *
 web_publish_json(const struct store_domain *before,
-    const struct store_domain *after)
+    const struct store_domain *after, bool delegated)
 {
 	struct dns_rr rr;
 	json_t *a = json_array();
 
 	if (dns_publish_now(after->name, before->policy_id, after->policy_id,
-	    false, &rr) == 1) {
+	    delegated, &rr) == 1) {
 		json_t *x = json_object();
 
 		json_object_set_new(x, "name", json_string(rr.name));

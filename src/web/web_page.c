@@ -1060,13 +1060,12 @@ page_overview(struct web_pg *pg, const char *arg)
 
 /* --- a domain ---------------------------------------------------------- */
 
-/* The records to publish, each with a copy button. */
 /* The note after a policy change (the editor redirects to
  * ?saved=<new id>, or ?saved=same when the id stayed): the exact
  * _mta-sts TXT record to publish now while the id saved is still the
- * one served (dns_publish_now; every domain's owner publishes that TXT
- * until the delegated mode exists). The query value is only compared,
- * never shown. */
+ * one served (dns_publish_now), or, delegated (dns_zone), that stsguard
+ * publishes it itself. The query value is only compared, never
+ * shown. */
 static void
 page_saved_note(struct web_pg *pg, const struct store_domain *d,
     const char *saved)
@@ -1078,6 +1077,14 @@ page_saved_note(struct web_pg *pg, const struct store_domain *d,
 		web_html_raw(h, "<p class=\"note\">Saved. The policy served "
 		    "did not change, so its id did not either: nothing to "
 		    "publish.</p>");
+		return;
+	}
+	if (pg->rq->dns_zone != NULL) {
+		web_html_raw(h, "<p class=\"note\">Saved. stsguard publishes "
+		    "the new policy id in <code>");
+		web_html_text(h, pg->rq->dns_zone);
+		web_html_raw(h, "</code> itself, once the new policy is "
+		    "served: nothing to publish.</p>");
 		return;
 	}
 	if (strcmp(saved, d->policy_id) != 0 || dns_publish_now(d->name, "",
@@ -1098,6 +1105,7 @@ page_saved_note(struct web_pg *pg, const struct store_domain *d,
 	web_html_raw(h, "\"</code></p>");
 }
 
+/* The records to publish, each with a copy button. */
 static void
 page_records(struct web_pg *pg, const struct store_domain *d)
 {
@@ -1106,7 +1114,7 @@ page_records(struct web_pg *pg, const struct store_domain *d)
 	size_t i;
 
 	dns_records(d->name, d->policy_id, d->token, pg->rq->service_host,
-	    &recs);
+	    pg->rq->dns_zone, &recs);
 	web_html_raw(h, "<h2>Records to publish</h2><div class=\"scroll\">"
 	    "<table><tr><th>Name</th><th>Type</th><th>Value</th></tr>");
 	for (i = 0; i < sizeof(recs.rr) / sizeof(recs.rr[0]); i++) {
@@ -1119,7 +1127,16 @@ page_records(struct web_pg *pg, const struct store_domain *d)
 		web_html_fmt(h, "</code> <button type=\"button\" "
 		    "data-copy=\"rr%zu\" hidden>copy</button></td></tr>", i);
 	}
-	web_html_raw(h, "</table></div><p>Reports arrive at <code>");
+	web_html_raw(h, "</table></div>");
+	if (recs.nkept > 0) {
+		web_html_raw(h, "<p>Published once, for good: stsguard keeps "
+		    "the TXT records at <code>");
+		web_html_text(h, recs.kept[0].name);
+		web_html_raw(h, "</code> and <code>");
+		web_html_text(h, recs.kept[1].name);
+		web_html_raw(h, "</code> up to date itself.</p>");
+	}
+	web_html_raw(h, "<p>Reports arrive at <code>");
 	web_html_text(h, recs.intake_url);
 	web_html_raw(h, "</code> and <code>");
 	web_html_text(h, recs.intake_addr);

@@ -112,6 +112,9 @@ call(struct fx *fx, enum http_method m, const char *target, const char *tok,
 	return call_body(fx, m, target, tok, NULL, NULL, out);
 }
 
+/* The setting dns_zone the requests carry (NULL: not delegated). */
+static const char *fx_dns_zone;
+
 /* call with a body (NULL: none) of Content-Type type (NULL: none). */
 static json_t *
 call_body(struct fx *fx, enum http_method m, const char *target,
@@ -124,7 +127,7 @@ call_body(struct fx *fx, enum http_method m, const char *target,
 	    .path_len = q != NULL ? (size_t)(q - target) : strlen(target),
 	    .query = q != NULL ? q + 1 : NULL,
 	    .query_len = q != NULL ? strlen(q + 1) : 0,
-	    .service_host = "sts.example.net" };
+	    .service_host = "sts.example.net", .dns_zone = fx_dns_zone };
 	json_error_t je;
 	json_t *o;
 
@@ -747,8 +750,26 @@ test_writes(void **state)
 	assert_string_not_equal(d.policy_id, id);
 	assert_string_equal(json_string_value(json_object_get(o,
 	    "policy_id")), d.policy_id);
+	assert_int_equal(json_array_size(json_object_get(o, "publish")), 1);
 	store_domain_free(&d);
 	expect(o, &r, 200, NULL);
+	/* Delegated (dns_zone): the owner's records are CNAMEs into the
+	 * zone, and a change asks nothing of the owner. */
+	fx_dns_zone = "ops.example.net";
+	o = call_body(fx, HTTP_PATCH, "/api/v1/domains/new.example", fx->acme,
+	    "{\"max_age\": \"7200\"}", NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(json_array_size(json_object_get(o, "publish")), 0);
+	{
+		json_t *rr = json_array_get(json_object_get(o, "records"), 1);
+
+		assert_string_equal(json_string_value(json_object_get(rr,
+		    "type")), "CNAME");
+		assert_string_equal(json_string_value(json_object_get(rr,
+		    "value")), "new.example._mta-sts.ops.example.net");
+	}
+	expect(o, &r, 200, NULL);
+	fx_dns_zone = NULL;
 	o = call_body(fx, HTTP_PATCH, "/api/v1/domains/new.example", fx->acme,
 	    "{\"name\": \"other.example\"}", NULL, &r);
 	expect(o, &r, 400, "unknown member 'name'");
@@ -872,13 +893,13 @@ test_publish(void **state)
 	snprintf(a.name, sizeof(a.name), "example.com");
 	snprintf(a.policy_id, sizeof(a.policy_id), "20260101000000r1");
 	b = a;
-	j = web_publish_json(&a, &b);
+	j = web_publish_json(&a, &b, false);
 	assert_int_equal(json_array_size(j), 0);
 	json_decref(j);
 	assert_int_equal(dns_publish_now("example.com", "x1", "x1", false,
 	    &rr), 0);
 	snprintf(b.policy_id, sizeof(b.policy_id), "20260101000000r2");
-	j = web_publish_json(&a, &b);
+	j = web_publish_json(&a, &b, false);
 	assert_int_equal(json_array_size(j), 1);
 	assert_string_equal(json_string_value(json_object_get(
 	    json_array_get(j, 0), "name")), "_mta-sts.example.com");
