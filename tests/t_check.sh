@@ -21,7 +21,8 @@
 # passes; two.test (two v=STSv1 records) fails; badmx.test (an MX whose
 # certificate names another host, an MX without STARTTLS: a python
 # sink on 127.0.0.23:25) fails; uncov.test (enforce, an
-# MX that no pattern covers) fails naming it; redir.test (a redirect on
+# MX that no pattern covers) fails naming it; waf.test (a web firewall's
+# browser challenge instead of the policy) fails naming it; redir.test (a redirect on
 # the policy fetch) fails; good.test without --allow-private is refused
 # (every address is loopback); a hosted domain whose TXT id lags the
 # served one fails with "id out of date"; --json and --file with
@@ -94,6 +95,10 @@ _smtp._tls.uncov   TXT   "$(txt uncov.test _smtp._tls)"
 mta-sts.redir      A     127.0.0.11
 _mta-sts.redir     TXT   "v=STSv1; id=redir1;"
 redir              MX    10 stshost.test.
+; waf.test: the policy host answers with a web firewall's challenge page
+mta-sts.waf        A     127.0.0.11
+_mta-sts.waf       TXT   "v=STSv1; id=waf1;"
+waf                MX    10 stshost.test.
 ; badmx.test: one MX on stsguard serve under a name its certificate
 ; does not carry, one MX without STARTTLS (the python sink below)
 badmx              MX    10 wrong.badmx.test.
@@ -188,7 +193,7 @@ wait_up "$DIR/serve.log" up || exit 1
 	    -addext keyUsage=critical,keyCertSign &&
 	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 	    -keyout redir.key -out redir.csr -subj /CN=mta-sts.redir.test &&
-	printf 'subjectAltName=DNS:mta-sts.redir.test\n' > redir.ext &&
+	printf 'subjectAltName=DNS:mta-sts.redir.test,DNS:mta-sts.waf.test\n' > redir.ext &&
 	openssl x509 -req -in redir.csr -CA rca.pem -CAkey rca.key \
 	    -CAcreateserial -days 2 -extfile redir.ext -out redir.pem
 ) > "$DIR/openssl.log" 2>&1 || { cat "$DIR/openssl.log"; exit 1; }
@@ -197,6 +202,17 @@ cat > "$DIR/redir.py" <<'EOF'
 import http.server, ssl, sys
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
+        if self.headers.get("Host", "").startswith("mta-sts.waf.test"):
+            # What a web firewall's JavaScript challenge looks like.
+            b = (b'<!DOCTYPE html><html><head><title>Just a moment...</title>'
+                 b'</head><body><script src="/cdn-cgi/challenge-platform/h/b/'
+                 b'orchestrate/chl_page/v1"></script></body></html>')
+            self.send_response(403)
+            self.send_header("Content-Type", "text/html; charset=UTF-8")
+            self.send_header("Content-Length", str(len(b)))
+            self.end_headers()
+            self.wfile.write(b)
+            return
         self.send_response(301)
         self.send_header("Location", "https://stshost.test/.well-known/mta-sts.txt")
         self.send_header("Content-Length", "0")
@@ -267,6 +283,11 @@ check "redirect on the policy fetch: exit 1" 1 "$(rc redir)"
 grepf "redir: the redirect named, not followed" "$DIR/redir.out" 'FAIL +policy +https://mta-sts\.redir\.test/\.well-known/mta-sts\.txt: status 301, a redirect to https://stshost\.test/.*senders do not follow redirects'
 check "redir: the target was not fetched (no policy parsed)" 0 \
     "$(grep -c 'policy valid' "$DIR/redir.out")"
+
+ck waf waf.test --allow-private
+check "a web firewall's browser challenge: exit 1" 1 "$(rc waf)"
+grepf "waf: the challenge named" "$DIR/waf.out" "FAIL +policy +https://mta-sts\.waf\.test/\.well-known/mta-sts\.txt: status 403, a web firewall's browser challenge \(HTML\): sending MTAs are programs"
+grepf "waf: what to do" "$DIR/waf.out" 'fix: exempt mta-sts.<domain>/.well-known/mta-sts.txt from the web firewall'
 
 ck private good.test
 check "loopback addresses without --allow-private: exit 1" 1 "$(rc private)"

@@ -193,6 +193,10 @@ struct check_fetch {
  * sender is lenient (LF line ends, a short max_age). On success fills
  * r->policy and r->have_policy. */
 void	check_policy_fetch(struct check_report *r, const struct check_fetch *f);
+/* Whether an answer (its Content-Type and body) is a web firewall's
+ * browser challenge page rather than a policy. Pure. */
+bool	check_challenge_page(const char *content_type, const char *body,
+	    size_t len);
 
 /* Step 2c: the policy fetched over each address family on its own,
  * when the host has addresses of both: n4, n6 how many addresses of

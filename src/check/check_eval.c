@@ -309,6 +309,33 @@ check_text_plain(const char *ct)
 	return *ct == '\0' || *ct == ';';
 }
 
+/* Whether an answer is a web firewall's browser challenge (a page that
+ * runs a script or asks a person, which no sending MTA can pass): HTML
+ * carrying the marks of the common ones. Bytes are scanned as they are,
+ * case aside; a policy is never HTML. */
+bool
+check_challenge_page(const char *content_type, const char *body, size_t len)
+{
+	static const char *const marks[] = {
+		"cf-chl", "challenge-platform", "just a moment",
+		"attention required", "captcha", "_incapsula_resource",
+		"sucuri website firewall", "ddos protection by",
+		"checking your browser",
+	};
+	size_t i, j, n;
+
+	if (body == NULL || len == 0 || content_type == NULL ||
+	    strncasecmp(content_type, "text/html", 9) != 0)
+		return false;
+	for (i = 0; i < sizeof(marks) / sizeof(marks[0]); i++) {
+		n = strlen(marks[i]);
+		for (j = 0; j + n <= len; j++)
+			if (strncasecmp(body + j, marks[i], n) == 0)
+				return true;
+	}
+	return false;
+}
+
 void
 check_policy_fetch(struct check_report *r, const struct check_fetch *f)
 {
@@ -334,6 +361,15 @@ check_policy_fetch(struct check_report *r, const struct check_fetch *f)
 		    "redirects (RFC 8461 §3.3)", f->status,
 		    f->location ? err_quote(f->location, strlen(f->location),
 		    q, sizeof(q)) : "(no Location)");
+		return;
+	}
+	if (check_challenge_page(f->content_type, f->body, f->len)) {
+		check_add(r, CHECK_FAIL, CHECK_A_POLICY, url, "exempt "
+		    "mta-sts.<domain>/.well-known/mta-sts.txt from the web "
+		    "firewall's challenge, or point mta-sts.<domain> at "
+		    "stsguard directly (CNAME)", "status %ld, a web "
+		    "firewall's browser challenge (HTML): sending MTAs are "
+		    "programs and cannot pass it", f->status);
 		return;
 	}
 	if (f->status != 200) {

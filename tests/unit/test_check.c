@@ -233,6 +233,33 @@ test_policy_fetch(void **state)
 	want(&r, CHECK_FAIL, "status 404: senders accept only 200");
 	check_report_free(&r);
 
+	/* A web firewall's browser challenge, whatever its status. */
+	f.status = 403;
+	f.content_type = "text/html; charset=UTF-8";
+	f.body = "<html><title>Just a moment...</title><script src=\"/cdn-cgi"
+	    "/challenge-platform/h/b/orchestrate/chl_page/v1\"></script>";
+	f.len = strlen(f.body);
+	check_report_init(&r, "example.com");
+	check_policy_fetch(&r, &f);
+	want(&r, CHECK_FAIL, "status 403, a web firewall's browser "
+	    "challenge (HTML): sending MTAs are programs");
+	want(&r, CHECK_FAIL, "exempt mta-sts.<domain>/.well-known");
+	check_report_free(&r);
+	f.status = 200;		/* some answer 200 with the challenge */
+	check_report_init(&r, "example.com");
+	check_policy_fetch(&r, &f);
+	want(&r, CHECK_FAIL, "status 200, a web firewall's browser challenge");
+	check_report_free(&r);
+	/* Plain HTML without the marks is only a wrong status or type. */
+	assert_false(check_challenge_page("text/html", "<p>Not found</p>", 16));
+	assert_false(check_challenge_page("text/plain", "captcha", 7));
+	assert_true(check_challenge_page("TEXT/HTML", "...CAPTCHA...", 13));
+	assert_false(check_challenge_page("text/html", "captch", 6));
+	f.status = 404;
+	f.content_type = NULL;
+	f.body = NULL;
+	f.len = 0;
+
 	f.status = 200;
 	f.too_large = true;
 	check_report_init(&r, "example.com");
