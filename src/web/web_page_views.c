@@ -53,6 +53,19 @@ views_nav(struct web_pg *pg, const char *domain, const char *here)
 	web_html_raw(h, "</p>");
 }
 
+/* The start of a view's page: "<domain>: <what>" and the links, here
+ * the current one. */
+static void
+views_open(struct web_pg *pg, const char *domain, const char *what,
+    const char *here)
+{
+	char title[LIMIT_DNAME_LEN + 32];
+
+	snprintf(title, sizeof(title), "%s: %s", domain, what);
+	web_page_open(pg, title);
+	views_nav(pg, domain, here);
+}
+
 /* Exported for web_page.c's domain page. */
 void
 web_page_nav(struct web_pg *pg, const char *domain)
@@ -66,7 +79,6 @@ web_page_ready(struct web_pg *pg, const char *arg)
 	struct store_domain d = { 0 };
 	struct web_ready r = { 0 };
 	struct web_html *h = &pg->h;
-	char title[LIMIT_DNAME_LEN + 32];
 	struct err e;
 	size_t i;
 
@@ -76,9 +88,7 @@ web_page_ready(struct web_pg *pg, const char *arg)
 		web_page_error(pg, 500, e.msg);
 		goto out;
 	}
-	snprintf(title, sizeof(title), "%s: ready to enforce?", d.name);
-	web_page_open(pg, title);
-	views_nav(pg, d.name, "/ready");
+	views_open(pg, d.name, "ready to enforce?", "/ready");
 	web_html_fmt(h, "<p class=\"%s\" style=\"font-size:1.3em\">",
 	    r.verdict == WEB_READY_READY ? "ok" : "bad");
 	web_html_text(h, r.summary);
@@ -152,7 +162,6 @@ web_page_adoption(struct web_pg *pg, const char *arg)
 	struct store_domain d = { 0 };
 	struct web_adopt a = { 0 };
 	struct web_html *h = &pg->h;
-	char title[LIMIT_DNAME_LEN + 32];
 	struct err e;
 	size_t i, j;
 
@@ -162,9 +171,7 @@ web_page_adoption(struct web_pg *pg, const char *arg)
 		web_page_error(pg, 500, e.msg);
 		goto out;
 	}
-	snprintf(title, sizeof(title), "%s: who has the new policy", d.name);
-	web_page_open(pg, title);
-	views_nav(pg, d.name, "/adoption");
+	views_open(pg, d.name, "who has the new policy", "/adoption");
 	if (a.nreporters == 0)
 		web_html_raw(h, "<p>No report of the last 30 days names a "
 		    "policy of this domain yet.</p>");
@@ -236,7 +243,6 @@ web_page_fetches(struct web_pg *pg, const char *arg)
 	struct store_domain d = { 0 };
 	struct web_fetches f = { 0 };
 	struct web_html *h = &pg->h;
-	char title[LIMIT_DNAME_LEN + 32];
 	struct err e;
 	size_t i, j;
 
@@ -247,9 +253,7 @@ web_page_fetches(struct web_pg *pg, const char *arg)
 		web_page_error(pg, 500, e.msg);
 		goto out;
 	}
-	snprintf(title, sizeof(title), "%s: who fetches the policy", d.name);
-	web_page_open(pg, title);
-	views_nav(pg, d.name, "/fetches");
+	views_open(pg, d.name, "who fetches the policy", "/fetches");
 	web_html_fmt(h, "<p>%llu fetches of the policy in the last 30 days. "
 	    "Senders that fetch it are the ones that apply MTA-STS; the "
 	    "clients per day are estimated.</p>",
