@@ -770,6 +770,29 @@ route_domains(struct web_ctx *x)
 	web_domains(x->s, x->rq, x->who, x->out);
 }
 
+/* The request's JSON body as a person's ask (web_ask_read; creating: a
+ * new domain, its name required) into a new web_ask and *o (the caller
+ * frees both), or NULL with the answer given (400, 415, 500). */
+static struct web_ask *
+web_ask_body(struct web_ctx *x, bool creating, json_t **o)
+{
+	char why[ERR_MSG_LEN + 64];
+	struct web_ask *w;
+
+	if (web_body_json(x->rq, o, x->out) != 0)
+		return NULL;
+	if ((w = malloc(sizeof(*w))) == NULL) {
+		web_error(x->out, 500, "out of memory");
+	} else if (web_ask_read(*o, creating, w, why, sizeof(why)) == -1) {
+		web_error(x->out, 400, why);
+		free(w);
+		w = NULL;
+	}
+	if (w == NULL)
+		json_decref(*o);
+	return w;
+}
+
 /* POST /api/v1/domains: hosts a domain for the bearer's tenant, as
  * `domain add` does. */
 static void
@@ -777,22 +800,12 @@ route_domain_create(struct web_ctx *x)
 {
 	struct store_domain d = { 0 };
 	struct web_ask *w;
-	char why[ERR_MSG_LEN + 64];
 	struct err e;
 	json_t *o;
 	int r;
 
-	if (web_body_json(x->rq, &o, x->out) != 0)
+	if ((w = web_ask_body(x, true, &o)) == NULL)
 		return;
-	if ((w = malloc(sizeof(*w))) == NULL) {
-		json_decref(o);
-		web_error(x->out, 500, "out of memory");
-		return;
-	}
-	if (web_ask_read(o, true, w, why, sizeof(why)) == -1) {
-		web_error(x->out, 400, why);
-		goto out;
-	}
 	r = store_domain_create(x->s, x->who->tenant, w->name, &w->a, false,
 	    &d, &e);
 	if (r != 0) {
@@ -821,22 +834,12 @@ route_domain_patch(struct web_ctx *x)
 {
 	struct store_domain nd = { 0 };
 	struct web_ask *w;
-	char why[ERR_MSG_LEN + 64];
 	struct err e;
 	json_t *o;
 	int r;
 
-	if (web_body_json(x->rq, &o, x->out) != 0)
+	if ((w = web_ask_body(x, false, &o)) == NULL)
 		return;
-	if ((w = malloc(sizeof(*w))) == NULL) {
-		json_decref(o);
-		web_error(x->out, 500, "out of memory");
-		return;
-	}
-	if (web_ask_read(o, false, w, why, sizeof(why)) == -1) {
-		web_error(x->out, 400, why);
-		goto out;
-	}
 	r = store_domain_change(x->s, x->d, &w->a, &nd, &e);
 	if (r != 0) {
 		web_error(x->out, r == 1 ? 400 : r == 2 ? 409 : 500, e.msg);
