@@ -13,7 +13,7 @@ SANITIZE ?=
 BUILD := build$(if $(SANITIZE),-san)
 
 PKGS := openssl libevent libevent_pthreads libevent_openssl libcurl ldns \
-	jansson sqlite3 libidn2 zlib gmime-3.0 libunbound opendkim libsodium
+	jansson sqlite3 libpq libidn2 zlib gmime-3.0 libunbound opendkim libsodium
 CC ?= cc
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wpointer-arith -Wformat=2 -Wno-unused-parameter

@@ -7,7 +7,7 @@ set -eu
 
 # Build: compiler, libraries (DESIGN.md), unit tests.
 BUILD="build-essential pkg-config clang libssl-dev libevent-dev
-libcurl4-openssl-dev libjansson-dev libsqlite3-dev libidn2-dev zlib1g-dev
+libcurl4-openssl-dev libjansson-dev libsqlite3-dev libpq-dev libidn2-dev zlib1g-dev
 libgmime-3.0-dev libunbound-dev libldns-dev libsodium-dev libcmocka-dev
 libopendkim-dev"
 # Tests with real peers and the tools the test scripts call.

@@ -29,6 +29,7 @@
 #   zone_dkim       a zone with the DKIM test key of reporter.test
 #   zone_acme       the `test.` zone of the two ACME tests
 #   pebble_start    the Pebble test CA, with its listener certificate
+#   pg_start, pg_up, pg_stop  a PostgreSQL 15 of the test's own (PG_URL)
 # At exit, and on INT or TERM, the trap stops $PID with $STOP_SIGNAL (TERM
 # unless the test says KILL) and waits for it, kills every background job
 # of the test still running, runs the cleanup_add commands in order, and
@@ -326,6 +327,36 @@ nsd_stop() { # nsd_stop: stops the nsd of nsd_start
 	kill "$NSD_PID" 2> /dev/null
 	wait "$NSD_PID" 2> /dev/null
 	NSD_PID=
+}
+
+# pg_start: a PostgreSQL 15 of its own in $DIR/pg, on a Unix socket
+# there (no TCP port: parallel tests do not collide), with a database
+# stsguard; sets PG_URL (libpq URL), PG_DIR and PG_BIN, and registers
+# pg_stop for cleanup. initdb refuses root: the server runs as the
+# postgres user Debian's package creates. (../shared/PEERS.md §10)
+PG_BIN=/usr/lib/postgresql/15/bin
+pg_start() {
+	PG_DIR="$DIR/pg"
+	mkdir -p "$PG_DIR"
+	chown postgres "$PG_DIR"
+	chmod 755 "$DIR"
+	runuser -u postgres -- "$PG_BIN/initdb" -D "$PG_DIR/data" -A trust \
+	    -U stsguard > "$PG_DIR/initdb.log" 2>&1 || {
+		cat "$PG_DIR/initdb.log"; return 1; }
+	pg_up || return 1
+	cleanup_add pg_stop
+	"$PG_BIN/psql" -q -h "$PG_DIR" -U stsguard -d postgres \
+	    -c 'CREATE DATABASE stsguard' || return 1
+	PG_URL="postgresql:///stsguard?host=$PG_DIR&user=stsguard"
+}
+pg_up() { # pg_up: starts (again) the server of pg_start
+	runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DIR/data" \
+	    -o "-k $PG_DIR -c listen_addresses=''" -l "$PG_DIR/log" \
+	    -w start > /dev/null || { cat "$PG_DIR/log"; return 1; }
+}
+pg_stop() { # pg_stop [MODE]: fast by default; immediate as in a crash
+	runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DIR/data" \
+	    -m "${1:-fast}" -w stop > /dev/null 2>&1
 }
 
 # zone_head: the first lines of every `test.` zone the tests serve: its

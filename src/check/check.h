@@ -520,7 +520,8 @@ struct store;
 struct check_monitor;
 
 struct check_monitor_config {
-	const char	*data_dir;	/* its store (store_open_dir) */
+	const char	*data_dir;	/* certificates; the store when */
+	const char	*store_url;	/* this is NULL (store_open_at) */
 	const char	*service_host;	/* for check_hosted */
 	struct check_opts opts;		/* nameserver, CA, private addresses */
 	time_t		 interval;	/* seconds between checks of a

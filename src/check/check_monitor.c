@@ -793,7 +793,8 @@ check_monitor_start(const struct check_monitor_config *c,
 	pthread_mutex_init(&m->keep_mu, NULL);
 	if (c->interval > 0 || c->webhook != NULL || c->mail_to != NULL ||
 	    c->digest) {
-		if (store_open_dir(c->data_dir, &m->store, e) == -1) {
+		if (store_open_at(c->store_url, c->data_dir, &m->store,
+		    e) == -1) {
 			check_monitor_stop(m);
 			return -1;
 		}

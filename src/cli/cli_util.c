@@ -39,7 +39,8 @@ cli_store(struct cli *c)
 		cli_fail(CLI_USAGE, "data dir %s: %s", dir, strerror(errno));
 		return NULL;
 	}
-	if (store_open_dir(dir, &c->store, &e) == -1) {
+	if (store_open_at(conf_get(&c->conf, CONF_STORE), dir,
+	    &c->store, &e) == -1) {
 		cli_fail(CLI_USAGE, "%s", e.msg);
 		c->store = NULL;
 	}

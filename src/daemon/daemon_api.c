@@ -39,7 +39,8 @@ api_run(struct daemon *d, struct daemon_task *t)
 	struct err e;
 
 	if (api_store == NULL &&
-	    store_open_dir(d->data_dir, &api_store, &e) == -1) {
+	    store_open_at(d->store_url, d->data_dir, &api_store,
+	    &e) == -1) {
 		log_warn("api", "cannot open the store: %s", e.msg);
 		memset(&j->resp, 0, sizeof(j->resp));
 		web_error(&j->resp, 503, "the store is not available; try "

@@ -120,7 +120,8 @@ fetch_run(struct daemon *d, struct daemon_task *dt)
 	if (fl->n == 0)
 		goto out;
 	if (fetch_store == NULL &&
-	    store_open_dir(d->data_dir, &fetch_store, &e) == -1) {
+	    store_open_at(d->store_url, d->data_dir, &fetch_store,
+	    &e) == -1) {
 		log_warn("fetch_log", "cannot open the store: %s", e.msg);
 		goto out;
 	}

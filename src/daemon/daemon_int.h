@@ -197,6 +197,7 @@ struct intake_writer {
 	struct store	*store;		/* writer thread only; NULL until
 					 * opened */
 	const char	*data_dir;
+	const char	*store_url;	/* the setting store, or NULL */
 	struct store_quarantine_caps caps;	/* for anonymous input */
 	bool		 require_dkim;	/* the setting */
 	struct met_slot	*met;		/* the writer's counters */
@@ -280,6 +281,7 @@ void	metrics_commit_time(struct met_slot *s, uint64_t usec);
 struct daemon {
 	const struct conf *conf;
 	const char	*data_dir;
+	const char	*store_url;	/* the setting store, or NULL */
 	const char	*service_host;
 	const char	*dns_zone;	/* the setting dns_zone, normalized
 					 * into dns_zone_buf; NULL: unset */

@@ -526,7 +526,8 @@ intake_writer_commit(struct intake_writer *wr, struct intake_job **jobs,
 	struct err e;
 
 	if (wr->store == NULL &&
-	    store_open_dir(wr->data_dir, &wr->store, &e) == -1)
+	    store_open_at(wr->store_url, wr->data_dir, &wr->store,
+	    &e) == -1)
 		log_warn("intake", "writer: cannot open the store: %s", e.msg);
 	for (size_t i = 0; i < n; i++) {
 		intake_job_origin(wr, jobs[i], &jobs[i]->o);
@@ -628,6 +629,7 @@ intake_start(struct daemon *d, struct err *e)
 	task_queue_init(&wr->q);
 	wr->store = NULL;
 	wr->data_dir = d->data_dir;
+	wr->store_url = d->store_url;
 	wr->met = &d->met[d->nworkers];
 	if (pthread_create(&wr->thr, NULL, intake_writer_main, wr) != 0) {
 		task_queue_fini(&wr->q);

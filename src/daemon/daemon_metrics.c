@@ -172,7 +172,8 @@ metrics_store(struct daemon *d, struct store **sp,
 {
 	struct err e;
 
-	if (*sp == NULL && store_open_dir(d->data_dir, sp, &e) == -1) {
+	if (*sp == NULL && store_open_at(d->store_url, d->data_dir, sp,
+	    &e) == -1) {
 		log_warn("metrics", "cannot open the store: %s", e.msg);
 		*sp = NULL;
 		return -1;

@@ -154,7 +154,7 @@ reload_main(void *arg)
 	time_t dns_last = 0;
 	bool failed = false, dns_due = d->dnspub != NULL, dns_failed = false;
 
-	if (store_open_dir(d->data_dir, &s, &e) == -1) {
+	if (store_open_at(d->store_url, d->data_dir, &s, &e) == -1) {
 		log_warn("reload", "cannot open the store, no reloads: %s",
 		    e.msg);
 		s = NULL;

@@ -328,6 +328,7 @@ daemon_configure_monitor(struct daemon *d, const struct conf *cf,
 		return err_set(e, "alert_webhook '%s': expected an http:// or "
 		    "https:// URL", hook);
 	mc->data_dir = d->data_dir;
+	mc->store_url = d->store_url;
 	mc->service_host = d->service_host;
 	mc->opts.nameserver = d->nameserver;
 	mc->opts.ca_file = ca;
@@ -363,6 +364,7 @@ daemon_configure(struct daemon *d, const struct conf *cf,
 
 	d->conf = cf;
 	d->data_dir = conf_get(cf, CONF_DATA_DIR);
+	d->store_url = conf_get(cf, CONF_STORE);
 	d->service_host = conf_get(cf, CONF_SERVICE_HOST);
 	*as_user = NULL;
 	if (conf_get(cf, CONF_LOG_LEVEL) != NULL) {
@@ -485,7 +487,7 @@ daemon_load(struct daemon *d, struct tls_config *tc)
 	struct store *s = NULL;
 	struct err e;
 
-	if (store_open_dir(d->data_dir, &s, &e) == -1 ||
+	if (store_open_at(d->store_url, d->data_dir, &s, &e) == -1 ||
 	    daemon_reload_now(d, s, &e) == -1) {
 		store_close(s);
 		return log_warn("start", "%s", e.msg), -1;

@@ -23,6 +23,9 @@
 const struct conf_def conf_defs[CONF_NKEYS] = {
 	[CONF_DATA_DIR] = { "data_dir", "./data", "DIR",
 	    "where the database, certificates and keys live" },
+	[CONF_STORE] = { "store", NULL, "URL",
+	    "the database: sqlite:PATH or postgresql://... (unset: "
+	    "sqlite:<data_dir>/stsguard.db)" },
 	[CONF_SERVICE_HOST] = { "service_host", "sts.localhost", "HOST",
 	    "the service's own name: CNAME target, report intake host" },
 	[CONF_TENANT] = { "tenant", "default", "NAME",

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "store_db.h"
 #include "store_int.h"
 
 static const char *const store_provenance_names[] = {
@@ -188,25 +189,36 @@ int
 store_open(const char *url, struct store **s, struct err *e)
 {
 	*s = NULL;
-	if (strncmp(url, "sqlite:", 7) == 0 && url[7] != '\0')
-		return store_sqlite_open(url + 7, s, e);
-	if (strncmp(url, "postgresql:", 11) == 0 ||
-	    strncmp(url, "postgres:", 9) == 0)
-		return err_set(e, "store %s: PostgreSQL is not built in yet",
-		    url);
-	return err_set(e, "store '%s': expected sqlite:PATH", url);
+	return store_sql_open(url, s, e);
 }
 
 int
-store_open_dir(const char *dir, struct store **s, struct err *e)
+db_open(const char *url, struct db **db, struct err *e)
 {
-	char url[4096];
-	int n = snprintf(url, sizeof(url), "sqlite:%s/stsguard.db", dir);
+	*db = NULL;
+	if (strncmp(url, "sqlite:", 7) == 0 && url[7] != '\0')
+		return db_sqlite_open(url + 7, db, e);
+	if (strncmp(url, "postgresql://", 13) == 0 ||
+	    strncmp(url, "postgres://", 11) == 0)
+		return db_pg_open(url, db, e);
+	return err_set(e, "store '%s': expected sqlite:PATH or "
+	    "postgresql://...", url);
+}
+
+int
+store_open_at(const char *url, const char *dir, struct store **s,
+    struct err *e)
+{
+	char def[4096];
+	int n;
 
 	*s = NULL;
-	if (n < 0 || (size_t)n >= sizeof(url))
+	if (url != NULL && url[0] != '\0')
+		return store_open(url, s, e);
+	n = snprintf(def, sizeof(def), "sqlite:%s/stsguard.db", dir);
+	if (n < 0 || (size_t)n >= sizeof(def))
 		return err_set(e, "data dir %s: path too long", dir);
-	return store_open(url, s, e);
+	return store_open(def, s, e);
 }
 
 char *

@@ -778,18 +778,17 @@ struct store {
 };
 
 /* Opens the store that url names, creating and migrating it when
- * needed: "sqlite:PATH" (the embedded default). A PostgreSQL URL is
- * refused until that backend exists. Returns 0 and *s (release with
- * store_close), or -1 with the reason. */
+ * needed: "sqlite:PATH" (the embedded default) or "postgresql://..."
+ * (a libpq URL; "postgres://" too). Returns 0 and *s (release with
+ * store_close), or -1 with the reason. A handle is for one thread at a
+ * time: the daemon opens one per worker. Callbacks must not call back
+ * into the function that called them. */
 int	store_open(const char *url, struct store **s, struct err *e);
-/* Opens (creating and migrating when needed) the SQLite store at path.
- * Returns 0 and *s (release with store_close), or -1 with the reason.
- * A handle is for one thread at a time: the daemon opens one per worker.
- * Callbacks must not call back into the function that called them. */
-int	store_sqlite_open(const char *path, struct store **s, struct err *e);
-/* store_sqlite_open of the store of data dir dir (dir/stsguard.db): the
- * one place that names the file. */
-int	store_open_dir(const char *dir, struct store **s, struct err *e);
+/* store_open of the setting `store` (url), or when it is NULL or "" of
+ * the default, sqlite:DIR/stsguard.db in the data dir: the one place
+ * that names the file. */
+int	store_open_at(const char *url, const char *dir, struct store **s,
+	    struct err *e);
 
 static inline void
 store_close(struct store *s)

@@ -15,9 +15,9 @@
 #include "../lib/strv.h"
 #include "store.h"
 
-/* The schema version store_sqlite_open migrates to (PRAGMA user_version).
- * Tests compare an opened database against it. */
-#define STORE_SQLITE_VERSION 10
+/* store_open of every backend: the operations of store_sql.c over the
+ * SQL engine of url (store_db.h). */
+int	store_sql_open(const char *url, struct store **s, struct err *e);
 
 /* "YYYY-MM-DD": the roll-up day key. */
 #define STORE_DAY_LEN 10

@@ -20,10 +20,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "lib/gzip.h"
 #include "store/store.h"
+#include "store/store_db.h"
 #include "store/store_int.h"
 
 struct fx {
@@ -32,15 +34,54 @@ struct fx {
 	struct store *s;
 };
 
+/* STSGUARD_TEST_STORE=postgresql://... runs these tests on that
+ * database (emptied before each test) instead of the fixture's SQLite
+ * file; the tests of SQLite's own migrations are then skipped. The
+ * second stores some tests compare with stay SQLite files: the two
+ * backends must give the same answers. */
+static const char *pg_url;
+static char main_path[128];
+
+/* True when path is the fixture's store and it is on PostgreSQL. */
+static bool
+on_pg(const char *path)
+{
+	return pg_url != NULL && strcmp(path, main_path) == 0;
+}
+
 /* Opens the store at path the way the program does: by its URL. */
 static int
 open_at(const char *path, struct store **s, struct err *e)
 {
 	char url[256];
 
+	if (on_pg(path))
+		return store_open(pg_url, s, e);
 	snprintf(url, sizeof(url), "sqlite:%s", path);
 	return store_open(url, s, e);
 }
+
+/* Runs sql on the test's PostgreSQL database; the result (caller
+ * clears) must be rows or done. */
+static PGresult *
+pg_exec(const char *sql, int binary)
+{
+	PGconn *c = PQconnectdb(pg_url);
+	PGresult *r;
+
+	if (PQstatus(c) != CONNECTION_OK)
+		fail_msg("%s: %s", pg_url, PQerrorMessage(c));
+	r = binary ? PQexecParams(c, sql, 0, NULL, NULL, NULL, NULL, 1) :
+	    PQexec(c, sql);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK &&
+	    PQresultStatus(r) != PGRES_COMMAND_OK)
+		fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+	PQfinish(c);
+	return r;
+}
+
+/* For the tests of SQLite's migrations and files. */
+#define SQLITE_ONLY() do { if (pg_url != NULL) skip(); } while (0)
 
 static int
 fx_setup(void **state)
@@ -52,6 +93,11 @@ fx_setup(void **state)
 	snprintf(fx->dir, sizeof(fx->dir), "/tmp/test_store.XXXXXX");
 	assert_non_null(mkdtemp(fx->dir));
 	snprintf(fx->path, sizeof(fx->path), "%s/stsguard.db", fx->dir);
+	snprintf(main_path, sizeof(main_path), "%s", fx->path);
+	if (pg_url != NULL)
+		PQclear(pg_exec("SET client_min_messages = warning; "
+		    "DROP SCHEMA public CASCADE; "
+		    "CREATE SCHEMA public", 0));
 	if (open_at(fx->path, &fx->s, &e) == -1)
 		fail_msg("open: %s", e.msg);
 	*state = fx;
@@ -586,6 +632,14 @@ count_rows(const char *path, const char *sql)
 	sqlite3_stmt *st;
 	int64_t n;
 
+	if (on_pg(path)) {
+		PGresult *r = pg_exec(sql, 0);
+
+		assert_int_equal(PQntuples(r), 1);
+		n = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+		PQclear(r);
+		return n;
+	}
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL),
 	    SQLITE_OK);
@@ -1448,6 +1502,21 @@ stored_raw(const char *path, int64_t id, bool *gz, bool *plain)
 	sqlite3_stmt *st;
 	const uint8_t *b;
 
+	if (on_pg(path)) {
+		char sql[96];
+		PGresult *r;
+
+		snprintf(sql, sizeof(sql), "SELECT raw, raw_plain <> 0 FROM "
+		    "report WHERE id = %lld", (long long)id);
+		r = pg_exec(sql, 1);
+		assert_int_equal(PQntuples(r), 1);
+		b = (const uint8_t *)PQgetvalue(r, 0, 0);
+		*gz = PQgetlength(r, 0, 0) >= 2 && b[0] == 0x1f &&
+		    b[1] == 0x8b;
+		*plain = PQgetvalue(r, 0, 1)[0] != 0;
+		PQclear(r);
+		return;
+	}
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, "SELECT raw, raw_plain FROM "
 	    "report WHERE id = ?1", -1, &st, NULL), SQLITE_OK);
@@ -1593,8 +1662,11 @@ test_quarantine(void **state)
 	/* Committed: another connection sees all three, stored compressed. */
 	assert_int_equal(count_rows(fx->path,
 	    "SELECT count(*) FROM quarantine"), 3);
-	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM "
-	    "quarantine WHERE substr(hex(raw), 1, 4) = '1F8B'"), 3);
+	assert_int_equal(count_rows(fx->path, on_pg(fx->path) ?
+	    "SELECT count(*) FROM quarantine WHERE "
+	    "encode(substr(raw, 1, 2), 'hex') = '1f8b'" :
+	    "SELECT count(*) FROM quarantine WHERE "
+	    "substr(hex(raw), 1, 4) = '1F8B'"), 3);
 
 	/* Newest first; the row carries the origin and the reason. */
 	assert_int_equal(store_quarantine_list(s, true, 0, qrows_cb, &l,
@@ -1938,6 +2010,7 @@ test_migrate_from_1(void **state)
 	uint64_t v1, v2;
 	char *j;
 
+	SQLITE_ONLY();
 	add_domain(fx->s, "example.com", 86400, &d);
 	store_domain_free(&d);
 	j = report_json("Org A", "m-1", "2026-05-12", "example.com", 3, 1,
@@ -1954,7 +2027,7 @@ test_migrate_from_1(void **state)
 
 	if (open_at(fx->path, &fx->s, &e) != 0)
 		fail_msg("open version 1: %s", e.msg);
-	assert_int_equal(user_version(fx->path, -1), STORE_SQLITE_VERSION);
+	assert_int_equal(user_version(fx->path, -1), DB_SCHEMA_VERSION);
 	assert_int_equal(store_report_list(fx->s, NULL, rows_cb, &l,
 	    &e), 0);
 	assert_int_equal(l.n, 1);
@@ -1982,6 +2055,7 @@ test_migrate_from_4(void **state)
 	char *j;
 	int64_t id;
 
+	SQLITE_ONLY();
 	/* Two views of 30 and 50 sessions: 50 counts. */
 	j = strdup("{\"organization-name\":\"O\",\"date-range\":{"
 	    "\"start-datetime\":\"2026-05-12T00:00:00Z\",\"end-datetime\":"
@@ -2014,7 +2088,7 @@ test_migrate_from_4(void **state)
 	    "report_id = 'details'; " UNDO_7 "PRAGMA user_version = 4");
 	if (open_at(fx->path, &fx->s, &e) != 0)
 		fail_msg("open version 4: %s", e.msg);
-	assert_int_equal(user_version(fx->path, -1), STORE_SQLITE_VERSION);
+	assert_int_equal(user_version(fx->path, -1), DB_SCHEMA_VERSION);
 	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM report "
 	    "WHERE (report_id = 'two-views' AND successful = 50 AND "
 	    "failed = 0) OR (report_id = 'details' AND successful = 5 AND "
@@ -2262,6 +2336,7 @@ test_migrate_from_5(void **state)
 	char *a, *b, *c;
 	int64_t ida, idb, idc, qid;
 
+	SQLITE_ONLY();
 	a = report_json("Org", "m-a", "2026-05-12", "example.com", 5, 1,
 	    DETAIL("certificate-expired", 1));
 	b = report_json("Org", "m-b", "2026-05-12", "example.com", 6, 0,
@@ -2287,7 +2362,7 @@ test_migrate_from_5(void **state)
 
 	if (open_at(fx->path, &fx->s, &e) != 0)
 		fail_msg("open version 5: %s", e.msg);
-	assert_int_equal(user_version(fx->path, -1), STORE_SQLITE_VERSION);
+	assert_int_equal(user_version(fx->path, -1), DB_SCHEMA_VERSION);
 	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM report "
 	    "WHERE counted = 1 AND digest IS NULL AND ((route = 'smtp' AND "
 	    "provenance = 'mail-unverified' AND provenance_reason IS NOT "
@@ -2344,6 +2419,7 @@ test_migrate_from_3(void **state)
 	struct err e = { "" };
 	int64_t id;
 
+	SQLITE_ONLY();
 	assert_int_equal(store_quarantine_add(fx->s, "report",
 	    (const uint8_t *)"a", 1, "x", &web, &id, &e), 0);
 	assert_int_equal(store_quarantine_add(fx->s, "report",
@@ -2356,7 +2432,7 @@ test_migrate_from_3(void **state)
 
 	if (open_at(fx->path, &fx->s, &e) != 0)
 		fail_msg("open version 3: %s", e.msg);
-	assert_int_equal(user_version(fx->path, -1), STORE_SQLITE_VERSION);
+	assert_int_equal(user_version(fx->path, -1), DB_SCHEMA_VERSION);
 	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM "
 	    "quarantine WHERE anon = 1 AND client_key = '192.0.2.9'"), 2);
 	assert_int_equal(store_quarantine_usage(fx->s, &u, &e), 0);
@@ -2384,6 +2460,7 @@ test_migrate_from_2(void **state)
 	struct stats st;
 	struct err e = { "" };
 
+	SQLITE_ONLY();
 	add_domain_mx(fx->s, "example.com", "mx1.p.example", "*.q.example");
 	add_domain_mx(fx->s, "other.example", "mx1.p.example", NULL);
 	assert_int_equal(store_domain_remove(fx->s, "other.example",
@@ -2407,7 +2484,7 @@ test_migrate_from_2(void **state)
 
 	if (open_at(fx->path, &fx->s, &e) != 0)
 		fail_msg("open version 2: %s", e.msg);
-	assert_int_equal(user_version(fx->path, -1), STORE_SQLITE_VERSION);
+	assert_int_equal(user_version(fx->path, -1), DB_SCHEMA_VERSION);
 	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM "
 	    "domain_mx"), 3);
 	assert_int_equal(count_rows(fx->path, "SELECT count(*) FROM "
@@ -2456,7 +2533,8 @@ test_reopen_and_version(void **state)
 	int64_t id;
 	char *j;
 
-	assert_int_equal(user_version(fx->path, -1), STORE_SQLITE_VERSION);
+	SQLITE_ONLY();
+	assert_int_equal(user_version(fx->path, -1), DB_SCHEMA_VERSION);
 	add_domain(fx->s, "example.com", 86400, &d);
 	j = report_json("Org A", "a-1", "2026-05-12", "example.com", 3, 1,
 	    NULL);
@@ -2467,7 +2545,7 @@ test_reopen_and_version(void **state)
 	fx->s = NULL;
 	if (open_at(fx->path, &fx->s, &e) != 0)
 		fail_msg("reopen: %s", e.msg);
-	assert_int_equal(user_version(fx->path, -1), STORE_SQLITE_VERSION);
+	assert_int_equal(user_version(fx->path, -1), DB_SCHEMA_VERSION);
 	assert_int_equal(store_domain_get(fx->s, "example.com", &g, &e),
 	    0);
 	assert_string_equal(g.policy_id, d.policy_id);
@@ -2482,20 +2560,20 @@ test_reopen_and_version(void **state)
 	/* A file from a newer stsguard is refused, not damaged. */
 	store_close(fx->s);
 	fx->s = NULL;
-	user_version(fx->path, STORE_SQLITE_VERSION + 1);
+	user_version(fx->path, DB_SCHEMA_VERSION + 1);
 	assert_int_equal(open_at(fx->path, &fx->s, &e), -1);
 	assert_null(fx->s);
 	assert_non_null(strstr(e.msg, "newer"));
-	assert_int_equal(user_version(fx->path, -1), STORE_SQLITE_VERSION + 1);
+	assert_int_equal(user_version(fx->path, -1), DB_SCHEMA_VERSION + 1);
 
 	/* Not a database at all. */
 	assert_int_equal(open_at("/dev/null/x.db", &fx->s, &e), -1);
 	assert_non_null(strstr(e.msg, "/dev/null/x.db"));
 	/* URLs: the backend is chosen by the scheme. */
-	assert_int_equal(store_open("postgresql://db.example/sts", &fx->s,
-	    &e), -1);
+	assert_int_equal(store_open("postgresql:///sts?host=/nonexistent",
+	    &fx->s, &e), -1);
 	assert_null(fx->s);
-	assert_non_null(strstr(e.msg, "PostgreSQL is not built in yet"));
+	assert_non_null(strstr(e.msg, "store PostgreSQL: connect: "));
 	assert_int_equal(store_open(fx->path, &fx->s, &e), -1);
 	assert_non_null(strstr(e.msg, "expected sqlite:PATH"));
 	assert_int_equal(store_open("sqlite:", &fx->s, &e), -1);
@@ -2749,5 +2827,8 @@ main(void)
 		    fx_setup, fx_teardown),
 	};
 
+	pg_url = getenv("STSGUARD_TEST_STORE");
+	if (pg_url != NULL && strncmp(pg_url, "postgres", 8) != 0)
+		pg_url = NULL;
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -88,10 +88,10 @@
 #include <time.h>
 
 #include <openssl/evp.h>
-#include <sqlite3.h>
 
 #include "../lib/fetchlog.h"
 #include "../lib/gzip.h"
+#include "store_db.h"
 #include "store_int.h"
 
 /* How long a writer waits for another one (another process, say the CLI
@@ -103,395 +103,9 @@
 /* The last second store_day_key can name: 9999-12-31T23:59:59Z. */
 #define SQ_TIME_MAX ((time_t)253402300799LL)
 
-/* --- Schema --- */
-
-/* Migration N (1-based) takes user_version N-1 to N. Append, never edit:
- * databases out there have run the old steps. */
-static const char *const sq_migrations[] = {
-	/* 1: the first schema. */
-	"CREATE TABLE tenant (\n"
-	"  id INTEGER PRIMARY KEY,\n"
-	"  name TEXT NOT NULL UNIQUE,\n"
-	"  created INTEGER NOT NULL,\n"
-	"  domains INTEGER NOT NULL DEFAULT 0  -- not removed\n"
-	");\n"
-	"CREATE TABLE domain (\n"
-	"  id INTEGER PRIMARY KEY,\n"
-	"  name TEXT NOT NULL UNIQUE,\n"
-	"  tenant_id INTEGER NOT NULL REFERENCES tenant (id),\n"
-	"  mode TEXT NOT NULL CHECK (mode IN ('none', 'testing', 'enforce')),\n"
-	"  max_age INTEGER NOT NULL,\n"
-	"  mx TEXT NOT NULL,             -- patterns joined by \\n\n"
-	"  policy_id TEXT NOT NULL,\n"
-	"  token TEXT NOT NULL UNIQUE,\n"
-	"  created INTEGER NOT NULL,\n"
-	"  updated INTEGER NOT NULL,\n"
-	"  removed INTEGER NOT NULL DEFAULT 0,\n"
-	"  serve_until INTEGER NOT NULL DEFAULT 0,\n"
-	"  revision INTEGER NOT NULL\n"
-	");\n"
-	"CREATE INDEX domain_tenant ON domain (tenant_id, name);\n"
-	"CREATE TABLE policy_history (\n"
-	"  id INTEGER PRIMARY KEY,\n"
-	"  domain_id INTEGER NOT NULL REFERENCES domain (id),\n"
-	"  policy_id TEXT NOT NULL,\n"
-	"  since INTEGER NOT NULL,\n"
-	"  body TEXT NOT NULL,            -- as rendered, CRLF lines\n"
-	"  UNIQUE (domain_id, policy_id)\n"
-	");\n"
-	"CREATE TABLE report (\n"
-	"  id INTEGER PRIMARY KEY,\n"
-	"  organization_name TEXT NOT NULL,\n"
-	"  report_id TEXT NOT NULL,\n"
-	"  contact_info TEXT,\n"
-	"  start_time INTEGER NOT NULL,\n"
-	"  end_time INTEGER NOT NULL,\n"
-	"  received INTEGER NOT NULL,\n"
-	"  route TEXT,\n"
-	"  client TEXT,\n"
-	"  mail_from TEXT,\n"
-	"  rcpt_to TEXT,\n"
-	"  dkim_present INTEGER NOT NULL,\n"
-	"  successful INTEGER NOT NULL,\n"
-	"  failed INTEGER NOT NULL,\n"
-	"  quirks INTEGER NOT NULL,       -- TLSRPT_Q_* bits\n"
-	"  raw BLOB NOT NULL,             -- gzip, always\n"
-	"  raw_len INTEGER NOT NULL,      -- bytes as received\n"
-	"  raw_plain INTEGER NOT NULL,    -- 1: received plain, gzipped by us\n"
-	"  duplicates INTEGER NOT NULL DEFAULT 0,\n"
-	"  last_duplicate INTEGER,\n"
-	"  UNIQUE (organization_name, report_id)\n"
-	");\n"
-	"CREATE INDEX report_received ON report (received, id);\n"
-	"CREATE TABLE report_policy (\n"
-	"  id INTEGER PRIMARY KEY,\n"
-	"  report INTEGER NOT NULL REFERENCES report (id) ON DELETE CASCADE,\n"
-	"  idx INTEGER NOT NULL,          -- position in policies[]\n"
-	"  policy_type TEXT NOT NULL,\n"
-	"  policy_domain TEXT NOT NULL,\n"
-	"  policy_string TEXT NOT NULL,   -- joined by \\n\n"
-	"  mx_host TEXT NOT NULL,         -- joined by \\n\n"
-	"  successful INTEGER NOT NULL,\n"
-	"  failed INTEGER NOT NULL\n"
-	");\n"
-	"CREATE INDEX report_policy_report ON report_policy (report);\n"
-	"CREATE INDEX report_policy_domain ON report_policy "
-	"(policy_domain, report);\n"
-	"CREATE TABLE failure_detail (\n"
-	"  id INTEGER PRIMARY KEY,\n"
-	"  policy INTEGER NOT NULL REFERENCES report_policy (id) "
-	"ON DELETE CASCADE,\n"
-	"  result_type TEXT NOT NULL,\n"
-	"  sending_mta_ip TEXT,\n"
-	"  receiving_mx_hostname TEXT,\n"
-	"  receiving_mx_helo TEXT,\n"
-	"  receiving_ip TEXT,\n"
-	"  additional_information TEXT,\n"
-	"  failure_reason_code TEXT,\n"
-	"  failed_session_count INTEGER NOT NULL\n"
-	");\n"
-	"CREATE INDEX failure_detail_policy ON failure_detail (policy);\n"
-	"CREATE TABLE rollup (\n"
-	"  policy_domain TEXT NOT NULL,\n"
-	"  day TEXT NOT NULL,             -- YYYY-MM-DD, UTC\n"
-	"  organization_name TEXT NOT NULL,\n"
-	"  policy_type TEXT NOT NULL,\n"
-	"  result_type TEXT NOT NULL,\n"
-	"  sessions INTEGER NOT NULL,\n"
-	"  PRIMARY KEY (policy_domain, day, organization_name, policy_type,\n"
-	"    result_type)\n"
-	") WITHOUT ROWID;\n",
-	/* 2: report intake by mail and pipe: quarantine, intake domain,
-	 * a domain generation counter for the daemon's reloads. */
-	"ALTER TABLE report ADD COLUMN intake_domain TEXT;\n"
-	"CREATE TABLE quarantine (\n"
-	"  id INTEGER PRIMARY KEY,\n"
-	"  received INTEGER NOT NULL,\n"
-	"  kind TEXT NOT NULL CHECK (kind IN ('report', 'message')),\n"
-	"  route TEXT,\n"
-	"  client TEXT,\n"
-	"  mail_from TEXT,\n"
-	"  rcpt_to TEXT,\n"
-	"  intake_domain TEXT,\n"
-	"  reason TEXT NOT NULL,\n"
-	"  size INTEGER NOT NULL,         -- bytes as received\n"
-	"  raw BLOB NOT NULL,             -- gzip (by us) of those bytes\n"
-	"  report INTEGER REFERENCES report (id)  -- stored by a retry\n"
-	");\n"
-	"CREATE INDEX quarantine_received ON quarantine (received, id);\n"
-	"CREATE TABLE domain_generation (\n"
-	"  id INTEGER PRIMARY KEY CHECK (id = 1),\n"
-	"  n INTEGER NOT NULL\n"
-	");\n"
-	"INSERT INTO domain_generation (id, n) VALUES (1, 0);\n",
-	/* 3: reports matched to domains when read: the mx patterns of each
-	 * domain, and the MX hosts named by tlsa policy entries. Both are
-	 * filled from what is stored. */
-	"CREATE TABLE domain_mx (\n"
-	"  pattern TEXT NOT NULL,         -- as in domain.mx\n"
-	"  domain_id INTEGER NOT NULL REFERENCES domain (id),\n"
-	"  PRIMARY KEY (pattern, domain_id)\n"
-	") WITHOUT ROWID;\n"
-	"CREATE INDEX domain_mx_domain ON domain_mx (domain_id);\n"
-	"WITH RECURSIVE split (domain_id, pattern, rest) AS (\n"
-	"  SELECT id, '', mx || char(10) FROM domain\n"
-	"  UNION ALL\n"
-	"  SELECT domain_id, substr(rest, 1, instr(rest, char(10)) - 1),\n"
-	"    substr(rest, instr(rest, char(10)) + 1) FROM split\n"
-	"    WHERE rest <> ''\n"
-	")\n"
-	"INSERT INTO domain_mx (pattern, domain_id)\n"
-	"  SELECT DISTINCT pattern, domain_id FROM split WHERE pattern <> '';\n"
-	"CREATE TABLE tlsa_host (\n"
-	"  name TEXT PRIMARY KEY,         -- policy_domain as stored\n"
-	"  parent TEXT NOT NULL           -- name minus its first label\n"
-	") WITHOUT ROWID;\n"
-	"CREATE INDEX tlsa_host_parent ON tlsa_host (parent);\n"
-	"INSERT INTO tlsa_host (name, parent)\n"
-	"  SELECT name, CASE WHEN instr(d, '.') > 1\n"
-	"    THEN substr(d, instr(d, '.') + 1) ELSE '' END\n"
-	"  FROM (SELECT DISTINCT policy_domain AS name,\n"
-	"    CASE WHEN substr(policy_domain, -1) = '.'\n"
-	"      THEN substr(policy_domain, 1, length(policy_domain) - 1)\n"
-	"      ELSE policy_domain END AS d\n"
-	"    FROM report_policy\n"
-	"    WHERE policy_type = 'tlsa' AND policy_domain <> '');\n",
-	/* 4: a bounded quarantine: identical inputs kept once, the
-	 * anonymous ones capped per client and in total. Entries kept
-	 * before have no hash (never folded) and count as anonymous when
-	 * they came by HTTPS or SMTP. */
-	"ALTER TABLE quarantine ADD COLUMN sha256 BLOB;\n"
-	"ALTER TABLE quarantine ADD COLUMN anon INTEGER NOT NULL DEFAULT 0;\n"
-	"ALTER TABLE quarantine ADD COLUMN client_key TEXT;\n"
-	"ALTER TABLE quarantine ADD COLUMN seen INTEGER NOT NULL DEFAULT 1;\n"
-	"ALTER TABLE quarantine ADD COLUMN last_seen INTEGER;\n"
-	"UPDATE quarantine SET anon = 1, client_key = client\n"
-	"  WHERE route IN ('https', 'smtp');\n"
-	"UPDATE quarantine SET last_seen = received;\n"
-	"CREATE UNIQUE INDEX quarantine_sha256 ON quarantine (sha256);\n"
-	"CREATE INDEX quarantine_anon ON quarantine (anon, id);\n"
-	"CREATE INDEX quarantine_client ON quarantine (client_key, id)\n"
-	"  WHERE anon = 1;\n"
-	"CREATE TABLE quarantine_usage (\n"
-	"  id INTEGER PRIMARY KEY CHECK (id = 1),\n"
-	"  entries INTEGER NOT NULL,\n"
-	"  bytes INTEGER NOT NULL,        -- length(raw): stored, compressed\n"
-	"  folded INTEGER NOT NULL,\n"
-	"  dropped INTEGER NOT NULL\n"
-	");\n"
-	"INSERT INTO quarantine_usage (id, entries, bytes, folded, dropped)\n"
-	"  SELECT 1, count(*), coalesce(sum(length(raw)), 0), 0, 0\n"
-	"  FROM quarantine;\n"
-	"CREATE TRIGGER quarantine_usage_add AFTER INSERT ON quarantine\n"
-	"BEGIN UPDATE quarantine_usage SET entries = entries + 1,\n"
-	"  bytes = bytes + length(NEW.raw) WHERE id = 1; END;\n"
-	"CREATE TRIGGER quarantine_usage_del AFTER DELETE ON quarantine\n"
-	"BEGIN UPDATE quarantine_usage SET entries = entries - 1,\n"
-	"  bytes = bytes - length(OLD.raw) WHERE id = 1; END;\n",
-	/* 5: a report's successful and failed are what every view counts
-	 * (tlsrpt_count): an entry's failures are its details when they
-	 * add up to more than its total; the tlsa view and the others are
-	 * the same sessions, the larger counting (the policy view on a
-	 * tie). total() does not overflow; the result saturates. */
-	"CREATE TEMP TABLE mig5_view AS\n"
-	"  SELECT p.report AS report,\n"
-	"    (p.policy_type = 'tlsa') AS v,\n"
-	"    total(p.successful) AS ok,\n"
-	"    total(max(p.failed, coalesce((SELECT total(f.failed_session_count)\n"
-	"      FROM failure_detail f WHERE f.policy = p.id), 0))) AS bad\n"
-	"  FROM report_policy p GROUP BY p.report, v;\n"
-	"CREATE TEMP TABLE mig5_pick AS\n"
-	"  SELECT a.report AS report,\n"
-	"    min(a.ok, 9223372036854775807.0) AS ok,\n"
-	"    min(a.bad, 9223372036854775807.0) AS bad\n"
-	"  FROM mig5_view a WHERE NOT EXISTS (SELECT 1 FROM mig5_view b\n"
-	"    WHERE b.report = a.report AND b.v <> a.v AND\n"
-	"    (b.ok + b.bad > a.ok + a.bad OR\n"
-	"     (b.ok + b.bad = a.ok + a.bad AND b.v < a.v)));\n"
-	"UPDATE report SET\n"
-	"  successful = CASE WHEN (SELECT ok FROM mig5_pick WHERE report = id)\n"
-	"    >= 9223372036854775807.0 THEN 9223372036854775807\n"
-	"    ELSE CAST((SELECT ok FROM mig5_pick WHERE report = id) AS INTEGER) END,\n"
-	"  failed = CASE WHEN (SELECT bad FROM mig5_pick WHERE report = id)\n"
-	"    >= 9223372036854775807.0 THEN 9223372036854775807\n"
-	"    ELSE CAST((SELECT bad FROM mig5_pick WHERE report = id) AS INTEGER) END\n"
-	"  WHERE id IN (SELECT report FROM mig5_pick);\n"
-	"DROP TABLE mig5_view;\n"
-	"DROP TABLE mig5_pick;\n",
-	/* 6: provenance and conflicts (issue 12). (organization_name,
-	 * report_id) is no longer unique: a different report under a
-	 * stored key is kept beside it. SQLite cannot drop a constraint, so
-	 * the table is rebuilt (sq_migrate runs this with foreign keys off
-	 * and checks them after). Reports stored before were all counted;
-	 * mail ones become mail-unverified, and stay counted until their
-	 * key is written again. */
-	"CREATE TABLE report_new (\n"
-	"  id INTEGER PRIMARY KEY,\n"
-	"  organization_name TEXT NOT NULL,\n"
-	"  report_id TEXT NOT NULL,\n"
-	"  contact_info TEXT,\n"
-	"  start_time INTEGER NOT NULL,\n"
-	"  end_time INTEGER NOT NULL,\n"
-	"  received INTEGER NOT NULL,\n"
-	"  route TEXT,\n"
-	"  client TEXT,\n"
-	"  mail_from TEXT,\n"
-	"  rcpt_to TEXT,\n"
-	"  dkim_present INTEGER NOT NULL,\n"
-	"  successful INTEGER NOT NULL,\n"
-	"  failed INTEGER NOT NULL,\n"
-	"  quirks INTEGER NOT NULL,\n"
-	"  raw BLOB NOT NULL,\n"
-	"  raw_len INTEGER NOT NULL,\n"
-	"  raw_plain INTEGER NOT NULL,\n"
-	"  duplicates INTEGER NOT NULL DEFAULT 0,\n"
-	"  last_duplicate INTEGER,\n"
-	"  intake_domain TEXT,\n"
-	"  provenance TEXT NOT NULL CHECK (provenance IN ('dkim-verified',\n"
-	"    'import', 'mail-unverified', 'https')),\n"
-	"  provenance_reason TEXT,        -- mail-unverified: why\n"
-	"  dkim_domain TEXT,\n"
-	"  report_domain TEXT,            -- TLS-Report-Domain\n"
-	"  report_submitter TEXT,         -- TLS-Report-Submitter\n"
-	"  domain_mismatch INTEGER NOT NULL DEFAULT 0,\n"
-	"  digest BLOB,                   -- SHA-256 of the normalized report;\n"
-	"                                 -- NULL: not computed yet\n"
-	"  counted INTEGER NOT NULL DEFAULT 1,  -- in the roll-ups\n"
-	"  conflict INTEGER NOT NULL DEFAULT 0\n"
-	");\n"
-	"INSERT INTO report_new (id, organization_name, report_id,\n"
-	"  contact_info, start_time, end_time, received, route, client,\n"
-	"  mail_from, rcpt_to, dkim_present, successful, failed, quirks, raw,\n"
-	"  raw_len, raw_plain, duplicates, last_duplicate, intake_domain,\n"
-	"  provenance, provenance_reason)\n"
-	"  SELECT id, organization_name, report_id, contact_info, start_time,\n"
-	"  end_time, received, route, client, mail_from, rcpt_to,\n"
-	"  dkim_present, successful, failed, quirks, raw, raw_len, raw_plain,\n"
-	"  duplicates, last_duplicate, intake_domain,\n"
-	"  CASE route WHEN 'https' THEN 'https'\n"
-	"    WHEN 'smtp' THEN 'mail-unverified' ELSE 'import' END,\n"
-	"  CASE route WHEN 'smtp' THEN 'stored before DKIM was verified' END\n"
-	"  FROM report;\n"
-	"DROP TABLE report;\n"
-	"ALTER TABLE report_new RENAME TO report;\n"
-	"CREATE INDEX report_received ON report (received, id);\n"
-	"CREATE INDEX report_key ON report (organization_name, report_id);\n"
-	"CREATE INDEX report_conflict ON report (organization_name, report_id)\n"
-	"  WHERE conflict = 1;\n",
-	/* 7: accounts (issue 13): the users of the dashboard and the API
-	 * tokens of tenants. An admin has no tenant, an owner or viewer
-	 * one. Passwords and tokens are kept only as hashes. */
-	"CREATE TABLE account (\n"
-	"  id INTEGER PRIMARY KEY,\n"
-	"  email TEXT NOT NULL UNIQUE COLLATE NOCASE,\n"
-	"  tenant_id INTEGER REFERENCES tenant (id),\n"
-	"  role TEXT NOT NULL CHECK (role IN ('admin', 'owner', 'viewer')),\n"
-	"  password TEXT NOT NULL,        -- Argon2id hash string\n"
-	"  created INTEGER NOT NULL,\n"
-	"  CHECK ((role = 'admin') = (tenant_id IS NULL))\n"
-	");\n"
-	"CREATE INDEX account_tenant ON account (tenant_id, email);\n"
-	"CREATE TABLE api_token (\n"
-	"  id INTEGER PRIMARY KEY,\n"
-	"  tenant_id INTEGER NOT NULL REFERENCES tenant (id),\n"
-	"  hash BLOB NOT NULL UNIQUE,     -- SHA-256 of the token\n"
-	"  prefix TEXT NOT NULL,          -- its first characters, for lists\n"
-	"  read_only INTEGER NOT NULL,\n"
-	"  created INTEGER NOT NULL,\n"
-	"  revoked INTEGER                -- when; NULL while it works\n"
-	");\n"
-	"CREATE INDEX api_token_tenant ON api_token (tenant_id, id);\n",
-	/* 8: the dashboard's sessions (issue 13), kept by the SHA-256 of
-	 * the cookie's value, with the CSRF token of their forms; and the
-	 * failed logins, counted per account and per client address in a
-	 * window, to throttle guessing. */
-	"CREATE TABLE session (\n"
-	"  hash BLOB PRIMARY KEY,         -- SHA-256 of the cookie's value\n"
-	"  account_id INTEGER NOT NULL REFERENCES account (id)\n"
-	"    ON DELETE CASCADE,\n"
-	"  csrf TEXT NOT NULL,            -- the token every form carries\n"
-	"  created INTEGER NOT NULL,\n"
-	"  expires INTEGER NOT NULL\n"
-	") WITHOUT ROWID;\n"
-	"CREATE INDEX session_expires ON session (expires);\n"
-	"CREATE TABLE login_failure (\n"
-	"  key TEXT PRIMARY KEY,          -- 'account:<email>' or\n"
-	"                                 -- 'client:<address or /64>'\n"
-	"  count INTEGER NOT NULL,\n"
-	"  since INTEGER NOT NULL         -- the window's start\n"
-	") WITHOUT ROWID;\n",
-	/* 9: the policy-fetch log (issue 13), rolled up per domain and
-	 * UTC day by the daemon: fetches, distinct clients (a HyperLogLog
-	 * sketch, kept while the day may still grow, and its estimate), and
-	 * at most LIMIT_FETCH_DAY_AGENTS User-Agents per day, the rest
-	 * counted as other. Days older than LIMIT_FETCH_RETENTION_DAYS go. */
-	"CREATE TABLE fetch_day (\n"
-	"  domain TEXT NOT NULL,          -- hosted domain, A-label\n"
-	"  day TEXT NOT NULL,             -- YYYY-MM-DD, UTC\n"
-	"  fetches INTEGER NOT NULL,\n"
-	"  clients INTEGER NOT NULL,      -- distinct addresses, estimated\n"
-	"  hll BLOB,                      -- the sketch; NULL once closed\n"
-	"  agents_other INTEGER NOT NULL DEFAULT 0,\n"
-	"  PRIMARY KEY (domain, day)\n"
-	") WITHOUT ROWID;\n"
-	"CREATE INDEX fetch_day_day ON fetch_day (day);\n"
-	"CREATE TABLE fetch_agent (\n"
-	"  domain TEXT NOT NULL,\n"
-	"  day TEXT NOT NULL,\n"
-	"  agent TEXT NOT NULL,\n"
-	"  fetches INTEGER NOT NULL,\n"
-	"  PRIMARY KEY (domain, day, agent)\n"
-	") WITHOUT ROWID;\n"
-	"CREATE INDEX fetch_agent_day ON fetch_agent (day);\n",
-	/* 10: the monitor (issue 14): each hosted domain's latest check
-	 * (the findings as JSON) and when the next is due; the alerts it
-	 * raised, at most LIMIT_ALERTS_PER_DOMAIN per domain, with what
-	 * the webhook and the mail relay made of them; when each tenant's
-	 * weekly digest went out. */
-	"CREATE TABLE domain_check (\n"
-	"  domain TEXT PRIMARY KEY,       -- hosted domain, A-label\n"
-	"  checked INTEGER NOT NULL,\n"
-	"  next_at INTEGER NOT NULL,      -- the next check is due then\n"
-	"  failures INTEGER NOT NULL,\n"
-	"  warnings INTEGER NOT NULL,\n"
-	"  findings TEXT NOT NULL         -- check_report_json\n"
-	") WITHOUT ROWID;\n"
-	"CREATE INDEX domain_check_next ON domain_check (next_at);\n"
-	"CREATE TABLE alert (\n"
-	"  id INTEGER PRIMARY KEY,\n"
-	"  domain TEXT NOT NULL,\n"
-	"  subject TEXT NOT NULL,         -- an MX host, a record's name\n"
-	"  kind TEXT NOT NULL,            -- check_kind_name\n"
-	"  severity TEXT NOT NULL,        -- critical, error, warning\n"
-	"  text TEXT NOT NULL,\n"
-	"  fix TEXT NOT NULL,\n"
-	"  raised INTEGER NOT NULL,\n"
-	"  -- per channel (the webhook, e-mail): when it was taken; 0 not\n"
-	"  -- yet, -1 given up, -2 the channel was not set up\n"
-	"  hook_sent INTEGER NOT NULL,\n"
-	"  hook_tries INTEGER NOT NULL DEFAULT 0,\n"
-	"  mail_sent INTEGER NOT NULL,\n"
-	"  mail_tries INTEGER NOT NULL DEFAULT 0\n"
-	");\n"
-	"CREATE INDEX alert_key ON alert (domain, subject, kind, raised);\n"
-	"CREATE INDEX alert_domain ON alert (domain, id);\n"
-	"CREATE INDEX alert_hook ON alert (id) WHERE hook_sent = 0;\n"
-	"CREATE INDEX alert_mail ON alert (id) WHERE mail_sent = 0;\n"
-	"CREATE TABLE digest (\n"
-	"  tenant TEXT PRIMARY KEY,       -- its weekly digest was mailed\n"
-	"  sent INTEGER NOT NULL          -- then\n"
-	") WITHOUT ROWID;\n",
-};
-
-static_assert(sizeof(sq_migrations) / sizeof(sq_migrations[0]) ==
-    STORE_SQLITE_VERSION, "STORE_SQLITE_VERSION must count the migrations");
-
 /* --- Statements --- */
 
 enum sq_id {
-	SQ_BEGIN,
-	SQ_COMMIT,
-	SQ_ROLLBACK,
 	SQ_TENANT_GET,
 	SQ_TENANT_COUNT,
 	SQ_DOMAIN_GET,
@@ -561,7 +175,6 @@ enum sq_id {
 	SQ_LOGIN_FAILURE_ADD,
 	SQ_LOGIN_FAILURE_CLEAR,
 	SQ_LOGIN_FAILURE_PRUNE,
-	SQ_DATA_VERSION,
 	SQ_ENTRIES,
 	SQ_FETCH_GET,
 	SQ_FETCH_PUT,
@@ -603,7 +216,7 @@ enum sq_id {
 	"r.id, r.organization_name, r.report_id, r.contact_info, " \
 	"(SELECT group_concat(x, ',') FROM (SELECT DISTINCT " \
 	"p.policy_domain AS x FROM report_policy p WHERE p.report = r.id " \
-	"AND p.policy_domain <> '' ORDER BY x)), " \
+	"AND p.policy_domain <> '' ORDER BY x) AS y), " \
 	"r.start_time, r.end_time, r.successful, r.failed, r.received, " \
 	"r.route, r.duplicates, r.last_duplicate, r.quirks, r.client, " \
 	"r.provenance, r.provenance_reason, r.dkim_domain, r.report_domain, " \
@@ -617,11 +230,17 @@ enum sq_id {
 	"(CASE " c " WHEN 'dkim-verified' THEN 1 WHEN 'import' THEN 2 " \
 	"WHEN 'mail-unverified' THEN 3 ELSE 4 END)"
 
+/* SQL: the UTC day of time t (a column) as a number of days since
+ * 1970-01-01, rounded down for times before it: '/' and '%' truncate
+ * toward zero in both engines. */
+#define SQ_DAY_NUMBER(t) \
+	"((" t " - ((" t " % 86400) + 86400) % 86400) / 86400)"
+
 /* SQL: h (a column or parameter) without one trailing dot, which rows
  * stored before the parser folded policy-domains may have, and RFC 8461
  * §4.1 matching ignores. */
 #define SQ_DOTLESS(h) \
-	"(CASE WHEN substr(" h ", -1) = '.' THEN substr(" h ", 1, " \
+	"(CASE WHEN substr(" h ", length(" h ")) = '.' THEN substr(" h ", 1, " \
 	"length(" h ") - 1) ELSE " h " END)"
 
 /* SQL: tlsa_host.parent of h, by the rule migration 3 applied: the
@@ -673,9 +292,6 @@ enum sq_id {
 	"intake_domain, reason, size, report, seen, last_seen"
 
 static const char *const sq_sql[SQ_NSTMT] = {
-	[SQ_BEGIN] = "BEGIN IMMEDIATE",
-	[SQ_COMMIT] = "COMMIT",
-	[SQ_ROLLBACK] = "ROLLBACK",
 	/* The no-op update makes RETURNING yield the existing row too. */
 	[SQ_TENANT_GET] = "INSERT INTO tenant (name, created) VALUES (?1, ?2) "
 	    "ON CONFLICT (name) DO UPDATE SET name = excluded.name "
@@ -691,7 +307,8 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	[SQ_DOMAIN_INSERT] = "INSERT INTO domain (name, tenant_id, mode, "
 	    "max_age, mx, policy_id, updated, removed, serve_until, "
 	    "revision, token, created) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
+	    "ON CONFLICT (token) DO NOTHING RETURNING id",
 	[SQ_DOMAIN_UPDATE] = "UPDATE domain SET name = ?1, tenant_id = ?2, "
 	    "mode = ?3, max_age = ?4, mx = ?5, policy_id = ?6, "
 	    "updated = ?7, removed = ?8, serve_until = ?9, revision = ?10 "
@@ -717,7 +334,7 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	    "provenance_reason, dkim_domain, report_domain, report_submitter, "
 	    "domain_mismatch, digest, counted, conflict) VALUES (?1, ?2, ?3, "
 	    "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
-	    "?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)",
+	    "?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27) RETURNING id",
 	[SQ_REPORT_CONFLICT] = "UPDATE report SET conflict = 1 WHERE "
 	    "organization_name = ?1 AND report_id = ?2 AND conflict = 0",
 	/* The report of a key that should count: the strongest, then the
@@ -735,7 +352,7 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	    "AND result_type = ?5 AND sessions <= 0",
 	[SQ_RPOLICY_INSERT] = "INSERT INTO report_policy (report, idx, "
 	    "policy_type, policy_domain, policy_string, mx_host, successful, "
-	    "failed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	    "failed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
 	[SQ_DETAIL_INSERT] = "INSERT INTO failure_detail (policy, "
 	    "result_type, sending_mta_ip, receiving_mx_hostname, "
 	    "receiving_mx_helo, receiving_ip, additional_information, "
@@ -745,9 +362,9 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	    "organization_name, policy_type, result_type, sessions) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (policy_domain, day, "
 	    "organization_name, policy_type, result_type) "
-	    "DO UPDATE SET sessions = sessions + excluded.sessions",
-	[SQ_TLSA_HOST_ADD] = "INSERT OR IGNORE INTO tlsa_host (name, parent) "
-	    "VALUES (?1, " SQ_PARENT("?1") ")",
+	    "DO UPDATE SET sessions = rollup.sessions + excluded.sessions",
+	[SQ_TLSA_HOST_ADD] = "INSERT INTO tlsa_host (name, parent) "
+	    "VALUES (?1, " SQ_PARENT("?1") ") ON CONFLICT (name) DO NOTHING",
 	[SQ_REPORT_LIST] = "SELECT " SQ_REPORT_COLS " FROM report r "
 	    "ORDER BY r.received DESC, r.id DESC LIMIT ?1",
 	/* The page's ids first, then their columns: SQ_REPORT_COLS has
@@ -840,37 +457,35 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	[SQ_STATS_FAILURES] = "WITH " SQ_MX_HOSTS " SELECT r.id, "
 	    "p.policy_type, p.id, p.successful, p.failed, coalesce(f.receiving_mx_hostname, "
 	    "f.receiving_ip), f.sending_mta_ip, f.failed_session_count, "
-	    "f.id IS NOT NULL, strftime('%Y-%m-%d', r.start_time, "
-	    "'unixepoch'), r.organization_name FROM report_policy p JOIN "
+	    "f.id IS NOT NULL, " SQ_DAY_NUMBER("r.start_time") ", "
+	    "r.organization_name FROM report_policy p JOIN "
 	    "report r ON "
 	    "r.id = p.report LEFT JOIN failure_detail f ON f.policy = p.id "
 	    "WHERE r.counted = 1 "
 	    "AND (p.policy_domain = ?1 OR (p.policy_type = 'tlsa' AND "
 	    "p.policy_domain IN (SELECT name FROM mx_host))) "
-	    /* The days as seconds, worked out once (constants), not a
-	     * day string per row ("": no bound, 253402300800: year
-	     * 10000). */
-	    "AND r.start_time >= coalesce(unixepoch(?2), 0) "
-	    "AND r.start_time < coalesce(unixepoch(?3, '+1 day'), "
-	    "253402300800) "
+	    /* The days as seconds (?4 the first day's first, ?5 the
+	     * day after the last one's), not a day per row. */
+	    "AND r.start_time >= ?4 AND r.start_time < ?5 "
 	    "ORDER BY 10, 11, r.id, p.id",
 	/* One row per host without its trailing dot; "others" counts the
 	 * other domains, not removed, with a pattern matching it: index
 	 * lookups, as many as domains share the host. */
-	[SQ_STATS_MX] = "WITH " SQ_MX_HOSTS " SELECT " SQ_DOTLESS("h.name")
-	    " AS host, (SELECT count(DISTINCT m.domain_id) FROM tlsa_host t "
+	[SQ_STATS_MX] = "WITH " SQ_MX_HOSTS ", seen (host, others) AS ("
+	    "SELECT " SQ_DOTLESS("h.name") ", (SELECT count(DISTINCT "
+	    "m.domain_id) FROM tlsa_host t "
 	    "JOIN domain_mx m ON m.pattern IN (" SQ_DOTLESS("t.name") ", "
 	    "'*.' || t.parent) JOIN domain d ON d.id = m.domain_id "
 	    "WHERE t.name = h.name AND d.removed = 0 AND d.name <> ?1) "
 	    "FROM mx_host h WHERE EXISTS (SELECT 1 FROM rollup r "
 	    "WHERE r.policy_domain = h.name AND r.day >= ?2 "
-	    "AND r.day <= ?3 AND r.policy_type = 'tlsa') "
-	    "GROUP BY host ORDER BY host",
+	    "AND r.day <= ?3 AND r.policy_type = 'tlsa')) "
+	    "SELECT host, max(others) FROM seen GROUP BY host ORDER BY host",
 	[SQ_QUAR_INSERT] = "INSERT INTO quarantine (received, kind, route, "
 	    "client, mail_from, rcpt_to, intake_domain, reason, size, raw, "
 	    "sha256, anon, client_key, last_seen) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
-	    "?1)",
+	    "?1) RETURNING id",
 	[SQ_QUAR_FIND] = "SELECT id FROM quarantine WHERE sha256 = ?1",
 	[SQ_QUAR_SEEN] = "UPDATE quarantine SET seen = seen + 1, "
 	    "last_seen = ?2 WHERE id = ?1",
@@ -878,7 +493,8 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	 * that one more fits: index quarantine_client, newest first. */
 	[SQ_QUAR_TRIM_CLIENT] = "DELETE FROM quarantine WHERE id IN ("
 	    "SELECT id FROM quarantine WHERE anon = 1 AND client_key = ?1 "
-	    "ORDER BY id DESC LIMIT -1 OFFSET ?2 - 1)",
+	    "AND id <= (SELECT id FROM quarantine WHERE anon = 1 AND "
+	    "client_key = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2 - 1))",
 	[SQ_QUAR_TRIM_OLDEST] = "DELETE FROM quarantine WHERE id = ("
 	    "SELECT id FROM quarantine WHERE anon = 1 ORDER BY id LIMIT 1)",
 	[SQ_QUAR_USAGE] = "SELECT entries, bytes, folded, dropped "
@@ -900,18 +516,18 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	[SQ_GEN_BUMP] = "UPDATE domain_generation SET n = n + 1 WHERE id = 1",
 	[SQ_GEN_GET] = "SELECT n FROM domain_generation WHERE id = 1",
 	[SQ_TENANT_ADD] = "INSERT INTO tenant (name, created) VALUES (?1, ?2) "
-	    "ON CONFLICT (name) DO NOTHING",
+	    "ON CONFLICT (name) DO NOTHING RETURNING id",
 	[SQ_TENANT_LIST] = "SELECT id, name, created, domains FROM tenant "
 	    "ORDER BY name",
 	[SQ_TENANT_ID] = "SELECT id FROM tenant WHERE name = ?1",
 	[SQ_ACCOUNT_ADD] = "INSERT INTO account (email, tenant_id, role, "
 	    "password, created) VALUES (?1, ?2, ?3, ?4, ?5) "
-	    "ON CONFLICT (email) DO NOTHING",
+	    "ON CONFLICT (email) DO NOTHING RETURNING id",
 	[SQ_ACCOUNT_GET] = "SELECT " SQ_ACCOUNT_COLS " WHERE a.email = ?1",
 	[SQ_ACCOUNT_LIST] = "SELECT " SQ_ACCOUNT_COLS " WHERE ?1 IS NULL OR "
 	    "t.name = ?1 ORDER BY a.email",
 	[SQ_TOKEN_ADD] = "INSERT INTO api_token (tenant_id, hash, prefix, "
-	    "read_only, created) VALUES (?1, ?2, ?3, ?4, ?5)",
+	    "read_only, created) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
 	[SQ_TOKEN_FIND] = "SELECT " SQ_TOKEN_COLS " WHERE k.hash = ?1",
 	[SQ_TOKEN_LIST] = "SELECT " SQ_TOKEN_COLS " WHERE ?1 IS NULL OR "
 	    "t.name = ?1 ORDER BY k.id",
@@ -930,12 +546,13 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	    "WHERE key = ?1 AND since > ?2 - ?3",
 	[SQ_LOGIN_FAILURE_ADD] = "INSERT INTO login_failure (key, count, "
 	    "since) VALUES (?1, 1, ?2) ON CONFLICT (key) DO UPDATE SET "
-	    "count = CASE WHEN since > ?2 - ?3 THEN count + 1 ELSE 1 END, "
-	    "since = CASE WHEN since > ?2 - ?3 THEN since ELSE ?2 END",
+	    "count = CASE WHEN login_failure.since > ?2 - ?3 THEN "
+	    "login_failure.count + 1 ELSE 1 END, "
+	    "since = CASE WHEN login_failure.since > ?2 - ?3 THEN "
+	    "login_failure.since ELSE ?2 END",
 	[SQ_LOGIN_FAILURE_CLEAR] = "DELETE FROM login_failure WHERE key = ?1",
 	[SQ_LOGIN_FAILURE_PRUNE] = "DELETE FROM login_failure "
 	    "WHERE since <= ?1 - ?2",
-	[SQ_DATA_VERSION] = "PRAGMA data_version",
 	/* Index report_policy_domain for the domain's own entries, and
 	 * the tlsa ones of its MX hosts; the report's row by its key. */
 	[SQ_ENTRIES] = "WITH " SQ_MX_HOSTS " SELECT r.id, p.id, "
@@ -954,7 +571,7 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	[SQ_FETCH_PUT] = "INSERT INTO fetch_day (domain, day, fetches, "
 	    "clients, hll, agents_other) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
 	    "ON CONFLICT (domain, day) DO UPDATE SET fetches = ?3, "
-	    "clients = ?4, hll = ?5, agents_other = agents_other + ?6",
+	    "clients = ?4, hll = ?5, agents_other = fetch_day.agents_other + ?6",
 	[SQ_FAGENT_BUMP] = "UPDATE fetch_agent SET fetches = fetches + ?4 "
 	    "WHERE domain = ?1 AND day = ?2 AND agent = ?3",
 	[SQ_FAGENT_COUNT] = "SELECT count(*) FROM fetch_agent "
@@ -990,7 +607,7 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	    "AND subject = ?2 AND kind = ?3",
 	[SQ_ALERT_ADD] = "INSERT INTO alert (domain, subject, kind, severity, "
 	    "text, fix, raised, hook_sent, mail_sent) VALUES (?1, ?2, ?3, ?4, "
-	    "?5, ?6, ?7, ?8, ?9)",
+	    "?5, ?6, ?7, ?8, ?9) RETURNING id",
 	[SQ_ALERT_PRUNE] = "DELETE FROM alert WHERE domain = ?1 AND id <= "
 	    "(SELECT id FROM alert WHERE domain = ?1 ORDER BY id DESC "
 	    "LIMIT 1 OFFSET ?2)",
@@ -1015,8 +632,8 @@ static const char *const sq_sql[SQ_NSTMT] = {
 
 struct sq {
 	struct store	 base;	/* first: store_close casts back */
-	sqlite3		*db;
-	sqlite3_stmt	*st[SQ_NSTMT];	/* prepared once at open */
+	struct db	*db;
+	struct db_stmt	*st[SQ_NSTMT];	/* prepared once at open */
 	/* domains_version's cache: the generation last read, and the
 	 * data_version it was read under. gen_valid is cleared by every
 	 * domain write of this connection, which data_version misses. */
@@ -1046,60 +663,50 @@ sq_err(struct sq *q, struct err *e, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	return err_set(e, "%s: %s", what, sqlite3_errmsg(q->db));
+	return err_set(e, "%s: %s", what, db_errmsg(q->db));
 }
 
 /* Returns statement id reset and with its bindings cleared. */
-static sqlite3_stmt *
+static struct db_stmt *
 sq_stmt(struct sq *q, enum sq_id id)
 {
-	sqlite3_stmt *st = q->st[id];
+	struct db_stmt *st = q->st[id];
 
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
+	db_clear(st);
 	return st;
-}
-
-/* Binds s (NULL binds NULL); the text must outlive the statement's use. */
-static int
-sq_bind_text(sqlite3_stmt *st, int i, const char *s)
-{
-	if (s == NULL)
-		return sqlite3_bind_null(st, i);
-	return sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
 }
 
 /* SQLite integers are signed: counts past INT64_MAX (no real reporter
  * sends them) are stored as INT64_MAX rather than as negative numbers. */
 static int
-sq_bind_u64(sqlite3_stmt *st, int i, uint64_t v)
+sq_bind_u64(struct db_stmt *st, int i, uint64_t v)
 {
-	return sqlite3_bind_int64(st, i, v > INT64_MAX ? INT64_MAX :
+	return db_bind_int64(st, i, v > INT64_MAX ? INT64_MAX :
 	    (int64_t)v);
 }
 
 static uint64_t
-sq_column_u64(sqlite3_stmt *st, int i)
+sq_column_u64(struct db_stmt *st, int i)
 {
-	int64_t v = sqlite3_column_int64(st, i);
+	int64_t v = db_column_int64(st, i);
 
 	return v < 0 ? 0 : (uint64_t)v;
 }
 
 /* A NOT NULL text column ("" rather than NULL should SQLite fail). */
 static const char *
-sq_column_text(sqlite3_stmt *st, int i)
+sq_column_text(struct db_stmt *st, int i)
 {
-	const unsigned char *t = sqlite3_column_text(st, i);
+	const char *t = db_column_text(st, i);
 
-	return t != NULL ? (const char *)t : "";
+	return t != NULL ? t : "";
 }
 
 /* A nullable text column. */
 static const char *
-sq_column_null(sqlite3_stmt *st, int i)
+sq_column_null(struct db_stmt *st, int i)
 {
-	return (const char *)sqlite3_column_text(st, i);
+	return db_column_text(st, i);
 }
 
 /* Copies src into dst of size bytes. Returns 0, or -1 when it does not
@@ -1119,35 +726,53 @@ sq_copy(char *dst, size_t size, const char *src)
 
 /* Steps a statement that returns no rows, then resets it. */
 static int
-sq_exec(struct sq *q, sqlite3_stmt *st, const char *what, struct err *e)
+sq_exec(struct sq *q, struct db_stmt *st, const char *what, struct err *e)
 {
 	int rc = 0;
 
-	if (sqlite3_step(st) != SQLITE_DONE)
+	if (db_step(st) != DB_DONE)
 		rc = sq_err(q, e, "%s", what);
-	sqlite3_reset(st);
+	db_reset(st);
+	return rc;
+}
+
+/* Runs one INSERT ... RETURNING id bound by the caller, then resets
+ * it: 0 with the new row's id, 1 when a DO NOTHING conflict kept it out
+ * (no row came back), or -1. */
+static int
+sq_insert(struct sq *q, struct db_stmt *st, int64_t *id, const char *what,
+    struct err *e)
+{
+	int r = db_step(st), rc = -1;
+
+	if (r == DB_ROW) {
+		*id = db_column_int64(st, 0);
+		rc = 0;
+	} else if (r == DB_DONE)
+		rc = 1;
+	else
+		sq_err(q, e, "%s", what);
+	db_reset(st);
 	return rc;
 }
 
 static int
 sq_begin(struct sq *q, struct err *e)
 {
-	return sq_exec(q, sq_stmt(q, SQ_BEGIN), "begin transaction", e);
+	return db_begin(q->db) == DB_OK ? 0 :
+	    sq_err(q, e, "begin transaction");
 }
 
 static int
 sq_commit(struct sq *q, struct err *e)
 {
-	return sq_exec(q, sq_stmt(q, SQ_COMMIT), "commit", e);
+	return db_commit(q->db) == DB_OK ? 0 : sq_err(q, e, "commit");
 }
 
-/* Rolls back the open transaction, if SQLite has not already done so
- * (it does on some errors, SQLITE_FULL say). */
 static void
 sq_rollback(struct sq *q)
 {
-	if (!sqlite3_get_autocommit(q->db))
-		sq_exec(q, sq_stmt(q, SQ_ROLLBACK), "rollback", NULL);
+	db_rollback(q->db);
 }
 
 /* Reports that a callback stopped an iteration, and returns its value. */
@@ -1163,14 +788,14 @@ sq_stopped(int r, struct err *e)
 /* Fills sd from the current row of a SQ_DOMAIN_COLS query. Returns 0, or
  * -1 (sd left empty) when the row does not hold a valid domain. */
 static int
-sq_domain_read(sqlite3_stmt *st, struct sq_domain *sd, struct err *e)
+sq_domain_read(struct db_stmt *st, struct sq_domain *sd, struct err *e)
 {
 	const char *mode;
 	int64_t max_age;
 	int rc = -1;
 
 	memset(sd, 0, sizeof(*sd));
-	sd->d.id = sqlite3_column_int64(st, 0);
+	sd->d.id = db_column_int64(st, 0);
 	if (sq_copy(sd->d.name, sizeof(sd->d.name), sq_column_text(st, 1)) ||
 	    sq_copy(sd->d.tenant, sizeof(sd->d.tenant),
 	    sq_column_text(st, 2)) ||
@@ -1187,7 +812,7 @@ sq_domain_read(sqlite3_stmt *st, struct sq_domain *sd, struct err *e)
 		    sd->d.name, mode);
 		goto out;
 	}
-	max_age = sqlite3_column_int64(st, 4);
+	max_age = db_column_int64(st, 4);
 	if (max_age < 0 || max_age > LIMIT_POLICY_MAX_AGE) {
 		err_set(e, "domain %s: stored max_age %lld out of range",
 		    sd->d.name, (long long)max_age);
@@ -1199,12 +824,12 @@ sq_domain_read(sqlite3_stmt *st, struct sq_domain *sd, struct err *e)
 		err_set(e, "domain %s: out of memory", sd->d.name);
 		goto out;
 	}
-	sd->d.created = (time_t)sqlite3_column_int64(st, 8);
-	sd->d.updated = (time_t)sqlite3_column_int64(st, 9);
-	sd->d.removed = (time_t)sqlite3_column_int64(st, 10);
-	sd->d.serve_until = (time_t)sqlite3_column_int64(st, 11);
-	sd->tenant_id = sqlite3_column_int64(st, 12);
-	sd->revision = sqlite3_column_int64(st, 13);
+	sd->d.created = (time_t)db_column_int64(st, 8);
+	sd->d.updated = (time_t)db_column_int64(st, 9);
+	sd->d.removed = (time_t)db_column_int64(st, 10);
+	sd->d.serve_until = (time_t)db_column_int64(st, 11);
+	sd->tenant_id = db_column_int64(st, 12);
+	sd->revision = db_column_int64(st, 13);
 	rc = 0;
 out:
 	if (rc == -1)
@@ -1218,26 +843,26 @@ static int
 sq_domain_get(struct sq *q, const char *name, struct sq_domain *sd,
     struct err *e)
 {
-	sqlite3_stmt *st = sq_stmt(q, SQ_DOMAIN_GET);
+	struct db_stmt *st = sq_stmt(q, SQ_DOMAIN_GET);
 	int rc = -1, r;
 
 	memset(sd, 0, sizeof(*sd));
-	if (sq_bind_text(st, 1, name) != SQLITE_OK) {
+	if (db_bind_text(st, 1, name) != DB_OK) {
 		sq_err(q, e, "read domain %s", name);
 		goto out;
 	}
-	r = sqlite3_step(st);
-	if (r == SQLITE_DONE) {
+	r = db_step(st);
+	if (r == DB_DONE) {
 		rc = 1;
 		goto out;
 	}
-	if (r != SQLITE_ROW) {
+	if (r != DB_ROW) {
 		sq_err(q, e, "read domain %s", name);
 		goto out;
 	}
 	rc = sq_domain_read(st, sd, e);
 out:
-	sqlite3_reset(st);
+	db_reset(st);
 	return rc;
 }
 
@@ -1264,20 +889,20 @@ out:
 /* Binds the columns SQ_DOMAIN_INSERT and SQ_DOMAIN_UPDATE share (?1 to
  * ?10) from sd; mx is the joined pattern list. */
 static int
-sq_domain_bind(sqlite3_stmt *st, const struct sq_domain *sd, const char *mx)
+sq_domain_bind(struct db_stmt *st, const struct sq_domain *sd, const char *mx)
 {
-	int b = SQLITE_OK;
+	int b = DB_OK;
 
-	b |= sq_bind_text(st, 1, sd->d.name);
-	b |= sqlite3_bind_int64(st, 2, sd->tenant_id);
-	b |= sq_bind_text(st, 3, policy_mode_name(sd->d.policy.mode));
-	b |= sqlite3_bind_int64(st, 4, sd->d.policy.max_age);
-	b |= sq_bind_text(st, 5, mx);
-	b |= sq_bind_text(st, 6, sd->d.policy_id);
-	b |= sqlite3_bind_int64(st, 7, (int64_t)sd->d.updated);
-	b |= sqlite3_bind_int64(st, 8, (int64_t)sd->d.removed);
-	b |= sqlite3_bind_int64(st, 9, (int64_t)sd->d.serve_until);
-	b |= sqlite3_bind_int64(st, 10, sd->revision);
+	b |= db_bind_text(st, 1, sd->d.name);
+	b |= db_bind_int64(st, 2, sd->tenant_id);
+	b |= db_bind_text(st, 3, policy_mode_name(sd->d.policy.mode));
+	b |= db_bind_int64(st, 4, sd->d.policy.max_age);
+	b |= db_bind_text(st, 5, mx);
+	b |= db_bind_text(st, 6, sd->d.policy_id);
+	b |= db_bind_int64(st, 7, (int64_t)sd->d.updated);
+	b |= db_bind_int64(st, 8, (int64_t)sd->d.removed);
+	b |= db_bind_int64(st, 9, (int64_t)sd->d.serve_until);
+	b |= db_bind_int64(st, 10, sd->revision);
 	return b;
 }
 
@@ -1297,16 +922,16 @@ sq_gen_bump(struct sq *q, struct err *e)
 static int
 sq_domain_mx(struct sq *q, const struct sq_domain *sd, struct err *e)
 {
-	sqlite3_stmt *st = sq_stmt(q, SQ_DOMAIN_MX_CLEAR);
+	struct db_stmt *st = sq_stmt(q, SQ_DOMAIN_MX_CLEAR);
 
-	if (sqlite3_bind_int64(st, 1, sd->d.id) != SQLITE_OK)
+	if (db_bind_int64(st, 1, sd->d.id) != DB_OK)
 		return sq_err(q, e, "mx patterns of %s", sd->d.name);
 	if (sq_exec(q, st, "clear mx patterns", e) == -1)
 		return -1;
 	for (size_t i = 0; i < sd->d.policy.mx.n; i++) {
 		st = sq_stmt(q, SQ_DOMAIN_MX_ADD);
-		if ((sq_bind_text(st, 1, sd->d.policy.mx.v[i]) |
-		    sqlite3_bind_int64(st, 2, sd->d.id)) != SQLITE_OK)
+		if ((db_bind_text(st, 1, sd->d.policy.mx.v[i]) |
+		    db_bind_int64(st, 2, sd->d.id)) != DB_OK)
 			return sq_err(q, e, "mx patterns of %s", sd->d.name);
 		if (sq_exec(q, st, "add mx pattern", e) == -1)
 			return -1;
@@ -1322,41 +947,40 @@ static int
 sq_domain_write(struct sq *q, struct sq_domain *sd, bool insert,
     const char *body, struct err *e)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st = NULL;
 	char *mx;
-	int rc = -1, r = SQLITE_ROW;
+	int rc = -1, r = DB_DONE;
 
 	if ((mx = store_strv_join(&sd->d.policy.mx, '\n')) == NULL) {
 		err_set(e, "domain %s: out of memory", sd->d.name);
 		goto out;
 	}
 	if (insert) {
-		/* The name was checked in this transaction: a UNIQUE
-		 * failure here is the token, and another one is tried. */
-		for (int tries = 1; r != SQLITE_DONE; tries++) {
+		/* The name was checked in this transaction: no row back
+		 * means the token was taken, and another one is tried. */
+		for (int tries = 1; r != DB_ROW; tries++) {
 			st = sq_stmt(q, SQ_DOMAIN_INSERT);
 			if (store_token_new(sd->d.token, e) == -1)
 				goto out;
 			if ((sq_domain_bind(st, sd, mx) |
-			    sq_bind_text(st, 11, sd->d.token) |
-			    sqlite3_bind_int64(st, 12,
-			    (int64_t)sd->d.created)) != SQLITE_OK) {
+			    db_bind_text(st, 11, sd->d.token) |
+			    db_bind_int64(st, 12,
+			    (int64_t)sd->d.created)) != DB_OK) {
 				sq_err(q, e, "insert domain %s", sd->d.name);
 				goto out;
 			}
-			r = sqlite3_step(st);
-			if (r != SQLITE_DONE &&
-			    (r != SQLITE_CONSTRAINT_UNIQUE ||
+			r = db_step(st);
+			if (r != DB_ROW && (r != DB_DONE ||
 			    tries == SQ_TOKEN_TRIES)) {
 				sq_err(q, e, "insert domain %s", sd->d.name);
 				goto out;
 			}
 		}
-		sd->d.id = sqlite3_last_insert_rowid(q->db);
+		sd->d.id = db_column_int64(st, 0);
 	} else {
 		st = sq_stmt(q, SQ_DOMAIN_UPDATE);
-		if (sq_domain_bind(st, sd, mx) != SQLITE_OK ||
-		    sqlite3_bind_int64(st, 11, sd->d.id) != SQLITE_OK) {
+		if (sq_domain_bind(st, sd, mx) != DB_OK ||
+		    db_bind_int64(st, 11, sd->d.id) != DB_OK) {
 			sq_err(q, e, "update domain %s", sd->d.name);
 			goto out;
 		}
@@ -1366,10 +990,10 @@ sq_domain_write(struct sq *q, struct sq_domain *sd, bool insert,
 	if (sq_domain_mx(q, sd, e) == -1)
 		goto out;
 	st = sq_stmt(q, SQ_HISTORY_ADD);
-	if ((sqlite3_bind_int64(st, 1, sd->d.id) |
-	    sq_bind_text(st, 2, sd->d.policy_id) |
-	    sqlite3_bind_int64(st, 3, (int64_t)sd->d.updated) |
-	    sq_bind_text(st, 4, body)) != SQLITE_OK) {
+	if ((db_bind_int64(st, 1, sd->d.id) |
+	    db_bind_text(st, 2, sd->d.policy_id) |
+	    db_bind_int64(st, 3, (int64_t)sd->d.updated) |
+	    db_bind_text(st, 4, body)) != DB_OK) {
 		sq_err(q, e, "policy history of %s", sd->d.name);
 		goto out;
 	}
@@ -1378,7 +1002,7 @@ sq_domain_write(struct sq *q, struct sq_domain *sd, bool insert,
 		goto out;
 	rc = 0;
 out:
-	sqlite3_reset(q->st[SQ_DOMAIN_INSERT]);
+	db_reset(q->st[SQ_DOMAIN_INSERT]);
 	free(mx);
 	return rc;
 }
@@ -1388,20 +1012,20 @@ static int
 sq_tenant_get(struct sq *q, const char *name, time_t now, int64_t *id,
     int64_t *domains, struct err *e)
 {
-	sqlite3_stmt *st = sq_stmt(q, SQ_TENANT_GET);
+	struct db_stmt *st = sq_stmt(q, SQ_TENANT_GET);
 	int rc = -1;
 
-	if ((sq_bind_text(st, 1, name) |
-	    sqlite3_bind_int64(st, 2, (int64_t)now)) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_ROW) {
+	if ((db_bind_text(st, 1, name) |
+	    db_bind_int64(st, 2, (int64_t)now)) != DB_OK ||
+	    db_step(st) != DB_ROW) {
 		sq_err(q, e, "tenant %s", name);
 		goto out;
 	}
-	*id = sqlite3_column_int64(st, 0);
-	*domains = sqlite3_column_int64(st, 1);
+	*id = db_column_int64(st, 0);
+	*domains = db_column_int64(st, 1);
 	rc = 0;
 out:
-	sqlite3_reset(st);
+	db_reset(st);
 	return rc;
 }
 
@@ -1409,10 +1033,10 @@ out:
 static int
 sq_tenant_count(struct sq *q, int64_t id, int delta, struct err *e)
 {
-	sqlite3_stmt *st = sq_stmt(q, SQ_TENANT_COUNT);
+	struct db_stmt *st = sq_stmt(q, SQ_TENANT_COUNT);
 
-	if ((sqlite3_bind_int64(st, 1, id) |
-	    sqlite3_bind_int64(st, 2, delta)) != SQLITE_OK)
+	if ((db_bind_int64(st, 1, id) |
+	    db_bind_int64(st, 2, delta)) != DB_OK)
 		return sq_err(q, e, "count tenant domains");
 	return sq_exec(q, st, "count tenant domains", e);
 }
@@ -1671,16 +1295,16 @@ static int
 sq_served_until(struct sq *q, const struct sq_domain *sd, time_t now,
     time_t *until, struct err *e)
 {
-	sqlite3_stmt *st = sq_stmt(q, SQ_HISTORY_LIST);
+	struct db_stmt *st = sq_stmt(q, SQ_HISTORY_LIST);
 	struct store_served *h = NULL, *nh;
 	size_t n = 0, cap = 0;
 	int rc = -1, r;
 
-	if (sqlite3_bind_int64(st, 1, sd->d.id) != SQLITE_OK) {
+	if (db_bind_int64(st, 1, sd->d.id) != DB_OK) {
 		sq_err(q, e, "policy history of %s", sd->d.name);
 		goto out;
 	}
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((r = db_step(st)) == DB_ROW) {
 		if (n == cap) {
 			cap = cap ? cap * 2 : 16;
 			if ((nh = realloc(h, cap * sizeof(*h))) == NULL) {
@@ -1689,10 +1313,10 @@ sq_served_until(struct sq *q, const struct sq_domain *sd, time_t now,
 			}
 			h = nh;
 		}
-		h[n].since = (time_t)sqlite3_column_int64(st, 1);
+		h[n].since = (time_t)db_column_int64(st, 1);
 		h[n++].max_age = store_body_max_age(sq_column_text(st, 2));
 	}
-	if (r != SQLITE_DONE) {
+	if (r != DB_DONE) {
 		sq_err(q, e, "policy history of %s", sd->d.name);
 		goto out;
 	}
@@ -1705,7 +1329,7 @@ sq_served_until(struct sq *q, const struct sq_domain *sd, time_t now,
 	*until = store_serve_until(h, n, now);
 	rc = 0;
 out:
-	sqlite3_reset(st);
+	db_reset(st);
 	free(h);
 	return rc;
 }
@@ -1764,13 +1388,13 @@ out:
 /* Runs st (bound), a SQ_DOMAIN_COLS query, handing each domain to cb;
  * resets st. */
 static int
-sq_domains(struct sq *q, sqlite3_stmt *st, store_domain_cb cb, void *arg,
+sq_domains(struct sq *q, struct db_stmt *st, store_domain_cb cb, void *arg,
     struct err *e)
 {
 	struct sq_domain sd;
 	int rc = -1, r;
 
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((r = db_step(st)) == DB_ROW) {
 		if (sq_domain_read(st, &sd, e) == -1)
 			goto out;
 		r = cb(arg, &sd.d);
@@ -1780,13 +1404,13 @@ sq_domains(struct sq *q, sqlite3_stmt *st, store_domain_cb cb, void *arg,
 			goto out;
 		}
 	}
-	if (r != SQLITE_DONE) {
+	if (r != DB_DONE) {
 		sq_err(q, e, "list domains");
 		goto out;
 	}
 	rc = 0;
 out:
-	sqlite3_reset(st);
+	db_reset(st);
 	return rc;
 }
 
@@ -1804,11 +1428,11 @@ sq_domain_page(struct store *s, const char *tenant, const char *after,
     long limit, store_domain_cb cb, void *arg, struct err *e)
 {
 	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st = sq_stmt(q, SQ_DOMAIN_PAGE);
+	struct db_stmt *st = sq_stmt(q, SQ_DOMAIN_PAGE);
 
-	if ((sq_bind_text(st, 1, tenant) | sq_bind_text(st, 2, after) |
-	    sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1)) != SQLITE_OK) {
-		sqlite3_reset(st);
+	if ((db_bind_text(st, 1, tenant) | db_bind_text(st, 2, after) |
+	    db_bind_int64(st, 3, limit > 0 ? limit : -1)) != DB_OK) {
+		db_reset(st);
 		return sq_err(q, e, "list domains of %s", tenant);
 	}
 	return sq_domains(q, st, cb, arg, e);
@@ -1819,7 +1443,7 @@ sq_domain_history(struct store *s, const char *name, store_history_cb cb,
     void *arg, struct err *e)
 {
 	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	struct sq_domain sd = { 0 };
 	int rc = -1, r;
 
@@ -1829,27 +1453,27 @@ sq_domain_history(struct store *s, const char *name, store_history_cb cb,
 		goto out;
 	}
 	st = sq_stmt(q, SQ_HISTORY_LIST);
-	if (sqlite3_bind_int64(st, 1, sd.d.id) != SQLITE_OK) {
+	if (db_bind_int64(st, 1, sd.d.id) != DB_OK) {
 		sq_err(q, e, "policy history of %s", name);
 		goto out;
 	}
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((r = db_step(st)) == DB_ROW) {
 		r = cb(arg, sq_column_text(st, 0),
-		    (time_t)sqlite3_column_int64(st, 1),
+		    (time_t)db_column_int64(st, 1),
 		    sq_column_text(st, 2));
 		if (r != 0) {
 			rc = sq_stopped(r, e);
 			goto out;
 		}
 	}
-	if (r != SQLITE_DONE) {
+	if (r != DB_DONE) {
 		sq_err(q, e, "policy history of %s", name);
 		goto out;
 	}
 	rc = 0;
 out:
 	if (st != NULL)
-		sqlite3_reset(st);
+		db_reset(st);
 	policy_free(&sd.d.policy);
 	return rc;
 }
@@ -1864,22 +1488,22 @@ sq_rollup_add(struct sq *q, const char *domain, const char *day,
     const char *org, const char *type, const char *result, uint64_t sessions,
     int sign, struct err *e)
 {
-	sqlite3_stmt *st = sq_stmt(q, SQ_ROLLUP_ADD);
+	struct db_stmt *st = sq_stmt(q, SQ_ROLLUP_ADD);
 	int64_t v = sessions > INT64_MAX ? INT64_MAX : (int64_t)sessions;
 
-	if ((sq_bind_text(st, 1, domain) | sq_bind_text(st, 2, day) |
-	    sq_bind_text(st, 3, org) | sq_bind_text(st, 4, type) |
-	    sq_bind_text(st, 5, result) |
-	    sqlite3_bind_int64(st, 6, sign < 0 ? -v : v)) != SQLITE_OK)
+	if ((db_bind_text(st, 1, domain) | db_bind_text(st, 2, day) |
+	    db_bind_text(st, 3, org) | db_bind_text(st, 4, type) |
+	    db_bind_text(st, 5, result) |
+	    db_bind_int64(st, 6, sign < 0 ? -v : v)) != DB_OK)
 		return sq_err(q, e, "roll-up of %s", domain);
 	if (sq_exec(q, st, "roll-up", e) == -1)
 		return -1;
 	if (sign > 0)
 		return 0;
 	st = sq_stmt(q, SQ_ROLLUP_PRUNE);
-	if ((sq_bind_text(st, 1, domain) | sq_bind_text(st, 2, day) |
-	    sq_bind_text(st, 3, org) | sq_bind_text(st, 4, type) |
-	    sq_bind_text(st, 5, result)) != SQLITE_OK)
+	if ((db_bind_text(st, 1, domain) | db_bind_text(st, 2, day) |
+	    db_bind_text(st, 3, org) | db_bind_text(st, 4, type) |
+	    db_bind_text(st, 5, result)) != DB_OK)
 		return sq_err(q, e, "roll-up of %s", domain);
 	return sq_exec(q, st, "roll-up", e);
 }
@@ -1934,9 +1558,9 @@ sq_report_rollup(struct sq *q, const struct tlsrpt_report *r, int sign,
 static int
 sq_tlsa_host(struct sq *q, const char *host, struct err *e)
 {
-	sqlite3_stmt *st = sq_stmt(q, SQ_TLSA_HOST_ADD);
+	struct db_stmt *st = sq_stmt(q, SQ_TLSA_HOST_ADD);
 
-	if (sq_bind_text(st, 1, host) != SQLITE_OK)
+	if (db_bind_text(st, 1, host) != DB_OK)
 		return sq_err(q, e, "tlsa host");
 	return sq_exec(q, st, "tlsa host", e);
 }
@@ -1950,7 +1574,7 @@ sq_report_policy(struct sq *q, int64_t rid, size_t i,
 	const char *domain = p->policy_domain ? p->policy_domain : "";
 	const char *type = p->policy_type ? p->policy_type : "";
 	char *strings = NULL, *mx = NULL;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int64_t pid;
 	int rc = -1;
 
@@ -1961,18 +1585,17 @@ sq_report_policy(struct sq *q, int64_t rid, size_t i,
 		goto out;
 	}
 	st = sq_stmt(q, SQ_RPOLICY_INSERT);
-	if ((sqlite3_bind_int64(st, 1, rid) |
-	    sqlite3_bind_int64(st, 2, (int64_t)i) |
-	    sq_bind_text(st, 3, type) | sq_bind_text(st, 4, domain) |
-	    sq_bind_text(st, 5, strings) | sq_bind_text(st, 6, mx) |
+	if ((db_bind_int64(st, 1, rid) |
+	    db_bind_int64(st, 2, (int64_t)i) |
+	    db_bind_text(st, 3, type) | db_bind_text(st, 4, domain) |
+	    db_bind_text(st, 5, strings) | db_bind_text(st, 6, mx) |
 	    sq_bind_u64(st, 7, p->total_successful) |
-	    sq_bind_u64(st, 8, p->total_failure)) != SQLITE_OK) {
+	    sq_bind_u64(st, 8, p->total_failure)) != DB_OK) {
 		sq_err(q, e, "policies[%zu]", i);
 		goto out;
 	}
-	if (sq_exec(q, st, "insert report policy", e) == -1)
+	if (sq_insert(q, st, &pid, "insert report policy", e) != 0)
 		goto out;
-	pid = sqlite3_last_insert_rowid(q->db);
 	if (strcmp(type, "tlsa") == 0 && domain[0] != '\0' &&
 	    sq_tlsa_host(q, domain, e) == -1)
 		goto out;
@@ -1980,15 +1603,15 @@ sq_report_policy(struct sq *q, int64_t rid, size_t i,
 		const struct tlsrpt_failure *f = &p->failures[j];
 
 		st = sq_stmt(q, SQ_DETAIL_INSERT);
-		if ((sqlite3_bind_int64(st, 1, pid) |
-		    sq_bind_text(st, 2, f->result_type ? f->result_type : "") |
-		    sq_bind_text(st, 3, f->sending_mta_ip) |
-		    sq_bind_text(st, 4, f->receiving_mx_hostname) |
-		    sq_bind_text(st, 5, f->receiving_mx_helo) |
-		    sq_bind_text(st, 6, f->receiving_ip) |
-		    sq_bind_text(st, 7, f->additional_information) |
-		    sq_bind_text(st, 8, f->failure_reason_code) |
-		    sq_bind_u64(st, 9, f->failed_session_count)) != SQLITE_OK) {
+		if ((db_bind_int64(st, 1, pid) |
+		    db_bind_text(st, 2, f->result_type ? f->result_type : "") |
+		    db_bind_text(st, 3, f->sending_mta_ip) |
+		    db_bind_text(st, 4, f->receiving_mx_hostname) |
+		    db_bind_text(st, 5, f->receiving_mx_helo) |
+		    db_bind_text(st, 6, f->receiving_ip) |
+		    db_bind_text(st, 7, f->additional_information) |
+		    db_bind_text(st, 8, f->failure_reason_code) |
+		    sq_bind_u64(st, 9, f->failed_session_count)) != DB_OK) {
 			sq_err(q, e, "policies[%zu].failure-details[%zu]",
 			    i, j);
 			goto out;
@@ -2003,7 +1626,7 @@ out:
 	return rc;
 }
 
-static int sq_report_raw(sqlite3_stmt *st, int64_t id, uint8_t **raw,
+static int sq_report_raw(struct db_stmt *st, int64_t id, uint8_t **raw,
     size_t *rawlen, struct err *e);
 
 /* Reads stored report id back into a parsed report (caller frees). */
@@ -2011,18 +1634,18 @@ static int
 sq_report_load(struct sq *q, int64_t id, struct tlsrpt_report **out,
     struct err *e)
 {
-	sqlite3_stmt *st = sq_stmt(q, SQ_REPORT_GET);
+	struct db_stmt *st = sq_stmt(q, SQ_REPORT_GET);
 	uint8_t *raw = NULL;
 	size_t rawlen = 0;
 	int rc = -1, r;
 
 	*out = NULL;
-	if (sqlite3_bind_int64(st, 1, id) != SQLITE_OK) {
+	if (db_bind_int64(st, 1, id) != DB_OK) {
 		sq_err(q, e, "read report %lld", (long long)id);
 		goto out;
 	}
-	if ((r = sqlite3_step(st)) != SQLITE_ROW) {
-		if (r == SQLITE_DONE)
+	if ((r = db_step(st)) != DB_ROW) {
+		if (r == DB_DONE)
 			err_set(e, "report %lld: gone", (long long)id);
 		else
 			sq_err(q, e, "read report %lld", (long long)id);
@@ -2036,7 +1659,7 @@ sq_report_load(struct sq *q, int64_t id, struct tlsrpt_report **out,
 	}
 	rc = 0;
 out:
-	sqlite3_reset(st);
+	db_reset(st);
 	free(raw);
 	return rc;
 }
@@ -2056,17 +1679,18 @@ static int
 sq_report_keyed(struct sq *q, const struct tlsrpt_report *r,
     struct sq_keyed **rows, size_t *n, struct err *e)
 {
-	sqlite3_stmt *st = sq_stmt(q, SQ_REPORT_KEY);
+	struct db_stmt *st = sq_stmt(q, SQ_REPORT_KEY);
 	struct sq_keyed *v = NULL, *grown;
-	size_t cap = 0, k = 0;
+	const void *digest;
+	size_t cap = 0, k = 0, dn;
 	int rc = -1, s;
 
-	if ((sq_bind_text(st, 1, r->organization_name) |
-	    sq_bind_text(st, 2, r->report_id)) != SQLITE_OK) {
+	if ((db_bind_text(st, 1, r->organization_name) |
+	    db_bind_text(st, 2, r->report_id)) != DB_OK) {
 		sq_err(q, e, "look up report");
 		goto out;
 	}
-	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((s = db_step(st)) == DB_ROW) {
 		if (k == cap) {
 			cap = cap ? 2 * cap : 4;
 			if ((grown = realloc(v, cap * sizeof(*v))) == NULL) {
@@ -2075,18 +1699,19 @@ sq_report_keyed(struct sq *q, const struct tlsrpt_report *r,
 			}
 			v = grown;
 		}
-		v[k].id = sqlite3_column_int64(st, 0);
-		v[k].has_digest = sqlite3_column_bytes(st, 1) == 32;
+		v[k].id = db_column_int64(st, 0);
+		digest = db_column_blob(st, 1, &dn);
+		v[k].has_digest = dn == 32;
 		if (v[k].has_digest)
-			memcpy(v[k].digest, sqlite3_column_blob(st, 1), 32);
-		v[k].rank = sqlite3_column_int(st, 2);
+			memcpy(v[k].digest, digest, 32);
+		v[k].rank = db_column_int(st, 2);
 		k++;
 	}
-	if (s != SQLITE_DONE) {
+	if (s != DB_DONE) {
 		sq_err(q, e, "look up report");
 		goto out;
 	}
-	sqlite3_reset(st);
+	db_reset(st);
 	for (size_t i = 0; i < k; i++) {
 		struct tlsrpt_report *old;
 		int d;
@@ -2104,9 +1729,9 @@ sq_report_keyed(struct sq *q, const struct tlsrpt_report *r,
 		}
 		v[i].has_digest = true;
 		st = sq_stmt(q, SQ_REPORT_DIGEST);
-		if ((sqlite3_bind_int64(st, 1, v[i].id) |
-		    sqlite3_bind_blob(st, 2, v[i].digest, 32, SQLITE_STATIC))
-		    != SQLITE_OK) {
+		if ((db_bind_int64(st, 1, v[i].id) |
+		    db_bind_blob(st, 2, v[i].digest, 32))
+		    != DB_OK) {
 			sq_err(q, e, "report digest");
 			goto out;
 		}
@@ -2118,7 +1743,7 @@ sq_report_keyed(struct sq *q, const struct tlsrpt_report *r,
 	v = NULL;
 	rc = 0;
 out:
-	sqlite3_reset(st);
+	db_reset(st);
 	free(v);
 	return rc;
 }
@@ -2129,26 +1754,26 @@ static int64_t
 sq_report_pick(struct sq *q, enum sq_id which, const struct tlsrpt_report *r,
     bool require_dkim, struct err *e)
 {
-	sqlite3_stmt *st = sq_stmt(q, which);
+	struct db_stmt *st = sq_stmt(q, which);
 	int64_t id = -1;
 	int s;
 
-	if ((sq_bind_text(st, 1, r->organization_name) |
-	    sq_bind_text(st, 2, r->report_id)) != SQLITE_OK ||
+	if ((db_bind_text(st, 1, r->organization_name) |
+	    db_bind_text(st, 2, r->report_id)) != DB_OK ||
 	    (which == SQ_REPORT_WINNER &&
-	    sqlite3_bind_int(st, 3, require_dkim) != SQLITE_OK)) {
+	    db_bind_int64(st, 3, require_dkim) != DB_OK)) {
 		sq_err(q, e, "report conflicts");
 		goto out;
 	}
-	s = sqlite3_step(st);
-	if (s == SQLITE_ROW)
-		id = sqlite3_column_int64(st, 0);
-	else if (s == SQLITE_DONE)
+	s = db_step(st);
+	if (s == DB_ROW)
+		id = db_column_int64(st, 0);
+	else if (s == DB_DONE)
 		id = 0;
 	else
 		sq_err(q, e, "report conflicts");
 out:
-	sqlite3_reset(st);
+	db_reset(st);
 	return id;
 }
 
@@ -2160,7 +1785,7 @@ sq_report_count(struct sq *q, int64_t id, const struct tlsrpt_report *r,
     int sign, struct err *e)
 {
 	struct tlsrpt_report *loaded = NULL;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int rc = -1;
 
 	if (r == NULL) {
@@ -2171,8 +1796,8 @@ sq_report_count(struct sq *q, int64_t id, const struct tlsrpt_report *r,
 	if (sq_report_rollup(q, r, sign, e) == -1)
 		goto out;
 	st = sq_stmt(q, SQ_REPORT_SET_COUNTED);
-	if ((sqlite3_bind_int64(st, 1, id) |
-	    sqlite3_bind_int(st, 2, sign > 0)) != SQLITE_OK) {
+	if ((db_bind_int64(st, 1, id) |
+	    db_bind_int64(st, 2, sign > 0)) != DB_OK) {
 		sq_err(q, e, "report %lld", (long long)id);
 		goto out;
 	}
@@ -2319,7 +1944,7 @@ sq_report_one(struct sq *q, const struct store_report_job *j,
 	bool eligible = o->provenance != STORE_MAIL_UNVERIFIED ||
 	    !o->require_dkim;
 	struct sq_keyed *rows = NULL;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	size_t n = 0;
 	int rc = -1;
 
@@ -2330,8 +1955,8 @@ sq_report_one(struct sq *q, const struct store_report_job *j,
 			continue;
 		*id = rows[i].id;
 		st = sq_stmt(q, SQ_REPORT_DUP);
-		if ((sqlite3_bind_int64(st, 1, *id) |
-		    sqlite3_bind_int64(st, 2, (int64_t)now)) != SQLITE_OK) {
+		if ((db_bind_int64(st, 1, *id) |
+		    db_bind_int64(st, 2, (int64_t)now)) != DB_OK) {
 			sq_err(q, e, "count duplicate report");
 			goto out;
 		}
@@ -2341,10 +1966,10 @@ sq_report_one(struct sq *q, const struct store_report_job *j,
 			/* The same report, vouched for better (the reporter
 			 * posted it, then mailed it signed). */
 			st = sq_stmt(q, SQ_REPORT_RAISE);
-			if ((sqlite3_bind_int64(st, 1, *id) |
-			    sq_bind_text(st, 2, prov) |
-			    sq_bind_text(st, 3, o->provenance_reason) |
-			    sq_bind_text(st, 4, o->dkim_domain)) != SQLITE_OK) {
+			if ((db_bind_int64(st, 1, *id) |
+			    db_bind_text(st, 2, prov) |
+			    db_bind_text(st, 3, o->provenance_reason) |
+			    db_bind_text(st, 4, o->dkim_domain)) != DB_OK) {
 				sq_err(q, e, "report provenance");
 				goto out;
 			}
@@ -2361,37 +1986,36 @@ sq_report_one(struct sq *q, const struct store_report_job *j,
 		goto out;
 	}
 	st = sq_stmt(q, SQ_REPORT_INSERT);
-	if ((sq_bind_text(st, 1, r->organization_name) |
-	    sq_bind_text(st, 2, r->report_id) |
-	    sq_bind_text(st, 3, r->contact_info) |
-	    sqlite3_bind_int64(st, 4, (int64_t)r->start) |
-	    sqlite3_bind_int64(st, 5, (int64_t)r->end) |
-	    sqlite3_bind_int64(st, 6, (int64_t)now) |
-	    sq_bind_text(st, 7, o->route) | sq_bind_text(st, 8, o->client) |
-	    sq_bind_text(st, 9, o->mail_from) |
-	    sq_bind_text(st, 10, o->rcpt_to) |
-	    sqlite3_bind_int(st, 11, o->dkim_present) |
+	if ((db_bind_text(st, 1, r->organization_name) |
+	    db_bind_text(st, 2, r->report_id) |
+	    db_bind_text(st, 3, r->contact_info) |
+	    db_bind_int64(st, 4, (int64_t)r->start) |
+	    db_bind_int64(st, 5, (int64_t)r->end) |
+	    db_bind_int64(st, 6, (int64_t)now) |
+	    db_bind_text(st, 7, o->route) | db_bind_text(st, 8, o->client) |
+	    db_bind_text(st, 9, o->mail_from) |
+	    db_bind_text(st, 10, o->rcpt_to) |
+	    db_bind_int64(st, 11, o->dkim_present) |
 	    sq_bind_u64(st, 12, p->succ) | sq_bind_u64(st, 13, p->fail) |
-	    sqlite3_bind_int64(st, 14, r->quirks) |
-	    sqlite3_bind_blob64(st, 15, p->blob, p->bloblen, SQLITE_STATIC) |
-	    sqlite3_bind_int64(st, 16, (int64_t)j->rawlen) |
-	    sqlite3_bind_int(st, 17, p->plain) |
-	    sq_bind_text(st, 18, o->intake_domain) |
-	    sq_bind_text(st, 19, prov) |
-	    sq_bind_text(st, 20, o->provenance_reason) |
-	    sq_bind_text(st, 21, o->dkim_domain) |
-	    sq_bind_text(st, 22, o->report_domain) |
-	    sq_bind_text(st, 23, o->report_submitter) |
-	    sqlite3_bind_int(st, 24, j->domain_mismatch) |
-	    sqlite3_bind_blob(st, 25, p->sha256, 32, SQLITE_STATIC) |
-	    sqlite3_bind_int(st, 26, n == 0 && eligible) |
-	    sqlite3_bind_int(st, 27, n > 0)) != SQLITE_OK) {
+	    db_bind_int64(st, 14, r->quirks) |
+	    db_bind_blob(st, 15, p->blob, p->bloblen) |
+	    db_bind_int64(st, 16, (int64_t)j->rawlen) |
+	    db_bind_int64(st, 17, p->plain) |
+	    db_bind_text(st, 18, o->intake_domain) |
+	    db_bind_text(st, 19, prov) |
+	    db_bind_text(st, 20, o->provenance_reason) |
+	    db_bind_text(st, 21, o->dkim_domain) |
+	    db_bind_text(st, 22, o->report_domain) |
+	    db_bind_text(st, 23, o->report_submitter) |
+	    db_bind_int64(st, 24, j->domain_mismatch) |
+	    db_bind_blob(st, 25, p->sha256, 32) |
+	    db_bind_int64(st, 26, n == 0 && eligible) |
+	    db_bind_int64(st, 27, n > 0)) != DB_OK) {
 		sq_err(q, e, "store report");
 		goto out;
 	}
-	if (sq_exec(q, st, "store report", e) == -1)
+	if (sq_insert(q, st, id, "store report", e) != 0)
 		goto out;
-	*id = sqlite3_last_insert_rowid(q->db);
 	for (size_t i = 0; i < r->npolicies; i++)
 		if (sq_report_policy(q, *id, i, &r->policies[i], e) == -1)
 			goto out;
@@ -2402,8 +2026,8 @@ sq_report_one(struct sq *q, const struct store_report_job *j,
 			goto out;
 	} else {
 		st = sq_stmt(q, SQ_REPORT_CONFLICT);
-		if ((sq_bind_text(st, 1, r->organization_name) |
-		    sq_bind_text(st, 2, r->report_id)) != SQLITE_OK) {
+		if ((db_bind_text(st, 1, r->organization_name) |
+		    db_bind_text(st, 2, r->report_id)) != DB_OK) {
 			sq_err(q, e, "report conflict");
 			goto out;
 		}
@@ -2422,17 +2046,17 @@ static int
 sq_quarantine_read(struct sq *q, struct store_quarantine_usage *u,
     struct err *e)
 {
-	sqlite3_stmt *st = sq_stmt(q, SQ_QUAR_USAGE);
-	int r = sqlite3_step(st);
+	struct db_stmt *st = sq_stmt(q, SQ_QUAR_USAGE);
+	int r = db_step(st);
 
-	if (r == SQLITE_ROW) {
-		u->entries = sqlite3_column_int64(st, 0);
-		u->bytes = sqlite3_column_int64(st, 1);
-		u->folded = sqlite3_column_int64(st, 2);
-		u->dropped = sqlite3_column_int64(st, 3);
+	if (r == DB_ROW) {
+		u->entries = db_column_int64(st, 0);
+		u->bytes = db_column_int64(st, 1);
+		u->folded = db_column_int64(st, 2);
+		u->dropped = db_column_int64(st, 3);
 	}
-	sqlite3_reset(st);
-	if (r != SQLITE_ROW)
+	db_reset(st);
+	if (r != DB_ROW)
 		return sq_err(q, e, "quarantine usage");
 	return 0;
 }
@@ -2453,22 +2077,21 @@ sq_quarantine_one(struct sq *q, const struct store_report_job *j,
 	const struct store_origin *o = j->o != NULL ? j->o : &none;
 	const struct store_quarantine_caps *caps = j->caps;
 	const char *key = o->client_key != NULL ? o->client_key : o->client;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int r;
 
 	st = sq_stmt(q, SQ_QUAR_FIND);
-	if (sqlite3_bind_blob(st, 1, p->sha256, sizeof(p->sha256),
-	    SQLITE_STATIC) != SQLITE_OK)
+	if (db_bind_blob(st, 1, p->sha256, sizeof(p->sha256)) != DB_OK)
 		return sq_err(q, e, "quarantine");
-	r = sqlite3_step(st);
-	*id = r == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	sqlite3_reset(st);
-	if (r != SQLITE_ROW && r != SQLITE_DONE)
+	r = db_step(st);
+	*id = r == DB_ROW ? db_column_int64(st, 0) : 0;
+	db_reset(st);
+	if (r != DB_ROW && r != DB_DONE)
 		return sq_err(q, e, "quarantine: look up the bytes");
 	if (*id != 0) {
 		st = sq_stmt(q, SQ_QUAR_SEEN);
-		if ((sqlite3_bind_int64(st, 1, *id) |
-		    sqlite3_bind_int64(st, 2, (int64_t)now)) != SQLITE_OK)
+		if ((db_bind_int64(st, 1, *id) |
+		    db_bind_int64(st, 2, (int64_t)now)) != DB_OK)
 			return sq_err(q, e, "quarantine");
 		if (sq_exec(q, st, "quarantine: count again", e) == -1)
 			return -1;
@@ -2477,31 +2100,29 @@ sq_quarantine_one(struct sq *q, const struct store_report_job *j,
 	}
 	if (caps != NULL && caps->max_per_client > 0 && key != NULL) {
 		st = sq_stmt(q, SQ_QUAR_TRIM_CLIENT);
-		if ((sq_bind_text(st, 1, key) |
-		    sqlite3_bind_int64(st, 2, caps->max_per_client)) !=
-		    SQLITE_OK)
+		if ((db_bind_text(st, 1, key) |
+		    db_bind_int64(st, 2, caps->max_per_client)) !=
+		    DB_OK)
 			return sq_err(q, e, "quarantine");
 		if (sq_exec(q, st, "quarantine: trim the client's", e) == -1)
 			return -1;
-		*dropped += sqlite3_changes(q->db);
+		*dropped += db_changes(q->db);
 	}
 	st = sq_stmt(q, SQ_QUAR_INSERT);
-	if ((sqlite3_bind_int64(st, 1, (int64_t)now) |
-	    sq_bind_text(st, 2, j->kind) | sq_bind_text(st, 3, o->route) |
-	    sq_bind_text(st, 4, o->client) |
-	    sq_bind_text(st, 5, o->mail_from) |
-	    sq_bind_text(st, 6, o->rcpt_to) |
-	    sq_bind_text(st, 7, o->intake_domain) |
-	    sq_bind_text(st, 8, j->reason) |
-	    sqlite3_bind_int64(st, 9, (int64_t)j->rawlen) |
-	    sqlite3_bind_blob64(st, 10, p->blob, p->bloblen, SQLITE_STATIC) |
-	    sqlite3_bind_blob(st, 11, p->sha256, sizeof(p->sha256),
-	    SQLITE_STATIC) | sqlite3_bind_int(st, 12, caps != NULL) |
-	    sq_bind_text(st, 13, caps != NULL ? key : NULL)) != SQLITE_OK)
+	if ((db_bind_int64(st, 1, (int64_t)now) |
+	    db_bind_text(st, 2, j->kind) | db_bind_text(st, 3, o->route) |
+	    db_bind_text(st, 4, o->client) |
+	    db_bind_text(st, 5, o->mail_from) |
+	    db_bind_text(st, 6, o->rcpt_to) |
+	    db_bind_text(st, 7, o->intake_domain) |
+	    db_bind_text(st, 8, j->reason) |
+	    db_bind_int64(st, 9, (int64_t)j->rawlen) |
+	    db_bind_blob(st, 10, p->blob, p->bloblen) |
+	    db_bind_blob(st, 11, p->sha256, sizeof(p->sha256)) | db_bind_int64(st, 12, caps != NULL) |
+	    db_bind_text(st, 13, caps != NULL ? key : NULL)) != DB_OK)
 		return sq_err(q, e, "quarantine");
-	if (sq_exec(q, st, "quarantine", e) == -1)
+	if (sq_insert(q, st, id, "quarantine", e) != 0)
 		return -1;
-	*id = sqlite3_last_insert_rowid(q->db);
 	while (caps != NULL && caps->max_bytes > 0) {
 		struct store_quarantine_usage u;
 
@@ -2512,7 +2133,7 @@ sq_quarantine_one(struct sq *q, const struct store_report_job *j,
 		st = sq_stmt(q, SQ_QUAR_TRIM_OLDEST);
 		if (sq_exec(q, st, "quarantine: trim the oldest", e) == -1)
 			return -1;
-		if (sqlite3_changes(q->db) == 0)
+		if (db_changes(q->db) == 0)
 			break;		/* only the operator's own are left */
 		(*dropped)++;
 	}
@@ -2520,13 +2141,13 @@ sq_quarantine_one(struct sq *q, const struct store_report_job *j,
 		/* Dropped at once when it alone is over (or nothing else
 		 * was anonymous)? */
 		st = sq_stmt(q, SQ_QUAR_GET);
-		if (sqlite3_bind_int64(st, 1, *id) != SQLITE_OK)
+		if (db_bind_int64(st, 1, *id) != DB_OK)
 			return sq_err(q, e, "quarantine");
-		r = sqlite3_step(st);
-		sqlite3_reset(st);
-		if (r == SQLITE_DONE)
+		r = db_step(st);
+		db_reset(st);
+		if (r == DB_DONE)
 			*id = 0;
-		else if (r != SQLITE_ROW)
+		else if (r != DB_ROW)
 			return sq_err(q, e, "quarantine");
 	}
 	return STORE_QUARANTINED;
@@ -2537,10 +2158,10 @@ static int
 sq_quarantine_count(struct sq *q, int64_t folded, int64_t dropped,
     struct err *e)
 {
-	sqlite3_stmt *st = sq_stmt(q, SQ_QUAR_COUNTERS);
+	struct db_stmt *st = sq_stmt(q, SQ_QUAR_COUNTERS);
 
-	if ((sqlite3_bind_int64(st, 1, folded) |
-	    sqlite3_bind_int64(st, 2, dropped)) != SQLITE_OK)
+	if ((db_bind_int64(st, 1, folded) |
+	    db_bind_int64(st, 2, dropped)) != DB_OK)
 		return sq_err(q, e, "quarantine usage");
 	return sq_exec(q, st, "quarantine usage", e);
 }
@@ -2664,23 +2285,23 @@ sq_report_add(struct store *s, const struct tlsrpt_report *r,
 /* Fills row from the current row of a SQ_REPORT_COLS query; its strings
  * are borrowed from the statement until it steps or resets. */
 static void
-sq_report_read(sqlite3_stmt *st, struct store_report_row *row)
+sq_report_read(struct db_stmt *st, struct store_report_row *row)
 {
 	memset(row, 0, sizeof(*row));
-	row->id = sqlite3_column_int64(st, 0);
+	row->id = db_column_int64(st, 0);
 	row->organization_name = sq_column_text(st, 1);
 	row->report_id = sq_column_text(st, 2);
 	row->contact_info = sq_column_null(st, 3);
 	row->policy_domains = sq_column_text(st, 4);
-	row->start = (time_t)sqlite3_column_int64(st, 5);
-	row->end = (time_t)sqlite3_column_int64(st, 6);
+	row->start = (time_t)db_column_int64(st, 5);
+	row->end = (time_t)db_column_int64(st, 6);
 	row->successful = sq_column_u64(st, 7);
 	row->failed = sq_column_u64(st, 8);
-	row->received = (time_t)sqlite3_column_int64(st, 9);
+	row->received = (time_t)db_column_int64(st, 9);
 	row->route = sq_column_null(st, 10);
-	row->duplicates = sqlite3_column_int64(st, 11);
-	row->last_duplicate = (time_t)sqlite3_column_int64(st, 12);
-	row->quirks = (unsigned)sqlite3_column_int64(st, 13);
+	row->duplicates = db_column_int64(st, 11);
+	row->last_duplicate = (time_t)db_column_int64(st, 12);
+	row->quirks = (unsigned)db_column_int64(st, 13);
 	row->client = sq_column_null(st, 14);
 	row->provenance = (enum store_provenance)store_provenance_parse(
 	    sq_column_text(st, 15));
@@ -2688,9 +2309,9 @@ sq_report_read(sqlite3_stmt *st, struct store_report_row *row)
 	row->dkim_domain = sq_column_null(st, 17);
 	row->report_domain = sq_column_null(st, 18);
 	row->report_submitter = sq_column_null(st, 19);
-	row->domain_mismatch = sqlite3_column_int(st, 20) != 0;
-	row->counted = sqlite3_column_int(st, 21) != 0;
-	row->conflict = sqlite3_column_int(st, 22) != 0;
+	row->domain_mismatch = db_column_int(st, 20) != 0;
+	row->counted = db_column_int(st, 21) != 0;
+	row->conflict = db_column_int(st, 22) != 0;
 }
 
 static int
@@ -2704,7 +2325,7 @@ sq_report_list(struct store *s, const struct store_report_filter *f,
 	bool conflicts = f != NULL && f->conflicts;
 	int64_t key = f != NULL ? f->same_key_as : 0;
 	long limit = f != NULL && f->limit > 0 ? f->limit : -1;
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int rc = -1, r, b;
 
 	if (by_domain && unclaimed) {
@@ -2723,66 +2344,66 @@ sq_report_list(struct store *s, const struct store_report_filter *f,
 			goto out;
 		}
 		st = sq_stmt(q, SQ_REPORT_LIST_TENANT);
-		b = sq_bind_text(st, 1, f->tenant) |
-		    sq_bind_text(st, 2, f->domain) |
-		    sq_bind_text(st, 3, f->org) |
-		    sqlite3_bind_int64(st, 4, (int64_t)f->from) |
-		    sqlite3_bind_int64(st, 5, (int64_t)f->to) |
-		    sq_bind_text(st, 6, f->provenance) |
-		    sqlite3_bind_int64(st, 7, (int64_t)f->before_received) |
-		    sqlite3_bind_int64(st, 8, f->before_id) |
-		    sqlite3_bind_int64(st, 9, limit);
+		b = db_bind_text(st, 1, f->tenant) |
+		    db_bind_text(st, 2, f->domain) |
+		    db_bind_text(st, 3, f->org) |
+		    db_bind_int64(st, 4, (int64_t)f->from) |
+		    db_bind_int64(st, 5, (int64_t)f->to) |
+		    db_bind_text(st, 6, f->provenance) |
+		    db_bind_int64(st, 7, (int64_t)f->before_received) |
+		    db_bind_int64(st, 8, f->before_id) |
+		    db_bind_int64(st, 9, limit);
 	} else if (key != 0) {
 		st = sq_stmt(q, SQ_REPORT_LIST_KEY);
-		b = sqlite3_bind_int64(st, 1, key) |
-		    sqlite3_bind_int64(st, 2, limit);
+		b = db_bind_int64(st, 1, key) |
+		    db_bind_int64(st, 2, limit);
 	} else if (conflicts) {
 		st = sq_stmt(q, SQ_REPORT_LIST_CONFLICTS);
-		b = sqlite3_bind_int64(st, 1, limit);
+		b = db_bind_int64(st, 1, limit);
 	} else if (by_domain && limit == 1) {
 		st = sq_stmt(q, SQ_REPORT_LAST_DOMAIN);
-		b = sq_bind_text(st, 1, f->domain);
+		b = db_bind_text(st, 1, f->domain);
 	} else if (by_domain) {
 		st = sq_stmt(q, SQ_REPORT_LIST_DOMAIN);
-		b = sq_bind_text(st, 1, f->domain) |
-		    sqlite3_bind_int64(st, 2, limit);
+		b = db_bind_text(st, 1, f->domain) |
+		    db_bind_int64(st, 2, limit);
 	} else {
 		st = sq_stmt(q, unclaimed ? SQ_REPORT_LIST_UNCLAIMED :
 		    SQ_REPORT_LIST);
-		b = sqlite3_bind_int64(st, 1, limit);
+		b = db_bind_int64(st, 1, limit);
 	}
-	if (b != SQLITE_OK) {
+	if (b != DB_OK) {
 		sq_err(q, e, "list reports");
 		goto out;
 	}
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((r = db_step(st)) == DB_ROW) {
 		sq_report_read(st, &row);
 		if ((r = cb(arg, &row)) != 0) {
 			rc = sq_stopped(r, e);
 			goto out;
 		}
 	}
-	if (r != SQLITE_DONE) {
+	if (r != DB_DONE) {
 		sq_err(q, e, "list reports");
 		goto out;
 	}
 	rc = 0;
 out:
 	if (st != NULL)
-		sqlite3_reset(st);
+		db_reset(st);
 	return rc;
 }
 
 /* Copies (or, when we compressed them, inflates) the stored raw bytes of
  * the current SQ_REPORT_GET row. */
 static int
-sq_report_raw(sqlite3_stmt *st, int64_t id, uint8_t **raw, size_t *rawlen,
+sq_report_raw(struct db_stmt *st, int64_t id, uint8_t **raw, size_t *rawlen,
     struct err *e)
 {
-	const void *blob = sqlite3_column_blob(st, SQ_REPORT_NCOLS);
-	size_t bloblen = (size_t)sqlite3_column_bytes(st, SQ_REPORT_NCOLS);
-	int64_t len = sqlite3_column_int64(st, SQ_REPORT_NCOLS + 1);
-	bool plain = sqlite3_column_int(st, SQ_REPORT_NCOLS + 2) != 0;
+	size_t bloblen;
+	const void *blob = db_column_blob(st, SQ_REPORT_NCOLS, &bloblen);
+	int64_t len = db_column_int64(st, SQ_REPORT_NCOLS + 1);
+	bool plain = db_column_int(st, SQ_REPORT_NCOLS + 2) != 0;
 	uint8_t *buf = NULL;
 	size_t n = 0;
 	int rc = -1;
@@ -2831,23 +2452,23 @@ sq_report_claimed(struct store *s, int64_t id, const char *tenant,
     struct err *e)
 {
 	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st = sq_stmt(q, SQ_REPORT_CLAIMED);
+	struct db_stmt *st = sq_stmt(q, SQ_REPORT_CLAIMED);
 	int r, rc = -1;
 
-	if ((sqlite3_bind_int64(st, 1, id) | sq_bind_text(st, 2, tenant)) !=
-	    SQLITE_OK) {
+	if ((db_bind_int64(st, 1, id) | db_bind_text(st, 2, tenant)) !=
+	    DB_OK) {
 		sq_err(q, e, "report %lld", (long long)id);
 		goto out;
 	}
-	r = sqlite3_step(st);
-	if (r == SQLITE_ROW)
+	r = db_step(st);
+	if (r == DB_ROW)
 		rc = 0;
-	else if (r == SQLITE_DONE)
+	else if (r == DB_DONE)
 		rc = 1;
 	else
 		sq_err(q, e, "report %lld", (long long)id);
 out:
-	sqlite3_reset(st);
+	db_reset(st);
 	return rc;
 }
 
@@ -2856,7 +2477,7 @@ sq_report_get(struct store *s, int64_t id, store_report_cb cb, void *arg,
     uint8_t **raw, size_t *rawlen, struct err *e)
 {
 	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st = sq_stmt(q, SQ_REPORT_GET);
+	struct db_stmt *st = sq_stmt(q, SQ_REPORT_GET);
 	struct store_report_row row;
 	int rc = -1, r;
 
@@ -2864,16 +2485,16 @@ sq_report_get(struct store *s, int64_t id, store_report_cb cb, void *arg,
 		*raw = NULL;
 	if (rawlen != NULL)
 		*rawlen = 0;
-	if (sqlite3_bind_int64(st, 1, id) != SQLITE_OK) {
+	if (db_bind_int64(st, 1, id) != DB_OK) {
 		sq_err(q, e, "read report %lld", (long long)id);
 		goto out;
 	}
-	r = sqlite3_step(st);
-	if (r == SQLITE_DONE) {
+	r = db_step(st);
+	if (r == DB_DONE) {
 		rc = 1;
 		goto out;
 	}
-	if (r != SQLITE_ROW) {
+	if (r != DB_ROW) {
 		sq_err(q, e, "read report %lld", (long long)id);
 		goto out;
 	}
@@ -2886,7 +2507,7 @@ sq_report_get(struct store *s, int64_t id, store_report_cb cb, void *arg,
 	}
 	rc = 0;
 out:
-	sqlite3_reset(st);
+	db_reset(st);
 	return rc;
 }
 
@@ -2896,7 +2517,7 @@ out:
  * SQ_STATS_MX, whose day keys are bound as text and must outlive them:
  * first and last are the caller's. */
 static int
-sq_stats_bind(struct sq *q, sqlite3_stmt *st, const char *domain,
+sq_stats_bind(struct sq *q, struct db_stmt *st, const char *domain,
     time_t from, time_t to, char first[STORE_DAY_LEN + 1],
     char last[STORE_DAY_LEN + 1], struct err *e)
 {
@@ -2908,8 +2529,8 @@ sq_stats_bind(struct sq *q, sqlite3_stmt *st, const char *domain,
 	if ((from > 0 && store_day_key(from + 86399, first) == -1) ||
 	    (to > 0 && store_day_key(to - 1, last) == -1))
 		return err_set(e, "stats: time range out of range");
-	if ((sq_bind_text(st, 1, domain) | sq_bind_text(st, 2, first) |
-	    sq_bind_text(st, 3, last)) != SQLITE_OK)
+	if ((db_bind_text(st, 1, domain) | db_bind_text(st, 2, first) |
+	    db_bind_text(st, 3, last)) != DB_OK)
 		return sq_err(q, e, "stats of %s", domain);
 	return 0;
 }
@@ -2926,7 +2547,7 @@ struct sq_stat_held {
 
 /* True when the current row of st has h's key. */
 static bool
-sq_stat_same(const struct sq_stat_held *h, sqlite3_stmt *st)
+sq_stat_same(const struct sq_stat_held *h, struct db_stmt *st)
 {
 	return h->held && strcmp(h->row.day, sq_column_text(st, 0)) == 0 &&
 	    strcmp(h->row.organization_name, sq_column_text(st, 1)) == 0 &&
@@ -2937,7 +2558,7 @@ sq_stat_same(const struct sq_stat_held *h, sqlite3_stmt *st)
 /* Holds the current row of st in h. Returns 0, or -1 when out of
  * memory. */
 static int
-sq_stat_hold(struct sq_stat_held *h, sqlite3_stmt *st)
+sq_stat_hold(struct sq_stat_held *h, struct db_stmt *st)
 {
 	const char *col[4];
 	size_t len[4], need = 0, off = 0;
@@ -2973,14 +2594,14 @@ sq_stats(struct store *s, const char *domain, time_t from, time_t to,
     store_stat_cb cb, void *arg, struct err *e)
 {
 	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st = sq_stmt(q, SQ_STATS);
+	struct db_stmt *st = sq_stmt(q, SQ_STATS);
 	char first[STORE_DAY_LEN + 1], last[STORE_DAY_LEN + 1];
 	struct sq_stat_held h = { 0 };
 	int rc = -1, r;
 
 	if (sq_stats_bind(q, st, domain, from, to, first, last, e) == -1)
 		goto out;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((r = db_step(st)) == DB_ROW) {
 		if (sq_stat_same(&h, st)) {
 			store_add_sat(&h.row.sessions, sq_column_u64(st, 4));
 			continue;
@@ -2994,7 +2615,7 @@ sq_stats(struct store *s, const char *domain, time_t from, time_t to,
 			goto out;
 		}
 	}
-	if (r != SQLITE_DONE) {
+	if (r != DB_DONE) {
 		sq_err(q, e, "stats of %s", domain);
 		goto out;
 	}
@@ -3004,7 +2625,7 @@ sq_stats(struct store *s, const char *domain, time_t from, time_t to,
 	}
 	rc = 0;
 out:
-	sqlite3_reset(st);
+	db_reset(st);
 	free(h.buf);
 	return rc;
 }
@@ -3014,28 +2635,28 @@ sq_stats_mx_hosts(struct store *s, const char *domain, time_t from,
     time_t to, store_mx_host_cb cb, void *arg, struct err *e)
 {
 	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st = sq_stmt(q, SQ_STATS_MX);
+	struct db_stmt *st = sq_stmt(q, SQ_STATS_MX);
 	char first[STORE_DAY_LEN + 1], last[STORE_DAY_LEN + 1];
 	struct store_mx_host_row row;
 	int rc = -1, r;
 
 	if (sq_stats_bind(q, st, domain, from, to, first, last, e) == -1)
 		goto out;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((r = db_step(st)) == DB_ROW) {
 		row.host = sq_column_text(st, 0);
-		row.others = sqlite3_column_int64(st, 1);
+		row.others = db_column_int64(st, 1);
 		if ((r = cb(arg, &row)) != 0) {
 			rc = sq_stopped(r, e);
 			goto out;
 		}
 	}
-	if (r != SQLITE_DONE) {
+	if (r != DB_DONE) {
 		sq_err(q, e, "MX hosts of %s", domain);
 		goto out;
 	}
 	rc = 0;
 out:
-	sqlite3_reset(st);
+	db_reset(st);
 	return rc;
 }
 
@@ -3044,37 +2665,54 @@ sq_stats_failures(struct store *s, const char *domain, time_t from,
     time_t to, store_failure_cb cb, void *arg, struct err *e)
 {
 	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st = sq_stmt(q, SQ_STATS_FAILURES);
+	struct db_stmt *st = sq_stmt(q, SQ_STATS_FAILURES);
 	char first[STORE_DAY_LEN + 1], last[STORE_DAY_LEN + 1];
+	char day[STORE_DAY_LEN + 1];
 	struct store_failure_row row;
+	int64_t lo = 0, hi = SQ_TIME_MAX + 1;
 	int rc = -1, r;
 
 	if (sq_stats_bind(q, st, domain, from, to, first, last, e) == -1)
 		goto out;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		row.report = sqlite3_column_int64(st, 0);
+	/* The bounds of sq_stats_bind's days, as seconds. */
+	if (from > 0)
+		lo = ((int64_t)from + 86399) / 86400 * 86400;
+	if (to > 0)
+		hi = ((int64_t)to - 1) / 86400 * 86400 + 86400;
+	if ((db_bind_int64(st, 4, lo) | db_bind_int64(st, 5, hi)) != DB_OK) {
+		sq_err(q, e, "failure details of %s", domain);
+		goto out;
+	}
+	while ((r = db_step(st)) == DB_ROW) {
+		row.report = db_column_int64(st, 0);
 		row.policy_type = sq_column_text(st, 1);
-		row.policy = sqlite3_column_int64(st, 2);
+		row.policy = db_column_int64(st, 2);
 		row.policy_successful = sq_column_u64(st, 3);
 		row.policy_failed = sq_column_u64(st, 4);
-		row.receiving_mx = (const char *)sqlite3_column_text(st, 5);
-		row.sending_ip = (const char *)sqlite3_column_text(st, 6);
+		row.receiving_mx = db_column_text(st, 5);
+		row.sending_ip = db_column_text(st, 6);
 		row.sessions = sq_column_u64(st, 7);
-		row.detail = sqlite3_column_int(st, 8) != 0;
-		row.day = sq_column_text(st, 9);
+		row.detail = db_column_int(st, 8) != 0;
+		if (store_day_key((time_t)db_column_int64(st, 9) * 86400,
+		    day) == -1) {
+			err_set(e, "failure details of %s: a report's day is "
+			    "out of range", domain);
+			goto out;
+		}
+		row.day = day;
 		row.organization_name = sq_column_text(st, 10);
 		if ((r = cb(arg, &row)) != 0) {
 			rc = sq_stopped(r, e);
 			goto out;
 		}
 	}
-	if (r != SQLITE_DONE) {
+	if (r != DB_DONE) {
 		sq_err(q, e, "failure details of %s", domain);
 		goto out;
 	}
 	rc = 0;
 out:
-	sqlite3_reset(st);
+	db_reset(st);
 	return rc;
 }
 
@@ -3083,11 +2721,11 @@ out:
 /* Fills row from the current row of a SQ_QUAR_COLS query; its strings
  * are borrowed from the statement until it steps or resets. */
 static void
-sq_quar_read(sqlite3_stmt *st, struct store_quarantine_row *row)
+sq_quar_read(struct db_stmt *st, struct store_quarantine_row *row)
 {
 	memset(row, 0, sizeof(*row));
-	row->id = sqlite3_column_int64(st, 0);
-	row->received = (time_t)sqlite3_column_int64(st, 1);
+	row->id = db_column_int64(st, 0);
+	row->received = (time_t)db_column_int64(st, 1);
 	row->kind = sq_column_text(st, 2);
 	row->route = sq_column_null(st, 3);
 	row->client = sq_column_null(st, 4);
@@ -3095,10 +2733,10 @@ sq_quar_read(sqlite3_stmt *st, struct store_quarantine_row *row)
 	row->rcpt_to = sq_column_null(st, 6);
 	row->intake_domain = sq_column_null(st, 7);
 	row->reason = sq_column_text(st, 8);
-	row->size = sqlite3_column_int64(st, 9);
-	row->report = sqlite3_column_int64(st, 10);	/* NULL reads 0 */
-	row->seen = sqlite3_column_int64(st, 11);
-	row->last_seen = (time_t)sqlite3_column_int64(st, 12);
+	row->size = db_column_int64(st, 9);
+	row->report = db_column_int64(st, 10);	/* NULL reads 0 */
+	row->seen = db_column_int64(st, 11);
+	row->last_seen = (time_t)db_column_int64(st, 12);
 }
 
 static int sq_int(struct sq *q, enum sq_id id, int64_t *v, const char *what,
@@ -3150,29 +2788,29 @@ sq_quarantine_list(struct store *s, bool pending_only, long limit,
     store_quarantine_cb cb, void *arg, struct err *e)
 {
 	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st = sq_stmt(q, SQ_QUAR_LIST);
+	struct db_stmt *st = sq_stmt(q, SQ_QUAR_LIST);
 	struct store_quarantine_row row;
 	int rc = -1, r;
 
-	if ((sqlite3_bind_int64(st, 1, limit > 0 ? limit : -1) |
-	    sqlite3_bind_int(st, 2, pending_only)) != SQLITE_OK) {
+	if ((db_bind_int64(st, 1, limit > 0 ? limit : -1) |
+	    db_bind_int64(st, 2, pending_only)) != DB_OK) {
 		sq_err(q, e, "list quarantine");
 		goto out;
 	}
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((r = db_step(st)) == DB_ROW) {
 		sq_quar_read(st, &row);
 		if ((r = cb(arg, &row)) != 0) {
 			rc = sq_stopped(r, e);
 			goto out;
 		}
 	}
-	if (r != SQLITE_DONE) {
+	if (r != DB_DONE) {
 		sq_err(q, e, "list quarantine");
 		goto out;
 	}
 	rc = 0;
 out:
-	sqlite3_reset(st);
+	db_reset(st);
 	return rc;
 }
 
@@ -3181,7 +2819,7 @@ sq_quarantine_get(struct store *s, int64_t id, store_quarantine_cb cb,
     void *arg, uint8_t **raw, size_t *rawlen, struct err *e)
 {
 	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st = sq_stmt(q, SQ_QUAR_GET);
+	struct db_stmt *st = sq_stmt(q, SQ_QUAR_GET);
 	struct store_quarantine_row row;
 	const void *blob;
 	size_t bloblen, n = 0;
@@ -3192,23 +2830,22 @@ sq_quarantine_get(struct store *s, int64_t id, store_quarantine_cb cb,
 		*raw = NULL;
 	if (rawlen != NULL)
 		*rawlen = 0;
-	if (sqlite3_bind_int64(st, 1, id) != SQLITE_OK) {
+	if (db_bind_int64(st, 1, id) != DB_OK) {
 		sq_err(q, e, "read quarantine %lld", (long long)id);
 		goto out;
 	}
-	r = sqlite3_step(st);
-	if (r == SQLITE_DONE) {
+	r = db_step(st);
+	if (r == DB_DONE) {
 		rc = 1;
 		goto out;
 	}
-	if (r != SQLITE_ROW) {
+	if (r != DB_ROW) {
 		sq_err(q, e, "read quarantine %lld", (long long)id);
 		goto out;
 	}
 	sq_quar_read(st, &row);
 	if (raw != NULL && rawlen != NULL) {
-		blob = sqlite3_column_blob(st, 13);
-		bloblen = (size_t)sqlite3_column_bytes(st, 13);
+		blob = db_column_blob(st, 13, &bloblen);
 		if (row.size < 0 || row.size > LIMIT_SMTP_MESSAGE_BYTES ||
 		    blob == NULL) {
 			err_set(e, "quarantine %lld: stored raw bytes damaged",
@@ -3240,7 +2877,7 @@ sq_quarantine_get(struct store *s, int64_t id, store_quarantine_cb cb,
 	rc = 0;
 out:
 	free(buf);
-	sqlite3_reset(st);
+	db_reset(st);
 	return rc;
 }
 
@@ -3248,19 +2885,19 @@ static int
 sq_report_tally(struct store *s, struct store_report_tally *t, struct err *e)
 {
 	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st = sq_stmt(q, SQ_REPORT_TALLY);
+	struct db_stmt *st = sq_stmt(q, SQ_REPORT_TALLY);
 	int rc = -1;
 
 	memset(t, 0, sizeof(*t));
-	if (sqlite3_step(st) != SQLITE_ROW) {
+	if (db_step(st) != DB_ROW) {
 		sq_err(q, e, "count reports");
 		goto out;
 	}
-	t->reports = sqlite3_column_int64(st, 0);
-	t->conflicts = sqlite3_column_int64(st, 1);
+	t->reports = db_column_int64(st, 0);
+	t->conflicts = db_column_int64(st, 1);
 	rc = 0;
 out:
-	sqlite3_reset(st);
+	db_reset(st);
 	return rc;
 }
 
@@ -3269,19 +2906,19 @@ sq_quarantine_resolve(struct store *s, int64_t id, int64_t report,
     struct err *e)
 {
 	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st = sq_stmt(q, SQ_QUAR_RESOLVE);
+	struct db_stmt *st = sq_stmt(q, SQ_QUAR_RESOLVE);
 	int rc = -1;
 
 	/* report must name a stored report: the foreign key refuses 0 and
 	 * unknown ids. Autocommit: durable when this returns. */
-	if ((sqlite3_bind_int64(st, 1, id) |
-	    sqlite3_bind_int64(st, 2, report)) != SQLITE_OK) {
+	if ((db_bind_int64(st, 1, id) |
+	    db_bind_int64(st, 2, report)) != DB_OK) {
 		sq_err(q, e, "resolve quarantine %lld", (long long)id);
 		goto out;
 	}
 	if (sq_exec(q, st, "resolve quarantine", e) == -1)
 		goto out;
-	rc = sqlite3_changes(q->db) == 0 ? 1 : 0;
+	rc = db_changes(q->db) == 0 ? 1 : 0;
 out:
 	return rc;
 }
@@ -3291,17 +2928,17 @@ static int
 sq_int(struct sq *q, enum sq_id id, int64_t *v, const char *what,
     struct err *e)
 {
-	sqlite3_stmt *st = sq_stmt(q, id);
+	struct db_stmt *st = sq_stmt(q, id);
 	int rc = -1;
 
-	if (sqlite3_step(st) != SQLITE_ROW) {
+	if (db_step(st) != DB_ROW) {
 		sq_err(q, e, "%s", what);
 		goto out;
 	}
-	*v = sqlite3_column_int64(st, 0);
+	*v = db_column_int64(st, 0);
 	rc = 0;
 out:
-	sqlite3_reset(st);
+	db_reset(st);
 	return rc;
 }
 
@@ -3319,8 +2956,10 @@ sq_domains_version(struct store *s, uint64_t *v, struct err *e)
 	int rc = -1;
 
 	*v = 0;
-	if (sq_int(q, SQ_DATA_VERSION, &dv, "data_version", e) == -1)
+	if (db_data_version(q->db, &dv) != DB_OK) {
+		sq_err(q, e, "data_version");
 		goto out;
+	}
 	if (!q->gen_valid || dv != q->gen_data_version) {
 		if (sq_int(q, SQ_GEN_GET, &gen, "domain generation", e) == -1)
 			goto out;
@@ -3344,8 +2983,8 @@ sq_close(struct store *s)
 	if (q == NULL)
 		return;
 	for (size_t i = 0; i < SQ_NSTMT; i++)
-		sqlite3_finalize(q->st[i]);
-	sqlite3_close_v2(q->db);
+		db_finalize(q->st[i]);
+	db_close(q->db);
 	free(q);
 }
 
@@ -3353,7 +2992,7 @@ sq_close(struct store *s)
 
 /* A list's caller: the typed callback, and how to read a row for it. */
 struct sq_visit {
-	int	(*row)(const struct sq_visit *v, sqlite3_stmt *st);
+	int	(*row)(const struct sq_visit *v, struct db_stmt *st);
 	void	*arg;
 	union {
 		store_tenant_cb	 tenant;
@@ -3365,51 +3004,51 @@ struct sq_visit {
 /* Runs st (bound) to its end, handing each row to v; resets st. Stops
  * when v's callback returns non-zero. */
 static int
-sq_rows(struct sq *q, sqlite3_stmt *st, const struct sq_visit *v,
+sq_rows(struct sq *q, struct db_stmt *st, const struct sq_visit *v,
     const char *what, struct err *e)
 {
 	int r, rc = -1;
 
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((r = db_step(st)) == DB_ROW) {
 		if ((r = v->row(v, st)) != 0) {
 			rc = sq_stopped(r, e);
 			goto out;
 		}
 	}
-	if (r != SQLITE_DONE)
+	if (r != DB_DONE)
 		sq_err(q, e, "%s", what);
 	else
 		rc = 0;
 out:
-	sqlite3_reset(st);
+	db_reset(st);
 	return rc;
 }
 
 static int
-sq_tenant_row(const struct sq_visit *v, sqlite3_stmt *st)
+sq_tenant_row(const struct sq_visit *v, struct db_stmt *st)
 {
 	struct store_tenant_row t;
 
-	t.id = sqlite3_column_int64(st, 0);
+	t.id = db_column_int64(st, 0);
 	t.name = sq_column_text(st, 1);
-	t.created = (time_t)sqlite3_column_int64(st, 2);
-	t.domains = sqlite3_column_int64(st, 3);
+	t.created = (time_t)db_column_int64(st, 2);
+	t.domains = db_column_int64(st, 3);
 	return v->cb.tenant(v->arg, &t);
 }
 
 static void
-sq_account_read(sqlite3_stmt *st, struct store_account_row *a)
+sq_account_read(struct db_stmt *st, struct store_account_row *a)
 {
-	a->id = sqlite3_column_int64(st, 0);
+	a->id = db_column_int64(st, 0);
 	a->email = sq_column_text(st, 1);
 	a->tenant = sq_column_null(st, 2);
 	a->role = sq_column_text(st, 3);
 	a->password = sq_column_text(st, 4);
-	a->created = (time_t)sqlite3_column_int64(st, 5);
+	a->created = (time_t)db_column_int64(st, 5);
 }
 
 static int
-sq_account_row(const struct sq_visit *v, sqlite3_stmt *st)
+sq_account_row(const struct sq_visit *v, struct db_stmt *st)
 {
 	struct store_account_row a;
 
@@ -3418,18 +3057,18 @@ sq_account_row(const struct sq_visit *v, sqlite3_stmt *st)
 }
 
 static void
-sq_token_read(sqlite3_stmt *st, struct store_token_row *k)
+sq_token_read(struct db_stmt *st, struct store_token_row *k)
 {
-	k->id = sqlite3_column_int64(st, 0);
+	k->id = db_column_int64(st, 0);
 	k->tenant = sq_column_text(st, 1);
 	k->prefix = sq_column_text(st, 2);
-	k->read_only = sqlite3_column_int(st, 3) != 0;
-	k->created = (time_t)sqlite3_column_int64(st, 4);
-	k->revoked = (time_t)sqlite3_column_int64(st, 5);
+	k->read_only = db_column_int(st, 3) != 0;
+	k->created = (time_t)db_column_int64(st, 4);
+	k->revoked = (time_t)db_column_int64(st, 5);
 }
 
 static int
-sq_token_row(const struct sq_visit *v, sqlite3_stmt *st)
+sq_token_row(const struct sq_visit *v, struct db_stmt *st)
 {
 	struct store_token_row k;
 
@@ -3441,39 +3080,25 @@ sq_token_row(const struct sq_visit *v, sqlite3_stmt *st)
 static int
 sq_tenant_id(struct sq *q, const char *name, int64_t *id, struct err *e)
 {
-	sqlite3_stmt *st = sq_stmt(q, SQ_TENANT_ID);
+	struct db_stmt *st = sq_stmt(q, SQ_TENANT_ID);
 	int r, rc = -1;
 
-	if (sq_bind_text(st, 1, name) != SQLITE_OK) {
+	if (db_bind_text(st, 1, name) != DB_OK) {
 		sq_err(q, e, "tenant %s", name);
 		goto out;
 	}
-	r = sqlite3_step(st);
-	if (r == SQLITE_ROW) {
-		*id = sqlite3_column_int64(st, 0);
+	r = db_step(st);
+	if (r == DB_ROW) {
+		*id = db_column_int64(st, 0);
 		rc = 0;
-	} else if (r == SQLITE_DONE) {
+	} else if (r == DB_DONE) {
 		rc = 1;
 	} else {
 		sq_err(q, e, "tenant %s", name);
 	}
 out:
-	sqlite3_reset(st);
+	db_reset(st);
 	return rc;
-}
-
-/* Runs one insert bound by the caller: 0 with the new row id, 1 when a
- * DO NOTHING conflict kept it out, or -1. */
-static int
-sq_insert(struct sq *q, sqlite3_stmt *st, int64_t *id, const char *what,
-    struct err *e)
-{
-	if (sq_exec(q, st, what, e) == -1)
-		return -1;
-	if (sqlite3_changes(q->db) == 0)
-		return 1;
-	*id = sqlite3_last_insert_rowid(q->db);
-	return 0;
 }
 
 static int
@@ -3481,14 +3106,14 @@ sq_tenant_add(struct store *s, const char *name, time_t now, int64_t *id,
     struct err *e)
 {
 	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st = sq_stmt(q, SQ_TENANT_ADD);
+	struct db_stmt *st = sq_stmt(q, SQ_TENANT_ADD);
 
 	if (name == NULL || name[0] == '\0' ||
 	    strlen(name) > STORE_TENANT_LEN)
 		return err_set(e, "tenant name must have 1 to %d characters",
 		    STORE_TENANT_LEN);
-	if ((sq_bind_text(st, 1, name) |
-	    sqlite3_bind_int64(st, 2, (int64_t)now)) != SQLITE_OK)
+	if ((db_bind_text(st, 1, name) |
+	    db_bind_int64(st, 2, (int64_t)now)) != DB_OK)
 		return sq_err(q, e, "tenant %s", name);
 	return sq_insert(q, st, id, "add tenant", e);
 }
@@ -3508,18 +3133,18 @@ sq_account_add(struct store *s, const char *email, const char *tenant,
     struct err *e)
 {
 	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int64_t tid = 0;
 	int r;
 
 	if (tenant != NULL && (r = sq_tenant_id(q, tenant, &tid, e)) != 0)
 		return r == 1 ? 2 : -1;
 	st = sq_stmt(q, SQ_ACCOUNT_ADD);
-	if ((sq_bind_text(st, 1, email) |
-	    (tenant != NULL ? sqlite3_bind_int64(st, 2, tid) :
-	    sqlite3_bind_null(st, 2)) | sq_bind_text(st, 3, role) |
-	    sq_bind_text(st, 4, password) |
-	    sqlite3_bind_int64(st, 5, (int64_t)now)) != SQLITE_OK)
+	if ((db_bind_text(st, 1, email) |
+	    (tenant != NULL ? db_bind_int64(st, 2, tid) :
+	    db_bind_null(st, 2)) | db_bind_text(st, 3, role) |
+	    db_bind_text(st, 4, password) |
+	    db_bind_int64(st, 5, (int64_t)now)) != DB_OK)
 		return sq_err(q, e, "add user %s", email);
 	return sq_insert(q, st, id, "add user", e);
 }
@@ -3529,26 +3154,26 @@ sq_account_get(struct store *s, const char *email, store_account_cb cb,
     void *arg, struct err *e)
 {
 	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st = sq_stmt(q, SQ_ACCOUNT_GET);
+	struct db_stmt *st = sq_stmt(q, SQ_ACCOUNT_GET);
 	struct store_account_row row;
 	int r, rc = -1;
 
-	if (sq_bind_text(st, 1, email) != SQLITE_OK) {
+	if (db_bind_text(st, 1, email) != DB_OK) {
 		sq_err(q, e, "user %s", email);
 		goto out;
 	}
-	r = sqlite3_step(st);
-	if (r == SQLITE_ROW) {
+	r = db_step(st);
+	if (r == DB_ROW) {
 		sq_account_read(st, &row);
 		cb(arg, &row);
 		rc = 0;
-	} else if (r == SQLITE_DONE) {
+	} else if (r == DB_DONE) {
 		rc = 1;
 	} else {
 		sq_err(q, e, "user %s", email);
 	}
 out:
-	sqlite3_reset(st);
+	db_reset(st);
 	return rc;
 }
 
@@ -3557,10 +3182,10 @@ sq_account_list(struct store *s, const char *tenant, store_account_cb cb,
     void *arg, struct err *e)
 {
 	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st = sq_stmt(q, SQ_ACCOUNT_LIST);
+	struct db_stmt *st = sq_stmt(q, SQ_ACCOUNT_LIST);
 	struct sq_visit v = { sq_account_row, arg, { .account = cb } };
 
-	if (sq_bind_text(st, 1, tenant) != SQLITE_OK)
+	if (db_bind_text(st, 1, tenant) != DB_OK)
 		return sq_err(q, e, "list users");
 	return sq_rows(q, st, &v, "list users", e);
 }
@@ -3571,17 +3196,17 @@ sq_token_add(struct store *s, const char *tenant, const unsigned char
     struct err *e)
 {
 	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int64_t tid;
 	int r;
 
 	if ((r = sq_tenant_id(q, tenant, &tid, e)) != 0)
 		return r == 1 ? 2 : -1;
 	st = sq_stmt(q, SQ_TOKEN_ADD);
-	if ((sqlite3_bind_int64(st, 1, tid) |
-	    sqlite3_bind_blob(st, 2, hash, 32, SQLITE_STATIC) |
-	    sq_bind_text(st, 3, prefix) | sqlite3_bind_int(st, 4, read_only) |
-	    sqlite3_bind_int64(st, 5, (int64_t)now)) != SQLITE_OK)
+	if ((db_bind_int64(st, 1, tid) |
+	    db_bind_blob(st, 2, hash, 32) |
+	    db_bind_text(st, 3, prefix) | db_bind_int64(st, 4, read_only) |
+	    db_bind_int64(st, 5, (int64_t)now)) != DB_OK)
 		return sq_err(q, e, "add token");
 	r = sq_insert(q, st, id, "add token", e);
 	return r == 1 ? err_set(e, "add token: the same hash twice") : r;
@@ -3592,26 +3217,26 @@ sq_token_find(struct store *s, const unsigned char hash[32],
     store_token_cb cb, void *arg, struct err *e)
 {
 	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st = sq_stmt(q, SQ_TOKEN_FIND);
+	struct db_stmt *st = sq_stmt(q, SQ_TOKEN_FIND);
 	struct store_token_row row;
 	int r, rc = -1;
 
-	if (sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC) != SQLITE_OK) {
+	if (db_bind_blob(st, 1, hash, 32) != DB_OK) {
 		sq_err(q, e, "find token");
 		goto out;
 	}
-	r = sqlite3_step(st);
-	if (r == SQLITE_ROW) {
+	r = db_step(st);
+	if (r == DB_ROW) {
 		sq_token_read(st, &row);
 		cb(arg, &row);
 		rc = 0;
-	} else if (r == SQLITE_DONE) {
+	} else if (r == DB_DONE) {
 		rc = 1;
 	} else {
 		sq_err(q, e, "find token");
 	}
 out:
-	sqlite3_reset(st);
+	db_reset(st);
 	return rc;
 }
 
@@ -3620,10 +3245,10 @@ sq_token_list(struct store *s, const char *tenant, store_token_cb cb,
     void *arg, struct err *e)
 {
 	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st = sq_stmt(q, SQ_TOKEN_LIST);
+	struct db_stmt *st = sq_stmt(q, SQ_TOKEN_LIST);
 	struct sq_visit v = { sq_token_row, arg, { .token = cb } };
 
-	if (sq_bind_text(st, 1, tenant) != SQLITE_OK)
+	if (db_bind_text(st, 1, tenant) != DB_OK)
 		return sq_err(q, e, "list tokens");
 	return sq_rows(q, st, &v, "list tokens", e);
 }
@@ -3632,14 +3257,14 @@ static int
 sq_token_revoke(struct store *s, int64_t id, time_t now, struct err *e)
 {
 	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st = sq_stmt(q, SQ_TOKEN_REVOKE);
+	struct db_stmt *st = sq_stmt(q, SQ_TOKEN_REVOKE);
 
-	if ((sqlite3_bind_int64(st, 1, id) |
-	    sqlite3_bind_int64(st, 2, (int64_t)now)) != SQLITE_OK)
+	if ((db_bind_int64(st, 1, id) |
+	    db_bind_int64(st, 2, (int64_t)now)) != DB_OK)
 		return sq_err(q, e, "revoke token");
 	if (sq_exec(q, st, "revoke token", e) == -1)
 		return -1;
-	return sqlite3_changes(q->db) == 0 ? 1 : 0;
+	return db_changes(q->db) == 0 ? 1 : 0;
 }
 
 /* --- the dashboard's sessions and failed logins ---------------------- */
@@ -3650,18 +3275,18 @@ sq_session_add(struct store *s, const unsigned char hash[32],
     struct err *e)
 {
 	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st = sq_stmt(q, SQ_SESSION_PRUNE);
+	struct db_stmt *st = sq_stmt(q, SQ_SESSION_PRUNE);
 
 	/* Expired sessions go when new ones come: the table holds what
 	 * logins made in the last LIMIT_SESSION_SECONDS. */
-	if (sqlite3_bind_int64(st, 1, (int64_t)now) != SQLITE_OK ||
+	if (db_bind_int64(st, 1, (int64_t)now) != DB_OK ||
 	    sq_exec(q, st, "prune sessions", e) == -1)
 		return -1;
 	st = sq_stmt(q, SQ_SESSION_ADD);
-	if ((sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC) |
-	    sqlite3_bind_int64(st, 2, account) | sq_bind_text(st, 3, csrf) |
-	    sqlite3_bind_int64(st, 4, (int64_t)now) |
-	    sqlite3_bind_int64(st, 5, (int64_t)expires)) != SQLITE_OK)
+	if ((db_bind_blob(st, 1, hash, 32) |
+	    db_bind_int64(st, 2, account) | db_bind_text(st, 3, csrf) |
+	    db_bind_int64(st, 4, (int64_t)now) |
+	    db_bind_int64(st, 5, (int64_t)expires)) != DB_OK)
 		return sq_err(q, e, "add session");
 	return sq_exec(q, st, "add session", e);
 }
@@ -3671,28 +3296,28 @@ sq_session_find(struct store *s, const unsigned char hash[32], time_t now,
     store_session_cb cb, void *arg, struct err *e)
 {
 	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st = sq_stmt(q, SQ_SESSION_FIND);
+	struct db_stmt *st = sq_stmt(q, SQ_SESSION_FIND);
 	struct store_account_row row;
 	int r, rc = -1;
 
-	if ((sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC) |
-	    sqlite3_bind_int64(st, 2, (int64_t)now)) != SQLITE_OK) {
+	if ((db_bind_blob(st, 1, hash, 32) |
+	    db_bind_int64(st, 2, (int64_t)now)) != DB_OK) {
 		sq_err(q, e, "find session");
 		goto out;
 	}
-	r = sqlite3_step(st);
-	if (r == SQLITE_ROW) {
+	r = db_step(st);
+	if (r == DB_ROW) {
 		sq_account_read(st, &row);
 		cb(arg, &row, sq_column_text(st, 6),
-		    (time_t)sqlite3_column_int64(st, 7));
+		    (time_t)db_column_int64(st, 7));
 		rc = 0;
-	} else if (r == SQLITE_DONE) {
+	} else if (r == DB_DONE) {
 		rc = 1;
 	} else {
 		sq_err(q, e, "find session");
 	}
 out:
-	sqlite3_reset(st);
+	db_reset(st);
 	return rc;
 }
 
@@ -3701,9 +3326,9 @@ sq_session_remove(struct store *s, const unsigned char hash[32],
     struct err *e)
 {
 	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st = sq_stmt(q, SQ_SESSION_REMOVE);
+	struct db_stmt *st = sq_stmt(q, SQ_SESSION_REMOVE);
 
-	if (sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC) != SQLITE_OK)
+	if (db_bind_blob(st, 1, hash, 32) != DB_OK)
 		return sq_err(q, e, "remove session");
 	return sq_exec(q, st, "remove session", e);
 }
@@ -3713,24 +3338,24 @@ sq_login_failures(struct store *s, const char *key, time_t now,
     time_t window, int64_t *count, struct err *e)
 {
 	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st = sq_stmt(q, SQ_LOGIN_FAILURES);
+	struct db_stmt *st = sq_stmt(q, SQ_LOGIN_FAILURES);
 	int r, rc = -1;
 
 	*count = 0;
-	if ((sq_bind_text(st, 1, key) |
-	    sqlite3_bind_int64(st, 2, (int64_t)now) |
-	    sqlite3_bind_int64(st, 3, (int64_t)window)) != SQLITE_OK) {
+	if ((db_bind_text(st, 1, key) |
+	    db_bind_int64(st, 2, (int64_t)now) |
+	    db_bind_int64(st, 3, (int64_t)window)) != DB_OK) {
 		sq_err(q, e, "failed logins");
 		goto out;
 	}
-	if ((r = sqlite3_step(st)) == SQLITE_ROW)
-		*count = sqlite3_column_int64(st, 0);
-	if (r == SQLITE_ROW || r == SQLITE_DONE)
+	if ((r = db_step(st)) == DB_ROW)
+		*count = db_column_int64(st, 0);
+	if (r == DB_ROW || r == DB_DONE)
 		rc = 0;
 	else
 		sq_err(q, e, "failed logins");
 out:
-	sqlite3_reset(st);
+	db_reset(st);
 	return rc;
 }
 
@@ -3739,25 +3364,25 @@ sq_login_failure(struct store *s, const char *key, bool failed, time_t now,
     time_t window, struct err *e)
 {
 	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 
 	if (!failed) {
 		st = sq_stmt(q, SQ_LOGIN_FAILURE_CLEAR);
-		if (sq_bind_text(st, 1, key) != SQLITE_OK)
+		if (db_bind_text(st, 1, key) != DB_OK)
 			return sq_err(q, e, "clear failed logins");
 		return sq_exec(q, st, "clear failed logins", e);
 	}
 	/* Windows that ended are dropped as failures come: the table
 	 * holds the keys that failed within the last window only. */
 	st = sq_stmt(q, SQ_LOGIN_FAILURE_PRUNE);
-	if ((sqlite3_bind_int64(st, 1, (int64_t)now) |
-	    sqlite3_bind_int64(st, 2, (int64_t)window)) != SQLITE_OK ||
+	if ((db_bind_int64(st, 1, (int64_t)now) |
+	    db_bind_int64(st, 2, (int64_t)window)) != DB_OK ||
 	    sq_exec(q, st, "prune failed logins", e) == -1)
 		return -1;
 	st = sq_stmt(q, SQ_LOGIN_FAILURE_ADD);
-	if ((sq_bind_text(st, 1, key) |
-	    sqlite3_bind_int64(st, 2, (int64_t)now) |
-	    sqlite3_bind_int64(st, 3, (int64_t)window)) != SQLITE_OK)
+	if ((db_bind_text(st, 1, key) |
+	    db_bind_int64(st, 2, (int64_t)now) |
+	    db_bind_int64(st, 3, (int64_t)window)) != DB_OK)
 		return sq_err(q, e, "count a failed login");
 	return sq_exec(q, st, "count a failed login", e);
 }
@@ -3769,23 +3394,23 @@ sq_entries(struct store *s, const char *domain, time_t from, time_t to,
     store_entry_cb cb, void *arg, struct err *e)
 {
 	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st = sq_stmt(q, SQ_ENTRIES);
+	struct db_stmt *st = sq_stmt(q, SQ_ENTRIES);
 	struct store_entry_row row;
 	int rc = -1, r;
 
-	if ((sq_bind_text(st, 1, domain) |
-	    sqlite3_bind_int64(st, 2, (int64_t)from) |
-	    sqlite3_bind_int64(st, 3, to > 0 ? (int64_t)to : INT64_MAX)) !=
-	    SQLITE_OK) {
+	if ((db_bind_text(st, 1, domain) |
+	    db_bind_int64(st, 2, (int64_t)from) |
+	    db_bind_int64(st, 3, to > 0 ? (int64_t)to : INT64_MAX)) !=
+	    DB_OK) {
 		sq_err(q, e, "entries of %s", domain);
 		goto out;
 	}
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		row.report = sqlite3_column_int64(st, 0);
-		row.entry = sqlite3_column_int64(st, 1);
+	while ((r = db_step(st)) == DB_ROW) {
+		row.report = db_column_int64(st, 0);
+		row.entry = db_column_int64(st, 1);
 		row.organization_name = sq_column_text(st, 2);
-		row.start = (time_t)sqlite3_column_int64(st, 3);
-		row.end = (time_t)sqlite3_column_int64(st, 4);
+		row.start = (time_t)db_column_int64(st, 3);
+		row.end = (time_t)db_column_int64(st, 4);
 		row.policy_type = sq_column_text(st, 5);
 		row.policy_domain = sq_column_text(st, 6);
 		row.policy_string = sq_column_text(st, 7);
@@ -3801,27 +3426,27 @@ sq_entries(struct store *s, const char *domain, time_t from, time_t to,
 			goto out;
 		}
 	}
-	if (r != SQLITE_DONE) {
+	if (r != DB_DONE) {
 		sq_err(q, e, "entries of %s", domain);
 		goto out;
 	}
 	rc = 0;
 out:
-	sqlite3_reset(st);
+	db_reset(st);
 	return rc;
 }
 
 /* Runs st, bound by the caller, and reads one integer column (0 when
  * there is no row). */
 static int
-sq_one_int(struct sq *q, sqlite3_stmt *st, int64_t *v, const char *what,
+sq_one_int(struct sq *q, struct db_stmt *st, int64_t *v, const char *what,
     struct err *e)
 {
-	int r = sqlite3_step(st);
+	int r = db_step(st);
 
-	*v = r == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	sqlite3_reset(st);
-	if (r != SQLITE_ROW && r != SQLITE_DONE)
+	*v = r == DB_ROW ? db_column_int64(st, 0) : 0;
+	db_reset(st);
+	if (r != DB_ROW && r != DB_DONE)
 		return sq_err(q, e, "%s", what);
 	return 0;
 }
@@ -3831,49 +3456,49 @@ static int
 sq_fetch_agent(struct sq *q, const struct store_fetch_day *v,
     const struct store_fetch_agent *a, uint64_t *other, struct err *e)
 {
-	sqlite3_stmt *st = sq_stmt(q, SQ_FAGENT_BUMP);
+	struct db_stmt *st = sq_stmt(q, SQ_FAGENT_BUMP);
 	char least[LIMIT_FETCH_AGENT_LEN + 1];
 	uint64_t lf;
 	int64_t n;
 	int r;
 
-	if ((sq_bind_text(st, 1, v->domain) | sq_bind_text(st, 2, v->day) |
-	    sq_bind_text(st, 3, a->agent) | sq_bind_u64(st, 4, a->fetches)) !=
-	    SQLITE_OK || sq_exec(q, st, "fetch agent", e) == -1)
+	if ((db_bind_text(st, 1, v->domain) | db_bind_text(st, 2, v->day) |
+	    db_bind_text(st, 3, a->agent) | sq_bind_u64(st, 4, a->fetches)) !=
+	    DB_OK || sq_exec(q, st, "fetch agent", e) == -1)
 		return sq_err(q, e, "fetch agent");
-	if (sqlite3_changes(q->db) > 0)
+	if (db_changes(q->db) > 0)
 		return 0;
 	st = sq_stmt(q, SQ_FAGENT_COUNT);
-	if ((sq_bind_text(st, 1, v->domain) | sq_bind_text(st, 2, v->day)) !=
-	    SQLITE_OK || sq_one_int(q, st, &n, "fetch agents", e) == -1)
+	if ((db_bind_text(st, 1, v->domain) | db_bind_text(st, 2, v->day)) !=
+	    DB_OK || sq_one_int(q, st, &n, "fetch agents", e) == -1)
 		return -1;
 	if (n >= LIMIT_FETCH_DAY_AGENTS) {
 		st = sq_stmt(q, SQ_FAGENT_MIN);
-		if ((sq_bind_text(st, 1, v->domain) |
-		    sq_bind_text(st, 2, v->day)) != SQLITE_OK)
+		if ((db_bind_text(st, 1, v->domain) |
+		    db_bind_text(st, 2, v->day)) != DB_OK)
 			return sq_err(q, e, "fetch agents");
-		if ((r = sqlite3_step(st)) != SQLITE_ROW) {
-			sqlite3_reset(st);
+		if ((r = db_step(st)) != DB_ROW) {
+			db_reset(st);
 			return sq_err(q, e, "fetch agents");
 		}
 		sq_copy(least, sizeof(least), sq_column_text(st, 0));
 		lf = sq_column_u64(st, 1);
-		sqlite3_reset(st);
+		db_reset(st);
 		if (a->fetches <= lf) {
 			store_add_sat(other, a->fetches);
 			return 0;
 		}
 		st = sq_stmt(q, SQ_FAGENT_DEL);
-		if ((sq_bind_text(st, 1, v->domain) |
-		    sq_bind_text(st, 2, v->day) | sq_bind_text(st, 3, least)) !=
-		    SQLITE_OK || sq_exec(q, st, "fetch agent", e) == -1)
+		if ((db_bind_text(st, 1, v->domain) |
+		    db_bind_text(st, 2, v->day) | db_bind_text(st, 3, least)) !=
+		    DB_OK || sq_exec(q, st, "fetch agent", e) == -1)
 			return sq_err(q, e, "fetch agent");
 		store_add_sat(other, lf);
 	}
 	st = sq_stmt(q, SQ_FAGENT_ADD);
-	if ((sq_bind_text(st, 1, v->domain) | sq_bind_text(st, 2, v->day) |
-	    sq_bind_text(st, 3, a->agent) | sq_bind_u64(st, 4, a->fetches)) !=
-	    SQLITE_OK)
+	if ((db_bind_text(st, 1, v->domain) | db_bind_text(st, 2, v->day) |
+	    db_bind_text(st, 3, a->agent) | sq_bind_u64(st, 4, a->fetches)) !=
+	    DB_OK)
 		return sq_err(q, e, "fetch agent");
 	return sq_exec(q, st, "fetch agent", e);
 }
@@ -3882,23 +3507,26 @@ sq_fetch_agent(struct sq *q, const struct store_fetch_day *v,
 static int
 sq_fetch_day(struct sq *q, const struct store_fetch_day *v, struct err *e)
 {
-	sqlite3_stmt *st = sq_stmt(q, SQ_FETCH_GET);
+	struct db_stmt *st = sq_stmt(q, SQ_FETCH_GET);
 	uint8_t regs[FETCHLOG_HLL_REGS];
 	uint64_t fetches = v->fetches, clients = 0, other = v->agents_other;
+	const void *hll;
+	size_t n;
 	int r;
 
 	memcpy(regs, v->hll, sizeof(regs));
-	if ((sq_bind_text(st, 1, v->domain) | sq_bind_text(st, 2, v->day)) !=
-	    SQLITE_OK)
+	if ((db_bind_text(st, 1, v->domain) | db_bind_text(st, 2, v->day)) !=
+	    DB_OK)
 		return sq_err(q, e, "fetch log");
-	if ((r = sqlite3_step(st)) == SQLITE_ROW) {
+	if ((r = db_step(st)) == DB_ROW) {
 		store_add_sat(&fetches, sq_column_u64(st, 0));
 		clients = sq_column_u64(st, 1);
-		if (sqlite3_column_bytes(st, 2) == FETCHLOG_HLL_REGS)
-			fetchlog_hll_merge(regs, sqlite3_column_blob(st, 2));
+		hll = db_column_blob(st, 2, &n);
+		if (n == FETCHLOG_HLL_REGS)
+			fetchlog_hll_merge(regs, hll);
 	}
-	sqlite3_reset(st);
-	if (r != SQLITE_ROW && r != SQLITE_DONE)
+	db_reset(st);
+	if (r != DB_ROW && r != DB_DONE)
 		return sq_err(q, e, "fetch log");
 	/* A day closed already (its sketch dropped) keeps its estimate
 	 * when a late flush would lower it. */
@@ -3908,10 +3536,10 @@ sq_fetch_day(struct sq *q, const struct store_fetch_day *v, struct err *e)
 		if (sq_fetch_agent(q, v, &v->agents[i], &other, e) == -1)
 			return -1;
 	st = sq_stmt(q, SQ_FETCH_PUT);
-	if ((sq_bind_text(st, 1, v->domain) | sq_bind_text(st, 2, v->day) |
+	if ((db_bind_text(st, 1, v->domain) | db_bind_text(st, 2, v->day) |
 	    sq_bind_u64(st, 3, fetches) | sq_bind_u64(st, 4, clients) |
-	    sqlite3_bind_blob(st, 5, regs, sizeof(regs), SQLITE_TRANSIENT) |
-	    sq_bind_u64(st, 6, other)) != SQLITE_OK)
+	    db_bind_blob(st, 5, regs, sizeof(regs)) |
+	    sq_bind_u64(st, 6, other)) != DB_OK)
 		return sq_err(q, e, "fetch log");
 	return sq_exec(q, st, "fetch log", e);
 }
@@ -3933,9 +3561,9 @@ sq_fetch_prune(struct sq *q, time_t now, struct err *e)
 	    cut) == -1 || store_day_key(now - 86400, closed) == -1)
 		return 0;
 	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
-		sqlite3_stmt *st = sq_stmt(q, ids[i]);
+		struct db_stmt *st = sq_stmt(q, ids[i]);
 
-		if (sq_bind_text(st, 1, i < 2 ? cut : closed) != SQLITE_OK ||
+		if (db_bind_text(st, 1, i < 2 ? cut : closed) != DB_OK ||
 		    sq_exec(q, st, "fetch log retention", e) == -1)
 			return sq_err(q, e, "fetch log retention");
 	}
@@ -3972,14 +3600,14 @@ sq_fetch_read(struct store *s, const char *domain, time_t from, time_t to,
     store_fetch_cb cb, void *arg, struct err *e)
 {
 	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st = sq_stmt(q, SQ_FETCH_READ);
+	struct db_stmt *st = sq_stmt(q, SQ_FETCH_READ);
 	char first[STORE_DAY_LEN + 1], last[STORE_DAY_LEN + 1];
 	struct store_fetch_row row;
 	int rc = -1, r;
 
 	if (sq_stats_bind(q, st, domain, from, to, first, last, e) == -1)
 		goto out;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((r = db_step(st)) == DB_ROW) {
 		row.day = sq_column_text(st, 0);
 		row.fetches = sq_column_u64(st, 1);
 		row.clients = sq_column_u64(st, 2);
@@ -3991,13 +3619,13 @@ sq_fetch_read(struct store *s, const char *domain, time_t from, time_t to,
 			goto out;
 		}
 	}
-	if (r != SQLITE_DONE) {
+	if (r != DB_DONE) {
 		sq_err(q, e, "fetch log of %s", domain);
 		goto out;
 	}
 	rc = 0;
 out:
-	sqlite3_reset(st);
+	db_reset(st);
 	return rc;
 }
 
@@ -4008,26 +3636,26 @@ sq_check_due(struct store *s, time_t now, size_t max, store_name_cb cb,
     void *arg, struct err *e)
 {
 	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st = sq_stmt(q, SQ_CHECK_DUE);
+	struct db_stmt *st = sq_stmt(q, SQ_CHECK_DUE);
 	int rc = -1, r;
 
-	if ((sqlite3_bind_int64(st, 1, (int64_t)now) |
-	    sq_bind_u64(st, 2, max)) != SQLITE_OK) {
+	if ((db_bind_int64(st, 1, (int64_t)now) |
+	    sq_bind_u64(st, 2, max)) != DB_OK) {
 		sq_err(q, e, "domains due for a check");
 		goto out;
 	}
-	while ((r = sqlite3_step(st)) == SQLITE_ROW)
+	while ((r = db_step(st)) == DB_ROW)
 		if ((r = cb(arg, sq_column_text(st, 0))) != 0) {
 			rc = sq_stopped(r, e);
 			goto out;
 		}
-	if (r != SQLITE_DONE) {
+	if (r != DB_DONE) {
 		sq_err(q, e, "domains due for a check");
 		goto out;
 	}
 	rc = 0;
 out:
-	sqlite3_reset(st);
+	db_reset(st);
 	return rc;
 }
 
@@ -4037,13 +3665,13 @@ sq_check_put(struct store *s, const char *domain, time_t checked,
     struct err *e)
 {
 	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st = sq_stmt(q, SQ_CHECK_PUT);
+	struct db_stmt *st = sq_stmt(q, SQ_CHECK_PUT);
 
-	if ((sq_bind_text(st, 1, domain) |
-	    sqlite3_bind_int64(st, 2, (int64_t)checked) |
-	    sqlite3_bind_int64(st, 3, (int64_t)next_at) |
+	if ((db_bind_text(st, 1, domain) |
+	    db_bind_int64(st, 2, (int64_t)checked) |
+	    db_bind_int64(st, 3, (int64_t)next_at) |
 	    sq_bind_u64(st, 4, failures) | sq_bind_u64(st, 5, warnings) |
-	    sq_bind_text(st, 6, json)) != SQLITE_OK)
+	    db_bind_text(st, 6, json)) != DB_OK)
 		return sq_err(q, e, "keep the check of %s", domain);
 	return sq_exec(q, st, "keep the check", e);
 }
@@ -4052,10 +3680,10 @@ static int
 sq_check_soon(struct store *s, const char *domain, time_t at, struct err *e)
 {
 	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st = sq_stmt(q, SQ_CHECK_SOON);
+	struct db_stmt *st = sq_stmt(q, SQ_CHECK_SOON);
 
-	if ((sq_bind_text(st, 1, domain) |
-	    sqlite3_bind_int64(st, 2, (int64_t)at)) != SQLITE_OK)
+	if ((db_bind_text(st, 1, domain) |
+	    db_bind_int64(st, 2, (int64_t)at)) != DB_OK)
 		return sq_err(q, e, "a check of %s soon", domain);
 	return sq_exec(q, st, "a check soon", e);
 }
@@ -4065,30 +3693,30 @@ sq_check_get(struct store *s, const char *domain, store_check_cb cb,
     void *arg, struct err *e)
 {
 	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st = sq_stmt(q, SQ_CHECK_GET);
+	struct db_stmt *st = sq_stmt(q, SQ_CHECK_GET);
 	struct store_check_row row;
 	int rc = -1, r;
 
-	if (sq_bind_text(st, 1, domain) != SQLITE_OK) {
+	if (db_bind_text(st, 1, domain) != DB_OK) {
 		sq_err(q, e, "the check of %s", domain);
 		goto out;
 	}
-	if ((r = sqlite3_step(st)) == SQLITE_DONE) {
+	if ((r = db_step(st)) == DB_DONE) {
 		rc = 1;
 		goto out;
 	}
-	if (r != SQLITE_ROW) {
+	if (r != DB_ROW) {
 		sq_err(q, e, "the check of %s", domain);
 		goto out;
 	}
 	row.domain = domain;
-	row.checked = (time_t)sqlite3_column_int64(st, 0);
+	row.checked = (time_t)db_column_int64(st, 0);
 	row.failures = sq_column_u64(st, 1);
 	row.warnings = sq_column_u64(st, 2);
 	row.json = sq_column_text(st, 3);
 	rc = (r = cb(arg, &row)) != 0 ? sq_stopped(r, e) : 0;
 out:
-	sqlite3_reset(st);
+	db_reset(st);
 	return rc;
 }
 
@@ -4097,20 +3725,20 @@ sq_alert_last(struct store *s, const char *domain, const char *subject,
     const char *kind, time_t *raised, struct err *e)
 {
 	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st = sq_stmt(q, SQ_ALERT_LAST);
+	struct db_stmt *st = sq_stmt(q, SQ_ALERT_LAST);
 	int rc = -1;
 
 	*raised = 0;
-	if ((sq_bind_text(st, 1, domain) | sq_bind_text(st, 2, subject) |
-	    sq_bind_text(st, 3, kind)) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_ROW) {
+	if ((db_bind_text(st, 1, domain) | db_bind_text(st, 2, subject) |
+	    db_bind_text(st, 3, kind)) != DB_OK ||
+	    db_step(st) != DB_ROW) {
 		sq_err(q, e, "the last alert of %s", domain);
 		goto out;
 	}
-	*raised = (time_t)sqlite3_column_int64(st, 0);	/* NULL: 0 */
+	*raised = (time_t)db_column_int64(st, 0);	/* NULL: 0 */
 	rc = 0;
 out:
-	sqlite3_reset(st);
+	db_reset(st);
 	return rc;
 }
 
@@ -4121,22 +3749,21 @@ sq_alert_add(struct store *s, const char *domain, const char *subject,
     struct err *e)
 {
 	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st = sq_stmt(q, SQ_ALERT_ADD);
+	struct db_stmt *st = sq_stmt(q, SQ_ALERT_ADD);
 
-	if ((sq_bind_text(st, 1, domain) | sq_bind_text(st, 2, subject) |
-	    sq_bind_text(st, 3, kind) | sq_bind_text(st, 4, severity) |
-	    sq_bind_text(st, 5, text) | sq_bind_text(st, 6, fix ? fix : "") |
-	    sqlite3_bind_int64(st, 7, (int64_t)now) |
-	    sqlite3_bind_int(st, 8, channels & STORE_ALERT_HOOK ? 0 : -2) |
-	    sqlite3_bind_int(st, 9, channels & STORE_ALERT_MAIL ? 0 : -2)) !=
-	    SQLITE_OK)
+	if ((db_bind_text(st, 1, domain) | db_bind_text(st, 2, subject) |
+	    db_bind_text(st, 3, kind) | db_bind_text(st, 4, severity) |
+	    db_bind_text(st, 5, text) | db_bind_text(st, 6, fix ? fix : "") |
+	    db_bind_int64(st, 7, (int64_t)now) |
+	    db_bind_int64(st, 8, channels & STORE_ALERT_HOOK ? 0 : -2) |
+	    db_bind_int64(st, 9, channels & STORE_ALERT_MAIL ? 0 : -2)) !=
+	    DB_OK)
 		return sq_err(q, e, "keep an alert of %s", domain);
-	if (sq_exec(q, st, "keep an alert", e) == -1)
+	if (sq_insert(q, st, id, "keep an alert", e) != 0)
 		return -1;
-	*id = sqlite3_last_insert_rowid(q->db);
 	st = sq_stmt(q, SQ_ALERT_PRUNE);
-	if ((sq_bind_text(st, 1, domain) |
-	    sqlite3_bind_int64(st, 2, LIMIT_ALERTS_PER_DOMAIN)) != SQLITE_OK)
+	if ((db_bind_text(st, 1, domain) |
+	    db_bind_int64(st, 2, LIMIT_ALERTS_PER_DOMAIN)) != DB_OK)
 		return sq_err(q, e, "drop old alerts of %s", domain);
 	return sq_exec(q, st, "drop old alerts", e);
 }
@@ -4146,42 +3773,42 @@ sq_alert_list(struct store *s, const char *domain, unsigned channel,
     size_t max, store_alert_cb cb, void *arg, struct err *e)
 {
 	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st = sq_stmt(q, domain != NULL ? SQ_ALERT_LIST :
+	struct db_stmt *st = sq_stmt(q, domain != NULL ? SQ_ALERT_LIST :
 	    channel == STORE_ALERT_MAIL ? SQ_ALERT_UNSENT_MAIL :
 	    SQ_ALERT_UNSENT_HOOK);
 	struct store_alert_row row;
 	int rc = -1, r;
 
-	if ((sq_bind_text(st, 1, domain) | sq_bind_u64(st, 2, max)) !=
-	    SQLITE_OK) {
+	if ((db_bind_text(st, 1, domain) | sq_bind_u64(st, 2, max)) !=
+	    DB_OK) {
 		sq_err(q, e, "alerts");
 		goto out;
 	}
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		row.id = sqlite3_column_int64(st, 0);
+	while ((r = db_step(st)) == DB_ROW) {
+		row.id = db_column_int64(st, 0);
 		row.domain = sq_column_text(st, 1);
 		row.subject = sq_column_text(st, 2);
 		row.kind = sq_column_text(st, 3);
 		row.severity = sq_column_text(st, 4);
 		row.text = sq_column_text(st, 5);
 		row.fix = sq_column_text(st, 6);
-		row.raised = (time_t)sqlite3_column_int64(st, 7);
-		row.hook_sent = (time_t)sqlite3_column_int64(st, 8);
-		row.hook_tries = sqlite3_column_int64(st, 9);
-		row.mail_sent = (time_t)sqlite3_column_int64(st, 10);
-		row.mail_tries = sqlite3_column_int64(st, 11);
+		row.raised = (time_t)db_column_int64(st, 7);
+		row.hook_sent = (time_t)db_column_int64(st, 8);
+		row.hook_tries = db_column_int64(st, 9);
+		row.mail_sent = (time_t)db_column_int64(st, 10);
+		row.mail_tries = db_column_int64(st, 11);
 		if ((r = cb(arg, &row)) != 0) {
 			rc = sq_stopped(r, e);
 			goto out;
 		}
 	}
-	if (r != SQLITE_DONE) {
+	if (r != DB_DONE) {
 		sq_err(q, e, "alerts");
 		goto out;
 	}
 	rc = 0;
 out:
-	sqlite3_reset(st);
+	db_reset(st);
 	return rc;
 }
 
@@ -4190,12 +3817,12 @@ sq_alert_sent(struct store *s, int64_t id, unsigned channel, time_t sent,
     struct err *e)
 {
 	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st = sq_stmt(q, channel == STORE_ALERT_MAIL ?
+	struct db_stmt *st = sq_stmt(q, channel == STORE_ALERT_MAIL ?
 	    SQ_ALERT_SENT_MAIL : SQ_ALERT_SENT_HOOK);
 
-	if ((sqlite3_bind_int64(st, 1, id) |
-	    sqlite3_bind_int64(st, 2, (int64_t)sent) |
-	    sqlite3_bind_int64(st, 3, LIMIT_ALERT_TRIES)) != SQLITE_OK)
+	if ((db_bind_int64(st, 1, id) |
+	    db_bind_int64(st, 2, (int64_t)sent) |
+	    db_bind_int64(st, 3, LIMIT_ALERT_TRIES)) != DB_OK)
 		return sq_err(q, e, "alert %lld", (long long)id);
 	return sq_exec(q, st, "note a delivery try", e);
 }
@@ -4205,20 +3832,20 @@ sq_digest_last(struct store *s, const char *tenant, time_t *sent,
     struct err *e)
 {
 	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st = sq_stmt(q, SQ_DIGEST_GET);
+	struct db_stmt *st = sq_stmt(q, SQ_DIGEST_GET);
 	int rc = -1, r;
 
 	*sent = 0;
-	if (sq_bind_text(st, 1, tenant) != SQLITE_OK ||
-	    ((r = sqlite3_step(st)) != SQLITE_ROW && r != SQLITE_DONE)) {
+	if (db_bind_text(st, 1, tenant) != DB_OK ||
+	    ((r = db_step(st)) != DB_ROW && r != DB_DONE)) {
 		sq_err(q, e, "the digest of %s", tenant);
 		goto out;
 	}
-	if (r == SQLITE_ROW)
-		*sent = (time_t)sqlite3_column_int64(st, 0);
+	if (r == DB_ROW)
+		*sent = (time_t)db_column_int64(st, 0);
 	rc = 0;
 out:
-	sqlite3_reset(st);
+	db_reset(st);
 	return rc;
 }
 
@@ -4227,16 +3854,16 @@ sq_digest_sent(struct store *s, const char *tenant, time_t sent,
     struct err *e)
 {
 	struct sq *q = (struct sq *)s;
-	sqlite3_stmt *st = sq_stmt(q, SQ_DIGEST_PUT);
+	struct db_stmt *st = sq_stmt(q, SQ_DIGEST_PUT);
 
-	if ((sq_bind_text(st, 1, tenant) |
-	    sqlite3_bind_int64(st, 2, (int64_t)sent)) != SQLITE_OK)
+	if ((db_bind_text(st, 1, tenant) |
+	    db_bind_int64(st, 2, (int64_t)sent)) != DB_OK)
 		return sq_err(q, e, "the digest of %s", tenant);
 	return sq_exec(q, st, "note a digest", e);
 }
 
 static const struct store_ops sq_ops = {
-	.name = "sqlite",
+	.name = "sql",
 	.close = sq_close,
 	.domain_add = sq_domain_add,
 	.domain_add_batch = sq_domain_add_batch,
@@ -4290,169 +3917,23 @@ static const struct store_ops sq_ops = {
 	.digest_sent = sq_digest_sent,
 };
 
-/* Reads PRAGMA user_version. */
-static int
-sq_version(struct sq *q, int *v, struct err *e)
-{
-	sqlite3_stmt *st = NULL;
-	int rc = -1;
-
-	if (sqlite3_prepare_v2(q->db, "PRAGMA user_version", -1, &st,
-	    NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
-		sq_err(q, e, "read schema version");
-		goto out;
-	}
-	*v = sqlite3_column_int(st, 0);
-	rc = 0;
-out:
-	sqlite3_finalize(st);
-	return rc;
-}
-
-/* True when PRAGMA foreign_key_check finds a row that breaks a foreign
- * key (or cannot run). */
-static bool
-sq_fk_broken(struct sq *q)
-{
-	sqlite3_stmt *st = NULL;
-	bool broken = true;
-
-	if (sqlite3_prepare_v2(q->db, "PRAGMA foreign_key_check", -1, &st,
-	    NULL) == SQLITE_OK)
-		broken = sqlite3_step(st) != SQLITE_DONE;
-	sqlite3_finalize(st);
-	return broken;
-}
-
-/* Runs the migrations the file has not had, each in its own transaction
- * that re-reads the version: two processes opening a new file at once
- * apply each step once. Foreign keys are off meanwhile (a migration may
- * rebuild a table others refer to, as SQLite's ALTER TABLE advice has
- * it) and checked before each commit. */
-static int
-sq_migrate(struct sq *q, struct err *e)
-{
-	char set[48];
-	bool tx = false, fk_off = false;
-	int v, rc = -1;
-
-	if (sq_version(q, &v, e) == -1)
-		goto out;
-	if (v < STORE_SQLITE_VERSION) {
-		if (sqlite3_exec(q->db, "PRAGMA foreign_keys = OFF", NULL,
-		    NULL, NULL) != SQLITE_OK) {
-			sq_err(q, e, "migrations: foreign keys off");
-			goto out;
-		}
-		fk_off = true;
-	}
-	for (int n = v + 1; n <= STORE_SQLITE_VERSION; n++) {
-		if (sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL,
-		    NULL) != SQLITE_OK) {
-			sq_err(q, e, "migration %d: begin", n);
-			goto out;
-		}
-		tx = true;
-		if (sq_version(q, &v, e) == -1)
-			goto out;
-		snprintf(set, sizeof(set), "PRAGMA user_version = %d", n);
-		if (v < n && (sqlite3_exec(q->db, sq_migrations[n - 1], NULL,
-		    NULL, NULL) != SQLITE_OK || sqlite3_exec(q->db, set, NULL,
-		    NULL, NULL) != SQLITE_OK)) {
-			sq_err(q, e, "migration %d", n);
-			goto out;
-		}
-		if (sq_fk_broken(q)) {
-			err_set(e, "migration %d: foreign key check failed", n);
-			goto out;
-		}
-		if (sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) !=
-		    SQLITE_OK) {
-			sq_err(q, e, "migration %d: commit", n);
-			goto out;
-		}
-		tx = false;
-	}
-	if (sq_version(q, &v, e) == -1)
-		goto out;
-	if (v > STORE_SQLITE_VERSION) {
-		err_set(e, "schema version %d is newer than this stsguard "
-		    "knows (%d): upgrade stsguard", v, STORE_SQLITE_VERSION);
-		goto out;
-	}
-	rc = 0;
-out:
-	if (tx && !sqlite3_get_autocommit(q->db))
-		sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
-	if (fk_off && sqlite3_exec(q->db, "PRAGMA foreign_keys = ON", NULL,
-	    NULL, NULL) != SQLITE_OK && rc == 0)
-		rc = sq_err(q, e, "migrations: foreign keys on");
-	return rc;
-}
-
-/* Sets the connection up: WAL, durable commits, foreign keys. */
-static int
-sq_configure(struct sq *q, struct err *e)
-{
-	sqlite3_stmt *st = NULL;
-	const char *mode;
-	int rc = -1;
-
-	sqlite3_extended_result_codes(q->db, 1);
-	if (sqlite3_busy_timeout(q->db, SQ_BUSY_MS) != SQLITE_OK) {
-		sq_err(q, e, "busy timeout");
-		goto out;
-	}
-	if (sqlite3_prepare_v2(q->db, "PRAGMA journal_mode = WAL", -1, &st,
-	    NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
-		sq_err(q, e, "journal_mode WAL");
-		goto out;
-	}
-	mode = sq_column_text(st, 0);
-	if (strcmp(mode, "wal") != 0) {
-		err_set(e, "journal_mode WAL: SQLite kept '%s' (is the file "
-		    "on a network file system?)", mode);
-		goto out;
-	}
-	if (sqlite3_exec(q->db, "PRAGMA synchronous = FULL", NULL, NULL,
-	    NULL) != SQLITE_OK ||
-	    sqlite3_exec(q->db, "PRAGMA foreign_keys = ON", NULL, NULL,
-	    NULL) != SQLITE_OK) {
-		sq_err(q, e, "pragmas");
-		goto out;
-	}
-	rc = 0;
-out:
-	sqlite3_finalize(st);
-	return rc;
-}
-
 int
-store_sqlite_open(const char *path, struct store **s, struct err *e)
+store_sql_open(const char *url, struct store **s, struct err *e)
 {
 	struct sq *q;
 	int rc = -1;
 
 	*s = NULL;
 	if ((q = calloc(1, sizeof(*q))) == NULL) {
-		err_set(e, "store %s: out of memory", path);
+		err_set(e, "store %s: out of memory", url);
 		goto out;
 	}
 	q->base.ops = &sq_ops;
-	if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
-		err_set(e, "store %s: open: %s", path, q->db != NULL ?
-		    sqlite3_errmsg(q->db) : "out of memory");
+	if (db_open(url, &q->db, e) == -1)
 		goto out;
-	}
-	if (sq_configure(q, e) == -1 || sq_migrate(q, e) == -1) {
-		err_prefix(e, "store %s: ", path);
-		goto out;
-	}
 	for (size_t i = 0; i < SQ_NSTMT; i++) {
-		if (sqlite3_prepare_v3(q->db, sq_sql[i], -1,
-		    SQLITE_PREPARE_PERSISTENT, &q->st[i], NULL) != SQLITE_OK) {
-			sq_err(q, e, "store %s: prepare statement %zu", path,
+		if (db_prepare(q->db, sq_sql[i], &q->st[i]) != DB_OK) {
+			sq_err(q, e, "store %s: prepare statement %zu", url,
 			    i);
 			goto out;
 		}

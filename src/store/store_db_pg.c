@@ -1,0 +1,890 @@
+/*
+ * store_db_pg.c - the PostgreSQL driver of store_db.h (libpq), and the
+ * PostgreSQL schema.
+ *
+ * A statement is the shared SQL with ?N turned into $N, run by
+ * PQexecParams at its first step with the values bound so far, each
+ * typed by how it was bound (bigint, text, bytea; NULL lets the server
+ * infer); rows come back as text and are read in place. Booleans read
+ * as 0 and 1, bytea is decoded once per row and column.
+ *
+ * Writers take turns as on SQLite: db_begin takes a transaction-level
+ * advisory lock, so that the store's read-then-write steps (is this
+ * report a duplicate? whose token is this?) hold across every node
+ * sharing the database. Commits are durable (synchronous_commit is the
+ * server's, on by default). A connection that broke is re-established
+ * at the next statement outside a transaction, so that a node catches
+ * up by itself when the database returns.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "store_db.h"
+
+#define PG_MAXPARAM 32		/* the widest statement binds 27 */
+#define PG_INT8OID 20
+#define PG_TEXTOID 25
+#define PG_BYTEAOID 17
+/* The advisory lock keys: writers (every transaction), migrations. */
+#define PG_LOCK_WRITE 8461
+#define PG_LOCK_MIGRATE 8460
+
+struct pdb {
+	struct db	 base;		/* first: the driver casts back */
+	PGconn		*conn;
+	int64_t		 changes;
+	int64_t		 version;	/* data_version: counts calls */
+	char		 msg[ERR_MSG_LEN];
+};
+
+struct pst {
+	struct db_stmt	 base;
+	char		*sql;		/* with $N */
+	int		 nparams;
+	Oid		 types[PG_MAXPARAM];
+	const char	*values[PG_MAXPARAM];
+	int		 lengths[PG_MAXPARAM];
+	int		 formats[PG_MAXPARAM];
+	char		 ints[PG_MAXPARAM][24];
+	PGresult	*res;
+	int		 row;		/* -1: not run yet */
+	int		 ncols;
+	unsigned char	**blob;		/* ncols decoded bytea, or NULL */
+	size_t		*bloblen;
+};
+
+#define PDB(d) ((struct pdb *)(d))
+#define PST(s) ((struct pst *)(s))
+
+/* Keeps libpq's message (its last line break dropped) for errmsg. */
+static int
+pdb_fail(struct pdb *p, const char *msg)
+{
+	size_t n;
+
+	snprintf(p->msg, sizeof(p->msg), "%s", msg != NULL && *msg ? msg :
+	    "PostgreSQL error");
+	n = strlen(p->msg);
+	while (n > 0 && (p->msg[n - 1] == '\n' || p->msg[n - 1] == ' '))
+		p->msg[--n] = '\0';
+	return DB_ERROR;
+}
+
+/* Reconnects a broken connection, outside a transaction only (in one,
+ * the transaction is lost anyway and the caller rolls back). */
+static int
+pdb_ready(struct pdb *p)
+{
+	if (PQstatus(p->conn) == CONNECTION_OK)
+		return DB_OK;
+	PQreset(p->conn);
+	if (PQstatus(p->conn) != CONNECTION_OK)
+		return pdb_fail(p, PQerrorMessage(p->conn));
+	return DB_OK;
+}
+
+/* Runs sql without parameters; ok is the status it must end in. */
+static int
+pdb_run(struct pdb *p, const char *sql)
+{
+	PGresult *r;
+	ExecStatusType st;
+	int rc = DB_OK;
+
+	if (pdb_ready(p) != DB_OK)
+		return DB_ERROR;
+	r = PQexec(p->conn, sql);
+	st = PQresultStatus(r);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+		rc = pdb_fail(p, PQresultErrorMessage(r));
+	PQclear(r);
+	return rc;
+}
+
+static void
+pdb_close(struct db *db)
+{
+	PQfinish(PDB(db)->conn);
+	free(db);
+}
+
+static const char *
+pdb_errmsg(struct db *db)
+{
+	return PDB(db)->msg;
+}
+
+/* The SQL with ?N as $N, outside string literals; *n the highest N.
+ * "LIMIT ?N" becomes "LIMIT (CASE WHEN $N >= 0 THEN $N END)": SQLite
+ * takes a negative limit as none, PostgreSQL wants NULL for that. */
+static char *
+pg_translate(const char *sql, int *n)
+{
+	static const char limit[] = "LIMIT ?";
+	size_t len = strlen(sql);
+	char *out, *o;
+	bool quoted = false;
+	long v;
+	int k;
+
+	*n = 0;
+	/* Each "LIMIT ?N" (at least 8 bytes) grows by under 40. */
+	if ((out = malloc(len * 6 + 1)) == NULL)
+		return NULL;
+	for (o = out; *sql != '\0'; sql++) {
+		if (*sql == '\'')
+			quoted = !quoted;
+		if (!quoted && strncmp(sql, limit, sizeof(limit) - 1) == 0 &&
+		    sql[7] >= '1' && sql[7] <= '9') {
+			v = strtol(sql + 7, NULL, 10);
+			o += snprintf(o, len * 6 + 1 - (size_t)(o - out),
+			    "LIMIT (CASE WHEN $%ld >= 0 THEN $%ld END)", v, v);
+			for (k = 7; sql[k] >= '0' && sql[k] <= '9'; k++)
+				;
+			sql += k - 1;
+			if (v > *n)
+				*n = (int)v;
+			continue;
+		}
+		if (quoted || *sql != '?' || sql[1] < '1' || sql[1] > '9') {
+			*o++ = *sql;
+			continue;
+		}
+		*o++ = '$';
+		v = strtol(sql + 1, NULL, 10);
+		if (v > *n)
+			*n = (int)v;
+	}
+	*o = '\0';
+	return out;
+}
+
+static void
+pst_forget(struct pst *s)
+{
+	for (int i = 0; s->blob != NULL && i < s->ncols; i++) {
+		free(s->blob[i]);
+		s->blob[i] = NULL;
+	}
+}
+
+static void
+pdb_finalize(struct db_stmt *st)
+{
+	struct pst *s = PST(st);
+
+	pst_forget(s);
+	free(s->blob);
+	free(s->bloblen);
+	PQclear(s->res);
+	free(s->sql);
+	free(s);
+}
+
+static int
+pdb_prepare(struct db *db, const char *sql, struct db_stmt **out)
+{
+	struct pst *s;
+
+	*out = NULL;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return pdb_fail(PDB(db), "out of memory");
+	s->base.db = db;
+	s->row = -1;
+	for (int i = 0; i < PG_MAXPARAM; i++)
+		s->types[i] = PG_TEXTOID;
+	if ((s->sql = pg_translate(sql, &s->nparams)) == NULL) {
+		free(s);
+		return pdb_fail(PDB(db), "out of memory");
+	}
+	if (s->nparams > PG_MAXPARAM) {
+		pdb_finalize(&s->base);
+		return pdb_fail(PDB(db), "too many parameters");
+	}
+	*out = &s->base;
+	return DB_OK;
+}
+
+static int
+pst_slot(struct pst *s, int i)
+{
+	if (i < 1 || i > s->nparams)
+		return pdb_fail(PDB(s->base.db), "parameter out of range");
+	return DB_OK;
+}
+
+static int
+pdb_bind_int64(struct db_stmt *st, int i, int64_t v)
+{
+	struct pst *s = PST(st);
+
+	if (pst_slot(s, i) != DB_OK)
+		return DB_ERROR;
+	snprintf(s->ints[i - 1], sizeof(s->ints[i - 1]), "%" PRId64, v);
+	s->values[i - 1] = s->ints[i - 1];
+	s->types[i - 1] = PG_INT8OID;
+	s->formats[i - 1] = 0;
+	return DB_OK;
+}
+
+static int
+pdb_bind_null(struct db_stmt *st, int i)
+{
+	struct pst *s = PST(st);
+
+	if (pst_slot(s, i) != DB_OK)
+		return DB_ERROR;
+	s->values[i - 1] = NULL;
+	s->types[i - 1] = 0;
+	s->formats[i - 1] = 0;
+	return DB_OK;
+}
+
+/* A NULL text is typed text: the server could not tell the type of
+ * "?1 IS NULL OR name = ?1" from its first use. */
+static int
+pdb_bind_text(struct db_stmt *st, int i, const char *v)
+{
+	struct pst *s = PST(st);
+
+	if (pst_slot(s, i) != DB_OK)
+		return DB_ERROR;
+	s->values[i - 1] = v;
+	s->types[i - 1] = PG_TEXTOID;
+	s->formats[i - 1] = 0;
+	return DB_OK;
+}
+
+static int
+pdb_bind_blob(struct db_stmt *st, int i, const void *v, size_t n)
+{
+	struct pst *s = PST(st);
+
+	if (pst_slot(s, i) != DB_OK)
+		return DB_ERROR;
+	if (n > INT32_MAX)
+		return pdb_fail(PDB(st->db), "blob too large");
+	s->values[i - 1] = v != NULL ? v : "";
+	s->lengths[i - 1] = (int)n;
+	s->types[i - 1] = PG_BYTEAOID;
+	s->formats[i - 1] = 1;
+	return DB_OK;
+}
+
+static void
+pdb_reset(struct db_stmt *st, bool clear)
+{
+	struct pst *s = PST(st);
+
+	pst_forget(s);
+	PQclear(s->res);
+	s->res = NULL;
+	s->row = -1;
+	if (clear)
+		for (int i = 0; i < s->nparams; i++) {
+			s->values[i] = NULL;
+			s->types[i] = PG_TEXTOID;
+			s->formats[i] = 0;
+		}
+}
+
+/* Runs the statement with its values; 0, or DB_ERROR. */
+static int
+pst_run(struct pst *s)
+{
+	struct pdb *p = PDB(s->base.db);
+	ExecStatusType st;
+
+	if (PQtransactionStatus(p->conn) == PQTRANS_IDLE &&
+	    pdb_ready(p) != DB_OK)
+		return DB_ERROR;
+	s->res = PQexecParams(p->conn, s->sql, s->nparams, s->types,
+	    s->values, s->lengths, s->formats, 0);
+	st = PQresultStatus(s->res);
+	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
+		return pdb_fail(p, s->res != NULL ?
+		    PQresultErrorMessage(s->res) : PQerrorMessage(p->conn));
+	p->changes = strtoll(PQcmdTuples(s->res), NULL, 10);
+	if ((s->ncols = PQnfields(s->res)) > 0 && s->blob == NULL) {
+		s->blob = calloc((size_t)s->ncols, sizeof(*s->blob));
+		s->bloblen = calloc((size_t)s->ncols, sizeof(*s->bloblen));
+		if (s->blob == NULL || s->bloblen == NULL)
+			return pdb_fail(p, "out of memory");
+	}
+	return DB_OK;
+}
+
+static int
+pdb_step(struct db_stmt *st)
+{
+	struct pst *s = PST(st);
+
+	if (s->row == -1 && s->res == NULL && pst_run(s) != DB_OK) {
+		PQclear(s->res);
+		s->res = NULL;
+		return DB_ERROR;
+	}
+	pst_forget(s);
+	if (s->row + 1 < PQntuples(s->res)) {
+		s->row++;
+		return DB_ROW;
+	}
+	s->row = PQntuples(s->res);
+	return DB_DONE;
+}
+
+static bool
+pdb_column_null(struct db_stmt *st, int i)
+{
+	struct pst *s = PST(st);
+
+	return s->res == NULL || i >= s->ncols ||
+	    PQgetisnull(s->res, s->row, i);
+}
+
+static const char *
+pdb_column_text(struct db_stmt *st, int i)
+{
+	struct pst *s = PST(st);
+
+	if (pdb_column_null(st, i))
+		return NULL;
+	return PQgetvalue(s->res, s->row, i);
+}
+
+static int64_t
+pdb_column_int64(struct db_stmt *st, int i)
+{
+	const char *v = pdb_column_text(st, i);
+	long long n;
+
+	if (v == NULL)
+		return 0;
+	if (v[0] == 't' && v[1] == '\0')
+		return 1;
+	errno = 0;
+	n = strtoll(v, NULL, 10);
+	return n;
+}
+
+static int
+pg_hex(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* bytea arrives in the hex format, "\x" and two digits a byte. */
+static const void *
+pdb_column_blob(struct db_stmt *st, int i, size_t *n)
+{
+	struct pst *s = PST(st);
+	const char *v = pdb_column_text(st, i);
+	size_t len;
+	unsigned char *b;
+
+	*n = 0;
+	if (v == NULL)
+		return NULL;
+	if (PQftype(s->res, i) != PG_BYTEAOID) {
+		*n = strlen(v);
+		return *n > 0 ? v : NULL;
+	}
+	if (s->blob[i] != NULL) {
+		*n = s->bloblen[i];
+		return s->blob[i];
+	}
+	len = strlen(v);
+	if (len < 2 || v[0] != '\\' || v[1] != 'x' || len % 2 != 0 ||
+	    len == 2 || (b = malloc((len - 2) / 2)) == NULL)
+		return NULL;
+	for (size_t k = 0; k < (len - 2) / 2; k++) {
+		int hi = pg_hex(v[2 + 2 * k]), lo = pg_hex(v[3 + 2 * k]);
+
+		if (hi < 0 || lo < 0) {
+			free(b);
+			return NULL;
+		}
+		b[k] = (unsigned char)(hi << 4 | lo);
+	}
+	s->blob[i] = b;
+	*n = s->bloblen[i] = (len - 2) / 2;
+	return b;
+}
+
+static int64_t
+pdb_changes(struct db *db)
+{
+	return PDB(db)->changes;
+}
+
+static int
+pdb_exec(struct db *db, const char *sql)
+{
+	return pdb_run(PDB(db), sql);
+}
+
+static int
+pdb_begin(struct db *db)
+{
+	char sql[80];
+
+	snprintf(sql, sizeof(sql), "BEGIN; SELECT pg_advisory_xact_lock(%d)",
+	    PG_LOCK_WRITE);
+	return pdb_run(PDB(db), sql);
+}
+
+/* COMMIT of a failed transaction rolls back and says so in its status
+ * only: that must not count as stored. */
+static int
+pdb_commit(struct db *db)
+{
+	struct pdb *p = PDB(db);
+	PGresult *r = PQexec(p->conn, "COMMIT");
+	int rc = DB_OK;
+
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		rc = pdb_fail(p, PQresultErrorMessage(r));
+	else if (strcmp(PQcmdStatus(r), "COMMIT") != 0)
+		rc = pdb_fail(p, "transaction failed, rolled back");
+	PQclear(r);
+	return rc;
+}
+
+static void
+pdb_rollback(struct db *db)
+{
+	struct pdb *p = PDB(db);
+
+	if (PQtransactionStatus(p->conn) != PQTRANS_IDLE) {
+		PGresult *r = PQexec(p->conn, "ROLLBACK");
+
+		PQclear(r);
+	}
+}
+
+static int
+pdb_data_version(struct db *db, int64_t *v)
+{
+	*v = ++PDB(db)->version;
+	return DB_OK;
+}
+
+static const struct db_ops pdb_ops = {
+	.name = "postgresql",
+	.close = pdb_close,
+	.errmsg = pdb_errmsg,
+	.prepare = pdb_prepare,
+	.finalize = pdb_finalize,
+	.bind_int64 = pdb_bind_int64,
+	.bind_text = pdb_bind_text,
+	.bind_blob = pdb_bind_blob,
+	.bind_null = pdb_bind_null,
+	.step = pdb_step,
+	.reset = pdb_reset,
+	.column_null = pdb_column_null,
+	.column_int64 = pdb_column_int64,
+	.column_text = pdb_column_text,
+	.column_blob = pdb_column_blob,
+	.changes = pdb_changes,
+	.begin = pdb_begin,
+	.commit = pdb_commit,
+	.rollback = pdb_rollback,
+	.data_version = pdb_data_version,
+	.exec = pdb_exec,
+};
+
+/* --- Schema --- */
+
+/* The steps, each taking the database to version `to`. Append, never
+ * edit. No PostgreSQL store predates version 10: its first step
+ * creates at once the tables SQLite reaches by its migrations 1 to 10
+ * (store_db_sqlite.c), column for column, with the SQLite functions
+ * the shared SQL uses. */
+static const struct {
+	int		 to;
+	const char	*sql;
+} pg_migrations[] = {
+	{ 10,
+	"CREATE FUNCTION instr(text, text) RETURNS integer\n"
+	"  AS 'SELECT strpos($1, $2)' LANGUAGE sql IMMUTABLE STRICT;\n"
+	"CREATE FUNCTION sg_concat(text, text, text) RETURNS text\n"
+	"  AS 'SELECT CASE WHEN $2 IS NULL THEN $1 WHEN $1 IS NULL THEN $2\n"
+	"  ELSE $1 || $3 || $2 END' LANGUAGE sql IMMUTABLE;\n"
+	"CREATE AGGREGATE group_concat(text, text)\n"
+	"  (SFUNC = sg_concat, STYPE = text);\n"
+	"CREATE COLLATION nocase (provider = icu,\n"
+	"  locale = 'und-u-ks-level2', deterministic = false);\n"
+	"CREATE TABLE tenant (\n"
+	"  id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,\n"
+	"  name TEXT NOT NULL UNIQUE,\n"
+	"  created BIGINT NOT NULL,\n"
+	"  domains BIGINT NOT NULL DEFAULT 0\n"
+	");\n"
+	"CREATE TABLE domain (\n"
+	"  id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,\n"
+	"  name TEXT NOT NULL UNIQUE,\n"
+	"  tenant_id BIGINT NOT NULL REFERENCES tenant (id),\n"
+	"  mode TEXT NOT NULL CHECK (mode IN ('none', 'testing', 'enforce')),\n"
+	"  max_age BIGINT NOT NULL,\n"
+	"  mx TEXT NOT NULL,\n"
+	"  policy_id TEXT NOT NULL,\n"
+	"  token TEXT NOT NULL UNIQUE,\n"
+	"  created BIGINT NOT NULL,\n"
+	"  updated BIGINT NOT NULL,\n"
+	"  removed BIGINT NOT NULL DEFAULT 0,\n"
+	"  serve_until BIGINT NOT NULL DEFAULT 0,\n"
+	"  revision BIGINT NOT NULL\n"
+	");\n"
+	"CREATE INDEX domain_tenant ON domain (tenant_id, name);\n"
+	"CREATE TABLE policy_history (\n"
+	"  id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,\n"
+	"  domain_id BIGINT NOT NULL REFERENCES domain (id),\n"
+	"  policy_id TEXT NOT NULL,\n"
+	"  since BIGINT NOT NULL,\n"
+	"  body TEXT NOT NULL,\n"
+	"  UNIQUE (domain_id, policy_id)\n"
+	");\n"
+	"CREATE TABLE report (\n"
+	"  id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,\n"
+	"  organization_name TEXT NOT NULL,\n"
+	"  report_id TEXT NOT NULL,\n"
+	"  contact_info TEXT,\n"
+	"  start_time BIGINT NOT NULL,\n"
+	"  end_time BIGINT NOT NULL,\n"
+	"  received BIGINT NOT NULL,\n"
+	"  route TEXT,\n"
+	"  client TEXT,\n"
+	"  mail_from TEXT,\n"
+	"  rcpt_to TEXT,\n"
+	"  dkim_present BIGINT NOT NULL,\n"
+	"  successful BIGINT NOT NULL,\n"
+	"  failed BIGINT NOT NULL,\n"
+	"  quirks BIGINT NOT NULL,\n"
+	"  raw BYTEA NOT NULL,\n"
+	"  raw_len BIGINT NOT NULL,\n"
+	"  raw_plain BIGINT NOT NULL,\n"
+	"  duplicates BIGINT NOT NULL DEFAULT 0,\n"
+	"  last_duplicate BIGINT,\n"
+	"  intake_domain TEXT,\n"
+	"  provenance TEXT NOT NULL CHECK (provenance IN ('dkim-verified',\n"
+	"    'import', 'mail-unverified', 'https')),\n"
+	"  provenance_reason TEXT,\n"
+	"  dkim_domain TEXT,\n"
+	"  report_domain TEXT,\n"
+	"  report_submitter TEXT,\n"
+	"  domain_mismatch BIGINT NOT NULL DEFAULT 0,\n"
+	"  digest BYTEA,\n"
+	"  counted BIGINT NOT NULL DEFAULT 1,\n"
+	"  conflict BIGINT NOT NULL DEFAULT 0\n"
+	");\n"
+	"CREATE INDEX report_received ON report (received, id);\n"
+	"CREATE INDEX report_key ON report (organization_name, report_id);\n"
+	"CREATE INDEX report_conflict ON report (organization_name, report_id)\n"
+	"  WHERE conflict = 1;\n"
+	"CREATE TABLE report_policy (\n"
+	"  id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,\n"
+	"  report BIGINT NOT NULL REFERENCES report (id) ON DELETE CASCADE,\n"
+	"  idx BIGINT NOT NULL,\n"
+	"  policy_type TEXT NOT NULL,\n"
+	"  policy_domain TEXT NOT NULL,\n"
+	"  policy_string TEXT NOT NULL,\n"
+	"  mx_host TEXT NOT NULL,\n"
+	"  successful BIGINT NOT NULL,\n"
+	"  failed BIGINT NOT NULL\n"
+	");\n"
+	"CREATE INDEX report_policy_report ON report_policy (report);\n"
+	"CREATE INDEX report_policy_domain ON report_policy "
+	"(policy_domain, report);\n"
+	"CREATE TABLE failure_detail (\n"
+	"  id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,\n"
+	"  policy BIGINT NOT NULL REFERENCES report_policy (id) "
+	"ON DELETE CASCADE,\n"
+	"  result_type TEXT NOT NULL,\n"
+	"  sending_mta_ip TEXT,\n"
+	"  receiving_mx_hostname TEXT,\n"
+	"  receiving_mx_helo TEXT,\n"
+	"  receiving_ip TEXT,\n"
+	"  additional_information TEXT,\n"
+	"  failure_reason_code TEXT,\n"
+	"  failed_session_count BIGINT NOT NULL\n"
+	");\n"
+	"CREATE INDEX failure_detail_policy ON failure_detail (policy);\n"
+	"CREATE TABLE rollup (\n"
+	"  policy_domain TEXT NOT NULL,\n"
+	"  day TEXT NOT NULL,\n"
+	"  organization_name TEXT NOT NULL,\n"
+	"  policy_type TEXT NOT NULL,\n"
+	"  result_type TEXT NOT NULL,\n"
+	"  sessions BIGINT NOT NULL,\n"
+	"  PRIMARY KEY (policy_domain, day, organization_name, policy_type,\n"
+	"    result_type)\n"
+	");\n"
+	"CREATE TABLE quarantine (\n"
+	"  id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,\n"
+	"  received BIGINT NOT NULL,\n"
+	"  kind TEXT NOT NULL CHECK (kind IN ('report', 'message')),\n"
+	"  route TEXT,\n"
+	"  client TEXT,\n"
+	"  mail_from TEXT,\n"
+	"  rcpt_to TEXT,\n"
+	"  intake_domain TEXT,\n"
+	"  reason TEXT NOT NULL,\n"
+	"  size BIGINT NOT NULL,\n"
+	"  raw BYTEA NOT NULL,\n"
+	"  report BIGINT REFERENCES report (id),\n"
+	"  sha256 BYTEA,\n"
+	"  anon BIGINT NOT NULL DEFAULT 0,\n"
+	"  client_key TEXT,\n"
+	"  seen BIGINT NOT NULL DEFAULT 1,\n"
+	"  last_seen BIGINT\n"
+	");\n"
+	"CREATE INDEX quarantine_received ON quarantine (received, id);\n"
+	"CREATE UNIQUE INDEX quarantine_sha256 ON quarantine (sha256);\n"
+	"CREATE INDEX quarantine_anon ON quarantine (anon, id);\n"
+	"CREATE INDEX quarantine_client ON quarantine (client_key, id)\n"
+	"  WHERE anon = 1;\n"
+	"CREATE TABLE domain_generation (\n"
+	"  id BIGINT PRIMARY KEY CHECK (id = 1),\n"
+	"  n BIGINT NOT NULL\n"
+	");\n"
+	"INSERT INTO domain_generation (id, n) VALUES (1, 0);\n"
+	"CREATE TABLE domain_mx (\n"
+	"  pattern TEXT NOT NULL,\n"
+	"  domain_id BIGINT NOT NULL REFERENCES domain (id),\n"
+	"  PRIMARY KEY (pattern, domain_id)\n"
+	");\n"
+	"CREATE INDEX domain_mx_domain ON domain_mx (domain_id);\n"
+	"CREATE TABLE tlsa_host (\n"
+	"  name TEXT PRIMARY KEY,\n"
+	"  parent TEXT NOT NULL\n"
+	");\n"
+	"CREATE INDEX tlsa_host_parent ON tlsa_host (parent);\n"
+	"CREATE TABLE quarantine_usage (\n"
+	"  id BIGINT PRIMARY KEY CHECK (id = 1),\n"
+	"  entries BIGINT NOT NULL,\n"
+	"  bytes BIGINT NOT NULL,\n"
+	"  folded BIGINT NOT NULL,\n"
+	"  dropped BIGINT NOT NULL\n"
+	");\n"
+	"INSERT INTO quarantine_usage (id, entries, bytes, folded, dropped)\n"
+	"  VALUES (1, 0, 0, 0, 0);\n"
+	"CREATE FUNCTION quarantine_usage_add() RETURNS trigger AS $$\n"
+	"BEGIN UPDATE quarantine_usage SET entries = entries + 1,\n"
+	"  bytes = bytes + length(NEW.raw) WHERE id = 1; RETURN NULL; END\n"
+	"$$ LANGUAGE plpgsql;\n"
+	"CREATE FUNCTION quarantine_usage_del() RETURNS trigger AS $$\n"
+	"BEGIN UPDATE quarantine_usage SET entries = entries - 1,\n"
+	"  bytes = bytes - length(OLD.raw) WHERE id = 1; RETURN NULL; END\n"
+	"$$ LANGUAGE plpgsql;\n"
+	"CREATE TRIGGER quarantine_usage_add AFTER INSERT ON quarantine\n"
+	"  FOR EACH ROW EXECUTE FUNCTION quarantine_usage_add();\n"
+	"CREATE TRIGGER quarantine_usage_del AFTER DELETE ON quarantine\n"
+	"  FOR EACH ROW EXECUTE FUNCTION quarantine_usage_del();\n"
+	"CREATE TABLE account (\n"
+	"  id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,\n"
+	"  email TEXT COLLATE nocase NOT NULL UNIQUE,\n"
+	"  tenant_id BIGINT REFERENCES tenant (id),\n"
+	"  role TEXT NOT NULL CHECK (role IN ('admin', 'owner', 'viewer')),\n"
+	"  password TEXT NOT NULL,\n"
+	"  created BIGINT NOT NULL,\n"
+	"  CHECK ((role = 'admin') = (tenant_id IS NULL))\n"
+	");\n"
+	"CREATE INDEX account_tenant ON account (tenant_id, email);\n"
+	"CREATE TABLE api_token (\n"
+	"  id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,\n"
+	"  tenant_id BIGINT NOT NULL REFERENCES tenant (id),\n"
+	"  hash BYTEA NOT NULL UNIQUE,\n"
+	"  prefix TEXT NOT NULL,\n"
+	"  read_only BIGINT NOT NULL,\n"
+	"  created BIGINT NOT NULL,\n"
+	"  revoked BIGINT\n"
+	");\n"
+	"CREATE INDEX api_token_tenant ON api_token (tenant_id, id);\n"
+	"CREATE TABLE session (\n"
+	"  hash BYTEA PRIMARY KEY,\n"
+	"  account_id BIGINT NOT NULL REFERENCES account (id)\n"
+	"    ON DELETE CASCADE,\n"
+	"  csrf TEXT NOT NULL,\n"
+	"  created BIGINT NOT NULL,\n"
+	"  expires BIGINT NOT NULL\n"
+	");\n"
+	"CREATE INDEX session_expires ON session (expires);\n"
+	"CREATE TABLE login_failure (\n"
+	"  key TEXT PRIMARY KEY,\n"
+	"  count BIGINT NOT NULL,\n"
+	"  since BIGINT NOT NULL\n"
+	");\n"
+	"CREATE TABLE fetch_day (\n"
+	"  domain TEXT NOT NULL,\n"
+	"  day TEXT NOT NULL,\n"
+	"  fetches BIGINT NOT NULL,\n"
+	"  clients BIGINT NOT NULL,\n"
+	"  hll BYTEA,\n"
+	"  agents_other BIGINT NOT NULL DEFAULT 0,\n"
+	"  PRIMARY KEY (domain, day)\n"
+	");\n"
+	"CREATE INDEX fetch_day_day ON fetch_day (day);\n"
+	"CREATE TABLE fetch_agent (\n"
+	"  domain TEXT NOT NULL,\n"
+	"  day TEXT NOT NULL,\n"
+	"  agent TEXT NOT NULL,\n"
+	"  fetches BIGINT NOT NULL,\n"
+	"  PRIMARY KEY (domain, day, agent)\n"
+	");\n"
+	"CREATE INDEX fetch_agent_day ON fetch_agent (day);\n"
+	"CREATE TABLE domain_check (\n"
+	"  domain TEXT PRIMARY KEY,\n"
+	"  checked BIGINT NOT NULL,\n"
+	"  next_at BIGINT NOT NULL,\n"
+	"  failures BIGINT NOT NULL,\n"
+	"  warnings BIGINT NOT NULL,\n"
+	"  findings TEXT NOT NULL\n"
+	");\n"
+	"CREATE INDEX domain_check_next ON domain_check (next_at);\n"
+	"CREATE TABLE alert (\n"
+	"  id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,\n"
+	"  domain TEXT NOT NULL,\n"
+	"  subject TEXT NOT NULL,\n"
+	"  kind TEXT NOT NULL,\n"
+	"  severity TEXT NOT NULL,\n"
+	"  text TEXT NOT NULL,\n"
+	"  fix TEXT NOT NULL,\n"
+	"  raised BIGINT NOT NULL,\n"
+	"  hook_sent BIGINT NOT NULL,\n"
+	"  hook_tries BIGINT NOT NULL DEFAULT 0,\n"
+	"  mail_sent BIGINT NOT NULL,\n"
+	"  mail_tries BIGINT NOT NULL DEFAULT 0\n"
+	");\n"
+	"CREATE INDEX alert_key ON alert (domain, subject, kind, raised);\n"
+	"CREATE INDEX alert_domain ON alert (domain, id);\n"
+	"CREATE INDEX alert_hook ON alert (id) WHERE hook_sent = 0;\n"
+	"CREATE INDEX alert_mail ON alert (id) WHERE mail_sent = 0;\n"
+	"CREATE TABLE digest (\n"
+	"  tenant TEXT PRIMARY KEY,\n"
+	"  sent BIGINT NOT NULL\n"
+	");\n" },
+};
+
+static_assert(DB_SCHEMA_VERSION == 10, "a new migration needs its "
+    "PostgreSQL step in pg_migrations too");
+
+/* Reads the schema version (0: a new database). */
+static int
+pg_version(struct pdb *p, int *v)
+{
+	PGresult *r = PQexec(p->conn, "SELECT max(version) FROM "
+	    "schema_version");
+	int rc = DB_OK;
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		rc = pdb_fail(p, PQresultErrorMessage(r));
+	else
+		*v = PQgetisnull(r, 0, 0) ? 0 : atoi(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return rc;
+}
+
+/* Runs the steps the database has not had, under an advisory lock, so
+ * that nodes starting at once apply each step once. */
+static int
+pg_migrate(struct pdb *p, struct err *e)
+{
+	char sql[96];
+	int v = 0, rc = -1;
+	bool locked = false;
+
+	if (pdb_run(p, "SET client_min_messages = warning") != DB_OK ||
+	    pdb_run(p, "CREATE TABLE IF NOT EXISTS schema_version "
+	    "(version INTEGER NOT NULL)") != DB_OK)
+		goto fail;
+	snprintf(sql, sizeof(sql), "SELECT pg_advisory_lock(%d)",
+	    PG_LOCK_MIGRATE);
+	if (pdb_run(p, sql) != DB_OK)
+		goto fail;
+	locked = true;
+	if (pg_version(p, &v) != DB_OK)
+		goto fail;
+	for (size_t i = 0; i < sizeof(pg_migrations) /
+	    sizeof(pg_migrations[0]); i++) {
+		if (pg_migrations[i].to <= v)
+			continue;
+		snprintf(sql, sizeof(sql), "INSERT INTO schema_version "
+		    "(version) VALUES (%d)", pg_migrations[i].to);
+		if (pdb_run(p, "BEGIN") != DB_OK ||
+		    pdb_run(p, pg_migrations[i].sql) != DB_OK ||
+		    pdb_run(p, sql) != DB_OK || pdb_commit(&p->base) != DB_OK) {
+			pdb_rollback(&p->base);
+			err_set(e, "migration to %d: %s", pg_migrations[i].to,
+			    p->msg);
+			goto out;
+		}
+		v = pg_migrations[i].to;
+	}
+	if (v > DB_SCHEMA_VERSION) {
+		err_set(e, "schema version %d is newer than this stsguard "
+		    "knows (%d): upgrade stsguard", v, DB_SCHEMA_VERSION);
+		goto out;
+	}
+	rc = 0;
+	goto out;
+fail:
+	err_set(e, "migrations: %s", p->msg);
+out:
+	if (locked) {
+		snprintf(sql, sizeof(sql), "SELECT pg_advisory_unlock(%d)",
+		    PG_LOCK_MIGRATE);
+		pdb_run(p, sql);
+	}
+	return rc;
+}
+
+/* libpq prints notices on stderr by default: the daemon logs its own. */
+static void
+pg_quiet(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+}
+
+int
+db_pg_open(const char *conninfo, struct db **db, struct err *e)
+{
+	struct pdb *p;
+	int rc = -1;
+
+	*db = NULL;
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return err_set(e, "store: out of memory");
+	p->base.ops = &pdb_ops;
+	if ((p->conn = PQconnectdb(conninfo)) == NULL ||
+	    PQstatus(p->conn) != CONNECTION_OK) {
+		pdb_fail(p, p->conn != NULL ? PQerrorMessage(p->conn) :
+		    "out of memory");
+		err_set(e, "store PostgreSQL: connect: %s", p->msg);
+		goto out;
+	}
+	PQsetNoticeProcessor(p->conn, pg_quiet, NULL);
+	if (pg_migrate(p, e) == -1) {
+		err_prefix(e, "store PostgreSQL: ");
+		goto out;
+	}
+	*db = &p->base;
+	p = NULL;
+	rc = 0;
+out:
+	if (p != NULL)
+		pdb_close(&p->base);
+	return rc;
+}
