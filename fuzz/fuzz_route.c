@@ -68,7 +68,7 @@ fuzz_init(void)
 	p.mode = POLICY_MODE_TESTING;
 	p.max_age = 86400;
 	if (strv_push(&p.mx, "*.example.com") == -1 ||
-	    store_open_dir(dir, &s, &e) == -1 ||
+	    store_open_at(NULL, dir, &s, &e) == -1 ||
 	    store_domain_add(s, "default", "example.com", &p, &dom, &e)
 	    == -1)
 		fuzz_fail(e.msg);

@@ -791,7 +791,8 @@ pg_version(struct pdb *p, int *v)
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
 		rc = pdb_fail(p, PQresultErrorMessage(r));
 	else
-		*v = PQgetisnull(r, 0, 0) ? 0 : atoi(PQgetvalue(r, 0, 0));
+		*v = PQgetisnull(r, 0, 0) ? 0 :
+		    (int)strtol(PQgetvalue(r, 0, 0), NULL, 10);
 	PQclear(r);
 	return rc;
 }

@@ -1,11 +1,14 @@
 /*
- * store_sqlite.c - the store (store.h) in one SQLite 3 file.
- *
- * The file is opened in WAL mode with synchronous=FULL, so that a commit
- * is on disk when sqlite3_step returns: a report is acknowledged only
- * after that. Foreign keys are on; writers wait up to SQ_BUSY_MS for each
- * other. The schema is built and upgraded at open by numbered migrations
- * (PRAGMA user_version), each in its own transaction.
+ * store_sql.c - the store (store.h) in SQL, once for every engine: the
+ * statements and the logic around them, over store_db.h, whose drivers
+ * (store_db_sqlite.c, store_db_pg.c) open the database, build and
+ * migrate its schema and run what this file prepares. The SQL is what
+ * SQLite and PostgreSQL both speak (numbered parameters, ON CONFLICT,
+ * RETURNING, CTEs); a write transaction (db_begin) lets one writer at a
+ * time in, across processes and nodes, so that the read-then-write
+ * steps below (is this report a duplicate? does this name exist?) hold
+ * on both. A commit is durable when it returns: a report is
+ * acknowledged only after that.
  *
  *   tenant ---< domain ---< policy_history	(every id a domain served)
  *   report ---< report_policy ---< failure_detail
@@ -94,9 +97,6 @@
 #include "store_db.h"
 #include "store_int.h"
 
-/* How long a writer waits for another one (another process, say the CLI
- * next to the daemon) before giving up with "database is locked". */
-#define SQ_BUSY_MS 5000
 /* Fresh tokens tried when one collides (2^-128 per try: never, but the
  * UNIQUE constraint would otherwise turn it into a failed add). */
 #define SQ_TOKEN_TRIES 4
