@@ -474,7 +474,8 @@ void	check_testing_ready(struct check_report *r, enum policy_mode mode,
 
 /* What a domain is checked with. */
 struct check_opts {
-	const char	*nameserver;	/* "IP[:PORT]", or NULL: resolv.conf */
+	struct dns_conf	 dns;		/* the resolvers' settings
+					 * (dns_conf_get) */
 	const char	*ca_file;	/* trust only this for HTTPS and
 					 * STARTTLS, or NULL: the system's */
 	bool		 allow_private;	/* probe loopback and private

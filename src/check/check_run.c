@@ -738,7 +738,7 @@ check_many(const struct check_opts *o, const char *const *domains,
 		return err_set(e, "out of memory");
 	for (size_t i = 0; i < nw; i++) {
 		w[i].pool = &pool;
-		if (dns_resolver_new(o->nameserver, &w[i].res, e) == -1) {
+		if (dns_resolver_new(&o->dns, &w[i].res, e) == -1) {
 			rc = -1;
 			goto out;
 		}
