@@ -82,12 +82,11 @@ check_sec_note(struct check_sec_keep *k, struct dns_resolver *res,
 	if (k->n == sizeof(k->a) / sizeof(k->a[0]))
 		return;
 	s = &k->a[k->n];
-	snprintf(k->what[k->n], sizeof(k->what[k->n]), "%s %s", name, type);
-	snprintf(k->why[k->n], sizeof(k->why[k->n]), "%s", dns_last_sec(res,
-	    &why) == DNS_SEC_BOGUS ? why : "");
-	s->what = k->what[k->n];
 	s->q.rc = rc;
-	s->q.sec = dns_last_sec(res, NULL);
+	s->q.sec = dns_last_sec(res, &why);
+	snprintf(k->what[k->n], sizeof(k->what[k->n]), "%s %s", name, type);
+	snprintf(k->why[k->n], sizeof(k->why[k->n]), "%s", why);
+	s->what = k->what[k->n];
 	s->q.why = k->why[k->n];
 	k->n++;
 }

@@ -536,36 +536,38 @@ test_tlsrpt(void **state)
 
 /* --- DNSSEC of what a sender reads ------------------------------------ */
 
-/* The three answers step 6 judges, with DNSSEC statuses s0, s1, s2. */
+/* r (initialised here) after check_dnssec of the three answers step 6
+ * judges, with DNSSEC statuses s0, s1, s2; the MX answer's reason why1
+ * (NULL: ""). */
 static void
-sec3(struct check_sec a[3], enum dns_sec s0, enum dns_sec s1,
-    enum dns_sec s2)
+judge(struct check_report *r, enum dns_sec s0, enum dns_sec s1,
+    enum dns_sec s2, const char *why1)
 {
 	static const char *const what[3] = { "_mta-sts.example.com TXT",
 	    "example.com MX", "_smtp._tls.example.com TXT" };
 	enum dns_sec s[3] = { s0, s1, s2 };
+	struct check_sec a[3];
 
+	memset(a, 0, sizeof(a));
 	for (size_t i = 0; i < 3; i++) {
-		memset(&a[i], 0, sizeof(a[i]));
 		a[i].what = what[i];
 		a[i].q.rc = s[i] == DNS_SEC_NONE || s[i] == DNS_SEC_BOGUS ?
 		    DNS_FAILED : DNS_FOUND;
 		a[i].q.sec = s[i];
-		a[i].q.why = "";
+		a[i].q.why = i == 1 && why1 != NULL ? why1 : "";
 	}
+	check_report_init(r, "example.com");
+	check_dnssec(r, a, 3);
 }
 
 static void
 test_dnssec(void **state)
 {
 	struct check_report r;
-	struct check_sec a[3];
 
 	(void)state;
 	/* All signed and valid: a pass naming each answer. */
-	sec3(a, DNS_SEC_SECURE, DNS_SEC_SECURE, DNS_SEC_SECURE);
-	check_report_init(&r, "example.com");
-	check_dnssec(&r, a, 3);
+	judge(&r, DNS_SEC_SECURE, DNS_SEC_SECURE, DNS_SEC_SECURE, NULL);
 	assert_int_equal(r.n, 1);
 	assert_int_equal(r.f[0].area, CHECK_A_DNSSEC);
 	assert_string_equal(check_area_name(r.f[0].area), "dnssec");
@@ -575,9 +577,7 @@ test_dnssec(void **state)
 
 	/* Unsigned is no error (most domains are): a note, saying which
 	 * answers were signed all the same. */
-	sec3(a, DNS_SEC_INSECURE, DNS_SEC_SECURE, DNS_SEC_INSECURE);
-	check_report_init(&r, "example.com");
-	check_dnssec(&r, a, 3);
+	judge(&r, DNS_SEC_INSECURE, DNS_SEC_SECURE, DNS_SEC_INSECURE, NULL);
 	want(&r, CHECK_INFO, "DNSSEC insecure (unsigned): _mta-sts."
 	    "example.com TXT, _smtp._tls.example.com TXT; secure: "
 	    "example.com MX");
@@ -586,9 +586,7 @@ test_dnssec(void **state)
 
 	/* No trust anchor: nothing was validated, and the note says how
 	 * to have it. */
-	sec3(a, DNS_SEC_UNCHECKED, DNS_SEC_UNCHECKED, DNS_SEC_NONE);
-	check_report_init(&r, "example.com");
-	check_dnssec(&r, a, 3);
+	judge(&r, DNS_SEC_UNCHECKED, DNS_SEC_UNCHECKED, DNS_SEC_NONE, NULL);
 	want(&r, CHECK_INFO, "not validated (no trust anchor set; set "
 	    "dnssec_trust_anchor)");
 	assert_int_equal(r.n, 1);
@@ -597,11 +595,8 @@ test_dnssec(void **state)
 
 	/* Bogus, even beside secure answers: a failure naming the answer,
 	 * libunbound's reason, and what to fix. */
-	sec3(a, DNS_SEC_SECURE, DNS_SEC_BOGUS, DNS_SEC_SECURE);
-	a[1].q.why = "validation failure <example.com. MX IN>: signature "
-	    "expired";
-	check_report_init(&r, "example.com");
-	check_dnssec(&r, a, 3);
+	judge(&r, DNS_SEC_SECURE, DNS_SEC_BOGUS, DNS_SEC_SECURE,
+	    "validation failure <example.com. MX IN>: signature expired");
 	assert_int_equal(r.n, 1);
 	assert_int_equal(r.nfail, 1);
 	assert_string_equal(r.f[0].subject, "example.com MX");
@@ -613,9 +608,7 @@ test_dnssec(void **state)
 	check_report_free(&r);
 
 	/* Two bogus: the first named, the other said. */
-	sec3(a, DNS_SEC_BOGUS, DNS_SEC_BOGUS, DNS_SEC_SECURE);
-	check_report_init(&r, "example.com");
-	check_dnssec(&r, a, 3);
+	judge(&r, DNS_SEC_BOGUS, DNS_SEC_BOGUS, DNS_SEC_SECURE, NULL);
 	assert_string_equal(r.f[0].subject, "_mta-sts.example.com TXT");
 	want(&r, CHECK_FAIL, "DNSSEC bogus: validation failed (and other "
 	    "answers)");
@@ -623,9 +616,7 @@ test_dnssec(void **state)
 
 	/* No answer came at all: nothing to judge, and no failure here
 	 * (the steps that asked say why). */
-	sec3(a, DNS_SEC_NONE, DNS_SEC_NONE, DNS_SEC_NONE);
-	check_report_init(&r, "example.com");
-	check_dnssec(&r, a, 3);
+	judge(&r, DNS_SEC_NONE, DNS_SEC_NONE, DNS_SEC_NONE, NULL);
 	want(&r, CHECK_INFO, "DNSSEC not judged");
 	assert_int_equal(r.nfail + r.nwarn, 0);
 	check_report_free(&r);
