@@ -153,7 +153,7 @@ int	check_kind_parse(const char *name);
 
 /* What a DNS lookup gave: rc is an enum dns_answer, err its reason;
  * sec what DNSSEC said of the answer (dns_last_sec), why the reason
- * when bogus (NULL otherwise). */
+ * when bogus (NULL or "" otherwise). */
 struct check_dns {
 	int		 rc;
 	const char	*err;

@@ -69,8 +69,9 @@ check_add(struct check_report *r, enum check_level lv, enum check_area a,
 	f->area = a;
 	/* Each area's usual meaning; check_tag refines it. */
 	f->kind = a == CHECK_A_STS_TXT || a == CHECK_A_TLSRPT ||
-	    a == CHECK_A_MX || a == CHECK_A_DNSSEC ? CHECK_K_RECORD : a == CHECK_A_POLICY ?
-	    CHECK_K_POLICY : a == CHECK_A_SMTP ? CHECK_K_MX_TLS : CHECK_K_NONE;
+	    a == CHECK_A_MX || a == CHECK_A_DNSSEC ? CHECK_K_RECORD :
+	    a == CHECK_A_POLICY ? CHECK_K_POLICY : a == CHECK_A_SMTP ?
+	    CHECK_K_MX_TLS : CHECK_K_NONE;
 	snprintf(f->subject, sizeof(f->subject), "%s", subject);
 	snprintf(f->fix, sizeof(f->fix), "%s", fix ? fix : "");
 	va_start(ap, fmt);

@@ -1,10 +1,12 @@
 /*
  * dns_resolve.c - the one resolver (dns.h), over libunbound.
  *
- *	dns_resolver_new(nameserver) -> a context forwarding to it (or to
- *	    resolv.conf's servers); queries run asynchronously in the
- *	    context's own thread, so that we can stop waiting after
- *	    DNS_TIMEOUT_MS
+ *	dns_resolver_new(nameserver, trust anchor) -> a context forwarding
+ *	    to it (or to resolv.conf's servers), validating DNSSEC below
+ *	    the anchor; queries run asynchronously in the context's own
+ *	    thread, so that we can stop waiting after DNS_TIMEOUT_MS
+ *	dns_last_sec -> secure, insecure, not validated or bogus: the
+ *	    last answer's DNSSEC status
  *	dns_txt(name) -> TXT rdata, each record's <character-string>s joined
  *	dns_mx, dns_cname, dns_addrs, dns_count, dns_ns -> the checker's
  *	    lookups
