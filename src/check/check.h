@@ -73,6 +73,7 @@ enum check_area {
 				 * earlier names keep their values */
 	CHECK_A_REPORTS,	/* the domain's TLS reports over the last
 				 * weeks (the monitor's, check_trend.c) */
+	CHECK_A_DNSSEC,		/* DNSSEC of the records a sender reads */
 };
 
 /* What a warning or failure means for the monitor's alerts (check_alert.c):
@@ -138,7 +139,7 @@ void	check_add(struct check_report *r, enum check_level lv,
 void	check_tag(struct check_report *r, enum check_kind k);
 
 /* "pass", "info", "warn", "fail"; "sts-txt", "policy", "mx", "smtp",
- * "tlsrpt", "hosted", "ns", "reports". Static storage. */
+ * "tlsrpt", "hosted", "ns", "reports", "dnssec". Static storage. */
 const char *check_level_name(enum check_level lv);
 const char *check_area_name(enum check_area a);
 /* "none", "record", "policy", "mx-uncovered", "mx-tls", "cert-expiry",
@@ -150,10 +151,14 @@ int	check_kind_parse(const char *name);
 
 /* --- the pure checks (check_eval.c), in the order they run ------------ */
 
-/* What a DNS lookup gave: rc is an enum dns_answer, err its reason. */
+/* What a DNS lookup gave: rc is an enum dns_answer, err its reason;
+ * sec what DNSSEC said of the answer (dns_last_sec), why the reason
+ * when bogus (NULL or "" otherwise). */
 struct check_dns {
 	int		 rc;
 	const char	*err;
+	enum dns_sec	 sec;
+	const char	*why;
 };
 
 /* Step 1: the TXT records at _mta-sts.<domain> (strings joined) and the
@@ -280,6 +285,22 @@ void	check_smtp_probe(struct check_report *r, const struct check_smtp *s);
  * otherwise. */
 void	check_tlsrpt(struct check_report *r, struct check_dns q,
 	    const struct strv *txt, const char *own_prefix);
+
+/* One answer the DNSSEC finding judges. */
+struct check_sec {
+	const char	*what;		/* "_mta-sts.example.com TXT" */
+	struct check_dns q;
+};
+
+/* Step 6: one finding on the DNSSEC status of the answers a[0..n)
+ * (_mta-sts TXT, MX, _smtp._tls TXT), worst first: any bogus fails,
+ * naming it and libunbound's reason, with what to fix (a bogus record
+ * is one a validating sender cannot read at all); without a trust
+ * anchor "not validated" (info); any unsigned "insecure (unsigned)"
+ * (info: most domains are); all signed and valid "secure" (pass).
+ * Answers that did not come (DNS_SEC_NONE) are not judged. */
+void	check_dnssec(struct check_report *r, const struct check_sec *a,
+	    size_t n);
 
 /* For a hosted domain: what DNS says against what stsguard serves. The
  * policy id published (r->sts_id) against served_id; the CNAMEs of
@@ -474,7 +495,8 @@ void	check_testing_ready(struct check_report *r, enum policy_mode mode,
 
 /* What a domain is checked with. */
 struct check_opts {
-	const char	*nameserver;	/* "IP[:PORT]", or NULL: resolv.conf */
+	struct dns_conf	 dns;		/* the resolvers' settings
+					 * (dns_conf_get) */
 	const char	*ca_file;	/* trust only this for HTTPS and
 					 * STARTTLS, or NULL: the system's */
 	bool		 allow_private;	/* probe loopback and private

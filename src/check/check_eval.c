@@ -69,8 +69,9 @@ check_add(struct check_report *r, enum check_level lv, enum check_area a,
 	f->area = a;
 	/* Each area's usual meaning; check_tag refines it. */
 	f->kind = a == CHECK_A_STS_TXT || a == CHECK_A_TLSRPT ||
-	    a == CHECK_A_MX ? CHECK_K_RECORD : a == CHECK_A_POLICY ?
-	    CHECK_K_POLICY : a == CHECK_A_SMTP ? CHECK_K_MX_TLS : CHECK_K_NONE;
+	    a == CHECK_A_MX || a == CHECK_A_DNSSEC ? CHECK_K_RECORD :
+	    a == CHECK_A_POLICY ? CHECK_K_POLICY : a == CHECK_A_SMTP ?
+	    CHECK_K_MX_TLS : CHECK_K_NONE;
 	snprintf(f->subject, sizeof(f->subject), "%s", subject);
 	snprintf(f->fix, sizeof(f->fix), "%s", fix ? fix : "");
 	va_start(ap, fmt);
@@ -121,9 +122,10 @@ const char *
 check_area_name(enum check_area a)
 {
 	static const char *const names[] = { "sts-txt", "policy", "mx",
-	    "smtp", "tlsrpt", "hosted", "ns", "reports" };
+	    "smtp", "tlsrpt", "hosted", "ns", "reports", "dnssec" };
 
-	return (unsigned)a < 8 ? names[a] : "?";
+	return (unsigned)a < sizeof(names) / sizeof(names[0]) ? names[a] :
+	    "?";
 }
 
 /* "a -> b -> c" of a CNAME chain, after name. */
@@ -850,6 +852,72 @@ check_same_host(const char *a, const char *b)
 	if (nb > 0 && b[nb - 1] == '.')
 		nb--;
 	return na == nb && strncasecmp(a, b, na) == 0;
+}
+
+/* Step 6: DNSSEC. The answers of a[0..n) with status s, "x, y", into
+ * buf (cut to fit); returns how many. */
+static size_t
+check_sec_names(const struct check_sec *a, size_t n, enum dns_sec s,
+    char *buf, size_t cap)
+{
+	size_t o = 0, k = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		if (a[i].q.sec != s)
+			continue;
+		k++;
+		if (o < cap)
+			o += (size_t)snprintf(buf + o, cap - o, "%s%s",
+			    o ? ", " : "", a[i].what);
+	}
+	return k;
+}
+
+void
+check_dnssec(struct check_report *r, const struct check_sec *a, size_t n)
+{
+	char secure[160], insecure[160];
+	const struct check_sec *bogus = NULL;
+	size_t nbogus = 0, nsecure, ninsecure;
+
+	for (size_t i = 0; i < n; i++)
+		if (a[i].q.sec == DNS_SEC_BOGUS && nbogus++ == 0)
+			bogus = &a[i];
+	if (bogus != NULL) {
+		/* RFC 4035 §5.5: a validator answers SERVFAIL for it, so a
+		 * sender that validates sees no record at all. */
+		check_add(r, CHECK_FAIL, CHECK_A_DNSSEC, bogus->what,
+		    "re-sign the zone (its signatures have expired or are "
+		    "missing), or make the DS record at the parent match the "
+		    "zone's key (KSK): until then validating senders cannot "
+		    "read these records", "DNSSEC bogus: %s%s",
+		    bogus->q.why != NULL && bogus->q.why[0] != '\0' ?
+		    bogus->q.why : "validation failed", nbogus > 1 ?
+		    " (and other answers)" : "");
+		return;
+	}
+	nsecure = check_sec_names(a, n, DNS_SEC_SECURE, secure,
+	    sizeof(secure));
+	ninsecure = check_sec_names(a, n, DNS_SEC_INSECURE, insecure,
+	    sizeof(insecure));
+	for (size_t i = 0; i < n; i++)
+		if (a[i].q.sec == DNS_SEC_UNCHECKED) {
+			check_add(r, CHECK_INFO, CHECK_A_DNSSEC, r->domain,
+			    NULL, "DNSSEC not validated (no trust anchor set; "
+			    "set dnssec_trust_anchor)");
+			return;
+		}
+	if (ninsecure > 0)
+		check_add(r, CHECK_INFO, CHECK_A_DNSSEC, r->domain, NULL,
+		    "DNSSEC insecure (unsigned): %s%s%s", insecure,
+		    nsecure ? "; secure: " : "", secure);
+	else if (nsecure > 0)
+		check_add(r, CHECK_PASS, CHECK_A_DNSSEC, r->domain, NULL,
+		    "DNSSEC secure: %s", secure);
+	else
+		check_add(r, CHECK_INFO, CHECK_A_DNSSEC, r->domain, NULL,
+		    "DNSSEC not judged: no answer came to validate");
 }
 
 void

@@ -841,7 +841,7 @@ check_monitor_run(struct check_monitor *m, struct store *s,
 		return 1;
 	}
 	if (monitor_hosted(m, s, domain, &h, e) == -1 ||
-	    dns_resolver_new(m->c.opts.nameserver, &res, e) == -1)
+	    dns_resolver_new(&m->c.opts.dns, &res, e) == -1)
 		goto out;
 	check_domain(&m->c.opts, res, domain, &h, &r);
 	monitor_more(m, s, &r, time(NULL));

@@ -15,6 +15,7 @@
  *	each MX: A/AAAA, port 25: greeting, EHLO, STARTTLS, handshake;
  *	    _25._tcp.MX TLSA           -> check_smtp_probe
  *	_smtp._tls.D TXT               -> check_tlsrpt
+ *	DNSSEC of those TXT and the MX answers -> check_dnssec
  *	(hosted) served id, service host -> check_hosted
  *
  * What it never does: connect to an address check_addr_private refuses
@@ -59,6 +60,35 @@ check_cnames(struct dns_resolver *res, const char *name, struct strv *chain)
 			break;
 		snprintf(cur, sizeof(cur), "%s", next);
 	}
+}
+
+/* The answers step 6 judges (check_dnssec), kept from the steps that
+ * asked: the resolver's status is of its last lookup only. */
+struct check_sec_keep {
+	struct check_sec a[3];
+	size_t	 n;
+	char	 what[3][LIMIT_DNAME_LEN + 24];
+	char	 why[3][320];
+};
+
+/* Keeps the DNSSEC status of res's last lookup, of name and type. */
+static void
+check_sec_note(struct check_sec_keep *k, struct dns_resolver *res,
+    const char *name, const char *type, int rc)
+{
+	struct check_sec *s;
+	const char *why;
+
+	if (k->n == sizeof(k->a) / sizeof(k->a[0]))
+		return;
+	s = &k->a[k->n];
+	s->q.rc = rc;
+	s->q.sec = dns_last_sec(res, &why);
+	snprintf(k->what[k->n], sizeof(k->what[k->n]), "%s %s", name, type);
+	snprintf(k->why[k->n], sizeof(k->why[k->n]), "%s", why);
+	s->what = k->what[k->n];
+	s->q.why = k->why[k->n];
+	k->n++;
 }
 
 /* --- the policy fetch ------------------------------------------------- */
@@ -561,7 +591,7 @@ check_ns_run(const struct check_opts *o, struct dns_resolver *res,
 {
 	struct strv ns = { 0 }, addrs[LIMIT_CHECK_NS];
 	struct check_ns *probes = NULL;
-	struct check_dns q = { DNS_NONE, NULL };
+	struct check_dns q = { .rc = DNS_NONE };
 	const char *zone = r->domain;
 	struct err e, ea[LIMIT_CHECK_NS];
 	size_t n = 0;
@@ -620,8 +650,9 @@ check_domain(const struct check_opts *o, struct dns_resolver *res,
 {
 	char name[LIMIT_DNAME_LEN + 16];
 	struct strv txt = { 0 }, chain = { 0 }, addrs = { 0 }, mchain = { 0 };
+	struct check_sec_keep sec = { 0 };
 	struct dns_mx *mx;
-	struct check_dns q;
+	struct check_dns q = { 0 };
 	struct err e;
 	size_t nmx = 0, ok;
 
@@ -635,6 +666,7 @@ check_domain(const struct check_opts *o, struct dns_resolver *res,
 	check_cnames(res, name, &chain);
 	q.rc = dns_txt(res, name, &txt, &e);
 	q.err = e.msg;
+	check_sec_note(&sec, res, name, "TXT", q.rc);
 	check_sts_txt(r, q, &txt, &chain);
 	strv_free(&txt);
 
@@ -655,6 +687,7 @@ check_domain(const struct check_opts *o, struct dns_resolver *res,
 	} else {
 		q.rc = dns_mx(res, domain, mx, LIMIT_CHECK_MX, &nmx, &e);
 		q.err = e.msg;
+		check_sec_note(&sec, res, domain, "MX", q.rc);
 		check_mx_cover(r, q, mx, nmx);
 		if (q.rc == DNS_FOUND)
 			check_mx_templates(r, o->templates, mx, nmx);
@@ -668,9 +701,13 @@ check_domain(const struct check_opts *o, struct dns_resolver *res,
 	snprintf(name, sizeof(name), "_smtp._tls.%s", domain);
 	q.rc = dns_txt(res, name, &txt, &e);
 	q.err = e.msg;
+	check_sec_note(&sec, res, name, "TXT", q.rc);
 	check_tlsrpt(r, q, &txt, hosted && hosted->hosted ?
 	    hosted->own_prefix : NULL);
 	strv_free(&txt);
+
+	/* 6. DNSSEC of what a sender reads */
+	check_dnssec(r, sec.a, sec.n);
 
 	if (hosted != NULL && hosted->hosted)
 		check_hosted(r, hosted->policy_id, hosted->service_host,
@@ -738,7 +775,7 @@ check_many(const struct check_opts *o, const char *const *domains,
 		return err_set(e, "out of memory");
 	for (size_t i = 0; i < nw; i++) {
 		w[i].pool = &pool;
-		if (dns_resolver_new(o->nameserver, &w[i].res, e) == -1) {
+		if (dns_resolver_new(&o->dns, &w[i].res, e) == -1) {
 			rc = -1;
 			goto out;
 		}

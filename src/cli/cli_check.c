@@ -167,8 +167,7 @@ cli_check(struct cli *c)
 {
 	const char *sh = conf_get(&c->conf, CONF_SERVICE_HOST);
 	struct check_opts o = {
-		conf_get(&c->conf, CONF_NAMESERVER), c->ca_file,
-		c->allow_private, NULL,
+		dns_conf_get(&c->conf), c->ca_file, c->allow_private, NULL,
 	};
 	struct policy_templates tpl = { 0 };
 	struct strv raw = { 0 }, names = { 0 };
@@ -277,6 +276,8 @@ static const struct cli_flag cli_check_flags[] = {
 	    "and STARTTLS (test CAs)" },
 	{ CLI_F_ALLOW_PRIVATE, "allow-private", NULL, "probe private and "
 	    "loopback addresses too (test set-ups)" },
+	{ CLI_F_TRUST_ANCHOR, "trust-anchor", "FILE", "validate DNSSEC with "
+	    "these DS or DNSKEY records (overrides dnssec_trust_anchor)" },
 	{ CLI_F_JSON, "json", NULL, "print JSON" },
 	{ 0, NULL, NULL, NULL },
 };

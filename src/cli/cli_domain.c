@@ -153,6 +153,7 @@ cli_domain_auto(struct cli *c, const char *name, FILE *f, bool *stop)
 	const struct policy_template *used[LIMIT_CHECK_MX];
 	const char *hosts[LIMIT_CHECK_MX];
 	struct dns_resolver *res = NULL;
+	struct dns_conf dc;
 	struct dns_mx *mx = NULL;
 	struct strv pats = { 0 };
 	struct policy p = { .mode = STORE_DEFAULT_MODE,
@@ -170,9 +171,9 @@ cli_domain_auto(struct cli *c, const char *name, FILE *f, bool *stop)
 		rc = cli_fail(CLI_USAGE, "out of memory");
 		goto out;
 	}
-	if (dns_resolver_new(conf_get(&c->conf, CONF_NAMESERVER), &res,
-	    &e) == -1) {
-		rc = cli_fail(CLI_USAGE, "nameserver: %s", e.msg);
+	dc = dns_conf_get(&c->conf);
+	if (dns_resolver_new(&dc, &res, &e) == -1) {
+		rc = cli_fail(CLI_USAGE, "%s", e.msg);
 		goto out;
 	}
 	r = dns_mx(res, name, mx, LIMIT_CHECK_MX, &n, &e);

@@ -148,6 +148,11 @@ cli_set_flag(struct cli *c, const struct cli_flag *f, const char *v)
 	case CLI_F_FILE:	c->file = v; break;
 	case CLI_F_DRY_RUN:	c->dry_run = true; break;
 	case CLI_F_YES:		c->yes = true; break;
+	case CLI_F_TRUST_ANCHOR:	/* the setting, by a shorter name */
+		if (conf_set(&c->conf, CONF_DNSSEC_TRUST_ANCHOR, v,
+		    true) == -1)
+			return cli_fail(CLI_USAGE, "out of memory");
+		break;
 	case CLI_F_ROLE:	c->role = v; break;
 	case CLI_F_PASSWORD_FILE: c->password_file = v; break;
 	case CLI_F_MODE:	c->mode = v; break;

@@ -325,8 +325,9 @@ struct daemon {
 	unsigned	 smtp_max_conns;	/* SMTP per worker */
 	struct daemon_pool pool;	/* slow work, intake's parsing and
 					 * DKIM keys */
-	const char	*nameserver;	/* the setting, or NULL: the
-					 * system's resolvers */
+	struct dns_conf	 dns;		/* the settings nameserver and
+					 * dnssec_trust_anchor, for every
+					 * resolver the daemon makes */
 	struct dns_publisher *dnspub;	/* delegated mode with
 					 * dns_update_server: the reload
 					 * thread's (daemon_reload.c); NULL:

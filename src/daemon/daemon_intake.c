@@ -360,7 +360,7 @@ pool_key_lookup(void *arg, const char *name, char *buf, size_t cap)
 	int r;
 
 	if (pool_dns == NULL && !pool_dns_failed &&
-	    dns_resolver_new(d->nameserver, &pool_dns, &e) == -1) {
+	    dns_resolver_new(&d->dns, &pool_dns, &e) == -1) {
 		pool_dns_failed = true;		/* said once per thread */
 		log_warn("intake", "DKIM keys cannot be looked up: %s",
 		    e.msg);

@@ -330,7 +330,7 @@ daemon_configure_monitor(struct daemon *d, const struct conf *cf,
 	mc->data_dir = d->data_dir;
 	mc->store_url = d->store_url;
 	mc->service_host = d->service_host;
-	mc->opts.nameserver = d->nameserver;
+	mc->opts.dns = d->dns;
 	mc->opts.ca_file = ca;
 	mc->opts.allow_private = priv;
 	mc->interval = (time_t)iv;
@@ -391,7 +391,12 @@ daemon_configure(struct daemon *d, const struct conf *cf,
 	if (conf_get_bool(cf, CONF_REQUIRE_DKIM, &d->writer.require_dkim,
 	    &e) == -1)
 		return log_warn("start", "%s", e.msg), -1;
-	d->nameserver = conf_get(cf, CONF_NAMESERVER);
+	d->dns = dns_conf_get(cf);
+	/* Read by each resolver later, after root is dropped. */
+	if (d->dns.trust_anchor != NULL && access(d->dns.trust_anchor,
+	    R_OK) != 0)
+		return log_warn("start", "dnssec_trust_anchor %s: cannot "
+		    "read it", d->dns.trust_anchor), -1;
 	if (dns_zone_parse(conf_get(cf, CONF_DNS_ZONE), d->dns_zone_buf,
 	    &e) == -1)
 		return log_warn("start", "%s", e.msg), -1;

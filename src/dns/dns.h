@@ -187,20 +187,55 @@ int	dns_publisher_sync(struct dns_publisher *p, struct store *s,
 #define DNS_TIMEOUT_MS 5000
 
 struct dns_resolver;
+struct conf;
 
-/* A resolver asking nameserver ("IP" or "IP:PORT", "[V6]:PORT"; the
- * setting `nameserver`) when given, else the servers of
- * /etc/resolv.conf. One per thread (it is not shared). Returns 0 and
- * *out, or -1 with the reason. */
-int	dns_resolver_new(const char *nameserver, struct dns_resolver **out,
+/* What every resolver is made with: the settings `nameserver` and
+ * `dnssec_trust_anchor`, read together by dns_conf_get so that the
+ * daemon, the monitor and the CLI make the same resolver. Borrowed
+ * strings. */
+struct dns_conf {
+	const char	*nameserver;	/* "IP", "IP:PORT", "[V6]:PORT", or
+					 * NULL: /etc/resolv.conf */
+	const char	*trust_anchor;	/* a file of DS or DNSKEY records
+					 * (zone-file format), or NULL: no
+					 * DNSSEC validation */
+};
+
+/* The two settings of c (borrowed until c changes); "" counts as
+ * unset. */
+struct dns_conf dns_conf_get(const struct conf *c);
+
+/* A resolver asking dc->nameserver when given, else the servers of
+ * /etc/resolv.conf, validating DNSSEC below the keys of
+ * dc->trust_anchor when given. One per thread (it is not shared).
+ * Returns 0 and *out, or -1 with the reason (a bad nameserver, an
+ * anchor file that cannot be read or that libunbound refuses). */
+int	dns_resolver_new(const struct dns_conf *dc, struct dns_resolver **out,
 	    struct err *e);
 void	dns_resolver_free(struct dns_resolver *r);
 
 enum dns_answer {
 	DNS_FOUND = 0,		/* records in out */
 	DNS_NONE = 1,		/* the name or the type does not exist */
-	DNS_FAILED = -1,	/* no answer (timeout, SERVFAIL, ...): e says */
+	DNS_FAILED = -1,	/* no answer (timeout, SERVFAIL, a bogus
+				 * DNSSEC answer, ...): e says */
 };
+
+/* What DNSSEC said of an answer (libunbound's secure and bogus flags). */
+enum dns_sec {
+	DNS_SEC_NONE = 0,	/* no answer came (timeout, SERVFAIL) */
+	DNS_SEC_UNCHECKED,	/* the resolver has no trust anchor */
+	DNS_SEC_INSECURE,	/* no signed chain leads there (unsigned) */
+	DNS_SEC_SECURE,		/* signed, and validated up to an anchor */
+	DNS_SEC_BOGUS,		/* signed, but validation failed: the
+				 * lookup gave DNS_FAILED, never the data */
+};
+
+/* The DNSSEC status of the answer to r's last lookup (dns_addrs: its
+ * AAAA one), and for DNS_SEC_BOGUS libunbound's reason in *why
+ * (borrowed until r's next lookup; "" for the others). why may be
+ * NULL. */
+enum dns_sec dns_last_sec(const struct dns_resolver *r, const char **why);
 
 /* The TXT records of name, each one's strings joined, appended to out.
  * Returns an enum dns_answer. */

@@ -1,10 +1,12 @@
 /*
  * dns_resolve.c - the one resolver (dns.h), over libunbound.
  *
- *	dns_resolver_new(nameserver) -> a context forwarding to it (or to
- *	    resolv.conf's servers); queries run asynchronously in the
- *	    context's own thread, so that we can stop waiting after
- *	    DNS_TIMEOUT_MS
+ *	dns_resolver_new(nameserver, trust anchor) -> a context forwarding
+ *	    to it (or to resolv.conf's servers), validating DNSSEC below
+ *	    the anchor; queries run asynchronously in the context's own
+ *	    thread, so that we can stop waiting after DNS_TIMEOUT_MS
+ *	dns_last_sec -> secure, insecure, not validated or bogus: the
+ *	    last answer's DNSSEC status
  *	dns_txt(name) -> TXT rdata, each record's <character-string>s joined
  *	dns_mx, dns_cname, dns_addrs, dns_count, dns_ns -> the checker's
  *	    lookups
@@ -20,8 +22,15 @@
  * running past the rdata and bytes that no host name has.
  *
  * A context is for one thread: the daemon's pool threads have one each.
- * Never follows anything but what libunbound does (CNAMEs); DNSSEC is
- * not validated (no trust anchor is configured) yet.
+ * Never follows anything but what libunbound does (CNAMEs).
+ *
+ * DNSSEC: with the setting dnssec_trust_anchor (a file of DS or DNSKEY
+ * records, read by libunbound itself: ub_ctx_add_ta_file) every answer
+ * is validated below those keys; each lookup leaves its status for
+ * dns_last_sec, and a bogus answer is never handed over as data: the
+ * lookup fails, saying why. The anchor may be a zone's own key (a test
+ * zone under test., a private zone): no chain from the root is needed
+ * below it. Without an anchor nothing is validated.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -36,6 +45,7 @@
 
 #include <unbound.h>
 
+#include "../lib/conf.h"
 #include "../lib/limits.h"
 #include "dns.h"
 
@@ -49,7 +59,35 @@
 
 struct dns_resolver {
 	struct ub_ctx	*ctx;
+	bool		 anchored;	/* a trust anchor was given */
+	enum dns_sec	 sec;		/* of the last answer */
+	char		 why[320];	/* why it was bogus, or "" */
 };
+
+struct dns_conf
+dns_conf_get(const struct conf *c)
+{
+	struct dns_conf dc = { conf_get(c, CONF_NAMESERVER),
+	    conf_get(c, CONF_DNSSEC_TRUST_ANCHOR) };
+
+	if (dc.nameserver != NULL && *dc.nameserver == '\0')
+		dc.nameserver = NULL;
+	if (dc.trust_anchor != NULL && *dc.trust_anchor == '\0')
+		dc.trust_anchor = NULL;
+	return dc;
+}
+
+/* libunbound's error text; its "initialization failure" with an anchor
+ * is nearly always the anchor file (libunbound logs the line on
+ * stderr). */
+static const char *
+dns_ub_strerror(const struct dns_resolver *r, int rc)
+{
+	if (rc == UB_INITFAIL && r->anchored)
+		return "initialization failure: the dnssec_trust_anchor file "
+		    "is not DS or DNSKEY records in zone-file format";
+	return ub_strerror(rc);
+}
 
 /* "IP", "IP:PORT", "[V6]", "[V6]:PORT" -> "IP@PORT" for libunbound. */
 static int
@@ -85,11 +123,13 @@ dns_fwd_spec(const char *ns, char *out, size_t cap, struct err *e)
 }
 
 int
-dns_resolver_new(const char *nameserver, struct dns_resolver **out,
+dns_resolver_new(const struct dns_conf *dc, struct dns_resolver **out,
     struct err *e)
 {
+	const char *nameserver = dc->nameserver, *ta = dc->trust_anchor;
 	struct dns_resolver *r;
 	char fwd[128];
+	FILE *f;
 	int rc;
 
 	*out = NULL;
@@ -101,6 +141,22 @@ dns_resolver_new(const char *nameserver, struct dns_resolver **out,
 	/* Queries in a thread of the context, never a fork of ours. */
 	if ((rc = ub_ctx_async(r->ctx, 1)) != 0)
 		goto ub_fail;
+	/* The anchor before anything that finalizes the context (a zone
+	 * added below does): libunbound refuses it after. It reads the
+	 * file later, at its first use; a file it cannot parse fails
+	 * that, so a missing one is said here, by name. */
+	if (ta != NULL && *ta != '\0') {
+		if ((f = fopen(ta, "r")) == NULL) {
+			err_set(e, "dnssec_trust_anchor %s: %s", ta,
+			    strerror(errno));
+			dns_resolver_free(r);
+			return -1;
+		}
+		fclose(f);
+		if ((rc = ub_ctx_add_ta_file(r->ctx, ta)) != 0)
+			goto ub_fail;
+		r->anchored = true;
+	}
 	if (nameserver != NULL && *nameserver != '\0') {
 		if (dns_fwd_spec(nameserver, fwd, sizeof(fwd), e) == -1) {
 			dns_resolver_free(r);
@@ -121,7 +177,7 @@ dns_resolver_new(const char *nameserver, struct dns_resolver **out,
 	*out = r;
 	return 0;
 ub_fail:
-	err_set(e, "resolver: %s", ub_strerror(rc));
+	err_set(e, "resolver: %s", dns_ub_strerror(r, rc));
 	dns_resolver_free(r);
 	return -1;
 }
@@ -194,9 +250,12 @@ dns_ask(struct dns_resolver *r, const char *name, int type,
 	int async_id, rc;
 
 	*res = NULL;
+	r->sec = DNS_SEC_NONE;
+	r->why[0] = '\0';
 	if ((rc = ub_resolve_async(r->ctx, name, type, DNS_CLASS_IN,
 	    &q, dns_done, &async_id)) != 0)
-		return err_set(e, "%s: %s", name, ub_strerror(rc)), DNS_FAILED;
+		return err_set(e, "%s: %s", name, dns_ub_strerror(r, rc)),
+		    DNS_FAILED;
 	while (!q.done) {
 		struct pollfd p = { ub_fd(r->ctx), POLLIN, 0 };
 		long left = deadline - dns_ms_now();
@@ -214,9 +273,21 @@ dns_ask(struct dns_resolver *r, const char *name, int type,
 			    DNS_FAILED;
 	}
 	if (q.err != 0) {
-		err_set(e, "%s: %s", name, ub_strerror(q.err));
+		err_set(e, "%s: %s", name, dns_ub_strerror(r, q.err));
 		return DNS_FAILED;
 	}
+	/* libunbound hands a bogus answer over with its data: never
+	 * ours to use. */
+	if (q.res->bogus) {
+		r->sec = DNS_SEC_BOGUS;
+		snprintf(r->why, sizeof(r->why), "%s", q.res->why_bogus ?
+		    q.res->why_bogus : "validation failed");
+		err_set(e, "%s: DNSSEC bogus: %s", name, r->why);
+		ub_resolve_free(q.res);
+		return DNS_FAILED;
+	}
+	r->sec = !r->anchored ? DNS_SEC_UNCHECKED : q.res->secure ?
+	    DNS_SEC_SECURE : DNS_SEC_INSECURE;
 	if (q.res->havedata) {
 		*res = q.res;
 		return DNS_FOUND;
@@ -227,10 +298,19 @@ dns_ask(struct dns_resolver *r, const char *name, int type,
 		rc = DNS_NONE;
 	} else {
 		err_set(e, "%s: rcode %d", name, q.res->rcode);
+		r->sec = DNS_SEC_NONE;	/* no answer to judge */
 		rc = DNS_FAILED;
 	}
 	ub_resolve_free(q.res);
 	return rc;
+}
+
+enum dns_sec
+dns_last_sec(const struct dns_resolver *r, const char **why)
+{
+	if (why != NULL)
+		*why = r->why;
+	return r->sec;
 }
 
 int

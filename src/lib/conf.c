@@ -62,6 +62,9 @@ const struct conf_def conf_defs[CONF_NKEYS] = {
 	[CONF_NAMESERVER] = { "nameserver", NULL, "IP[:PORT]",
 	    "DNS server asked for DKIM keys and by check (unset: those of "
 	    "/etc/resolv.conf)" },
+	[CONF_DNSSEC_TRUST_ANCHOR] = { "dnssec_trust_anchor", NULL, "FILE",
+	    "DS or DNSKEY records (zone-file format) DNS answers are "
+	    "validated with; check reports DNSSEC (unset: not validated)" },
 	[CONF_REQUIRE_DKIM] = { "require_dkim", "yes", "yes|no",
 	    "count mailed reports only when DKIM-verified (RFC 8460, "
 	    "section 3)" },

@@ -59,9 +59,11 @@ sv(const char *a, const char *b, const char *c)
 	return v;
 }
 
-static const struct check_dns found = { DNS_FOUND, NULL };
-static const struct check_dns none = { DNS_NONE, "x: no such name" };
-static const struct check_dns failed = { DNS_FAILED, "x: rcode 2" };
+static const struct check_dns found = { .rc = DNS_FOUND };
+static const struct check_dns none = { .rc = DNS_NONE,
+    .err = "x: no such name" };
+static const struct check_dns failed = { .rc = DNS_FAILED,
+    .err = "x: rcode 2" };
 
 #define POLICY_CRLF(mode, mx, age) \
 	"version: STSv1\r\nmode: " mode "\r\nmx: " mx "\r\nmax_age: " age "\r\n"
@@ -532,6 +534,94 @@ test_tlsrpt(void **state)
 	check_report_free(&r);
 }
 
+/* --- DNSSEC of what a sender reads ------------------------------------ */
+
+/* r (initialised here) after check_dnssec of the three answers step 6
+ * judges, with DNSSEC statuses s0, s1, s2; the MX answer's reason why1
+ * (NULL: ""). */
+static void
+judge(struct check_report *r, enum dns_sec s0, enum dns_sec s1,
+    enum dns_sec s2, const char *why1)
+{
+	static const char *const what[3] = { "_mta-sts.example.com TXT",
+	    "example.com MX", "_smtp._tls.example.com TXT" };
+	enum dns_sec s[3] = { s0, s1, s2 };
+	struct check_sec a[3];
+
+	memset(a, 0, sizeof(a));
+	for (size_t i = 0; i < 3; i++) {
+		a[i].what = what[i];
+		a[i].q.rc = s[i] == DNS_SEC_NONE || s[i] == DNS_SEC_BOGUS ?
+		    DNS_FAILED : DNS_FOUND;
+		a[i].q.sec = s[i];
+		a[i].q.why = i == 1 && why1 != NULL ? why1 : "";
+	}
+	check_report_init(r, "example.com");
+	check_dnssec(r, a, 3);
+}
+
+static void
+test_dnssec(void **state)
+{
+	struct check_report r;
+
+	(void)state;
+	/* All signed and valid: a pass naming each answer. */
+	judge(&r, DNS_SEC_SECURE, DNS_SEC_SECURE, DNS_SEC_SECURE, NULL);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.f[0].area, CHECK_A_DNSSEC);
+	assert_string_equal(check_area_name(r.f[0].area), "dnssec");
+	want(&r, CHECK_PASS, "DNSSEC secure: _mta-sts.example.com TXT, "
+	    "example.com MX, _smtp._tls.example.com TXT");
+	check_report_free(&r);
+
+	/* Unsigned is no error (most domains are): a note, saying which
+	 * answers were signed all the same. */
+	judge(&r, DNS_SEC_INSECURE, DNS_SEC_SECURE, DNS_SEC_INSECURE, NULL);
+	want(&r, CHECK_INFO, "DNSSEC insecure (unsigned): _mta-sts."
+	    "example.com TXT, _smtp._tls.example.com TXT; secure: "
+	    "example.com MX");
+	assert_int_equal(r.nfail + r.nwarn, 0);
+	check_report_free(&r);
+
+	/* No trust anchor: nothing was validated, and the note says how
+	 * to have it. */
+	judge(&r, DNS_SEC_UNCHECKED, DNS_SEC_UNCHECKED, DNS_SEC_NONE, NULL);
+	want(&r, CHECK_INFO, "not validated (no trust anchor set; set "
+	    "dnssec_trust_anchor)");
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.nfail + r.nwarn, 0);
+	check_report_free(&r);
+
+	/* Bogus, even beside secure answers: a failure naming the answer,
+	 * libunbound's reason, and what to fix. */
+	judge(&r, DNS_SEC_SECURE, DNS_SEC_BOGUS, DNS_SEC_SECURE,
+	    "validation failure <example.com. MX IN>: signature expired");
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.nfail, 1);
+	assert_string_equal(r.f[0].subject, "example.com MX");
+	assert_int_equal(r.f[0].kind, CHECK_K_RECORD);
+	want(&r, CHECK_FAIL, "DNSSEC bogus: validation failure <example.com. "
+	    "MX IN>: signature expired");
+	want(&r, CHECK_FAIL, "re-sign the zone");
+	want(&r, CHECK_FAIL, "DS record at the parent");
+	check_report_free(&r);
+
+	/* Two bogus: the first named, the other said. */
+	judge(&r, DNS_SEC_BOGUS, DNS_SEC_BOGUS, DNS_SEC_SECURE, NULL);
+	assert_string_equal(r.f[0].subject, "_mta-sts.example.com TXT");
+	want(&r, CHECK_FAIL, "DNSSEC bogus: validation failed (and other "
+	    "answers)");
+	check_report_free(&r);
+
+	/* No answer came at all: nothing to judge, and no failure here
+	 * (the steps that asked say why). */
+	judge(&r, DNS_SEC_NONE, DNS_SEC_NONE, DNS_SEC_NONE, NULL);
+	want(&r, CHECK_INFO, "DNSSEC not judged");
+	assert_int_equal(r.nfail + r.nwarn, 0);
+	check_report_free(&r);
+}
+
 /* --- hosted domains: DNS against what stsguard serves ----------------- */
 
 static void
@@ -890,6 +980,7 @@ main(void)
 		cmocka_unit_test(test_mx_cover),
 		cmocka_unit_test(test_smtp_probe),
 		cmocka_unit_test(test_tlsrpt),
+		cmocka_unit_test(test_dnssec),
 		cmocka_unit_test(test_hosted),
 		cmocka_unit_test(test_addr_private),
 		cmocka_unit_test(test_reply),

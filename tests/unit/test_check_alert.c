@@ -25,7 +25,7 @@
 #define POLICY_CRLF(mode, mx, age) \
 	"version: STSv1\r\nmode: " mode "\r\nmx: " mx "\r\nmax_age: " age "\r\n"
 
-static const struct check_dns found = { DNS_FOUND, NULL };
+static const struct check_dns found = { .rc = DNS_FOUND };
 
 /* A report for example.com with its policy from body and its MX records
  * mx[0..n) compared with it. */
