@@ -58,6 +58,19 @@ PORT=$(( 20000 + RANDOM % 20000 ))
 
 DIR=$(mktemp -d "/tmp/$(basename "$0" .sh).XXXXXX") || exit 1
 sg() { "$STSGUARD" --data-dir "$DIR/data" "$@"; }
+# STSGUARD_TEST_STORE=postgresql:///DB?host=...: the test's data dir
+# keeps its store in a database of its own on that server (tests/
+# run_pg.sh), named in the data dir's stsguard.conf, which every
+# command reads; a test writing its own stsguard.conf goes back to
+# SQLite for all of its commands.
+if [ -n "${STSGUARD_TEST_STORE:-}" ]; then
+	mkdir -p "$DIR/data"
+	TEST_DB=t_$$_$RANDOM
+	psql -q "$STSGUARD_TEST_STORE" -c "CREATE DATABASE $TEST_DB" ||
+	    exit 1
+	echo "store = $(sed "s|:///[^?]*|:///$TEST_DB|" \
+	    <<< "$STSGUARD_TEST_STORE")" > "$DIR/data/stsguard.conf"
+fi
 
 PID=
 STOP_SIGNAL=TERM
