@@ -198,6 +198,7 @@ struct intake_writer {
 					 * opened */
 	const char	*data_dir;
 	const char	*store_url;	/* the setting store, or NULL */
+	bool		 store_failing;	/* the last commit failed (logged) */
 	struct store_quarantine_caps caps;	/* for anonymous input */
 	bool		 require_dkim;	/* the setting */
 	struct met_slot	*met;		/* the writer's counters */

@@ -538,10 +538,17 @@ intake_writer_commit(struct intake_writer *wr, struct intake_job **jobs,
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (wr->store == NULL || intake_commit(wr->store, items, n, &e) ==
 	    -1) {
-		if (wr->store != NULL)
-			log_warn("intake", "storing %zu input(s): %s", n,
+		/* Once per outage (a database gone answers every batch
+		 * with the same error): senders get 503 and retry. */
+		if (wr->store != NULL && !wr->store_failing)
+			log_warn("intake", "storing %zu input(s): %s; "
+			    "answering 503/451 until the store works", n,
 			    e.msg);
+		wr->store_failing = wr->store != NULL;
 		met_inc(wr->met, MET_STORE_FAILED);
+	} else if (wr->store_failing) {
+		log_info("intake", "the store works again");
+		wr->store_failing = false;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (wr->store != NULL)

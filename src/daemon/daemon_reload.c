@@ -193,6 +193,9 @@ reload_main(void *arg)
 					log_warn("reload", "%s", e.msg);
 				failed = true;
 			} else {
+				if (failed)
+					log_info("reload", "the store works "
+					    "again");
 				failed = false;
 				/* Any new table: a change, or a removed
 				 * domain's serve_until passed (its names

@@ -723,7 +723,11 @@ struct store_ops {
 
 	/* The hosted (not removed) domains whose next check is due at now
 	 * (next_at <= now, or never checked), never checked first, then the
-	 * longest due; at most max, each to cb. */
+	 * longest due; at most max, each to cb. Claims them first: their
+	 * next check moves 900 s on, so that nodes sharing the database
+	 * check a domain once a period (the checker's check_put sets the
+	 * real next one), and one claimed by a node that died is due
+	 * again after that. */
 	int	(*check_due)(struct store *s, time_t now, size_t max,
 		    store_name_cb cb, void *arg, struct err *e);
 	/* Keeps json (check_report_json) as domain's latest check, made at

@@ -859,9 +859,14 @@ pg_quiet(void *arg, const char *msg)
 	(void)msg;
 }
 
+/* A server that does not answer must not hold a thread for minutes (a
+ * reload, an intake commit): connect_timeout, unless the URL sets its
+ * own (later keywords win; the URL expands in place of dbname). */
 int
 db_pg_open(const char *conninfo, struct db **db, struct err *e)
 {
+	const char *keys[] = { "connect_timeout", "dbname", NULL };
+	const char *values[] = { "5", conninfo, NULL };
 	struct pdb *p;
 	int rc = -1;
 
@@ -869,7 +874,7 @@ db_pg_open(const char *conninfo, struct db **db, struct err *e)
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return err_set(e, "store: out of memory");
 	p->base.ops = &pdb_ops;
-	if ((p->conn = PQconnectdb(conninfo)) == NULL ||
+	if ((p->conn = PQconnectdbParams(keys, values, 1)) == NULL ||
 	    PQstatus(p->conn) != CONNECTION_OK) {
 		pdb_fail(p, p->conn != NULL ? PQerrorMessage(p->conn) :
 		    "out of memory");

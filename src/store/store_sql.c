@@ -97,6 +97,9 @@
 #include "store_db.h"
 #include "store_int.h"
 
+/* How long a claimed check (sq_check_due) stays with the node that
+ * claimed it: longer than a monitor round takes. */
+#define SQ_CHECK_CLAIM_SECONDS 900
 /* Fresh tokens tried when one collides (2^-128 per try: never, but the
  * UNIQUE constraint would otherwise turn it into a failed add). */
 #define SQ_TOKEN_TRIES 4
@@ -190,6 +193,7 @@ enum sq_id {
 	SQ_CHECK_DUE,
 	SQ_CHECK_PUT,
 	SQ_CHECK_GET,
+	SQ_CHECK_CLAIM,
 	SQ_CHECK_SOON,
 	SQ_ALERT_LAST,
 	SQ_ALERT_ADD,
@@ -601,8 +605,12 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	    "failures = ?4, warnings = ?5, findings = ?6",
 	[SQ_CHECK_SOON] = "UPDATE domain_check SET next_at = ?2 WHERE "
 	    "domain = ?1 AND next_at > ?2",
+	/* checked 0: claimed by sq_check_due, not checked yet. */
 	[SQ_CHECK_GET] = "SELECT checked, failures, warnings, findings FROM "
-	    "domain_check WHERE domain = ?1",
+	    "domain_check WHERE domain = ?1 AND checked > 0",
+	[SQ_CHECK_CLAIM] = "INSERT INTO domain_check (domain, checked, "
+	    "next_at, failures, warnings, findings) VALUES (?1, 0, ?2, 0, 0, "
+	    "'') ON CONFLICT (domain) DO UPDATE SET next_at = ?2",
 	[SQ_ALERT_LAST] = "SELECT max(raised) FROM alert WHERE domain = ?1 "
 	    "AND subject = ?2 AND kind = ?3",
 	[SQ_ALERT_ADD] = "INSERT INTO alert (domain, subject, kind, severity, "
@@ -3631,31 +3639,57 @@ out:
 
 /* --- The monitor: latest checks and alerts --- */
 
+/* Claims the domains due (their next check moved SQ_CHECK_CLAIM_SECONDS
+ * on, in the transaction that found them due), then hands them to cb:
+ * nodes sharing the database check each domain once a period, and a
+ * claim left by a node that died runs out. */
 static int
 sq_check_due(struct store *s, time_t now, size_t max, store_name_cb cb,
     void *arg, struct err *e)
 {
 	struct sq *q = (struct sq *)s;
-	struct db_stmt *st = sq_stmt(q, SQ_CHECK_DUE);
+	struct db_stmt *st;
+	struct strv due = { 0 };
 	int rc = -1, r;
 
+	if (sq_begin(q, e) == -1)
+		return -1;
+	st = sq_stmt(q, SQ_CHECK_DUE);
 	if ((db_bind_int64(st, 1, (int64_t)now) |
 	    sq_bind_u64(st, 2, max)) != DB_OK) {
 		sq_err(q, e, "domains due for a check");
 		goto out;
 	}
 	while ((r = db_step(st)) == DB_ROW)
-		if ((r = cb(arg, sq_column_text(st, 0))) != 0) {
-			rc = sq_stopped(r, e);
+		if (strv_push(&due, sq_column_text(st, 0)) == -1) {
+			err_set(e, "domains due for a check: out of memory");
 			goto out;
 		}
+	db_reset(st);
 	if (r != DB_DONE) {
 		sq_err(q, e, "domains due for a check");
 		goto out;
 	}
+	for (size_t i = 0; i < due.n; i++) {
+		st = sq_stmt(q, SQ_CHECK_CLAIM);
+		if ((db_bind_text(st, 1, due.v[i]) | db_bind_int64(st, 2,
+		    (int64_t)now + SQ_CHECK_CLAIM_SECONDS)) != DB_OK ||
+		    sq_exec(q, st, "claim a check", e) == -1)
+			goto out;
+	}
+	if (sq_commit(q, e) == -1)
+		goto out;
+	for (size_t i = 0; i < due.n; i++)
+		if ((r = cb(arg, due.v[i])) != 0) {
+			rc = sq_stopped(r, e);
+			goto done;
+		}
 	rc = 0;
+	goto done;
 out:
-	db_reset(st);
+	sq_rollback(q);
+done:
+	strv_free(&due);
 	return rc;
 }
 
