@@ -13,8 +13,9 @@
  * report a duplicate? whose token is this?) hold across every node
  * sharing the database. Commits are durable (synchronous_commit is the
  * server's, on by default). A connection that broke is re-established
- * at the next statement outside a transaction, so that a node catches
- * up by itself when the database returns.
+ * at the next statement outside a transaction (and a read or a BEGIN
+ * that found it broken runs again at once), so that a node catches up
+ * by itself when the database returns.
  */
 #include <assert.h>
 #include <errno.h>
@@ -39,6 +40,7 @@ struct pdb {
 	struct db	 base;		/* first: the driver casts back */
 	PGconn		*conn;
 	int64_t		 changes;
+	bool		 in_tx;		/* between db_begin and its end */
 	int64_t		 version;	/* data_version: counts calls */
 	char		 msg[ERR_MSG_LEN];
 };
@@ -76,31 +78,58 @@ pdb_fail(struct pdb *p, const char *msg)
 	return DB_ERROR;
 }
 
-/* Reconnects a broken connection, outside a transaction only (in one,
- * the transaction is lost anyway and the caller rolls back). */
+/* Reconnects a broken connection, outside a transaction only: in one,
+ * what it did is lost, and the statements after it must fail until the
+ * caller rolls back (never run on their own on a new connection). */
 static int
 pdb_ready(struct pdb *p)
 {
 	if (PQstatus(p->conn) == CONNECTION_OK)
 		return DB_OK;
+	if (p->in_tx)
+		return pdb_fail(p, "the connection broke in a transaction");
 	PQreset(p->conn);
 	if (PQstatus(p->conn) != CONNECTION_OK)
 		return pdb_fail(p, PQerrorMessage(p->conn));
 	return DB_OK;
 }
 
-/* Runs sql without parameters; ok is the status it must end in. */
+/* True when a statement that failed may simply run again on a new
+ * connection: the server went away (a restart: libpq learns it only
+ * from the next command), no transaction was open, and the statement
+ * changes nothing (a read) or is a BEGIN. */
+static bool
+pdb_retry(struct pdb *p, bool idle, const char *sql)
+{
+	if (!idle || PQstatus(p->conn) != CONNECTION_BAD)
+		return false;
+	if (strncmp(sql, "SELECT", 6) != 0 && strncmp(sql, "WITH", 4) != 0 &&
+	    strncmp(sql, "BEGIN", 5) != 0)
+		return false;
+	return pdb_ready(p) == DB_OK;
+}
+
+/* Runs sql without parameters (several statements may be joined by
+ * ';'). */
 static int
 pdb_run(struct pdb *p, const char *sql)
 {
 	PGresult *r;
 	ExecStatusType st;
+	bool idle;
 	int rc = DB_OK;
 
 	if (pdb_ready(p) != DB_OK)
 		return DB_ERROR;
+	idle = PQtransactionStatus(p->conn) == PQTRANS_IDLE;
 	r = PQexec(p->conn, sql);
 	st = PQresultStatus(r);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK &&
+	    pdb_retry(p, idle, sql)) {
+		PQclear(r);
+		r = PQexec(p->conn, sql);
+		st = PQresultStatus(r);
+	}
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
 		rc = pdb_fail(p, PQresultErrorMessage(r));
 	PQclear(r);
@@ -300,13 +329,21 @@ pst_run(struct pst *s)
 {
 	struct pdb *p = PDB(s->base.db);
 	ExecStatusType st;
+	bool idle;
 
-	if (PQtransactionStatus(p->conn) == PQTRANS_IDLE &&
-	    pdb_ready(p) != DB_OK)
+	if (pdb_ready(p) != DB_OK)
 		return DB_ERROR;
+	idle = PQtransactionStatus(p->conn) == PQTRANS_IDLE;
 	s->res = PQexecParams(p->conn, s->sql, s->nparams, s->types,
 	    s->values, s->lengths, s->formats, 0);
 	st = PQresultStatus(s->res);
+	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK &&
+	    pdb_retry(p, idle, s->sql)) {
+		PQclear(s->res);
+		s->res = PQexecParams(p->conn, s->sql, s->nparams, s->types,
+		    s->values, s->lengths, s->formats, 0);
+		st = PQresultStatus(s->res);
+	}
 	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
 		return pdb_fail(p, s->res != NULL ?
 		    PQresultErrorMessage(s->res) : PQerrorMessage(p->conn));
@@ -439,10 +476,13 @@ static int
 pdb_begin(struct db *db)
 {
 	char sql[80];
+	int rc;
 
 	snprintf(sql, sizeof(sql), "BEGIN; SELECT pg_advisory_xact_lock(%d)",
 	    PG_LOCK_WRITE);
-	return pdb_run(PDB(db), sql);
+	if ((rc = pdb_run(PDB(db), sql)) == DB_OK)
+		PDB(db)->in_tx = true;
+	return rc;
 }
 
 /* COMMIT of a failed transaction rolls back and says so in its status
@@ -454,6 +494,7 @@ pdb_commit(struct db *db)
 	PGresult *r = PQexec(p->conn, "COMMIT");
 	int rc = DB_OK;
 
+	p->in_tx = false;
 	if (PQresultStatus(r) != PGRES_COMMAND_OK)
 		rc = pdb_fail(p, PQresultErrorMessage(r));
 	else if (strcmp(PQcmdStatus(r), "COMMIT") != 0)
@@ -467,6 +508,7 @@ pdb_rollback(struct db *db)
 {
 	struct pdb *p = PDB(db);
 
+	p->in_tx = false;
 	if (PQtransactionStatus(p->conn) != PQTRANS_IDLE) {
 		PGresult *r = PQexec(p->conn, "ROLLBACK");
 
