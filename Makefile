@@ -3,6 +3,7 @@
 #   make run     install missing packages, build, start the demo
 #   make test    install missing packages, build, run every test
 #   make test SANITIZE=address,undefined   the same under ASan/UBSan
+#   make test-pg the store's and the black-box tests on PostgreSQL
 #   make fuzz    build libFuzzer targets (clang) into build-fuzz/
 #   make lint    refuse banned functions (sprintf, strcpy, ...)
 #   make bench   the benchmarks in bench/ (not tests; minutes; as root)
@@ -46,7 +47,7 @@ BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 
-.PHONY: all run test check deps lint fuzz bench clean install uninstall
+.PHONY: all run test test-pg check deps lint fuzz bench clean install uninstall
 all: $(BUILD)/stsguard
 
 deps:
@@ -64,6 +65,12 @@ test: deps
 
 check:
 	@bash tests/run.sh $(BUILD)
+
+# The store's unit tests and the black-box tests again, every store on
+# a PostgreSQL the run starts (tests/run_pg.sh); CI runs it after test.
+test-pg: deps
+	@$(MAKE) --no-print-directory -j2 all $(BUILD)/tests/test_store
+	@bash tests/run_pg.sh $(BUILD)
 
 $(BUILD)/stsguard: $(CLI_OBJ) $(BUILD)/libstsguard.a
 	@echo "  LD      $@"

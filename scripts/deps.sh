@@ -14,7 +14,8 @@ libopendkim-dev"
 PEERS="curl openssl sqlite3 iproute2 procps psmisc dnsutils nsd knot pebble
 postfix-mta-sts-resolver swaks libnet-ssleay-perl postfix python3-dkim
 chromium fonts-dejavu-core libnss3-tools python3-jsonschema python3-yaml
-prometheus systemd man-db groff-base strace ldnsutils"
+prometheus systemd man-db groff-base strace ldnsutils postgresql-15
+postgresql-client-15"
 # The dashboard's browser test drives that Chromium with playwright-core
 # (npm, pinned), installed into .deps/node of the tree (not in git).
 PLAYWRIGHT=playwright-core@1.49.1
