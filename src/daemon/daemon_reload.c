@@ -4,12 +4,13 @@
  * still read them, and rotates the session ticket keys.
  *
  * Change detection, every RELOAD_POLL_MS: the store's domains_version
- * (changes whenever any connection commits a change to domains: the
- * CLI's `domain add/set/remove`; not for reports, so report intake does
- * not rebuild the table; a backend-neutral counter, so PostgreSQL fits
- * later), plus the earliest serve_until of a removed domain, plus a full
- * rebuild every RELOAD_FULL_SECONDS as a safety net. So a change is
- * served within about half a second. The table carries the intake token
+ * (changes whenever any connection, of any node, commits a change to
+ * domains: the CLI's `domain add/set/remove`, the API, the dashboard;
+ * not for reports, so report intake does not rebuild the table), plus
+ * the earliest serve_until of a removed domain, plus a full rebuild
+ * every RELOAD_FULL_SECONDS as a safety net. So a change is served
+ * within about half a second; on PostgreSQL the wait between polls is
+ * a LISTEN that the change's NOTIFY ends at once. The table carries the intake token
  * set too (daemon_table.c). Never runs on a worker; never blocks one.
  *
  * Delegated mode with dns_update_server: once a table built after a
@@ -166,16 +167,22 @@ reload_main(void *arg)
 		struct ptable *t;
 		bool stop, due;
 
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += RELOAD_POLL_MS * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
+		/* PostgreSQL wakes us at a change (NOTIFY); else, and when
+		 * that fails, the poll's pause, which a stop cuts short. */
+		if (s == NULL || store_domains_wait(s, RELOAD_POLL_MS) == -1) {
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_nsec += RELOAD_POLL_MS * 1000000L;
+			if (until.tv_nsec >= 1000000000L) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
+			pthread_mutex_lock(&d->reload_mu);
+			if (!d->reload_stop)
+				pthread_cond_timedwait(&d->reload_cond,
+				    &d->reload_mu, &until);
+			pthread_mutex_unlock(&d->reload_mu);
 		}
 		pthread_mutex_lock(&d->reload_mu);
-		if (!d->reload_stop)
-			pthread_cond_timedwait(&d->reload_cond, &d->reload_mu,
-			    &until);
 		stop = d->reload_stop;
 		pthread_mutex_unlock(&d->reload_mu);
 		if (stop)

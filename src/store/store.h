@@ -618,12 +618,18 @@ struct store_ops {
 		    int64_t report, struct err *e);
 
 	/* A number that changes whenever any connection commits a change to
-	 * domains (for SQLite: PRAGMA data_version plus a domain
-	 * generation counter; for PostgreSQL: LISTEN/NOTIFY). The daemon
-	 * polls it to reload its policy table. Reports and quarantine
-	 * entries do not change it. Returns 0 or -1. */
+	 * domains (a domain generation counter, bumped in the change's
+	 * transaction). The daemon polls it to reload its policy table.
+	 * Reports and quarantine entries do not change it. Returns 0 or
+	 * -1. */
 	int	(*domains_version)(struct store *s, uint64_t *v,
 		    struct err *e);
+	/* Waits up to ms milliseconds for a change to domains committed by
+	 * any connection (PostgreSQL: LISTEN/NOTIFY, so that the daemon's
+	 * reload starts at once rather than at its next poll). Returns 1
+	 * when one came, 0 when the time ran out, -1 when the engine cannot
+	 * wait for changes (SQLite: poll domains_version) or on error. */
+	int	(*domains_wait)(struct store *s, int ms);
 
 	/* --- accounts: tenants, users, API tokens --- */
 
@@ -942,6 +948,12 @@ static inline int
 store_domains_version(struct store *s, uint64_t *v, struct err *e)
 {
 	return s->ops->domains_version(s, v, e);
+}
+
+static inline int
+store_domains_wait(struct store *s, int ms)
+{
+	return s->ops->domains_wait(s, ms);
 }
 
 static inline int

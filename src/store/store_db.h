@@ -59,6 +59,8 @@ struct db_ops {
 	void	(*rollback)(struct db *);
 	int	(*data_version)(struct db *, int64_t *);
 	int	(*exec)(struct db *, const char *);
+	int	(*notify)(struct db *);
+	int	(*wait)(struct db *, int);
 };
 
 /* What every connection starts with. */
@@ -143,5 +145,13 @@ static inline int db_data_version(struct db *db, int64_t *v)
  * separated by ';'). */
 static inline int db_exec(struct db *db, const char *sql)
 { return db->ops->exec(db, sql); }
+/* In a transaction: tells the connections waiting in db_wait, when it
+ * commits, that domains changed. SQLite: nothing (no way to). */
+static inline int db_notify(struct db *db)
+{ return db->ops->notify(db); }
+/* Waits up to ms milliseconds for a db_notify of another connection:
+ * 1 one came, 0 none, -1 the engine cannot (SQLite) or an error. */
+static inline int db_wait(struct db *db, int ms)
+{ return db->ops->wait(db, ms); }
 
 #endif

@@ -20,6 +20,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,7 @@ struct pdb {
 	PGconn		*conn;
 	int64_t		 changes;
 	bool		 in_tx;		/* between db_begin and its end */
+	bool		 listening;	/* LISTEN sent on this connection */
 	int64_t		 version;	/* data_version: counts calls */
 	char		 msg[ERR_MSG_LEN];
 };
@@ -523,6 +525,47 @@ pdb_data_version(struct db *db, int64_t *v)
 	return DB_OK;
 }
 
+#define PG_CHANNEL "stsguard_domains"
+
+static int
+pdb_notify(struct db *db)
+{
+	return pdb_run(PDB(db), "NOTIFY " PG_CHANNEL);
+}
+
+/* LISTENs (again after a reconnect: a new connection listens to
+ * nothing), then waits on the connection's socket. */
+static int
+pdb_wait(struct db *db, int ms)
+{
+	struct pdb *p = PDB(db);
+	struct pollfd pfd;
+	PGnotify *n;
+	int got = 0;
+
+	if (PQstatus(p->conn) != CONNECTION_OK)
+		p->listening = false;
+	if (!p->listening) {
+		if (pdb_run(p, "LISTEN " PG_CHANNEL) != DB_OK)
+			return -1;
+		p->listening = true;
+	}
+	pfd.fd = PQsocket(p->conn);
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	if (pfd.fd < 0 || (poll(&pfd, 1, ms) == -1 && errno != EINTR))
+		return -1;
+	if (pfd.revents != 0 && PQconsumeInput(p->conn) == 0) {
+		p->listening = false;
+		return -1;
+	}
+	while ((n = PQnotifies(p->conn)) != NULL) {
+		got = 1;
+		PQfreemem(n);
+	}
+	return got;
+}
+
 static const struct db_ops pdb_ops = {
 	.name = "postgresql",
 	.close = pdb_close,
@@ -545,6 +588,8 @@ static const struct db_ops pdb_ops = {
 	.rollback = pdb_rollback,
 	.data_version = pdb_data_version,
 	.exec = pdb_exec,
+	.notify = pdb_notify,
+	.wait = pdb_wait,
 };
 
 /* --- Schema --- */

@@ -737,6 +737,21 @@ sdb_data_version(struct db *db, int64_t *v)
 	return r;
 }
 
+static int
+sdb_notify(struct db *db)
+{
+	(void)db;
+	return DB_OK;
+}
+
+static int
+sdb_wait(struct db *db, int ms)
+{
+	(void)db;
+	(void)ms;
+	return -1;
+}
+
 static const struct db_ops sdb_ops = {
 	.name = "sqlite",
 	.close = sdb_close,
@@ -759,6 +774,8 @@ static const struct db_ops sdb_ops = {
 	.rollback = sdb_rollback,
 	.data_version = sdb_data_version,
 	.exec = sdb_exec,
+	.notify = sdb_notify,
+	.wait = sdb_wait,
 };
 
 int

@@ -921,7 +921,10 @@ static int
 sq_gen_bump(struct sq *q, struct err *e)
 {
 	q->gen_valid = false;
-	return sq_exec(q, sq_stmt(q, SQ_GEN_BUMP), "domain generation", e);
+	if (sq_exec(q, sq_stmt(q, SQ_GEN_BUMP), "domain generation", e) == -1)
+		return -1;
+	return db_notify(q->db) == DB_OK ? 0 :
+	    sq_err(q, e, "domain generation");
 }
 
 /* Replaces the domain_mx rows of domain sd->d.id by its mx patterns, in
@@ -2981,6 +2984,12 @@ out:
 	return rc;
 }
 
+static int
+sq_domains_wait(struct store *s, int ms)
+{
+	return db_wait(((struct sq *)s)->db, ms);
+}
+
 /* --- Opening --- */
 
 static void
@@ -3922,6 +3931,7 @@ static const struct store_ops sq_ops = {
 	.quarantine_usage = sq_quarantine_usage,
 	.report_tally = sq_report_tally,
 	.domains_version = sq_domains_version,
+	.domains_wait = sq_domains_wait,
 	.tenant_add = sq_tenant_add,
 	.tenant_list = sq_tenant_list,
 	.account_add = sq_account_add,
