@@ -2,10 +2,11 @@
  * store_db_pg.c - the PostgreSQL driver of store_db.h (libpq), and the
  * PostgreSQL schema.
  *
- * A statement is the shared SQL with ?N turned into $N, run by
- * PQexecParams at its first step with the values bound so far, each
- * typed by how it was bound (bigint, text, bytea; NULL lets the server
- * infer); rows come back as text and are read in place. Booleans read
+ * A statement is the shared SQL with ?N turned into $N, prepared on the
+ * connection at its first run and run by PQexecPrepared at its first
+ * step with the values bound so far, each typed by how it was bound
+ * (bigint, text, bytea; a NULL of db_bind_null lets the server infer);
+ * rows come back as text and are read in place. Booleans read
  * as 0 and 1, bytea is decoded once per row and column.
  *
  * Writers take turns as on SQLite: db_begin takes a transaction-level
@@ -43,6 +44,8 @@ struct pdb {
 	int64_t		 changes;
 	bool		 in_tx;		/* between db_begin and its end */
 	bool		 listening;	/* LISTEN sent on this connection */
+	unsigned	 conn_gen;	/* bumped at each reconnect */
+	unsigned	 names;		/* prepared statements named so far */
 	int64_t		 version;	/* data_version: counts calls */
 	char		 msg[ERR_MSG_LEN];
 };
@@ -57,6 +60,9 @@ struct pst {
 	int		 formats[PG_MAXPARAM];
 	char		 ints[PG_MAXPARAM][24];
 	PGresult	*res;
+	char		 name[16];	/* prepared as, on connection */
+	unsigned	 prep_gen;	/* conn_gen then; 0: not prepared */
+	Oid		 prep_types[PG_MAXPARAM];	/* with these types */
 	int		 row;		/* -1: not run yet */
 	int		 ncols;
 	unsigned char	**blob;		/* ncols decoded bytea, or NULL */
@@ -93,6 +99,7 @@ pdb_ready(struct pdb *p)
 	PQreset(p->conn);
 	if (PQstatus(p->conn) != CONNECTION_OK)
 		return pdb_fail(p, PQerrorMessage(p->conn));
+	p->conn_gen++;		/* its prepared statements are gone */
 	return DB_OK;
 }
 
@@ -325,6 +332,46 @@ pdb_reset(struct db_stmt *st, bool clear)
 		}
 }
 
+/* Prepares the statement on this connection for the types bound now,
+ * once: the server parses and plans it once, not at every run. A
+ * statement bound with other types (a NULL where a number was) is
+ * prepared again under a new name. */
+static int
+pst_prepare(struct pst *s)
+{
+	struct pdb *p = PDB(s->base.db);
+	size_t tn = (size_t)s->nparams * sizeof(Oid);
+	PGresult *r;
+	int rc = DB_OK;
+
+	if (s->prep_gen == p->conn_gen + 1 &&
+	    memcmp(s->prep_types, s->types, tn) == 0)
+		return DB_OK;
+	snprintf(s->name, sizeof(s->name), "s%u", ++p->names);
+	r = PQprepare(p->conn, s->name, s->sql, s->nparams, s->types);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		rc = pdb_fail(p, PQresultErrorMessage(r));
+	else {
+		memcpy(s->prep_types, s->types, tn);
+		s->prep_gen = p->conn_gen + 1;
+	}
+	PQclear(r);
+	return rc;
+}
+
+/* Runs the prepared statement with its values; the result in s->res. */
+static ExecStatusType
+pst_exec(struct pst *s)
+{
+	struct pdb *p = PDB(s->base.db);
+
+	if (pst_prepare(s) != DB_OK)
+		return PGRES_FATAL_ERROR;
+	s->res = PQexecPrepared(p->conn, s->name, s->nparams, s->values,
+	    s->lengths, s->formats, 0);
+	return PQresultStatus(s->res);
+}
+
 /* Runs the statement with its values; 0, or DB_ERROR. */
 static int
 pst_run(struct pst *s)
@@ -336,16 +383,15 @@ pst_run(struct pst *s)
 	if (pdb_ready(p) != DB_OK)
 		return DB_ERROR;
 	idle = PQtransactionStatus(p->conn) == PQTRANS_IDLE;
-	s->res = PQexecParams(p->conn, s->sql, s->nparams, s->types,
-	    s->values, s->lengths, s->formats, 0);
-	st = PQresultStatus(s->res);
+	st = pst_exec(s);
 	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK &&
 	    pdb_retry(p, idle, s->sql)) {
 		PQclear(s->res);
-		s->res = PQexecParams(p->conn, s->sql, s->nparams, s->types,
-		    s->values, s->lengths, s->formats, 0);
-		st = PQresultStatus(s->res);
+		s->res = NULL;
+		st = pst_exec(s);
 	}
+	if (st == PGRES_FATAL_ERROR && s->res == NULL)
+		return DB_ERROR;	/* pst_prepare said why */
 	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
 		return pdb_fail(p, s->res != NULL ?
 		    PQresultErrorMessage(s->res) : PQerrorMessage(p->conn));
