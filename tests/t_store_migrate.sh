@@ -3,13 +3,13 @@
 # installation, grown with what the demo lacks, into a PostgreSQL of the
 # test's own, and back into a new SQLite file.
 #
-# The installation: scripts/demo.sh run as t_make_run.sh runs it (the
-# demo domain, the sample reports, one of them quarantined, a report of
-# yesterday, a dashboard user, the daemon serving; a policy fetched so
-# the fetch log has a day, and a dashboard login, a failed one too),
-# stopped; then the demo domain changed twice
-# (three policy ids in its history), a second tenant with a domain, an
-# admin, an API token and a revoked one, quarantined input.
+# The installation: scripts/demo.sh run as t_make_run.sh runs it
+# (lib.sh's demo_start: the demo domain, the sample reports, a report of
+# yesterday, a dashboard user, the daemon serving), with a policy
+# fetched (the fetch log has a day), a failed login and a session, then
+# stopped; then the demo domain changed twice (three policy ids in its
+# history), a second tenant with a domain, an admin, an API token and a
+# revoked one, and invalid input quarantined (one of it twice).
 #
 # Checks: the migration exits 0 and prints a line per table, the tables
 # holding rows; the CLI's views (stats, report list and show, quarantine,
@@ -23,49 +23,18 @@
 # tests/run_pg.sh the PostgreSQL database lib.sh gave it.
 set -u
 . "$(dirname "$0")/lib.sh"
-HPORT=$(( PORT + 1 ))
 pg_start || { bad "PostgreSQL did not start"; finish; exit; }
 
-# The demo, as t_make_run.sh runs it, until it serves.
-cd "$DIR" || exit 1
-DATA=$DIR/data HTTPS_LISTEN=$IP:$PORT HTTP_LISTEN=$IP:$HPORT \
-    sh "$TOP/scripts/demo.sh" "$STSGUARD" > "$DIR/demo.out" \
-    2> "$DIR/demo.err" &
-PID=$!
-line=
-for _ in $(seq 200); do
-	line=$(sed -n 's/^   \(curl .*\)$/\1/p' "$DIR/demo.out")
-	[ -n "$line" ] && grep -q 'event=serving' "$DIR/demo.err" && break
-	kill -0 $PID 2> /dev/null || break
-	sleep 0.1
-done
-if [ -z "$line" ] || ! grep -q 'event=serving' "$DIR/demo.err"; then
-	bad "the demo did not get to serving:"
-	cat "$DIR/demo.out" "$DIR/demo.err"
+# The demo until it serves; a policy fetched, a failed login, a session.
+if ! demo_start; then
+	bad "the demo did not get to serving"
 	finish
 	exit
 fi
 ok "the demo installation serves"
-eval "$line" > /dev/null 2>&1 || bad "the demo's policy fetch: $line"
-# A dashboard session, and a failed login, as t_make_run.sh logs in.
-read -r url user pass <<< "$(sed -n \
-    's/^   \(https:.*\)  user \(.*\)  password \(.*\)$/\1 \2 \3/p' \
-    "$DIR/demo.out")"
-host=$(sed 's|https://\([^:/]*\):.*|\1|' <<< "$url")
-login() { # login PASSWORD: the HTTP status of a login with it
-	local csrf
-	csrf=$(curl -sS --max-time 20 --cacert "$DIR/data/local-ca.pem" \
-	    --resolve "$host:$PORT:$IP" -b "$DIR/jar" -c "$DIR/jar" \
-	    "${url}login" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' |
-	    head -1)
-	curl -sS --max-time 20 --cacert "$DIR/data/local-ca.pem" \
-	    --resolve "$host:$PORT:$IP" -b "$DIR/jar" -c "$DIR/jar" \
-	    -o /dev/null -w '%{http_code}' --data-urlencode "csrf=$csrf" \
-	    --data-urlencode "email=$user" --data-urlencode "password=$1" \
-	    "${url}login"
-}
-login wrong > /dev/null
-check "the demo user logs in" 303 "$(login "$pass")"
+eval "$DEMO_CURL" > /dev/null 2>&1 || bad "the demo's policy fetch"
+demo_login wrong > /dev/null
+check "the demo user logs in" 303 "$(demo_login)"
 serve_stop
 
 # What the demo lacks: policy history, tenants, an admin, tokens.

@@ -164,28 +164,32 @@ test_tables_are_the_schema(void **state)
 	db_close(db);
 }
 
+/* Asserts that the statement what of table name is want. */
+static void
+assert_sql(const char *name, enum store_table_sql what, const char *want)
+{
+	char *s = store_table_sql(table(name), what);
+
+	assert_non_null(s);
+	assert_string_equal(s, want);
+	free(s);
+}
+
 static void
 test_statements(void **state)
 {
 	char *s;
 
 	(void)state;
-	s = store_table_sql(table("tenant"), STORE_SQL_INSERT);
-	assert_string_equal(s, "INSERT INTO tenant (id, name, created, "
-	    "domains) VALUES (?1, ?2, ?3, ?4)");
-	free(s);
-	s = store_table_sql(table("tenant"), STORE_SQL_SELECT);
-	assert_string_equal(s, "SELECT id, name, created, domains FROM "
-	    "tenant WHERE id > ?1 ORDER BY id LIMIT 256");
-	free(s);
-	s = store_table_sql(table("domain_mx"), STORE_SQL_SELECT);
-	assert_string_equal(s, "SELECT pattern, domain_id FROM domain_mx "
-	    "ORDER BY pattern, domain_id");
-	free(s);
-	s = store_table_sql(table("quarantine_usage"), STORE_SQL_UPDATE);
-	assert_string_equal(s, "UPDATE quarantine_usage SET entries = ?2, "
-	    "bytes = ?3, folded = ?4, dropped = ?5 WHERE id = ?1");
-	free(s);
+	assert_sql("tenant", STORE_SQL_INSERT, "INSERT INTO tenant (id, name, "
+	    "created, domains) VALUES (?1, ?2, ?3, ?4)");
+	assert_sql("tenant", STORE_SQL_SELECT, "SELECT id, name, created, "
+	    "domains FROM tenant WHERE id > ?1 ORDER BY id LIMIT 256");
+	assert_sql("domain_mx", STORE_SQL_SELECT, "SELECT pattern, domain_id "
+	    "FROM domain_mx ORDER BY pattern, domain_id");
+	assert_sql("quarantine_usage", STORE_SQL_UPDATE, "UPDATE "
+	    "quarantine_usage SET entries = ?2, bytes = ?3, folded = ?4, "
+	    "dropped = ?5 WHERE id = ?1");
 	/* The widest table fits the PostgreSQL driver's parameters. */
 	assert_int_equal(store_table_ncols(table("report")), 30);
 	s = store_table_sql(table("report"), STORE_SQL_INSERT);
