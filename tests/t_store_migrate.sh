@@ -60,6 +60,7 @@ check "invalid inputs quarantined: exit code" 1 "$?"
 SRC=$(sed -n 's/^store = //p' "$DIR/data/stsguard.conf" 2> /dev/null)
 SRC=${SRC:-sqlite:$DIR/data/stsguard.db}
 BACK=sqlite:$DIR/back.db
+echo "source ${SRC%%\?*}, then $PG_URL, then $BACK"
 
 # views STORE: what the CLI shows of an installation.
 views() {
@@ -89,6 +90,7 @@ fi
 "$STSGUARD" store migrate --from "$SRC" --to "$PG_URL" --progress \
     > "$DIR/mig.out" 2> "$DIR/mig.err"
 check "store migrate exit code" 0 "$?"
+sed 's/^/    /' "$DIR/mig.out"
 grep -q '^verified: 21 tables, [0-9]* rows, the same on both sides$' \
     "$DIR/mig.out" && ok "the final line" || bad "final line: $(cat \
     "$DIR/mig.out" "$DIR/mig.err")"
