@@ -30,6 +30,8 @@
 #   zone_acme       the `test.` zone of the two ACME tests
 #   pebble_start    the Pebble test CA, with its listener certificate
 #   pg_start, pg_up, pg_stop  a PostgreSQL 15 of the test's own (PG_URL)
+#   demo_start, demo_dc, demo_login   the `make run` demo, serving, and
+#                   its dashboard
 # At exit, and on INT or TERM, the trap stops $PID with $STOP_SIGNAL (TERM
 # unless the test says KILL) and waits for it, kills every background job
 # of the test still running, runs the cleanup_add commands in order, and
@@ -340,6 +342,54 @@ nsd_stop() { # nsd_stop: stops the nsd of nsd_start
 	kill "$NSD_PID" 2> /dev/null
 	wait "$NSD_PID" 2> /dev/null
 	NSD_PID=
+}
+
+# demo_start: runs scripts/demo.sh (what `make run` does) from $DIR, its
+# data dir $DIR/data, HTTPS on $IP:$PORT and HTTP on $IP:PORT+1, its
+# stdout in $DIR/out and stderr in $DIR/err, until the daemon it execs
+# serves (20 s at most). Sets PID (that daemon), DEMO_CURL (the policy
+# fetch it printed) and DEMO_URL, DEMO_USER, DEMO_PASS (the dashboard
+# and its user). False, with the demo's output printed, when it did not
+# get to serving.
+demo_start() {
+	local _
+	cd "$DIR" || return 1
+	DATA=$DIR/data HTTPS_LISTEN=$IP:$PORT HTTP_LISTEN=$IP:$(( PORT + 1 )) \
+	    sh "$TOP/scripts/demo.sh" "$STSGUARD" > "$DIR/out" 2> "$DIR/err" &
+	PID=$!	# the script execs the daemon: this is it, in the end
+	for _ in $(seq 200); do
+		DEMO_CURL=$(sed -n 's/^   \(curl .*\)$/\1/p' "$DIR/out")
+		if [ -n "$DEMO_CURL" ] && grep -q 'event=serving' "$DIR/err"
+		then
+			read -r DEMO_URL DEMO_USER DEMO_PASS <<< "$(sed -n \
+			    's/^   \(https:.*\)  user \(.*\)  password \(.*\)$/\1 \2 \3/p' \
+			    "$DIR/out")"
+			return 0
+		fi
+		kill -0 "$PID" 2> /dev/null || break
+		sleep 0.1
+	done
+	cat "$DIR/out" "$DIR/err"
+	return 1
+}
+# demo_dc CURL-ARGS...: curl to the demo's dashboard host, trusting its
+# local CA, with the cookie jar $DIR/jar.
+demo_dc() {
+	local host
+	host=$(sed 's|https://\([^:/]*\):.*|\1|' <<< "$DEMO_URL")
+	curl -sS --max-time 20 --cacert "$DIR/data/local-ca.pem" \
+	    --resolve "$host:$PORT:$IP" -b "$DIR/jar" -c "$DIR/jar" "$@"
+}
+# demo_login [PASSWORD]: logs the demo's user in with PASSWORD (default:
+# the one it printed) through the login form; prints the HTTP status
+# (303 when in: the session's cookie is then in the jar).
+demo_login() {
+	local csrf
+	csrf=$(demo_dc "${DEMO_URL}login" |
+	    sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' | head -1)
+	demo_dc -o /dev/null -w '%{http_code}' --data-urlencode "csrf=$csrf" \
+	    --data-urlencode "email=$DEMO_USER" \
+	    --data-urlencode "password=${1:-$DEMO_PASS}" "${DEMO_URL}login"
 }
 
 # pg_start: a PostgreSQL 15 of its own in $DIR/pg, on a Unix socket

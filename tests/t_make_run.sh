@@ -12,23 +12,10 @@
 # daemon stops on SIGTERM with exit 0.
 set -u
 . "$(dirname "$0")/lib.sh"
-HPORT=$(( PORT + 1 ))
 
-echo "address $IP https $PORT http $HPORT"
-cd "$DIR" || exit 1
-DATA=$DIR/data HTTPS_LISTEN=$IP:$PORT HTTP_LISTEN=$IP:$HPORT \
-    sh "$TOP/scripts/demo.sh" "$STSGUARD" > "$DIR/out" 2> "$DIR/err" &
-PID=$!	# the script execs the daemon: this is it, in the end
-line=
-for _ in $(seq 100); do
-	line=$(sed -n 's/^   \(curl .*\)$/\1/p' "$DIR/out")
-	[ -n "$line" ] && grep -q 'event=serving' "$DIR/err" && break
-	kill -0 $PID 2> /dev/null || break
-	sleep 0.1
-done
-if [ -z "$line" ]; then
-	bad "the demo did not get to serving:"
-	cat "$DIR/out" "$DIR/err"
+echo "address $IP https $PORT http $(( PORT + 1 ))"
+if ! demo_start; then
+	bad "the demo did not get to serving"
 	finish
 	exit
 fi
@@ -45,23 +32,15 @@ elif grep -qE '^  total +[1-9][0-9]* +[0-9]+' <<< "$stats"; then
 else
 	bad "no totals in the statistics: $stats"
 fi
-echo "     $line"
-body=$(eval "$line" 2> "$DIR/curl.err")
+echo "     $DEMO_CURL"
+body=$(eval "$DEMO_CURL" 2> "$DIR/curl.err")
 check "the printed curl line fetches the policy" "version: STSv1" \
     "$(head -1 <<< "$body" | tr -d '\r')"
 grep -q '^mx: \*\.mx\.example\.net' <<< "$(tr -d '\r' <<< "$body")" &&
     ok "the demo domain's policy" || bad "policy: $body $(cat "$DIR/curl.err")"
 # The dashboard, as printed: log in, see yesterday's sessions.
-dash=$(sed -n 's/^   \(https:.*\)  user \(.*\)  password \(.*\)$/\1 \2 \3/p' "$DIR/out")
-read -r url user pass <<< "$dash"
-host=$(sed 's|https://\([^:/]*\):.*|\1|' <<< "$url")
-dc() { curl -sS --max-time 20 --cacert "$DIR/data/local-ca.pem" \
-    --resolve "$host:$PORT:$IP" -b "$DIR/jar" -c "$DIR/jar" "$@"; }
-csrf=$(dc "${url}login" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' | head -1)
-check "the printed dashboard user logs in" 303 "$(dc -o /dev/null -w '%{http_code}' \
-    --data-urlencode "csrf=$csrf" --data-urlencode "email=$user" \
-    --data-urlencode "password=$pass" "${url}login")"
-dc -o "$DIR/page" "${url}domains/example.com"
+check "the printed dashboard user logs in" 303 "$(demo_login)"
+demo_dc -o "$DIR/page" "${DEMO_URL}domains/example.com"
 yday=$(date -u -d yesterday +%Y-%m-%d)
 grep -q "<title>$yday: 4210 successful, 7 failed</title>" "$DIR/page" &&
     ok "the dashboard charts yesterday's demo report" ||

@@ -70,7 +70,8 @@ struct cli_cmd {
 /* Subcommand tables, one per file. */
 extern const struct cli_cmd cli_policy_cmds[], cli_record_cmds[],
     cli_report_cmds[], cli_domain_cmds[], cli_dns_cmds[], cli_stats_cmds[],
-    cli_serve_cmds[], cli_acme_cmds[], cli_account_cmds[], cli_check_cmds[];
+    cli_serve_cmds[], cli_acme_cmds[], cli_account_cmds[], cli_check_cmds[],
+    cli_store_cmds[];
 
 /* Prints "stsguard: <message>" on stderr. Returns code. */
 int	cli_fail(int code, const char *fmt, ...)

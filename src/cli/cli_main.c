@@ -23,7 +23,7 @@
 static const struct cli_cmd *const cli_tables[] = {
 	cli_policy_cmds, cli_record_cmds, cli_report_cmds, cli_domain_cmds,
 	cli_dns_cmds, cli_check_cmds, cli_stats_cmds, cli_serve_cmds,
-	cli_acme_cmds, cli_account_cmds, NULL,
+	cli_acme_cmds, cli_account_cmds, cli_store_cmds, NULL,
 };
 
 static void

@@ -800,6 +800,34 @@ int	store_open(const char *url, struct store **s, struct err *e);
 int	store_open_at(const char *url, const char *dir, struct store **s,
 	    struct err *e);
 
+/* What store_migrate tells of each table as it goes: once copied
+ * (verified false: rows copied), then once compared (verified true). */
+struct store_migrate_step {
+	const char	*table;
+	bool		 verified;
+	int64_t		 rows;		/* copied; verified: in the source */
+	int64_t		 rows_to;	/* verified: in the destination */
+	unsigned char	 sum[32];	/* verified: the source's rows' SHA-256 */
+	unsigned char	 sum_to[32];	/* and the destination's */
+};
+typedef void store_migrate_cb(const struct store_migrate_step *step,
+    void *arg);
+
+/* Copies every table of the store at url from into the store at url to
+ * (both opened, and migrated to the current schema, by their URLs as
+ * store_open takes them), ids kept, in one transaction on the
+ * destination, the source held still meanwhile (its writers wait); then
+ * counts and hashes every table on both sides. cb (may be NULL) hears
+ * of each table copied and each table compared. Returns 0 when every
+ * table is the same on both sides. Returns -1 with the reason when a
+ * store cannot be opened, the destination already holds data (refused,
+ * nothing written: it never merges), the source holds none, or a copy
+ * fails (the destination rolled back, as empty as it was); and also
+ * when a table differs after the copy (the first one named; the
+ * destination then holds the copy, committed). */
+int	store_migrate(const char *from, const char *to, store_migrate_cb *cb,
+	    void *arg, struct err *e);
+
 static inline void
 store_close(struct store *s)
 {

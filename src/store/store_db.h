@@ -33,6 +33,15 @@
 #define DB_ROW	100
 #define DB_DONE	101
 
+/* The kind of a column's value in the current row (db_column_type):
+ * what a generic copy (store_migrate.c) binds it as. */
+enum db_type {
+	DB_TYPE_NULL,
+	DB_TYPE_INTEGER,	/* db_column_int64 */
+	DB_TYPE_TEXT,		/* db_column_text */
+	DB_TYPE_BLOB,		/* db_column_blob */
+};
+
 struct db;
 struct db_stmt;
 
@@ -50,6 +59,7 @@ struct db_ops {
 	int	(*step)(struct db_stmt *);
 	void	(*reset)(struct db_stmt *, bool);
 	bool	(*column_null)(struct db_stmt *, int);
+	enum db_type (*column_type)(struct db_stmt *, int);
 	int64_t	(*column_int64)(struct db_stmt *, int);
 	const char *(*column_text)(struct db_stmt *, int);
 	const void *(*column_blob)(struct db_stmt *, int, size_t *);
@@ -61,6 +71,8 @@ struct db_ops {
 	int	(*exec)(struct db *, const char *);
 	int	(*notify)(struct db *);
 	int	(*wait)(struct db *, int);
+	/* NULL when the engine needs nothing (SQLite). */
+	int	(*ids_follow)(struct db *, const char *);
 };
 
 /* What every connection starts with. */
@@ -112,6 +124,11 @@ static inline void db_clear(struct db_stmt *st)
 { st->db->ops->reset(st, true); }
 static inline bool db_column_null(struct db_stmt *st, int i)
 { return st->db->ops->column_null(st, i); }
+/* The kind of the value: DB_TYPE_NULL for NULL, else the column's
+ * type (SQLite: the value's storage class; a REAL, which the schema
+ * never holds, reads as text). */
+static inline enum db_type db_column_type(struct db_stmt *st, int i)
+{ return st->db->ops->column_type(st, i); }
 /* 0 for NULL; booleans are 0 and 1. */
 static inline int64_t db_column_int64(struct db_stmt *st, int i)
 { return st->db->ops->column_int64(st, i); }
@@ -153,5 +170,14 @@ static inline int db_notify(struct db *db)
  * 1 one came, 0 none, -1 the engine cannot (SQLite) or an error. */
 static inline int db_wait(struct db *db, int ms)
 { return db->ops->wait(db, ms); }
+/* After rows were inserted into table with their ids given (a copy,
+ * store_migrate.c), makes the ids the engine generates next follow the
+ * highest one: PostgreSQL's identity sequences do not move by
+ * themselves; SQLite takes max(id) + 1 anyway. table is a name of the
+ * schema with an "id" column, never data. DB_OK, or another value on
+ * error (db_errmsg). */
+static inline int db_ids_follow(struct db *db, const char *table)
+{ return db->ops->ids_follow != NULL ? db->ops->ids_follow(db, table) :
+    DB_OK; }
 
 #endif

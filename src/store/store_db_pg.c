@@ -34,6 +34,9 @@
 #define PG_INT8OID 20
 #define PG_TEXTOID 25
 #define PG_BYTEAOID 17
+#define PG_BOOLOID 16
+#define PG_INT2OID 21
+#define PG_INT4OID 23
 /* The advisory lock keys: writers (every transaction), migrations. */
 #define PG_LOCK_WRITE 8461
 #define PG_LOCK_MIGRATE 8460
@@ -433,6 +436,26 @@ pdb_column_null(struct db_stmt *st, int i)
 	    PQgetisnull(s->res, s->row, i);
 }
 
+static enum db_type
+pdb_column_type(struct db_stmt *st, int i)
+{
+	struct pst *s = PST(st);
+
+	if (pdb_column_null(st, i))
+		return DB_TYPE_NULL;
+	switch (PQftype(s->res, i)) {
+	case PG_INT8OID:
+	case PG_INT4OID:
+	case PG_INT2OID:
+	case PG_BOOLOID:
+		return DB_TYPE_INTEGER;
+	case PG_BYTEAOID:
+		return DB_TYPE_BLOB;
+	default:
+		return DB_TYPE_TEXT;
+	}
+}
+
 static const char *
 pdb_column_text(struct db_stmt *st, int i)
 {
@@ -612,6 +635,22 @@ pdb_wait(struct db *db, int ms)
 	return got;
 }
 
+/* Moves the identity sequence of table's id past its highest id (to 1
+ * on an empty table), as a copy that kept the ids needs. */
+static int
+pdb_ids_follow(struct db *db, const char *table)
+{
+	char sql[256];
+	int n;
+
+	n = snprintf(sql, sizeof(sql), "SELECT setval(pg_get_serial_sequence("
+	    "'%s', 'id'), coalesce(max(id), 0) + 1, false) FROM %s", table,
+	    table);
+	if (n < 0 || (size_t)n >= sizeof(sql))
+		return pdb_fail(PDB(db), "table name too long");
+	return pdb_run(PDB(db), sql);
+}
+
 static const struct db_ops pdb_ops = {
 	.name = "postgresql",
 	.close = pdb_close,
@@ -625,6 +664,7 @@ static const struct db_ops pdb_ops = {
 	.step = pdb_step,
 	.reset = pdb_reset,
 	.column_null = pdb_column_null,
+	.column_type = pdb_column_type,
 	.column_int64 = pdb_column_int64,
 	.column_text = pdb_column_text,
 	.column_blob = pdb_column_blob,
@@ -636,6 +676,9 @@ static const struct db_ops pdb_ops = {
 	.exec = pdb_exec,
 	.notify = pdb_notify,
 	.wait = pdb_wait,
+}
+
+	.ids_follow = pdb_ids_follow,
 };
 
 /* --- Schema --- */

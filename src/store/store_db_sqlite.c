@@ -667,6 +667,17 @@ sdb_column_null(struct db_stmt *st, int i)
 	return sqlite3_column_type(SST(st), i) == SQLITE_NULL;
 }
 
+static enum db_type
+sdb_column_type(struct db_stmt *st, int i)
+{
+	switch (sqlite3_column_type(SST(st), i)) {
+	case SQLITE_NULL:	return DB_TYPE_NULL;
+	case SQLITE_INTEGER:	return DB_TYPE_INTEGER;
+	case SQLITE_BLOB:	return DB_TYPE_BLOB;
+	default:		return DB_TYPE_TEXT;
+	}
+}
+
 static int64_t
 sdb_column_int64(struct db_stmt *st, int i)
 {
@@ -765,6 +776,7 @@ static const struct db_ops sdb_ops = {
 	.step = sdb_step,
 	.reset = sdb_reset,
 	.column_null = sdb_column_null,
+	.column_type = sdb_column_type,
 	.column_int64 = sdb_column_int64,
 	.column_text = sdb_column_text,
 	.column_blob = sdb_column_blob,

@@ -89,4 +89,40 @@ int	store_strv_split(struct strv *sv, const char *s, char sep);
  * counts are untrusted and a wrapped sum would invent a small number. */
 void	store_add_sat(uint64_t *a, uint64_t b);
 
+/* The tables of the schema as store_migrate copies them (store_migrate.c),
+ * foreign keys satisfied in list order. */
+struct store_table {
+	const char *name;
+	const char *cols;	/* every column, ", "-separated, the key's
+				 * first: "id, name, created, domains" */
+	const char *key;	/* ORDER BY: the primary key */
+	enum {
+		STORE_TABLE_IDS,	/* key id: read by pages of ids,
+					 * inserted, then db_ids_follow */
+		STORE_TABLE_ROWS,	/* another key: read at once, inserted */
+		STORE_TABLE_ONE,	/* one row, id 1, made by the schema:
+					 * updated */
+	} kind;
+};
+extern const struct store_table store_tables[];
+extern const size_t store_ntables;
+
+/* The columns of t. Pure. */
+size_t	store_table_ncols(const struct store_table *t);
+
+/* The statements of a copy of t: SELECT of its rows in key order (an id
+ * table: "WHERE id > ?1", a page at a time); INSERT of a row, the
+ * columns bound as ?1..?n; UPDATE of the row ?1 with the other columns
+ * as ?2..?n. Returns the SQL (caller frees), or NULL when out of memory.
+ * Pure. */
+enum store_table_sql { STORE_SQL_SELECT, STORE_SQL_INSERT, STORE_SQL_UPDATE };
+char	*store_table_sql(const struct store_table *t,
+	    enum store_table_sql what);
+
+/* The checksum of a table: the SHA-256 of its n row digests sorted
+ * (rows is sorted in place), so that it does not depend on the order
+ * the rows were read in. Returns 0, or -1 when OpenSSL fails. */
+int	store_sum_fold(unsigned char (*rows)[32], size_t n,
+	    unsigned char out[32]);
+
 #endif

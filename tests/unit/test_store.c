@@ -2770,6 +2770,45 @@ test_monitor_store(void **state)
 	store_domain_free(&d3);
 }
 
+/* What a generic copy (store_migrate.c) asks of the engine, on
+ * either: each value's kind as bound, and ids generated after rows were
+ * inserted with their ids given following the highest (PostgreSQL's
+ * identity sequences do not move by themselves: db_ids_follow). */
+static void
+test_db_types_and_ids(void **state)
+{
+	struct fx *fx = *state;
+	struct db *db;
+	struct db_stmt *st;
+	struct err e = { "" };
+	char url[256];
+
+	if (on_pg(fx->path))
+		snprintf(url, sizeof(url), "%s", pg_url);
+	else
+		snprintf(url, sizeof(url), "sqlite:%s", fx->path);
+	if (db_open(url, &db, &e) == -1)
+		fail_msg("%s", e.msg);
+	assert_int_equal(db_prepare(db, "SELECT ?1, ?2, ?3, ?4", &st), DB_OK);
+	assert_int_equal(db_bind_int64(st, 1, -7) | db_bind_text(st, 2, "t") |
+	    db_bind_blob(st, 3, "\0\1", 2) | db_bind_null(st, 4), DB_OK);
+	assert_int_equal(db_step(st), DB_ROW);
+	assert_int_equal(db_column_type(st, 0), DB_TYPE_INTEGER);
+	assert_int_equal(db_column_type(st, 1), DB_TYPE_TEXT);
+	assert_int_equal(db_column_type(st, 2), DB_TYPE_BLOB);
+	assert_int_equal(db_column_type(st, 3), DB_TYPE_NULL);
+	db_finalize(st);
+	assert_int_equal(db_exec(db, "INSERT INTO tenant (id, name, created) "
+	    "VALUES (41, 'copied', 1)"), DB_OK);
+	assert_int_equal(db_ids_follow(db, "tenant"), DB_OK);
+	assert_int_equal(db_prepare(db, "INSERT INTO tenant (name, created) "
+	    "VALUES ('new', 2) RETURNING id", &st), DB_OK);
+	assert_int_equal(db_step(st), DB_ROW);
+	assert_int_equal(db_column_int64(st, 0), 42);
+	db_finalize(st);
+	db_close(db);
+}
+
 int
 main(void)
 {
@@ -2827,6 +2866,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_monitor_store,
 		    fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_and_version,
+		    fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_db_types_and_ids,
 		    fx_setup, fx_teardown),
 	};
 
