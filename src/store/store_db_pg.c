@@ -676,8 +676,6 @@ static const struct db_ops pdb_ops = {
 	.exec = pdb_exec,
 	.notify = pdb_notify,
 	.wait = pdb_wait,
-}
-
 	.ids_follow = pdb_ids_follow,
 };
 
