@@ -211,7 +211,8 @@ for _ in $(seq 50); do tcp_open 127.0.0.31 25 "${NX[@]}" && break; sleep 0.1; do
 # --- stsguard serve ------------------------------------------------------
 "${NX[@]}" "$STSGUARD" --data-dir "$DIR/data" serve \
     --https-listen 127.0.0.10:443 --http-listen off \
-    --smtp-listen 127.0.0.10:25 --workers 1 2> "$DIR/serve.log" &
+    --smtp-listen 127.0.0.10:25 --metrics-listen 127.0.0.10:9464 \
+    --workers 1 2> "$DIR/serve.log" &
 PID=$!
 up() { tcp_open 127.0.0.10 25 "${NX[@]}" && tcp_open 127.0.0.10 443 "${NX[@]}"; }
 wait_up "$DIR/serve.log" up || exit 1
@@ -236,6 +237,10 @@ wait_checks() { # wait_checks N: until N more checks are logged (at most 30 s)
 	bad "the monitor did not check $1 more times in 30 s"; return 1
 }
 alerts() { wc -l < "$DIR/hook.out"; }
+raised() { # raised SEVERITY: the metrics' count of alerts raised
+	"${NX[@]}" curl -sS --max-time 5 http://127.0.0.10:9464/metrics |
+	    sed -n "s/^stsguard_alerts_total{severity=\"$1\"} //p"
+}
 
 wait_checks 2
 check "GET .../check: 200 once a check ran" 200 "$(api GET "$TR")"
@@ -249,6 +254,8 @@ grepf "the digest has its sessions" "$DIR/relay.out" '^  sessions: no report thi
 check "the first checks pass" "pass 0" "$(field 'j["verdict"] + " " + str(j["failures"])')"
 check "the MX is covered" "pass" "$(field '" ".join(f["level"] for f in j["findings"] if f["subject"] == "stshost.test" and f["area"] == "mx")')"
 check "no alert while all is well" 0 "$(alerts)"
+check "metrics: no alert raised" "0 0 0" \
+    "$(raised critical) $(raised error) $(raised warning)"
 check "no alert kept" 0 "$(field 'len(j["alerts"])')"
 
 # --- an MX the policy does not cover -----------------------------------
@@ -282,6 +289,8 @@ check "the check: the alert kept, sent both ways" "mx-uncovered critical sent se
 
 wait_checks 3
 check "the failure persists: no second alert" 1 "$(alerts)"
+check "metrics: one critical alert raised" "1 0" \
+    "$(raised critical) $(raised error)"
 
 # --- gone and back within the cool-down --------------------------------
 rezone

@@ -581,4 +581,10 @@ void	check_monitor_stop(struct check_monitor *m);
 int	check_monitor_run(struct check_monitor *m, struct store *s,
 	    const char *domain, struct err *e);
 
+/* The alerts m raised since it started, by severity: [0] critical, [1]
+ * error, [2] warning (the metrics). Any thread. */
+#define CHECK_SEVERITIES 3
+void	check_monitor_alerts(struct check_monitor *m,
+	    uint64_t out[CHECK_SEVERITIES]);
+
 #endif

@@ -56,6 +56,7 @@ struct check_monitor {
 	pthread_mutex_t	 keep_mu;	/* one check kept at a time, so that
 					 * two never raise the same alert */
 	atomic_int	 on_demand;	/* check_monitor_run calls running */
+	atomic_uint_fast64_t raised[CHECK_SEVERITIES];	/* by severity */
 	struct store	*store;		/* the thread's own */
 	/* For e-mail: the relay's URL, the envelope, the From line. */
 	char		 relay_url[LIMIT_DNAME_LEN + 16];
@@ -187,8 +188,17 @@ out:
 /* Raises al[0..na), alerts of domain at now, each past the cool-down of
  * its (domain, subject, kind): kept for the channels set up, logged.
  * Returns how many were raised, or -1 with the reason. */
+/* check_monitor_alerts's index of a severity. */
 static int
-monitor_raise(const struct check_monitor *m, struct store *s,
+monitor_severity(const char *severity)
+{
+	if (strcmp(severity, "critical") == 0)
+		return 0;
+	return strcmp(severity, "error") == 0 ? 1 : 2;
+}
+
+static int
+monitor_raise(struct check_monitor *m, struct store *s,
     const char *domain, const struct check_alert *al, size_t na, time_t now,
     struct err *e)
 {
@@ -224,6 +234,8 @@ monitor_raise(const struct check_monitor *m, struct store *s,
 		log_int(&l, "id", id);
 		log_cstr(&l, "text", al[i].text);
 		log_end(&l);
+		atomic_fetch_add_explicit(&m->raised[monitor_severity(
+		    al[i].severity)], 1, memory_order_relaxed);
 		raised++;
 	}
 	return raised;
@@ -858,4 +870,12 @@ out:
 	dns_resolver_free(res);
 	atomic_fetch_sub(&m->on_demand, 1);
 	return rc;
+}
+
+void
+check_monitor_alerts(struct check_monitor *m, uint64_t out[CHECK_SEVERITIES])
+{
+	for (int i = 0; i < CHECK_SEVERITIES; i++)
+		out[i] = m != NULL ? atomic_load_explicit(&m->raised[i],
+		    memory_order_relaxed) : 0;
 }

@@ -271,6 +271,19 @@ metrics_render(struct daemon *d, struct store **sp, struct metrics_buf *b)
 		    "organization-name and report-id)", (double)rt.conflicts);
 	}
 
+	if (d->monitor != NULL) {
+		static const char *const sev[CHECK_SEVERITIES] = {
+			"severity=\"critical\"", "severity=\"error\"",
+			"severity=\"warning\"" };
+		uint64_t al[CHECK_SEVERITIES];
+
+		check_monitor_alerts(d->monitor, al);
+		metrics_family(b, "stsguard_alerts_total", "counter", "alerts "
+		    "the monitor raised (past their cool-down), by severity");
+		for (int i = 0; i < CHECK_SEVERITIES; i++)
+			metrics_u64(b, "stsguard_alerts_total", sev[i], al[i]);
+	}
+
 	if (d->acme_mgr != NULL) {
 		struct acme_stats as;
 
