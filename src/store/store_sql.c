@@ -459,7 +459,8 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	 * an entry without details as one row without one (its totals
 	 * still choose the report's view). */
 	[SQ_STATS_FAILURES] = "WITH " SQ_MX_HOSTS " SELECT r.id, "
-	    "p.policy_type, p.id, p.successful, p.failed, coalesce(f.receiving_mx_hostname, "
+	    "p.policy_type, p.id, p.successful, p.failed, "
+	    "coalesce(f.receiving_mx_hostname, "
 	    "f.receiving_ip), f.sending_mta_ip, f.failed_session_count, "
 	    "f.id IS NOT NULL, " SQ_DAY_NUMBER("r.start_time") ", "
 	    "r.organization_name FROM report_policy p JOIN "
@@ -2129,7 +2130,8 @@ sq_quarantine_one(struct sq *q, const struct store_report_job *j,
 	    db_bind_text(st, 8, j->reason) |
 	    db_bind_int64(st, 9, (int64_t)j->rawlen) |
 	    db_bind_blob(st, 10, p->blob, p->bloblen) |
-	    db_bind_blob(st, 11, p->sha256, sizeof(p->sha256)) | db_bind_int64(st, 12, caps != NULL) |
+	    db_bind_blob(st, 11, p->sha256, sizeof(p->sha256)) |
+	    db_bind_int64(st, 12, caps != NULL) |
 	    db_bind_text(st, 13, caps != NULL ? key : NULL)) != DB_OK)
 		return sq_err(q, e, "quarantine");
 	if (sq_insert(q, st, id, "quarantine", e) != 0)
