@@ -10,8 +10,9 @@
  * the earliest serve_until of a removed domain, plus a full rebuild
  * every RELOAD_FULL_SECONDS as a safety net. So a change is served
  * within about half a second; on PostgreSQL the wait between polls is
- * a LISTEN that the change's NOTIFY ends at once. The table carries the intake token
- * set too (daemon_table.c). Never runs on a worker; never blocks one.
+ * a LISTEN that the change's NOTIFY ends at once. The table carries
+ * the intake token set too (daemon_table.c). Never runs on a worker;
+ * never blocks one.
  *
  * Delegated mode with dns_update_server: once a table built after a
  * change is the one served, the changed domains' TXT records go to the
