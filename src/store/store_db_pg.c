@@ -7,7 +7,8 @@
  * step with the values bound so far, each typed by how it was bound
  * (bigint, text, bytea; a NULL of db_bind_null lets the server infer);
  * rows come back as text and are read in place. Booleans read
- * as 0 and 1, bytea is decoded once per row and column.
+ * as 0 and 1, bytea is decoded (PQunescapeBytea) once per row and
+ * column.
  *
  * Writers take turns as on SQLite: db_begin takes a transaction-level
  * advisory lock, so that the store's read-then-write steps (is this
@@ -68,7 +69,8 @@ struct pst {
 	Oid		 prep_types[PG_MAXPARAM];	/* with these types */
 	int		 row;		/* -1: not run yet */
 	int		 ncols;
-	unsigned char	**blob;		/* ncols decoded bytea, or NULL */
+	unsigned char	**blob;		/* ncols decoded bytea (libpq's
+					 * memory), or NULL */
 	size_t		*bloblen;
 };
 
@@ -210,7 +212,7 @@ static void
 pst_forget(struct pst *s)
 {
 	for (int i = 0; s->blob != NULL && i < s->ncols; i++) {
-		free(s->blob[i]);
+		PQfreemem(s->blob[i]);
 		s->blob[i] = NULL;
 	}
 }
@@ -481,26 +483,14 @@ pdb_column_int64(struct db_stmt *st, int i)
 	return n;
 }
 
-static int
-pg_hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* bytea arrives in the hex format, "\x" and two digits a byte. */
+/* bytea arrives as text (the hex format): libpq decodes it, once per
+ * row and column. An empty one reads as NULL, as in SQLite. */
 static const void *
 pdb_column_blob(struct db_stmt *st, int i, size_t *n)
 {
 	struct pst *s = PST(st);
 	const char *v = pdb_column_text(st, i);
-	size_t len;
-	unsigned char *b;
+	size_t len = 0;
 
 	*n = 0;
 	if (v == NULL)
@@ -509,26 +499,14 @@ pdb_column_blob(struct db_stmt *st, int i, size_t *n)
 		*n = strlen(v);
 		return *n > 0 ? v : NULL;
 	}
-	if (s->blob[i] != NULL) {
-		*n = s->bloblen[i];
-		return s->blob[i];
+	if (s->blob[i] == NULL) {
+		s->blob[i] = PQunescapeBytea((const unsigned char *)v, &len);
+		s->bloblen[i] = len;
 	}
-	len = strlen(v);
-	if (len < 2 || v[0] != '\\' || v[1] != 'x' || len % 2 != 0 ||
-	    len == 2 || (b = malloc((len - 2) / 2)) == NULL)
+	if (s->blob[i] == NULL || s->bloblen[i] == 0)
 		return NULL;
-	for (size_t k = 0; k < (len - 2) / 2; k++) {
-		int hi = pg_hex(v[2 + 2 * k]), lo = pg_hex(v[3 + 2 * k]);
-
-		if (hi < 0 || lo < 0) {
-			free(b);
-			return NULL;
-		}
-		b[k] = (unsigned char)(hi << 4 | lo);
-	}
-	s->blob[i] = b;
-	*n = s->bloblen[i] = (len - 2) / 2;
-	return b;
+	*n = s->bloblen[i];
+	return s->blob[i];
 }
 
 static int64_t
