@@ -127,6 +127,7 @@ bench:
 	@$(MAKE) --no-print-directory all
 	@bench/policy-serving
 	@if [ -x bench/intake ]; then bench/intake; fi
+	@if [ -x bench/cluster ]; then bench/cluster; fi
 
 # Every .c and .h of the tree (src, tests, fuzz, bench, ...), but not the
 # build folders nor .git.

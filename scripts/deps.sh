@@ -20,7 +20,7 @@ postgresql-client-15"
 # (npm, pinned), installed into .deps/node of the tree (not in git).
 PLAYWRIGHT=playwright-core@1.49.1
 # Benchmarks only (bench/): the peers we measure against and the load.
-BENCH="nginx h2o wrk jq linux-perf strace python3"
+BENCH="nginx h2o wrk jq linux-perf strace python3 postgresql-15 curl openssl"
 
 case "${1:-}" in
 --build-only)	want="$BUILD" ;;
