@@ -57,6 +57,7 @@ struct db_ops {
 	int	(*bind_blob)(struct db_stmt *, int, const void *, size_t);
 	int	(*bind_null)(struct db_stmt *, int);
 	int	(*step)(struct db_stmt *);
+	int	(*step_later)(struct db_stmt *);
 	void	(*reset)(struct db_stmt *, bool);
 	bool	(*column_null)(struct db_stmt *, int);
 	enum db_type (*column_type)(struct db_stmt *, int);
@@ -116,6 +117,12 @@ static inline int db_bind_null(struct db_stmt *st, int i)
 /* DB_ROW, DB_DONE, or another value on error (db_errmsg). */
 static inline int db_step(struct db_stmt *st)
 { return st->db->ops->step(st); }
+/* Runs a statement that returns no rows whose result the caller does
+ * not look at (no db_changes): in a transaction the engine may report
+ * its failure only at a later statement or at db_commit (PostgreSQL
+ * sends it without waiting); DB_DONE, or another value on error. */
+static inline int db_step_later(struct db_stmt *st)
+{ return st->db->ops->step_later(st); }
 /* Ready to run again, with the same bindings; db_clear also clears
  * them (to NULL). */
 static inline void db_reset(struct db_stmt *st)

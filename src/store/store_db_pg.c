@@ -32,6 +32,7 @@
 #include "store_db.h"
 
 #define PG_MAXPARAM 32		/* the widest statement binds 27 */
+#define PG_PIPE_MAX 64		/* results unread before a flush */
 #define PG_INT8OID 20
 #define PG_TEXTOID 25
 #define PG_BYTEAOID 17
@@ -49,6 +50,12 @@ struct pdb {
 	bool		 in_tx;		/* between db_begin and its end */
 	bool		 listening;	/* LISTEN sent on this connection */
 	unsigned	 conn_gen;	/* bumped at each reconnect */
+	/* In a transaction the connection is in pipeline mode: statements
+	 * go out without waiting, and their results are read when one is
+	 * needed (pipe_wait). */
+	bool		 piped;
+	int		 pending;	/* results sent for and not read */
+	bool		 pipe_failed;	/* one of them failed (msg says) */
 	unsigned	 names;		/* prepared statements named so far */
 	int64_t		 version;	/* data_version: counts calls */
 	char		 msg[ERR_MSG_LEN];
@@ -108,6 +115,75 @@ pdb_ready(struct pdb *p)
 	return DB_OK;
 }
 
+/* --- The pipeline (libpq's pipeline mode, in transactions only) ---
+ *
+ * Each round trip costs a wake-up on both sides, which on this kind of
+ * machine is most of a statement's cost. So in a transaction every
+ * statement is sent at once (pst_send), and the results of those that
+ * return nothing the store reads (db_step_later) are read only when a
+ * statement whose rows are needed runs, or at commit: one round trip
+ * carries them all. The first failure is kept; the server skips the
+ * rest of the pipeline (PGRES_PIPELINE_ABORTED) and the transaction
+ * fails, as it would have a statement earlier. */
+
+/* Reads the results of n statements sent before, in order; the first
+ * failure goes to p->msg. */
+static void
+pipe_collect(struct pdb *p, int n)
+{
+	PGresult *r;
+	ExecStatusType st;
+
+	for (; n > 0; n--)
+		while ((r = PQgetResult(p->conn)) != NULL) {
+			st = PQresultStatus(r);
+			if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK &&
+			    !p->pipe_failed) {
+				p->pipe_failed = true;
+				pdb_fail(p, st == PGRES_PIPELINE_ABORTED ?
+				    "an earlier statement failed" :
+				    PQresultErrorMessage(r));
+			}
+			PQclear(r);
+		}
+}
+
+/* Asks the server for what it has (a flush message) and sends it. */
+static void
+pipe_flush(struct pdb *p)
+{
+	PQsendFlushRequest(p->conn);
+	while (PQflush(p->conn) == 1)
+		;
+}
+
+/* Ends the pipeline: a sync, every result read, normal mode again (the
+ * transaction stays open, or failed). */
+static void
+pipe_leave(struct pdb *p)
+{
+	PGresult *r;
+
+	if (!p->piped)
+		return;
+	if (PQpipelineSync(p->conn) == 1) {
+		pipe_collect(p, p->pending);
+		while ((r = PQgetResult(p->conn)) != NULL) {
+			ExecStatusType st = PQresultStatus(r);
+
+			PQclear(r);
+			if (st == PGRES_PIPELINE_SYNC)
+				break;
+		}
+	} else if (!p->pipe_failed) {
+		p->pipe_failed = true;
+		pdb_fail(p, PQerrorMessage(p->conn));
+	}
+	p->pending = 0;
+	PQexitPipelineMode(p->conn);
+	p->piped = false;
+}
+
 /* True when a statement that failed may simply run again on a new
  * connection: the server went away (a restart: libpq learns it only
  * from the next command), no transaction was open, and the statement
@@ -135,6 +211,11 @@ pdb_run(struct pdb *p, const char *sql)
 
 	if (pdb_ready(p) != DB_OK)
 		return DB_ERROR;
+	if (p->piped) {
+		pipe_leave(p);
+		if (p->pipe_failed)
+			return DB_ERROR;
+	}
 	idle = PQtransactionStatus(p->conn) == PQTRANS_IDLE;
 	r = PQexec(p->conn, sql);
 	st = PQresultStatus(r);
@@ -147,6 +228,8 @@ pdb_run(struct pdb *p, const char *sql)
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
 		rc = pdb_fail(p, PQresultErrorMessage(r));
 	PQclear(r);
+	if (p->in_tx && rc == DB_OK && PQenterPipelineMode(p->conn) == 1)
+		p->piped = true;
 	return rc;
 }
 
@@ -353,6 +436,15 @@ pst_prepare(struct pst *s)
 	    memcmp(s->prep_types, s->types, tn) == 0)
 		return DB_OK;
 	snprintf(s->name, sizeof(s->name), "s%u", ++p->names);
+	if (p->piped) {
+		if (PQsendPrepare(p->conn, s->name, s->sql, s->nparams,
+		    s->types) != 1)
+			return pdb_fail(p, PQerrorMessage(p->conn));
+		p->pending++;
+		memcpy(s->prep_types, s->types, tn);
+		s->prep_gen = p->conn_gen + 1;
+		return DB_OK;
+	}
 	r = PQprepare(p->conn, s->name, s->sql, s->nparams, s->types);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK)
 		rc = pdb_fail(p, PQresultErrorMessage(r));
@@ -364,12 +456,46 @@ pst_prepare(struct pst *s)
 	return rc;
 }
 
-/* Runs the prepared statement with its values; the result in s->res. */
+/* In the pipeline: sends the statement (prepared first when needed)
+ * with its values, which libpq copies. */
+static int
+pst_send(struct pst *s)
+{
+	struct pdb *p = PDB(s->base.db);
+
+	if (pst_prepare(s) != DB_OK)
+		return DB_ERROR;
+	if (PQsendQueryPrepared(p->conn, s->name, s->nparams, s->values,
+	    s->lengths, s->formats, 0) != 1)
+		return pdb_fail(p, PQerrorMessage(p->conn));
+	return DB_OK;
+}
+
+/* Runs the prepared statement with its values; the result in s->res.
+ * In the pipeline: sent after the others, whose results are read first
+ * (one round trip for all). */
 static ExecStatusType
 pst_exec(struct pst *s)
 {
 	struct pdb *p = PDB(s->base.db);
+	PGresult *r;
 
+	if (p->piped) {
+		if (p->pipe_failed || pst_send(s) != DB_OK)
+			return PGRES_FATAL_ERROR;
+		pipe_flush(p);
+		pipe_collect(p, p->pending);
+		p->pending = 0;
+		s->res = PQgetResult(p->conn);
+		while ((r = PQgetResult(p->conn)) != NULL)
+			PQclear(r);
+		if (p->pipe_failed) {
+			PQclear(s->res);
+			s->res = NULL;
+			return PGRES_FATAL_ERROR;
+		}
+		return PQresultStatus(s->res);
+	}
 	if (pst_prepare(s) != DB_OK)
 		return PGRES_FATAL_ERROR;
 	s->res = PQexecPrepared(p->conn, s->name, s->nparams, s->values,
@@ -426,6 +552,31 @@ pdb_step(struct db_stmt *st)
 		return DB_ROW;
 	}
 	s->row = PQntuples(s->res);
+	return DB_DONE;
+}
+
+/* A statement whose result is not read: in a transaction only sent (a
+ * failure shows at the next statement that waits, or at commit). The
+ * pipeline is flushed now and then, so that results never pile up
+ * past what the socket buffers hold. */
+static int
+pdb_step_later(struct db_stmt *st)
+{
+	struct pst *s = PST(st);
+	struct pdb *p = PDB(st->db);
+
+	if (!p->piped)
+		return pdb_step(st);
+	if (p->pipe_failed || pst_send(s) != DB_OK)
+		return DB_ERROR;
+	p->changes = 0;
+	if (++p->pending >= PG_PIPE_MAX) {
+		pipe_flush(p);
+		pipe_collect(p, p->pending);
+		p->pending = 0;
+		if (p->pipe_failed)
+			return DB_ERROR;
+	}
 	return DB_DONE;
 }
 
@@ -529,8 +680,12 @@ pdb_begin(struct db *db)
 
 	snprintf(sql, sizeof(sql), "BEGIN; SELECT pg_advisory_xact_lock(%d)",
 	    PG_LOCK_WRITE);
-	if ((rc = pdb_run(PDB(db), sql)) == DB_OK)
+	if ((rc = pdb_run(PDB(db), sql)) == DB_OK) {
 		PDB(db)->in_tx = true;
+		PDB(db)->pipe_failed = false;
+		if (PQenterPipelineMode(PDB(db)->conn) == 1)
+			PDB(db)->piped = true;
+	}
 	return rc;
 }
 
@@ -540,10 +695,18 @@ static int
 pdb_commit(struct db *db)
 {
 	struct pdb *p = PDB(db);
-	PGresult *r = PQexec(p->conn, "COMMIT");
+	PGresult *r;
 	int rc = DB_OK;
 
+	pipe_leave(p);
 	p->in_tx = false;
+	if (p->pipe_failed) {
+		p->pipe_failed = false;
+		r = PQexec(p->conn, "ROLLBACK");
+		PQclear(r);
+		return DB_ERROR;
+	}
+	r = PQexec(p->conn, "COMMIT");
 	if (PQresultStatus(r) != PGRES_COMMAND_OK)
 		rc = pdb_fail(p, PQresultErrorMessage(r));
 	else if (strcmp(PQcmdStatus(r), "COMMIT") != 0)
@@ -557,7 +720,9 @@ pdb_rollback(struct db *db)
 {
 	struct pdb *p = PDB(db);
 
+	pipe_leave(p);
 	p->in_tx = false;
+	p->pipe_failed = false;
 	if (PQtransactionStatus(p->conn) != PQTRANS_IDLE) {
 		PGresult *r = PQexec(p->conn, "ROLLBACK");
 
@@ -574,10 +739,20 @@ pdb_data_version(struct db *db, int64_t *v)
 
 #define PG_CHANNEL "stsguard_domains"
 
+/* In the pipeline too: NOTIFY goes out with the transaction's other
+ * statements (and is delivered at commit). */
 static int
 pdb_notify(struct db *db)
 {
-	return pdb_run(PDB(db), "NOTIFY " PG_CHANNEL);
+	struct pdb *p = PDB(db);
+
+	if (!p->piped)
+		return pdb_run(p, "NOTIFY " PG_CHANNEL);
+	if (PQsendQueryParams(p->conn, "NOTIFY " PG_CHANNEL, 0, NULL, NULL,
+	    NULL, NULL, 0) != 1)
+		return pdb_fail(p, PQerrorMessage(p->conn));
+	p->pending++;
+	return DB_OK;
 }
 
 /* LISTENs (again after a reconnect: a new connection listens to
@@ -640,6 +815,7 @@ static const struct db_ops pdb_ops = {
 	.bind_blob = pdb_bind_blob,
 	.bind_null = pdb_bind_null,
 	.step = pdb_step,
+	.step_later = pdb_step_later,
 	.reset = pdb_reset,
 	.column_null = pdb_column_null,
 	.column_type = pdb_column_type,

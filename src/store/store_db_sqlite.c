@@ -774,6 +774,7 @@ static const struct db_ops sdb_ops = {
 	.bind_blob = sdb_bind_blob,
 	.bind_null = sdb_bind_null,
 	.step = sdb_step,
+	.step_later = sdb_step,
 	.reset = sdb_reset,
 	.column_null = sdb_column_null,
 	.column_type = sdb_column_type,

@@ -356,12 +356,13 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	    "AND result_type = ?5 AND sessions <= 0",
 	[SQ_RPOLICY_INSERT] = "INSERT INTO report_policy (report, idx, "
 	    "policy_type, policy_domain, policy_string, mx_host, successful, "
-	    "failed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
+	    "failed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 	[SQ_DETAIL_INSERT] = "INSERT INTO failure_detail (policy, "
 	    "result_type, sending_mta_ip, receiving_mx_hostname, "
 	    "receiving_mx_helo, receiving_ip, additional_information, "
 	    "failure_reason_code, failed_session_count) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	    "VALUES ((SELECT id FROM report_policy WHERE report = ?1 AND "
+	    "idx = ?10), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 	[SQ_ROLLUP_ADD] = "INSERT INTO rollup (policy_domain, day, "
 	    "organization_name, policy_type, result_type, sessions) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (policy_domain, day, "
@@ -733,9 +734,24 @@ sq_copy(char *dst, size_t size, const char *src)
 	return 0;
 }
 
-/* Steps a statement that returns no rows, then resets it. */
+/* Steps a statement that returns no rows, then resets it; in a
+ * transaction its failure may show only at a later statement or at
+ * commit (db_step_later): the transaction fails either way. */
 static int
 sq_exec(struct sq *q, struct db_stmt *st, const char *what, struct err *e)
+{
+	int rc = 0;
+
+	if (db_step_later(st) != DB_DONE)
+		rc = sq_err(q, e, "%s", what);
+	db_reset(st);
+	return rc;
+}
+
+/* sq_exec for a statement whose db_changes the caller reads. */
+static int
+sq_exec_now(struct sq *q, struct db_stmt *st, const char *what,
+    struct err *e)
 {
 	int rc = 0;
 
@@ -1587,7 +1603,6 @@ sq_report_policy(struct sq *q, int64_t rid, size_t i,
 	const char *type = p->policy_type ? p->policy_type : "";
 	char *strings = NULL, *mx = NULL;
 	struct db_stmt *st;
-	int64_t pid;
 	int rc = -1;
 
 	strings = store_strv_join(&p->policy_string, '\n');
@@ -1606,7 +1621,10 @@ sq_report_policy(struct sq *q, int64_t rid, size_t i,
 		sq_err(q, e, "policies[%zu]", i);
 		goto out;
 	}
-	if (sq_insert(q, st, &pid, "insert report policy", e) != 0)
+	/* Not waited for: its failure details find it by (report, idx),
+	 * so that on PostgreSQL a report's rows go out in one round trip
+	 * (store_db_pg.c). */
+	if (sq_exec(q, st, "insert report policy", e) == -1)
 		goto out;
 	if (strcmp(type, "tlsa") == 0 && domain[0] != '\0' &&
 	    sq_tlsa_host(q, domain, e) == -1)
@@ -1615,7 +1633,8 @@ sq_report_policy(struct sq *q, int64_t rid, size_t i,
 		const struct tlsrpt_failure *f = &p->failures[j];
 
 		st = sq_stmt(q, SQ_DETAIL_INSERT);
-		if ((db_bind_int64(st, 1, pid) |
+		if ((db_bind_int64(st, 1, rid) |
+		    db_bind_int64(st, 10, (int64_t)i) |
 		    db_bind_text(st, 2, f->result_type ? f->result_type : "") |
 		    db_bind_text(st, 3, f->sending_mta_ip) |
 		    db_bind_text(st, 4, f->receiving_mx_hostname) |
@@ -2116,7 +2135,8 @@ sq_quarantine_one(struct sq *q, const struct store_report_job *j,
 		    db_bind_int64(st, 2, caps->max_per_client)) !=
 		    DB_OK)
 			return sq_err(q, e, "quarantine");
-		if (sq_exec(q, st, "quarantine: trim the client's", e) == -1)
+		if (sq_exec_now(q, st, "quarantine: trim the client's", e) ==
+		    -1)
 			return -1;
 		*dropped += db_changes(q->db);
 	}
@@ -2144,7 +2164,7 @@ sq_quarantine_one(struct sq *q, const struct store_report_job *j,
 		if (u.bytes <= caps->max_bytes)
 			break;
 		st = sq_stmt(q, SQ_QUAR_TRIM_OLDEST);
-		if (sq_exec(q, st, "quarantine: trim the oldest", e) == -1)
+		if (sq_exec_now(q, st, "quarantine: trim the oldest", e) == -1)
 			return -1;
 		if (db_changes(q->db) == 0)
 			break;		/* only the operator's own are left */
@@ -2929,7 +2949,7 @@ sq_quarantine_resolve(struct store *s, int64_t id, int64_t report,
 		sq_err(q, e, "resolve quarantine %lld", (long long)id);
 		goto out;
 	}
-	if (sq_exec(q, st, "resolve quarantine", e) == -1)
+	if (sq_exec_now(q, st, "resolve quarantine", e) == -1)
 		goto out;
 	rc = db_changes(q->db) == 0 ? 1 : 0;
 out:
@@ -3281,7 +3301,7 @@ sq_token_revoke(struct store *s, int64_t id, time_t now, struct err *e)
 	if ((db_bind_int64(st, 1, id) |
 	    db_bind_int64(st, 2, (int64_t)now)) != DB_OK)
 		return sq_err(q, e, "revoke token");
-	if (sq_exec(q, st, "revoke token", e) == -1)
+	if (sq_exec_now(q, st, "revoke token", e) == -1)
 		return -1;
 	return db_changes(q->db) == 0 ? 1 : 0;
 }
@@ -3483,7 +3503,7 @@ sq_fetch_agent(struct sq *q, const struct store_fetch_day *v,
 
 	if ((db_bind_text(st, 1, v->domain) | db_bind_text(st, 2, v->day) |
 	    db_bind_text(st, 3, a->agent) | sq_bind_u64(st, 4, a->fetches)) !=
-	    DB_OK || sq_exec(q, st, "fetch agent", e) == -1)
+	    DB_OK || sq_exec_now(q, st, "fetch agent", e) == -1)
 		return sq_err(q, e, "fetch agent");
 	if (db_changes(q->db) > 0)
 		return 0;
