@@ -182,6 +182,10 @@ pipe_leave(struct pdb *p)
 	p->pending = 0;
 	PQexitPipelineMode(p->conn);
 	p->piped = false;
+	/* After a failure the server skipped what followed, a statement's
+	 * preparation too: prepare every statement again (new names). */
+	if (p->pipe_failed)
+		p->conn_gen++;
 }
 
 /* True when a statement that failed may simply run again on a new
