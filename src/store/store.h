@@ -424,6 +424,32 @@ struct store_alert_row {
 #define STORE_ALERT_MAIL 2u		/* alert_email */
 typedef int (*store_alert_cb)(void *arg, const struct store_alert_row *r);
 
+/* A certificate shared by the nodes (migration 11). The store keeps the
+ * key as given: callers seal it first (lib/seal.h), so that the
+ * database never holds a private key in clear. Borrowed by callbacks. */
+struct store_cert {
+	const char *name;		/* A-label host name */
+	const char *chain;		/* PEM, leaf first */
+	const void *key;		/* sealed PEM private key */
+	size_t	    key_len;
+	time_t	    not_before, not_after;
+	time_t	    updated;		/* when it was stored */
+	int64_t	    version;		/* orders every change (cert_put
+					 * sets it; rows carry theirs) */
+};
+typedef int (*store_cert_cb)(void *arg, const struct store_cert *c);
+
+/* An ACME challenge in progress, so that any node answers the CA. */
+struct store_challenge {
+	const char *token;		/* the CA's token */
+	const char *name;		/* the identifier */
+	int	    type;		/* enum acme_challenge */
+	const char *keyauth;		/* TOKEN "." THUMBPRINT */
+	time_t	    expires;		/* forgotten after */
+};
+typedef int (*store_challenge_cb)(void *arg,
+    const struct store_challenge *c);
+
 struct store;
 
 /*
@@ -781,6 +807,50 @@ struct store_ops {
 	/* Notes that tenant's digest was mailed at sent. */
 	int	(*digest_sent)(struct store *s, const char *tenant, time_t sent,
 		    struct err *e);
+	/* --- certificates shared by the nodes, and their ACME state --- */
+
+	/* Keeps c (c->version ignored) as name's certificate, replacing the
+	 * one before, with a version greater than every other row's; that
+	 * version into *version (may be NULL). */
+	int	(*cert_put)(struct store *s, const struct store_cert *c,
+		    int64_t *version, struct err *e);
+	/* name's certificate to cb. Returns 0, 1 when there is none, or
+	 * -1. */
+	int	(*cert_get)(struct store *s, const char *name, store_cert_cb cb,
+		    void *arg, struct err *e);
+	/* The certificates stored with a version greater than after, oldest
+	 * change first, at most max, each to cb (which stops the walk by
+	 * returning non-zero, and that is returned). */
+	int	(*cert_since)(struct store *s, int64_t after, size_t max,
+		    store_cert_cb cb, void *arg, struct err *e);
+	/* Takes the lease on ordering name for holder until `until`: free,
+	 * expired (expires <= now) or already holder's. Returns 1 when
+	 * holder has it, 0 when another holder does, or -1. */
+	int	(*lease_take)(struct store *s, const char *name,
+		    const char *holder, time_t now, time_t until,
+		    struct err *e);
+	/* Gives back holder's lease on name (no-op when not holder's). */
+	int	(*lease_release)(struct store *s, const char *name,
+		    const char *holder, struct err *e);
+	/* Keeps key[0..len) (sealed) as ACME account name's key unless it
+	 * has one already: the first node to create an account wins, and
+	 * every node reads it back with acme_account_get. */
+	int	(*acme_account_put)(struct store *s, const char *name,
+		    const void *key, size_t len, time_t now, struct err *e);
+	/* ACME account name's key (sealed), in a new buffer (caller frees).
+	 * Returns 0, 1 when there is none, or -1. */
+	int	(*acme_account_get)(struct store *s, const char *name,
+		    void **key, size_t *len, struct err *e);
+	/* Keeps a challenge in progress (replacing one with its token). */
+	int	(*challenge_put)(struct store *s,
+		    const struct store_challenge *c, struct err *e);
+	/* Forgets the challenge with token (no-op when absent), and every
+	 * challenge expired at now. */
+	int	(*challenge_remove)(struct store *s, const char *token,
+		    time_t now, struct err *e);
+	/* The challenges not expired at now, at most max, each to cb. */
+	int	(*challenge_list)(struct store *s, time_t now, size_t max,
+		    store_challenge_cb cb, void *arg, struct err *e);
 };
 
 struct store {
@@ -1279,6 +1349,76 @@ store_digest_sent(struct store *s, const char *tenant, time_t sent,
     struct err *e)
 {
 	return s->ops->digest_sent(s, tenant, sent, e);
+}
+
+static inline int
+store_cert_put(struct store *s, const struct store_cert *c, int64_t *version,
+    struct err *e)
+{
+	return s->ops->cert_put(s, c, version, e);
+}
+
+static inline int
+store_cert_get(struct store *s, const char *name, store_cert_cb cb,
+    void *arg, struct err *e)
+{
+	return s->ops->cert_get(s, name, cb, arg, e);
+}
+
+static inline int
+store_cert_since(struct store *s, int64_t after, size_t max,
+    store_cert_cb cb, void *arg, struct err *e)
+{
+	return s->ops->cert_since(s, after, max, cb, arg, e);
+}
+
+static inline int
+store_lease_take(struct store *s, const char *name, const char *holder,
+    time_t now, time_t until, struct err *e)
+{
+	return s->ops->lease_take(s, name, holder, now, until, e);
+}
+
+static inline int
+store_lease_release(struct store *s, const char *name, const char *holder,
+    struct err *e)
+{
+	return s->ops->lease_release(s, name, holder, e);
+}
+
+static inline int
+store_acme_account_put(struct store *s, const char *name, const void *key,
+    size_t len, time_t now, struct err *e)
+{
+	return s->ops->acme_account_put(s, name, key, len, now, e);
+}
+
+static inline int
+store_acme_account_get(struct store *s, const char *name, void **key,
+    size_t *len, struct err *e)
+{
+	return s->ops->acme_account_get(s, name, key, len, e);
+}
+
+static inline int
+store_challenge_put(struct store *s, const struct store_challenge *c,
+    struct err *e)
+{
+	return s->ops->challenge_put(s, c, e);
+}
+
+static inline int
+store_challenge_remove(struct store *s, const char *token, time_t now,
+    struct err *e)
+{
+	return s->ops->challenge_remove(s, token, now, e);
+}
+
+static inline int
+store_challenge_list(struct store *s, time_t now, size_t max,
+    store_challenge_cb cb, void *arg, struct err *e)
+{
+	return s->ops->challenge_list(s, now, max, cb, arg, e);
 }
 
 #endif

@@ -92,7 +92,7 @@ int	db_sqlite_open(const char *path, struct db **db, struct err *e);
 int	db_pg_open(const char *conninfo, struct db **db, struct err *e);
 
 /* The schema version a driver migrates to: the same numbered steps. */
-#define DB_SCHEMA_VERSION 10
+#define DB_SCHEMA_VERSION 11
 
 static inline void db_close(struct db *db)
 { if (db != NULL) db->ops->close(db); }

@@ -1113,9 +1113,37 @@ static const struct {
 	"  tenant TEXT COLLATE \"C\" PRIMARY KEY,\n"
 	"  sent BIGINT NOT NULL\n"
 	");\n" },
+	{ 11,
+	"CREATE TABLE cert (\n"
+	"  name TEXT PRIMARY KEY,\n"
+	"  chain TEXT NOT NULL,\n"
+	"  key BYTEA NOT NULL,\n"
+	"  not_before BIGINT NOT NULL,\n"
+	"  not_after BIGINT NOT NULL,\n"
+	"  updated BIGINT NOT NULL,\n"
+	"  version BIGINT NOT NULL\n"
+	");\n"
+	"CREATE UNIQUE INDEX cert_version ON cert (version);\n"
+	"CREATE TABLE cert_lease (\n"
+	"  name TEXT PRIMARY KEY,\n"
+	"  holder TEXT NOT NULL,\n"
+	"  expires BIGINT NOT NULL\n"
+	");\n"
+	"CREATE TABLE acme_account (\n"
+	"  name TEXT PRIMARY KEY,\n"
+	"  key BYTEA NOT NULL,\n"
+	"  created BIGINT NOT NULL\n"
+	");\n"
+	"CREATE TABLE acme_challenge (\n"
+	"  token TEXT PRIMARY KEY,\n"
+	"  name TEXT NOT NULL,\n"
+	"  type BIGINT NOT NULL,\n"
+	"  keyauth TEXT NOT NULL,\n"
+	"  expires BIGINT NOT NULL\n"
+	");\n" },
 };
 
-static_assert(DB_SCHEMA_VERSION == 10, "a new migration needs its "
+static_assert(DB_SCHEMA_VERSION == 11, "a new migration needs its "
     "PostgreSQL step in pg_migrations too");
 
 /* Reads the schema version (0: a new database). */

@@ -418,6 +418,39 @@ static const char *const sq_migrations[] = {
 	"  tenant TEXT PRIMARY KEY,       -- its weekly digest was mailed\n"
 	"  sent INTEGER NOT NULL          -- then\n"
 	") WITHOUT ROWID;\n",
+	/* 11: several nodes (issue 15): certificates and their keys, the
+	 * ACME account key, both sealed under store_key_file (seal.h);
+	 * version orders every change so that a node asks only for what
+	 * is newer than what it has; a lease per name so that one node at
+	 * a time orders; the challenges in progress, so that any node
+	 * answers the CA. */
+	"CREATE TABLE cert (\n"
+	"  name TEXT PRIMARY KEY,         -- A-label host name\n"
+	"  chain TEXT NOT NULL,           -- PEM, leaf first\n"
+	"  key BLOB NOT NULL,             -- sealed PEM private key\n"
+	"  not_before INTEGER NOT NULL,\n"
+	"  not_after INTEGER NOT NULL,\n"
+	"  updated INTEGER NOT NULL,\n"
+	"  version INTEGER NOT NULL       -- 1 + the greatest before\n"
+	") WITHOUT ROWID;\n"
+	"CREATE UNIQUE INDEX cert_version ON cert (version);\n"
+	"CREATE TABLE cert_lease (\n"
+	"  name TEXT PRIMARY KEY,\n"
+	"  holder TEXT NOT NULL,          -- the node ordering it\n"
+	"  expires INTEGER NOT NULL       -- then another node may\n"
+	") WITHOUT ROWID;\n"
+	"CREATE TABLE acme_account (\n"
+	"  name TEXT PRIMARY KEY,         -- 'default'\n"
+	"  key BLOB NOT NULL,             -- sealed PEM private key\n"
+	"  created INTEGER NOT NULL\n"
+	") WITHOUT ROWID;\n"
+	"CREATE TABLE acme_challenge (\n"
+	"  token TEXT PRIMARY KEY,\n"
+	"  name TEXT NOT NULL,\n"
+	"  type INTEGER NOT NULL,         -- enum acme_challenge\n"
+	"  keyauth TEXT NOT NULL,\n"
+	"  expires INTEGER NOT NULL\n"
+	") WITHOUT ROWID;\n",
 };
 
 static_assert(sizeof(sq_migrations) / sizeof(sq_migrations[0]) ==

@@ -205,6 +205,16 @@ enum sq_id {
 	SQ_ALERT_SENT_MAIL,
 	SQ_DIGEST_GET,
 	SQ_DIGEST_PUT,
+	SQ_CERT_PUT,
+	SQ_CERT_GET,
+	SQ_CERT_SINCE,
+	SQ_LEASE_TAKE,
+	SQ_LEASE_RELEASE,
+	SQ_ACME_ACCOUNT_PUT,
+	SQ_ACME_ACCOUNT_GET,
+	SQ_CHAL_PUT,
+	SQ_CHAL_REMOVE,
+	SQ_CHAL_LIST,
 	SQ_NSTMT
 };
 
@@ -638,6 +648,41 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	[SQ_DIGEST_GET] = "SELECT sent FROM digest WHERE tenant = ?1",
 	[SQ_DIGEST_PUT] = "INSERT INTO digest (tenant, sent) VALUES (?1, ?2) "
 	    "ON CONFLICT (tenant) DO UPDATE SET sent = ?2",
+	/* The version is read and written inside one write transaction
+	 * (sq_cert_put), so that versions grow in commit order and a node
+	 * that asks for "newer than N" misses none. */
+	[SQ_CERT_PUT] = "INSERT INTO cert (name, chain, key, not_before, "
+	    "not_after, updated, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+	    "(SELECT coalesce(max(version), 0) + 1 FROM cert)) "
+	    "ON CONFLICT (name) DO UPDATE SET chain = excluded.chain, "
+	    "key = excluded.key, not_before = excluded.not_before, "
+	    "not_after = excluded.not_after, updated = excluded.updated, "
+	    "version = excluded.version RETURNING version",
+#define SQ_CERT_COLS "name, chain, key, not_before, not_after, updated, " \
+	"version"
+	[SQ_CERT_GET] = "SELECT " SQ_CERT_COLS " FROM cert WHERE name = ?1",
+	[SQ_CERT_SINCE] = "SELECT " SQ_CERT_COLS " FROM cert WHERE "
+	    "version > ?1 ORDER BY version LIMIT ?2",
+	/* No row back: another holder's lease has not expired. */
+	[SQ_LEASE_TAKE] = "INSERT INTO cert_lease (name, holder, expires) "
+	    "VALUES (?1, ?2, ?4) ON CONFLICT (name) DO UPDATE SET "
+	    "holder = excluded.holder, expires = excluded.expires "
+	    "WHERE cert_lease.expires <= ?3 OR cert_lease.holder = ?2 "
+	    "RETURNING holder",
+	[SQ_LEASE_RELEASE] = "DELETE FROM cert_lease WHERE name = ?1 AND "
+	    "holder = ?2",
+	[SQ_ACME_ACCOUNT_PUT] = "INSERT INTO acme_account (name, key, created) "
+	    "VALUES (?1, ?2, ?3) ON CONFLICT (name) DO NOTHING",
+	[SQ_ACME_ACCOUNT_GET] = "SELECT key FROM acme_account WHERE name = ?1",
+	[SQ_CHAL_PUT] = "INSERT INTO acme_challenge (token, name, type, "
+	    "keyauth, expires) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT "
+	    "(token) DO UPDATE SET name = excluded.name, type = "
+	    "excluded.type, keyauth = excluded.keyauth, expires = "
+	    "excluded.expires",
+	[SQ_CHAL_REMOVE] = "DELETE FROM acme_challenge WHERE token = ?1 OR "
+	    "expires <= ?2",
+	[SQ_CHAL_LIST] = "SELECT token, name, type, keyauth, expires FROM "
+	    "acme_challenge WHERE expires > ?1 ORDER BY token LIMIT ?2",
 };
 
 struct sq {
@@ -3927,6 +3972,250 @@ sq_digest_sent(struct store *s, const char *tenant, time_t sent,
 	return sq_exec(q, st, "note a digest", e);
 }
 
+/* --- Certificates shared by the nodes, and their ACME state --- */
+
+static int
+sq_cert_put(struct store *s, const struct store_cert *c, int64_t *version,
+    struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	struct db_stmt *st;
+	int64_t v = 0;
+	int r;
+
+	if (sq_begin(q, e) == -1)
+		return -1;
+	st = sq_stmt(q, SQ_CERT_PUT);
+	if ((db_bind_text(st, 1, c->name) | db_bind_text(st, 2, c->chain) |
+	    db_bind_blob(st, 3, c->key, c->key_len) |
+	    db_bind_int64(st, 4, (int64_t)c->not_before) |
+	    db_bind_int64(st, 5, (int64_t)c->not_after) |
+	    db_bind_int64(st, 6, (int64_t)c->updated)) != DB_OK) {
+		sq_err(q, e, "the certificate of %s", c->name);
+		db_reset(st);
+		goto fail;
+	}
+	if ((r = sq_insert(q, st, &v, "store the certificate", e)) != 0) {
+		if (r == 1)
+			err_set(e, "store the certificate of %s: no version",
+			    c->name);
+		goto fail;
+	}
+	if (sq_commit(q, e) == -1)
+		goto fail;
+	if (version != NULL)
+		*version = v;
+	return 0;
+fail:
+	sq_rollback(q);
+	return -1;
+}
+
+/* Runs st (bound by the caller) and hands each SQ_CERT_COLS row to cb.
+ * Returns 0, 1 when there was no row, cb's non-zero value, or -1. */
+static int
+sq_cert_rows(struct sq *q, struct db_stmt *st, store_cert_cb cb, void *arg,
+    struct err *e)
+{
+	struct store_cert c;
+	size_t rows = 0;
+	int rc = -1, r;
+
+	while ((r = db_step(st)) == DB_ROW) {
+		rows++;
+		c.name = sq_column_text(st, 0);
+		c.chain = sq_column_text(st, 1);
+		c.key = db_column_blob(st, 2, &c.key_len);
+		c.not_before = (time_t)db_column_int64(st, 3);
+		c.not_after = (time_t)db_column_int64(st, 4);
+		c.updated = (time_t)db_column_int64(st, 5);
+		c.version = db_column_int64(st, 6);
+		if ((r = cb(arg, &c)) != 0) {
+			rc = sq_stopped(r, e);
+			goto out;
+		}
+	}
+	if (r != DB_DONE) {
+		sq_err(q, e, "certificates");
+		goto out;
+	}
+	rc = rows == 0 ? 1 : 0;
+out:
+	db_reset(st);
+	return rc;
+}
+
+static int
+sq_cert_get(struct store *s, const char *name, store_cert_cb cb, void *arg,
+    struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	struct db_stmt *st = sq_stmt(q, SQ_CERT_GET);
+
+	if (db_bind_text(st, 1, name) != DB_OK)
+		return sq_err(q, e, "the certificate of %s", name);
+	return sq_cert_rows(q, st, cb, arg, e);
+}
+
+static int
+sq_cert_since(struct store *s, int64_t after, size_t max, store_cert_cb cb,
+    void *arg, struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	struct db_stmt *st = sq_stmt(q, SQ_CERT_SINCE);
+	int r;
+
+	if ((db_bind_int64(st, 1, after) | sq_bind_u64(st, 2, max)) != DB_OK)
+		return sq_err(q, e, "certificates");
+	r = sq_cert_rows(q, st, cb, arg, e);
+	return r == 1 ? 0 : r;
+}
+
+static int
+sq_lease_take(struct store *s, const char *name, const char *holder,
+    time_t now, time_t until, struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	struct db_stmt *st = sq_stmt(q, SQ_LEASE_TAKE);
+	int r;
+
+	if ((db_bind_text(st, 1, name) | db_bind_text(st, 2, holder) |
+	    db_bind_int64(st, 3, (int64_t)now) |
+	    db_bind_int64(st, 4, (int64_t)until)) != DB_OK) {
+		db_reset(st);
+		return sq_err(q, e, "the lease on %s", name);
+	}
+	r = db_step(st);
+	db_reset(st);
+	if (r == DB_ROW)
+		return 1;
+	if (r == DB_DONE)
+		return 0;
+	return sq_err(q, e, "the lease on %s", name);
+}
+
+static int
+sq_lease_release(struct store *s, const char *name, const char *holder,
+    struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	struct db_stmt *st = sq_stmt(q, SQ_LEASE_RELEASE);
+
+	if ((db_bind_text(st, 1, name) | db_bind_text(st, 2, holder)) !=
+	    DB_OK)
+		return sq_err(q, e, "the lease on %s", name);
+	return sq_exec(q, st, "release a lease", e);
+}
+
+static int
+sq_acme_account_put(struct store *s, const char *name, const void *key,
+    size_t len, time_t now, struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	struct db_stmt *st = sq_stmt(q, SQ_ACME_ACCOUNT_PUT);
+
+	if ((db_bind_text(st, 1, name) | db_bind_blob(st, 2, key, len) |
+	    db_bind_int64(st, 3, (int64_t)now)) != DB_OK)
+		return sq_err(q, e, "the ACME account %s", name);
+	return sq_exec(q, st, "store the ACME account key", e);
+}
+
+static int
+sq_acme_account_get(struct store *s, const char *name, void **key,
+    size_t *len, struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	struct db_stmt *st = sq_stmt(q, SQ_ACME_ACCOUNT_GET);
+	const void *p;
+	int rc = -1, r;
+
+	*key = NULL;
+	*len = 0;
+	if (db_bind_text(st, 1, name) != DB_OK ||
+	    ((r = db_step(st)) != DB_ROW && r != DB_DONE)) {
+		sq_err(q, e, "the ACME account %s", name);
+		goto out;
+	}
+	if (r == DB_DONE) {
+		rc = 1;
+		goto out;
+	}
+	p = db_column_blob(st, 0, len);
+	if ((*key = malloc(*len ? *len : 1)) == NULL) {
+		*len = 0;
+		err_set(e, "out of memory");
+		goto out;
+	}
+	if (*len > 0)
+		memcpy(*key, p, *len);
+	rc = 0;
+out:
+	db_reset(st);
+	return rc;
+}
+
+static int
+sq_challenge_put(struct store *s, const struct store_challenge *c,
+    struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	struct db_stmt *st = sq_stmt(q, SQ_CHAL_PUT);
+
+	if ((db_bind_text(st, 1, c->token) | db_bind_text(st, 2, c->name) |
+	    db_bind_int64(st, 3, c->type) | db_bind_text(st, 4, c->keyauth) |
+	    db_bind_int64(st, 5, (int64_t)c->expires)) != DB_OK)
+		return sq_err(q, e, "the challenge for %s", c->name);
+	return sq_exec(q, st, "store a challenge", e);
+}
+
+static int
+sq_challenge_remove(struct store *s, const char *token, time_t now,
+    struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	struct db_stmt *st = sq_stmt(q, SQ_CHAL_REMOVE);
+
+	if ((db_bind_text(st, 1, token) |
+	    db_bind_int64(st, 2, (int64_t)now)) != DB_OK)
+		return sq_err(q, e, "a challenge");
+	return sq_exec(q, st, "remove a challenge", e);
+}
+
+static int
+sq_challenge_list(struct store *s, time_t now, size_t max,
+    store_challenge_cb cb, void *arg, struct err *e)
+{
+	struct sq *q = (struct sq *)s;
+	struct db_stmt *st = sq_stmt(q, SQ_CHAL_LIST);
+	struct store_challenge c;
+	int rc = -1, r;
+
+	if ((db_bind_int64(st, 1, (int64_t)now) | sq_bind_u64(st, 2, max)) !=
+	    DB_OK) {
+		sq_err(q, e, "challenges");
+		goto out;
+	}
+	while ((r = db_step(st)) == DB_ROW) {
+		c.token = sq_column_text(st, 0);
+		c.name = sq_column_text(st, 1);
+		c.type = db_column_int(st, 2);
+		c.keyauth = sq_column_text(st, 3);
+		c.expires = (time_t)db_column_int64(st, 4);
+		if ((r = cb(arg, &c)) != 0) {
+			rc = sq_stopped(r, e);
+			goto out;
+		}
+	}
+	if (r != DB_DONE) {
+		sq_err(q, e, "challenges");
+		goto out;
+	}
+	rc = 0;
+out:
+	db_reset(st);
+	return rc;
+}
+
 static const struct store_ops sq_ops = {
 	.name = "sql",
 	.close = sq_close,
@@ -3981,6 +4270,16 @@ static const struct store_ops sq_ops = {
 	.alert_sent = sq_alert_sent,
 	.digest_last = sq_digest_last,
 	.digest_sent = sq_digest_sent,
+	.cert_put = sq_cert_put,
+	.cert_get = sq_cert_get,
+	.cert_since = sq_cert_since,
+	.lease_take = sq_lease_take,
+	.lease_release = sq_lease_release,
+	.acme_account_put = sq_acme_account_put,
+	.acme_account_get = sq_acme_account_get,
+	.challenge_put = sq_challenge_put,
+	.challenge_remove = sq_challenge_remove,
+	.challenge_list = sq_challenge_list,
 };
 
 int

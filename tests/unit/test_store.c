@@ -1989,9 +1989,11 @@ exec_sql(const char *path, const char *sql)
 	sqlite3_close(db);
 }
 
-/* Undoes migrations 9, 8 and 7 (the migration tests go back further, and
+/* Undoes migrations 11 to 7 (the migration tests go back further, and
  * undo the later steps that would otherwise run twice). */
-#define UNDO_10 "DROP TABLE digest; DROP TABLE alert; DROP TABLE domain_check; "
+#define UNDO_11 "DROP TABLE cert; DROP TABLE cert_lease; "		\
+	"DROP TABLE acme_account; DROP TABLE acme_challenge; "
+#define UNDO_10 UNDO_11 "DROP TABLE digest; DROP TABLE alert; DROP TABLE domain_check; "
 #define UNDO_9 UNDO_10 "DROP TABLE fetch_agent; DROP TABLE fetch_day; "
 #define UNDO_8 UNDO_9 "DROP TABLE login_failure; DROP TABLE session; "
 #define UNDO_7 UNDO_8 "DROP TABLE api_token; DROP TABLE account; "
@@ -2809,6 +2811,126 @@ test_db_types_and_ids(void **state)
 	db_close(db);
 }
 
+/* Appends "name version not_after key" of c to the string arg. */
+static int
+cert_cb(void *arg, const struct store_cert *c)
+{
+	char *out = arg;
+	size_t n = strlen(out);
+
+	snprintf(out + n, 400 - n, "%s%s %lld %lld %.*s", n ? " | " : "",
+	    c->name, (long long)c->version, (long long)c->not_after,
+	    (int)c->key_len, (const char *)c->key);
+	return 0;
+}
+
+static int
+chal_cb(void *arg, const struct store_challenge *c)
+{
+	char *out = arg;
+	size_t n = strlen(out);
+
+	snprintf(out + n, 400 - n, "%s%s %s %d %s", n ? " | " : "", c->token,
+	    c->name, c->type, c->keyauth);
+	return 0;
+}
+
+/* Migration 11: certificates ordered by version, the lease per name,
+ * the shared ACME account key (first wins), challenges in progress. */
+static void
+test_cert_store(void **state)
+{
+	struct fx *fx = *state;
+	struct store *s = fx->s;
+	struct store_cert c = { .name = "mta-sts.a.example", .chain = "PEM A",
+	    .key = "K1", .key_len = 2, .not_before = 100, .not_after = 1000,
+	    .updated = 50 };
+	struct store_challenge ch = { .token = "tok1", .name = "a.example",
+	    .type = 1, .keyauth = "tok1.thumb", .expires = 500 };
+	char out[400] = "";
+	int64_t v1, v2, v3;
+	void *key;
+	size_t len;
+	struct err e;
+
+	assert_int_equal(store_cert_get(s, c.name, cert_cb, out, &e), 1);
+	assert_int_equal(store_cert_since(s, 0, 10, cert_cb, out, &e), 0);
+	assert_string_equal(out, "");
+	assert_int_equal(store_cert_put(s, &c, &v1, &e), 0);
+	c.name = "mta-sts.b.example";
+	c.key = "K2";
+	assert_int_equal(store_cert_put(s, &c, &v2, &e), 0);
+	assert_true(v2 > v1);
+	/* A renewal replaces the row and moves it after the others. */
+	c.name = "mta-sts.a.example";
+	c.key = "K3";
+	c.not_after = 2000;
+	assert_int_equal(store_cert_put(s, &c, &v3, &e), 0);
+	assert_true(v3 > v2);
+	assert_int_equal(store_cert_get(s, c.name, cert_cb, out, &e), 0);
+	assert_int_equal(strncmp(out, "mta-sts.a.example ", 18), 0);
+	assert_non_null(strstr(out, " 2000 K3"));
+	out[0] = '\0';
+	assert_int_equal(store_cert_since(s, v1, 10, cert_cb, out, &e), 0);
+	assert_non_null(strstr(out, "mta-sts.b.example"));
+	assert_non_null(strstr(out, " | mta-sts.a.example"));
+	out[0] = '\0';
+	assert_int_equal(store_cert_since(s, v2, 10, cert_cb, out, &e), 0);
+	assert_null(strstr(out, "mta-sts.b.example"));
+	out[0] = '\0';
+	assert_int_equal(store_cert_since(s, 0, 1, cert_cb, out, &e), 0);
+	assert_null(strchr(out, '|'));		/* max */
+
+	/* The lease: one holder at a time, until it expires. */
+	assert_int_equal(store_lease_take(s, "n", "node1", 100, 700, &e), 1);
+	assert_int_equal(store_lease_take(s, "n", "node2", 200, 800, &e), 0);
+	assert_int_equal(store_lease_take(s, "n", "node1", 200, 800, &e), 1);
+	assert_int_equal(store_lease_take(s, "m", "node2", 200, 800, &e), 1);
+	assert_int_equal(store_lease_take(s, "n", "node2", 800, 900, &e), 1);
+	assert_int_equal(store_lease_release(s, "n", "node1", &e), 0);
+	assert_int_equal(store_lease_take(s, "n", "node3", 801, 900, &e), 0);
+	assert_int_equal(store_lease_release(s, "n", "node2", &e), 0);
+	assert_int_equal(store_lease_take(s, "n", "node3", 801, 900, &e), 1);
+
+	/* The account key: the first stored wins. */
+	assert_int_equal(store_acme_account_get(s, "default", &key, &len, &e),
+	    1);
+	assert_int_equal(store_acme_account_put(s, "default", "AAAA", 4, 10,
+	    &e), 0);
+	assert_int_equal(store_acme_account_put(s, "default", "BBBB", 4, 11,
+	    &e), 0);
+	assert_int_equal(store_acme_account_get(s, "default", &key, &len, &e),
+	    0);
+	assert_int_equal(len, 4);
+	assert_memory_equal(key, "AAAA", 4);
+	free(key);
+
+	/* Challenges: listed until they expire or are removed. */
+	out[0] = '\0';
+	assert_int_equal(store_challenge_put(s, &ch, &e), 0);
+	ch.token = "tok2";
+	ch.keyauth = "tok2.thumb";
+	ch.expires = 300;
+	assert_int_equal(store_challenge_put(s, &ch, &e), 0);
+	assert_int_equal(store_challenge_list(s, 200, 10, chal_cb, out, &e),
+	    0);
+	assert_string_equal(out, "tok1 a.example 1 tok1.thumb | "
+	    "tok2 a.example 1 tok2.thumb");
+	out[0] = '\0';
+	assert_int_equal(store_challenge_list(s, 300, 10, chal_cb, out, &e),
+	    0);
+	assert_string_equal(out, "tok1 a.example 1 tok1.thumb");
+	out[0] = '\0';
+	assert_int_equal(store_challenge_remove(s, "tok1", 200, &e), 0);
+	assert_int_equal(store_challenge_list(s, 0, 10, chal_cb, out, &e), 0);
+	assert_string_equal(out, "tok2 a.example 1 tok2.thumb");
+	/* Removing also drops the expired. */
+	out[0] = '\0';
+	assert_int_equal(store_challenge_remove(s, "none", 300, &e), 0);
+	assert_int_equal(store_challenge_list(s, 0, 10, chal_cb, out, &e), 0);
+	assert_string_equal(out, "");
+}
+
 int
 main(void)
 {
@@ -2868,6 +2990,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_reopen_and_version,
 		    fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_db_types_and_ids,
+		    fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_cert_store,
 		    fx_setup, fx_teardown),
 	};
 
