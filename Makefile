@@ -27,7 +27,7 @@ CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=a
 LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 
-MODULES := lib policy tlsrpt store tls acme http daemon mime smtp intake dns \
+MODULES := lib policy tlsrpt store tls acme cluster http daemon mime smtp intake dns \
 	account web check
 LIB_SRC := $(foreach m,$(MODULES),$(wildcard src/$(m)/*.c))
 CLI_SRC := $(wildcard src/cli/*.c)

@@ -39,6 +39,45 @@ enum acme_challenge {
 	ACME_HTTP_01,
 };
 
+/* What the ACME module shares with the other nodes of a cluster (the
+ * cluster module fills it over the store; NULL in acme_config: the
+ * files in data_dir are all there is, as on one node). Called from the
+ * thread running an order; e is set on -1. */
+struct acme_shared {
+	void	*arg;
+	/* May this node order name now? 1: yes, it holds the lease on name
+	 * for a bounded time; 0: no, another node holds it; 2: no need, a
+	 * certificate of name stored by another node is not due for
+	 * renewal, and is now in <data_dir>/certs; -1: cannot tell. */
+	int	(*claim)(void *arg, const char *name, struct err *e);
+	/* Ends the claim on name: until 0 lets any node order it now; a
+	 * later time keeps the others off until then (this node's backoff
+	 * after a failure, shared). */
+	void	(*release)(void *arg, const char *name, time_t until);
+	/* NAME.key and NAME.pem were written: keep the chain (PEM) and the
+	 * key (PEM) for the other nodes. */
+	int	(*cert_put)(void *arg, const char *name, const char *chain,
+		    size_t chain_len, const char *key, size_t key_len,
+		    struct err *e);
+	/* The account key every node uses, PEM in a new string (caller
+	 * frees): 0, 1 when none is stored yet, or -1. */
+	int	(*account_get)(void *arg, char **pem, size_t *len,
+		    struct err *e);
+	/* Offers pem as the account key unless one is stored (another
+	 * node's may win: read it back with account_get). */
+	int	(*account_put)(void *arg, const char *pem, size_t len,
+		    struct err *e);
+	/* A challenge this node registered, for the other nodes to answer
+	 * too; and its end. */
+	int	(*challenge_put)(void *arg, enum acme_challenge type,
+		    const char *name, const char *token, const char *keyauth,
+		    struct err *e);
+	void	(*challenge_remove)(void *arg, const char *token);
+	/* Milliseconds the other nodes need to see a new challenge: the
+	 * order waits that long before asking the CA to validate. */
+	unsigned challenge_wait_ms;
+};
+
 struct acme_config {
 	const char *directory_url;	/* "https://.../dir" */
 	const char *email;		/* account contact, may be NULL */
@@ -52,6 +91,8 @@ struct acme_config {
 	 * reaching service_host). NULL: check the CNAME only. */
 	const struct strv *service_addrs;
 	bool	    skip_dns_check;	/* tests without DNS */
+	const struct acme_shared *shared;	/* NULL: one node (borrowed
+					 * for as long as the manager runs) */
 };
 
 /* Called by the manager (from its thread) to learn the names that need a
@@ -122,6 +163,34 @@ int	acme_http01_lookup(const char *token, char *buf, size_t len);
  * both. Use it only when the ClientHello offers ALPN "acme-tls/1" (and
  * then select that protocol), with the SNI name; RFC 8737 §3. */
 int	acme_alpn01_lookup(const char *name, X509 **cert, EVP_PKEY **key);
+
+/* A challenge another node registered (acme_challenge_mirror). */
+struct acme_challenge_row {
+	enum acme_challenge type;
+	const char *name;
+	const char *token;
+	const char *keyauth;
+};
+/* Makes the challenges other nodes have in progress, rows[0..n),
+ * answerable here too: adds those not known yet (a tls-alpn-01
+ * certificate is made for each, once), forgets those mirrored before
+ * that rows no longer holds. Challenges this process registered itself
+ * are left alone. Rows are copied. Returns 0, or -1 with the reason
+ * (a row too long, out of memory: the others are still mirrored). */
+int	acme_challenge_mirror(const struct acme_challenge_row *rows, size_t n,
+	    struct err *e);
+
+/* <data_dir>/certs/NAME.EXT into buf. 0, or -1 when it does not fit. */
+int	acme_cert_path(const char *data_dir, const char *name,
+	    const char *ext, char *buf, size_t len, struct err *e);
+
+/* When a certificate valid [not_before, not_after] is due for renewal:
+ * when a third of its lifetime is left. */
+time_t	acme_renew_at(time_t not_before, time_t not_after);
+/* notBefore and notAfter of the first certificate of the PEM text
+ * pem[0..len). 0, or -1 when there is none. */
+int	acme_chain_times(const char *pem, size_t len, time_t *not_before,
+	    time_t *not_after);
 
 /* What the dashboard shows of a name's certificate: its validity (from
  * <data_dir>/certs/NAME.pem), when the manager renews it, and the last

@@ -41,6 +41,7 @@ struct acme_chal {
 	char	 keyauth[ACME_KEYAUTH_MAX + 1];
 	X509	*cert;		/* tls-alpn-01 only */
 	EVP_PKEY *key;
+	bool	 mirrored;	/* another node's (acme_challenge_mirror) */
 };
 
 _Static_assert(ACME_KEYAUTH_MAX < ACME_HTTP01_BUF,
@@ -131,9 +132,9 @@ acme_chal_free(struct acme_chal *c)
 	free(c);
 }
 
-int
-acme_challenge_add(enum acme_challenge type, const char *name,
-    const char *token, const char *keyauth, struct err *e)
+static int
+acme_chal_add(enum acme_challenge type, const char *name, const char *token,
+    const char *keyauth, bool mirrored, struct err *e)
 {
 	struct acme_chal *c;
 
@@ -143,6 +144,7 @@ acme_challenge_add(enum acme_challenge type, const char *name,
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return err_set(e, "out of memory");
 	c->type = type;
+	c->mirrored = mirrored;
 	memcpy(c->name, name, strlen(name) + 1);
 	memcpy(c->token, token, strlen(token) + 1);
 	memcpy(c->keyauth, keyauth, strlen(keyauth) + 1);
@@ -156,6 +158,70 @@ acme_challenge_add(enum acme_challenge type, const char *name,
 	acme_chal_list = c;
 	pthread_mutex_unlock(&acme_chal_mu);
 	return 0;
+}
+
+int
+acme_challenge_add(enum acme_challenge type, const char *name,
+    const char *token, const char *keyauth, struct err *e)
+{
+	return acme_chal_add(type, name, token, keyauth, false, e);
+}
+
+/* True when token is one of rows[0..n)'s. */
+static bool
+acme_chal_listed(const struct acme_challenge_row *rows, size_t n,
+    const char *token)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(rows[i].token, token) == 0)
+			return true;
+	return false;
+}
+
+/* True when a challenge with token is registered. */
+static bool
+acme_chal_known(const char *token)
+{
+	struct acme_chal *c;
+	bool found = false;
+
+	pthread_mutex_lock(&acme_chal_mu);
+	for (c = acme_chal_list; c != NULL && !found; c = c->next)
+		found = strcmp(c->token, token) == 0;
+	pthread_mutex_unlock(&acme_chal_mu);
+	return found;
+}
+
+int
+acme_challenge_mirror(const struct acme_challenge_row *rows, size_t n,
+    struct err *e)
+{
+	struct acme_chal **pp, *c, *gone = NULL;
+	int rc = 0;
+
+	pthread_mutex_lock(&acme_chal_mu);
+	for (pp = &acme_chal_list; (c = *pp) != NULL;) {
+		if (c->mirrored && !acme_chal_listed(rows, n, c->token)) {
+			*pp = c->next;
+			c->next = gone;
+			gone = c;
+		} else {
+			pp = &c->next;
+		}
+	}
+	pthread_mutex_unlock(&acme_chal_mu);
+	while ((c = gone) != NULL) {
+		gone = c->next;
+		acme_chal_free(c);
+	}
+	/* New ones: made outside the lock (a tls-alpn-01 certificate is a
+	 * key and a signature); only this caller adds mirrored entries. */
+	for (size_t i = 0; i < n; i++)
+		if (!acme_chal_known(rows[i].token) &&
+		    acme_chal_add(rows[i].type, rows[i].name, rows[i].token,
+		    rows[i].keyauth, true, e) == -1)
+			rc = -1;
+	return rc;
 }
 
 void

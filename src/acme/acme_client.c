@@ -465,7 +465,8 @@ acme_authorize(struct acme_sess *s, const char *url, const char *name,
 	json_t *authz = NULL, *c, *chal = NULL;
 	const char *st, *token = NULL, *curl = NULL, *ident;
 	char keyauth[ACME_KEYAUTH_MAX + 1], tok[ACME_TOKEN_MAX + 1];
-	bool registered = false;
+	const struct acme_shared *sh = s->cfg->shared;
+	bool registered = false, shared = false;
 	unsigned delay = ACME_POLL_FIRST_MS;
 	size_t i;
 	int rc = -1;
@@ -514,6 +515,18 @@ acme_authorize(struct acme_sess *s, const char *url, const char *name,
 	    -1)
 		goto out;
 	registered = true;
+	/* In a cluster the CA may reach any node: each must know the
+	 * challenge before the CA is told to validate. */
+	if (sh != NULL) {
+		if (sh->challenge_put(sh->arg, s->cfg->challenge, name, tok,
+		    keyauth, e) == -1)
+			goto out;
+		shared = true;
+		if (acme_sleep(s, sh->challenge_wait_ms) == -1) {
+			err_set(e, "cancelled");
+			goto out;
+		}
+	}
 	if (acme_post(s, curl, "{}", false, NULL, "challenge", &r, e) == -1)
 		goto out;
 	for (i = 0; i < ACME_POLL_TRIES; i++) {
@@ -548,6 +561,8 @@ acme_authorize(struct acme_sess *s, const char *url, const char *name,
 	}
 	err_set(e, "the CA did not validate %s in time", name);
 out:
+	if (shared)
+		sh->challenge_remove(sh->arg, tok);
 	if (registered)
 		acme_challenge_remove(tok);
 	json_decref(authz);
@@ -708,7 +723,7 @@ acme_obtain_cancel(const struct acme_config *cfg, const char *name,
 		err_set(e, "out of memory");
 		goto out;
 	}
-	if (acme_account_key(cfg->data_dir, &s.key, e) == -1)
+	if (acme_account_key_shared(cfg, &s.key, e) == -1)
 		goto out;
 	if (acme_thumbprint(s.key, s.thumb) == -1) {
 		err_set(e, "cannot compute the account key thumbprint");
@@ -803,6 +818,11 @@ acme_obtain_cancel(const struct acme_config *cfg, const char *name,
 	    e) == -1 || file_write_atomic(path, r.body, r.len, 0644, true, e) == -1)
 		goto out;
 	acme_log(LOG_INFO, "acme_issued", name, NULL);
+	/* Served here already; the other nodes order it themselves later
+	 * if it cannot be shared now. */
+	if (cfg->shared != NULL && cfg->shared->cert_put(cfg->shared->arg,
+	    name, r.body, r.len, pem, pemlen, e) == -1)
+		acme_log(LOG_WARN, "acme_share_failed", name, e->msg);
 	rc = 0;
 out:
 	if (rc == -1)

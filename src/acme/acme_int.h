@@ -44,6 +44,11 @@
 /* CNAME hops followed from mta-sts.<domain> to service_host. */
 #define ACME_CNAME_HOPS 8
 
+/* In a cluster (acme_shared): how soon a node that found a name claimed
+ * by another looks again (by then the certificate is usually stored and
+ * the look finds it). */
+#define ACME_LEASE_RETRY 60
+
 /* Manager backoff after a failed order: 1 minute doubling to 1 day. */
 #define ACME_BACKOFF_MIN 60
 #define ACME_BACKOFF_MAX 86400
@@ -67,6 +72,13 @@ EVP_PKEY *acme_key_new(void);
  * (directory 0700, file 0600, written atomically) when missing. Returns 0
  * and *key (caller frees), or -1 with the reason. */
 int	acme_account_key(const char *data_dir, EVP_PKEY **key, struct err *e);
+
+/* The account key of cfg: with cfg->shared, the one every node uses
+ * (stored by the first node that needed one: its local account.key, or
+ * a new key); else acme_account_key(cfg->data_dir). Returns 0 and *key
+ * (caller frees), or -1 with the reason. */
+int	acme_account_key_shared(const struct acme_config *cfg, EVP_PKEY **key,
+	    struct err *e);
 
 /* The private key as PKCS#8 PEM in a new buffer (caller frees). */
 int	acme_key_pem(EVP_PKEY *key, char **pem, size_t *len);
@@ -101,9 +113,6 @@ int	acme_jws(EVP_PKEY *key, const char *kid, const char *nonce,
 /* mkdir -p of one level: creates dir with mode unless it exists. 0/-1. */
 int	acme_mkdir(const char *dir, mode_t mode, struct err *e);
 
-/* <data_dir>/certs/NAME.EXT into buf. 0, or -1 when it does not fit. */
-int	acme_cert_path(const char *data_dir, const char *name,
-	    const char *ext, char *buf, size_t len, struct err *e);
 
 /* One log line "event=EV name=NAME detail=DETAIL" (NULLs left out),
  * both values escaped. */
@@ -141,9 +150,6 @@ int	acme_obtain_cancel(const struct acme_config *cfg, const char *name,
 /* Seconds to wait after the n-th consecutive failure (n >= 1):
  * 60 * 2^(n-1), at most 86400. */
 unsigned acme_backoff(unsigned failures);
-/* When a certificate valid [not_before, not_after] is due for renewal:
- * when a third of its lifetime is left. */
-time_t	acme_renew_at(time_t not_before, time_t not_after);
 /* notBefore and notAfter of the first certificate in the PEM file at
  * path. 0, or -1 (missing or unreadable: renew now). */
 int	acme_cert_times(const char *path, time_t *not_before,

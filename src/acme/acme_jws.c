@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -342,5 +343,69 @@ out:
 	free(bp);
 	free(bs);
 	free(input);
+	return rc;
+}
+
+/* The private key in PEM text p[0..n), if it is an EC key; else NULL. */
+static EVP_PKEY *
+acme_key_from_pem(const char *p, size_t n)
+{
+	EVP_PKEY *k = NULL;
+	BIO *b;
+
+	if (n > INT_MAX || (b = BIO_new_mem_buf(p, (int)n)) == NULL)
+		return NULL;
+	k = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+	BIO_free(b);
+	if (k != NULL && !EVP_PKEY_is_a(k, "EC")) {
+		EVP_PKEY_free(k);
+		k = NULL;
+	}
+	return k;
+}
+
+int
+acme_account_key_shared(const struct acme_config *cfg, EVP_PKEY **key,
+    struct err *e)
+{
+	const struct acme_shared *sh = cfg->shared;
+	EVP_PKEY *local = NULL;
+	char *pem = NULL;
+	size_t len = 0;
+	int rc = -1, r;
+
+	if (sh == NULL)
+		return acme_account_key(cfg->data_dir, key, e);
+	if ((r = sh->account_get(sh->arg, &pem, &len, e)) == 1) {
+		/* None stored: offer ours (made now if need be), then take
+		 * whichever the store kept. */
+		if (acme_account_key(cfg->data_dir, &local, e) == -1)
+			goto out;
+		if (acme_key_pem(local, &pem, &len) == -1) {
+			err_set(e, "cannot write the account key");
+			goto out;
+		}
+		if (sh->account_put(sh->arg, pem, len, e) == -1)
+			goto out;
+		OPENSSL_cleanse(pem, len);
+		free(pem);
+		pem = NULL;
+		r = sh->account_get(sh->arg, &pem, &len, e);
+	}
+	if (r == 1)
+		err_set(e, "the stored account key is gone");
+	if (r != 0)
+		goto out;
+	if ((*key = acme_key_from_pem(pem, len)) == NULL) {
+		err_set(e, "the stored account key is not an EC private key");
+		goto out;
+	}
+	rc = 0;
+out:
+	if (pem != NULL) {
+		OPENSSL_cleanse(pem, len);
+		free(pem);
+	}
+	EVP_PKEY_free(local);
 	return rc;
 }

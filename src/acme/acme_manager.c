@@ -28,6 +28,7 @@
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
 #include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -99,18 +100,13 @@ acme_renew_at(time_t not_before, time_t not_after)
 	return not_after - (not_after - not_before) / 3;
 }
 
-int
-acme_cert_times(const char *path, time_t *not_before, time_t *not_after)
+/* notBefore and notAfter of x, which is freed. 0, or -1. */
+static int
+acme_x509_times(X509 *x, time_t *not_before, time_t *not_after)
 {
 	struct tm tm;
-	X509 *x = NULL;
-	FILE *f;
 	int rc = -1;
 
-	if ((f = fopen(path, "r")) == NULL)
-		return -1;
-	x = PEM_read_X509(f, NULL, NULL, NULL);
-	fclose(f);
 	if (x == NULL)
 		return -1;
 	if (ASN1_TIME_to_tm(X509_get0_notBefore(x), &tm) != 1)
@@ -123,6 +119,33 @@ acme_cert_times(const char *path, time_t *not_before, time_t *not_after)
 out:
 	X509_free(x);
 	return rc;
+}
+
+int
+acme_cert_times(const char *path, time_t *not_before, time_t *not_after)
+{
+	X509 *x;
+	FILE *f;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	return acme_x509_times(x, not_before, not_after);
+}
+
+int
+acme_chain_times(const char *pem, size_t len, time_t *not_before,
+    time_t *not_after)
+{
+	X509 *x;
+	BIO *b;
+
+	if (len > INT_MAX || (b = BIO_new_mem_buf(pem, (int)len)) == NULL)
+		return -1;
+	x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+	BIO_free(b);
+	return acme_x509_times(x, not_before, not_after);
 }
 
 /* NAME.failed beside NAME.pem: "<unix time> <failures> <reason>\n" of
@@ -361,6 +384,66 @@ acme_stat_add(atomic_uint_fast64_t *c)
 	    memory_order_relaxed) + 1, memory_order_relaxed);
 }
 
+/* s->renew_at and s->not_after from NAME.pem (left 0 when it cannot be
+ * read: renew now). */
+static void
+acme_mstate_read(struct acme_manager *m, struct acme_mstate *s)
+{
+	char path[4096];
+	time_t nb, na;
+
+	if (acme_cert_path(m->cfg.data_dir, s->name, "pem", path,
+	    sizeof(path), NULL) == 0 && acme_cert_times(path, &nb, &na) == 0) {
+		s->renew_at = acme_renew_at(nb, na);
+		s->not_after = na;
+	}
+}
+
+/* *wake = t when t is earlier (0: nothing yet). */
+static void
+acme_wake_at(time_t *wake, time_t t)
+{
+	if (t != 0 && (*wake == 0 || t < *wake))
+		*wake = t;
+}
+
+/* In a cluster: may this node order s now (acme_shared claim)? True when
+ * it holds the lease. Otherwise s waits: for the other node's order
+ * (ACME_LEASE_RETRY), or until the certificate another node stored,
+ * now in data_dir, falls due. */
+static bool
+acme_claim(struct acme_manager *m, struct acme_mstate *s, time_t now,
+    time_t *wake)
+{
+	const struct acme_shared *sh = m->cfg.shared;
+	struct err e;
+	int r;
+
+	if (sh == NULL)
+		return true;
+	if ((r = sh->claim(sh->arg, s->name, &e)) == 1)
+		return true;
+	if (r == 2) {
+		s->renew_at = 0;
+		acme_mstate_read(m, s);
+		if (m->issued != NULL)
+			m->issued(m->arg, s->name);
+		acme_log(LOG_INFO, "acme_shared", s->name, "a certificate "
+		    "another node stored");
+		acme_wake_at(wake, s->renew_at);
+		return false;
+	}
+	if (r == -1)
+		acme_log(LOG_WARN, "acme_claim_failed", s->name, e.msg);
+	else
+		acme_log(LOG_INFO, "acme_claimed_elsewhere", s->name,
+		    "another node orders it");
+	s->renew_at = 0;	/* read NAME.pem again: it may come */
+	s->next_try = now + ACME_LEASE_RETRY;
+	acme_wake_at(wake, s->next_try);
+	return false;
+}
+
 /* One round. *wake: the earliest time something becomes due (or 0). */
 static void
 acme_round(struct acme_manager *m, time_t *wake)
@@ -379,15 +462,11 @@ acme_round(struct acme_manager *m, time_t *wake)
 	}
 	for (size_t i = 0; i < m->nst && !atomic_load(&m->stop); i++) {
 		struct acme_mstate *s = &m->st[i];
-		time_t now = time(NULL), nb, na, due;
-		char path[4096];
+		time_t now = time(NULL), due;
+		int r;
 
-		if (s->renew_at == 0 && acme_cert_path(m->cfg.data_dir,
-		    s->name, "pem", path, sizeof(path), NULL) == 0 &&
-		    acme_cert_times(path, &nb, &na) == 0) {
-			s->renew_at = acme_renew_at(nb, na);
-			s->not_after = na;
-		}
+		if (s->renew_at == 0)
+			acme_mstate_read(m, s);
 		due = s->next_try > s->renew_at ? s->next_try : s->renew_at;
 		if (due > now) {
 			if (*wake == 0 || due < *wake)
@@ -399,33 +478,41 @@ acme_round(struct acme_manager *m, time_t *wake)
 			    e.msg);
 			continue;
 		}
+		if (!acme_claim(m, s, now, wake))
+			continue;
 		acme_stat_add(&m->n_orders);
-		if (acme_obtain_cancel(&m->cfg, s->name, &m->stop, &e) == 0) {
+		r = acme_obtain_cancel(&m->cfg, s->name, &m->stop, &e);
+		if (r == 0) {
+			if (m->cfg.shared != NULL)
+				m->cfg.shared->release(m->cfg.shared->arg,
+				    s->name, 0);
 			if (s->not_after != 0)
 				acme_stat_add(&m->n_renewals);
 			acme_failed_note(m->cfg.data_dir, s->name, 0, NULL);
 			s->failures = 0;
 			s->next_try = 0;
 			s->renew_at = 0;	/* read again next round */
-			if (acme_cert_path(m->cfg.data_dir, s->name, "pem",
-			    path, sizeof(path), NULL) == 0 &&
-			    acme_cert_times(path, &nb, &na) == 0) {
-				s->renew_at = acme_renew_at(nb, na);
-				s->not_after = na;
-			}
+			acme_mstate_read(m, s);
 			/* Wake for this renewal too (short-lived certs). */
-			if (s->renew_at != 0 && (*wake == 0 ||
-			    s->renew_at < *wake))
-				*wake = s->renew_at;
+			acme_wake_at(wake, s->renew_at);
 			if (m->issued != NULL)
 				m->issued(m->arg, s->name);
 			continue;
 		}
-		if (atomic_load(&m->stop))
+		if (atomic_load(&m->stop)) {
+			if (m->cfg.shared != NULL)
+				m->cfg.shared->release(m->cfg.shared->arg,
+				    s->name, 0);
 			break;
+		}
 		acme_stat_add(&m->n_failures);
 		s->failures++;
 		s->next_try = time(NULL) + acme_backoff(s->failures);
+		/* The backoff holds for every node: the lease stays ours
+		 * until it ends. */
+		if (m->cfg.shared != NULL)
+			m->cfg.shared->release(m->cfg.shared->arg, s->name,
+			    s->next_try);
 		acme_failed_note(m->cfg.data_dir, s->name, s->failures, e.msg);
 		{
 			struct log_line l;

@@ -14,7 +14,9 @@
  *	                               -> the acmeIdentifier certificate for
  *	                                  the SNI name, ALPN acme-tls/1
  *
- * one connection at a time, each bounded by a 5-second timeout. It does
+ * one connection at a time, each bounded by a 5-second timeout. With
+ * store_key_file (a cluster) the certificate, its sealed key and the
+ * challenge go to the store too, as the daemon's manager does. It does
  * not check first that NAME points here (the operator asked for it).
  * Never serves anything but challenges.
  */
@@ -32,9 +34,11 @@
 #include <unistd.h>
 
 #include <openssl/ssl.h>
+#include <sodium.h>
 
 #include "cli.h"
 #include "acme/acme.h"
+#include "cluster/cluster.h"
 #include "http/http.h"
 #include "lib/net.h"
 #include "tls/tls.h"
@@ -190,7 +194,9 @@ cli_acme_obtain(struct cli *c)
 	struct acme_config cfg;
 	char name[LIMIT_DNAME_LEN + 1];
 	const char *ch = conf_get(&c->conf, CONF_ACME_CHALLENGE);
-	const char *listen_on;
+	const char *listen_on, *kf;
+	unsigned char key[SEAL_KEY_LEN];
+	struct cluster *cl = NULL;
 	bool running = false;
 	struct err e;
 	int rc;
@@ -239,6 +245,18 @@ cli_acme_obtain(struct cli *c)
 		goto out;
 	}
 	running = true;
+	/* In a cluster the certificate goes to the store too, and the nodes
+	 * serve it (and answer the challenge) like one they ordered. */
+	kf = conf_get(&c->conf, CONF_STORE_KEY_FILE);
+	if (kf != NULL && *kf != '\0') {
+		if (seal_key_load(kf, key, &e) == -1 ||
+		    cluster_open(conf_get(&c->conf, CONF_STORE), cfg.data_dir,
+		    key, &cl, &e) == -1) {
+			rc = cli_fail(CLI_USAGE, "store_key_file: %s", e.msg);
+			goto out;
+		}
+		cfg.shared = cluster_acme(cl);
+	}
 	if (acme_obtain(&cfg, name, &e) == -1) {
 		rc = cli_fail(CLI_INVALID, "%s", e.msg);
 		goto out;
@@ -257,6 +275,8 @@ out:
 	if (s.lfd != -1)
 		close(s.lfd);
 	SSL_CTX_free(s.ctx);
+	cluster_close(cl);
+	sodium_memzero(key, sizeof(key));
 	return rc;
 }
 

@@ -33,6 +33,7 @@
 #include <time.h>
 
 #include "../check/check.h"
+#include "../cluster/cluster.h"
 #include "../dns/dns.h"
 #include "../http/http.h"
 #include "../intake/intake.h"
@@ -309,6 +310,11 @@ struct daemon {
 
 	/* ACME manager. */
 	struct acme_manager *acme_mgr;
+	/* Certificates shared with the other nodes (store_key_file set,
+	 * certificates acme), synced by the reload thread; else NULL. */
+	struct cluster	*cluster;
+	unsigned char	 store_key[SEAL_KEY_LEN];	/* store_key_file */
+	bool		 has_store_key;
 	pthread_mutex_t	 names_mu;	/* held by the reload thread while it
 					 * swaps or frees tables, and by the
 					 * ACME names callback while it reads

@@ -14,6 +14,10 @@
  * the intake token set too (daemon_table.c). Never runs on a worker;
  * never blocks one.
  *
+ * In a cluster (store_key_file), every CLUSTER_SYNC_MS: the certificates
+ * and challenges other nodes stored (cluster_sync); a new certificate
+ * takes the renewal's path, tls_forget.
+ *
  * Delegated mode with dns_update_server: once a table built after a
  * change is the one served, the changed domains' TXT records go to the
  * operator's zone by DNS UPDATE (dns_publisher_sync; every domain at
@@ -71,6 +75,37 @@ daemon_reload_now(struct daemon *d, struct store *s, struct err *e)
 	if (d->acme_mgr != NULL)
 		acme_manager_kick(d->acme_mgr);
 	return 0;
+}
+
+/* A certificate another node stored was written to data_dir: the next
+ * handshake for name reads it (the path a renewal here takes). */
+static void
+reload_cert_changed(void *arg, const char *name)
+{
+	struct daemon *d = arg;
+
+	tls_forget(d->tls, name);
+	log_info("cluster_cert", "serving the certificate of %s another "
+	    "node stored", name);
+}
+
+/* Brings what the other nodes stored (cluster_sync); logs a failure
+ * once, and its end. */
+static void
+reload_cluster(struct daemon *d, bool *failed)
+{
+	struct err e;
+
+	if (cluster_sync(d->cluster, reload_cert_changed, d, &e) == -1) {
+		if (!*failed)
+			log_warn("cluster_sync", "%s (retrying every %d ms)",
+			    e.msg, CLUSTER_SYNC_MS);
+		*failed = true;
+		return;
+	}
+	if (*failed)
+		log_info("cluster_sync", "the store answers again");
+	*failed = false;
 }
 
 /* Frees retired tables every worker has moved past. With force (no
@@ -155,6 +190,8 @@ reload_main(void *arg)
 	time_t last_full = time(NULL), last_rotate = time(NULL), now;
 	time_t dns_last = 0;
 	bool failed = false, dns_due = d->dnspub != NULL, dns_failed = false;
+	bool cluster_failed = false;
+	unsigned ticks = 0;
 
 	if (store_open_at(d->store_url, d->data_dir, &s, &e) == -1) {
 		log_warn("reload", "cannot open the store, no reloads: %s",
@@ -220,6 +257,9 @@ reload_main(void *arg)
 			reload_dns(d, s, ver, &dns_failed, &dns_last,
 			    &dns_due);
 		}
+		if (d->cluster != NULL &&
+		    ++ticks % (CLUSTER_SYNC_MS / RELOAD_POLL_MS) == 0)
+			reload_cluster(d, &cluster_failed);
 		reload_reclaim(d, false);
 		if (now - last_rotate >= TLS_TICKET_ROTATE_SECONDS) {
 			tls_tickets_rotate(d->tls);

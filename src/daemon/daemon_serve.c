@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <sodium.h>
 
 #include "../acme/acme.h"
 #include "../check/check.h"
@@ -418,6 +419,15 @@ daemon_configure(struct daemon *d, const struct conf *cf,
 	d->acme = tc->source == TLS_SOURCE_ACME;
 	d->http01 = d->acme && conf_get(cf, CONF_ACME_CHALLENGE) != NULL &&
 	    strcmp(conf_get(cf, CONF_ACME_CHALLENGE), "http-01") == 0;
+	/* Read now, before root is dropped, like the TSIG key. */
+	if (d->acme && conf_get(cf, CONF_STORE_KEY_FILE) != NULL &&
+	    *conf_get(cf, CONF_STORE_KEY_FILE) != '\0') {
+		if (seal_key_load(conf_get(cf, CONF_STORE_KEY_FILE),
+		    d->store_key, &e) == -1)
+			return log_warn("start", "store_key_file %s", e.msg),
+			    -1;
+		d->has_store_key = true;
+	}
 	/* Nothing we run may gain privileges (setuid programs, file
 	 * capabilities), root or not. */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
@@ -498,6 +508,12 @@ daemon_load(struct daemon *d, struct tls_config *tc)
 		return log_warn("start", "%s", e.msg), -1;
 	}
 	store_close(s);
+	/* The certificates other nodes stored, on disk before the first
+	 * handshake. */
+	if (d->has_store_key && (cluster_open(d->store_url, d->data_dir,
+	    d->store_key, &d->cluster, &e) == -1 ||
+	    cluster_sync(d->cluster, NULL, NULL, &e) == -1))
+		return log_warn("start", "store_key_file: %s", e.msg), -1;
 	tc->data_dir = d->data_dir;
 	tc->service_host = d->service_host;
 	tc->acme_alpn = d->acme;
@@ -555,6 +571,8 @@ daemon_start(struct daemon *d)
 			.service_host = d->service_host,
 			.service_addrs = d->listen_addrs.n ? &d->listen_addrs :
 			    NULL,
+			.shared = d->cluster != NULL ?
+			    cluster_acme(d->cluster) : NULL,
 		};
 
 		if (acme_manager_start(&ac, acme_names, acme_issued, d, 3600,
@@ -626,6 +644,9 @@ daemon_stop(struct daemon *d)
 	check_monitor_stop(d->monitor);
 	d->monitor = NULL;
 	daemon_reload_stop(d);
+	cluster_close(d->cluster);	/* its users have stopped */
+	d->cluster = NULL;
+	sodium_memzero(d->store_key, sizeof(d->store_key));
 	dns_publisher_free(d->dnspub);
 	d->dnspub = NULL;
 	for (int i = 0; d->workers != NULL && i < d->nworkers; i++)
