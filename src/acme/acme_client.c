@@ -404,7 +404,12 @@ acme_account(struct acme_sess *s, struct err *e)
 	}
 	if ((s->kid = strdup(r.location)) == NULL)
 		goto oom;
-	/* Kept beside the key for operators (which account is ours). */
+	/* Kept beside the key for operators (which account is ours); in a
+	 * cluster the key came from the store and the folder may be new. */
+	snprintf(path, sizeof(path), "%s/acme", s->cfg->data_dir);
+	if (acme_mkdir(s->cfg->data_dir, 0700, e) == -1 ||
+	    acme_mkdir(path, 0700, e) == -1)
+		goto out;
 	snprintf(path, sizeof(path), "%s/acme/account.url",
 	    s->cfg->data_dir);
 	{
