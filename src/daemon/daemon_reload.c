@@ -191,7 +191,7 @@ reload_main(void *arg)
 	time_t dns_last = 0;
 	bool failed = false, dns_due = d->dnspub != NULL, dns_failed = false;
 	bool cluster_failed = false;
-	unsigned ticks = 0;
+	struct timespec synced = { 0 }, mono;
 
 	if (store_open_at(d->store_url, d->data_dir, &s, &e) == -1) {
 		log_warn("reload", "cannot open the store, no reloads: %s",
@@ -257,9 +257,13 @@ reload_main(void *arg)
 			reload_dns(d, s, ver, &dns_failed, &dns_last,
 			    &dns_due);
 		}
-		if (d->cluster != NULL &&
-		    ++ticks % (CLUSTER_SYNC_MS / RELOAD_POLL_MS) == 0)
+		clock_gettime(CLOCK_MONOTONIC, &mono);
+		if (d->cluster != NULL && (mono.tv_sec - synced.tv_sec) * 1000 +
+		    (mono.tv_nsec - synced.tv_nsec) / 1000000 >=
+		    CLUSTER_SYNC_MS) {
 			reload_cluster(d, &cluster_failed);
+			synced = mono;
+		}
 		reload_reclaim(d, false);
 		if (now - last_rotate >= TLS_TICKET_ROTATE_SECONDS) {
 			tls_tickets_rotate(d->tls);

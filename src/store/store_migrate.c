@@ -97,6 +97,13 @@ const struct store_table store_tables[] = {
 	    "hook_sent, hook_tries, mail_sent, mail_tries", "id",
 	    STORE_TABLE_IDS },
 	{ "digest", "tenant, sent", "tenant", STORE_TABLE_ROWS },
+	/* Keys stay sealed: the nodes need the same store_key_file. */
+	{ "cert", "name, chain, key, not_before, not_after, updated, "
+	    "version", "name", STORE_TABLE_ROWS },
+	{ "cert_lease", "name, holder, expires", "name", STORE_TABLE_ROWS },
+	{ "acme_account", "name, key, created", "name", STORE_TABLE_ROWS },
+	{ "acme_challenge", "token, name, type, keyauth, expires", "token",
+	    STORE_TABLE_ROWS },
 	{ "domain_generation", "id, n", "id", STORE_TABLE_ONE },
 	{ "quarantine_usage", "id, entries, bytes, folded, dropped", "id",
 	    STORE_TABLE_ONE },
