@@ -27,10 +27,9 @@ const struct conf_def conf_defs[CONF_NKEYS] = {
 	    "the database: sqlite:PATH or postgresql://... (unset: "
 	    "sqlite:<data_dir>/stsguard.db)" },
 	[CONF_STORE_KEY_FILE] = { "store_key_file", NULL, "FILE",
-	    "32 random bytes (or 64 hex digits) that seal certificate keys "
-	    "in the store; set on every node of a cluster (with "
-	    "certificates acme): certificates are then shared through the "
-	    "store (unset: files only)" },
+	    "32 random bytes (or 64 hex digits) sealing the keys in the "
+	    "store: with certificates acme, nodes share certificates "
+	    "through the store (unset: files only)" },
 	[CONF_SERVICE_HOST] = { "service_host", "sts.localhost", "HOST",
 	    "the service's own name: CNAME target, report intake host" },
 	[CONF_TENANT] = { "tenant", "default", "NAME",
