@@ -19,6 +19,10 @@
  *    Both are safe to call from any thread and cheap; they are off the
  *    policy hot path (only challenge traffic calls them).
  *  - The manager runs in its own thread: it never blocks a worker.
+ *  - Several nodes (acme_config.shared, filled by src/cluster/): one
+ *    node at a time orders a name, the certificate, its key and the
+ *    account key are kept in the shared store as well, and challenges
+ *    are registered there too so that any node answers them.
  */
 #ifndef STSGUARD_ACME_H
 #define STSGUARD_ACME_H
@@ -179,6 +183,15 @@ struct acme_challenge_row {
  * (a row too long, out of memory: the others are still mirrored). */
 int	acme_challenge_mirror(const struct acme_challenge_row *rows, size_t n,
 	    struct err *e);
+
+/* Replaces name's certificate in <data_dir>/certs (made 0700 when
+ * missing): NAME.key (mode 0600) first, then NAME.pem (0644), each
+ * atomically and durably, so that a reader that sees the new NAME.pem
+ * finds its key. name must be a checked host name. Returns 0 or -1 with
+ * the reason. */
+int	acme_cert_write(const char *data_dir, const char *name,
+	    const char *chain, size_t chain_len, const char *key,
+	    size_t key_len, struct err *e);
 
 /* <data_dir>/certs/NAME.EXT into buf. 0, or -1 when it does not fit. */
 int	acme_cert_path(const char *data_dir, const char *name,

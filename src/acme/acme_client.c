@@ -706,7 +706,7 @@ acme_obtain_cancel(const struct acme_config *cfg, const char *name,
 	json_t *p = NULL, *order = NULL, *u;
 	EVP_PKEY *ckey = NULL;
 	char *payload = NULL, *csr = NULL, *cert_url = NULL, *pem = NULL;
-	char *order_url = NULL, dir[4096], path[4096];
+	char *order_url = NULL, dir[4096];
 	const char *fin;
 	size_t i, pemlen;
 	int rc = -1;
@@ -811,16 +811,12 @@ acme_obtain_cancel(const struct acme_config *cfg, const char *name,
 	    e) == -1)
 		goto out;
 
-	/* Key first: a reader that sees the new NAME.pem finds its key. */
-	if (acme_mkdir(cfg->data_dir, 0700, e) == -1 ||
-	    acme_mkdir(dir, 0700, e) == -1 ||
-	    acme_key_pem(ckey, &pem, &pemlen) == -1)
+	if (acme_key_pem(ckey, &pem, &pemlen) == -1) {
+		err_set(e, "cannot write the certificate key");
 		goto out;
-	if (acme_cert_path(cfg->data_dir, name, "key", path, sizeof(path),
-	    e) == -1 || file_write_atomic(path, pem, pemlen, 0600, true, e) == -1)
-		goto out;
-	if (acme_cert_path(cfg->data_dir, name, "pem", path, sizeof(path),
-	    e) == -1 || file_write_atomic(path, r.body, r.len, 0644, true, e) == -1)
+	}
+	if (acme_cert_write(cfg->data_dir, name, r.body, r.len, pem, pemlen,
+	    e) == -1)
 		goto out;
 	acme_log(LOG_INFO, "acme_issued", name, NULL);
 	/* Served here already; the other nodes order it themselves later

@@ -129,6 +129,27 @@ acme_mkdir(const char *dir, mode_t mode, struct err *e)
 }
 
 int
+acme_cert_write(const char *data_dir, const char *name, const char *chain,
+    size_t chain_len, const char *key, size_t key_len, struct err *e)
+{
+	char path[4096];
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/certs", data_dir) >=
+	    sizeof(path))
+		return err_set(e, "%s: path too long", data_dir);
+	if (acme_mkdir(data_dir, 0700, e) == -1 ||
+	    acme_mkdir(path, 0700, e) == -1)
+		return -1;
+	/* Key first: a reader that sees the new NAME.pem finds its key. */
+	if (acme_cert_path(data_dir, name, "key", path, sizeof(path), e) ==
+	    -1 || file_write_atomic(path, key, key_len, 0600, true, e) == -1 ||
+	    acme_cert_path(data_dir, name, "pem", path, sizeof(path), e) ==
+	    -1 || file_write_atomic(path, chain, chain_len, 0644, true, e) == -1)
+		return -1;
+	return 0;
+}
+
+int
 acme_account_key(const char *data_dir, EVP_PKEY **key, struct err *e)
 {
 	char dir[4096], path[4096];

@@ -11,8 +11,12 @@
  *	                               -> skip until then (renew_at cached)
  *	    DNS points here?           -> else skip this round, no backoff:
  *	                                  the check costs the CA nothing
+ *	    in a cluster: claim(name)  -> another node's lease: look again in
+ *	                                  ACME_LEASE_RETRY; a fresh stored
+ *	                                  certificate: now on disk, issued()
  *	    acme_obtain                -> ok: issued(name), failures = 0
  *	                                  failed: next_try = now + backoff
+ *	                                  (the lease kept until then)
  *	backoff(n) = min(60 * 2^(n-1), 86400) seconds, per name
  *
  * "Points here" (RFC 8461 §8.1 deployments): the name's CNAME chain (DNS

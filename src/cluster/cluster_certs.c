@@ -73,7 +73,6 @@ cluster_install(struct cluster *c, const struct store_cert *sc, bool *wrote,
 {
 	struct acme_cert_state st;
 	unsigned char *pem = NULL;
-	char path[4096];
 	size_t n = 0;
 	int rc = -1;
 
@@ -88,21 +87,8 @@ cluster_install(struct cluster *c, const struct store_cert *sc, bool *wrote,
 		err_prefix(e, "its key cannot be opened: ");
 		return -1;
 	}
-	if ((size_t)snprintf(path, sizeof(path), "%s/certs", c->data_dir) >=
-	    sizeof(path) - LIMIT_DNAME_LEN - 8) {
-		err_set(e, "%s: path too long", c->data_dir);
-		goto out;
-	}
-	if (mkdir(path, 0700) == -1 && errno != EEXIST) {
-		err_set(e, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	/* Key first: a reader that sees the new NAME.pem finds its key. */
-	if (acme_cert_path(c->data_dir, sc->name, "key", path, sizeof(path),
-	    e) == -1 || file_write_atomic(path, pem, n, 0600, true, e) == -1 ||
-	    acme_cert_path(c->data_dir, sc->name, "pem", path, sizeof(path),
-	    e) == -1 || file_write_atomic(path, sc->chain, strlen(sc->chain),
-	    0644, true, e) == -1)
+	if (acme_cert_write(c->data_dir, sc->name, sc->chain,
+	    strlen(sc->chain), (const char *)pem, n, e) == -1)
 		goto out;
 	*wrote = true;
 	rc = 0;
