@@ -354,6 +354,52 @@ test_registry(void **state)
 	assert_int_equal(acme_alpn01_lookup("b.example", &x, &k), -1);
 }
 
+/* Challenges other nodes registered (acme_challenge_mirror): added,
+ * answered like local ones, forgotten when the store no longer lists
+ * them; this process's own are never touched. */
+static void
+test_mirror(void **state)
+{
+	char buf[ACME_KEYAUTH_MAX + 1], big[ACME_TOKEN_MAX + 8];
+	struct acme_challenge_row rows[2] = {
+		{ ACME_HTTP_01, "a.example", "rtok1", "rtok1.THUMB" },
+		{ ACME_TLS_ALPN_01, "b.example", "rtok2", "rtok2.THUMB" },
+	};
+	struct err e;
+	X509 *x;
+	EVP_PKEY *k;
+
+	(void)state;
+	assert_int_equal(acme_challenge_add(ACME_HTTP_01, "c.example",
+	    "own", "own.THUMB", NULL), 0);
+	assert_int_equal(acme_challenge_mirror(rows, 2, &e), 0);
+	assert_int_equal(acme_http01_lookup("rtok1", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "rtok1.THUMB");
+	assert_int_equal(acme_alpn01_lookup("b.example", &x, &k), 0);
+	X509_free(x);
+	EVP_PKEY_free(k);
+	/* Again: nothing doubles; then one row gone. */
+	assert_int_equal(acme_challenge_mirror(rows, 2, &e), 0);
+	assert_int_equal(acme_challenge_mirror(rows + 1, 1, &e), 0);
+	assert_int_equal(acme_http01_lookup("rtok1", buf, sizeof(buf)), -1);
+	assert_int_equal(acme_alpn01_lookup("b.example", &x, &k), 0);
+	X509_free(x);
+	EVP_PKEY_free(k);
+	/* None listed: the mirrored go, this process's own stays. */
+	assert_int_equal(acme_challenge_mirror(NULL, 0, &e), 0);
+	assert_int_equal(acme_alpn01_lookup("b.example", &x, &k), -1);
+	assert_int_equal(acme_http01_lookup("own", buf, sizeof(buf)), 0);
+	/* A row too long for the registry: refused, the others kept. */
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	rows[1].token = big;
+	assert_int_equal(acme_challenge_mirror(rows, 2, &e), -1);
+	assert_int_equal(acme_http01_lookup("rtok1", buf, sizeof(buf)), 0);
+	assert_int_equal(acme_challenge_mirror(NULL, 0, &e), 0);
+	acme_challenge_remove("own");
+	assert_int_equal(acme_http01_lookup("own", buf, sizeof(buf)), -1);
+}
+
 static void
 test_backoff(void **state)
 {
@@ -653,6 +699,7 @@ main(void)
 		cmocka_unit_test(test_jws),
 		cmocka_unit_test(test_alpn01_cert),
 		cmocka_unit_test(test_registry),
+		cmocka_unit_test(test_mirror),
 		cmocka_unit_test(test_backoff),
 		cmocka_unit_test(test_renew_at),
 		cmocka_unit_test(test_files),
