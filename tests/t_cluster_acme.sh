@@ -9,6 +9,7 @@
 #   nsd         127.0.0.1:53, zone `test.`: stshost.test A 127.0.0.13,
 #               mta-sts.customer1.test CNAME stshost.test
 #   Pebble      127.0.0.1:14000 (management :15000), httpPort 80,
+#               certificates valid VALIDITY seconds,
 #               tlsPort 443
 #   node 1..3   127.0.0.11, .12, .13 :443 (HTTPS) and :80 (HTTP), each
 #               its own data dir, all `--store $PG_URL --store-key-file K
@@ -31,8 +32,11 @@
 #   - the database holds the key sealed: it starts with the seal magic
 #     and holds neither "PRIVATE KEY" nor any line of the PEM key the
 #     nodes have on disk (psql);
+#   - (tls-alpn-01) renewal, due on the three nodes at once with
+#     certificates of VALIDITY seconds: one order per name again, and the
+#     three serve the renewed certificate;
 #   - a node with another store_key_file refuses to start and says why.
-# Bounded (about a minute); the trap stops everything and deletes the
+# Bounded (about a minute and a half); the trap stops everything and deletes the
 # namespace.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -40,6 +44,7 @@ NS=stsclu$$
 A1=127.0.0.11 A2=127.0.0.12 A3=127.0.0.13
 SH=stshost.test N1=mta-sts.customer1.test
 PSQL=$PG_BIN/psql
+VALIDITY=${VALIDITY:-45}	# Pebble certificate lifetime, seconds
 
 die() { echo "FATAL: $*" >&2; exit 1; }
 inns() { ip netns exec "$NS" "$@"; }
@@ -58,8 +63,8 @@ netns_new "$NS" || die "no namespace"
 	printf 'mta-sts.customer1  CNAME stshost.test.\n'
 } > "$DIR/test.zone"
 nsd_start "$DIR/test.zone" 53 "${NETNS_EXEC[@]}" || die "nsd did not start"
-pebble_start 14000 15000 80 443 127.0.0.1:53 "${NETNS_EXEC[@]}" ||
-    die "Pebble did not start"
+PEBBLE_VALIDITY=$VALIDITY pebble_start 14000 15000 80 443 127.0.0.1:53 \
+    "${NETNS_EXEC[@]}" || die "Pebble did not start"
 pg_start || die "PostgreSQL did not start"
 head -c 32 /dev/urandom > "$DIR/store.key"
 head -c 32 /dev/urandom > "$DIR/other.key"
@@ -199,7 +204,36 @@ one_run() {
 	    "$(psql_q 'SELECT count(*) FROM cert')"
 	check "$ch: leases left" 0 "$(psql_q 'SELECT count(*) FROM cert_lease')"
 
-	# 5. Another store_key_file: refused at start, with the reason.
+	# 5. (tls-alpn-01 run) Renewal, due when a third of the VALIDITY s
+	# lifetime is left, at the same moment on every node: one order per
+	# name again, and all three serve the renewed certificate. The wait
+	# (VALIDITY + 30 s) is a hang guard derived from that lifetime.
+	if [ $ch = tls-alpn-01 ]; then
+		local -A old
+		for n in $N1 $SH; do old[$n]=$(verified $A1 $n); done
+		until=$(( $(date +%s) + VALIDITY + 30 ))
+		for n in $N1 $SH; do
+			st=
+			while [ "$(date +%s)" -lt $until ]; do
+				a=$(verified $A1 $n)
+				[ -n "$a" ] && [ "$a" != "${old[$n]}" ] &&
+				    [ "$(verified $A2 $n)" = "$a" ] &&
+				    [ "$(verified $A3 $n)" = "$a" ] && { st=1; break; }
+				sleep 0.2
+			done
+			[ -n "$st" ] &&
+			    ok "$ch: the three nodes serve $n renewed ($(( $(date +%s) - t0 ))s)" ||
+			    bad "$ch: $n not renewed on all three nodes"
+		done
+		o=$(( $(grep -c 'Added order' "$DIR/pebble.log") - o0 ))
+		check "$ch: orders Pebble saw for 2 names, each renewed once" 4 "$o"
+		for n in $N1 $SH; do
+			check "$ch: orders of $n logged by the three nodes" 2 \
+			    "$(cat "$DIR/$ch"-[123].log | grep -c "event=acme_order name=\"$n\"")"
+		done
+	fi
+
+	# 6. Another store_key_file: refused at start, with the reason.
 	ip netns exec "$NS" timeout 20 "$STSGUARD" --data-dir "$DIR/$ch-4" \
 	    serve --store "$URL" --store-key-file "$DIR/other.key" \
 	    --https-listen 127.0.0.14:443 --http-listen 127.0.0.14:80 \
