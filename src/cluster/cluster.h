@@ -53,8 +53,10 @@ typedef void (*cluster_changed_cb)(void *arg, const char *name);
  * (written to data_dir when newer than the files there, then changed()
  * is called) and the challenges in progress (acme_challenge_mirror).
  * A certificate whose key cannot be opened (another store_key_file) is
- * skipped with a warning naming it. Returns 0, or -1 with the reason
- * (the database cannot be read: the next call tries again). */
+ * skipped with a warning naming it. At most CLUSTER_SYNC_CERTS
+ * certificates a call: returns 1 when more may wait (call again), 0
+ * when this node has them all, or -1 with the reason (the database
+ * cannot be read: the next call tries again). */
 int	cluster_sync(struct cluster *c, cluster_changed_cb changed, void *arg,
 	    struct err *e);
 

@@ -365,7 +365,9 @@ cluster_sync(struct cluster *c, cluster_changed_cb changed, void *arg,
 		err_set(e, "out of memory");
 		goto out;
 	}
-	rc = acme_challenge_mirror(ch->row, ch->n, e);
+	if (acme_challenge_mirror(ch->row, ch->n, e) == -1)
+		goto out;
+	rc = w.rows == CLUSTER_SYNC_CERTS ? 1 : 0;
 out:
 	for (size_t i = 0; i < ch->n; i++)
 		for (int j = 0; j < 3; j++)

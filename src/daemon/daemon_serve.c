@@ -508,12 +508,21 @@ daemon_load(struct daemon *d, struct tls_config *tc)
 		return log_warn("start", "%s", e.msg), -1;
 	}
 	store_close(s);
-	/* The certificates other nodes stored, on disk before the first
-	 * handshake. */
-	if (d->has_store_key && (cluster_open(d->store_url, d->data_dir,
-	    d->store_key, &d->cluster, &e) == -1 ||
-	    cluster_sync(d->cluster, NULL, NULL, &e) == -1))
-		return log_warn("start", "store_key_file: %s", e.msg), -1;
+	/* The certificates other nodes stored, all on disk before the
+	 * first handshake. */
+	if (d->has_store_key) {
+		int r;
+
+		if (cluster_open(d->store_url, d->data_dir, d->store_key,
+		    &d->cluster, &e) == -1)
+			return log_warn("start", "store_key_file: %s", e.msg),
+			    -1;
+		while ((r = cluster_sync(d->cluster, NULL, NULL, &e)) == 1)
+			;
+		if (r == -1)
+			return log_warn("start", "store_key_file: %s", e.msg),
+			    -1;
+	}
 	tc->data_dir = d->data_dir;
 	tc->service_host = d->service_host;
 	tc->acme_alpn = d->acme;
