@@ -35,7 +35,9 @@
 #   - (tls-alpn-01) renewal, due on the three nodes at once with
 #     certificates of VALIDITY seconds: one order per name again, and the
 #     three serve the renewed certificate;
-#   - a node with another store_key_file refuses to start and says why.
+#   - a node with another store_key_file refuses to start and says why;
+#   - (http-01) `acme obtain` with the same settings stores its
+#     certificate, key sealed, in the database too.
 # Bounded (about a minute and a half); the trap stops everything and deletes the
 # namespace.
 set -u
@@ -252,6 +254,23 @@ one_run() {
 		    "$DIR/$ch-$i.log" &&
 		    bad "$ch: node $i sanitizer report: $(grep -m3 -E 'Sanitizer|runtime error' "$DIR/$ch-$i.log")"
 	done
+	# 7. (http-01 run) `acme obtain` by hand, the nodes stopped, on
+	# node 3's address: the new certificate goes to the store too.
+	if [ $ch = http-01 ]; then
+		o=$(psql_q "SELECT version FROM cert WHERE name = '$SH'")
+		if ip netns exec "$NS" timeout 60 "$STSGUARD" \
+		    --data-dir "$DIR/$ch-3" acme obtain $SH --store "$URL" \
+		    --store-key-file "$DIR/store.key" --http-listen $A3:80 \
+		    --acme-challenge http-01 --acme-directory "$PEBBLE_DIR_URL" \
+		    --acme-ca-bundle "$DIR/test-ca.pem" > "$DIR/obtain.out" \
+		    2> "$DIR/obtain.log" &&
+		    [ "$(psql_q "SELECT version FROM cert WHERE name = '$SH'")" -gt "$o" ] &&
+		    [ "$(psql_q "SELECT encode(substr(key, 1, 4), 'escape') FROM cert WHERE name = '$SH'")" = SGS1 ]; then
+			ok "$ch: acme obtain stores its certificate, key sealed"
+		else
+			bad "$ch: acme obtain: $(tail -2 "$DIR/obtain.log") (version was $o)"
+		fi
+	fi
 	if [ -n "${VERBOSE:-}" ]; then tail -n 30 "$DIR/$ch"-[123].log; fi
 }
 
