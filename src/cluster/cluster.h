@@ -19,6 +19,7 @@
 
 #include "../acme/acme.h"
 #include "../lib/err.h"
+#include "../lib/limits.h"
 #include "../lib/seal.h"
 
 /* How often a node looks for what the others stored (milliseconds), and
@@ -26,10 +27,10 @@
  * told to validate (acme_shared challenge_wait_ms). */
 #define CLUSTER_SYNC_MS 1000
 #define CLUSTER_CHALLENGE_WAIT_MS (2 * CLUSTER_SYNC_MS + 500)
-/* Certificates and challenges read per sync: a node catching up with a
- * large installation takes several seconds, a few rows each. */
+/* Certificates read per sync: a node catching up with a large
+ * installation takes several calls (serve makes them all at start). */
 #define CLUSTER_SYNC_CERTS 256
-#define CLUSTER_SYNC_CHALLENGES 64
+#define CLUSTER_SYNC_CHALLENGES LIMIT_CLUSTER_CHALLENGES
 
 struct cluster;
 

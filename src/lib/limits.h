@@ -491,4 +491,16 @@
  * stall the monitor. */
 #define LIMIT_ALERT_WEBHOOK_TIMEOUT_S 10
 
+/* --- sealed keys (seal.c), rows another node stored ------------------- */
+
+/* A sealed secret's plain text: a PEM private key is a few hundred
+ * bytes; 64 KiB bounds a damaged or hostile row of the shared store. */
+#define LIMIT_SEAL_PLAIN (64 * 1024)
+/* A store_key_file: 32 bytes, or 64 hex digits and a line break; a
+ * larger file is not a key (a certificate given by mistake). */
+#define LIMIT_SEAL_KEY_FILE 4096
+/* Challenges in progress one sync mirrors from the store: one per order
+ * running on some node, a few at a time. */
+#define LIMIT_CLUSTER_CHALLENGES 64
+
 #endif

@@ -21,7 +21,6 @@
 
 #include "seal.h"
 
-#define SEAL_KEY_FILE_MAX 4096
 
 _Static_assert(crypto_secretbox_KEYBYTES == SEAL_KEY_LEN, "key size");
 _Static_assert(SEAL_OVERHEAD == SEAL_MAGIC_LEN +
@@ -56,7 +55,7 @@ int
 seal_key_load(const char *path, unsigned char key[SEAL_KEY_LEN],
     struct err *e)
 {
-	unsigned char buf[SEAL_KEY_FILE_MAX + 1];
+	unsigned char buf[LIMIT_SEAL_KEY_FILE + 1];
 	size_t n;
 	FILE *f;
 	int rc = -1;
@@ -66,7 +65,7 @@ seal_key_load(const char *path, unsigned char key[SEAL_KEY_LEN],
 	n = fread(buf, 1, sizeof(buf), f);
 	if (ferror(f))
 		err_set(e, "%s: %s", path, strerror(errno));
-	else if (n > SEAL_KEY_FILE_MAX)
+	else if (n > LIMIT_SEAL_KEY_FILE)
 		err_set(e, "%s: larger than a key file", path);
 	else if (seal_key_parse(buf, n, key, e) == -1)
 		err_prefix(e, "%s: ", path);

@@ -19,15 +19,15 @@
 #include <stddef.h>
 
 #include "err.h"
+#include "limits.h"
 
 #define SEAL_KEY_LEN 32
 #define SEAL_MAGIC "SGS1"
 #define SEAL_MAGIC_LEN 4
 /* Bytes a sealed value has beyond its plain text: magic, nonce, tag. */
 #define SEAL_OVERHEAD (SEAL_MAGIC_LEN + 24 + 16)
-/* The largest plain text sealed or opened: a PEM private key is a few
- * hundred bytes; 64 KiB bounds a damaged or hostile row. */
-#define SEAL_MAX_PLAIN (64 * 1024)
+/* The largest plain text sealed or opened (limits.h says why). */
+#define SEAL_MAX_PLAIN LIMIT_SEAL_PLAIN
 
 /* Reads a key from the bytes of a key file, p[0..n): exactly 32 bytes, or
  * 64 hex digits with optional trailing white space. Pure. Returns 0 and
@@ -35,7 +35,8 @@
 int	seal_key_parse(const void *p, size_t n, unsigned char key[SEAL_KEY_LEN],
 	    struct err *e);
 
-/* seal_key_parse of the file at path (refused when larger than 4 KiB).
+/* seal_key_parse of the file at path (refused when larger than
+ * LIMIT_SEAL_KEY_FILE).
  * Returns 0 or -1 with "PATH: reason". */
 int	seal_key_load(const char *path, unsigned char key[SEAL_KEY_LEN],
 	    struct err *e);
