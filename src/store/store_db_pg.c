@@ -31,7 +31,7 @@
 
 #include "store_db.h"
 
-#define PG_MAXPARAM 32		/* the widest statement binds 27 */
+#define PG_MAXPARAM 48		/* 8 roll-up rows of 6 (store_sql.c) */
 #define PG_PIPE_MAX 64		/* results unread before a flush */
 #define PG_INT8OID 20
 #define PG_TEXTOID 25

@@ -97,6 +97,10 @@
 #include "store_db.h"
 #include "store_int.h"
 
+/* Roll-up rows one statement writes at most (6 parameters each). */
+#define SQ_ROLLUP_ROWS 8
+/* Pending roll-up rows past which they are written before the commit. */
+#define SQ_PEND_MAX 256
 /* How long a claimed check (sq_check_due) stays with the node that
  * claimed it: longer than a monitor round takes. */
 #define SQ_CHECK_CLAIM_SECONDS 900
@@ -697,6 +701,21 @@ struct sq {
 	bool		 gen_valid;
 	char		 fetch_pruned[STORE_DAY_LEN + 1];	/* the day
 					 * fetch_add last pruned on, or "" */
+	/* Roll-up additions of the open transaction, merged by key and
+	 * written together before it commits (sq_pend_flush); and the
+	 * statements that write k of them at once, prepared when first
+	 * needed. */
+	struct sq_pend	*pend;
+	size_t		 npend, cappend;
+	struct db_stmt	*rollup_st[SQ_ROLLUP_ROWS];
+};
+
+/* One roll-up addition waiting for its transaction's commit: the five
+ * key strings, NUL after each, in one allocation. */
+struct sq_pend {
+	char		*key;
+	size_t		 keylen;	/* with the NULs */
+	uint64_t	 sessions;
 };
 
 /* A domain row with what only the backend needs. */
@@ -826,9 +845,145 @@ sq_insert(struct sq *q, struct db_stmt *st, int64_t *id, const char *what,
 	return rc;
 }
 
+/* --- Roll-up additions, merged per transaction ---
+ *
+ * A report adds to a few roll-up rows, and a batch of reports to the
+ * same rows again and again (one domain, one day, one reporter): the
+ * additions are summed here by key and written at the commit, k rows a
+ * statement, so that a batch costs a few statements instead of three a
+ * report (on PostgreSQL each is a message and an execution). Nothing
+ * reads the roll-ups in the transaction that writes them; subtractions
+ * (sq_rollup_add with sign < 0) write what is pending first. */
+
+static int sq_pend_flush(struct sq *q, struct err *e);
+
+static void
+sq_pend_drop(struct sq *q)
+{
+	for (size_t i = 0; i < q->npend; i++)
+		free(q->pend[i].key);
+	q->npend = 0;
+}
+
+/* Adds sessions to the pending row of the five key strings k[]. */
+static int
+sq_pend_add(struct sq *q, const char *const k[5], uint64_t sessions,
+    struct err *e)
+{
+	size_t len = 0, off = 0;
+	char key[5 * (LIMIT_DNAME_LEN + 1) + 4 * STORE_DAY_LEN];
+	struct sq_pend *grown;
+	char *copy;
+
+	for (int i = 0; i < 5; i++) {
+		size_t n = strlen(k[i]) + 1;
+
+		if (off + n > sizeof(key)) {
+			len = 0;
+			break;
+		}
+		memcpy(key + off, k[i], n);
+		off += n;
+		len = off;
+	}
+	if (len == 0)
+		return 1;	/* too long to merge: written at once */
+	for (size_t i = 0; i < q->npend; i++)
+		if (q->pend[i].keylen == len &&
+		    memcmp(q->pend[i].key, key, len) == 0) {
+			store_add_sat(&q->pend[i].sessions, sessions);
+			return 0;
+		}
+	if (q->npend == SQ_PEND_MAX && sq_pend_flush(q, e) == -1)
+		return -1;
+	if (q->npend == q->cappend) {
+		size_t cap = q->cappend ? 2 * q->cappend : 32;
+
+		if ((grown = realloc(q->pend, cap * sizeof(*grown))) == NULL)
+			return err_set(e, "roll-up: out of memory");
+		q->pend = grown;
+		q->cappend = cap;
+	}
+	if ((copy = malloc(len)) == NULL)
+		return err_set(e, "roll-up: out of memory");
+	memcpy(copy, key, len);
+	q->pend[q->npend++] = (struct sq_pend){ copy, len, sessions };
+	return 0;
+}
+
+/* The statement that writes k roll-up additions (1 <= k <=
+ * SQ_ROLLUP_ROWS), SQ_ROLLUP_ADD with k rows of values. */
+static struct db_stmt *
+sq_pend_stmt(struct sq *q, size_t k, struct err *e)
+{
+	char sql[1024];
+	size_t off;
+
+	if (q->rollup_st[k - 1] != NULL) {
+		db_clear(q->rollup_st[k - 1]);
+		return q->rollup_st[k - 1];
+	}
+	off = (size_t)snprintf(sql, sizeof(sql), "INSERT INTO rollup "
+	    "(policy_domain, day, organization_name, policy_type, "
+	    "result_type, sessions) VALUES ");
+	for (size_t r = 0; r < k; r++)
+		off += (size_t)snprintf(sql + off, sizeof(sql) - off,
+		    "%s(?%zu, ?%zu, ?%zu, ?%zu, ?%zu, ?%zu)", r ? ", " : "",
+		    6 * r + 1, 6 * r + 2, 6 * r + 3, 6 * r + 4, 6 * r + 5,
+		    6 * r + 6);
+	snprintf(sql + off, sizeof(sql) - off, " ON CONFLICT "
+	    "(policy_domain, day, organization_name, policy_type, "
+	    "result_type) DO UPDATE SET sessions = rollup.sessions + "
+	    "excluded.sessions");
+	if (db_prepare(q->db, sql, &q->rollup_st[k - 1]) != DB_OK) {
+		sq_err(q, e, "roll-up");
+		return NULL;
+	}
+	return q->rollup_st[k - 1];
+}
+
+/* Writes the pending additions, SQ_ROLLUP_ROWS a statement. */
+static int
+sq_pend_flush(struct sq *q, struct err *e)
+{
+	struct db_stmt *st;
+	int rc = -1;
+
+	for (size_t i = 0; i < q->npend; i += SQ_ROLLUP_ROWS) {
+		size_t k = q->npend - i < SQ_ROLLUP_ROWS ? q->npend - i :
+		    SQ_ROLLUP_ROWS;
+		int b = DB_OK;
+
+		if ((st = sq_pend_stmt(q, k, e)) == NULL)
+			goto out;
+		for (size_t r = 0; r < k; r++) {
+			const struct sq_pend *pd = &q->pend[i + r];
+			const char *f = pd->key;
+			int c = (int)(6 * r);
+
+			for (int j = 1; j <= 5; j++) {
+				b |= db_bind_text(st, c + j, f);
+				f += strlen(f) + 1;
+			}
+			b |= sq_bind_u64(st, c + 6, pd->sessions);
+		}
+		if (b != DB_OK) {
+			sq_err(q, e, "roll-up");
+			goto out;
+		}
+		if (sq_exec(q, st, "roll-up", e) == -1)
+			goto out;
+	}
+	rc = 0;
+out:
+	sq_pend_drop(q);
+	return rc;
+}
+
 static int
 sq_begin(struct sq *q, struct err *e)
 {
+	sq_pend_drop(q);
 	return db_begin(q->db) == DB_OK ? 0 :
 	    sq_err(q, e, "begin transaction");
 }
@@ -836,12 +991,15 @@ sq_begin(struct sq *q, struct err *e)
 static int
 sq_commit(struct sq *q, struct err *e)
 {
+	if (sq_pend_flush(q, e) == -1)
+		return -1;
 	return db_commit(q->db) == DB_OK ? 0 : sq_err(q, e, "commit");
 }
 
 static void
 sq_rollback(struct sq *q)
 {
+	sq_pend_drop(q);
 	db_rollback(q->db);
 }
 
@@ -1561,9 +1719,17 @@ sq_rollup_add(struct sq *q, const char *domain, const char *day,
     const char *org, const char *type, const char *result, uint64_t sessions,
     int sign, struct err *e)
 {
-	struct db_stmt *st = sq_stmt(q, SQ_ROLLUP_ADD);
+	const char *const k[5] = { domain, day, org, type, result };
+	struct db_stmt *st;
 	int64_t v = sessions > INT64_MAX ? INT64_MAX : (int64_t)sessions;
+	int r;
 
+	if (sign > 0 && (r = sq_pend_add(q, k, sessions, e)) != 1)
+		return r;
+	/* What is pending first: a subtraction may prune the row. */
+	if (sq_pend_flush(q, e) == -1)
+		return -1;
+	st = sq_stmt(q, SQ_ROLLUP_ADD);
 	if ((db_bind_text(st, 1, domain) | db_bind_text(st, 2, day) |
 	    db_bind_text(st, 3, org) | db_bind_text(st, 4, type) |
 	    db_bind_text(st, 5, result) |
@@ -3068,6 +3234,10 @@ sq_close(struct store *s)
 		return;
 	for (size_t i = 0; i < SQ_NSTMT; i++)
 		db_finalize(q->st[i]);
+	for (size_t i = 0; i < SQ_ROLLUP_ROWS; i++)
+		db_finalize(q->rollup_st[i]);
+	sq_pend_drop(q);
+	free(q->pend);
 	db_close(q->db);
 	free(q);
 }
