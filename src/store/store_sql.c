@@ -99,8 +99,6 @@
 
 /* Roll-up rows one statement writes at most (6 parameters each). */
 #define SQ_ROLLUP_ROWS 8
-/* Failure details one statement inserts at most (2 + 8 each). */
-#define SQ_DETAIL_ROWS 5
 /* Pending roll-up rows past which they are written before the commit. */
 #define SQ_PEND_MAX 256
 /* How long a claimed check (sq_check_due) stays with the node that
@@ -137,6 +135,7 @@ enum sq_id {
 	SQ_REPORT_SET_COUNTED,
 	SQ_ROLLUP_PRUNE,
 	SQ_RPOLICY_INSERT,
+	SQ_DETAIL_INSERT,
 	SQ_ROLLUP_ADD,
 	SQ_TLSA_HOST_ADD,
 	SQ_REPORT_LIST,
@@ -372,6 +371,12 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	[SQ_RPOLICY_INSERT] = "INSERT INTO report_policy (report, idx, "
 	    "policy_type, policy_domain, policy_string, mx_host, successful, "
 	    "failed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[SQ_DETAIL_INSERT] = "INSERT INTO failure_detail (policy, "
+	    "result_type, sending_mta_ip, receiving_mx_hostname, "
+	    "receiving_mx_helo, receiving_ip, additional_information, "
+	    "failure_reason_code, failed_session_count) "
+	    "VALUES ((SELECT id FROM report_policy WHERE report = ?1 AND "
+	    "idx = ?10), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 	[SQ_ROLLUP_ADD] = "INSERT INTO rollup (policy_domain, day, "
 	    "organization_name, policy_type, result_type, sessions) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (policy_domain, day, "
@@ -703,8 +708,6 @@ struct sq {
 	struct sq_pend	*pend;
 	size_t		 npend, cappend;
 	struct db_stmt	*rollup_st[SQ_ROLLUP_ROWS];
-	struct db_stmt	*detail_st[SQ_DETAIL_ROWS];	/* k details of one
-					 * policy entry (sq_detail_stmt) */
 };
 
 /* One roll-up addition waiting for its transaction's commit: the five
@@ -913,7 +916,7 @@ sq_pend_add(struct sq *q, const char *const k[5], uint64_t sessions,
 static struct db_stmt *
 sq_pend_stmt(struct sq *q, size_t k, struct err *e)
 {
-	char sql[2048];
+	char sql[1024];
 	size_t off;
 
 	if (q->rollup_st[k - 1] != NULL) {
@@ -1803,41 +1806,6 @@ sq_tlsa_host(struct sq *q, const char *host, struct err *e)
 
 /* Stores policy entry i of report rid with its failure details, and
  * records the host of a tlsa entry in tlsa_host. */
-/* The statement that inserts k failure details (1 <= k <=
- * SQ_DETAIL_ROWS) of the policy entry (report ?1, idx ?2), in order:
- * ?3..?10 the first one's columns, and so on. Prepared when first
- * needed. */
-static struct db_stmt *
-sq_detail_stmt(struct sq *q, size_t k, struct err *e)
-{
-	char sql[2048];
-	size_t off;
-
-	if (q->detail_st[k - 1] != NULL) {
-		db_clear(q->detail_st[k - 1]);
-		return q->detail_st[k - 1];
-	}
-	off = (size_t)snprintf(sql, sizeof(sql), "INSERT INTO failure_detail "
-	    "(policy, result_type, sending_mta_ip, receiving_mx_hostname, "
-	    "receiving_mx_helo, receiving_ip, additional_information, "
-	    "failure_reason_code, failed_session_count) VALUES ");
-	for (size_t r = 0; r < k; r++) {
-		size_t c = 2 + 8 * r;
-
-		off += (size_t)snprintf(sql + off, sizeof(sql) - off,
-		    "%s((SELECT id FROM report_policy WHERE report = ?1 AND "
-		    "idx = ?2), ?%zu, ?%zu, ?%zu, ?%zu, ?%zu, ?%zu, ?%zu, ?%zu)",
-		    r ? ", " : "", c + 1, c + 2, c + 3, c + 4, c + 5, c + 6,
-		    c + 7, c + 8);
-	}
-	if (off >= sizeof(sql) ||
-	    db_prepare(q->db, sql, &q->detail_st[k - 1]) != DB_OK) {
-		sq_err(q, e, "failure details");
-		return NULL;
-	}
-	return q->detail_st[k - 1];
-}
-
 static int
 sq_report_policy(struct sq *q, int64_t rid, size_t i,
     const struct tlsrpt_policy *p, struct err *e)
@@ -1872,36 +1840,25 @@ sq_report_policy(struct sq *q, int64_t rid, size_t i,
 	if (strcmp(type, "tlsa") == 0 && domain[0] != '\0' &&
 	    sq_tlsa_host(q, domain, e) == -1)
 		goto out;
-	/* k details a statement: its policy found by (report, idx). */
-	for (size_t j = 0; j < p->nfailures; j += SQ_DETAIL_ROWS) {
-		size_t k = p->nfailures - j < SQ_DETAIL_ROWS ?
-		    p->nfailures - j : SQ_DETAIL_ROWS;
-		int b;
+	for (size_t j = 0; j < p->nfailures; j++) {
+		const struct tlsrpt_failure *f = &p->failures[j];
 
-		if ((st = sq_detail_stmt(q, k, e)) == NULL)
-			goto out;
-		b = db_bind_int64(st, 1, rid) | db_bind_int64(st, 2,
-		    (int64_t)i);
-		for (size_t r = 0; r < k; r++) {
-			const struct tlsrpt_failure *f = &p->failures[j + r];
-			int c = (int)(2 + 8 * r);
-
-			b |= db_bind_text(st, c + 1, f->result_type ?
-			    f->result_type : "") |
-			    db_bind_text(st, c + 2, f->sending_mta_ip) |
-			    db_bind_text(st, c + 3, f->receiving_mx_hostname) |
-			    db_bind_text(st, c + 4, f->receiving_mx_helo) |
-			    db_bind_text(st, c + 5, f->receiving_ip) |
-			    db_bind_text(st, c + 6,
-			    f->additional_information) |
-			    db_bind_text(st, c + 7, f->failure_reason_code) |
-			    sq_bind_u64(st, c + 8, f->failed_session_count);
-		}
-		if (b != DB_OK) {
-			sq_err(q, e, "policies[%zu].failure-details", i);
+		st = sq_stmt(q, SQ_DETAIL_INSERT);
+		if ((db_bind_int64(st, 1, rid) |
+		    db_bind_int64(st, 10, (int64_t)i) |
+		    db_bind_text(st, 2, f->result_type ? f->result_type : "") |
+		    db_bind_text(st, 3, f->sending_mta_ip) |
+		    db_bind_text(st, 4, f->receiving_mx_hostname) |
+		    db_bind_text(st, 5, f->receiving_mx_helo) |
+		    db_bind_text(st, 6, f->receiving_ip) |
+		    db_bind_text(st, 7, f->additional_information) |
+		    db_bind_text(st, 8, f->failure_reason_code) |
+		    sq_bind_u64(st, 9, f->failed_session_count)) != DB_OK) {
+			sq_err(q, e, "policies[%zu].failure-details[%zu]",
+			    i, j);
 			goto out;
 		}
-		if (sq_exec(q, st, "insert failure details", e) == -1)
+		if (sq_exec(q, st, "insert failure detail", e) == -1)
 			goto out;
 	}
 	rc = 0;
@@ -3279,8 +3236,6 @@ sq_close(struct store *s)
 		db_finalize(q->st[i]);
 	for (size_t i = 0; i < SQ_ROLLUP_ROWS; i++)
 		db_finalize(q->rollup_st[i]);
-	for (size_t i = 0; i < SQ_DETAIL_ROWS; i++)
-		db_finalize(q->detail_st[i]);
 	sq_pend_drop(q);
 	free(q->pend);
 	db_close(q->db);
