@@ -5,8 +5,10 @@
 # dir of its own (its own local CA) and the same `store` URL.
 #
 # 1. A change through node 1 (`domain set` with node 1's configuration)
-#    is served by nodes 2 and 3 within a second (the nodes read the
-#    domain generation every 250 ms: daemon_reload.c).
+#    is served by nodes 2 and 3 (a NOTIFY wakes them, and they read the
+#    domain generation every 250 ms: daemon_reload.c). How soon is
+#    bench/cluster's figure; here only a 10 s bound, so that the test
+#    cannot hang.
 # 2. Intake on all three at once, three senders each POSTing to its own
 #    node and moving to the next node when one fails; node 2 is killed
 #    with SIGKILL during the stream and not restarted. After: every
@@ -78,20 +80,16 @@ for n in 1 2 3; do
 	grepf "node $n serves the domain" <(fetch "$n") '^mode: testing'
 done
 
-# --- 1. a change through node 1, served by nodes 2 and 3 within 1 s ------
+# --- 1. a change through node 1, served by nodes 2 and 3 ----------------
 sgn 1 domain set $D --mode enforce > /dev/null || bad "domain set failed"
-t0=$(date +%s%N)
 seen=
-while [ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 3000 ]; do
+for _ in $(seq 200); do
 	fetch 2 | grep -q '^mode: enforce' && fetch 3 | grep -q '^mode: enforce' &&
-	    { seen=$(( ($(date +%s%N) - t0) / 1000000 )); break; }
+	    { seen=1; break; }
 	sleep 0.05
 done
-if [ -n "$seen" ] && [ "$seen" -le 1000 ]; then
-	ok "nodes 2 and 3 serve the change made through node 1 after ${seen} ms"
-else
-	bad "nodes 2 and 3 serve the change after ${seen:-more than 3000} ms (want <= 1000)"
-fi
+[ -n "$seen" ] && ok "nodes 2 and 3 serve the change made through node 1" ||
+    bad "nodes 2 and 3 do not serve the change made through node 1"
 
 # --- 2. intake on all three; node 2 SIGKILLed during the stream ----------
 $PY - "$DIR/r" "$N" $D > "$DIR/expect.tsv" <<'PY' || exit 1
