@@ -30,6 +30,9 @@
 #   zone_acme       the `test.` zone of the two ACME tests
 #   pebble_start    the Pebble test CA, with its listener certificate
 #   pg_start, pg_up, pg_stop  a PostgreSQL 15 of the test's own (PG_URL)
+#   test_ca, test_cert      a test CA and certificates it signs
+#   dns_txt         the TXT values `stsguard dns` prints for a domain
+#   webhook_start   an alert webhook receiver
 #   demo_start, demo_dc, demo_login   the `make run` demo, serving, and
 #                   its dashboard
 # At exit, and on INT or TERM, the trap stops $PID with $STOP_SIGNAL (TERM
@@ -420,6 +423,78 @@ pg_up() { # pg_up: starts (again) the server of pg_start
 pg_stop() { # pg_stop [MODE]: fast by default; immediate as in a crash
 	runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DIR/data" \
 	    -m "${1:-fast}" -w stop > /dev/null 2>&1
+}
+
+# test_ca NAME CN: a CA of the test's own, $DIR/NAME.pem and NAME.key
+# (P-256, 60 days). test_cert CA NAME [DNS...]: a leaf signed by it,
+# $DIR/NAME.pem and NAME.key, for the DNS names (NAME alone when none
+# is given; the first is the CN). Both print openssl's output and are
+# false when it failed.
+test_ca() {
+	(cd "$DIR" && openssl req -x509 -newkey ec -pkeyopt \
+	    ec_paramgen_curve:P-256 -nodes -keyout "$1.key" -out "$1.pem" \
+	    -days 60 -subj "/CN=$2" -addext basicConstraints=critical,CA:TRUE \
+	    -addext keyUsage=critical,keyCertSign) > "$DIR/openssl.log" 2>&1 ||
+	    { cat "$DIR/openssl.log"; return 1; }
+}
+test_cert() {
+	local ca=$1 n=$2 san
+	shift 2
+	[ $# -gt 0 ] || set -- "$n"
+	san=$(printf 'DNS:%s,' "$@")
+	(cd "$DIR" && openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+	    -nodes -keyout "$n.key" -out "$n.csr" -subj "/CN=$1" &&
+	    printf 'subjectAltName=%s\n' "${san%,}" > "$n.ext" &&
+	    openssl x509 -req -in "$n.csr" -CA "$ca.pem" -CAkey "$ca.key" \
+	    -CAcreateserial -days 60 -extfile "$n.ext" -out "$n.pem") \
+	    > "$DIR/openssl.log" 2>&1 || { cat "$DIR/openssl.log"; return 1; }
+}
+
+# dns_txt DOMAIN _mta-sts|_smtp._tls: the TXT value `stsguard dns`
+# prints for it (the record a customer publishes).
+dns_txt() {
+	sg dns "$1" --json | /usr/bin/python3 -c 'import json, sys
+for r in json.load(sys.stdin):
+    if r["name"].startswith(sys.argv[1] + "."): print(r["value"])' "$2"
+}
+
+# webhook_start IP PORT OUT REFUSE [WRAPPER...]: an alert webhook (a
+# Python http.server, run under WRAPPER, e.g. a netns exec) on IP:PORT:
+# each POST's Content-Type a line of OUT.tries; the first REFUSE POSTs
+# answered 500, the others 204 with their body a line of OUT. Waits
+# until it listens (5 s).
+webhook_start() {
+	local ip=$1 port=$2 out=$3 refuse=$4 _
+	shift 4
+	cat > "$DIR/hook.py" <<'EOPY'
+import http.server, sys
+ip, port, out, refuse = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+tries = 0
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        global tries
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        tries += 1
+        with open(out + ".tries", "a") as f:
+            f.write(self.headers.get("Content-Type", "") + "\n")
+        if tries <= refuse:
+            self.send_response(500)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        with open(out, "ab") as f:
+            f.write(body.replace(b"\n", b" ") + b"\n")
+        self.send_response(204)
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer((ip, port), H).serve_forever()
+EOPY
+	: > "$out"
+	"$@" /usr/bin/python3 "$DIR/hook.py" "$ip" "$port" "$out" "$refuse" \
+	    > "$DIR/hook.log" 2>&1 &
+	for _ in $(seq 50); do tcp_open "$ip" "$port" "$@" && return 0; sleep 0.1; done
+	cat "$DIR/hook.log"; return 1
 }
 
 # zone_head: the first lines of every `test.` zone the tests serve: its

@@ -62,13 +62,8 @@ sg domain add v6.test --mode testing --mx stshost.test > /dev/null ||
 	{ echo "domain add v6.test failed"; exit 1; }
 sg domain add stray.test --mode testing --mx mail.protection.outlook.com \
     > /dev/null || { echo "domain add stray.test failed"; exit 1; }
-txt() { # txt DOMAIN _mta-sts|_smtp._tls: the TXT value `stsguard dns` prints
-	sg dns "$1" --json | $PY -c 'import json, sys
-for r in json.load(sys.stdin):
-    if r["name"].startswith(sys.argv[1] + "."): print(r["value"])' "$2"
-}
-GOOD_STS=$(txt good.test _mta-sts)
-GOOD_RPT=$(txt good.test _smtp._tls)
+GOOD_STS=$(dns_txt good.test _mta-sts)
+GOOD_RPT=$(dns_txt good.test _smtp._tls)
 echo "good.test: $GOOD_STS / $GOOD_RPT"
 {
 	zone_head
@@ -86,11 +81,11 @@ _mta-sts.two       TXT   "v=STSv1; id=second2;"
 two                MX    10 stshost.test.
 ; uncov.test: enforce, and an MX no pattern covers
 mta-sts.uncov      CNAME stshost.test.
-_mta-sts.uncov     TXT   "$(txt uncov.test _mta-sts)"
+_mta-sts.uncov     TXT   "$(dns_txt uncov.test _mta-sts)"
 uncov              MX    10 stshost.test.
 uncov              MX    20 mx2.uncov.test.
 mx2.uncov          A     127.0.0.22
-_smtp._tls.uncov   TXT   "$(txt uncov.test _smtp._tls)"
+_smtp._tls.uncov   TXT   "$(dns_txt uncov.test _smtp._tls)"
 ; redir.test: the policy host answers with a redirect
 mta-sts.redir      A     127.0.0.11
 _mta-sts.redir     TXT   "v=STSv1; id=redir1;"
@@ -109,7 +104,7 @@ plain.badmx        A     127.0.0.23
 mta-sts.lag        CNAME stshost.test.
 _mta-sts.lag       TXT   "v=STSv1; id=20200101000000r1;"
 lag                MX    10 stshost.test.
-_smtp._tls.lag     TXT   "$(txt lag.test _smtp._tls)"
+_smtp._tls.lag     TXT   "$(dns_txt lag.test _smtp._tls)"
 ; auto.test: for domain add --mx auto (MX names need no address)
 auto               MX    10 auto-test.mail.protection.outlook.com.
 auto               MX    20 backup.auto.test.
@@ -117,12 +112,12 @@ tpl                MX    10 in1.mx.prov.test.
 tpl                MX    20 in2.mx.prov.test.
 ; stray.test: hosted, mx mail.protection.outlook.com, a Microsoft 365 MX
 mta-sts.stray      CNAME stshost.test.
-_mta-sts.stray     TXT   "$(txt stray.test _mta-sts)"
+_mta-sts.stray     TXT   "$(dns_txt stray.test _mta-sts)"
 stray              MX    10 stray-test.mail.protection.outlook.com.
 ; v6.test: the policy host has an IPv6 address where nothing listens
 mta-sts.v6         A     127.0.0.10
 mta-sts.v6         AAAA  ::1
-_mta-sts.v6        TXT   "$(txt v6.test _mta-sts)"
+_mta-sts.v6        TXT   "$(dns_txt v6.test _mta-sts)"
 v6                 MX    10 stshost.test.
 ; lame.test and dead.test: delegated (child zones below)
 lame               NS    ns1.lame.test.
@@ -185,18 +180,8 @@ up() { [ -f "$DIR/data/local-ca.pem" ] && tcp_open 127.0.0.10 25 "${NX[@]}" &&
 wait_up "$DIR/serve.log" up || exit 1
 
 # --- the redirecting HTTPS server (own test CA) ------------------------
-(
-	cd "$DIR" &&
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	    -keyout rca.key -out rca.pem -days 2 -subj /CN=redirect-test-ca \
-	    -addext basicConstraints=critical,CA:TRUE \
-	    -addext keyUsage=critical,keyCertSign &&
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	    -keyout redir.key -out redir.csr -subj /CN=mta-sts.redir.test &&
-	printf 'subjectAltName=DNS:mta-sts.redir.test,DNS:mta-sts.waf.test\n' > redir.ext &&
-	openssl x509 -req -in redir.csr -CA rca.pem -CAkey rca.key \
-	    -CAcreateserial -days 2 -extfile redir.ext -out redir.pem
-) > "$DIR/openssl.log" 2>&1 || { cat "$DIR/openssl.log"; exit 1; }
+test_ca rca redirect-test-ca &&
+    test_cert rca redir mta-sts.redir.test mta-sts.waf.test || exit 1
 cat "$DIR/data/local-ca.pem" "$DIR/rca.pem" > "$DIR/bundle.pem"
 cat > "$DIR/redir.py" <<'EOF'
 import http.server, ssl, sys

@@ -36,21 +36,8 @@ NX=("${NETNS_EXEC[@]}")
 
 # --- a test CA, certificates for the service, mta-sts.good.test, mx2 ---
 mkdir -p "$DIR/data/certs"
-(
-	cd "$DIR" &&
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	    -keyout ca.key -out ca.pem -days 60 -subj /CN=monitor-test-ca \
-	    -addext basicConstraints=critical,CA:TRUE \
-	    -addext keyUsage=critical,keyCertSign &&
-	for n in stshost.test mta-sts.good.test mx2.good.test; do
-		openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-		    -keyout "$n.key" -out "$n.csr" -subj "/CN=$n" &&
-		printf 'subjectAltName=DNS:%s\n' "$n" > "$n.ext" &&
-		openssl x509 -req -in "$n.csr" -CA ca.pem -CAkey ca.key \
-		    -CAcreateserial -days 60 -extfile "$n.ext" -out "$n.pem" ||
-		    exit 1
-	done
-) > "$DIR/openssl.log" 2>&1 || { cat "$DIR/openssl.log"; exit 1; }
+test_ca ca monitor-test-ca || exit 1
+for n in stshost.test mta-sts.good.test mx2.good.test; do test_cert ca "$n" || exit 1; done
 for n in stshost.test mta-sts.good.test; do
 	cat "$DIR/$n.pem" "$DIR/ca.pem" > "$DIR/data/certs/$n.pem"
 	install -m 600 "$DIR/$n.key" "$DIR/data/certs/$n.key"
@@ -79,13 +66,8 @@ sg user add owner@good.test --tenant default --role owner \
     --password-file "$DIR/pw" > /dev/null || { echo "user add failed"; exit 1; }
 TW=$(sg token create --tenant default | tail -1)
 TR=$(sg token create --tenant default --read-only | tail -1)
-txt() { # txt DOMAIN _mta-sts|_smtp._tls: the TXT value `stsguard dns` prints
-	sg dns "$1" --json | $PY -c 'import json, sys
-for r in json.load(sys.stdin):
-    if r["name"].startswith(sys.argv[1] + "."): print(r["value"])' "$2"
-}
-GOOD_STS=$(txt good.test _mta-sts)
-GOOD_RPT=$(txt good.test _smtp._tls)
+GOOD_STS=$(dns_txt good.test _mta-sts)
+GOOD_RPT=$(dns_txt good.test _smtp._tls)
 zone() { # zone [extra MX]: the zone file, with mx2.good.test as an MX or not
 	zone_head
 	cat <<EOZ
@@ -139,32 +121,7 @@ cat "$DIR/mx2.good.test.pem" "$DIR/ca.pem" > "$DIR/mx2.chain.pem"
 for _ in $(seq 50); do tcp_open 127.0.0.22 25 "${NX[@]}" && break; sleep 0.1; done
 
 # --- the webhook: 500 for the first POST, then 204; each body kept ------
-cat > "$DIR/hook.py" <<'EOPY'
-import http.server, sys
-tries = 0
-class H(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        global tries
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        tries += 1
-        with open(sys.argv[1] + ".tries", "a") as f:
-            f.write(self.headers.get("Content-Type", "") + "\n")
-        if tries == 1:
-            self.send_response(500)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        with open(sys.argv[1], "ab") as f:
-            f.write(body.replace(b"\n", b" ") + b"\n")
-        self.send_response(204)
-        self.end_headers()
-    def log_message(self, *a):
-        pass
-http.server.HTTPServer(("127.0.0.30", 8080), H).serve_forever()
-EOPY
-: > "$DIR/hook.out"
-"${NX[@]}" $PY "$DIR/hook.py" "$DIR/hook.out" > "$DIR/hook.log" 2>&1 &
-for _ in $(seq 50); do tcp_open 127.0.0.30 8080 "${NX[@]}" && break; sleep 0.1; done
+webhook_start 127.0.0.30 8080 "$DIR/hook.out" 1 "${NX[@]}" || exit 1
 
 # --- the SMTP relay: every message into relay.out, ended by a line "." --
 cat > "$DIR/relay.py" <<'EOPY'

@@ -40,21 +40,8 @@ NX=("${NETNS_EXEC[@]}")
 
 # --- a test CA, certificates for the service and mta-sts.good.test -------
 mkdir -p "$DIR/data/certs"
-(
-	cd "$DIR" &&
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	    -keyout ca.key -out ca.pem -days 60 -subj /CN=monitor-test-ca \
-	    -addext basicConstraints=critical,CA:TRUE \
-	    -addext keyUsage=critical,keyCertSign &&
-	for n in stshost.test mta-sts.good.test; do
-		openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-		    -keyout "$n.key" -out "$n.csr" -subj "/CN=$n" &&
-		printf 'subjectAltName=DNS:%s\n' "$n" > "$n.ext" &&
-		openssl x509 -req -in "$n.csr" -CA ca.pem -CAkey ca.key \
-		    -CAcreateserial -days 60 -extfile "$n.ext" -out "$n.pem" ||
-		    exit 1
-	done
-) > "$DIR/openssl.log" 2>&1 || { cat "$DIR/openssl.log"; exit 1; }
+test_ca ca monitor-test-ca || exit 1
+for n in stshost.test mta-sts.good.test; do test_cert ca "$n" || exit 1; done
 for n in stshost.test mta-sts.good.test; do
 	cat "$DIR/$n.pem" "$DIR/ca.pem" > "$DIR/data/certs/$n.pem"
 	install -m 600 "$DIR/$n.key" "$DIR/data/certs/$n.key"
@@ -82,40 +69,20 @@ sg domain add ready.test --mode testing --mx mx.ready.test \
 sqlite3 "$DIR/data/stsguard.db" "UPDATE domain SET updated = updated - \
     20 * 86400 WHERE name = 'ready.test'" ||
     { echo "no store at $DIR/data/stsguard.db"; ls "$DIR/data"; exit 1; }
-txt() { # txt DOMAIN _mta-sts|_smtp._tls: the TXT value `stsguard dns` prints
-	sg dns "$1" --json | $PY -c 'import json, sys
-for r in json.load(sys.stdin):
-    if r["name"].startswith(sys.argv[1] + "."): print(r["value"])' "$2"
-}
 {
 	zone_head
 	cat <<EOZ
 stshost            A     127.0.0.10
 mta-sts.good       CNAME stshost.test.
-_mta-sts.good      TXT   "$(txt good.test _mta-sts)"
+_mta-sts.good      TXT   "$(dns_txt good.test _mta-sts)"
 good               MX    10 stshost.test.
-_smtp._tls.good    TXT   "$(txt good.test _smtp._tls)"
+_smtp._tls.good    TXT   "$(dns_txt good.test _smtp._tls)"
 EOZ
 } > "$DIR/test.zone"
 nsd_start "$DIR/test.zone" 53 "${NX[@]}" || exit 1
 
 # --- the webhook: each body a line of hook.out ----------------------------
-cat > "$DIR/hook.py" <<'EOPY'
-import http.server, sys
-class H(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        with open(sys.argv[1], "ab") as f:
-            f.write(body.replace(b"\n", b" ") + b"\n")
-        self.send_response(204)
-        self.end_headers()
-    def log_message(self, *a):
-        pass
-http.server.HTTPServer(("127.0.0.30", 8080), H).serve_forever()
-EOPY
-: > "$DIR/hook.out"
-"${NX[@]}" $PY "$DIR/hook.py" "$DIR/hook.out" > "$DIR/hook.log" 2>&1 &
-for _ in $(seq 50); do tcp_open 127.0.0.30 8080 "${NX[@]}" && break; sleep 0.1; done
+webhook_start 127.0.0.30 8080 "$DIR/hook.out" 0 "${NX[@]}" || exit 1
 
 # --- reports: NAME DOMAIN ORG DAYS_AGO OK [TYPE FAILED]... -----------------
 mkdir -p "$DIR/in"
