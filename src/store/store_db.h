@@ -59,7 +59,6 @@ struct db_ops {
 	int	(*step)(struct db_stmt *);
 	int	(*step_later)(struct db_stmt *);
 	void	(*reset)(struct db_stmt *, bool);
-	bool	(*column_null)(struct db_stmt *, int);
 	enum db_type (*column_type)(struct db_stmt *, int);
 	int64_t	(*column_int64)(struct db_stmt *, int);
 	const char *(*column_text)(struct db_stmt *, int);
@@ -129,8 +128,6 @@ static inline void db_reset(struct db_stmt *st)
 { st->db->ops->reset(st, false); }
 static inline void db_clear(struct db_stmt *st)
 { st->db->ops->reset(st, true); }
-static inline bool db_column_null(struct db_stmt *st, int i)
-{ return st->db->ops->column_null(st, i); }
 /* The kind of the value: DB_TYPE_NULL for NULL, else the column's
  * type (SQLite: the value's storage class; a REAL, which the schema
  * never holds, reads as text). */

@@ -627,15 +627,12 @@ static int64_t
 pdb_column_int64(struct db_stmt *st, int i)
 {
 	const char *v = pdb_column_text(st, i);
-	long long n;
 
 	if (v == NULL)
 		return 0;
 	if (v[0] == 't' && v[1] == '\0')
 		return 1;
-	errno = 0;
-	n = strtoll(v, NULL, 10);
-	return n;
+	return strtoll(v, NULL, 10);	/* "f" reads as 0 */
 }
 
 /* bytea arrives as text (the hex format): libpq decodes it, once per
@@ -821,7 +818,6 @@ static const struct db_ops pdb_ops = {
 	.step = pdb_step,
 	.step_later = pdb_step_later,
 	.reset = pdb_reset,
-	.column_null = pdb_column_null,
 	.column_type = pdb_column_type,
 	.column_int64 = pdb_column_int64,
 	.column_text = pdb_column_text,

@@ -694,12 +694,6 @@ sdb_reset(struct db_stmt *st, bool clear)
 		sqlite3_clear_bindings(SST(st));
 }
 
-static bool
-sdb_column_null(struct db_stmt *st, int i)
-{
-	return sqlite3_column_type(SST(st), i) == SQLITE_NULL;
-}
-
 static enum db_type
 sdb_column_type(struct db_stmt *st, int i)
 {
@@ -809,7 +803,6 @@ static const struct db_ops sdb_ops = {
 	.step = sdb_step,
 	.step_later = sdb_step,
 	.reset = sdb_reset,
-	.column_null = sdb_column_null,
 	.column_type = sdb_column_type,
 	.column_int64 = sdb_column_int64,
 	.column_text = sdb_column_text,

@@ -136,7 +136,6 @@ enum sq_id {
 	SQ_ROLLUP_PRUNE,
 	SQ_RPOLICY_INSERT,
 	SQ_DETAIL_INSERT,
-	SQ_ROLLUP_ADD,
 	SQ_TLSA_HOST_ADD,
 	SQ_REPORT_LIST,
 	SQ_REPORT_LIST_DOMAIN,
@@ -377,11 +376,6 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	    "failure_reason_code, failed_session_count) "
 	    "VALUES ((SELECT id FROM report_policy WHERE report = ?1 AND "
 	    "idx = ?10), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-	[SQ_ROLLUP_ADD] = "INSERT INTO rollup (policy_domain, day, "
-	    "organization_name, policy_type, result_type, sessions) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (policy_domain, day, "
-	    "organization_name, policy_type, result_type) "
-	    "DO UPDATE SET sessions = rollup.sessions + excluded.sessions",
 	[SQ_TLSA_HOST_ADD] = "INSERT INTO tlsa_host (name, parent) "
 	    "VALUES (?1, " SQ_PARENT("?1") ") ON CONFLICT (name) DO NOTHING",
 	[SQ_REPORT_LIST] = "SELECT " SQ_REPORT_COLS " FROM report r "
@@ -776,13 +770,6 @@ sq_column_text(struct db_stmt *st, int i)
 	return t != NULL ? t : "";
 }
 
-/* A nullable text column. */
-static const char *
-sq_column_null(struct db_stmt *st, int i)
-{
-	return db_column_text(st, i);
-}
-
 /* Copies src into dst of size bytes. Returns 0, or -1 when it does not
  * fit (dst is then ""). */
 static int
@@ -870,49 +857,47 @@ static int
 sq_pend_add(struct sq *q, const char *const k[5], uint64_t sessions,
     struct err *e)
 {
-	size_t len = 0, off = 0;
-	char key[5 * (LIMIT_DNAME_LEN + 1) + 4 * STORE_DAY_LEN];
 	struct sq_pend *grown;
-	char *copy;
+	size_t len = 0, off = 0;
+	char *key;
 
+	for (int i = 0; i < 5; i++)
+		len += strlen(k[i]) + 1;
+	if ((key = malloc(len)) == NULL)
+		return err_set(e, "roll-up: out of memory");
 	for (int i = 0; i < 5; i++) {
 		size_t n = strlen(k[i]) + 1;
 
-		if (off + n > sizeof(key)) {
-			len = 0;
-			break;
-		}
 		memcpy(key + off, k[i], n);
 		off += n;
-		len = off;
 	}
-	if (len == 0)
-		return 1;	/* too long to merge: written at once */
 	for (size_t i = 0; i < q->npend; i++)
 		if (q->pend[i].keylen == len &&
 		    memcmp(q->pend[i].key, key, len) == 0) {
 			store_add_sat(&q->pend[i].sessions, sessions);
+			free(key);
 			return 0;
 		}
-	if (q->npend == SQ_PEND_MAX && sq_pend_flush(q, e) == -1)
+	if (q->npend == SQ_PEND_MAX && sq_pend_flush(q, e) == -1) {
+		free(key);
 		return -1;
+	}
 	if (q->npend == q->cappend) {
 		size_t cap = q->cappend ? 2 * q->cappend : 32;
 
-		if ((grown = realloc(q->pend, cap * sizeof(*grown))) == NULL)
+		if ((grown = realloc(q->pend, cap * sizeof(*grown))) == NULL) {
+			free(key);
 			return err_set(e, "roll-up: out of memory");
+		}
 		q->pend = grown;
 		q->cappend = cap;
 	}
-	if ((copy = malloc(len)) == NULL)
-		return err_set(e, "roll-up: out of memory");
-	memcpy(copy, key, len);
-	q->pend[q->npend++] = (struct sq_pend){ copy, len, sessions };
+	q->pend[q->npend++] = (struct sq_pend){ key, len, sessions };
 	return 0;
 }
 
 /* The statement that writes k roll-up additions (1 <= k <=
- * SQ_ROLLUP_ROWS), SQ_ROLLUP_ADD with k rows of values. */
+ * SQ_ROLLUP_ROWS): an upsert of k roll-up cells, each adding its sessions. */
 static struct db_stmt *
 sq_pend_stmt(struct sq *q, size_t k, struct err *e)
 {
@@ -1711,9 +1696,9 @@ out:
 
 /* --- Reports --- */
 
-/* Adds sessions to one roll-up cell (sign > 0), or takes them away
- * (sign < 0: a report that no longer counts), dropping the cell when
- * that leaves nothing. */
+/* Adds sessions to one roll-up cell (sign > 0: pending until the
+ * commit, sq_pend_add), or takes them away (sign < 0: a report that no
+ * longer counts), dropping the cell when that leaves nothing. */
 static int
 sq_rollup_add(struct sq *q, const char *domain, const char *day,
     const char *org, const char *type, const char *result, uint64_t sessions,
@@ -1722,23 +1707,21 @@ sq_rollup_add(struct sq *q, const char *domain, const char *day,
 	const char *const k[5] = { domain, day, org, type, result };
 	struct db_stmt *st;
 	int64_t v = sessions > INT64_MAX ? INT64_MAX : (int64_t)sessions;
-	int r;
 
-	if (sign > 0 && (r = sq_pend_add(q, k, sessions, e)) != 1)
-		return r;
+	if (sign > 0)
+		return sq_pend_add(q, k, sessions, e);
 	/* What is pending first: a subtraction may prune the row. */
 	if (sq_pend_flush(q, e) == -1)
 		return -1;
-	st = sq_stmt(q, SQ_ROLLUP_ADD);
+	if ((st = sq_pend_stmt(q, 1, e)) == NULL)
+		return -1;
 	if ((db_bind_text(st, 1, domain) | db_bind_text(st, 2, day) |
 	    db_bind_text(st, 3, org) | db_bind_text(st, 4, type) |
 	    db_bind_text(st, 5, result) |
-	    db_bind_int64(st, 6, sign < 0 ? -v : v)) != DB_OK)
+	    db_bind_int64(st, 6, -v)) != DB_OK)
 		return sq_err(q, e, "roll-up of %s", domain);
 	if (sq_exec(q, st, "roll-up", e) == -1)
 		return -1;
-	if (sign > 0)
-		return 0;
 	st = sq_stmt(q, SQ_ROLLUP_PRUNE);
 	if ((db_bind_text(st, 1, domain) | db_bind_text(st, 2, day) |
 	    db_bind_text(st, 3, org) | db_bind_text(st, 4, type) |
@@ -2535,24 +2518,24 @@ sq_report_read(struct db_stmt *st, struct store_report_row *row)
 	row->id = db_column_int64(st, 0);
 	row->organization_name = sq_column_text(st, 1);
 	row->report_id = sq_column_text(st, 2);
-	row->contact_info = sq_column_null(st, 3);
+	row->contact_info = db_column_text(st, 3);
 	row->policy_domains = sq_column_text(st, 4);
 	row->start = (time_t)db_column_int64(st, 5);
 	row->end = (time_t)db_column_int64(st, 6);
 	row->successful = sq_column_u64(st, 7);
 	row->failed = sq_column_u64(st, 8);
 	row->received = (time_t)db_column_int64(st, 9);
-	row->route = sq_column_null(st, 10);
+	row->route = db_column_text(st, 10);
 	row->duplicates = db_column_int64(st, 11);
 	row->last_duplicate = (time_t)db_column_int64(st, 12);
 	row->quirks = (unsigned)db_column_int64(st, 13);
-	row->client = sq_column_null(st, 14);
+	row->client = db_column_text(st, 14);
 	row->provenance = (enum store_provenance)store_provenance_parse(
 	    sq_column_text(st, 15));
-	row->provenance_reason = sq_column_null(st, 16);
-	row->dkim_domain = sq_column_null(st, 17);
-	row->report_domain = sq_column_null(st, 18);
-	row->report_submitter = sq_column_null(st, 19);
+	row->provenance_reason = db_column_text(st, 16);
+	row->dkim_domain = db_column_text(st, 17);
+	row->report_domain = db_column_text(st, 18);
+	row->report_submitter = db_column_text(st, 19);
 	row->domain_mismatch = db_column_int(st, 20) != 0;
 	row->counted = db_column_int(st, 21) != 0;
 	row->conflict = db_column_int(st, 22) != 0;
@@ -2971,11 +2954,11 @@ sq_quar_read(struct db_stmt *st, struct store_quarantine_row *row)
 	row->id = db_column_int64(st, 0);
 	row->received = (time_t)db_column_int64(st, 1);
 	row->kind = sq_column_text(st, 2);
-	row->route = sq_column_null(st, 3);
-	row->client = sq_column_null(st, 4);
-	row->mail_from = sq_column_null(st, 5);
-	row->rcpt_to = sq_column_null(st, 6);
-	row->intake_domain = sq_column_null(st, 7);
+	row->route = db_column_text(st, 3);
+	row->client = db_column_text(st, 4);
+	row->mail_from = db_column_text(st, 5);
+	row->rcpt_to = db_column_text(st, 6);
+	row->intake_domain = db_column_text(st, 7);
 	row->reason = sq_column_text(st, 8);
 	row->size = db_column_int64(st, 9);
 	row->report = db_column_int64(st, 10);	/* NULL reads 0 */
@@ -3295,7 +3278,7 @@ sq_account_read(struct db_stmt *st, struct store_account_row *a)
 {
 	a->id = db_column_int64(st, 0);
 	a->email = sq_column_text(st, 1);
-	a->tenant = sq_column_null(st, 2);
+	a->tenant = db_column_text(st, 2);
 	a->role = sq_column_text(st, 3);
 	a->password = sq_column_text(st, 4);
 	a->created = (time_t)db_column_int64(st, 5);
@@ -3671,9 +3654,9 @@ sq_entries(struct store *s, const char *domain, time_t from, time_t to,
 		row.mx_host = sq_column_text(st, 8);
 		row.successful = sq_column_u64(st, 9);
 		row.failed = sq_column_u64(st, 10);
-		row.result_type = sq_column_null(st, 11);
-		row.receiving_mx_hostname = sq_column_null(st, 12);
-		row.sending_mta_ip = sq_column_null(st, 13);
+		row.result_type = db_column_text(st, 11);
+		row.receiving_mx_hostname = db_column_text(st, 12);
+		row.sending_mta_ip = db_column_text(st, 13);
 		row.failed_sessions = sq_column_u64(st, 14);
 		if ((r = cb(arg, &row)) != 0) {
 			rc = sq_stopped(r, e);
@@ -3866,7 +3849,7 @@ sq_fetch_read(struct store *s, const char *domain, time_t from, time_t to,
 		row.fetches = sq_column_u64(st, 1);
 		row.clients = sq_column_u64(st, 2);
 		row.agents_other = sq_column_u64(st, 3);
-		row.agent = sq_column_null(st, 4);
+		row.agent = db_column_text(st, 4);
 		row.agent_fetches = sq_column_u64(st, 5);
 		if ((r = cb(arg, &row)) != 0) {
 			rc = sq_stopped(r, e);
