@@ -468,7 +468,8 @@ webhook_start() {
 	shift 4
 	cat > "$DIR/hook.py" <<'EOPY'
 import http.server, sys
-ip, port, out, refuse = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+ip, port, out, refuse = sys.argv[1], int(sys.argv[2]), sys.argv[3], \
+    int(sys.argv[4])
 tries = 0
 class H(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
