@@ -607,6 +607,23 @@ conn_body_start(struct conn *c, const struct http_request *r,
 	    LIMIT_INTAKE_SECONDS : LIMIT_WEB_BODY_SECONDS);
 }
 
+/* A request answered from its head: its body is never read. A small
+ * one is skipped (keep-alive goes on); a larger or chunked one, or one
+ * the client holds back for 100-continue, closes the connection after
+ * the answer (drained first: linger). */
+static void
+conn_body_unread(struct conn *c, const struct http_request *r, size_t *used)
+{
+	if (r->has_body && !r->chunked && !r->expect_continue &&
+	    r->content_length <= LIMIT_HTTP_BODY_DISCARD) {
+		c->skip = r->content_length;
+	} else if (r->has_body || r->expect_continue) {
+		c->close_after = true;
+		c->linger = true;
+		*used = c->rlen;
+	}
+}
+
 /* Report intake on the HTTPS listener (RFC 8460 §3): answers r or
  * starts reading its body (bytes already in rbuf from *used on are
  * taken). */
@@ -631,16 +648,7 @@ route_intake(struct conn *c, const struct http_request *r, const char *host,
 	if (st == INTAKE_READ_BODY)
 		st = intake_admit(w->d, c->client, json, &jl, retry);
 	if (st != INTAKE_READ_BODY) {
-		/* Answered from the head: the body is never parsed. A
-		 * small one is skipped (keep-alive goes on), else close. */
-		if (r->has_body && !r->chunked && !r->expect_continue &&
-		    r->content_length <= LIMIT_HTTP_BODY_DISCARD) {
-			c->skip = r->content_length;
-		} else if (r->has_body || r->expect_continue) {
-			c->close_after = true;
-			c->linger = true;
-			*used = c->rlen;
-		}
+		conn_body_unread(c, r, used);
 		conn_json(c, st, json, jl, st == 405 ? "Allow: POST\r\n" :
 		    st == 429 ? retry : st == 503 ? "Retry-After: 60\r\n" :
 		    NULL);
@@ -687,14 +695,7 @@ route_web(struct conn *c, const struct http_request *r, size_t *used)
 	}
 	if (st != 0) {
 		api_job_free(j);
-		if (!r->chunked && !r->expect_continue &&
-		    r->content_length <= LIMIT_HTTP_BODY_DISCARD) {
-			c->skip = r->content_length;
-		} else {
-			c->close_after = true;
-			c->linger = true;
-			*used = c->rlen;
-		}
+		conn_body_unread(c, r, used);
 		conn_json(c, st, json, jl, st == 401 ? "WWW-Authenticate: "
 		    "Bearer realm=\"stsguard\"\r\n" : NULL);
 		web_log(c, r, st, r->content_length);
@@ -850,18 +851,8 @@ conn_route(struct conn *c, const struct http_request *r, size_t *used)
 		route_web(c, r, used);
 		return;
 	}
-	if (r->has_body) {
-		/* No other route reads a body: drop a small one and keep
-		 * the connection; else answer, drain, close. */
-		if (!r->chunked && !r->expect_continue &&
-		    r->content_length <= LIMIT_HTTP_BODY_DISCARD) {
-			c->skip = r->content_length;
-		} else {
-			c->close_after = true;
-			c->linger = true;
-			*used = c->rlen;
-		}
-	}
+	if (r->has_body)	/* no other route reads one */
+		conn_body_unread(c, r, used);
 	if (x == NULL && methods != 0 &&
 	    http_allow_line(methods, allow, sizeof(allow)) > 0) {
 		conn_error(c, 405, allow, false);
